@@ -1,0 +1,324 @@
+"""Read the UCI config file (/etc/config/hotspot) into a typed, validated Config.
+
+We parse UCI ourselves rather than through libuci's bindings so the same code runs on a Debian lab box, and so
+every bad value is reported as FILE:LINE: reason. Only the `config hotspot` section is ours; sections of
+other types are ignored because UCI files may be shared and extended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hotspot.units import InvalidValue, parse_rate, parse_size, quote
+
+DEFAULT_PATH = "/etc/config/hotspot"
+SECTION_TYPE = "hotspot"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; str() is one line: 'FILE:LINE: reason' (or 'FILE: reason')."""
+
+
+@dataclass(frozen=True)
+class Config:
+    lan_device: str = "br-lan"
+    wan_device: tuple[str, ...] = ("wwan0",)
+    state_dir: str = "/etc/hotspot"
+    run_dir: str = "/var/run/hotspot"
+    poll_interval: float = 2.0  # seconds
+    commit_interval: int = 600  # seconds between writes to flash
+    portal_port: int = 8080
+    auth: str = "none"  # none | click | voucher
+    period: str = "monthly"  # daily | weekly | monthly
+    period_start: int = 1  # day of month (monthly) or of week, 1 = Monday (weekly)
+    default_cap: int | None = None  # bytes
+    after_cap: str = "block"  # block | throttle
+    after_cap_rate: int = 256000  # bits/s
+    warn_at: int = 80  # percent of the cap at which a client is 'warned'
+    leases_file: str = "/tmp/dhcp.leases"  # dnsmasq's lease file, for hostnames
+    path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wan_device", tuple(self.wan_device))
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+# --- value checks: each takes the option's text and returns its typed value or raises _Bad(reason) ---
+
+
+class _Bad(ValueError):
+    pass
+
+
+_IFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}", re.ASCII)
+
+
+def _iface(v: str) -> str:
+    if not _IFACE.fullmatch(v):
+        raise _Bad(f"{quote(v)} is not an interface name (letters, digits, '.', '_' or '-'; at most 15)")
+    return v
+
+
+def _ifaces(values: list[str]) -> tuple[str, ...]:
+    names = [_iface(w) for v in values for w in v.split()]
+    if not names:
+        raise _Bad("needs at least one interface")
+    return tuple(dict.fromkeys(names))  # drop repeats, keep order
+
+
+def _abs_path(v: str) -> str:
+    if not v.startswith("/") or not v.isprintable():
+        raise _Bad(f"{quote(v)} is not an absolute path")
+    return v
+
+
+def _ranged(lo: float, hi: float, desc: str, integer: bool = True) -> Callable[[str], float]:
+    pattern = re.compile(r"\d+" if integer else r"\d+(?:\.\d+)?", re.ASCII)
+
+    def check(v: str) -> float:
+        n = (int(v) if integer else float(v)) if pattern.fullmatch(v) else None
+        if n is None or not lo <= n <= hi:
+            raise _Bad(f"{quote(v)} is not {desc}")
+        return n
+
+    return check
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def check(v: str) -> str:
+        if v not in choices:
+            raise _Bad(f"{quote(v)} is not one of {', '.join(choices)}")
+        return v
+
+    return check
+
+
+def _cap(v: str) -> int | None:
+    if v.strip().lower() in ("", "none"):
+        return None
+    try:
+        return parse_size(v)
+    except InvalidValue as e:
+        raise _Bad(f"{e} (or '' for no cap)") from None
+
+
+def _rate(v: str) -> int:
+    try:
+        return parse_rate(v)
+    except InvalidValue as e:
+        raise _Bad(str(e)) from None
+
+
+_CHECKS: dict[str, Callable[[str], object]] = {
+    "lan_device": _iface,
+    "state_dir": _abs_path,
+    "run_dir": _abs_path,
+    "poll_interval": _ranged(0.2, 3600, "a number of seconds between 0.2 and 3600", integer=False),
+    "commit_interval": _ranged(10, 86400, "a whole number of seconds between 10 and 86400"),
+    "portal_port": _ranged(1, 65535, "a port number between 1 and 65535"),
+    "auth": _choice("none", "click", "voucher"),
+    "period": _choice("daily", "weekly", "monthly"),
+    "default_cap": _cap,
+    "after_cap": _choice("block", "throttle"),
+    "after_cap_rate": _rate,
+    "warn_at": _ranged(1, 100, "a percentage between 1 and 100"),
+    "leases_file": _abs_path,
+}
+_LISTS = {"wan_device"}
+_PERIOD_START = {
+    "monthly": _ranged(1, 31, "a day of the month between 1 and 31"),
+    "weekly": _ranged(1, 7, "a day of the week between 1 (Monday) and 7 (Sunday)"),
+    "daily": _ranged(1, 31, "a number between 1 and 31 (daily periods start at 00:00 and ignore it)"),
+}
+_OPTIONS = sorted(set(_CHECKS) | _LISTS | {"period_start"})
+
+# --- UCI syntax ---
+
+_NAME = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
+
+
+def _statements(line: str) -> list[list[str]]:
+    """Split one line into statements (';' separates them) of words, honouring UCI quoting and comments."""
+    statements: list[list[str]] = [[]]
+    word: str | None = None  # None between words; '' for a quoted empty string
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c in " \t\r\f\v" or c in "#;":
+            if word is not None:
+                statements[-1].append(word)
+                word = None
+            if c == "#":
+                break
+            if c == ";":
+                statements.append([])
+        elif c == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                raise _Bad("unterminated ' quote")
+            word = (word or "") + line[i + 1 : end]
+            i = end
+        elif c == '"':
+            i += 1
+            part = []
+            while i < len(line) and line[i] != '"':
+                if line[i] == "\\" and i + 1 < len(line):
+                    i += 1
+                part.append(line[i])
+                i += 1
+            if i >= len(line):
+                raise _Bad('unterminated " quote')
+            word = (word or "") + "".join(part)
+        elif c == "\\":
+            if i + 1 >= len(line):
+                raise _Bad("backslash at the end of a line (continued lines are not supported)")
+            i += 1
+            word = (word or "") + line[i]
+        else:
+            word = (word or "") + c
+        i += 1
+    if word is not None:
+        statements[-1].append(word)
+    return [s for s in statements if s]
+
+
+def _parse(path: str, lines: list[str]) -> tuple[dict[str, tuple[str, int]], list[tuple[str, int]]]:
+    """Return our section's options as {key: (value, line)} and its wan_device entries as [(value, line)]."""
+    options: dict[str, tuple[str, int]] = {}
+    wan: list[tuple[str, int]] = []
+    section: str | None = None  # type of the current section
+    ours_at = 0  # line of our section, once seen
+    for lineno, line in enumerate(lines, 1):
+
+        def error(reason: str, lineno: int = lineno) -> ConfigError:
+            return ConfigError(f"{path}:{lineno}: {reason}")
+
+        try:
+            statements = _statements(line)
+        except _Bad as e:
+            raise error(str(e)) from None
+        for keyword, *args in statements:
+            if keyword == "package":
+                if len(args) != 1:
+                    raise error("'package' takes one name")
+            elif keyword == "config":
+                if not 1 <= len(args) <= 2:
+                    raise error("'config' takes a type and an optional name")
+                for a in args:
+                    if not _NAME.fullmatch(a):
+                        raise error(f"{quote(a)} is not a valid section type or name")
+                section = args[0]
+                if section == SECTION_TYPE:
+                    if ours_at:
+                        raise error(f"a second '{SECTION_TYPE}' section (the first is on line {ours_at})")
+                    ours_at = lineno
+            elif keyword in ("option", "list"):
+                if section is None:
+                    raise error(f"'{keyword}' before the first 'config' line")
+                if len(args) != 2:
+                    raise error(f"'{keyword}' takes a name and one value (quote a value with spaces)")
+                key, value = args
+                if not _NAME.fullmatch(key):
+                    raise error(f"{quote(key)} is not a valid option name")
+                if section != SECTION_TYPE:
+                    continue
+                if key not in _OPTIONS:
+                    close = difflib.get_close_matches(key, _OPTIONS, n=1)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    raise error(f"unknown option {quote(key)}{hint}")
+                if key in _LISTS:
+                    if keyword == "option":
+                        wan.clear()  # an option replaces, a list entry appends
+                    wan.append((value, lineno))
+                elif keyword == "list":
+                    raise error(f"option {key} takes one value: use 'option', not 'list'")
+                else:
+                    options[key] = (value, lineno)  # a repeated option replaces the earlier one, as in UCI
+            else:
+                raise error(f"unknown statement {quote(keyword)}; expected config, option or list")
+    return options, wan
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror or e}") from None
+    lines = []
+    for lineno, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}:{lineno}: not UTF-8 text") from None
+    return lines
+
+
+def load(path: str | os.PathLike = DEFAULT_PATH) -> Config:
+    """Read and check the config file; a file without a hotspot section gives all defaults."""
+    path = os.fspath(path)
+    options, wan = _parse(path, _read_lines(path))
+    values: dict[str, object] = {"path": path}
+
+    def check(key: str, convert: Callable[[str], object], value: str, lineno: int) -> object:
+        try:
+            return convert(value)
+        except _Bad as e:
+            raise ConfigError(f"{path}:{lineno}: option {key}: {e}") from None
+
+    for key, (value, lineno) in options.items():
+        if key in _CHECKS:
+            values[key] = check(key, _CHECKS[key], value, lineno)
+    if wan:
+        values["wan_device"] = check("wan_device", _ifaces, [v for v, _ in wan], wan[-1][1])
+    period = values.get("period", Config.period)
+    if "period_start" in options:
+        value, lineno = options["period_start"]
+        values["period_start"] = check("period_start", _PERIOD_START[period], value, lineno)
+    config = Config(**values)
+    if config.lan_device in config.wan_device:
+        key = "wan_device" if wan else "lan_device"
+        lineno = wan[-1][1] if wan else options["lan_device"][1]
+        reason = f"{quote(config.lan_device)} is both the lan_device and a wan_device"
+        raise ConfigError(f"{path}:{lineno}: option {key}: {reason}")
+    return config
+
+
+def _uci_quote(value: object) -> str:
+    return "'" + str(value).replace("'", "'\\''") + "'"
+
+
+def _exact(n: int, units: dict[str, int]) -> str:
+    """The shortest exact spelling: 2000000000 -> '2GB', 256000 -> '256kbit'."""
+    for unit, size in sorted(units.items(), key=lambda u: -u[1]):
+        if n and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
+def dump(config: Config) -> str:
+    """UCI text for `config` that load() reads back to an equal Config (for tests, the lab and the UI)."""
+    values = dataclasses.asdict(config)
+    del values["path"]
+    poll = repr(float(config.poll_interval))
+    values["poll_interval"] = poll[:-2] if poll.endswith(".0") else poll
+    cap = config.default_cap
+    values["default_cap"] = "" if cap is None else _exact(cap, {"TB": 10**12, "GB": 10**9, "MB": 10**6})
+    rate_units = {"gbit": 10**9, "mbit": 10**6, "kbit": 10**3, "bit": 1}
+    values["after_cap_rate"] = _exact(config.after_cap_rate, rate_units)
+    out = [f"config {SECTION_TYPE} 'main'"]
+    for key, value in values.items():
+        if key in _LISTS:
+            out += [f"\tlist {key} {_uci_quote(v)}" for v in value]
+        else:
+            out.append(f"\toption {key} {_uci_quote(value)}")
+    return "\n".join(out) + "\n"

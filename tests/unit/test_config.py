@@ -1,0 +1,439 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from hotspot.config import DEFAULT_PATH, Config, ConfigError, dump, load
+
+SIZE_HINT = "use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+RATE_HINT = "use a number with bit, kbit, mbit or gbit, e.g. 256kbit"
+NOT_IFACE = "is not an interface name (letters, digits, '.', '_' or '-'; at most 15)"
+SHIPPED = Path(__file__).resolve().parents[2] / "openwrt" / "files" / "hotspot.config"
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write a config file and return its path."""
+
+    def write(text: str | bytes, name: str = "hotspot") -> Path:
+        path = tmp_path / name
+        if isinstance(text, str):
+            path.write_text(text)
+        else:
+            path.write_bytes(text)
+        return path
+
+    return write
+
+
+def load_text(write, text: str) -> Config:
+    return load(write(text))
+
+
+def error_of(write, text: str) -> str:
+    path = write(text)
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    prefix = f"{path}:"
+    assert msg.startswith(prefix)
+    return msg[len(prefix) :]
+
+
+def test_defaults():
+    c = Config()
+    assert c.lan_device == "br-lan"
+    assert c.wan_device == ("wwan0",)
+    assert c.state_dir == "/etc/hotspot"
+    assert c.run_dir == "/var/run/hotspot"
+    assert c.poll_interval == 2
+    assert c.commit_interval == 600
+    assert c.portal_port == 8080
+    assert c.auth == "none"
+    assert c.period == "monthly"
+    assert c.period_start == 1
+    assert c.default_cap is None
+    assert c.after_cap == "block"
+    assert c.after_cap_rate == 256_000
+    assert c.warn_at == 80
+    assert c.leases_file == "/tmp/dhcp.leases"
+    assert c.path == DEFAULT_PATH
+
+
+def test_shipped_file_is_the_defaults():
+    c = load(SHIPPED)
+    assert c == Config()
+    assert c.path == str(SHIPPED)
+
+
+def test_shipped_file_documents_every_option():
+    text = SHIPPED.read_text()
+    for f in dataclasses.fields(Config):
+        if f.name != "path":
+            assert f" {f.name} '" in text, f.name
+
+
+def test_contract_example(write):
+    """The example in DESIGN.md's contract, comments and all, is the defaults."""
+    c = load_text(
+        write,
+        """\
+config hotspot 'main'
+\toption lan_device 'br-lan'        # the LAN bridge or interface
+\tlist wan_device 'wwan0'           # metered uplink(s); traffic crossing them is counted
+\toption state_dir '/etc/hotspot'   # persistent (flash)
+\toption run_dir '/var/run/hotspot' # volatile (RAM)
+\toption poll_interval '2'          # seconds
+\toption commit_interval '600'      # seconds between writes to flash
+\toption portal_port '8080'
+\toption auth 'none'                # none | click | voucher
+\toption period 'monthly'           # daily | weekly | monthly
+\toption period_start '1'           # day of month (monthly) or of week, 1 = Monday (weekly)
+\toption default_cap ''             # cap for new clients, e.g. '2GB'; empty = none
+\toption after_cap 'block'          # block | throttle
+\toption after_cap_rate '256kbit'   # the rate when after_cap is throttle
+""",
+    )
+    assert c == Config()
+
+
+def test_full_file(write):
+    c = load_text(
+        write,
+        """\
+# a comment
+package hotspot
+
+config hotspot 'main'
+\toption lan_device 'br-guest'        # trailing comment
+\tlist wan_device 'wwan0'
+\tlist wan_device "usb0"
+    option state_dir /srv/hotspot
+\toption run_dir '/run/hotspot'
+\toption poll_interval '0.5'
+\toption commit_interval '60'
+\toption portal_port '80'
+\toption auth 'voucher'
+\toption period 'weekly'
+\toption period_start '7'
+\toption default_cap '2GB'
+\toption after_cap 'throttle'
+\toption after_cap_rate '1.5mbit'
+\toption warn_at '90'
+\toption leases_file '/var/dhcp.leases'
+""",
+    )
+    assert c == Config(
+        lan_device="br-guest",
+        wan_device=("wwan0", "usb0"),
+        state_dir="/srv/hotspot",
+        run_dir="/run/hotspot",
+        poll_interval=0.5,
+        commit_interval=60,
+        portal_port=80,
+        auth="voucher",
+        period="weekly",
+        period_start=7,
+        default_cap=2 * 10**9,
+        after_cap="throttle",
+        after_cap_rate=1_500_000,
+        warn_at=90,
+        leases_file="/var/dhcp.leases",
+    )
+    assert isinstance(c.commit_interval, int)
+    assert isinstance(c.poll_interval, float)
+
+
+def test_no_section_means_defaults(write):
+    assert load_text(write, "") == Config()
+    assert load_text(write, "# nothing here\n\n") == Config()
+
+
+def test_other_sections_are_ignored(write):
+    c = load_text(
+        write,
+        """\
+config portal 'extra'
+\toption whatever 'x'
+\tlist things 'a'
+
+config hotspot 'main'
+\toption auth 'click'
+
+config somethingelse
+\toption auth 'bogus'
+""",
+    )
+    assert c == Config(auth="click")
+
+
+def test_anonymous_section(write):
+    assert load_text(write, "config hotspot\n\toption warn_at 50\n") == Config(warn_at=50)
+
+
+@pytest.mark.parametrize(
+    "line, value",
+    [
+        ("option auth 'click'", "click"),
+        ('option auth "click"', "click"),
+        ("option auth click", "click"),
+        ("option auth cl'ic'k", "click"),  # adjacent quoted parts join, as in UCI
+        ("option auth 'click' # comment", "click"),
+        ("option auth click#comment", "click"),
+        ("option\tauth\t\t'click'\t", "click"),
+        ("option auth 'click' ; option warn_at '5'", "click"),
+        ('option auth "cl\\ick"', "click"),
+        ("option auth 'click'\r", "click"),  # CRLF line endings
+    ],
+)
+def test_quoting(write, line, value):
+    assert load_text(write, f"config hotspot 'main'\n\t{line}\n").auth == value
+
+
+def test_hash_inside_quotes_is_not_a_comment(write):
+    path = "/etc/hot#spot"
+    assert load_text(write, f"config hotspot 'main'\n\toption state_dir '{path}'\n").state_dir == path
+    assert load_text(write, f'config hotspot main\n\toption state_dir "{path}"\n').state_dir == path
+
+
+def test_semicolon_separates_statements(write):
+    c = load_text(write, "config hotspot main; option auth click; option warn_at 5\n")
+    assert (c.auth, c.warn_at) == ("click", 5)
+
+
+def test_repeated_option_replaces(write):
+    assert load_text(write, "config hotspot\n option warn_at 10\n option warn_at 20\n").warn_at == 20
+
+
+def test_wan_device_forms(write):
+    def wan(body: str) -> tuple[str, ...]:
+        return load_text(write, "config hotspot 'main'\n" + body).wan_device
+
+    assert wan("") == ("wwan0",)
+    assert wan("\toption wan_device 'wwan0 usb0'\n") == ("wwan0", "usb0")
+    assert wan("\tlist wan_device 'a'\n\tlist wan_device 'b'\n\tlist wan_device 'a'\n") == ("a", "b")
+    assert wan("\tlist wan_device 'a'\n\toption wan_device 'b'\n") == ("b",)  # option replaces
+    assert wan("\toption wan_device 'b'\n\tlist wan_device 'c'\n") == ("b", "c")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("''", None),
+        ("none", None),
+        ("'None'", None),
+        ("'0'", 0),
+        ("'500MiB'", 500 * 2**20),
+        ("1.5GB", 1_500_000_000),
+    ],
+)
+def test_default_cap(write, value, expected):
+    assert load_text(write, f"config hotspot\n\toption default_cap {value}\n").default_cap == expected
+
+
+@pytest.mark.parametrize(
+    "period, start",
+    [("monthly", "1"), ("monthly", "31"), ("weekly", "1"), ("weekly", "7"), ("daily", "1"), ("daily", "31")],
+)
+def test_period_start_ok(write, period, start):
+    c = load_text(write, f"config hotspot\n\toption period_start '{start}'\n\toption period '{period}'\n")
+    assert (c.period, c.period_start) == (period, int(start))
+
+
+@pytest.mark.parametrize(
+    "option, value, reason",
+    [
+        ("poll_interval", "0", "'0' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "0.1", "'0.1' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "3601", "'3601' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "nan", "'nan' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "inf", "'inf' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "1e1", "'1e1' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "", "'' is not a number of seconds between 0.2 and 3600"),
+        ("poll_interval", "-1", "'-1' is not a number of seconds between 0.2 and 3600"),
+        ("commit_interval", "9", "'9' is not a whole number of seconds between 10 and 86400"),
+        ("commit_interval", "86401", "'86401' is not a whole number of seconds between 10 and 86400"),
+        ("commit_interval", "60.5", "'60.5' is not a whole number of seconds between 10 and 86400"),
+        ("portal_port", "0", "'0' is not a port number between 1 and 65535"),
+        ("portal_port", "65536", "'65536' is not a port number between 1 and 65535"),
+        ("portal_port", " 80", "' 80' is not a port number between 1 and 65535"),
+        ("warn_at", "0", "'0' is not a percentage between 1 and 100"),
+        ("warn_at", "101", "'101' is not a percentage between 1 and 100"),
+        ("auth", "password", "'password' is not one of none, click, voucher"),
+        ("auth", "None", "'None' is not one of none, click, voucher"),
+        ("period", "yearly", "'yearly' is not one of daily, weekly, monthly"),
+        ("after_cap", "drop", "'drop' is not one of block, throttle"),
+        ("default_cap", "12XB", f"invalid size '12XB': {SIZE_HINT} (or '' for no cap)"),
+        ("default_cap", "-1GB", "invalid size '-1GB': must not be negative (or '' for no cap)"),
+        ("after_cap_rate", "1bit", "invalid rate '1bit': too slow to be usable (at least 8kbit)"),
+        ("after_cap_rate", "256", f"invalid rate '256': {RATE_HINT}"),
+        ("period_start", "32", "'32' is not a day of the month between 1 and 31"),
+        ("period_start", "0", "'0' is not a day of the month between 1 and 31"),
+        ("lan_device", "br lan", "'br lan' " + NOT_IFACE),
+        ("lan_device", "", "'' " + NOT_IFACE),
+        ("lan_device", "a" * 16, f"'{'a' * 16}' " + NOT_IFACE),
+        ("lan_device", "-br", "'-br' " + NOT_IFACE),
+        ("lan_device", "br0}", "'br0}' " + NOT_IFACE),
+        ("lan_device", "br/0", "'br/0' " + NOT_IFACE),
+        ("wan_device", "wwan0 usb;0", "'usb;0' " + NOT_IFACE),
+        ("wan_device", 'wwan0 eth0"', "'eth0\"' " + NOT_IFACE),
+        ("wan_device", "", "needs at least one interface"),
+        ("wan_device", "br-lan", "'br-lan' is both the lan_device and a wan_device"),
+        ("state_dir", "relative/dir", "'relative/dir' is not an absolute path"),
+        ("state_dir", "", "'' is not an absolute path"),
+        ("run_dir", "/run/\thotspot", "'/run/\\thotspot' is not an absolute path"),
+        ("leases_file", "dhcp.leases", "'dhcp.leases' is not an absolute path"),
+    ],
+)
+def test_bad_values(write, option, value, reason):
+    msg = error_of(
+        write, f"# comment\nconfig hotspot 'main'\n\toption auth 'none'\n\toption {option} '{value}'\n"
+    )
+    assert msg == f"4: option {option}: {reason}"
+
+
+def test_period_start_depends_on_period(write):
+    msg = error_of(write, "config hotspot\n\toption period_start '8'\n\toption period 'weekly'\n")
+    assert msg == "2: option period_start: '8' is not a day of the week between 1 (Monday) and 7 (Sunday)"
+    msg = error_of(write, "config hotspot\n\toption period 'daily'\n\toption period_start '0'\n")
+    daily = "is not a number between 1 and 31 (daily periods start at 00:00 and ignore it)"
+    assert msg == f"3: option period_start: '0' {daily}"
+
+
+def test_lan_device_clash_reported_at_lan_device_without_wan_lines(write):
+    msg = error_of(write, "config hotspot\n\n\toption lan_device 'wwan0'\n")
+    assert msg == "3: option lan_device: 'wwan0' is both the lan_device and a wan_device"
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("config hotspot 'main'\n\toption bogus '1'\n", "2: unknown option 'bogus'"),
+        (
+            "config hotspot 'main'\n\toption poll_intervall '1'\n",
+            "2: unknown option 'poll_intervall'; did you mean 'poll_interval'?",
+        ),
+        ("option auth 'none'\n", "1: 'option' before the first 'config' line"),
+        ("list wan_device 'x'\n", "1: 'list' before the first 'config' line"),
+        (
+            "config hotspot 'main'\n\toption auth\n",
+            "2: 'option' takes a name and one value (quote a value with spaces)",
+        ),
+        (
+            "config hotspot 'main'\n\toption auth none click\n",
+            "2: 'option' takes a name and one value (quote a value with spaces)",
+        ),
+        ("config hotspot 'main'\n\toption 'au th' none\n", "2: 'au th' is not a valid option name"),
+        (
+            "config hotspot 'main'\n\tlist auth 'none'\n",
+            "2: option auth takes one value: use 'option', not 'list'",
+        ),
+        ("config hotspot 'main'\n\toption auth 'none\n", "2: unterminated ' quote"),
+        ("config hotspot 'main'\n\toption auth \"none\n", '2: unterminated " quote'),
+        (
+            "config hotspot 'main'\n\toption auth none\\\n",
+            "2: backslash at the end of a line (continued lines are not supported)",
+        ),
+        ("config\n", "1: 'config' takes a type and an optional name"),
+        ("config a b c\n", "1: 'config' takes a type and an optional name"),
+        ("config hotspot 'ma in'\n", "1: 'ma in' is not a valid section type or name"),
+        ("package\n", "1: 'package' takes one name"),
+        (
+            "config hotspot\n\toptoin auth 'none'\n",
+            "2: unknown statement 'optoin'; expected config, option or list",
+        ),
+        (
+            "config hotspot 'main'\nconfig hotspot 'other'\n",
+            "2: a second 'hotspot' section (the first is on line 1)",
+        ),
+        (
+            "config other\n\toption 'bad name' 'x'\n",
+            "2: 'bad name' is not a valid option name",
+        ),  # syntax checked everywhere
+        ("config other\n\toption x 'unterminated\n", "2: unterminated ' quote"),
+    ],
+)
+def test_syntax_errors(write, text, reason):
+    assert error_of(write, text) == reason
+
+
+def test_not_utf8(write):
+    path = write(b"config hotspot\n\toption state_dir '/\xff'\n")
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    assert str(e.value) == f"{path}:2: not UTF-8 text"
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope"
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    assert str(e.value) == f"{path}: no such file"
+
+
+def test_directory(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path)
+    assert str(e.value) == f"{tmp_path}: Is a directory"
+
+
+def test_config_is_frozen_and_replaceable():
+    c = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.auth = "click"  # type: ignore[misc]
+    d = c.replace(auth="click", wan_device=["a", "b"])
+    assert d.auth == "click" and c.auth == "none"
+    assert d.wan_device == ("a", "b")  # lists become tuples, so a Config stays hashable
+    assert hash(d) != hash(c)
+
+
+def test_path_does_not_affect_equality():
+    assert Config(path="/a") == Config(path="/b")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(),
+        Config(
+            lan_device="br.guest_1",
+            wan_device=("wwan0", "usb0", "eth1.2"),
+            state_dir="/srv/it's here",
+            run_dir='/run/"quoted" #not a comment; really',
+            poll_interval=0.25,
+            commit_interval=86400,
+            portal_port=1,
+            auth="click",
+            period="weekly",
+            period_start=7,
+            default_cap=1_234_567,
+            after_cap="throttle",
+            after_cap_rate=1_500_000,
+            warn_at=100,
+            leases_file="/tmp/leases \\ odd",
+        ),
+        Config(default_cap=0, after_cap_rate=8000, poll_interval=3600, period="daily", period_start=31),
+        Config(default_cap=2 * 10**9, after_cap_rate=10**9, poll_interval=1 / 3),
+        Config(default_cap=2**62, after_cap_rate=8001),
+    ],
+)
+def test_dump_round_trip(write, config):
+    text = dump(config)
+    loaded = load(write(text))
+    assert loaded == config
+    for f in dataclasses.fields(Config):
+        assert type(getattr(loaded, f.name)) is type(getattr(config, f.name)) or f.name == "poll_interval"
+
+
+def test_dump_is_readable():
+    text = dump(Config(default_cap=2 * 10**9))
+    assert text.startswith("config hotspot 'main'\n")
+    assert "\tlist wan_device 'wwan0'\n" in text
+    assert "\toption default_cap '2GB'\n" in text
+    assert "\toption after_cap_rate '256kbit'\n" in text
+    assert "\toption poll_interval '2'\n" in text
+    assert "\toption default_cap ''\n" in dump(Config())
+    assert "path" not in text
