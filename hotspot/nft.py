@@ -1,0 +1,314 @@
+"""The only module that talks to nftables.
+
+Writes go through python-nftables' JSON API in batches (one transaction each), so no value from a
+user, a DHCP lease or the config is ever pasted into nft syntax. The hot read, every counter and
+quota of every client at each poll, uses one netlink dump of the table's objects instead: libnftables
+formats thousands of objects as JSON far too slowly for a router (see tests/bench).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+FAMILY = "inet"
+TABLE = "hotspot"
+UNREGISTERED = 1  # client id of traffic from MACs not registered yet
+RULESET = Path(os.environ.get("HOTSPOT_NFT", Path(__file__).resolve().parent.parent / "nft" / "hotspot.nft"))
+if not RULESET.exists():  # installed layout (openwrt/): /usr/share/hotspot/hotspot.nft
+    RULESET = Path("/usr/share/hotspot/hotspot.nft")
+
+
+class NftError(RuntimeError):
+    """nftables refused a command; the message is nft's own, on one line."""
+
+
+@dataclass(frozen=True)
+class ClientElements:
+    """Everything the kernel holds for one client."""
+
+    id: int
+    mac: str
+    quota: int | None = None  # bytes allowed this period (cap + top-up), None = no cap
+    used: int = 0  # bytes already used this period, restored into the quota
+    blocked: bool = False
+    shape: str | None = None  # tc class id ("1:4") for a manual throttle
+    shape_capped: str | None = None  # tc class id once the quota is used up (after_cap throttle)
+
+
+def _obj(kind: str, name: str, **extra) -> dict:
+    return {kind: {"family": FAMILY, "table": TABLE, "name": name, **extra}}
+
+
+def _elem(name: str, elems: list) -> dict:
+    return {"element": {"family": FAMILY, "table": TABLE, "name": name, "elem": elems}}
+
+
+def counter_names(cid: int) -> tuple[str, str]:
+    return f"u{cid}", f"d{cid}"
+
+
+def quota_name(cid: int) -> str:
+    return f"q{cid}"
+
+
+class Nft:
+    """A handle on our table in the current network namespace."""
+
+    def __init__(self) -> None:
+        import nftables  # Debian's python3-nftables; imported here so pure modules never need it
+
+        self._nft = nftables.Nftables()
+        self._nft.set_json_output(True)
+        self._nft.set_handle_output(True)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def batch(self, commands: list[dict]) -> list:
+        """Run JSON commands as one atomic transaction; returns nft's output objects."""
+        if not commands:
+            return []
+        rc, out, err = self._nft.json_cmd({"nftables": commands})
+        if rc != 0:
+            raise NftError(_one_line(err) or f"nft failed with status {rc}")
+        if isinstance(out, dict):
+            return out.get("nftables", [])
+        return []
+
+    def _list(self, what: dict) -> list:
+        try:
+            return self.batch([{"list": what}])
+        except NftError as e:
+            if "No such file or directory" in str(e):
+                return []
+            raise
+
+    # -- the table ------------------------------------------------------------------------------
+
+    def table_handle(self) -> int | None:
+        """The handle of our table, or None; a new handle means the table was rebuilt."""
+        for obj in self._list({"table": {"family": FAMILY, "name": TABLE}}):
+            if "table" in obj:
+                return obj["table"]["handle"]
+        return None
+
+    def load(self, lan: list[str], wan: list[str]) -> int:
+        """Load the ruleset from nft/ into a fresh table and set its interfaces; returns its handle."""
+        rc, _out, err = self._nft.cmd(RULESET.read_text())
+        if rc != 0:
+            raise NftError(_one_line(err))
+        self.set_interfaces(lan, wan)
+        handle = self.table_handle()
+        assert handle is not None
+        return handle
+
+    def set_interfaces(self, lan: list[str], wan: list[str]) -> None:
+        self.batch(
+            [
+                {"flush": {"set": {"family": FAMILY, "table": TABLE, "name": "lan_ifaces"}}},
+                {"flush": {"set": {"family": FAMILY, "table": TABLE, "name": "wan_ifaces"}}},
+                {"add": _elem("lan_ifaces", list(lan))},
+                {"add": _elem("wan_ifaces", list(wan))},
+            ]
+        )
+
+    def delete_table(self) -> bool:
+        if self.table_handle() is None:
+            return False
+        self.batch([{"delete": {"table": {"family": FAMILY, "name": TABLE}}}])
+        return True
+
+    # -- clients --------------------------------------------------------------------------------
+
+    def add_clients(self, clients: list[ClientElements], *, counters: bool = True) -> None:
+        """Create the named objects and map elements of new clients, all in one transaction."""
+        cmds: list[dict] = []
+        for c in clients:
+            up, down = counter_names(c.id)
+            if counters:
+                cmds += [{"add": _obj("counter", up)}, {"add": _obj("counter", down)}]
+            cmds += [
+                {"add": _elem("up", [[c.id, up]])},
+                {"add": _elem("down", [[c.id, down]])},
+            ]
+            cmds += self._policy_cmds(c, fresh=True)
+            cmds.append({"add": _elem("client_id", [[c.mac, c.id]])})
+        self.batch(cmds)
+        self.forget_unknown([c.mac for c in clients])
+
+    def update_client(self, c: ClientElements, *, was: ClientElements) -> None:
+        """Move one client's kernel state from `was` to `c` in one transaction."""
+        self.batch(self._policy_cmds(c, was=was))
+
+    def _policy_cmds(self, c: ClientElements, *, was: ClientElements | None = None, fresh=False) -> list:
+        cmds: list[dict] = []
+        q = quota_name(c.id)
+        if c.quota is not None:
+            if was is None or was.quota is None:
+                cmds.append({"add": _obj("quota", q, bytes=c.quota, used=c.used, inv=True)})
+                cmds.append({"add": _elem("cap", [[c.id, q]])})
+            elif was.quota != c.quota or was.used != c.used:
+                # Re-adding an existing quota changes its limit but keeps what it has consumed;
+                # a new `used` (reset) takes a fresh object.
+                if was.used != c.used:
+                    cmds += [{"delete": _elem("cap", [c.id])}, {"delete": _obj("quota", q)}]
+                    cmds.append({"add": _obj("quota", q, bytes=c.quota, used=c.used, inv=True)})
+                    cmds.append({"add": _elem("cap", [[c.id, q]])})
+                else:
+                    cmds.append({"add": _obj("quota", q, bytes=c.quota, inv=True)})
+        elif was is not None and was.quota is not None:
+            cmds += [{"delete": _elem("cap", [c.id])}, {"delete": _obj("quota", q)}]
+
+        old_blocked = was.blocked if was else False
+        if c.blocked and not old_blocked:
+            cmds.append({"add": _elem("blocked", [c.id])})
+        elif old_blocked and not c.blocked:
+            cmds.append({"delete": _elem("blocked", [c.id])})
+
+        for name, new, old in (
+            ("shape", c.shape, was.shape if was else None),
+            ("shape_capped", c.shape_capped, was.shape_capped if was else None),
+        ):
+            if old is not None and new != old:
+                cmds.append({"delete": _elem(name, [c.id])})
+            if new is not None and new != old:
+                cmds.append({"add": _elem(name, [[c.id, new]])})
+        return cmds
+
+    def reset_quota(self, cid: int) -> int | None:
+        """Zero a client's quota; returns the bytes it had consumed (None if it has no quota)."""
+        try:
+            out = self.batch([{"reset": _obj("quota", quota_name(cid))}])
+        except NftError:
+            return None
+        for obj in out:
+            if "quota" in obj:
+                return obj["quota"].get("used", 0)
+        return None
+
+    def reset_quotas(self) -> None:
+        """Zero every client's quota at once (period rollover)."""
+        self.batch([{"reset": {"quotas": {"family": FAMILY, "table": TABLE}}}])
+
+    def unknown_macs(self) -> list[str]:
+        for obj in self._list({"set": {"family": FAMILY, "table": TABLE, "name": "unknown"}}):
+            if "set" in obj:
+                return [_elem_key(e) for e in obj["set"].get("elem", [])]
+        return []
+
+    def forget_unknown(self, macs: list[str]) -> None:
+        """Drop registered MACs from the unknown set (deleting a missing element is not an error)."""
+        present = set(self.unknown_macs())
+        gone = [m for m in macs if m in present]
+        if gone:
+            self.batch([{"delete": _elem("unknown", gone)}])
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read_objects(self) -> dict[str, int]:
+        """Every counter's bytes and every quota's consumed bytes in our table, by object name."""
+        return dump_objects(TABLE)
+
+    def flow_offload(self) -> list[str]:
+        """Describe every rule that offloads flows (they bypass the forward hook, so nothing counts)."""
+        found = []
+        for obj in self._list({"ruleset": None}):
+            rule = obj.get("rule")
+            if not rule:
+                continue
+            for stmt in rule.get("expr", []):
+                flow = stmt.get("flow")
+                if flow and flow.get("op") == "add":
+                    found.append(f"table {rule['family']} {rule['table']} chain {rule['chain']}: "
+                                 f"flow add {flow.get('flowtable', '')}")
+        return found
+
+
+def _elem_key(e) -> str:
+    if isinstance(e, dict) and "elem" in e:
+        return e["elem"]["val"]
+    return e
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip() and not ln.strip().startswith("^")]
+    return lines[0] if lines else ""
+
+
+# -- netlink: the fast read path ---------------------------------------------------------------
+
+_NETLINK_NETFILTER = 12
+_NFNL_SUBSYS_NFTABLES = 10
+_NFT_MSG_GETOBJ = 19
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_NFPROTO_INET = 1
+_NFTA_OBJ_TABLE, _NFTA_OBJ_NAME, _NFTA_OBJ_TYPE, _NFTA_OBJ_DATA = 1, 2, 3, 4
+_NFT_OBJECT_COUNTER, _NFT_OBJECT_QUOTA = 1, 2
+_NFTA_COUNTER_BYTES = 1
+_NFTA_QUOTA_CONSUMED = 4
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _attrs(buf: memoryview, start: int, end: int):
+    while start + 4 <= end:
+        length, kind = struct.unpack_from("=HH", buf, start)
+        if length < 4:
+            return
+        yield kind & 0x3FFF, start + 4, start + length
+        start += (length + 3) & ~3
+
+
+def dump_objects(table: str) -> dict[str, int]:
+    """One NFT_MSG_GETOBJ dump: {name: bytes} for counters and {name: consumed} for quotas."""
+    msg_type = (_NFNL_SUBSYS_NFTABLES << 8) | _NFT_MSG_GETOBJ
+    payload = struct.pack("=BBH", _NFPROTO_INET, 0, 0) + _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
+    header = struct.pack("=IHHII", 16 + len(payload), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
+    result: dict[str, int] = {}
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.send(header + payload)
+        while True:
+            data = memoryview(sock.recv(1 << 16))
+            pos = 0
+            while pos + 16 <= len(data):
+                length, kind = struct.unpack_from("=IH", data, pos)
+                if kind == _NLMSG_DONE:
+                    return result
+                if kind == _NLMSG_ERROR:
+                    (errno,) = struct.unpack_from("=i", data, pos + 16)
+                    if errno == 0:
+                        return result
+                    if -errno == 2:  # ENOENT: no table
+                        return {}
+                    raise NftError(f"netlink object dump failed: {os.strerror(-errno)}")
+                _parse_obj(data, pos + 20, pos + length, result)
+                pos += (length + 3) & ~3
+
+
+def _parse_obj(buf: memoryview, start: int, end: int, out: dict[str, int]) -> None:
+    name = None
+    obj_type = 0
+    data = None
+    for kind, a, b in _attrs(buf, start, end):
+        if kind == _NFTA_OBJ_NAME:
+            name = bytes(buf[a:b]).rstrip(b"\0").decode()
+        elif kind == _NFTA_OBJ_TYPE:
+            (obj_type,) = struct.unpack_from(">I", buf, a)
+        elif kind == _NFTA_OBJ_DATA:
+            data = (a, b)
+    if name is None or data is None:
+        return
+    wanted = {_NFT_OBJECT_COUNTER: _NFTA_COUNTER_BYTES, _NFT_OBJECT_QUOTA: _NFTA_QUOTA_CONSUMED}.get(obj_type)
+    if wanted is None:
+        return
+    for kind, a, _b in _attrs(buf, data[0], data[1]):
+        if kind == wanted:
+            (out[name],) = struct.unpack_from(">Q", buf, a)
