@@ -33,7 +33,7 @@ class ClientElements:
     id: int
     mac: str
     quota: int | None = None  # bytes allowed this period (cap + top-up), None = no cap
-    used: int = 0  # bytes already used this period, restored into the quota
+    used: int = 0  # bytes already used this period, restored into a new quota
     blocked: bool = False
     shape: str | None = None  # tc class id ("1:4") for a manual throttle
     shape_capped: str | None = None  # tc class id once the quota is used up (after_cap throttle)
@@ -90,10 +90,7 @@ class Nft:
 
     def table_handle(self) -> int | None:
         """The handle of our table, or None; a new handle means the table was rebuilt."""
-        for obj in self._list({"table": {"family": FAMILY, "name": TABLE}}):
-            if "table" in obj:
-                return obj["table"]["handle"]
-        return None
+        return table_handle(TABLE)
 
     def load(self, lan: list[str], wan: list[str]) -> int:
         """Load the ruleset from nft/ into a fresh table and set its interfaces; returns its handle."""
@@ -134,7 +131,7 @@ class Nft:
                 {"add": _elem("up", [[c.id, up]])},
                 {"add": _elem("down", [[c.id, down]])},
             ]
-            cmds += self._policy_cmds(c, fresh=True)
+            cmds += self._policy_cmds(c)
             cmds.append({"add": _elem("client_id", [[c.mac, c.id]])})
         self.batch(cmds)
         self.forget_unknown([c.mac for c in clients])
@@ -143,22 +140,16 @@ class Nft:
         """Move one client's kernel state from `was` to `c` in one transaction."""
         self.batch(self._policy_cmds(c, was=was))
 
-    def _policy_cmds(self, c: ClientElements, *, was: ClientElements | None = None, fresh=False) -> list:
+    def _policy_cmds(self, c: ClientElements, *, was: ClientElements | None = None) -> list:
         cmds: list[dict] = []
         q = quota_name(c.id)
         if c.quota is not None:
             if was is None or was.quota is None:
                 cmds.append({"add": _obj("quota", q, bytes=c.quota, used=c.used, inv=True)})
                 cmds.append({"add": _elem("cap", [[c.id, q]])})
-            elif was.quota != c.quota or was.used != c.used:
-                # Re-adding an existing quota changes its limit but keeps what it has consumed;
-                # a new `used` (reset) takes a fresh object.
-                if was.used != c.used:
-                    cmds += [{"delete": _elem("cap", [c.id])}, {"delete": _obj("quota", q)}]
-                    cmds.append({"add": _obj("quota", q, bytes=c.quota, used=c.used, inv=True)})
-                    cmds.append({"add": _elem("cap", [[c.id, q]])})
-                else:
-                    cmds.append({"add": _obj("quota", q, bytes=c.quota, inv=True)})
+            elif was.quota != c.quota:
+                # Re-adding an existing quota changes its limit but keeps what it has consumed.
+                cmds.append({"add": _obj("quota", q, bytes=c.quota, inv=True)})
         elif was is not None and was.quota is not None:
             cmds += [{"delete": _elem("cap", [c.id])}, {"delete": _obj("quota", q)}]
 
@@ -242,7 +233,8 @@ def _one_line(text: str) -> str:
 
 _NETLINK_NETFILTER = 12
 _NFNL_SUBSYS_NFTABLES = 10
-_NFT_MSG_GETOBJ = 19
+_NFT_MSG_GETTABLE, _NFT_MSG_GETOBJ = 1, 19
+_NFTA_TABLE_NAME, _NFTA_TABLE_HANDLE = 1, 4
 _NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _NFPROTO_INET = 1
@@ -266,12 +258,12 @@ def _attrs(buf: memoryview, start: int, end: int):
         start += (length + 3) & ~3
 
 
-def dump_objects(table: str) -> dict[str, int]:
-    """One NFT_MSG_GETOBJ dump: {name: bytes} for counters and {name: consumed} for quotas."""
-    msg_type = (_NFNL_SUBSYS_NFTABLES << 8) | _NFT_MSG_GETOBJ
-    payload = struct.pack("=BBH", _NFPROTO_INET, 0, 0) + _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
+def _dump(msg: int, attrs: bytes, parse) -> bool:
+    """Send one nf_tables dump request and feed each reply's attributes to parse(buf, start, end).
+    Returns False when the kernel answers ENOENT (no such table)."""
+    msg_type = (_NFNL_SUBSYS_NFTABLES << 8) | msg
+    payload = struct.pack("=BBH", _NFPROTO_INET, 0, 0) + attrs
     header = struct.pack("=IHHII", 16 + len(payload), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
-    result: dict[str, int] = {}
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         sock.send(header + payload)
@@ -281,16 +273,41 @@ def dump_objects(table: str) -> dict[str, int]:
             while pos + 16 <= len(data):
                 length, kind = struct.unpack_from("=IH", data, pos)
                 if kind == _NLMSG_DONE:
-                    return result
+                    return True
                 if kind == _NLMSG_ERROR:
                     (errno,) = struct.unpack_from("=i", data, pos + 16)
                     if errno == 0:
-                        return result
-                    if -errno == 2:  # ENOENT: no table
-                        return {}
-                    raise NftError(f"netlink object dump failed: {os.strerror(-errno)}")
-                _parse_obj(data, pos + 20, pos + length, result)
+                        return True
+                    if -errno == 2:
+                        return False
+                    raise NftError(f"netlink dump failed: {os.strerror(-errno)}")
+                parse(data, pos + 20, pos + length)
                 pos += (length + 3) & ~3
+
+
+def dump_objects(table: str) -> dict[str, int]:
+    """{name: bytes} for every counter and {name: consumed} for every quota of the table."""
+    result: dict[str, int] = {}
+    _dump(_NFT_MSG_GETOBJ, _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0"),
+          lambda buf, a, b: _parse_obj(buf, a, b, result))
+    return result
+
+
+def table_handle(table: str) -> int | None:
+    found: list[int] = []
+
+    def parse(buf, start, end):
+        name = handle = None
+        for kind, a, b in _attrs(buf, start, end):
+            if kind == _NFTA_TABLE_NAME:
+                name = bytes(buf[a:b]).rstrip(b"\0").decode()
+            elif kind == _NFTA_TABLE_HANDLE:
+                (handle,) = struct.unpack_from(">Q", buf, a)
+        if name == table and handle is not None:
+            found.append(handle)
+
+    _dump(_NFT_MSG_GETTABLE, b"", parse)
+    return found[0] if found else None
 
 
 def _parse_obj(buf: memoryview, start: int, end: int, out: dict[str, int]) -> None:

@@ -1,0 +1,295 @@
+"""hotspotctl: the owner's command line, over SSH or in scripts (`--json`).
+
+`main(args, env)` runs in-process, so tests call it directly; errors are one line on stderr and the
+exit status says what kind of failure it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from hotspot.config import DEFAULT_PATH, ConfigError, load
+from hotspot.units import (
+    InvalidValue,
+    format_bytes,
+    format_rate,
+    parse_cap,
+    parse_mac,
+    parse_rate_or_none,
+    parse_size,
+)
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+
+
+@dataclass
+class Environment:
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, instead of argparse's usage dump
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hotspotctl", description="Inspect and control hotspot's per-client accounting.")
+    p.add_argument("-c", "--config", default=DEFAULT_PATH, help=f"UCI config file (default {DEFAULT_PATH})")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("status", help="daemon, uplink and plan summary")
+    sub.add_parser("clients", help="one row per client")
+    for name, helptext in (("client", "one client in detail"), ("block", "cut a client off"),
+                           ("unblock", "let a blocked client back on"),
+                           ("reset", "zero this period's usage")):
+        sub.add_parser(name, help=helptext).add_argument("mac")
+    sp = sub.add_parser("cap", help="per-period cap: SIZE (e.g. 2GB, 500MiB) or none")
+    sp.add_argument("mac")
+    sp.add_argument("size")
+    sp = sub.add_parser("throttle", help="rate limit: RATE (e.g. 1mbit, 256kbit) or none")
+    sp.add_argument("mac")
+    sp.add_argument("rate")
+    sp = sub.add_parser("topup", help="add SIZE to this period's cap")
+    sp.add_argument("mac")
+    sp.add_argument("size")
+    sp = sub.add_parser("history", help="usage history")
+    sp.add_argument("mac")
+    sp.add_argument("--by", choices=("hour", "day"), default="hour")
+    sub.add_parser("teardown", help="remove the kernel table (counting stops)")
+    sp = sub.add_parser("top", help="live view of clients and their current rates (Ctrl-C to quit)")
+    sp.add_argument("-n", "--interval", type=float, default=1.0, help="seconds between refreshes")
+    sp.add_argument("--count", type=int, default=0, help="stop after this many refreshes (0 = never)")
+    return p
+
+
+def main(args: list[str] | None = None, env: Environment | None = None) -> ExitStatus:
+    env = env or Environment()
+    try:
+        ns = _parser().parse_args(sys.argv[1:] if args is None else args)
+        for attr, parse in (("mac", parse_mac),):
+            if getattr(ns, attr, None) is not None:
+                setattr(ns, attr, parse(getattr(ns, attr)))
+        value = _value(ns)
+    except (UsageError, InvalidValue) as e:
+        print(f"hotspotctl: {e}", file=env.stderr)
+        return ExitStatus.USAGE
+    try:
+        cfg = load(ns.config)
+        from hotspot.service import Hotspot  # after parsing: bad input fails fast and touches nothing
+
+        hs = Hotspot(cfg)
+    except (ConfigError, OSError) as e:
+        print(f"hotspotctl: {e}", file=env.stderr)
+        return ExitStatus.ERROR
+    try:
+        return COMMANDS[ns.command](hs, ns, value, env) or ExitStatus.OK
+    except KeyboardInterrupt:
+        return ExitStatus.OK
+    except Exception as e:  # one line, whatever went wrong
+        print(f"hotspotctl: {_reason(e)}", file=env.stderr)
+        return ExitStatus.ERROR
+    finally:
+        hs.close()
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+def _value(ns):
+    if ns.command == "cap":
+        return parse_cap(ns.size)
+    if ns.command == "topup":
+        return parse_size(ns.size)
+    if ns.command == "throttle":
+        return parse_rate_or_none(ns.rate)
+    return None
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    if isinstance(e, LookupError) and text:
+        return text[0].strip("'\"")
+    return text[0] if text else type(e).__name__
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _json(env, obj) -> None:
+    json.dump(obj, env.stdout, indent=2)
+    env.stdout.write("\n")
+
+
+def _printable(s) -> str:
+    """Hostnames come from DHCP clients: never let one write control characters to a terminal."""
+    if s is None:
+        return "-"
+    return "".join(ch if ch.isprintable() else "?" for ch in str(s))
+
+
+def _size(n) -> str:
+    return "-" if n is None else format_bytes(n)
+
+
+def _rate(n) -> str:
+    return "-" if n is None else format_rate(n)
+
+
+def table(rows: list[list[str]], header: list[str], right: set[int] = frozenset()) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _client_rows(clients: list[dict]) -> str:
+    header = ["MAC", "HOSTNAME", "IP", "STATE", "UP", "DOWN", "TOTAL", "CAP", "RATE", "LAST SEEN"]
+    rows = [[c["mac"], _printable(c["hostname"])[:24], c["ips"][0] if c["ips"] else "-", c["state"],
+             _size(c["bytes_up"]), _size(c["bytes_down"]), _size(c["bytes_total"]), _size(c["cap"]),
+             _rate(c["rate_limit"]), (c["last_seen"] or "-")[:19].replace("T", " ")] for c in clients]
+    return table(rows, header, right={4, 5, 6, 7, 8})
+
+
+def _detail(c: dict) -> str:
+    rows = [
+        ("mac", c["mac"]), ("hostname", _printable(c["hostname"])), ("ips", ", ".join(c["ips"]) or "-"),
+        ("state", c["state"]), ("up", _size(c["bytes_up"])), ("down", _size(c["bytes_down"])),
+        ("total", _size(c["bytes_total"])), ("cap", _size(c["cap"])),
+        ("remaining", _size(c["remaining"])), ("top-up", _size(c["topup"])),
+        ("rate limit", _rate(c["rate_limit"])), ("blocked", "yes" if c["blocked"] else "no"),
+        ("first seen", c["first_seen"] or "-"), ("last seen", c["last_seen"] or "-"),
+    ]
+    return "\n".join(f"{k + ':':<11} {v}" for k, v in rows)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_status(hs, ns, _v, env):
+    s = hs.status()
+    if ns.json:
+        return _json(env, s)
+    d = s["daemon"]
+    plan = s["plan"]
+    lines = [
+        "daemon:    " + (f"running (pid {d['pid']})" if d["running"] else "not running"),
+        f"kernel:    {'table inet hotspot loaded' if s['kernel']['table'] else 'no table loaded'}",
+        "uplink:    " + ", ".join(f"{u['device']} ({'present' if u['present'] else 'absent'})"
+                                  for u in s["uplink"]),
+        f"period:    {plan['period']}, {plan['period_start']} to {plan['period_end']}",
+        f"caps:      default {_size(plan['default_cap'])}, after cap: {plan['after_cap']}"
+        + (f" at {_rate(plan['after_cap_rate'])}" if plan["after_cap_rate"] else ""),
+        f"clients:   {s['clients']} (" + ", ".join(f"{n} {k}" for k, n in s["states"].items() if n) + ")",
+        f"usage:     {_size(s['bytes_total'])} this period (up {_size(s['bytes_up'])}, "
+        f"down {_size(s['bytes_down'])})",
+        f"committed: {s['last_commit'] or 'never'}",
+    ]
+    env.stdout.write("\n".join(lines) + "\n")
+
+
+def cmd_clients(hs, ns, _v, env):
+    clients = hs.clients()
+    if ns.json:
+        return _json(env, clients)
+    env.stdout.write((_client_rows(clients) if clients else "no clients yet") + "\n")
+
+
+def cmd_client(hs, ns, _v, env):
+    c = hs.client(ns.mac)
+    if ns.json:
+        return _json(env, c)
+    env.stdout.write(_detail(c) + "\n")
+
+
+def _changed(fn, message):
+    def cmd(hs, ns, value, env):
+        c = fn(hs, ns.mac, value)
+        if ns.json:
+            return _json(env, c)
+        env.stdout.write(f"{c['mac']}: {message(c, value)}; {_size(c['bytes_total'])} used, "
+                         f"state {c['state']}\n")
+    return cmd
+
+
+def cmd_history(hs, ns, _v, env):
+    rows = hs.history(ns.mac, by=ns.by)
+    if ns.json:
+        return _json(env, rows)
+    header = ["START", "UP", "DOWN", "TOTAL"]
+    body = [[r["start"][:16].replace("T", " "), _size(r["bytes_up"]), _size(r["bytes_down"]),
+             _size(r["bytes_total"])] for r in rows]
+    env.stdout.write((table(body, header, right={1, 2, 3}) if body else "no usage recorded") + "\n")
+
+
+def cmd_teardown(hs, ns, _v, env):
+    removed = hs.teardown()
+    if ns.json:
+        return _json(env, {"removed": removed})
+    env.stdout.write("removed table inet hotspot\n" if removed else "no table inet hotspot to remove\n")
+
+
+def cmd_top(hs, ns, _v, env):
+    """Redraw in place; rates are the byte deltas between two refreshes."""
+    if ns.json:
+        raise UsageError("top is interactive; use 'clients --json' for scripts")
+    tty = env.stdout.isatty()
+    prev, prev_t, n = {}, time.monotonic(), 0
+    while True:
+        clients, now = hs.clients(), time.monotonic()
+        dt = max(now - prev_t, 1e-3)
+        rows = []
+        for c in sorted(clients, key=lambda c: -c["bytes_total"]):
+            before = prev.get(c["mac"], (c["bytes_up"], c["bytes_down"]))
+            up, down = (c["bytes_up"] - before[0]) * 8 / dt, (c["bytes_down"] - before[1]) * 8 / dt
+            rows.append([c["mac"], _printable(c["hostname"])[:20], c["state"], format_rate(max(0, down)),
+                         format_rate(max(0, up)), _size(c["bytes_total"]), _size(c["cap"]),
+                         _rate(c["rate_limit"])])
+        prev, prev_t = {c["mac"]: (c["bytes_up"], c["bytes_down"]) for c in clients}, now
+        head = f"hotspot top - {time.strftime('%H:%M:%S')} - {len(clients)} clients - Ctrl-C to quit"
+        body = table(rows, ["MAC", "HOSTNAME", "STATE", "DOWN/s", "UP/s", "USED", "CAP", "LIMIT"],
+                     right={3, 4, 5, 6, 7})
+        env.stdout.write(("\x1b[H\x1b[J" if tty else "") + head + "\n\n" + body + "\n")
+        env.stdout.flush()
+        n += 1
+        if ns.count and n >= ns.count:
+            return
+        time.sleep(ns.interval)
+
+
+COMMANDS = {
+    "status": cmd_status,
+    "clients": cmd_clients,
+    "client": cmd_client,
+    "cap": _changed(lambda hs, mac, v: hs.set_cap(mac, v), lambda c, v: f"cap {_size(c['cap'])}"),
+    "throttle": _changed(lambda hs, mac, v: hs.throttle(mac, v), lambda c, v: f"throttle {_rate(v)}"),
+    "block": _changed(lambda hs, mac, v: hs.block(mac, True), lambda c, v: "blocked"),
+    "unblock": _changed(lambda hs, mac, v: hs.block(mac, False), lambda c, v: "unblocked"),
+    "reset": _changed(lambda hs, mac, v: hs.reset(mac), lambda c, v: "usage reset"),
+    "topup": _changed(lambda hs, mac, v: hs.topup(mac, v), lambda c, v: f"cap now {_size(c['cap'])}"),
+    "history": cmd_history,
+    "teardown": cmd_teardown,
+    "top": cmd_top,
+}
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,172 @@
+"""hotspotd: keeps the kernel table loaded, polls it, registers clients, rolls periods, commits.
+
+The kernel counts and enforces on its own; this loop only moves bytes into the database and
+keeps the table in line with it. Each step is contained: one failing step is logged and the
+loop goes on, so a bad lease file or a missing WAN device never stops the counting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hotspot import __version__
+from hotspot.config import DEFAULT_PATH, ConfigError, load
+from hotspot.discovery import Leases, read_neighbours
+from hotspot.service import Hotspot, daemon_pid
+
+log = logging.getLogger("hotspot")
+
+FLOW_OFFLOAD_HELP = (
+    "flow offloading is on ({where}): offloaded flows bypass the forward hook, so hotspot could "
+    "neither count nor cap them. Turn it off with: uci set firewall.@defaults[0].flow_offloading=0; "
+    "uci set firewall.@defaults[0].flow_offloading_hw=0; uci commit firewall; /etc/init.d/firewall restart"
+)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """One line per event on stderr, no timestamp: procd/logd (or journald) add their own."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hotspotd[%(process)d]: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+class Daemon:
+    def __init__(self, hs: Hotspot) -> None:
+        self.hs = hs
+        self.cfg = hs.cfg
+        self.stop = threading.Event()
+        self.leases = Leases(self.cfg.leases_file)
+        self.known: dict[str, tuple] = {}  # mac -> (hostname, ips) as last registered
+        self.last_commit = time.monotonic()
+        self.last_poll = time.time()
+
+    def start(self) -> None:
+        if self.hs.ensure_table():
+            log.info("loaded table inet hotspot with %d clients", len(self.hs.store.clients()))
+        else:
+            log.info("table inet hotspot still loaded: counting went on while hotspotd was down")
+        self.hs.rollover_if_due()
+        self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
+
+    def step(self, name: str, fn) -> None:
+        try:
+            fn()
+        except Exception as e:  # contained: the next poll tries again
+            log.error("%s failed: %s: %s", name, type(e).__name__, e)
+            log.debug("%s failed", name, exc_info=True)
+
+    def poll(self) -> None:
+        self.step("table check", self.check_table)
+        self.step("accounting", self.account)
+        self.step("discovery", self.discover)
+        self.step("period", self.hs.rollover_if_due)
+        if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
+            self.step("commit", self.commit)
+
+    def check_table(self) -> None:
+        if self.hs.ensure_table():
+            log.warning("table inet hotspot was gone (flushed?) and is rebuilt; traffic of the last "
+                        "%.1f s before the rebuild could not be counted", time.time() - self.last_poll)
+
+    def account(self) -> None:
+        with self.hs.store.transaction():
+            self.hs.account()
+        self.last_poll = time.time()
+
+    def discover(self) -> None:
+        """Register MACs seen in the unknown set, the neighbour table or the leases; keep names fresh."""
+        found: dict[str, dict] = {}
+        for mac in self.hs.nft.unknown_macs():
+            found.setdefault(mac, {"ips": [], "hostname": None})
+        for mac, ips in read_neighbours(self.cfg.lan_device).items():
+            found.setdefault(mac, {"ips": [], "hostname": None})["ips"] += ips
+        for mac, (ip, hostname) in self.leases.read().items():
+            entry = found.setdefault(mac, {"ips": [], "hostname": None})
+            entry["hostname"] = hostname
+            if ip not in entry["ips"]:
+                entry["ips"].append(ip)
+        changed = {mac: info for mac, info in found.items() if self._changed(mac, info)}
+        if not changed:
+            return
+        for c in self.hs.register(changed):
+            log.info("new client %s (%s) id %d", c.mac, c.hostname or "no hostname", c.id)
+        self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
+
+    def _changed(self, mac: str, info: dict) -> bool:
+        if mac not in self.known:
+            return True
+        hostname, ips = self.known[mac]
+        return bool(info["hostname"] and info["hostname"] != hostname
+                    or info["ips"] and sorted(info["ips"]) != ips)
+
+    def commit(self) -> None:
+        self.hs.commit()
+        self.last_commit = time.monotonic()
+        log.debug("committed to %s", self.cfg.state_dir)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            self.poll()
+            # Wake at the next poll, or exactly at the period's end if that comes first.
+            _start, end = self.hs.period()
+            wait = self.cfg.poll_interval - (time.monotonic() - started)
+            wait = min(wait, max(0.0, end - self.hs.clock()))
+            self.stop.wait(max(0.0, wait))
+        self.step("accounting", self.account)
+        self.step("commit", self.commit)
+        log.info("stopped; usage committed to %s", self.cfg.state_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hotspotd", description="hotspot daemon: counts, caps and throttles "
+                                "LAN clients in the kernel.")
+    p.add_argument("-c", "--config", default=DEFAULT_PATH, help=f"UCI config file (default {DEFAULT_PATH})")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"hotspotd {__version__}")
+    args = p.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        cfg = load(args.config)
+    except ConfigError as e:
+        log.error("%s", e)
+        return 1
+
+    hs = Hotspot(cfg)
+    offloads = hs.nft.flow_offload()
+    if offloads:
+        log.error(FLOW_OFFLOAD_HELP.format(where="; ".join(offloads)))
+        return 1
+    other = daemon_pid(cfg)
+    if other and other != os.getpid():
+        log.error("hotspotd is already running (pid %d)", other)
+        return 1
+    pidfile = Path(cfg.run_dir) / "hotspotd.pid"
+    pidfile.write_text(f"{os.getpid()}\n")
+
+    daemon = Daemon(hs)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: daemon.stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: daemon.step("commit", daemon.commit))
+    try:
+        daemon.start()
+        log.info("hotspotd %s: lan %s, wan %s, polling every %gs", __version__, cfg.lan_device,
+                 ",".join(cfg.wan_device), cfg.poll_interval)
+        daemon.run()
+    finally:
+        pidfile.unlink(missing_ok=True)
+        hs.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

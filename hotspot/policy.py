@@ -1,0 +1,63 @@
+"""What the kernel should do with a client: pure functions of its record and the config."""
+
+from __future__ import annotations
+
+from hotspot.config import Config
+from hotspot.nft import ClientElements
+from hotspot.shaper import class_id
+from hotspot.store import Client
+
+STATES = ("ok", "warned", "capped", "throttled", "blocked")
+
+
+def effective_cap(c: Client) -> int | None:
+    """This period's allowance: the cap plus any top-up."""
+    return None if c.cap is None else c.cap + c.topup
+
+
+def over_cap(c: Client) -> bool:
+    cap = effective_cap(c)
+    return cap is not None and c.period_total >= cap
+
+
+def after_cap_rate(c: Client, cfg: Config) -> int | None:
+    """The rate a client gets once its cap is used up, or None when it is then blocked."""
+    if cfg.after_cap != "throttle" or c.cap is None:
+        return None
+    return min(cfg.after_cap_rate, c.rate) if c.rate else cfg.after_cap_rate
+
+
+def rate_limit(c: Client, cfg: Config) -> int | None:
+    """The rate limit in force now (bits/s), if any."""
+    return after_cap_rate(c, cfg) if over_cap(c) and cfg.after_cap == "throttle" else c.rate
+
+
+def state(c: Client, cfg: Config) -> str:
+    if c.blocked:
+        return "blocked"
+    if over_cap(c):
+        return "throttled" if cfg.after_cap == "throttle" else "capped"
+    if c.rate:
+        return "throttled"
+    cap = effective_cap(c)
+    if cap is not None and c.period_total * 100 >= cap * cfg.warn_at:
+        return "warned"
+    return "ok"
+
+
+def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
+    """The client's two HTB classes and their rates (None: no class)."""
+    return {class_id(c.id): c.rate, class_id(c.id, capped=True): after_cap_rate(c, cfg)}
+
+
+def elements(c: Client, cfg: Config, *, used: int | None = None) -> ClientElements:
+    """The client's kernel elements; `used` (default: this period's bytes) seeds a new quota."""
+    return ClientElements(
+        id=c.id,
+        mac=c.mac,
+        quota=effective_cap(c),
+        used=c.period_total if used is None else used,
+        blocked=c.blocked,
+        shape=class_id(c.id) if c.rate else None,
+        shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
+    )

@@ -1,0 +1,361 @@
+"""The service layer: every operation on clients, for the daemon, the CLI and the portal alike.
+
+A change is written to the database and applied to the kernel in one step, inside one database
+transaction: if nftables or tc refuse it, the transaction rolls back and nothing has changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hotspot import policy
+from hotspot.config import Config
+from hotspot.nft import UNREGISTERED, Nft, counter_names
+from hotspot.period import bounds, trusted_now
+from hotspot.shaper import MAX_CLIENT_ID, Shaper
+from hotspot.store import Client, Store
+
+log = logging.getLogger("hotspot")
+
+
+class NotFound(LookupError):
+    pass
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def iso(ts: float | None) -> str | None:
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def default_clock() -> float:
+    """The wall clock; tests shift it through HOTSPOT_CLOCK_FILE (seconds to add) to cross periods."""
+    path = os.environ.get("HOTSPOT_CLOCK_FILE")
+    if path:
+        try:
+            return time.time() + float(Path(path).read_text().strip() or 0)
+        except (OSError, ValueError):
+            pass
+    return time.time()
+
+
+class Hotspot:
+    def __init__(self, cfg: Config, *, clock=default_clock, nft: Nft | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.store = Store.open(cfg.run_dir, cfg.state_dir)
+        self._nft = nft
+        self.shaper = Shaper(cfg.lan_device, list(cfg.wan_device))
+
+    @property
+    def nft(self) -> Nft:
+        if self._nft is None:
+            self._nft = Nft()
+        return self._nft
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- kernel identity ----------------------------------------------------------------------
+
+    def table_is_ours(self) -> bool:
+        """True when the kernel table is the one whose counters the database follows."""
+        handle = self.nft.table_handle()
+        return handle is not None and self.store.get("table") == f"{boot_id()}/{handle}"
+
+    def pending(self, objs: dict[str, int], c: Client) -> tuple[int, int]:
+        """Bytes the kernel counted since the last poll."""
+        up, down = counter_names(c.id)
+        return (_delta(objs.get(up), c.seen_up), _delta(objs.get(down), c.seen_down))
+
+    def live_objects(self) -> dict[str, int]:
+        return self.nft.read_objects() if self.table_is_ours() else {}
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def find(self, mac: str) -> Client:
+        c = self.store.client(mac)
+        if c is None:
+            raise NotFound(f"unknown client {mac}")
+        return c
+
+    def view(self, c: Client, objs: dict[str, int]) -> dict:
+        """A client as the contract shows it (`clients --json`), with bytes up to this instant."""
+        pu, pd = self.pending(objs, c)
+        live = dataclasses.replace(c, period_up=c.period_up + pu, period_down=c.period_down + pd)
+        cap = policy.effective_cap(live)
+        return {
+            "mac": c.mac,
+            "id": c.id,
+            "ips": c.ips,
+            "hostname": c.hostname,
+            "bytes_up": live.period_up,
+            "bytes_down": live.period_down,
+            "bytes_total": live.period_total,
+            "cap": cap,
+            "cap_base": c.cap,
+            "topup": c.topup,
+            "remaining": None if cap is None else max(0, cap - live.period_total),
+            "rate_limit": policy.rate_limit(live, self.cfg),
+            "throttle": c.rate,
+            "blocked": c.blocked,
+            "state": policy.state(live, self.cfg),
+            "first_seen": iso(c.first_seen),
+            "last_seen": iso(c.last_seen),
+        }
+
+    def clients(self) -> list[dict]:
+        objs = self.live_objects()
+        return [self.view(c, objs) for c in self.store.clients()]
+
+    def client(self, mac: str) -> dict:
+        return self.view(self.find(mac), self.live_objects())
+
+    def period(self) -> tuple[float, float]:
+        start, end = self.store.get("period_start"), self.store.get("period_end")
+        if start is None or end is None:
+            s, e = bounds(datetime.fromtimestamp(self.clock()), self.cfg.period, self.cfg.period_start)
+            return s.timestamp(), e.timestamp()
+        return float(start), float(end)
+
+    def status(self) -> dict:
+        objs = self.live_objects()
+        views = [self.view(c, objs) for c in self.store.clients()]
+        start, end = self.period()
+        pid = daemon_pid(self.cfg)
+        present = set(self.shaper.present()) if objs or pid else set()
+        return {
+            "daemon": {"running": pid is not None, "pid": pid},
+            "kernel": {"table": bool(objs)},
+            "uplink": [{"device": d, "present": d in present} for d in self.cfg.wan_device],
+            "plan": {
+                "period": self.cfg.period,
+                "period_start": iso(start),
+                "period_end": iso(end),
+                "default_cap": self.cfg.default_cap,
+                "after_cap": self.cfg.after_cap,
+                "after_cap_rate": self.cfg.after_cap_rate if self.cfg.after_cap == "throttle" else None,
+            },
+            "clients": len(views),
+            "states": {s: sum(v["state"] == s for v in views) for s in policy.STATES},
+            "bytes_up": sum(v["bytes_up"] for v in views),
+            "bytes_down": sum(v["bytes_down"] for v in views),
+            "bytes_total": sum(v["bytes_total"] for v in views),
+            "bytes_unregistered": int(self.store.get("unregistered", "0")),
+            "last_commit": iso(float(self.store.get("last_commit", "0"))),
+        }
+
+    def history(self, mac: str, by: str = "hour", since: float | None = None) -> list[dict]:
+        c = self.find(mac)
+        rows = self.store.history(c.id, int(since or 0))
+        buckets: dict[float, list[int]] = {}
+        for hour, up, down in rows:
+            start = hour
+            if by == "day":
+                day = datetime.fromtimestamp(hour).replace(hour=0, minute=0, second=0, microsecond=0)
+                start = day.timestamp()
+            b = buckets.setdefault(start, [0, 0])
+            b[0] += up
+            b[1] += down
+        return [{"start": iso(s), "bytes_up": u, "bytes_down": d, "bytes_total": u + d}
+                for s, (u, d) in sorted(buckets.items())]
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def _change(self, mac: str, **fields) -> dict:
+        with self.store.transaction():
+            before = self.find(mac)
+            after = dataclasses.replace(before, **fields)
+            self.store.update(before.id, **fields)
+            self._apply(before, after)
+        return self.client(mac)
+
+    def set_cap(self, mac: str, cap: int | None) -> dict:
+        return self._change(mac, cap=cap)
+
+    def topup(self, mac: str, size: int) -> dict:
+        c = self.find(mac)
+        if c.cap is None:
+            raise ValueError(f"client {mac} has no cap to top up; set one with 'cap {mac} SIZE'")
+        return self._change(mac, topup=c.topup + size)
+
+    def throttle(self, mac: str, rate: int | None) -> dict:
+        return self._change(mac, rate=rate)
+
+    def block(self, mac: str, blocked: bool = True) -> dict:
+        return self._change(mac, blocked=blocked)
+
+    def reset(self, mac: str) -> dict:
+        """Zero this period's usage; the bytes stay in the history."""
+        with self.store.transaction():
+            ours = self.table_is_ours()
+            if ours:
+                self.account()  # file what the kernel counted so far, then start again from zero
+            c = self.find(mac)
+            self.store.update(c.id, period_up=0, period_down=0)
+            if ours:
+                self.nft.reset_quota(c.id)
+        return self.client(mac)
+
+    def _apply(self, before: Client, after: Client) -> None:
+        """Carry one client's change into the kernel (tc classes first, then the nft elements)."""
+        if not self.table_is_ours():
+            return  # hotspotd applies everything from the database when it (re)loads the table
+        old, new = policy.shaping(before, self.cfg), policy.shaping(after, self.cfg)
+        for cls, rate in new.items():
+            if rate and rate != old[cls]:
+                self.shaper.set_class(cls, rate)
+        objs = self.nft.read_objects()
+        pu, pd = self.pending(objs, after)
+        used = after.period_total + pu + pd
+        self.nft.update_client(policy.elements(after, self.cfg, used=used),
+                               was=policy.elements(before, self.cfg))
+        for cls, rate in old.items():
+            if rate and not new[cls]:
+                self.shaper.set_class(cls, None)
+
+    # -- the engine (hotspotd) ----------------------------------------------------------------
+
+    def ensure_table(self) -> bool:
+        """Load the table if it is missing or not the one we follow; True if it was (re)built."""
+        if self.table_is_ours():
+            return False
+        with self.store.transaction():
+            self.nft.delete_table()
+            handle = self.nft.load([self.cfg.lan_device], list(self.cfg.wan_device))
+            self.store.reset_seen()
+            self.store.set("table", f"{boot_id()}/{handle}")
+            clients = self.store.clients()
+            self.shaper.setup()
+            for c in clients:
+                for cls, rate in policy.shaping(c, self.cfg).items():
+                    if rate:
+                        self.shaper.set_class(cls, rate)
+            self.nft.add_clients([policy.elements(c, self.cfg) for c in clients])
+        return True
+
+    def trusted_time(self) -> float:
+        now, ok = trusted_now(self.clock(), float(self.store.get("last_good", "0")))
+        if ok:
+            self.store.set("last_good", now)
+        return now
+
+    def account(self) -> dict[int, tuple[int, int]]:
+        """Move what the kernel counted since the last poll into the database (caller holds a transaction)."""
+        now = self.trusted_time()
+        objs = self.nft.read_objects()
+        rows, moved = [], {}
+        for cid, seen_up, seen_down in self.store.db.execute("SELECT id, seen_up, seen_down FROM clients"):
+            up, down = counter_names(cid)
+            ku, kd = objs.get(up), objs.get(down)
+            if ku is None or kd is None:
+                continue
+            du, dd = _delta(ku, seen_up), _delta(kd, seen_down)
+            rows.append((cid, du, dd, ku, kd))
+            if du or dd:
+                moved[cid] = (du, dd)
+        self.store.record(rows, int(now // 3600 * 3600), now)
+        self._account_unregistered(objs)
+        return moved
+
+    def _account_unregistered(self, objs: dict[str, int]) -> None:
+        up, down = counter_names(UNREGISTERED)
+        total = objs.get(up, 0) + objs.get(down, 0)
+        seen = int(self.store.get("unregistered_seen", "0"))
+        delta = _delta(total, seen)
+        if delta:
+            log.info("%d bytes from clients not registered yet", delta)
+            self.store.set("unregistered", int(self.store.get("unregistered", "0")) + delta)
+        self.store.set("unregistered_seen", total)
+
+    def register(self, found: dict[str, dict]) -> list[Client]:
+        """Add clients seen for the first time; refresh hostnames and addresses of known ones."""
+        now = self.clock()
+        new = []
+        with self.store.transaction():
+            known = {c.mac: c for c in self.store.clients()}
+            for mac, info in found.items():
+                c = known.get(mac)
+                if c is None:
+                    if len(known) + len(new) >= MAX_CLIENT_ID - 1:
+                        log.warning("client table full; %s not registered", mac)
+                        continue
+                    c = self.store.add_client(mac, now, hostname=info.get("hostname"),
+                                              ips=info.get("ips", []), cap=self.cfg.default_cap)
+                    new.append(c)
+                    continue
+                changes = {}
+                if info.get("hostname") and info["hostname"] != c.hostname:
+                    changes["hostname"] = info["hostname"]
+                if info.get("ips") and sorted(info["ips"]) != sorted(c.ips):
+                    changes["ips"] = sorted(info["ips"])
+                if changes:
+                    self.store.update(c.id, **changes)
+            if new and self.table_is_ours():
+                for c in new:
+                    for cls, rate in policy.shaping(c, self.cfg).items():
+                        if rate:
+                            self.shaper.set_class(cls, rate)
+                self.nft.add_clients([policy.elements(c, self.cfg) for c in new])
+        return new
+
+    def rollover_if_due(self) -> bool:
+        """Start a new period once the clock passes the current period's end."""
+        now = self.trusted_time()
+        start, end = self.store.get("period_start"), self.store.get("period_end")
+        if start is not None and now < float(end):
+            return False
+        s, e = bounds(datetime.fromtimestamp(now), self.cfg.period, self.cfg.period_start)
+        with self.store.transaction():
+            if start is not None:
+                ours = self.table_is_ours()
+                if ours:
+                    self.account()
+                topped = [c for c in self.store.clients() if c.topup]
+                self.store.new_period()
+                if ours:
+                    self.nft.reset_quotas()
+                    for c in topped:
+                        after = dataclasses.replace(c, topup=0)
+                        self.nft.update_client(policy.elements(after, self.cfg),
+                                               was=policy.elements(c, self.cfg))
+                log.info("new period %s to %s", s.isoformat(), e.isoformat())
+            self.store.set("period_start", s.timestamp())
+            self.store.set("period_end", e.timestamp())
+        return start is not None
+
+    def commit(self) -> None:
+        with self.store.transaction():
+            self.store.set("last_commit", self.clock())
+        self.store.commit_to(self.cfg.state_dir)
+
+    def teardown(self) -> bool:
+        self.shaper.teardown()
+        return self.nft.delete_table()
+
+
+def _delta(kernel: int | None, seen: int) -> int:
+    """Bytes since the last poll; a counter below what we saw was recreated, so all it holds is new."""
+    if kernel is None:
+        return 0
+    return kernel - seen if kernel >= seen else kernel
+
+
+def daemon_pid(cfg: Config) -> int | None:
+    try:
+        pid = int((Path(cfg.run_dir) / "hotspotd.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None

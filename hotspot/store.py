@@ -1,0 +1,215 @@
+"""SQLite: the truth for policy and history.
+
+The working database lives in run_dir (RAM); a consistent copy goes to state_dir (flash) only when
+the daemon commits, so flash sees one write per commit_interval. The kernel counters are never
+reset: each poll stores the value it read (`seen_up`, `seen_down`) in the same transaction as the
+bytes it added, so a crash at any point neither loses nor double-counts bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clients (
+    id INTEGER PRIMARY KEY,
+    mac TEXT NOT NULL UNIQUE,
+    hostname TEXT,
+    ips TEXT NOT NULL DEFAULT '[]',
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    cap INTEGER,                              -- bytes per period, NULL = none
+    topup INTEGER NOT NULL DEFAULT 0,         -- bytes added to this period's cap
+    rate INTEGER,                             -- manual throttle, bits/s
+    blocked INTEGER NOT NULL DEFAULT 0,
+    period_up INTEGER NOT NULL DEFAULT 0,     -- bytes this period
+    period_down INTEGER NOT NULL DEFAULT 0,
+    seen_up INTEGER NOT NULL DEFAULT 0,       -- kernel counter values at the last poll
+    seen_down INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS usage (
+    client INTEGER NOT NULL,
+    hour INTEGER NOT NULL,                    -- unix time of the hour's start
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, hour)
+) WITHOUT ROWID;
+"""
+
+DB_NAME = "hotspot.db"
+
+
+@dataclass
+class Client:
+    id: int
+    mac: str
+    hostname: str | None = None
+    ips: list[str] = field(default_factory=list)
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    cap: int | None = None
+    topup: int = 0
+    rate: int | None = None
+    blocked: bool = False
+    period_up: int = 0
+    period_down: int = 0
+    seen_up: int = 0
+    seen_down: int = 0
+
+    @property
+    def period_total(self) -> int:
+        return self.period_up + self.period_down
+
+
+_COLUMNS = [f for f in Client.__dataclass_fields__]
+POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "ips", "last_seen"}
+
+
+def _row(r: sqlite3.Row) -> Client:
+    d = dict(r)
+    d["ips"] = json.loads(d["ips"])
+    d["blocked"] = bool(d["blocked"])
+    return Client(**d)
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()
+        self.db.executescript(SCHEMA)
+
+    @classmethod
+    def open(cls, run_dir: str, state_dir: str) -> Store:
+        """Open the working copy, first restoring it from flash if RAM lost it (a reboot)."""
+        run, saved = Path(run_dir) / DB_NAME, Path(state_dir) / DB_NAME
+        run.parent.mkdir(parents=True, exist_ok=True)
+        if not run.exists() and saved.exists():
+            src = sqlite3.connect(str(saved))
+            dst = sqlite3.connect(str(run))
+            src.backup(dst)
+            src.close()
+            dst.close()
+        return cls(run)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self):
+        """A write transaction, taken up front so the daemon and the CLI serialise."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def commit_to(self, state_dir: str) -> Path:
+        """Write a consistent copy to flash atomically (temp file, fsync, rename)."""
+        target = Path(state_dir) / DB_NAME
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        dst = sqlite3.connect(str(tmp))
+        self.db.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+        dst.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        dfd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        return target
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set(self, key: str, value) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def clients(self) -> list[Client]:
+        return [_row(r) for r in self.db.execute("SELECT * FROM clients ORDER BY id")]
+
+    def client(self, mac: str) -> Client | None:
+        r = self.db.execute("SELECT * FROM clients WHERE mac = ?", (mac,)).fetchone()
+        return _row(r) if r else None
+
+    def add_client(self, mac: str, now: float, *, first_id: int = 2, **fields) -> Client:
+        """Register a MAC under the lowest free id (ids name kernel objects and tc classes)."""
+        row = self.db.execute(
+            "SELECT MIN(id) + 1 FROM (SELECT id FROM clients UNION SELECT ?) AS t "
+            "WHERE id + 1 NOT IN (SELECT id FROM clients)",
+            (first_id - 1,),
+        ).fetchone()
+        cid = row[0]
+        c = Client(id=cid, mac=mac, first_seen=now, last_seen=now, **fields)
+        values = {k: getattr(c, k) for k in _COLUMNS}
+        values["ips"] = json.dumps(c.ips)
+        cols = ", ".join(values)
+        self.db.execute(f"INSERT INTO clients ({cols}) VALUES ({', '.join('?' * len(values))})",
+                        list(values.values()))
+        return c
+
+    def update(self, cid: int, **fields) -> None:
+        bad = set(fields) - POLICY_FIELDS - {"period_up", "period_down", "seen_up", "seen_down"}
+        if bad:
+            raise ValueError(f"not a client field: {sorted(bad)}")
+        if "ips" in fields:
+            fields["ips"] = json.dumps(fields["ips"])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE clients SET {sets} WHERE id = ?", [*fields.values(), cid])
+
+    # -- accounting ---------------------------------------------------------------------------
+
+    def record(self, rows: list[tuple[int, int, int, int, int]], hour: int, now: float) -> None:
+        """Add polled bytes: rows of (id, delta_up, delta_down, seen_up, seen_down)."""
+        self.db.executemany(
+            "UPDATE clients SET period_up = period_up + ?, period_down = period_down + ?, "
+            "seen_up = ?, seen_down = ?, last_seen = CASE WHEN ? + ? > 0 THEN ? ELSE last_seen END "
+            "WHERE id = ?",
+            [(du, dd, su, sd, du, dd, now, cid) for cid, du, dd, su, sd in rows],
+        )
+        self.db.executemany(
+            "INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (client, hour) DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
+            [(cid, hour, du, dd) for cid, du, dd, _su, _sd in rows if du or dd],
+        )
+
+    def reset_seen(self) -> None:
+        """The kernel table was (re)created: its counters start again from zero."""
+        self.db.execute("UPDATE clients SET seen_up = 0, seen_down = 0")
+
+    def new_period(self) -> None:
+        self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0")
+
+    def history(self, cid: int, since: int = 0, until: int | None = None) -> list[tuple[int, int, int]]:
+        """Hourly buckets (hour, up, down) in [since, until)."""
+        until = until if until is not None else 2**62
+        return [
+            tuple(r)
+            for r in self.db.execute(
+                "SELECT hour, up, down FROM usage WHERE client = ? AND hour >= ? AND hour < ? ORDER BY hour",
+                (cid, since, until),
+            )
+        ]
