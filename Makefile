@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iproute2 isc-dhcp-client \
+APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iproute2 busybox \
                 iputils-ping curl procps
 PIP_PACKAGES := pytest ruff
 
