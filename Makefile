@@ -22,10 +22,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml Makefile
 	@touch $@
 
 lint: setup
-	$(VENV)/bin/ruff check .
+	$(PY) -m ruff check .
 
 test: setup lint
-	$(VENV)/bin/pytest -q tests/unit tests/lab
+	$(PY) -m pytest -q tests/unit tests/lab
 
 demo: setup
 	$(PY) -m hotspot.lab.demo

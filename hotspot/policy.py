@@ -15,9 +15,11 @@ def effective_cap(c: Client) -> int | None:
     return None if c.cap is None else c.cap + c.topup
 
 
-def over_cap(c: Client) -> bool:
+def over_cap(c: Client, quota_used: int | None = None) -> bool:
+    """Over the cap by the database, or by the kernel quota, which also counts the packets it dropped:
+    the packet that would cross the cap is dropped, so the bytes delivered stop just short of it."""
     cap = effective_cap(c)
-    return cap is not None and c.period_total >= cap
+    return cap is not None and max(c.period_total, quota_used or 0) >= cap
 
 
 def after_cap_rate(c: Client, cfg: Config) -> int | None:
@@ -27,15 +29,15 @@ def after_cap_rate(c: Client, cfg: Config) -> int | None:
     return min(cfg.after_cap_rate, c.rate) if c.rate else cfg.after_cap_rate
 
 
-def rate_limit(c: Client, cfg: Config) -> int | None:
+def rate_limit(c: Client, cfg: Config, quota_used: int | None = None) -> int | None:
     """The rate limit in force now (bits/s), if any."""
-    return after_cap_rate(c, cfg) if over_cap(c) and cfg.after_cap == "throttle" else c.rate
+    return after_cap_rate(c, cfg) if over_cap(c, quota_used) and cfg.after_cap == "throttle" else c.rate
 
 
-def state(c: Client, cfg: Config) -> str:
+def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
     if c.blocked:
         return "blocked"
-    if over_cap(c):
+    if over_cap(c, quota_used):
         return "throttled" if cfg.after_cap == "throttle" else "capped"
     if c.rate:
         return "throttled"

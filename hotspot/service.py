@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hotspot import policy
 from hotspot.config import Config
-from hotspot.nft import UNREGISTERED, Nft, counter_names
+from hotspot.nft import UNREGISTERED, Nft, counter_names, quota_name
 from hotspot.period import bounds, trusted_now
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
 from hotspot.store import Client, Store
@@ -96,6 +96,8 @@ class Hotspot:
         pu, pd = self.pending(objs, c)
         live = dataclasses.replace(c, period_up=c.period_up + pu, period_down=c.period_down + pd)
         cap = policy.effective_cap(live)
+        quota_used = objs.get(quota_name(c.id))
+        over = policy.over_cap(live, quota_used)
         return {
             "mac": c.mac,
             "id": c.id,
@@ -107,11 +109,11 @@ class Hotspot:
             "cap": cap,
             "cap_base": c.cap,
             "topup": c.topup,
-            "remaining": None if cap is None else max(0, cap - live.period_total),
-            "rate_limit": policy.rate_limit(live, self.cfg),
+            "remaining": None if cap is None else 0 if over else max(0, cap - live.period_total),
+            "rate_limit": policy.rate_limit(live, self.cfg, quota_used),
             "throttle": c.rate,
             "blocked": c.blocked,
-            "state": policy.state(live, self.cfg),
+            "state": policy.state(live, self.cfg, quota_used),
             "first_seen": iso(c.first_seen),
             "last_seen": iso(c.last_seen),
         }

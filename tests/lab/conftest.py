@@ -23,3 +23,28 @@ def lab() -> Iterator[Lab]:
     """A started lab with two DHCP clients, c1 and c2 (IPv4 by DHCP, IPv6 by SLAAC)."""
     with Lab(clients=("c1", "c2")) as lab:
         yield lab
+
+
+@pytest.fixture
+def start_hotspotd(lab):
+    """Start the real hotspotd in the lab's router with config options; stopped at teardown."""
+    from hotspot.lab.hotspotd import Hotspotd
+
+    started = []
+
+    def start(**options) -> Hotspotd:
+        d = Hotspotd(lab, **options).start()
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc and d.proc.poll() is None:
+            d.stop()
+
+
+def register(lab, d, *names: str) -> None:
+    """Make clients send metered traffic so hotspotd registers them, and wait until it has."""
+    for name in names:
+        lab.ping(name, lab.server4)
+        d.wait_client(lab.clients[name].mac)

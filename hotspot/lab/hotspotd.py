@@ -1,0 +1,95 @@
+"""The real hotspotd and hotspotctl, run inside a lab's router namespace (tests, demo, bench)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hotspot.config import Config, dump
+from hotspot.lab import Lab
+
+
+class Hotspotd:
+    def __init__(self, lab: Lab, **options) -> None:
+        self.lab = lab
+        self.dir = Path(lab.dir) / "hotspot"
+        self.dir.mkdir(exist_ok=True)
+        self.config = Config(
+            lan_device=lab.lan_device,
+            wan_device=(lab.wan_device,),
+            state_dir=str(self.dir / "state"),
+            run_dir=str(self.dir / "run"),
+            leases_file=lab.leases_file,
+            poll_interval=0.5,
+        ).replace(**options)
+        self.config_path = self.dir / "hotspot.conf"
+        self.config_path.write_text(dump(self.config))
+        self.clock_file = self.dir / "clock-offset"  # seconds added to the daemon's wall clock
+        self.clock_file.write_text("0")
+        self.log_path = self.dir / "hotspotd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def env(self) -> dict:
+        return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file)}
+
+    def start(self, wait: bool = True) -> Hotspotd:
+        log = open(self.log_path, "a")
+        self.proc = self.lab.popen(self.lab.router, sys.executable, "-m", "hotspot.daemon",
+                                   "-c", str(self.config_path), stdout=log, stderr=log, env=self.env())
+        log.close()
+        if wait:
+            self.lab.wait_for(lambda: self._running(), 10, "hotspotd to load its table")
+        return self
+
+    def _running(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"hotspotd exited with {self.proc.returncode}: {self.log()[-2000:]}")
+        return "polling every" in self.log()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+        # a SIGKILLed daemon leaves its pid file; a new one checks the pid is gone
+        self.log_mark("--- killed ---")
+
+    def log_mark(self, text: str) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(text + "\n")
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run hotspotctl in the router namespace."""
+        argv = ["ip", "netns", "exec", self.lab.router, sys.executable, "-m", "hotspot.cli",
+                "-c", str(self.config_path), *args]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self.env())
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"hotspotctl {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
+        return proc
+
+    def json(self, *args: str):
+        return json.loads(self.ctl("--json", *args).stdout)
+
+    def clients(self) -> dict[str, dict]:
+        return {c["mac"]: c for c in self.json("clients")}
+
+    def client(self, mac: str) -> dict:
+        return self.json("client", mac)
+
+    def wait_client(self, mac: str, timeout: float = 5.0) -> dict:
+        return self.lab.wait_for(lambda: self.clients().get(mac), timeout, f"client {mac} registered")
+
+    def wait_polls(self, n: int = 2) -> None:
+        time.sleep(self.config.poll_interval * n + 0.2)
+
+    def nft(self, *args: str) -> str:
+        return self.lab.run(self.lab.router, "nft", *args).stdout
