@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import enum
 import json
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -86,15 +87,17 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
             if getattr(ns, attr, None) is not None:
                 setattr(ns, attr, parse(getattr(ns, attr)))
         value = _value(ns)
+        if ns.command == "top" and ns.json:
+            raise UsageError("top is interactive; use 'clients --json' for scripts")
     except (UsageError, InvalidValue) as e:
-        print(f"hotspotctl: {e}", file=env.stderr)
+        print(f"hotspotctl: {_printable(e)}", file=env.stderr)
         return ExitStatus.USAGE
     try:
         cfg = load(ns.config)
         from hotspot.service import Hotspot  # after parsing: bad input fails fast and touches nothing
 
         hs = Hotspot(cfg)
-    except (ConfigError, OSError) as e:
+    except (ConfigError, OSError, sqlite3.Error) as e:
         print(f"hotspotctl: {e}", file=env.stderr)
         return ExitStatus.ERROR
     try:
@@ -249,8 +252,6 @@ def cmd_teardown(hs, ns, _v, env):
 
 def cmd_top(hs, ns, _v, env):
     """Redraw in place; rates are the byte deltas between two refreshes."""
-    if ns.json:
-        raise UsageError("top is interactive; use 'clients --json' for scripts")
     tty = env.stdout.isatty()
     prev, prev_t, n = {}, time.monotonic(), 0
     while True:

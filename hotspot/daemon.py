@@ -48,6 +48,7 @@ class Daemon:
         self.known: dict[str, tuple] = {}  # mac -> (hostname, ips) as last registered
         self.last_commit = time.monotonic()
         self.last_poll = time.time()
+        self.devices: list[str] | None = None  # the shaped devices present at the last poll
 
     def start(self) -> None:
         if self.hs.ensure_table():
@@ -69,6 +70,7 @@ class Daemon:
         self.step("accounting", self.account)
         self.step("discovery", self.discover)
         self.step("period", self.hs.rollover_if_due)
+        self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)
 
@@ -76,6 +78,14 @@ class Daemon:
         if self.hs.ensure_table():
             log.warning("table inet hotspot was gone (flushed?) and is rebuilt; traffic of the last "
                         "%.1f s before the rebuild could not be counted", time.time() - self.last_poll)
+
+    def check_devices(self) -> None:
+        present = self.hs.shaper.present()
+        if present != self.devices:
+            if self.devices is not None:
+                log.info("devices present now: %s", ", ".join(present) or "none")
+            self.hs.reshape()
+            self.devices = present
 
     def account(self) -> None:
         with self.hs.store.transaction():

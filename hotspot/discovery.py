@@ -18,7 +18,7 @@ def clean_hostname(name: str) -> str | None:
     """Letters, digits, '.', '-', '_' and spaces, at most 63 characters; None when nothing is left."""
     if not name or name == "*":
         return None
-    name = _HOSTNAME_BAD.sub("", name).strip()[:63]
+    name = _HOSTNAME_BAD.sub("", name).strip()[:63].strip()
     return name or None
 
 
@@ -52,7 +52,7 @@ def parse_neighbours(text: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for line in text.splitlines():
         parts = line.split()
-        if "lladdr" not in parts or parts[-1] in ("FAILED", "INCOMPLETE"):
+        if "lladdr" not in parts[:-1] or parts[-1] in ("FAILED", "INCOMPLETE"):
             continue
         mac = _mac(parts[parts.index("lladdr") + 1])
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hotspot import policy
 from hotspot.config import Config
-from hotspot.nft import UNREGISTERED, Nft, counter_names, quota_name
+from hotspot.nft import UNREGISTERED, Nft, NftError, counter_names, quota_name
 from hotspot.period import bounds, trusted_now
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
 from hotspot.store import Client, Store
@@ -72,8 +72,11 @@ class Hotspot:
 
     def table_is_ours(self) -> bool:
         """True when the kernel table is the one whose counters the database follows."""
+        ours = self.store.get("table")
+        if ours is None:
+            return False
         handle = self.nft.table_handle()
-        return handle is not None and self.store.get("table") == f"{boot_id()}/{handle}"
+        return handle is not None and ours == f"{boot_id()}/{handle}"
 
     def pending(self, objs: dict[str, int], c: Client) -> tuple[int, int]:
         """Bytes the kernel counted since the last poll."""
@@ -81,7 +84,11 @@ class Hotspot:
         return (_delta(objs.get(up), c.seen_up), _delta(objs.get(down), c.seen_down))
 
     def live_objects(self) -> dict[str, int]:
-        return self.nft.read_objects() if self.table_is_ours() else {}
+        """The kernel's counters, or {} when there is no table we follow (or we may not read it)."""
+        try:
+            return self.nft.read_objects() if self.table_is_ours() else {}
+        except (NftError, PermissionError):
+            return {}
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -216,17 +223,13 @@ class Hotspot:
         if not self.table_is_ours():
             return  # hotspotd applies everything from the database when it (re)loads the table
         old, new = policy.shaping(before, self.cfg), policy.shaping(after, self.cfg)
-        for cls, rate in new.items():
-            if rate and rate != old[cls]:
-                self.shaper.set_class(cls, rate)
+        self.shaper.set_classes({cls: rate for cls, rate in new.items() if rate and rate != old[cls]})
         objs = self.nft.read_objects()
         pu, pd = self.pending(objs, after)
         used = after.period_total + pu + pd
         self.nft.update_client(policy.elements(after, self.cfg, used=used),
                                was=policy.elements(before, self.cfg))
-        for cls, rate in old.items():
-            if rate and not new[cls]:
-                self.shaper.set_class(cls, None)
+        self.shaper.set_classes({cls: None for cls, rate in old.items() if rate and not new[cls]})
 
     # -- the engine (hotspotd) ----------------------------------------------------------------
 
@@ -235,18 +238,23 @@ class Hotspot:
         if self.table_is_ours():
             return False
         with self.store.transaction():
+            clients = self.store.clients()
+            self.reshape(clients)  # first: until add_clients, a client's traffic counts as unregistered
             self.nft.delete_table()
             handle = self.nft.load([self.cfg.lan_device], list(self.cfg.wan_device))
+            self.nft.add_clients([policy.elements(c, self.cfg) for c in clients])
             self.store.reset_seen()
             self.store.set("table", f"{boot_id()}/{handle}")
-            clients = self.store.clients()
-            self.shaper.setup()
-            for c in clients:
-                for cls, rate in policy.shaping(c, self.cfg).items():
-                    if rate:
-                        self.shaper.set_class(cls, rate)
-            self.nft.add_clients([policy.elements(c, self.cfg) for c in clients])
         return True
+
+    def reshape(self, clients: list[Client] | None = None) -> None:
+        """Give every present device our HTB root and every throttled client its classes (an LTE
+        device that comes up after hotspotd started gets them here)."""
+        self.shaper.setup()
+        classes = {}
+        for c in self.store.clients() if clients is None else clients:
+            classes.update({cls: rate for cls, rate in policy.shaping(c, self.cfg).items() if rate})
+        self.shaper.set_classes(classes)
 
     def trusted_time(self) -> float:
         now, ok = trusted_now(self.clock(), float(self.store.get("last_good", "0")))
@@ -306,10 +314,8 @@ class Hotspot:
                 if changes:
                     self.store.update(c.id, **changes)
             if new and self.table_is_ours():
-                for c in new:
-                    for cls, rate in policy.shaping(c, self.cfg).items():
-                        if rate:
-                            self.shaper.set_class(cls, rate)
+                self.shaper.set_classes({cls: rate for c in new
+                                         for cls, rate in policy.shaping(c, self.cfg).items() if rate})
                 self.nft.add_clients([policy.elements(c, self.cfg) for c in new])
         return new
 

@@ -66,33 +66,39 @@ class Shaper:
         lines = []
         devices = self.present()
         for dev in devices:
-            out = subprocess.run([self.tc, "qdisc", "show", "dev", dev, "root"], text=True,
-                                 capture_output=True).stdout
-            if not out.startswith("qdisc htb 1:"):
+            if not self._ours(dev):
                 lines.append(f"qdisc replace dev {dev} root handle 1: htb default 0 direct_qlen 1000")
         self._run(lines)
         return devices
 
-    def set_class(self, minor_id: str, rate_bps: int | None) -> None:
-        """Create, change (rate) or remove (None) one class on every device."""
-        lines = []
-        minor = minor_id.split(":")[1]
-        for dev in self.present():
-            if rate_bps is None:
-                lines.append(f"class del dev {dev} classid 1:{minor}")
-            else:
+    def set_classes(self, classes: dict[str, int | None]) -> None:
+        """Create, change (rate) or remove (None) classes on every present device, in one tc batch."""
+        if not classes:
+            return
+        devices = self.setup()
+        lines, removals = [], []
+        for minor_id, rate_bps in classes.items():
+            minor = minor_id.split(":")[1]
+            for dev in devices:
+                if rate_bps is None:
+                    removals.append(f"class del dev {dev} classid 1:{minor}")
+                    continue
                 args = " ".join(_class_args(rate_bps))
                 lines.append(f"class replace dev {dev} parent 1: classid 1:{minor} htb {args}")
                 leaf = f"handle {minor}: pfifo limit {LEAF_PACKETS}"
                 lines.append(f"qdisc replace dev {dev} parent 1:{minor} {leaf}")
+        self._run(lines)
         try:
-            self._run(lines)
-        except ShaperError:
-            if rate_bps is not None:
-                raise  # deleting a class that is already gone is fine
+            self._run(removals)
+        except ShaperError as e:  # a class that is already gone is fine
+            log.debug("%s", e)
+
+    def _ours(self, dev: str) -> bool:
+        out = subprocess.run([self.tc, "qdisc", "show", "dev", dev, "root"], text=True, capture_output=True)
+        return out.stdout.startswith("qdisc htb 1:")
 
     def teardown(self) -> None:
-        lines = [f"qdisc del dev {dev} root" for dev in self.present()]
+        lines = [f"qdisc del dev {dev} root" for dev in self.present() if self._ours(dev)]
         try:
             self._run(lines)
         except ShaperError as e:

@@ -38,10 +38,9 @@ class Hotspotd:
         return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file)}
 
     def start(self, wait: bool = True) -> Hotspotd:
-        log = open(self.log_path, "a")
-        self.proc = self.lab.popen(self.lab.router, sys.executable, "-m", "hotspot.daemon",
-                                   "-c", str(self.config_path), stdout=log, stderr=log, env=self.env())
-        log.close()
+        with open(self.log_path, "a") as log:
+            self.proc = self.lab.popen(self.lab.router, sys.executable, "-m", "hotspot.daemon",
+                                       "-c", str(self.config_path), stdout=log, stderr=log, env=self.env())
         if wait:
             self.lab.wait_for(lambda: self._running(), 10, "hotspotd to load its table")
         return self

@@ -1,0 +1,31 @@
+"""Fixtures shared by every test suite (Flask-tutorial style: small factories, one per resource)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotspot.config import Config, dump
+
+# Interface names that exist nowhere, so nothing a unit test does can reach a real device.
+NO_LAN, NO_WAN = "hs-nolan0", "hs-nowan0"
+
+
+@pytest.fixture
+def cfg(tmp_path) -> Config:
+    """A Config whose state_dir (flash), run_dir (RAM) and lease file are under tmp_path."""
+    return Config(
+        lan_device=NO_LAN,
+        wan_device=(NO_WAN,),
+        state_dir=str(tmp_path / "state"),
+        run_dir=str(tmp_path / "run"),
+        leases_file=str(tmp_path / "dhcp.leases"),
+        path=str(tmp_path / "hotspot"),
+    )
+
+
+@pytest.fixture
+def cfg_file(cfg) -> str:
+    """`cfg` written as a UCI file (at cfg.path), for `-c FILE`."""
+    with open(cfg.path, "w") as f:
+        f.write(dump(cfg))
+    return cfg.path

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hotspot import cli
+from hotspot.cli import Environment, ExitStatus
+from hotspot.store import DB_NAME, Store
+
+MAC = "aa:bb:cc:dd:ee:ff"
+
+
+def run(*args: str) -> tuple[ExitStatus, str, str]:
+    env = Environment(stdout=io.StringIO(), stderr=io.StringIO())
+    status = cli.main(list(args), env)
+    return status, env.stdout.getvalue(), env.stderr.getvalue()
+
+
+def one_line(err: str) -> str:
+    assert err.startswith("hotspotctl: "), err
+    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    return err
+
+
+@pytest.fixture
+def untouched(monkeypatch, cfg, cfg_file):
+    """Fail the test if the CLI gets as far as reading the config, the database or the kernel."""
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("bad input reached the config, database or kernel")
+
+    monkeypatch.setattr(cli, "load", forbidden)
+    monkeypatch.setattr("hotspot.nft.Nft.__init__", forbidden)
+    monkeypatch.setattr("hotspot.store.Store.__init__", forbidden)
+    yield cfg_file
+    assert not Path(cfg.run_dir).exists()
+    assert not Path(cfg.state_dir).exists()
+
+
+BAD_SIZES = ["1GB; flush ruleset", "lots", "-1GB", "1e9", "nan", "inf", "0x10", "1 GB 2", "1GBB", "",
+             "1GB\nflush ruleset", "10" * 30, "1.5.5GB", "２GB"]
+BAD_RATES = ["fast", "256", "1kbit", "1000gbit", "1mbit; flush ruleset", "-1mbit", "1mbyte", "1 mbit/h", ""]
+BAD_MACS = ["aa:bb:cc:dd:ee:ff } ", "aa:bb:cc:dd:ee", "gg:bb:cc:dd:ee:ff", "01:00:5e:00:00:01",
+            "00:00:00:00:00:00", "aa:bb:cc:dd:ee:ff; flush ruleset", "", "aabb.ccdd.eeff",
+            "aa:bb-cc:dd:ee:ff", "aa:bb:cc:dd:ee:ff:00", '"; flush ruleset; "', "aa:bb:cc:dd:ee:f\nf"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        *[("cap", MAC, s) for s in BAD_SIZES],
+        *[("topup", MAC, s) for s in [*BAD_SIZES, "none"]],
+        *[("throttle", MAC, r) for r in BAD_RATES],
+        *[(cmd, m) for m in BAD_MACS for cmd in ("client", "block", "unblock", "reset", "history")],
+        *[("cap", m, "1GB") for m in BAD_MACS],
+        *[("throttle", m, "1mbit") for m in BAD_MACS],
+        *[("topup", m, "1GB") for m in BAD_MACS],
+    ],
+)
+def test_bad_values_are_usage_errors_that_touch_nothing(untouched, args):
+    status, out, err = run("-c", untouched, "--json", *args)
+    assert status == ExitStatus.USAGE == 2
+    assert out == ""
+    one_line(err)
+    if not any(a.startswith("-") for a in args):  # argparse takes "-1GB" for an option
+        assert "invalid " in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("frobnicate",),
+        ("flush ruleset",),
+        ("Clients",),
+        ("clients", "extra"),
+        ("--bogus", "clients"),
+        ("-c",),
+        ("cap",),
+        ("cap", MAC),
+        ("throttle", MAC),
+        ("topup", MAC),
+        ("block",),
+        ("unblock",),
+        ("client",),
+        ("reset",),
+        ("history",),
+        ("history", MAC, "--by", "week"),
+        ("block", MAC, MAC),
+        ("top", "-n", "soon"),
+    ],
+)
+def test_bad_command_lines_are_usage_errors_that_touch_nothing(untouched, args):
+    status, out, err = run("-c", untouched, *args) if args[:1] != ("-c",) else run(*args)
+    assert status == ExitStatus.USAGE
+    assert out == ""
+    one_line(err)
+
+
+def test_usage_error_names_the_problem(untouched):
+    assert "invalid choice: 'frobnicate'" in run("-c", untouched, "frobnicate")[2]
+    assert "required: size" in run("-c", untouched, "cap", MAC)[2]
+    assert "'1GB; flush ruleset'" in run("-c", untouched, "cap", MAC, "1GB; flush ruleset")[2]
+    assert "'aa:bb:cc:dd:ee:ff } '" in run("-c", untouched, "block", "aa:bb:cc:dd:ee:ff } ")[2]
+
+
+def test_missing_config_file_is_an_error(tmp_path):
+    missing = tmp_path / "nope" / "hotspot"
+    status, out, err = run("-c", str(missing), "--json", "clients")
+    assert status == ExitStatus.ERROR == 1
+    assert out == ""
+    assert one_line(err) == f"hotspotctl: {missing}: no such file\n"
+
+
+def test_bad_config_file_is_an_error_with_file_and_line(tmp_path, cfg):
+    path = tmp_path / "bad"
+    path.write_text("config hotspot 'main'\n\toption poll_interval 'often'\n")
+    status, out, err = run("-c", str(path), "clients")
+    assert status == ExitStatus.ERROR
+    assert out == ""
+    assert one_line(err).startswith(f"hotspotctl: {path}:2: option poll_interval: 'often' is not")
+    assert not Path(cfg.run_dir).exists()
+
+
+def test_clients_json_on_an_empty_database(cfg, cfg_file):
+    # `clients` asks the kernel for the table's counters; with no table of ours it must answer [].
+    status, out, err = run("-c", cfg_file, "--json", "clients")
+    assert (status, err) == (ExitStatus.OK, "")
+    assert json.loads(out) == []
+    assert (Path(cfg.run_dir) / DB_NAME).is_file()
+
+
+def test_clients_text_on_an_empty_database(cfg_file):
+    status, out, err = run("-c", cfg_file, "clients")
+    assert (status, out, err) == (ExitStatus.OK, "no clients yet\n", "")
+
+
+def test_a_bad_value_changes_nothing_for_a_known_client(cfg, cfg_file):
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    store.add_client(MAC, 1.0, cap=1000)
+    before = store.client(MAC)
+    for args in (("cap", MAC, "1GB; flush ruleset"), ("throttle", MAC, "lots"), ("topup", MAC, "-5GB")):
+        status, out, err = run("-c", cfg_file, *args)
+        assert (status, out) == (ExitStatus.USAGE, "")
+        one_line(err)
+    assert store.client(MAC) == before
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("client", MAC), ("cap", MAC, "1GB"), ("cap", MAC, "none"), ("throttle", MAC, "1mbit"),
+     ("block", MAC), ("unblock", MAC), ("topup", MAC, "1GB"), ("history", MAC)],
+)
+def test_unknown_client_is_a_one_line_error(cfg, cfg_file, args):
+    status, out, err = run("-c", cfg_file, "--json", *args)
+    assert status == ExitStatus.ERROR
+    assert out == ""
+    assert one_line(err) == f"hotspotctl: unknown client {MAC}\n"
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    assert store.clients() == []  # nothing was added on the way
+    store.close()

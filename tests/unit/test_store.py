@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hotspot.store import DB_NAME, Store
+
+MAC = "aa:bb:cc:dd:ee:01"
+HOUR = 1_700_000_000 // 3600 * 3600
+
+
+@pytest.fixture
+def store(cfg):
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    yield s
+    s.close()
+
+
+def test_open_creates_run_dir_and_empty_database(cfg):
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    try:
+        assert (Path(cfg.run_dir) / DB_NAME).is_file()
+        assert s.clients() == []
+        assert not (Path(cfg.state_dir) / DB_NAME).exists()  # flash is written only by commit_to
+    finally:
+        s.close()
+
+
+def test_open_restores_from_state_dir_when_run_copy_is_missing(cfg):
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    with s.transaction():
+        c = s.add_client(MAC, 1000.0, hostname="phone", ips=["192.168.1.10"], cap=2_000_000_000)
+        s.update(c.id, period_up=123, period_down=456)
+        s.set("period_start", 42)
+    s.commit_to(cfg.state_dir)
+    s.close()
+    for f in Path(cfg.run_dir).iterdir():  # a reboot: RAM is gone
+        f.unlink()
+
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    try:
+        got = s.client(MAC)
+        assert got is not None
+        assert (got.id, got.hostname, got.ips, got.cap) == (2, "phone", ["192.168.1.10"], 2_000_000_000)
+        assert (got.period_up, got.period_down) == (123, 456)
+        assert s.get("period_start") == "42"
+    finally:
+        s.close()
+
+
+def test_open_prefers_the_run_copy_when_it_exists(cfg):
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    with s.transaction():
+        s.add_client(MAC, 1.0)
+    s.commit_to(cfg.state_dir)
+    with s.transaction():
+        s.add_client("aa:bb:cc:dd:ee:02", 2.0)  # newer than flash, still in RAM
+    s.close()
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    try:
+        assert [c.mac for c in s.clients()] == [MAC, "aa:bb:cc:dd:ee:02"]
+    finally:
+        s.close()
+
+
+def test_commit_to_writes_a_consistent_copy_readable_by_sqlite(store, cfg):
+    with store.transaction():
+        c = store.add_client(MAC, 1.0)
+        store.record([(c.id, 10, 20, 10, 20)], HOUR, 5.0)
+    stale = Path(cfg.state_dir)
+    stale.mkdir(parents=True)
+    (stale / "hotspot.tmp").write_bytes(b"left over by a power cut")
+
+    target = store.commit_to(cfg.state_dir)
+
+    assert target == Path(cfg.state_dir) / DB_NAME
+    assert sorted(p.name for p in stale.iterdir()) == [DB_NAME]  # no temp file, no -wal/-shm beside it
+    db = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert db.execute("SELECT mac, period_up, period_down FROM clients").fetchall() == [(MAC, 10, 20)]
+        assert db.execute("SELECT client, hour, up, down FROM usage").fetchall() == [(c.id, HOUR, 10, 20)]
+    finally:
+        db.close()
+
+
+def test_commit_to_replaces_the_previous_copy(store, cfg):
+    with store.transaction():
+        store.add_client(MAC, 1.0)
+    first = store.commit_to(cfg.state_dir)
+    with store.transaction():
+        store.add_client("aa:bb:cc:dd:ee:02", 2.0)
+    second = store.commit_to(cfg.state_dir)
+    assert first == second
+    db = sqlite3.connect(str(second))
+    try:
+        assert db.execute("SELECT COUNT(*) FROM clients").fetchone() == (2,)
+    finally:
+        db.close()
+
+
+def test_add_client_allocates_the_lowest_free_id_from_2(store):
+    ids = [store.add_client(f"aa:bb:cc:dd:ee:{i:02x}", 1.0).id for i in range(1, 5)]
+    assert ids == [2, 3, 4, 5]
+    store.db.execute("DELETE FROM clients WHERE id IN (2, 4)")
+    assert store.add_client("aa:bb:cc:dd:ee:10", 1.0).id == 2
+    assert store.add_client("aa:bb:cc:dd:ee:11", 1.0).id == 4
+    assert store.add_client("aa:bb:cc:dd:ee:12", 1.0).id == 6
+    assert [c.id for c in store.clients()] == [2, 3, 4, 5, 6]
+
+
+def test_add_client_stores_fields_and_first_seen(store):
+    c = store.add_client(MAC, 1234.5, hostname="laptop", ips=["10.0.0.2", "fd00::2"], cap=500)
+    got = store.client(MAC)
+    assert got == c
+    assert (got.first_seen, got.last_seen, got.cap, got.topup, got.rate, got.blocked) == (
+        1234.5, 1234.5, 500, 0, None, False)
+    assert got.ips == ["10.0.0.2", "fd00::2"]
+
+
+def test_add_client_rejects_a_mac_twice(store):
+    store.add_client(MAC, 1.0)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_client(MAC, 2.0)
+
+
+def test_record_adds_deltas_to_period_totals_and_hourly_buckets(store):
+    a = store.add_client(MAC, 1.0)
+    b = store.add_client("aa:bb:cc:dd:ee:02", 1.0)
+    store.record([(a.id, 100, 1000, 100, 1000), (b.id, 0, 0, 7, 9)], HOUR, 50.0)
+    store.record([(a.id, 5, 50, 105, 1050)], HOUR, 60.0)  # same hour: the bucket adds up
+    store.record([(a.id, 1, 2, 106, 1052)], HOUR + 3600, 3700.0)
+
+    got = store.client(MAC)
+    assert (got.period_up, got.period_down) == (106, 1052)
+    assert (got.seen_up, got.seen_down) == (106, 1052)
+    assert got.last_seen == 3700.0
+    assert store.history(a.id) == [(HOUR, 105, 1050), (HOUR + 3600, 1, 2)]
+    assert store.history(a.id, since=HOUR + 1) == [(HOUR + 3600, 1, 2)]
+    assert store.history(a.id, until=HOUR + 3600) == [(HOUR, 105, 1050)]
+
+    idle = store.client("aa:bb:cc:dd:ee:02")
+    assert (idle.period_up, idle.period_down) == (0, 0)
+    assert (idle.seen_up, idle.seen_down) == (7, 9)  # the kernel value is stored even with no traffic
+    assert idle.last_seen == 1.0  # no bytes: not "seen"
+    assert store.history(b.id) == []  # and no empty bucket
+
+
+def test_reset_seen_zeroes_only_the_kernel_baselines(store):
+    a = store.add_client(MAC, 1.0)
+    store.record([(a.id, 10, 20, 10, 20)], HOUR, 2.0)
+    store.reset_seen()
+    got = store.client(MAC)
+    assert (got.seen_up, got.seen_down, got.period_up, got.period_down) == (0, 0, 10, 20)
+
+
+def test_new_period_zeroes_totals_and_topups_but_keeps_history_and_policy(store):
+    a = store.add_client(MAC, 1.0, cap=1000)
+    store.update(a.id, topup=500, rate=256000, blocked=True)
+    store.record([(a.id, 300, 400, 300, 400)], HOUR, 2.0)
+    store.new_period()
+    got = store.client(MAC)
+    assert (got.period_up, got.period_down, got.topup) == (0, 0, 0)
+    assert (got.cap, got.rate, got.blocked) == (1000, 256000, True)
+    assert (got.seen_up, got.seen_down) == (300, 400)  # kernel counters are never reset
+    assert store.history(a.id) == [(HOUR, 300, 400)]
+
+
+def test_update_rejects_unknown_fields(store):
+    a = store.add_client(MAC, 1.0)
+    with pytest.raises(ValueError, match="not a client field"):
+        store.update(a.id, mac="aa:bb:cc:dd:ee:99")
+    assert store.client(MAC).mac == MAC
+
+
+def test_transaction_commits_on_success(store, cfg):
+    with store.transaction():
+        store.add_client(MAC, 1.0)
+    other = Store(Path(cfg.run_dir) / DB_NAME)  # a second connection, like the CLI next to the daemon
+    try:
+        assert [c.mac for c in other.clients()] == [MAC]
+    finally:
+        other.close()
+
+
+def test_transaction_rolls_back_on_exception(store):
+    a = store.add_client(MAC, 1.0, cap=100)
+    with pytest.raises(RuntimeError, match="nft refused"), store.transaction():
+        store.update(a.id, cap=999, blocked=True)
+        store.add_client("aa:bb:cc:dd:ee:02", 2.0)
+        store.set("k", "v")
+        raise RuntimeError("nft refused")
+    assert store.client(MAC).cap == 100
+    assert store.client(MAC).blocked is False
+    assert store.client("aa:bb:cc:dd:ee:02") is None
+    assert store.get("k") is None
+    with store.transaction():  # and the connection is usable again
+        store.set("k", "w")
+    assert store.get("k") == "w"
+
+
+def test_meta_get_set(store):
+    assert store.get("missing") is None
+    assert store.get("missing", "d") == "d"
+    store.set("n", 12.5)
+    store.set("n", 13)
+    assert store.get("n") == "13"
