@@ -246,6 +246,24 @@ def _parse(path: str, lines: list[str]) -> tuple[dict[str, tuple[str, int]], lis
     return options, wan
 
 
+def uci_options(text: str, section_type: str) -> dict[str, str]:
+    """The options of every section of one type in another package's UCI file (e.g. the firewall's
+    defaults), best effort: lines that do not parse are skipped, as that file is not ours to judge."""
+    found: dict[str, str] = {}
+    section = None
+    for line in text.splitlines():
+        try:
+            statements = _statements(line)
+        except _Bad:
+            continue
+        for keyword, *args in statements:
+            if keyword == "config" and args:
+                section = args[0]
+            elif keyword == "option" and section == section_type and len(args) == 2:
+                found[args[0]] = args[1]
+    return found
+
+
 def _read_lines(path: str) -> list[str]:
     try:
         with open(path, "rb") as f:

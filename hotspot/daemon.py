@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from hotspot import __version__
-from hotspot.config import DEFAULT_PATH, ConfigError, load
+from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases, read_neighbours
 from hotspot.service import Hotspot, daemon_pid
 
@@ -28,6 +28,21 @@ FLOW_OFFLOAD_HELP = (
     "neither count nor cap them. Turn it off with: uci set firewall.@defaults[0].flow_offloading=0; "
     "uci set firewall.@defaults[0].flow_offloading_hw=0; uci commit firewall; /etc/init.d/firewall restart"
 )
+
+
+FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
+
+
+def flow_offloading(hs: Hotspot) -> list[str]:
+    """Where flow offloading is on: rules in the kernel now, or fw4's config (it may load them later)."""
+    found = hs.nft.flow_offload()
+    try:
+        defaults = uci_options(Path(FIREWALL_CONFIG).read_text(), "defaults")
+    except OSError:
+        defaults = {}
+    found += [f"{FIREWALL_CONFIG}: option {k} '1'" for k in ("flow_offloading", "flow_offloading_hw")
+              if defaults.get(k) == "1"]
+    return found
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -69,7 +84,7 @@ class Daemon:
         self.step("table check", self.check_table)
         self.step("accounting", self.account)
         self.step("discovery", self.discover)
-        self.step("period", self.hs.rollover_if_due)
+        self.step("period", self.rollover)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)
@@ -78,6 +93,10 @@ class Daemon:
         if self.hs.ensure_table():
             log.warning("table inet hotspot was gone (flushed?) and is rebuilt; traffic of the last "
                         "%.1f s before the rebuild could not be counted", time.time() - self.last_poll)
+
+    def rollover(self) -> None:
+        if self.hs.rollover_if_due():
+            self.commit()  # a period's final figures go to flash at once
 
     def check_devices(self) -> None:
         present = self.hs.shaper.present()
@@ -152,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     hs = Hotspot(cfg)
-    offloads = hs.nft.flow_offload()
+    offloads = flow_offloading(hs)
     if offloads:
         log.error(FLOW_OFFLOAD_HELP.format(where="; ".join(offloads)))
         return 1

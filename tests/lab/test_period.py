@@ -6,6 +6,7 @@ import contextlib
 import subprocess
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from hotspot.lab import CommandError
 from tests.lab.conftest import register
@@ -25,7 +26,7 @@ def _received(lab, name) -> int:
 def test_rollover_at_the_boundary_resets_caps_and_keeps_history(lab, start_hotspotd):
     from hotspot.lab.hotspotd import Hotspotd
 
-    d = Hotspotd(lab, period="daily", poll_interval=0.5)
+    d = Hotspotd(lab, period="daily", poll_interval=0.5, commit_interval=3600)
     midnight = _next_midnight()
     offset = midnight - 10 - time.time()  # the daemon's clock: 10 s before local midnight
     d.clock_file.write_text(str(offset))
@@ -49,6 +50,7 @@ def test_rollover_at_the_boundary_resets_caps_and_keeps_history(lab, start_hotsp
     assert after["state"] == "throttled"  # the manual throttle stays; the cap is fresh
     assert after["bytes_total"] < 1000
     assert lab.ping("c1", lab.server4), "a new period lifts the cap"
+    assert (Path(d.config.state_dir) / "hotspot.db").exists(), "the rollover commits to flash"
     run = lab.iperf("c1", seconds=2, reverse=True)
     assert run["end"]["sum_received"]["bytes"] > 1_000_000
     status = d.json("status")
