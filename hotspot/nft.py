@@ -120,14 +120,14 @@ class Nft:
 
     # -- clients --------------------------------------------------------------------------------
 
-    def add_clients(self, clients: list[ClientElements], *, counters: bool = True) -> None:
+    def add_clients(self, clients: list[ClientElements]) -> None:
         """Create the named objects and map elements of new clients, all in one transaction."""
         cmds: list[dict] = []
         for c in clients:
             up, down = counter_names(c.id)
-            if counters:
-                cmds += [{"add": _obj("counter", up)}, {"add": _obj("counter", down)}]
             cmds += [
+                {"add": _obj("counter", up)},
+                {"add": _obj("counter", down)},
                 {"add": _elem("up", [[c.id, up]])},
                 {"add": _elem("down", [[c.id, down]])},
             ]

@@ -200,8 +200,7 @@ def test_add_clients_forgets_registered_macs_that_were_unknown(nft):
         {"elem": {"val": MAC, "timeout": 600, "expires": 590}}, "aa:bb:cc:dd:ee:99"]}}]}
     fake = FakeNftables(output=listed)
     nft._nft = fake
-    nft.add_clients([ClientElements(id=2, mac=MAC)], counters=False)
-    assert {"add": {"counter": {**T, "name": "u2"}}} not in fake.json_batches[0]["nftables"]
+    nft.add_clients([ClientElements(id=2, mac=MAC)])
     assert fake.json_batches[-1] == {"nftables": [{"delete": elem("unknown", [MAC])}]}
 
 
