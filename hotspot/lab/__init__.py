@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -166,7 +167,7 @@ class Lab:
         self._procs: list[subprocess.Popen] = []
         self._namespaces: list[str] = []
         self._ports = self._statics = 0
-        self._iperf_port = 5200
+        self._iperf_ports = itertools.count(5201)  # next() is atomic: safe from several threads
         self._started = self._closed = False
         hostnames = dict(hostnames or {})
         for c in clients:
@@ -423,8 +424,7 @@ class Lab:
         c = self.client(client)
         if seconds is not None and (int(seconds) != seconds or seconds < 1):
             raise ValueError(f"iperf3 takes whole seconds (>= 1), not {seconds!r}")  # -t 0.5 means forever
-        self._iperf_port += 1
-        port = self._iperf_port
+        port = next(self._iperf_ports)
         server = self.popen(self.internet, "iperf3", "-s", "-1", "-p", port, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_for(lambda: server.poll() is not None or _tcp_listening(server.pid, "iperf3", port), 10,
