@@ -18,7 +18,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml Makefile
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check $(PIP_PACKAGES) -e .
+	@# --ignore-installed: the tools go into the venv even if the system Python has its own copies
+	@$(PY) -m pip install -q --disable-pip-version-check --ignore-installed $(PIP_PACKAGES)
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 lint: setup
