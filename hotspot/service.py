@@ -265,6 +265,9 @@ class Hotspot:
     def account(self) -> dict[int, tuple[int, int]]:
         """Move what the kernel counted since the last poll into the database (caller holds a transaction)."""
         now = self.trusted_time()
+        end = self.store.get("period_end")
+        if end is not None:  # a rollover is due: these bytes belong to the period that is ending
+            now = min(now, float(end) - 0.001)
         objs = self.nft.read_objects()
         rows, moved = [], {}
         for cid, seen_up, seen_down in self.store.db.execute("SELECT id, seen_up, seen_down FROM clients"):
