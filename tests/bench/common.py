@@ -1,0 +1,59 @@
+"""Shared helpers: results on stdout (one JSON object per line), progress on stderr, robust iperf3."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hotspot.lab import CommandError, Lab
+
+NSJOB = str(Path(__file__).resolve().parent / "nsjob.py")
+
+
+def emit(name: str, value, unit: str, **extra) -> None:
+    print(json.dumps({"name": name, "value": value, "unit": unit, **extra}), flush=True)
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other work on the box is the main source of noise."""
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def rnd(x, digits: int = 4):
+    return None if x is None else round(x, digits)
+
+
+def nsjob(lab: Lab, job: str, timeout: float = 300, **args) -> dict:
+    """Run a job of nsjob.py in the lab's router namespace; returns its JSON result."""
+    p = lab.run(lab.router, sys.executable, NSJOB, job, json.dumps(args), timeout=timeout)
+    if p.stderr.strip():
+        for line in p.stderr.strip().splitlines()[-20:]:
+            log(f"[{job}] {line}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def iperf(lab: Lab, client: str, tries: int = 3, **kw) -> dict:
+    """lab.iperf with retries: iperf3 now and then fails to connect or start on a busy 2-core box."""
+    last: Exception | None = None
+    for attempt in range(tries):
+        try:
+            return lab.iperf(client, **kw)
+        except (CommandError, subprocess.TimeoutExpired, RuntimeError, TimeoutError) as e:
+            last = e
+            log(f"iperf3 attempt {attempt + 1} failed: {str(e).splitlines()[0]}")
+            time.sleep(0.5)
+    assert last is not None
+    raise last

@@ -1,0 +1,68 @@
+"""`make bench`: hotspot's benchmarks, one JSON object per line on stdout; progress on stderr.
+
+    .venv/bin/python -m tests.bench.run [GROUP ...]     groups: dataplane cap throttle poll rss
+
+Every ratio is measured against a baseline taken in the same run and lab, alternating the
+configurations, never against a number from another machine. A figure that misses its goal is
+still printed with its goal beside it. A benchmark that cannot run prints its name with value null
+and the error, and the run exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+from hotspot.lab import cleanup_stale
+from tests.bench import dataplane, enforcement, service
+from tests.bench.common import emit, log
+
+# group -> (what it runs, the names it emits: reported as null if the group fails)
+GROUPS = {
+    "dataplane": (dataplane.run, [("dataplane_pps_ratio", "ratio"), ("dataplane_scaling", "ratio")]),
+    "cap": (enforcement.run_cap, [("cap_overshoot_bytes", "bytes")]),
+    "throttle": (enforcement.run_throttle, [("throttle_error", "ratio")]),
+    "poll": (service.run_poll, [("poll_ms_5000", "ms")]),
+    "rss": (service.run_rss, [("daemon_rss_mb_5000", "MB")]),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="tests.bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("groups", nargs="*", metavar="GROUP",
+                   help=f"run only these ({', '.join(GROUPS)}); default all")
+    args = p.parse_args(argv)
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        p.error(f"unknown group {', '.join(unknown)} (choose from {', '.join(GROUPS)})")
+    if os.geteuid() != 0:
+        log("the benchmarks build network namespaces and need root (sudo make bench)")
+        return 1
+    removed = cleanup_stale()
+    if removed:
+        log(f"removed stale lab namespaces: {', '.join(removed)}")
+    failed = []
+    t_all = time.monotonic()
+    for group in args.groups or list(GROUPS):
+        fn, names = GROUPS[group]
+        t0 = time.monotonic()
+        log(f"--- {group}")
+        try:
+            fn()
+        except Exception as e:
+            failed.append(group)
+            log(f"{group} failed:\n{traceback.format_exc()}")
+            for name, unit in names:
+                first_line = str(e).splitlines()[0] if str(e) else ""
+                emit(name, None, unit, error=f"{type(e).__name__}: {first_line}")
+        log(f"{group} took {time.monotonic() - t0:.1f} s")
+    failures = f"; failed: {', '.join(failed)}" if failed else ""
+    log(f"all done in {time.monotonic() - t_all:.1f} s{failures}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

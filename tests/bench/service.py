@@ -1,0 +1,95 @@
+"""The service layer and the daemon at 5,000 clients: how long one poll takes, how much memory hotspotd
+holds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hotspot.lab import Lab
+from hotspot.lab.hotspotd import Hotspotd
+from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
+
+CLIENTS = 5000
+POLLS = 10
+
+
+def _ms(x: float) -> float:
+    return round(x * 1000, 2)
+
+
+def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
+    """`with hs.store.transaction(): hs.account()` in the lab router, every client with new bytes."""
+    with Lab(clients=()) as lab:
+        r = nsjob(lab, "poll", clients=clients, polls=polls, lan=lab.lan_device, wan=lab.wan_device,
+                  dir=f"{lab.dir}/poll", cap=10**10)
+    totals = [p["total"] for p in r["polls"]]
+    parts = {k: _ms(median([p[k] for p in r["polls"]])) for k in ("read", "record", "commit", "other")}
+    log(f"poll of {clients} clients: median {_ms(median(totals))} ms, max {_ms(max(totals))} ms; {parts}")
+    emit("poll_ms_5000", _ms(median(totals)), "ms", max=_ms(max(totals)), goal=100, clients=clients,
+         polls=len(totals), first_ms=_ms(r["first"]["total"]),
+         netlink_read_ms=parts["read"], db_record_ms=parts["record"], db_commit_ms=parts["commit"],
+         python_loop_ms=parts["other"], kernel_objects=r["objects"],
+         daemon_poll_ms=_ms(median(r["daemon_polls"])), daemon_poll_max_ms=_ms(max(r["daemon_polls"])),
+         register_5000_s=rnd(r["register_s"], 2), loadavg=loadavg(),
+         note=("Hotspot.account() in one store transaction, in the lab router's namespace, 5,000 clients "
+               "each with a cap (so 15,002 kernel objects: 2 counters + 1 quota each), every client with "
+               "new bytes in both directions (counters created with bytes, database baselines below "
+               "them), so every client row and hourly bucket is written. netlink_read = "
+               "Nft.read_objects (dump + parse), db_record = Store.record, db_commit = COMMIT, "
+               "python_loop = the rest of account(). daemon_poll = Daemon.poll() (table check, accounting, "
+               "discovery, period, shaping) under the same load. register_5000_s = Hotspot.register() "
+               "of 5,000 new MACs into the database."))
+
+
+def _status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM ... of a process, in kB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.startswith("Vm") and value.strip().endswith("kB"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_rss(clients: int = CLIENTS) -> None:
+    """The real hotspotd, started with 5,000 clients in its database, after several polls."""
+    with Lab(clients=()) as lab:
+        d = Hotspotd(lab, default_cap=10**10)  # every client capped: 3 kernel objects each
+        made = nsjob(lab, "make_db", config=str(d.config_path), clients=clients)
+        t0 = time.monotonic()
+        d.start(wait=False)
+        try:
+            lab.wait_for(d._running, 120, "hotspotd to load its table with 5,000 clients", interval=0.1)
+            startup = time.monotonic() - t0
+            pid = int((Path(d.config.run_dir) / "hotspotd.pid").read_text())
+            if Path(f"/proc/{pid}/comm").read_text().strip() not in ("python", "python3") and \
+                    "hotspot.daemon" not in Path(f"/proc/{pid}/cmdline").read_text():
+                raise RuntimeError(f"pid {pid} is not hotspotd")
+            time.sleep(d.config.poll_interval * 2)
+            cpu0, w0 = _cpu_seconds(pid), time.monotonic()
+            time.sleep(d.config.poll_interval * 8)
+            cpu1, w1 = _cpu_seconds(pid), time.monotonic()
+            st = _status(pid)
+            n = len(d.clients())
+            errors = [ln for ln in d.log().splitlines() if "ERROR" in ln or "failed" in ln]
+        finally:
+            rc = d.stop(timeout=30)
+        if errors:
+            log("hotspotd errors:\n" + "\n".join(errors[-10:]))
+    polls = (w1 - w0) / d.config.poll_interval
+    emit("daemon_rss_mb_5000", round(st["VmRSS"] / 1024, 1), "MB", goal=40, clients=n,
+         peak_rss_mb=round(st.get("VmHWM", 0) / 1024, 1), startup_s=round(startup, 2),
+         cpu_percent=round(100 * (cpu1 - cpu0) / (w1 - w0), 1),
+         cpu_ms_per_poll=round(1000 * (cpu1 - cpu0) / polls, 1), poll_interval_s=d.config.poll_interval,
+         register_5000_s=rnd(made["register_seconds"], 2), exit_code=rc, errors=len(errors),
+         note=("VmRSS of `python -m hotspot.daemon` in the lab router after it started with 5,000 clients "
+               "in its database (loaded the table, added every client) and polled for ~5 s; "
+               "peak = VmHWM; cpu over 8 poll intervals"))
