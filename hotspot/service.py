@@ -268,7 +268,7 @@ class Hotspot:
         end = self.store.get("period_end")
         if end is not None:  # a rollover is due: these bytes belong to the period that is ending
             now = min(now, float(end) - 0.001)
-        objs = self.nft.read_objects()
+        objs = self.nft.read_counters()
         rows, moved = [], {}
         for cid, seen_up, seen_down in self.store.db.execute("SELECT id, seen_up, seen_down FROM clients"):
             up, down = counter_names(cid)

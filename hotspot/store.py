@@ -157,12 +157,15 @@ class Store:
 
     def add_client(self, mac: str, now: float, *, first_id: int = 2, **fields) -> Client:
         """Register a MAC under the lowest free id (ids name kernel objects and tc classes)."""
-        row = self.db.execute(
-            "SELECT MIN(id) + 1 FROM (SELECT id FROM clients UNION SELECT ?) AS t "
-            "WHERE id + 1 NOT IN (SELECT id FROM clients)",
-            (first_id - 1,),
-        ).fetchone()
-        cid = row[0]
+        count, top = self.db.execute("SELECT COUNT(*), MAX(id) FROM clients").fetchone()
+        if top is None or count == top - first_id + 1:
+            cid = (top or first_id - 1) + 1  # no gaps: the common case, without a scan per insert
+        else:
+            cid = self.db.execute(
+                "SELECT MIN(id) + 1 FROM (SELECT id FROM clients UNION SELECT ?) AS t "
+                "WHERE id + 1 NOT IN (SELECT id FROM clients)",
+                (first_id - 1,),
+            ).fetchone()[0]
         c = Client(id=cid, mac=mac, first_seen=now, last_seen=now, **fields)
         values = {k: getattr(c, k) for k in _COLUMNS}
         values["ips"] = json.dumps(c.ips)

@@ -181,18 +181,28 @@ def test_add_clients_batch(nft):
     assert fake.json_batches[0] == {"nftables": [
         {"add": {"counter": {**T, "name": "u2"}}},
         {"add": {"counter": {**T, "name": "d2"}}},
-        {"add": elem("up", [[2, "u2"]])},
-        {"add": elem("down", [[2, "d2"]])},
-        {"add": elem("client_id", [[MAC, 2]])},
         {"add": {"counter": {**T, "name": "u3"}}},
         {"add": {"counter": {**T, "name": "d3"}}},
-        {"add": elem("up", [[3, "u3"]])},
-        {"add": elem("down", [[3, "d3"]])},
+        {"add": elem("up", [[2, "u2"], [3, "u3"]])},
+        {"add": elem("down", [[2, "d2"], [3, "d3"]])},
         {"add": elem("blocked", [3])},
-        {"add": elem("client_id", [["aa:bb:cc:dd:ee:02", 3]])},
+        {"add": elem("client_id", [[MAC, 2], ["aa:bb:cc:dd:ee:02", 3]])},
     ]}
     # then it reads the unknown set, to drop the MACs it just registered
     assert fake.json_batches[1] == {"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}
+
+
+def test_add_clients_in_chunks(nft):
+    """A batch per 250 clients: libnftables' memory grows with the batch."""
+    fake = FakeNftables()
+    nft._nft = fake
+    nft.add_clients([ClientElements(id=i, mac=f"aa:bb:cc:dd:{i // 256:02x}:{i % 256:02x}")
+                     for i in range(2, 602)])
+    adds = [b for b in fake.json_batches if any("add" in c for c in b["nftables"])]
+    assert len(adds) == 3
+    ids = [e[1] for b in adds for c in b["nftables"] if c.get("add", {}).get("element", {}).get("name")
+           == "client_id" for e in c["add"]["element"]["elem"]]
+    assert ids == list(range(2, 602))
 
 
 def test_add_clients_forgets_registered_macs_that_were_unknown(nft):
