@@ -126,7 +126,7 @@ def poll(args: dict) -> dict:
                 parts[name] = parts.get(name, 0.0) + time.perf_counter() - t
         return wrapper
 
-    hs.nft.read_objects = timed("read", hs.nft.read_objects)
+    hs.nft.read_counters = timed("read", hs.nft.read_counters)
     hs.store.record = timed("record", hs.store.record)
     polls = []
     for i in range(args["polls"] + 1):

@@ -36,7 +36,7 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
                "each with a cap (so 15,002 kernel objects: 2 counters + 1 quota each), every client with "
                "new bytes in both directions (counters created with bytes, database baselines below "
                "them), so every client row and hourly bucket is written. netlink_read = "
-               "Nft.read_objects (dump + parse), db_record = Store.record, db_commit = COMMIT, "
+               "Nft.read_counters (dump + parse), db_record = Store.record, db_commit = COMMIT, "
                "python_loop = the rest of account(). daemon_poll = Daemon.poll() (table check, accounting, "
                "discovery, period, shaping) under the same load. register_5000_s = Hotspot.register() "
                "of 5,000 new MACs into the database."))
