@@ -224,8 +224,7 @@ class Hotspot:
             return  # hotspotd applies everything from the database when it (re)loads the table
         old, new = policy.shaping(before, self.cfg), policy.shaping(after, self.cfg)
         self.shaper.set_classes({cls: rate for cls, rate in new.items() if rate and rate != old[cls]})
-        objs = self.nft.read_objects()
-        pu, pd = self.pending(objs, after)
+        pu, pd = self.pending(self.nft.read_counters(), after)
         used = after.period_total + pu + pd
         self.nft.update_client(policy.elements(after, self.cfg, used=used),
                                was=policy.elements(before, self.cfg))

@@ -111,24 +111,23 @@ def _is_none(text: object) -> bool:
     return isinstance(text, str) and text.strip().lower() == "none"
 
 
-def parse_cap(text: str) -> int | None:
-    """A size, or 'none' for no cap -> None. A cap of 0 is allowed: blocked from the first byte."""
+def _or_none(parse, text: str, meaning: str):
     if _is_none(text):
         return None
     try:
-        return parse_size(text)
+        return parse(text)
     except InvalidValue as e:
-        raise InvalidValue(f"{e} (or 'none' for no cap)") from None
+        raise InvalidValue(f"{e} (or 'none' for {meaning})") from None
+
+
+def parse_cap(text: str) -> int | None:
+    """A size, or 'none' for no cap -> None. A cap of 0 is allowed: blocked from the first byte."""
+    return _or_none(parse_size, text, "no cap")
 
 
 def parse_rate_or_none(text: str) -> int | None:
     """A rate, or 'none' for no limit -> None."""
-    if _is_none(text):
-        return None
-    try:
-        return parse_rate(text)
-    except InvalidValue as e:
-        raise InvalidValue(f"{e} (or 'none' for no limit)") from None
+    return _or_none(parse_rate, text, "no limit")
 
 
 def _si(value: float, unit: str) -> str:
