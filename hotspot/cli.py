@@ -1,7 +1,12 @@
 """hotspotctl: the owner's command line, over SSH or in scripts (`--json`).
 
 `main(args, env)` runs in-process, so tests call it directly; errors are one line on stderr and the
-exit status says what kind of failure it was.
+exit status says what kind of failure it was:
+
+    0  ok
+    1  error: the database, the kernel or the command itself failed
+    2  usage: bad arguments (one line), or a bad config file (every error in it, one line each,
+       'FILE:LINE: reason' in file order)
 """
 
 from __future__ import annotations
@@ -94,10 +99,15 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
         return ExitStatus.USAGE
     try:
         cfg = load(ns.config)
+    except ConfigError as e:  # a bad config is a usage error: say everything that is wrong with it
+        for line in e.errors:
+            print(f"hotspotctl: {_printable(line)}", file=env.stderr)
+        return ExitStatus.USAGE
+    try:
         from hotspot.service import Hotspot  # after parsing: bad input fails fast and touches nothing
 
         hs = Hotspot(cfg)
-    except (ConfigError, OSError, sqlite3.Error) as e:
+    except (OSError, sqlite3.Error) as e:
         print(f"hotspotctl: {e}", file=env.stderr)
         return ExitStatus.ERROR
     try:

@@ -1,8 +1,9 @@
 """Read the UCI config file (/etc/config/hotspot) into a typed, validated Config.
 
 We parse UCI ourselves rather than through libuci's bindings so the same code runs on a Debian lab box, and so
-every bad value is reported as FILE:LINE: reason. Only the `config hotspot` section is ours; sections of
-other types are ignored because UCI files may be shared and extended.
+every mistake in the file is reported at once, each as FILE:LINE: reason, in file order. Only the
+`config hotspot` section is ours; sections of other types are ignored because UCI files may be shared and
+extended.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ SECTION_TYPE = "hotspot"
 
 
 class ConfigError(Exception):
-    """A config file that cannot be used; str() is one line: 'FILE:LINE: reason' (or 'FILE: reason')."""
+    """A config file that cannot be used. `errors` holds every problem found, in file order, each one line
+    'FILE:LINE: reason' (or 'FILE: reason'); str() is those lines joined by newlines."""
+
+    def __init__(self, errors: str | list[str]):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("\n".join(self.errors))
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,6 @@ def _iface(v: str) -> str:
     if not _IFACE.fullmatch(v):
         raise _Bad(f"{quote(v)} is not an interface name (letters, digits, '.', '_' or '-'; at most 15)")
     return v
-
-
-def _ifaces(values: list[str]) -> tuple[str, ...]:
-    names = [_iface(w) for v in values for w in v.split()]
-    if not names:
-        raise _Bad("needs at least one interface")
-    return tuple(dict.fromkeys(names))  # drop repeats, keep order
 
 
 def _abs_path(v: str) -> str:
@@ -189,61 +188,60 @@ def _statements(line: str) -> list[list[str]]:
     return [s for s in statements if s]
 
 
-def _parse(path: str, lines: list[str]) -> tuple[dict[str, tuple[str, int]], list[tuple[str, int]]]:
-    """Return our section's options as {key: (value, line)} and its wan_device entries as [(value, line)]."""
-    options: dict[str, tuple[str, int]] = {}
-    wan: list[tuple[str, int]] = []
-    section: str | None = None  # type of the current section
+# The errors found in a file, as (line, reason).
+_Errors = list[tuple[int, str]]
+
+
+def _parse(lines: list[str], errors: _Errors) -> list[tuple[str, str, str, int]]:
+    """Return our section's settings as (keyword, key, value, line) in file order, adding each bad
+    statement to `errors` and going on with the next one."""
+    settings: list[tuple[str, str, str, int]] = []
+    section: str | None = None  # type of the current section; '' for one whose 'config' line is unreadable
     ours_at = 0  # line of our section, once seen
     for lineno, line in enumerate(lines, 1):
-
-        def error(reason: str, lineno: int = lineno) -> ConfigError:
-            return ConfigError(f"{path}:{lineno}: {reason}")
-
         try:
             statements = _statements(line)
         except _Bad as e:
-            raise error(str(e)) from None
+            errors.append((lineno, str(e)))
+            continue
         for keyword, *args in statements:
-            if keyword == "package":
-                if len(args) != 1:
-                    raise error("'package' takes one name")
-            elif keyword == "config":
-                if not 1 <= len(args) <= 2:
-                    raise error("'config' takes a type and an optional name")
-                for a in args:
-                    if not _NAME.fullmatch(a):
-                        raise error(f"{quote(a)} is not a valid section type or name")
-                section = args[0]
-                if section == SECTION_TYPE:
-                    if ours_at:
-                        raise error(f"a second '{SECTION_TYPE}' section (the first is on line {ours_at})")
-                    ours_at = lineno
-            elif keyword in ("option", "list"):
-                if section is None:
-                    raise error(f"'{keyword}' before the first 'config' line")
-                if len(args) != 2:
-                    raise error(f"'{keyword}' takes a name and one value (quote a value with spaces)")
-                key, value = args
-                if not _NAME.fullmatch(key):
-                    raise error(f"{quote(key)} is not a valid option name")
-                if section != SECTION_TYPE:
-                    continue
-                if key not in _OPTIONS:
-                    close = difflib.get_close_matches(key, _OPTIONS, n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
-                    raise error(f"unknown option {quote(key)}{hint}")
-                if key in _LISTS:
-                    if keyword == "option":
-                        wan.clear()  # an option replaces, a list entry appends
-                    wan.append((value, lineno))
-                elif keyword == "list":
-                    raise error(f"option {key} takes one value: use 'option', not 'list'")
+            try:
+                if keyword == "package":
+                    if len(args) != 1:
+                        raise _Bad("'package' takes one name")
+                elif keyword == "config":
+                    section = args[0] if args and _NAME.fullmatch(args[0]) else ""
+                    if section == SECTION_TYPE:
+                        if ours_at:
+                            raise _Bad(f"a second '{SECTION_TYPE}' section (the first is on line {ours_at})")
+                        ours_at = lineno
+                    if not 1 <= len(args) <= 2:
+                        raise _Bad("'config' takes a type and an optional name")
+                    for a in args:
+                        if not _NAME.fullmatch(a):
+                            raise _Bad(f"{quote(a)} is not a valid section type or name")
+                elif keyword in ("option", "list"):
+                    if section is None:
+                        raise _Bad(f"'{keyword}' before the first 'config' line")
+                    if len(args) != 2:
+                        raise _Bad(f"'{keyword}' takes a name and one value (quote a value with spaces)")
+                    key, value = args
+                    if not _NAME.fullmatch(key):
+                        raise _Bad(f"{quote(key)} is not a valid option name")
+                    if section != SECTION_TYPE:
+                        continue
+                    if key not in _OPTIONS:
+                        close = difflib.get_close_matches(key, _OPTIONS, n=1)
+                        hint = f"; did you mean '{close[0]}'?" if close else ""
+                        raise _Bad(f"unknown option {quote(key)}{hint}")
+                    if keyword == "list" and key not in _LISTS:
+                        raise _Bad(f"option {key} takes one value: use 'option', not 'list'")
+                    settings.append((keyword, key, value, lineno))
                 else:
-                    options[key] = (value, lineno)  # a repeated option replaces the earlier one, as in UCI
-            else:
-                raise error(f"unknown statement {quote(keyword)}; expected config, option or list")
-    return options, wan
+                    raise _Bad(f"unknown statement {quote(keyword)}; expected config, option or list")
+            except _Bad as e:
+                errors.append((lineno, str(e)))
+    return settings
 
 
 def uci_options(text: str, section_type: str) -> dict[str, str]:
@@ -264,7 +262,8 @@ def uci_options(text: str, section_type: str) -> dict[str, str]:
     return found
 
 
-def _read_lines(path: str) -> list[str]:
+def _read_lines(path: str, errors: _Errors) -> list[str]:
+    """The file's lines; a missing or unreadable file is the one error there is to report."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -277,38 +276,62 @@ def _read_lines(path: str) -> list[str]:
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise ConfigError(f"{path}:{lineno}: not UTF-8 text") from None
+            errors.append((lineno, "not UTF-8 text"))
+            lines.append(raw.decode("utf-8", "replace"))  # still parsed, for the errors on other lines
     return lines
 
 
 def load(path: str | os.PathLike = DEFAULT_PATH) -> Config:
-    """Read and check the config file; a file without a hotspot section gives all defaults."""
+    """Read and check the config file; a file without a hotspot section gives all defaults.
+
+    Raises ConfigError listing every problem in the file, not just the first."""
     path = os.fspath(path)
-    options, wan = _parse(path, _read_lines(path))
+    errors: _Errors = []
+    settings = _parse(_read_lines(path, errors), errors)
     values: dict[str, object] = {"path": path}
+    bad: set[str] = set()  # options with an error: they take no part in checks across options
+    last_line: dict[str, int] = {}
 
-    def check(key: str, convert: Callable[[str], object], value: str, lineno: int) -> object:
+    def error(key: str, lineno: int, reason: object) -> None:
+        errors.append((lineno, f"option {key}: {reason}"))
+        bad.add(key)
+
+    def check(key: str, convert: Callable[[str], object], value: str, lineno: int) -> None:
         try:
-            return convert(value)
+            values[key] = convert(value)  # a repeated option replaces the earlier one, as in UCI...
         except _Bad as e:
-            raise ConfigError(f"{path}:{lineno}: option {key}: {e}") from None
+            error(key, lineno, e)  # ...but an earlier bad value is still reported
 
-    for key, (value, lineno) in options.items():
-        if key in _CHECKS:
-            values[key] = check(key, _CHECKS[key], value, lineno)
-    if wan:
-        values["wan_device"] = check("wan_device", _ifaces, [v for v, _ in wan], wan[-1][1])
-    period = values.get("period", Config.period)
-    if "period_start" in options:
-        value, lineno = options["period_start"]
-        values["period_start"] = check("period_start", _PERIOD_START[period], value, lineno)
-    config = Config(**values)
-    if config.lan_device in config.wan_device:
-        key = "wan_device" if wan else "lan_device"
-        lineno = wan[-1][1] if wan else options["lan_device"][1]
-        reason = f"{quote(config.lan_device)} is both the lan_device and a wan_device"
-        raise ConfigError(f"{path}:{lineno}: option {key}: {reason}")
-    return config
+    wan: list[str] = []  # the wan_device interfaces in force
+    for keyword, key, value, lineno in settings:
+        last_line[key] = lineno
+        if key in _LISTS:
+            if keyword == "option":
+                wan.clear()  # an option replaces, a list entry appends
+            for word in value.split():
+                try:
+                    wan.append(_iface(word))
+                except _Bad as e:
+                    error(key, lineno, e)
+        elif key in _CHECKS:
+            check(key, _CHECKS[key], value, lineno)
+    if "wan_device" in last_line and "wan_device" not in bad:
+        if wan:
+            values["wan_device"] = tuple(dict.fromkeys(wan))  # drop repeats, keep order
+        else:
+            error("wan_device", last_line["wan_device"], "needs at least one interface")
+    period = values.get("period", Config.period)  # if period is bad: monthly, the widest range
+    for _, key, value, lineno in settings:
+        if key == "period_start":
+            check(key, _PERIOD_START[period], value, lineno)
+    lan = values.get("lan_device", Config.lan_device)
+    if not bad & {"lan_device", "wan_device"} and lan in values.get("wan_device", Config.wan_device):
+        key = "wan_device" if "wan_device" in last_line else "lan_device"
+        error(key, last_line[key], f"{quote(lan)} is both the lan_device and a wan_device")
+    if errors:
+        errors.sort(key=lambda e: e[0])  # stable: one line's errors keep the order they were found in
+        raise ConfigError([f"{path}:{lineno}: {reason}" for lineno, reason in errors])
+    return Config(**values)
 
 
 def _uci_quote(value: object) -> str:

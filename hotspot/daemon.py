@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load(args.config)
     except ConfigError as e:
-        log.error("%s", e)
-        return 1
+        for line in e.errors:  # every mistake in the file, in file order
+            log.error("%s", line)
+        return 2
 
     hs = Hotspot(cfg)
     offloads = flow_offloading(hs)

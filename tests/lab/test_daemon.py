@@ -30,7 +30,7 @@ def test_bad_config_is_reported_with_file_and_line(lab):
     d = Hotspotd(lab)
     d.config_path.write_text(d.config_path.read_text() + "\toption poll_interval 'soon'\n")
     d.start(wait=False)
-    assert d.proc.wait(10) == 1
+    assert d.proc.wait(10) == 2
     lines = [ln for ln in d.log().splitlines() if "error" in ln.lower()]
     assert len(lines) == 1 and f"{d.config_path}:" in lines[0] and "poll_interval" in lines[0]
 

@@ -110,7 +110,7 @@ def test_usage_error_names_the_problem(untouched):
 def test_missing_config_file_is_an_error(tmp_path):
     missing = tmp_path / "nope" / "hotspot"
     status, out, err = run("-c", str(missing), "--json", "clients")
-    assert status == ExitStatus.ERROR == 1
+    assert status == ExitStatus.USAGE == 2  # a bad config, like bad arguments, is a usage error
     assert out == ""
     assert one_line(err) == f"hotspotctl: {missing}: no such file\n"
 
@@ -119,7 +119,7 @@ def test_bad_config_file_is_an_error_with_file_and_line(tmp_path, cfg):
     path = tmp_path / "bad"
     path.write_text("config hotspot 'main'\n\toption poll_interval 'often'\n")
     status, out, err = run("-c", str(path), "clients")
-    assert status == ExitStatus.ERROR
+    assert status == ExitStatus.USAGE
     assert out == ""
     assert one_line(err).startswith(f"hotspotctl: {path}:2: option poll_interval: 'often' is not")
     assert not Path(cfg.run_dir).exists()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import logging
 from pathlib import Path
 
 import pytest
@@ -32,12 +34,24 @@ def load_text(write, text: str) -> Config:
     return load(write(text))
 
 
+def errors_of(write, text: str | bytes) -> list[str]:
+    """Every error load() reports for `text`, without the 'FILE:' prefix; str() has them one a line."""
+    path = write(text)
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    assert str(e.value) == "\n".join(e.value.errors)
+    prefix = f"{path}:"
+    assert all(err.startswith(prefix) for err in e.value.errors), e.value.errors
+    return [err[len(prefix) :] for err in e.value.errors]
+
+
 def error_of(write, text: str) -> str:
+    """The one error load() reports for `text`."""
     path = write(text)
     with pytest.raises(ConfigError) as e:
         load(path)
     msg = str(e.value)
-    assert "\n" not in msg
+    assert "\n" not in msg and e.value.errors == [msg]
     prefix = f"{path}:"
     assert msg.startswith(prefix)
     return msg[len(prefix) :]
@@ -367,11 +381,113 @@ def test_not_utf8(write):
     assert str(e.value) == f"{path}:2: not UTF-8 text"
 
 
+def test_not_utf8_lines_are_reported_with_the_other_errors(write):
+    text = b"config hotspot\n\toption state_dir '/\xff'\n\toption warn_at 0\n\toption run_dir '/\xfe'\n"
+    assert errors_of(write, text) == [
+        "2: not UTF-8 text",
+        "3: option warn_at: '0' is not a percentage between 1 and 100",
+        "4: not UTF-8 text",
+    ]
+
+
 def test_missing_file(tmp_path):
     path = tmp_path / "nope"
     with pytest.raises(ConfigError) as e:
         load(path)
     assert str(e.value) == f"{path}: no such file"
+    assert e.value.errors == [f"{path}: no such file"]
+
+
+# The issue's file: a bad poll_interval on line 4 and an unknown option on line 6 (and more besides).
+SEVERAL_MISTAKES = """\
+config hotspot 'main'
+\toption lan_device 'br-lan'
+\tlist wan_device 'wwan0'
+\toption poll_interval 'often'
+\toption auth 'click'
+\toption poll_intervall '5'
+\toption portal_port 80
+\toption auth 'none
+\toption poll_interval '2'
+"""
+SEVERAL_ERRORS = [
+    "4: option poll_interval: 'often' is not a number of seconds between 0.2 and 3600",
+    "6: unknown option 'poll_intervall'; did you mean 'poll_interval'?",
+    "8: unterminated ' quote",
+]
+
+
+def test_every_error_is_reported_in_file_order(write):
+    # line 9's good poll_interval replaces line 4's, but must not hide it
+    assert errors_of(write, SEVERAL_MISTAKES) == SEVERAL_ERRORS
+
+
+def test_errors_across_options_are_in_file_order(write):
+    text = """\
+config hotspot 'main'
+\toption period_start '9'
+\toption warn_at '101'
+\tlist wan_device 'wwan0'
+\tlist wan_device 'usb;0 eth}1'
+\toption period 'weekly'
+\toption lan_device 'wwan0'
+\tlist auth 'none'
+config hotspot 'again'
+\toption warn_at 'x'
+"""
+    assert errors_of(write, text) == [
+        "2: option period_start: '9' is not a day of the week between 1 (Monday) and 7 (Sunday)",
+        "3: option warn_at: '101' is not a percentage between 1 and 100",
+        "5: option wan_device: 'usb;0' " + NOT_IFACE,
+        "5: option wan_device: 'eth}1' " + NOT_IFACE,  # line 7's clash with it is not judged
+        "8: option auth takes one value: use 'option', not 'list'",
+        "9: a second 'hotspot' section (the first is on line 1)",
+        "10: option warn_at: 'x' is not a percentage between 1 and 100",
+    ]
+
+
+def test_lan_wan_clash_is_reported_with_other_errors(write):
+    text = "config hotspot\n\toption warn_at 0\n\tlist wan_device 'br-lan'\n\toption auth x\n"
+    assert errors_of(write, text) == [
+        "2: option warn_at: '0' is not a percentage between 1 and 100",
+        "3: option wan_device: 'br-lan' is both the lan_device and a wan_device",
+        "4: option auth: 'x' is not one of none, click, voucher",
+    ]
+
+
+def test_a_bad_config_line_does_not_hide_its_options(write):
+    text = "option auth 'none'\nconfig hotspot 'ma in'\n\toption bogus 1\n"
+    text += "config\n\toption 'b c' 1\n\toption x 1\n"
+    assert errors_of(write, text) == [
+        "1: 'option' before the first 'config' line",
+        "2: 'ma in' is not a valid section type or name",
+        "3: unknown option 'bogus'",
+        "4: 'config' takes a type and an optional name",
+        "5: 'b c' is not a valid option name",  # still syntax-checked; 'x' on line 6 is not ours to judge
+    ]
+
+
+def test_cli_reports_every_config_error_and_exits_2(write, tmp_path):
+    from hotspot import cli
+
+    dirs = f"\toption state_dir '{tmp_path}/state'\n\toption run_dir '{tmp_path}/run'\n"
+    path = write(SEVERAL_MISTAKES + dirs)
+    env = cli.Environment(stdout=io.StringIO(), stderr=io.StringIO())
+    status = cli.main(["-c", str(path), "status"], env)
+    assert status == cli.ExitStatus.USAGE == 2
+    assert env.stdout.getvalue() == ""
+    assert env.stderr.getvalue().splitlines() == [f"hotspotctl: {path}:{err}" for err in SEVERAL_ERRORS]
+    assert not (tmp_path / "state").exists() and not (tmp_path / "run").exists()
+
+
+def test_daemon_logs_every_config_error_and_exits_2(write, monkeypatch, caplog):
+    from hotspot import daemon
+
+    monkeypatch.setattr(daemon, "setup_logging", lambda verbose=False: None)  # keep pytest's log capture
+    path = write(SEVERAL_MISTAKES)
+    assert daemon.main(["-c", str(path)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [f"{path}:{err}" for err in SEVERAL_ERRORS]
 
 
 def test_directory(tmp_path):
@@ -437,3 +553,4 @@ def test_dump_is_readable():
     assert "\toption poll_interval '2'\n" in text
     assert "\toption default_cap ''\n" in dump(Config())
     assert "path" not in text
+
