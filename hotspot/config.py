@@ -47,6 +47,7 @@ class Config:
     after_cap_rate: int = 256000  # bits/s
     warn_at: int = 80  # percent of the cap at which a client is 'warned'
     leases_file: str = "/tmp/dhcp.leases"  # dnsmasq's lease file, for hostnames
+    ct_mark_mask: int = 0xFFFF0000  # the conntrack mark bits that hold the client id
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -115,6 +116,17 @@ def _rate(v: str) -> int:
         raise _Bad(str(e)) from None
 
 
+def _mark_mask(v: str) -> int:
+    try:
+        mask = int(v, 0)
+    except ValueError:
+        raise _Bad(f"{quote(v)} is not a number (e.g. 0xffff0000)") from None
+    low = mask & -mask
+    if not 0 < mask <= 0xFFFFFFFF or (mask + low) & mask or mask // low < 3:
+        raise _Bad(f"{quote(v)} is not a 32-bit mask of at least 2 contiguous bits (e.g. 0xffff0000)")
+    return mask
+
+
 _CHECKS: dict[str, Callable[[str], object]] = {
     "lan_device": _iface,
     "state_dir": _abs_path,
@@ -129,6 +141,7 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "after_cap_rate": _rate,
     "warn_at": _ranged(1, 100, "a percentage between 1 and 100"),
     "leases_file": _abs_path,
+    "ct_mark_mask": _mark_mask,
 }
 _LISTS = {"wan_device"}
 _PERIOD_START = {
@@ -356,6 +369,7 @@ def dump(config: Config) -> str:
     values["default_cap"] = "" if cap is None else _exact(cap, {"TB": 10**12, "GB": 10**9, "MB": 10**6})
     rate_units = {"gbit": 10**9, "mbit": 10**6, "kbit": 10**3, "bit": 1}
     values["after_cap_rate"] = _exact(config.after_cap_rate, rate_units)
+    values["ct_mark_mask"] = f"{config.ct_mark_mask:#010x}"
     out = [f"config {SECTION_TYPE} 'main'"]
     for key, value in values.items():
         if key in _LISTS:

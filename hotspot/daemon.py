@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 from hotspot import __version__
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases, read_neighbours
+from hotspot.nft import TableGone, TableWatch
 from hotspot.service import Hotspot, daemon_pid
 
 log = logging.getLogger("hotspot")
@@ -64,8 +66,22 @@ class Daemon:
         self.last_commit = time.monotonic()
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
+        self.rebuilds = 0
+        self.watch: TableWatch | None = None
+        self._wake_r, self._wake_w = os.pipe()  # a signal handler writes here to end the wait at once
+        os.set_blocking(self._wake_w, False)
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
 
     def start(self) -> None:
+        try:
+            self.watch = TableWatch()  # first: a deletion between the load and the watch is not missed
+        except OSError as e:
+            log.warning("no nftables notifications (%s): a deleted table is rebuilt at the next poll", e)
         if self.hs.ensure_table():
             log.info("loaded table inet hotspot with %d clients", len(self.hs.store.clients()))
         else:
@@ -89,10 +105,25 @@ class Daemon:
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)
 
-    def check_table(self) -> None:
-        if self.hs.ensure_table():
-            log.warning("table inet hotspot was gone (flushed?) and is rebuilt; traffic of the last "
-                        "%.1f s before the rebuild could not be counted", time.time() - self.last_poll)
+    def check_table(self, gone: list[TableGone] = ()) -> None:
+        started = time.monotonic()
+        if not self.hs.ensure_table(gone):
+            return
+        took = (time.monotonic() - started) * 1000
+        self.rebuilds += 1
+        if any(g.handle is not None for g in gone):
+            log.warning("table inet hotspot was deleted (flushed?) and is rebuilt in %.0f ms; what it had "
+                        "counted since the last poll is kept", took)
+        else:
+            log.warning("table inet hotspot was gone (flushed?) and is rebuilt in %.0f ms; traffic of the "
+                        "last %.1f s before the rebuild could not be counted", took,
+                        time.time() - self.last_poll)
+
+    def on_notifications(self) -> None:
+        """The kernel told us about our table: rebuild at once if it was deleted."""
+        gone = self.watch.read() if self.watch else []
+        if gone:
+            self.step("table check", lambda: self.check_table(gone))
 
     def rollover(self) -> None:
         if self.hs.rollover_if_due():
@@ -146,11 +177,20 @@ class Daemon:
         while not self.stop.is_set():
             started = time.monotonic()
             self.poll()
-            # Wake at the next poll, or exactly at the period's end if that comes first.
+            # Wake at the next poll, or exactly at the period's end if that comes first, or at once
+            # when the kernel notifies a change to our table, or on a signal.
             _start, end = self.hs.period()
-            wait = self.cfg.poll_interval - (time.monotonic() - started)
-            wait = min(wait, max(0.0, end - self.hs.clock()))
-            self.stop.wait(max(0.0, wait))
+            deadline = started + min(self.cfg.poll_interval, max(0.0, end - self.hs.clock()))
+            while not self.stop.is_set():
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    break
+                waiting = [self._wake_r] + ([self.watch] if self.watch else [])
+                ready, _, _ = select.select(waiting, [], [], wait)
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 64)
+                if self.watch in ready:
+                    self.on_notifications()
         self.step("accounting", self.account)
         self.step("commit", self.commit)
         log.info("stopped; usage committed to %s", self.cfg.state_dir)
@@ -184,8 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     pidfile.write_text(f"{os.getpid()}\n")
 
     daemon = Daemon(hs)
+    def stop(*_):
+        daemon.stop.set()
+        daemon.wake()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: daemon.stop.set())
+        signal.signal(sig, stop)
     signal.signal(signal.SIGHUP, lambda *_: daemon.step("commit", daemon.commit))
     try:
         daemon.start()

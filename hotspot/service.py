@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hotspot import policy
 from hotspot.config import Config
-from hotspot.nft import UNREGISTERED, Nft, NftError, counter_names, quota_name
+from hotspot.nft import UNREGISTERED, Marks, Nft, NftError, TableGone, counter_names, quota_name
 from hotspot.period import bounds, trusted_now
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
 from hotspot.store import Client, Store
@@ -62,7 +62,7 @@ class Hotspot:
     @property
     def nft(self) -> Nft:
         if self._nft is None:
-            self._nft = Nft()
+            self._nft = Nft(Marks(self.cfg.ct_mark_mask))
         return self._nft
 
     def close(self) -> None:
@@ -70,13 +70,15 @@ class Hotspot:
 
     # -- kernel identity ----------------------------------------------------------------------
 
+    def _identity(self, handle: int | None) -> str | None:
+        """What the database records of the table it follows: this boot, its handle, the mark mask."""
+        return None if handle is None else f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}"
+
     def table_is_ours(self) -> bool:
-        """True when the kernel table is the one whose counters the database follows."""
+        """True when the kernel table is the one whose counters the database follows, built for
+        this config's mark mask."""
         ours = self.store.get("table")
-        if ours is None:
-            return False
-        handle = self.nft.table_handle()
-        return handle is not None and ours == f"{boot_id()}/{handle}"
+        return ours is not None and ours == self._identity(self.nft.table_handle())
 
     def pending(self, objs: dict[str, int], c: Client) -> tuple[int, int]:
         """Bytes the kernel counted since the last poll."""
@@ -232,18 +234,26 @@ class Hotspot:
 
     # -- the engine (hotspotd) ----------------------------------------------------------------
 
-    def ensure_table(self) -> bool:
-        """Load the table if it is missing or not the one we follow; True if it was (re)built."""
+    def ensure_table(self, gone: list[TableGone] = ()) -> bool:
+        """Build the table if it is missing or not the one we follow; True if it was (re)built.
+        `gone`: deletions the kernel notified; the counters of the table we followed are accounted
+        first, so the bytes it counted since the last poll survive its deletion."""
         if self.table_is_ours():
             return False
         with self.store.transaction():
+            followed = (self.store.get("table") or "").rsplit("/", 1)[0]  # boot/handle, any mask
+            for g in gone:
+                if g.handle is not None and followed == f"{boot_id()}/{g.handle}":
+                    self.account(g.counters)
+            if followed == f"{boot_id()}/{self.nft.table_handle()}":
+                self.account()  # the table we follow, built for another mask: keep its bytes
             clients = self.store.clients()
-            self.reshape(clients)  # first: until add_clients, a client's traffic counts as unregistered
+            self.reshape(clients)  # tc classes first, so a throttle holds from the table's first packet
             self.nft.delete_table()
-            handle = self.nft.load([self.cfg.lan_device], list(self.cfg.wan_device))
-            self.nft.add_clients([policy.elements(c, self.cfg) for c in clients])
+            handle = self.nft.build([self.cfg.lan_device], list(self.cfg.wan_device),
+                                    [policy.elements(c, self.cfg) for c in clients])
             self.store.reset_seen()
-            self.store.set("table", f"{boot_id()}/{handle}")
+            self.store.set("table", self._identity(handle))
         return True
 
     def reshape(self, clients: list[Client] | None = None) -> None:
@@ -261,13 +271,15 @@ class Hotspot:
             self.store.set("last_good", now)
         return now
 
-    def account(self) -> dict[int, tuple[int, int]]:
-        """Move what the kernel counted since the last poll into the database (caller holds a transaction)."""
+    def account(self, objs: dict[str, int] | None = None) -> dict[int, tuple[int, int]]:
+        """Move what the kernel counted since the last poll into the database (caller holds a
+        transaction); `objs`: counters already read (those of a table just deleted)."""
         now = self.trusted_time()
         end = self.store.get("period_end")
         if end is not None:  # a rollover is due: these bytes belong to the period that is ending
             now = min(now, float(end) - 0.001)
-        objs = self.nft.read_counters()
+        if objs is None:
+            objs = self.nft.read_counters()
         rows, moved = [], {}
         for cid, seen_up, seen_down in self.store.db.execute("SELECT id, seen_up, seen_down FROM clients"):
             up, down = counter_names(cid)
@@ -301,7 +313,7 @@ class Hotspot:
             for mac, info in found.items():
                 c = known.get(mac)
                 if c is None:
-                    if len(known) + len(new) >= MAX_CLIENT_ID - 1:
+                    if len(known) + len(new) >= min(MAX_CLIENT_ID, self.nft.marks.max_id) - 1:
                         log.warning("client table full; %s not registered", mac)
                         continue
                     c = self.store.add_client(mac, now, hostname=info.get("hostname"),

@@ -90,5 +90,10 @@ class Hotspotd:
     def wait_polls(self, n: int = 2) -> None:
         time.sleep(self.config.poll_interval * n + 0.2)
 
+    def table_live(self) -> bool:
+        """Our table is loaded and hooked into the forward path (its hook chain comes last)."""
+        return self.lab.run(self.lab.router, "nft", "list", "chain", "inet", "hotspot", "forward",
+                            check=False).returncode == 0
+
     def nft(self, *args: str) -> str:
         return self.lab.run(self.lab.router, "nft", *args).stdout

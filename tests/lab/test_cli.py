@@ -74,12 +74,13 @@ def test_commands_change_database_and_kernel_together(lab, daemon):
     quota = json.loads(daemon.nft("-j", "list", "quota", "inet", "hotspot", f"q{c['id']}"))
     assert quota["nftables"][1]["quota"]["bytes"] == 2 * 1024**3
     assert daemon.json("topup", mac, "500MB")["cap"] == 2 * 1024**3 + 500_000_000
+    down = ("list", "chain", "inet", "hotspot", f"down{c['id']}")
     assert daemon.json("throttle", mac, "2.5mbit")["rate_limit"] == 2_500_000
-    assert "1:" in daemon.nft("list", "map", "inet", "hotspot", "shape")
+    assert "meta priority set 1:" in daemon.nft(*down)
     assert daemon.json("throttle", mac, "none")["rate_limit"] is None
-    assert "elements" not in daemon.nft("list", "map", "inet", "hotspot", "shape")
+    assert "priority" not in daemon.nft(*down)
     assert daemon.json("cap", mac, "none")["cap"] is None
-    assert "elements" not in daemon.nft("list", "map", "inet", "hotspot", "cap")
+    assert "quota" not in daemon.nft(*down) and "quota" not in daemon.nft("list", "quotas")
     text = daemon.ctl("clients").stdout
     assert mac in text and "HOSTNAME" in text
     assert daemon.ctl("status").stdout.startswith("daemon:    running")

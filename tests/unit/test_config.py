@@ -12,6 +12,7 @@ from hotspot.config import DEFAULT_PATH, Config, ConfigError, dump, load
 SIZE_HINT = "use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
 RATE_HINT = "use a number with bit, kbit, mbit or gbit, e.g. 256kbit"
 NOT_IFACE = "is not an interface name (letters, digits, '.', '_' or '-'; at most 15)"
+NOT_MASK = "is not a 32-bit mask of at least 2 contiguous bits (e.g. 0xffff0000)"
 SHIPPED = Path(__file__).resolve().parents[2] / "openwrt" / "files" / "hotspot.config"
 
 
@@ -300,6 +301,12 @@ def test_period_start_ok(write, period, start):
         ("state_dir", "", "'' is not an absolute path"),
         ("run_dir", "/run/\thotspot", "'/run/\\thotspot' is not an absolute path"),
         ("leases_file", "dhcp.leases", "'dhcp.leases' is not an absolute path"),
+        ("ct_mark_mask", "high", "'high' is not a number (e.g. 0xffff0000)"),
+        ("ct_mark_mask", "0xff00ff00", "'0xff00ff00' " + NOT_MASK),
+        ("ct_mark_mask", "0x100", "'0x100' " + NOT_MASK),
+        ("ct_mark_mask", "0", "'0' " + NOT_MASK),
+        ("ct_mark_mask", "0x1ffff0000", "'0x1ffff0000' " + NOT_MASK),
+        ("ct_mark_mask", "-65536", "'-65536' " + NOT_MASK),
     ],
 )
 def test_bad_values(write, option, value, reason):
@@ -530,10 +537,11 @@ def test_path_does_not_affect_equality():
             after_cap_rate=1_500_000,
             warn_at=100,
             leases_file="/tmp/leases \\ odd",
+            ct_mark_mask=0x00FF0000,
         ),
         Config(default_cap=0, after_cap_rate=8000, poll_interval=3600, period="daily", period_start=31),
         Config(default_cap=2 * 10**9, after_cap_rate=10**9, poll_interval=1 / 3),
-        Config(default_cap=2**62, after_cap_rate=8001),
+        Config(default_cap=2**62, after_cap_rate=8001, ct_mark_mask=0xC0000000),
     ],
 )
 def test_dump_round_trip(write, config):
@@ -554,3 +562,8 @@ def test_dump_is_readable():
     assert "\toption default_cap ''\n" in dump(Config())
     assert "path" not in text
 
+
+@pytest.mark.parametrize("value, mask", [("0xffff0000", 0xFFFF0000), ("0x7FFF", 0x7FFF),
+                                         ("4278190080", 0xFF000000), ("0x3", 3)])
+def test_ct_mark_mask(write, value, mask):
+    assert load(write(f"config hotspot\n\toption ct_mark_mask '{value}'\n")).ct_mark_mask == mask

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hotspot.nft import ClientElements, Nft, NftError, counter_names, quota_name
+from hotspot.nft import ClientElements, Marks, Nft, NftError, client_rules, counter_names, quota_name
 
 T = {"family": "inet", "table": "hotspot"}
 MAC = "aa:bb:cc:dd:ee:01"
@@ -16,7 +16,9 @@ HOSTILE = ['"; flush ruleset; "', "aa:bb:cc:dd:ee:ff } ; flush ruleset", "@cap",
 
 @pytest.fixture
 def nft() -> Nft:
-    return Nft.__new__(Nft)  # no nftables context: _policy_cmds must not need one
+    n = Nft.__new__(Nft)  # no nftables context: building commands must not need one
+    n.marks = Marks()
+    return n
 
 
 def elem(name, items):
@@ -36,84 +38,89 @@ def test_names():
     assert quota_name(5) == "q5"
 
 
+def test_marks_keep_the_bits_of_others():
+    m = Marks(0xFFFF0000)
+    assert (m.shift, m.keep, m.max_id, m.value(5)) == (16, 0x0000FFFF, 0xFFFF, 0x50000)
+    m = Marks(0x00FF0000)
+    assert (m.shift, m.keep, m.max_id, m.value(2)) == (16, 0xFF00FFFF, 0xFF, 0x20000)
+    assert "redefine ID_MASK = 0xff0000" in m.defines() and "redefine UNREGISTERED = 0x10000" in m.defines()
+
+
+SET_ID = {"mangle": {"key": {"ct": {"key": "mark"}},
+                     "value": {"|": [{"&": [{"ct": {"key": "mark"}}, 0xFFFF]}, 5 << 16]}}}
+DROP = {"drop": None}
+COUNTER = {"counter": {"packets": 0, "bytes": 0}}
+UP, DOWN = [SET_ID, COUNTER], [COUNTER]  # the counter rules, always last
+
+
+def prio(classid):
+    return {"mangle": {"key": {"meta": {"key": "priority"}}, "value": classid}}
+
+
+def test_a_client_without_policy_pays_one_counter():
+    assert client_rules(base(), Marks()) == ([UP], [DOWN])
+
+
+def test_blocked_drops_before_counting():
+    assert client_rules(base(blocked=True, quota=10, shape="1:a"), Marks()) == ([[DROP], UP], [[DROP], DOWN])
+
+
+def test_cap_and_throttles_are_constants_in_the_chain():
+    up, down = client_rules(base(quota=10, shape="1:a", shape_capped="1:b"), Marks())
+    assert up == [[prio("1:a")], [{"quota": "q5"}, prio("1:b")], UP]
+    assert down == [[prio("1:a")], [{"quota": "q5"}, prio("1:b")], DOWN]
+    _, down = client_rules(base(quota=0), Marks())
+    assert down == [[{"quota": "q5"}, DROP], DOWN]  # a cap of zero is a cap
+
+
+HANDLES = {"up5": [7, 8, 9], "down5": [10, 11]}  # the last of each: the counter rule
+
+
+def rewrite(c):
+    """Commands that replace the policy rules of up5/down5 (HANDLES) with c's, keeping the counters."""
+    up, down = client_rules(c, Marks())
+    rule = {**T, "chain": "up5"}
+    return ([{"delete": {"rule": {**rule, "handle": 7}}}, {"delete": {"rule": {**rule, "handle": 8}}}]
+            + [{"insert": {"rule": {**rule, "handle": 9, "expr": e}}} for e in up[:-1]]
+            + [{"delete": {"rule": {**T, "chain": "down5", "handle": 10}}}]
+            + [{"insert": {"rule": {**T, "chain": "down5", "handle": 11, "expr": e}}} for e in down[:-1]])
+
+
 def test_nothing_to_do(nft):
-    assert nft._policy_cmds(base()) == []
     c = base(quota=1000, used=10, blocked=True, shape="1:a", shape_capped="1:b")
-    assert nft._policy_cmds(c, was=c) == []
+    assert nft._policy_cmds(c, was=c, handles=HANDLES) == []
     assert nft._policy_cmds(dataclasses.replace(c, used=999), was=c) == []  # `used` only seeds a new quota
 
 
-def test_new_quota_with_used(nft):
-    assert nft._policy_cmds(base(quota=2_000_000_000, used=123_456)) == [
-        {"add": quota(5, bytes=2_000_000_000, used=123_456, inv=True)},
-        {"add": elem("cap", [[5, "q5"]])},
-    ]
-
-
 def test_cap_set_on_a_client_that_had_none(nft):
-    assert nft._policy_cmds(base(quota=1000, used=400), was=base()) == [
-        {"add": quota(5, bytes=1000, used=400, inv=True)},
-        {"add": elem("cap", [[5, "q5"]])},
-    ]
+    now = base(quota=1000, used=400)
+    assert nft._policy_cmds(now, was=base(), handles=HANDLES) == [
+        {"add": quota(5, bytes=1000, used=400, inv=True)}, *rewrite(now)]
+
+
+def test_cap_set_below_what_was_used_starts_full(nft):
+    """The kernel refuses a quota whose `used` is above its limit: the cap must still take hold."""
+    assert nft._policy_cmds(base(quota=1000, used=5000), was=base(), handles=HANDLES)[0] == {
+        "add": quota(5, bytes=1000, used=1000, inv=True)}
 
 
 def test_cap_change_keeps_what_the_quota_consumed(nft):
-    cmds = nft._policy_cmds(base(quota=5000, used=4000), was=base(quota=1000, used=900))
-    assert cmds == [{"add": quota(5, bytes=5000, inv=True)}]
+    cmds = nft._policy_cmds(base(quota=5000, used=4000), was=base(quota=1000, used=900), handles=HANDLES)
+    assert cmds == [{"add": quota(5, bytes=5000, inv=True)}]  # same rules: the chains stay
     assert "used" not in cmds[0]["add"]["quota"]  # re-adding without `used` keeps the kernel's consumed
-    assert not any("element" in c.get("add", {}) or "delete" in c for c in cmds)
 
 
-def test_cap_removed_deletes_the_element_before_the_object(nft):
-    assert nft._policy_cmds(base(), was=base(quota=1000)) == [
-        {"delete": elem("cap", [5])},
-        {"delete": quota(5)},
-    ]
+def test_cap_removed_deletes_the_quota_after_the_rules_that_use_it(nft):
+    cmds = nft._policy_cmds(base(), was=base(quota=1000), handles=HANDLES)
+    assert cmds == [*rewrite(base()), {"delete": quota(5)}]
 
 
-def test_block_and_unblock(nft):
-    assert nft._policy_cmds(base(blocked=True)) == [{"add": elem("blocked", [5])}]
-    assert nft._policy_cmds(base(blocked=True), was=base()) == [{"add": elem("blocked", [5])}]
-    assert nft._policy_cmds(base(), was=base(blocked=True)) == [{"delete": elem("blocked", [5])}]
-    assert nft._policy_cmds(base(), was=base()) == []
-
-
-def test_shape_added_changed_removed(nft):
-    assert nft._policy_cmds(base(shape="1:a")) == [{"add": elem("shape", [[5, "1:a"]])}]
-    assert nft._policy_cmds(base(shape="1:a"), was=base()) == [{"add": elem("shape", [[5, "1:a"]])}]
-    assert nft._policy_cmds(base(), was=base(shape="1:a")) == [{"delete": elem("shape", [5])}]
-    assert nft._policy_cmds(base(shape="1:c"), was=base(shape="1:a")) == [
-        {"delete": elem("shape", [5])},
-        {"add": elem("shape", [[5, "1:c"]])},
-    ]
-
-
-def test_shape_capped_is_independent_of_shape(nft):
-    assert nft._policy_cmds(base(shape="1:a", shape_capped="1:b"), was=base(shape="1:a")) == [
-        {"add": elem("shape_capped", [[5, "1:b"]])},
-    ]
-    assert nft._policy_cmds(base(shape="1:a"), was=base(shape="1:a", shape_capped="1:b")) == [
-        {"delete": elem("shape_capped", [5])},
-    ]
-
-
-def test_everything_at_once_in_order(nft):
-    was = base(quota=1000, blocked=True, shape="1:a")
-    now = base(quota=None, blocked=False, shape=None, shape_capped="1:b")
-    assert nft._policy_cmds(now, was=was) == [
-        {"delete": elem("cap", [5])},
-        {"delete": quota(5)},
-        {"delete": elem("blocked", [5])},
-        {"delete": elem("shape", [5])},
-        {"add": elem("shape_capped", [[5, "1:b"]])},
-    ]
-
-
-def test_cap_of_zero_is_a_cap(nft):
-    assert nft._policy_cmds(base(quota=0)) == [
-        {"add": quota(5, bytes=0, used=0, inv=True)},
-        {"add": elem("cap", [[5, "q5"]])},
-    ]
+def test_block_throttle_replace_the_policy_rules(nft):
+    for now, was in ((base(blocked=True), base()), (base(), base(blocked=True)),
+                     (base(shape="1:c"), base(shape="1:a")), (base(shape_capped="1:b"), base(quota=3))):
+        cmds = nft._policy_cmds(now, was=was, handles=HANDLES)
+        assert [c for c in cmds if "rule" in c.get("insert", c.get("delete", {}))] == rewrite(now)
+        assert not any("counter" in str(c) for c in cmds), "the counter rules are never touched"
 
 
 # -- no value is ever nft syntax ------------------------------------------------------------------
@@ -153,9 +160,11 @@ def strings(obj):
 def test_policy_commands_never_carry_the_mac(nft):
     c = ClientElements(id=9, mac=HOSTILE[0], quota=10, used=1, blocked=True, shape="1:12",
                        shape_capped="1:13")
-    cmds = nft._policy_cmds(c) + nft._policy_cmds(ClientElements(id=9, mac=HOSTILE[0]), was=c)
+    handles = {"up9": [1, 2], "down9": [3, 4]}
+    cmds = (nft._policy_cmds(c, was=base(id=9), handles=handles)
+            + nft._policy_cmds(ClientElements(id=9, mac=HOSTILE[0]), was=c, handles=handles))
     assert cmds
-    assert not any("flush" in s or MAC in s for s in strings(cmds))
+    assert not any(MAC in s or HOSTILE[0] in s for s in strings(cmds))
 
 
 @pytest.mark.parametrize("mac", HOSTILE)
@@ -167,7 +176,7 @@ def test_add_clients_passes_the_mac_as_one_json_value(nft, mac):
     assert fake.text_commands == []  # nothing went through the nft-syntax parser
     batch = fake.json_batches[0]["nftables"]
     assert all(isinstance(cmd, dict) for cmd in batch)
-    assert {"add": elem("client_id", [[mac, 3]])} in batch
+    assert {"add": elem("client_up", [[mac, {"goto": {"target": "up3"}}]])} in batch
     for s in strings(fake.json_batches):
         assert mac not in s or s == mac, f"{mac!r} pasted into {s!r}"  # the whole value or absent
     assert sum(s == mac for s in strings(fake.json_batches)) == 1
@@ -176,33 +185,40 @@ def test_add_clients_passes_the_mac_as_one_json_value(nft, mac):
 def test_add_clients_batch(nft):
     fake = FakeNftables()
     nft._nft = fake
-    other = ClientElements(id=3, mac="aa:bb:cc:dd:ee:02", blocked=True)
+    other = ClientElements(id=3, mac="aa:bb:cc:dd:ee:02", quota=100, used=7)
     nft.add_clients([ClientElements(id=2, mac=MAC), other])
+
+    def chains(c):
+        up, down = client_rules(c, Marks())
+        return ([{"add": {"chain": {**T, "name": f"up{c.id}"}}}]
+                + [{"add": {"rule": {**T, "chain": f"up{c.id}", "expr": e}}} for e in up]
+                + [{"add": {"chain": {**T, "name": f"down{c.id}"}}}]
+                + [{"add": {"rule": {**T, "chain": f"down{c.id}", "expr": e}}} for e in down])
+
     assert fake.json_batches[0] == {"nftables": [
-        {"add": {"counter": {**T, "name": "u2"}}},
-        {"add": {"counter": {**T, "name": "d2"}}},
-        {"add": {"counter": {**T, "name": "u3"}}},
-        {"add": {"counter": {**T, "name": "d3"}}},
-        {"add": elem("up", [[2, "u2"], [3, "u3"]])},
-        {"add": elem("down", [[2, "d2"], [3, "d3"]])},
-        {"add": elem("blocked", [3])},
-        {"add": elem("client_id", [[MAC, 2], ["aa:bb:cc:dd:ee:02", 3]])},
+        *chains(ClientElements(id=2, mac=MAC)),
+        {"add": quota(3, bytes=100, used=7, inv=True)},  # before the rules that name it
+        *chains(other),
+        {"add": elem("client_up", [[MAC, {"goto": {"target": "up2"}}],
+                                   ["aa:bb:cc:dd:ee:02", {"goto": {"target": "up3"}}]])},
+        {"add": elem("client_down", [[2 << 16, {"goto": {"target": "down2"}}],
+                                     [3 << 16, {"goto": {"target": "down3"}}]])},
     ]}
     # then it reads the unknown set, to drop the MACs it just registered
     assert fake.json_batches[1] == {"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}
 
 
 def test_add_clients_in_chunks(nft):
-    """A batch per 250 clients: libnftables' memory grows with the batch."""
+    """A batch per 500 clients: libnftables' memory grows with the batch."""
     fake = FakeNftables()
     nft._nft = fake
     nft.add_clients([ClientElements(id=i, mac=f"aa:bb:cc:dd:{i // 256:02x}:{i % 256:02x}")
-                     for i in range(2, 602)])
+                     for i in range(2, 1102)])
     adds = [b for b in fake.json_batches if any("add" in c for c in b["nftables"])]
     assert len(adds) == 3
-    ids = [e[1] for b in adds for c in b["nftables"] if c.get("add", {}).get("element", {}).get("name")
-           == "client_id" for e in c["add"]["element"]["elem"]]
-    assert ids == list(range(2, 602))
+    ids = [e[0] >> 16 for b in adds for c in b["nftables"] if c.get("add", {}).get("element", {}).get("name")
+           == "client_down" for e in c["add"]["element"]["elem"]]
+    assert ids == list(range(2, 1102))
 
 
 def test_add_clients_forgets_registered_macs_that_were_unknown(nft):
@@ -218,20 +234,27 @@ def test_set_interfaces_are_json_values(nft):
     fake = FakeNftables()
     nft._nft = fake
     nft.set_interfaces(["br-lan"], ["wwan0", "eth1"])
+    up, down = {"goto": {"target": "upload"}}, {"goto": {"target": "download"}}
     assert fake.json_batches == [{"nftables": [
-        {"flush": {"set": {**T, "name": "lan_ifaces"}}},
-        {"flush": {"set": {**T, "name": "wan_ifaces"}}},
-        {"add": elem("lan_ifaces", ["br-lan"])},
-        {"add": elem("wan_ifaces", ["wwan0", "eth1"])},
+        {"flush": {"map": {**T, "name": "paths"}}},
+        {"add": elem("paths", [[{"concat": ["br-lan", "wwan0"]}, up], [{"concat": ["wwan0", "br-lan"]}, down],
+                               [{"concat": ["br-lan", "eth1"]}, up],
+                               [{"concat": ["eth1", "br-lan"]}, down]])},
     ]}]
     assert fake.text_commands == []
 
 
 def test_update_client_is_one_batch(nft):
-    fake = FakeNftables()
+    listed = {"nftables": [{"metainfo": {}}, {"chain": {**T, "name": "up5"}},
+                           {"rule": {**T, "chain": "up5", "handle": 9, "expr": UP}}]}
+    fake = FakeNftables(output=listed)
     nft._nft = fake
     nft.update_client(base(blocked=True), was=base())
-    assert fake.json_batches == [{"nftables": [{"add": elem("blocked", [5])}]}]
+    lists, (change,) = fake.json_batches[:2], fake.json_batches[2:]
+    assert [b["nftables"][0]["list"]["chain"]["name"] for b in lists] == ["up5", "down5"]
+    assert change == {"nftables": [
+        {"insert": {"rule": {**T, "chain": "up5", "handle": 9, "expr": [DROP]}}},
+        {"insert": {"rule": {**T, "chain": "down5", "handle": 9, "expr": [DROP]}}}]}
     fake.json_batches.clear()
     nft.update_client(base(), was=base())
     assert fake.json_batches == []  # nothing to change: no transaction at all

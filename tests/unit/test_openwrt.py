@@ -268,6 +268,7 @@ def test_makefile_installs_every_file_in_openwrt_files():
         ("./files/hotspot.hotplug", "INSTALL_DATA", "$(1)/etc/hotplug.d/iface/95-hotspot"),
         ("./files/hotspot.uci-defaults", "INSTALL_BIN", "$(1)/etc/uci-defaults/95-hotspot"),
         ("$(PKG_BUILD_DIR)/nft/hotspot.nft", "INSTALL_DATA", "$(1)/usr/share/hotspot/hotspot.nft"),
+        ("$(PKG_BUILD_DIR)/nft/hook.nft", "INSTALL_DATA", "$(1)/usr/share/hotspot/hook.nft"),
     ],
 )
 def test_makefile_install_targets(source, mode, target):
@@ -277,7 +278,8 @@ def test_makefile_install_targets(source, mode, target):
 
 
 def test_installed_ruleset_is_where_nft_py_looks():
-    assert 'Path("/usr/share/hotspot/hotspot.nft")' in (ROOT / "hotspot" / "nft.py").read_text()
+    assert 'Path("/usr/share/hotspot")' in (ROOT / "hotspot" / "nft.py").read_text()
+    assert sorted(p.name for p in (ROOT / "nft").iterdir()) == ["hook.nft", "hotspot.nft"]
 
 
 def test_makefile_installs_both_commands():
