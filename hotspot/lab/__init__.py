@@ -607,6 +607,22 @@ def _owner_alive(lab: str) -> bool:
     return owner.get("start") is not None and _start_time(owner["pid"]) == owner["start"]
 
 
+def warm_up() -> None:
+    """Pay every first use once, before any test's timeouts run: kernel modules (veth, bridge,
+    conntrack, each nf_tables expression of our table, HTB), dnsmasq, udhcpc, iperf3. On a fresh
+    machine these can take seconds the first time."""
+    import sys
+
+    with Lab(clients=("c1",)) as lab:
+        c1 = lab.clients["c1"].mac
+        build = (f"from hotspot.nft import ClientElements, Nft; Nft().build([{lab.lan_device!r}], "
+                 f"[{lab.wan_device!r}], [ClientElements(2, {c1!r}, quota=10**9, shape='1:4')])")
+        lab.run(lab.router, sys.executable, "-c", build)
+        lab.run(lab.router, "tc", "qdisc", "replace", "dev", lab.lan_device, "root", "handle", "1:", "htb")
+        lab.iperf("c1", bytes=100_000, reverse=True, ipv6=True)
+        lab.run(lab.router, "nft", "flush", "ruleset")
+
+
 def cleanup_stale() -> list[str]:
     """Remove namespaces (and files) left by labs whose process is gone; return the namespaces removed.
 

@@ -7,15 +7,17 @@ from typing import Iterator
 
 import pytest
 
-from hotspot.lab import Lab, cleanup_stale
+from hotspot.lab import Lab, cleanup_stale, warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _lab_session() -> None:
-    """Lab tests need root: fail (never skip) without it; remove namespaces that crashed runs left behind."""
+    """Lab tests need root: fail (never skip) without it; remove namespaces that crashed runs left behind;
+    warm the machine up, so that no test's timeout pays a cold start."""
     if os.geteuid() != 0:
         pytest.fail("tests/lab create network namespaces and need root (run: sudo make test)", pytrace=False)
     cleanup_stale()
+    warm_up()
 
 
 @pytest.fixture
