@@ -107,6 +107,10 @@ class Daemon:
 
     def check_table(self, gone: list[TableGone] = ()) -> None:
         started = time.monotonic()
+        if self.watch and not gone:
+            # A poll may find the table gone before the loop read the kernel's notice: read it
+            # now, or the rebuilt table would count as ours and the notice's counters be lost.
+            gone = self.watch.read()
         if not self.hs.ensure_table(gone):
             return
         took = (time.monotonic() - started) * 1000

@@ -209,16 +209,16 @@ def test_add_clients_batch(nft):
 
 
 def test_add_clients_in_chunks(nft):
-    """A batch per 500 clients: libnftables' memory grows with the batch."""
+    """A batch per 250 clients: libnftables' memory grows with the batch."""
     fake = FakeNftables()
     nft._nft = fake
     nft.add_clients([ClientElements(id=i, mac=f"aa:bb:cc:dd:{i // 256:02x}:{i % 256:02x}")
-                     for i in range(2, 1102)])
+                     for i in range(2, 602)])
     adds = [b for b in fake.json_batches if any("add" in c for c in b["nftables"])]
     assert len(adds) == 3
     ids = [e[0] >> 16 for b in adds for c in b["nftables"] if c.get("add", {}).get("element", {}).get("name")
            == "client_down" for e in c["add"]["element"]["elem"]]
-    assert ids == list(range(2, 1102))
+    assert ids == list(range(2, 602))
 
 
 def test_add_clients_forgets_registered_macs_that_were_unknown(nft):
