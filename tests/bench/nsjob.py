@@ -17,21 +17,22 @@ def synthetic_macs(n: int) -> list[str]:
 
 
 def load_ours(args: dict) -> dict:
-    """Load hotspot's real table with `clients` clients: synthetic ones plus the real MACs (last ids),
-    each with a quota (never reached) so every packet also takes the cap lookup."""
-    from hotspot.nft import ClientElements, Nft
+    """Build hotspot's real table (Nft.build) with `clients` clients: synthetic ones plus the real MACs
+    (last ids), each with a quota (never reached) so every packet also passes a quota rule. With
+    "hook": false the hook chain is left out (the table is loaded but sees no packet)."""
+    from hotspot import nft as hn
 
     t0 = time.monotonic()
-    nft = Nft()
+    nft = hn.Nft()
     nft.delete_table()
-    nft.load([args["lan"]], [args["wan"]])
     real = [m.lower() for m in args.get("real", [])]
     macs = synthetic_macs(args["clients"] - len(real)) + real
-    batch = args.get("batch", 1000)
-    elems = [ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
-    for i in range(0, len(elems), batch):
-        nft.add_clients(elems[i:i + batch])
-    return {"seconds": time.monotonic() - t0, "clients": len(elems)}
+    elems = [hn.ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
+    nft.build([args["lan"]], [args["wan"]], elems)
+    seconds = time.monotonic() - t0
+    if not args.get("hook", True):
+        nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": "forward"}}}])
+    return {"seconds": seconds, "clients": len(elems)}
 
 
 def _config(args: dict):
@@ -50,8 +51,16 @@ def _found(n: int) -> dict[str, dict]:
             for i, m in enumerate(synthetic_macs(n))}
 
 
+# Policies given to the clients of a "mixed" database (see make_db): by position, and the last client
+# gets a cap and a throttle both, so its chains are the longest.
+CAP_EVERY, THROTTLE_EVERY, BLOCK_EVERY = 4, 10, 20
+MIXED_CAP, MIXED_RATE = 10**10, 2_000_000
+
+
 def make_db(args: dict) -> dict:
-    """Register n clients through the service layer (database only: no table loaded yet)."""
+    """Register n clients through the service layer (database only: no table loaded yet). With
+    "mixed": every CAP_EVERY-th client capped, every THROTTLE_EVERY-th throttled, every BLOCK_EVERY-th
+    blocked (offset so the three overlap only now and then), the last capped and throttled."""
     from hotspot.service import Hotspot
 
     hs = Hotspot(_config(args))
@@ -59,28 +68,63 @@ def make_db(args: dict) -> dict:
     t0 = time.monotonic()
     new = hs.register(_found(args["clients"]))
     seconds = time.monotonic() - t0
+    kinds = {"capped": 0, "throttled": 0, "blocked": 0}
+    if args.get("mixed"):
+        with hs.store.transaction():
+            for i, c in enumerate(new):
+                last = i == len(new) - 1
+                fields = {}
+                if i % CAP_EVERY == 0 or last:
+                    fields["cap"] = MIXED_CAP
+                if i % THROTTLE_EVERY == 1 or last:
+                    fields["rate"] = MIXED_RATE
+                if i % BLOCK_EVERY == 2:
+                    fields["blocked"] = True
+                if fields:
+                    hs.store.update(c.id, **fields)
+                kinds["capped"] += "cap" in fields
+                kinds["throttled"] += "rate" in fields
+                kinds["blocked"] += "blocked" in fields
     hs.commit()
     hs.close()
-    return {"registered": len(new), "register_seconds": seconds}
+    return {"registered": len(new), "register_seconds": seconds, **kinds}
+
+
+def _seeded(rules: list[list], nbytes: int) -> list[list]:
+    """A chain's rules with its counter rule (the last) already holding nbytes."""
+    counter = {"counter": {"packets": nbytes // 1000, "bytes": nbytes}}
+    return rules[:-1] + [[counter if "counter" in s else s for s in rules[-1]]]
 
 
 def _kernel_with_bytes(hs, clients) -> int:
-    """Load the table and add the clients' kernel objects, their counters already holding bytes (so
-    every client has something to account at each poll); returns the table handle."""
+    """Build the table and add the clients' chains as Nft.add_clients does, but with their counter
+    rules already holding bytes (so every client has something to account at each poll); returns the
+    table handle."""
+    from hotspot import nft as hn
     from hotspot import policy
-    from hotspot.nft import FAMILY, TABLE, counter_names
 
-    handle = hs.nft.load([hs.cfg.lan_device], list(hs.cfg.wan_device))
-    for i in range(0, len(clients), 1000):
-        chunk = clients[i:i + 1000]
+    def obj(kind, name, **extra):
+        return {kind: {"family": hn.FAMILY, "table": hn.TABLE, "name": name, **extra}}
+
+    handle = hs.nft.build([hs.cfg.lan_device], list(hs.cfg.wan_device), [])
+    for i in range(0, len(clients), 500):
+        chunk = [policy.elements(c, hs.cfg) for c in clients[i:i + 500]]
         cmds = []
         for c in chunk:
-            up, down = counter_names(c.id)
-            for name, nbytes in ((up, 10**8 + c.id * 1000), (down, 10**9 + c.id * 10000)):
-                cmds.append({"add": {"counter": {"family": FAMILY, "table": TABLE, "name": name,
-                                                 "packets": nbytes // 1000, "bytes": nbytes}}})
+            if c.quota is not None:
+                cmds.append({"add": obj("quota", hn.quota_name(c.id), bytes=c.quota,
+                                        used=min(c.used, c.quota), inv=True)})
+            up, down = hn.client_rules(c, hs.nft.marks)
+            for chain, rules in zip(hn.chain_names(c.id), (_seeded(up, 10**8 + c.id * 1000),
+                                                            _seeded(down, 10**9 + c.id * 10000))):
+                cmds.append({"add": obj("chain", chain)})
+                cmds += [{"add": {"rule": {"family": hn.FAMILY, "table": hn.TABLE, "chain": chain,
+                                           "expr": expr}}} for expr in rules]
+        cmds.append({"add": obj("element", "client_up", elem=[
+            [c.mac, {"goto": {"target": hn.chain_names(c.id)[0]}}] for c in chunk])})
+        cmds.append({"add": obj("element", "client_down", elem=[
+            [hs.nft.marks.value(c.id), {"goto": {"target": hn.chain_names(c.id)[1]}}] for c in chunk])})
         hs.nft.batch(cmds)
-        hs.nft.add_clients([policy.elements(c, hs.cfg) for c in chunk])  # keeps existing counters
     return handle
 
 
@@ -99,7 +143,7 @@ def poll(args: dict) -> dict:
     import pstats
 
     from hotspot.daemon import Daemon
-    from hotspot.service import Hotspot, boot_id
+    from hotspot.service import Hotspot
 
     cfg = _config(args)
     hs = Hotspot(cfg)
@@ -113,7 +157,7 @@ def poll(args: dict) -> dict:
     kernel_s = time.monotonic() - t0
     with hs.store.transaction():
         hs.store.reset_seen()
-        hs.store.set("table", f"{boot_id()}/{handle}")
+        hs.store.set("table", hs._identity(handle))
 
     parts: dict[str, float] = {}
 
@@ -171,7 +215,291 @@ def poll(args: dict) -> dict:
             "kernel_s": kernel_s, "objects": len(hs.nft.read_objects()), "usage_rows": rows}
 
 
-JOBS = {"load_ours": load_ours, "make_db": make_db, "poll": poll}
+# -- the rebuild after `nft flush ruleset` ------------------------------------------------------------
+
+_NFNL_NFTABLES = 10
+_GETCHAIN, _NEWCHAIN, _GETRULE, _NEWRULE = 4, 3, 7, 6
+_CHAIN_TABLE, _CHAIN_NAME = 1, 3
+_RULE_TABLE, _RULE_CHAIN = 1, 2
+_REQUEST, _DUMP = 0x1, 0x300
+_ERROR, _DONE = 2, 3
+
+
+def _nla(kind: int, payload: bytes) -> bytes:
+    import struct
+
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _nla_strings(buf: bytes, start: int, end: int) -> dict[int, str]:
+    import struct
+
+    out = {}
+    while start + 4 <= end:
+        length, kind = struct.unpack_from("=HH", buf, start)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = buf[start + 4:start + length].rstrip(b"\0").decode(errors="replace")
+        start += (length + 3) & ~3
+    return out
+
+
+class Netlink:
+    """A netfilter netlink socket for the two cheap questions the rebuild benchmark asks: does chain X
+    exist (one GETCHAIN by name: a hash lookup in the kernel, ~50 us, so it can be asked every
+    millisecond without slowing hotspotd down), and how many rules has each chain of a table (a dump)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.seq = 0
+
+    def _send(self, msg: int, flags: int, attrs: bytes) -> int:
+        import struct
+
+        self.seq += 1
+        payload = struct.pack("=BBH", 1, 0, 0) + attrs  # NFPROTO_INET
+        self.sock.send(struct.pack("=IHHII", 16 + len(payload), _NFNL_NFTABLES << 8 | msg, flags,
+                                   self.seq, 0) + payload)
+        return self.seq
+
+    def _replies(self):
+        """(type, buffer, attribute start, end) of each reply message, until the answer is complete."""
+        import os
+        import struct
+
+        while True:
+            data = self.sock.recv(1 << 20)
+            pos = 0
+            while pos + 16 <= len(data):
+                length, kind, flags = struct.unpack_from("=IHH", data, pos)
+                if kind == _DONE:
+                    return
+                if kind == _ERROR:
+                    (errno,) = struct.unpack_from("=i", data, pos + 16)
+                    if errno == 0:
+                        return
+                    if -errno == 2:
+                        yield "ENOENT", data, 0, 0
+                        return
+                    raise OSError(-errno, os.strerror(-errno))
+                yield kind & 0xFF, data, pos + 20, pos + length
+                if not flags & 0x2:  # not NLM_F_MULTI: a single answer
+                    return
+                pos += (length + 3) & ~3
+
+    def chain_exists(self, table: str, chain: str) -> bool:
+        self._send(_GETCHAIN, _REQUEST, _nla(_CHAIN_TABLE, table.encode() + b"\0") +
+                   _nla(_CHAIN_NAME, chain.encode() + b"\0"))
+        return any(kind == _NEWCHAIN for kind, *_ in self._replies())
+
+    def rules_per_chain(self, table: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        self._send(_GETRULE, _REQUEST | _DUMP, _nla(_RULE_TABLE, table.encode() + b"\0"))
+        for kind, buf, a, b in self._replies():
+            if kind == _NEWRULE:
+                chain = _nla_strings(buf, a, b).get(_RULE_CHAIN)
+                counts[chain] = counts.get(chain, 0) + 1
+        return counts
+
+
+def _expected(cfg) -> dict:
+    """What the table must hold for the clients in the database: rules per client chain, quotas, map
+    elements, tc classes."""
+    from hotspot import policy
+    from hotspot.nft import chain_names, client_rules
+    from hotspot.service import Hotspot
+
+    hs = Hotspot(cfg)
+    try:
+        clients = hs.store.clients()
+        marks = hs.nft.marks
+        rules = {}
+        for c in clients:
+            e = policy.elements(c, cfg)
+            for chain, chain_rules in zip(chain_names(c.id), client_rules(e, marks)):
+                rules[chain] = len(chain_rules)
+        return {"rules": rules, "clients": len(clients),
+                "quotas": sum(policy.effective_cap(c) is not None for c in clients),
+                "classes": sum(bool(r) for c in clients for r in policy.shaping(c, cfg).values()),
+                "last": chain_names(clients[-1].id) if clients else None}
+    finally:
+        hs.close()
+
+
+def _complete(cfg, nl: Netlink, want: dict) -> list[str]:
+    """What is missing from the table, compared with `want` (see _expected); [] when complete."""
+    import subprocess
+
+    import nftables
+
+    from hotspot.nft import TABLE, dump_objects
+
+    problems = []
+    have = nl.rules_per_chain(TABLE)
+    wrong = [c for c, n in want["rules"].items() if have.get(c) != n]
+    if wrong:
+        problems.append(f"{len(wrong)} client chains with missing or extra rules, e.g. {wrong[0]}: "
+                        f"{have.get(wrong[0])} rules, {want['rules'][wrong[0]]} expected")
+    for chain in ("upload", "download", "forward"):
+        if chain not in have:
+            problems.append(f"chain {chain} missing")
+    quotas = len(dump_objects(TABLE, 2))  # NFT_OBJECT_QUOTA
+    if quotas != want["quotas"]:
+        problems.append(f"{quotas} quotas, {want['quotas']} expected")
+    nft = nftables.Nftables()
+    nft.set_json_output(True)
+    for name, n in (("client_up", want["clients"]), ("client_down", want["clients"]), ("paths", 2)):
+        rc, out, _err = nft.cmd(f"list map inet {TABLE} {name}")
+        listed = json.loads(out)["nftables"] if rc == 0 else []
+        elems = [o["map"].get("elem", []) for o in listed if "map" in o]
+        if not elems or len(elems[0]) != n:
+            problems.append(f"map {name}: {len(elems[0]) if elems else 'missing'}, {n} elements expected")
+    if want["classes"]:
+        out = subprocess.run(["tc", "class", "show", "dev", cfg.lan_device], capture_output=True,
+                             text=True).stdout
+        classes = out.count("class htb 1:")
+        if classes < want["classes"]:
+            problems.append(f"{classes} HTB classes on {cfg.lan_device}, {want['classes']} expected")
+    return problems
+
+
+def flush_rebuild(args: dict) -> dict:
+    """`nft flush ruleset` (through libnftables, as `nft` would) while hotspotd runs, then ask the
+    kernel every `interval` seconds whether hotspot's hook chain is back: hotspotd adds it last, once
+    every client's chains, quota, block and throttle are in place. Repeated `repeats` times, a pause
+    of 1-2 s (random, so the flush does not keep the same phase against hotspotd's polls) between."""
+    import random
+
+    import nftables
+
+    from hotspot.config import load
+    from hotspot.nft import TABLE
+
+    cfg = load(args["config"])
+    interval, timeout = args.get("interval", 0.001), args.get("timeout", 30)
+    want = _expected(cfg)
+    nl = Netlink()
+    nft = nftables.Nftables()
+    runs = []
+    for i in range(args.get("repeats", 1)):
+        t_wait = time.monotonic()
+        while not nl.chain_exists(TABLE, "forward"):
+            if time.monotonic() - t_wait > timeout:
+                raise TimeoutError(f"no table {TABLE} to flush after {timeout} s")
+            time.sleep(0.01)
+        if i:
+            time.sleep(random.uniform(1.0, 2.0))
+        t0 = time.perf_counter()
+        rc, _out, err = nft.cmd("flush ruleset")
+        t_flushed = time.perf_counter()
+        if rc:
+            raise RuntimeError(f"nft flush ruleset: {err.strip()}")
+        checks = 1
+        while not nl.chain_exists(TABLE, "forward"):
+            if time.perf_counter() - t0 > timeout:
+                raise TimeoutError(f"table {TABLE} not back {timeout} s after the flush")
+            time.sleep(interval)
+            checks += 1
+        t_back = time.perf_counter()
+        problems = _complete(cfg, nl, want)
+        runs.append({"ms": (t_back - t0) * 1000, "flush_ms": (t_flushed - t0) * 1000, "checks": checks,
+                     "problems": problems})
+    return {"runs": runs, "clients": want["clients"], "quotas": want["quotas"], "classes": want["classes"],
+            "chains": 2 * want["clients"] + 3}
+
+
+def _timer(parts: dict[str, list[float]], cpu: dict[str, list[float]]):
+    """wrap(obj, attr, label): time every call of obj.attr into parts[label] (inclusive wall times)
+    and its CPU time, user and system (the kernel's work on a netlink batch runs in the sender's
+    system time), into cpu[label]."""
+    import resource
+
+    def wrap(obj, attr: str, label: str | None = None) -> None:
+        fn = getattr(obj, attr)
+        key = label or attr
+
+        def timed(*a, **kw):
+            r0, t = resource.getrusage(resource.RUSAGE_THREAD), time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                parts.setdefault(key, []).append(time.perf_counter() - t)
+                r1 = resource.getrusage(resource.RUSAGE_THREAD)
+                c = cpu.setdefault(key, [0.0, 0.0])
+                c[0] += r1.ru_utime - r0.ru_utime
+                c[1] += r1.ru_stime - r0.ru_stime
+        setattr(obj, attr, timed)
+    return wrap
+
+
+def rebuild_profile(args: dict) -> dict:
+    """Where a rebuild's time goes, without hotspotd: build the table from the database, then
+    `repeats` times: flush the ruleset, read the kernel's notices (TableWatch) and call
+    Hotspot.ensure_table(gone) with each step timed by perf_counter (inclusive times, in ms, of every
+    call; nested steps are also inside their callers)."""
+    import nftables
+
+    import hotspot.nft as hn
+    from hotspot import policy
+    from hotspot.config import load
+    from hotspot.service import Hotspot
+
+    cfg = load(args["config"])
+    hs = Hotspot(cfg)
+    t0 = time.perf_counter()
+    hs.ensure_table()
+    first_ms = (time.perf_counter() - t0) * 1000
+    parts: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+    wrap = _timer(parts, cpu)
+    nft = hs.nft
+    for attr in ("batch", "_file", "table_handle", "set_interfaces", "add_clients", "forget_unknown",
+                 "unknown_macs", "delete_table", "build", "read_counters"):
+        wrap(nft, attr, f"nft.{attr}")
+    for attr in ("account", "reshape", "table_is_ours"):
+        wrap(hs, attr, f"hotspot.{attr}")
+    for attr in ("clients", "reset_seen", "record", "set"):
+        wrap(hs.store, attr, f"store.{attr}")
+    for attr in ("setup", "set_classes", "present", "_run", "_ours"):
+        wrap(hs.shaper, attr, f"shaper.{attr}")
+    wrap(policy, "elements", "policy.elements")
+    wrap(hn, "client_rules", "nft.client_rules")
+    lib = nftables.Nftables()
+    runs = []
+    for _ in range(args.get("repeats", 3)):
+        parts.clear()
+        cpu.clear()
+        watch = hn.TableWatch()
+        t0 = time.perf_counter()
+        rc, _out, err = lib.cmd("flush ruleset")
+        t_flush = time.perf_counter()
+        gone: list = []
+        while not gone:
+            gone = watch.read()
+            if not gone:
+                time.sleep(0.0005)
+        t_read = time.perf_counter()
+        built = hs.ensure_table(gone)
+        t_end = time.perf_counter()
+        watch.close()
+        calls = {k: {"ms": round(sum(v) * 1000, 1), "calls": len(v),
+                     "user_ms": round(cpu[k][0] * 1000), "sys_ms": round(cpu[k][1] * 1000),
+                     "each_ms": [round(x * 1000, 1) for x in v] if len(v) <= 20 else None}
+                 for k, v in parts.items()}
+        runs.append({"flush_ms": (t_flush - t0) * 1000, "notices_ms": (t_read - t_flush) * 1000,
+                     "ensure_table_ms": (t_end - t_read) * 1000, "rebuilt": built,
+                     "counters_in_notices": sum(len(g.counters) for g in gone), "steps": calls})
+        time.sleep(0.5)
+    hs.close()
+    return {"first_build_ms": first_ms, "runs": runs}
+
+
+JOBS = {"load_ours": load_ours, "make_db": make_db, "poll": poll, "flush_rebuild": flush_rebuild,
+        "rebuild_profile": rebuild_profile}
 
 if __name__ == "__main__":
     print(json.dumps(JOBS[sys.argv[1]](json.loads(sys.argv[2]))))

@@ -1,6 +1,7 @@
 """`make bench`: hotspot's benchmarks, one JSON object per line on stdout; progress on stderr.
 
-    .venv/bin/python -m tests.bench.run [GROUP ...]     groups: dataplane cap throttle poll rss
+    .venv/bin/python -m tests.bench.run [GROUP ...]
+        groups: dataplane lookups cap throttle poll rss rebuild flush_gap
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -17,16 +18,19 @@ import time
 import traceback
 
 from hotspot.lab import cleanup_stale
-from tests.bench import dataplane, enforcement, service
+from tests.bench import dataplane, enforcement, lookups, rebuild, service
 from tests.bench.common import emit, log
 
 # group -> (what it runs, the names it emits: reported as null if the group fails)
 GROUPS = {
     "dataplane": (dataplane.run, [("dataplane_pps_ratio", "ratio"), ("dataplane_scaling", "ratio")]),
+    "lookups": (lookups.run, [("lookups_per_packet", "lookups")]),
     "cap": (enforcement.run_cap, [("cap_overshoot_bytes", "bytes")]),
     "throttle": (enforcement.run_throttle, [("throttle_error", "ratio")]),
     "poll": (service.run_poll, [("poll_ms_5000", "ms")]),
     "rss": (service.run_rss, [("daemon_rss_mb_5000", "MB")]),
+    "rebuild": (rebuild.run_rebuild, [("rebuild_ms_10", "ms"), ("rebuild_ms_5000", "ms")]),
+    "flush_gap": (rebuild.run_flush_gap, [("flush_gap_bytes", "bytes")]),
 }
 
 
