@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from hotspot.lab import CommandError, Lab
+from hotspot.lab.hotspotd import Hotspotd
 
 NSJOB = str(Path(__file__).resolve().parent / "nsjob.py")
 
@@ -57,3 +58,19 @@ def iperf(lab: Lab, client: str, tries: int = 3, **kw) -> dict:
             time.sleep(0.5)
     assert last is not None
     raise last
+
+
+def start_hotspotd(lab: Lab) -> tuple[Hotspotd, str]:
+    """The real hotspotd in the lab, with c1 registered (a ping makes it known); returns it and c1's MAC."""
+    d = Hotspotd(lab).start()
+    mac = lab.clients["c1"].mac
+    for _ in range(3):
+        lab.ping("c1", lab.server4)
+        try:
+            d.wait_client(mac, timeout=5)
+            break
+        except TimeoutError:
+            continue
+    else:
+        raise TimeoutError(f"hotspotd never registered c1 ({mac}):\n{d.log()[-2000:]}")
+    return d, mac

@@ -7,28 +7,12 @@ import subprocess
 import time
 
 from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
-from tests.bench.common import emit, iperf, log, rnd
+from tests.bench.common import emit, iperf, log, rnd, start_hotspotd
 
 CAP = 10_000_000  # "10MB"
 CAP_RUNS = 3
 THROTTLE_MBIT = (1, 8, 50)
 THROTTLE_SECONDS = 5
-
-
-def _start(lab: Lab) -> tuple[Hotspotd, str]:
-    d = Hotspotd(lab).start()
-    mac = lab.clients["c1"].mac
-    for _ in range(3):
-        lab.ping("c1", lab.server4)
-        try:
-            d.wait_client(mac, timeout=5)
-            break
-        except TimeoutError:
-            continue
-    else:
-        raise TimeoutError(f"hotspotd never registered c1 ({mac}):\n{d.log()[-2000:]}")
-    return d, mac
 
 
 def _wire(lab: Lab) -> dict:
@@ -64,7 +48,7 @@ def run_cap(runs: int = CAP_RUNS) -> None:
     """A 10 MB cap, then a TCP download at line rate (offload on: GSO super-packets up to 64 KB)."""
     overshoots, rx_overshoots, reached = [], [], []
     with Lab(clients=("c1",)) as lab:
-        d, mac = _start(lab)
+        d, mac = start_hotspotd(lab)
         try:
             for i in range(runs):
                 d.ctl("reset", mac)
@@ -99,7 +83,7 @@ def run_cap(runs: int = CAP_RUNS) -> None:
 def run_throttle() -> None:
     """Throttle with hotspotctl, then TCP at full speed: |goodput / rate - 1| down and up."""
     with Lab(clients=("c1",)) as lab:
-        d, mac = _start(lab)
+        d, mac = start_hotspotd(lab)
         try:
             for mbit in THROTTLE_MBIT:
                 info = d.json("throttle", mac, f"{mbit}mbit")

@@ -17,8 +17,7 @@ import subprocess
 import time
 
 from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
-from tests.bench.common import emit, log
+from tests.bench.common import emit, log, start_hotspotd
 
 EXPECTED = 2  # the `paths` vmap, then client_up (by MAC) or client_down (by conntrack mark)
 KINDS = {  # kind -> hotspotctl commands that give c1 that policy
@@ -109,16 +108,8 @@ def _trace(lab: Lab, mac: str, tries: int = 3) -> dict[str, list[tuple[str, int,
 
 def run() -> None:
     with Lab(clients=("c1",)) as lab:
-        d = Hotspotd(lab).start()
+        d, mac = start_hotspotd(lab)
         try:
-            mac = lab.clients["c1"].mac
-            for _ in range(3):
-                lab.ping("c1", lab.server4)
-                try:
-                    d.wait_client(mac, timeout=5)
-                    break
-                except TimeoutError:
-                    continue
             cid = d.client(mac)["id"]
             lab.nft(lab.router, f"""table inet benchtrace {{
     chain pre {{
