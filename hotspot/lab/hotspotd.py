@@ -38,6 +38,7 @@ class Hotspotd:
         return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file)}
 
     def start(self, wait: bool = True) -> Hotspotd:
+        self._log_from = len(self.log())  # a restart appends: wait for this run's own lines
         with open(self.log_path, "a") as log:
             self.proc = self.lab.popen(self.lab.router, sys.executable, "-m", "hotspot.daemon",
                                        "-c", str(self.config_path), stdout=log, stderr=log, env=self.env())
@@ -48,7 +49,7 @@ class Hotspotd:
     def _running(self) -> bool:
         if self.proc.poll() is not None:
             raise RuntimeError(f"hotspotd exited with {self.proc.returncode}: {self.log()[-2000:]}")
-        return "polling every" in self.log()
+        return "polling every" in self.log()[self._log_from:]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
         self.proc.send_signal(sig)

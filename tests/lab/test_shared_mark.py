@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 from hotspot.lab import CommandError
 from tests.lab.conftest import register
@@ -78,3 +79,23 @@ def test_another_tables_mark_bits_survive_counting_caps_and_throttles(lab, start
     ours = d.client(c1)["id"] << 16
     marks = lab.run(lab.router, "cat", "/proc/net/nf_conntrack").stdout
     assert f"mark={ours | 0x200} " in marks, marks[-2000:]
+
+
+def test_a_new_mask_rebuilds_the_table_and_keeps_the_bytes(lab, start_hotspotd):
+    """A table built for another mask is rebuilt, but only after its counters are accounted."""
+    d = start_hotspotd(poll_interval=60)  # no poll between the transfer and the restart
+    register(lab, d, "c1")
+    mac = lab.clients["c1"].mac
+    time.sleep(0.5)
+    counted0, wire0 = d.client(mac)["bytes_total"], _wire(lab, "c1")
+    lab.iperf("c1", bytes=10_000_000, reverse=True)
+    d.kill9()  # the bytes of the transfer are only in the kernel's counters now
+    d = start_hotspotd(poll_interval=60, ct_mark_mask=0xFF000000)
+    assert d.log().count("loaded table inet hotspot") == 2, d.log()
+    cid = d.client(mac)["id"]
+    assert "ct mark & 0xff000000 vmap" in d.nft("list", "chain", "inet", "hotspot", "download")
+    lab.iperf("c1", bytes=5_000_000, reverse=True)
+    counted, wire = d.client(mac)["bytes_total"] - counted0, _wire(lab, "c1") - wire0
+    assert abs(counted - wire) <= 0.001 * wire, (counted, wire)
+    marks = lab.run(lab.router, "cat", "/proc/net/nf_conntrack").stdout
+    assert f"mark={cid << 24} " in marks, marks[-2000:]  # the new flow, marked in the new bits
