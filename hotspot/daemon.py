@@ -66,7 +66,6 @@ class Daemon:
         self.last_commit = time.monotonic()
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
-        self.rebuilds = 0
         self.watch: TableWatch | None = None
         self._wake_r, self._wake_w = os.pipe()  # a signal handler writes here to end the wait at once
         os.set_blocking(self._wake_w, False)
@@ -114,7 +113,6 @@ class Daemon:
         if not self.hs.ensure_table(gone):
             return
         took = (time.monotonic() - started) * 1000
-        self.rebuilds += 1
         if any(g.handle is not None for g in gone):
             log.warning("table inet hotspot was deleted (flushed?) and is rebuilt in %.0f ms; what it had "
                         "counted since the last poll is kept", took)

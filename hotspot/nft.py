@@ -307,7 +307,7 @@ class Nft:
 
     def read_objects(self) -> dict[str, int]:
         """Every counter's bytes ("u<id>", "d<id>") and every quota's consumed bytes ("q<id>")."""
-        return {**dump_counters(TABLE), **dump_objects(TABLE, _NFT_OBJECT_QUOTA)}
+        return {**dump_counters(TABLE), **dump_quotas(TABLE)}
 
     def read_counters(self) -> dict[str, int]:
         """Only the counters: what each poll needs."""
@@ -362,7 +362,7 @@ _NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _NFPROTO_INET = 1
 _NFTA_OBJ_TABLE, _NFTA_OBJ_NAME, _NFTA_OBJ_TYPE, _NFTA_OBJ_DATA = 1, 2, 3, 4
-_NFT_OBJECT_COUNTER, _NFT_OBJECT_QUOTA = 1, 2
+_NFT_OBJECT_QUOTA = 2
 _NFTA_COUNTER_BYTES = 1
 _NFTA_QUOTA_CONSUMED = 4
 
@@ -381,6 +381,17 @@ def _attrs(buf: bytes, start: int, end: int):
         start += (length + 3) & ~3
 
 
+def _messages(data: bytes):
+    """Each netlink message in a buffer from the kernel: (type, start of its body, its end)."""
+    pos = 0
+    while pos + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, pos)
+        if length < 16:
+            return
+        yield kind, pos + 16, pos + length
+        pos += (length + 3) & ~3
+
+
 def _dump(msg: int, attrs: bytes, parse) -> bool:
     """Send one nf_tables dump request and feed each reply's attributes to parse(buf, start, end).
     Returns False when the kernel answers ENOENT (no such table)."""
@@ -392,28 +403,25 @@ def _dump(msg: int, attrs: bytes, parse) -> bool:
         sock.send(header + payload)
         while True:
             data = sock.recv(1 << 17)
-            pos = 0
-            while pos + 16 <= len(data):
-                length, kind = struct.unpack_from("=IH", data, pos)
+            for kind, body, end in _messages(data):
                 if kind == _NLMSG_DONE:
                     return True
                 if kind == _NLMSG_ERROR:
-                    (errno,) = struct.unpack_from("=i", data, pos + 16)
+                    (errno,) = struct.unpack_from("=i", data, body)
                     if errno == 0:
                         return True
                     if -errno == 2:
                         return False
                     raise NftError(f"netlink dump failed: {os.strerror(-errno)}")
-                parse(data, pos + 20, pos + length)
-                pos += (length + 3) & ~3
+                parse(data, body + 4, end)  # after the nfgenmsg header
 
 
-def dump_objects(table: str, obj_type: int) -> dict[str, int]:
-    """{name: consumed} for every quota (or {name: bytes} for every counter object) of the table."""
+def dump_quotas(table: str) -> dict[str, int]:
+    """{name: consumed} for every quota of the table."""
     result: dict[str, int] = {}
     attrs = _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
-    attrs += _attr(_NFTA_OBJ_TYPE, struct.pack(">I", obj_type))
-    _dump(_NFT_MSG_GETOBJ, attrs, lambda buf, a, b: _parse_obj(buf, a, b, result))
+    attrs += _attr(_NFTA_OBJ_TYPE, struct.pack(">I", _NFT_OBJECT_QUOTA))
+    _dump(_NFT_MSG_GETOBJ, attrs, lambda buf, a, b: _parse_quota(buf, a, b, result))
     return result
 
 
@@ -505,11 +513,10 @@ def table_handle(table: str) -> int | None:
 _NLA = struct.Struct("=HH")
 _BE32 = struct.Struct(">I")
 _BE64 = struct.Struct(">Q")
-_WANTED = {_NFT_OBJECT_COUNTER: _NFTA_COUNTER_BYTES, _NFT_OBJECT_QUOTA: _NFTA_QUOTA_CONSUMED}
 
 
-def _parse_obj(buf: bytes, pos: int, end: int, out: dict[str, int]) -> None:
-    """One object's attributes; an inline loop, as this runs for every counter at every poll."""
+def _parse_quota(buf: bytes, pos: int, end: int, out: dict[str, int]) -> None:
+    """One quota object's attributes; an inline loop, as this runs for every capped client."""
     name, obj_type, data = None, 0, None
     nla = _NLA.unpack_from
     while pos + 4 <= end:
@@ -524,15 +531,14 @@ def _parse_obj(buf: bytes, pos: int, end: int, out: dict[str, int]) -> None:
         elif kind == _NFTA_OBJ_DATA:
             data = (pos + 4, pos + length)
         pos += (length + 3) & ~3
-    wanted = _WANTED.get(obj_type)
-    if name is None or data is None or wanted is None:
+    if name is None or data is None or obj_type != _NFT_OBJECT_QUOTA:
         return
     pos, end = data
     while pos + 4 <= end:
         length, kind = nla(buf, pos)
         if length < 4:
             return
-        if kind & 0x3FFF == wanted:
+        if kind & 0x3FFF == _NFTA_QUOTA_CONSUMED:
             out[name] = _BE64.unpack_from(buf, pos + 4)[0]
             return
         pos += (length + 3) & ~3
@@ -594,14 +600,9 @@ class TableWatch:
                 self._counters, self._gone = {}, None
                 found.append(TableGone(None, {}))
                 continue
-            pos = 0
-            while pos + 20 <= len(data):
-                length, kind = struct.unpack_from("=IH", data, pos)
-                if length < 16:
-                    break
-                self._message(kind & 0xFF if kind >> 8 == _NFNL_SUBSYS_NFTABLES else -1, data,
-                              pos + 20, pos + length, found)
-                pos += (length + 3) & ~3
+            for kind, body, end in _messages(data):
+                if kind >> 8 == _NFNL_SUBSYS_NFTABLES and body + 4 <= end:
+                    self._message(kind & 0xFF, data, body + 4, end, found)
 
     def _message(self, msg: int, buf: bytes, start: int, end: int, found: list[TableGone]) -> None:
         if msg == _NFT_MSG_DELRULE and buf[start - 4] == _NFPROTO_INET:

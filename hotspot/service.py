@@ -74,11 +74,13 @@ class Hotspot:
         """What the database records of the table it follows: this boot, its handle, the mark mask."""
         return None if handle is None else f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}"
 
-    def table_is_ours(self) -> bool:
-        """True when the kernel table is the one whose counters the database follows, built for
-        this config's mark mask."""
+    def table_is_ours(self, handle: int | None = None) -> bool:
+        """True when the kernel table (`handle`, default: looked up) is the one whose counters the
+        database follows, built for this config's mark mask."""
         ours = self.store.get("table")
-        return ours is not None and ours == self._identity(self.nft.table_handle())
+        if ours is None:
+            return False
+        return ours == self._identity(self.nft.table_handle() if handle is None else handle)
 
     def pending(self, objs: dict[str, int], c: Client) -> tuple[int, int]:
         """Bytes the kernel counted since the last poll."""
@@ -238,14 +240,15 @@ class Hotspot:
         """Build the table if it is missing or not the one we follow; True if it was (re)built.
         `gone`: deletions the kernel notified; the counters of the table we followed are accounted
         first, so the bytes it counted since the last poll survive its deletion."""
-        if self.table_is_ours():
+        handle = self.nft.table_handle()
+        if handle is not None and self.table_is_ours(handle):
             return False
         with self.store.transaction():
             followed = (self.store.get("table") or "").rsplit("/", 1)[0]  # boot/handle, any mask
             for g in gone:
                 if g.handle is not None and followed == f"{boot_id()}/{g.handle}":
                     self.account(g.counters)
-            if followed == f"{boot_id()}/{self.nft.table_handle()}":
+            if handle is not None and followed == f"{boot_id()}/{handle}":
                 self.account()  # the table we follow, built for another mask: keep its bytes
             clients = self.store.clients()
             self.reshape(clients)  # tc classes first, so a throttle holds from the table's first packet

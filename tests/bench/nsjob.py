@@ -336,7 +336,7 @@ def _complete(cfg, nl: Netlink, want: dict) -> list[str]:
 
     import nftables
 
-    from hotspot.nft import TABLE, dump_objects
+    from hotspot.nft import TABLE, dump_quotas
 
     problems = []
     have = nl.rules_per_chain(TABLE)
@@ -347,7 +347,7 @@ def _complete(cfg, nl: Netlink, want: dict) -> list[str]:
     for chain in ("upload", "download", "forward"):
         if chain not in have:
             problems.append(f"chain {chain} missing")
-    quotas = len(dump_objects(TABLE, 2))  # NFT_OBJECT_QUOTA
+    quotas = len(dump_quotas(TABLE))
     if quotas != want["quotas"]:
         problems.append(f"{quotas} quotas, {want['quotas']} expected")
     nft = nftables.Nftables()
