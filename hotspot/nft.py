@@ -8,6 +8,7 @@ formats thousands of objects as JSON far too slowly for a router (see tests/benc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import struct
@@ -68,6 +69,7 @@ class ClientElements:
     blocked: bool = False
     shape: str | None = None  # tc class id ("1:4") for a manual throttle
     shape_capped: str | None = None  # tc class id once the quota is used up (after_cap throttle)
+    ips: tuple[str, ...] = ()  # its addresses, for download packets conntrack cannot name
 
 
 def _obj(kind: str, name: str, **extra) -> dict:
@@ -109,6 +111,17 @@ def chain_names(cid: int) -> tuple[str, str]:
 _DROP = {"drop": None}
 
 
+def _address_cmds(op: str, owned: list[tuple[str, int]]) -> list[dict]:
+    """Add or delete addr4/addr6 elements for (address, client id) pairs."""
+    cmds = []
+    for name, v6 in (("addr4", False), ("addr6", True)):
+        elems = [[ip, _goto(chain_names(cid)[1])] if op == "add" else ip
+                 for ip, cid in owned if (":" in ip) == v6]
+        if elems:
+            cmds.append({op: _elem(name, elems)})
+    return cmds
+
+
 def _goto(chain: str) -> dict:
     return {"goto": {"target": chain}}
 
@@ -128,7 +141,9 @@ def client_rules(c: ClientElements, marks: Marks) -> tuple[list[list], list[list
     set_id = {"mangle": {"key": {"ct": {"key": "mark"}},
                          "value": {"|": [{"&": [{"ct": {"key": "mark"}}, marks.keep]}, marks.value(c.id)]}}}
     chains = []
-    for counter in ([set_id, _COUNTER], [_COUNTER]):
+    # The counter comes first: `ct mark set` reads the mark, which breaks the rule for a packet without
+    # a conntrack entry, and that packet must still be counted.
+    for counter in ([_COUNTER, set_id], [_COUNTER]):
         rules: list[list] = []
         if c.blocked:
             rules.append([_DROP])
@@ -201,7 +216,12 @@ class Nft:
             handle = self.table_handle()
             assert handle is not None
             self.set_interfaces(lan, wan)
-            self.add_clients(clients)
+            taken: set[str] = set()  # an address names one client, even if the database says two
+            unique = []
+            for c in clients:
+                unique.append(dataclasses.replace(c, ips=tuple(ip for ip in c.ips if ip not in taken)))
+                taken.update(c.ips)
+            self.add_clients(unique)
             self._file(HOOK.read_text())
         finally:
             self._nft = kept
@@ -240,6 +260,7 @@ class Nft:
                 {"add": _elem("client_down", [[self.marks.value(c.id), _goto(chain_names(c.id)[1])]
                                               for c in part])},
             ]
+            cmds += _address_cmds("add", [(ip, c.id) for c in part for ip in c.ips])
             self.batch(cmds)
         self.forget_unknown([c.mac for c in clients])
 
@@ -249,6 +270,12 @@ class Nft:
         if client_rules(c, self.marks) != client_rules(was, self.marks):
             handles = {chain: self._rule_handles(chain) for chain in chain_names(c.id)}
         self.batch(self._policy_cmds(c, was=was, handles=handles))
+
+    def move_addresses(self, dropped: list[tuple[str, int]], added: list[tuple[str, int]]) -> None:
+        """Take (address, client id) pairs out of the address maps and put others in, at once."""
+        cmds = _address_cmds("delete", dropped) + _address_cmds("add", added)
+        if cmds:
+            self.batch(cmds)
 
     def _rule_handles(self, chain: str) -> list[int]:
         listed = self._list({"chain": {"family": FAMILY, "table": TABLE, "name": chain}})
@@ -273,6 +300,8 @@ class Nft:
                 cmds += [{"insert": _rule_at(chain, counter, expr)} for expr in rules[:-1]]
         if c.quota is None and was.quota is not None:
             cmds.append({"delete": _obj("quota", q)})  # after the rules that used it are gone
+        cmds += _address_cmds("delete", [(ip, c.id) for ip in was.ips if ip not in c.ips])
+        cmds += _address_cmds("add", [(ip, c.id) for ip in c.ips if ip not in was.ips])
         return cmds
 
     def reset_quota(self, cid: int) -> int | None:

@@ -62,4 +62,5 @@ def elements(c: Client, cfg: Config, *, used: int | None = None) -> ClientElemen
         blocked=c.blocked,
         shape=class_id(c.id) if c.rate else None,
         shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
+        ips=tuple(c.ips),
     )

@@ -308,11 +308,26 @@ class Hotspot:
         self.store.set("unregistered_seen", total)
 
     def register(self, found: dict[str, dict]) -> list[Client]:
-        """Add clients seen for the first time; refresh hostnames and addresses of known ones."""
+        """Add clients seen for the first time; refresh hostnames and addresses of known ones. An
+        address belongs to one client: the one that claims it now takes it from any other."""
         now = self.clock()
         new = []
         with self.store.transaction():
             known = {c.mac: c for c in self.store.clients()}
+            owner = {ip: c for c in known.values() for ip in c.ips}
+            claims = {mac: sorted(set(info.get("ips") or [])) for mac, info in found.items()}
+            dropped, added = [], []  # (address, client id) to take out of / put into the kernel
+            for mac, ips in claims.items():
+                c = known.get(mac)
+                if not ips or (c is not None and ips == sorted(c.ips)):
+                    continue
+                for ip in ips:
+                    other = owner.get(ip)
+                    if other is not None and other.mac != mac:
+                        other.ips = [a for a in other.ips if a != ip]
+                        self.store.update(other.id, ips=other.ips)
+                        dropped.append((ip, other.id))
+                    owner[ip] = c
             for mac, info in found.items():
                 c = known.get(mac)
                 if c is None:
@@ -320,20 +335,24 @@ class Hotspot:
                         log.warning("client table full; %s not registered", mac)
                         continue
                     c = self.store.add_client(mac, now, hostname=info.get("hostname"),
-                                              ips=info.get("ips", []), cap=self.cfg.default_cap)
+                                              ips=claims[mac], cap=self.cfg.default_cap)
                     new.append(c)
                     continue
                 changes = {}
                 if info.get("hostname") and info["hostname"] != c.hostname:
                     changes["hostname"] = info["hostname"]
-                if info.get("ips") and sorted(info["ips"]) != sorted(c.ips):
-                    changes["ips"] = sorted(info["ips"])
+                if claims[mac] and claims[mac] != sorted(c.ips):
+                    changes["ips"] = claims[mac]
+                    dropped += [(ip, c.id) for ip in c.ips if ip not in claims[mac]]
+                    added += [(ip, c.id) for ip in claims[mac] if ip not in c.ips]
                 if changes:
                     self.store.update(c.id, **changes)
-            if new and self.table_is_ours():
-                self.shaper.set_classes({cls: rate for c in new
-                                         for cls, rate in policy.shaping(c, self.cfg).items() if rate})
-                self.nft.add_clients([policy.elements(c, self.cfg) for c in new])
+            if self.table_is_ours():
+                self.nft.move_addresses(dropped, added)
+                if new:
+                    self.shaper.set_classes({cls: rate for c in new
+                                             for cls, rate in policy.shaping(c, self.cfg).items() if rate})
+                    self.nft.add_clients([policy.elements(c, self.cfg) for c in new])
         return new
 
     def rollover_if_due(self) -> bool:

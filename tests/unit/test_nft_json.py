@@ -50,7 +50,7 @@ SET_ID = {"mangle": {"key": {"ct": {"key": "mark"}},
                      "value": {"|": [{"&": [{"ct": {"key": "mark"}}, 0xFFFF]}, 5 << 16]}}}
 DROP = {"drop": None}
 COUNTER = {"counter": {"packets": 0, "bytes": 0}}
-UP, DOWN = [SET_ID, COUNTER], [COUNTER]  # the counter rules, always last
+UP, DOWN = [COUNTER, SET_ID], [COUNTER]  # the counter rules, always last; counting before the mark
 
 
 def prio(classid):
