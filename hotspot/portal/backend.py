@@ -1,0 +1,82 @@
+"""What the portal asks of hotspotd.
+
+The portal's workers run unprivileged; everything that needs the kernel, the database or a secret is
+asked of hotspotd through this interface. `hotspot.ipc.IpcBackend` implements it over hotspotd's Unix
+socket; tests use a fake with the same methods. A client is always named by the source address of
+its request (`ip`): hotspotd maps it to a MAC through the kernel's neighbour table, so nothing the
+client sends (headers, parameters) can make it another client.
+
+Dict shapes (ISO 8601 strings for times, bytes and bits/s as integers, None where nothing applies):
+
+client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` plus:
+    mac, id, hostname, ips, bytes_up, bytes_down, bytes_total, cap, remaining, rate_limit,
+    state ("ok" | "warned" | "capped" | "throttled" | "blocked"), first_seen, last_seen,
+    reason: why the state is not "ok", one of None | "blocked" | "cap_block" (cap reached, blocked
+        until the period ends) | "cap_throttle" (cap reached, slowed to `rate_limit`) | "throttle"
+        (slowed by the owner) | "warned" (close to the cap) | "not_admitted" (captive, not signed in)
+    until: when the reason ends (period_end for cap_*; None for manual throttle/block)
+    period_start, period_end
+    speed_up, speed_down: bits/s over the last few seconds
+    today: [{"hour": ISO, "bytes": int}] the hours of today so far (local time)
+    days: [{"day": "YYYY-MM-DD", "bytes": int}] every day of the period so far
+    forecast: {"period_end_bytes": int, "cap_hit_at": ISO | None} at the recent pace
+    admitted: bool; auth: "none" | "click" | "voucher"; voucher: code or None
+`client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class BackendError(Exception):
+    """A refused request; the message is one line, fit to show the user."""
+
+
+class NotAClient(BackendError):
+    """The request's source address belongs to no known LAN client."""
+
+
+class Backend(Protocol):
+    # -- the client's own, named by its address ------------------------------------------------
+    def me(self, ip: str) -> dict:
+        """The client view of the device at `ip`; NotAClient if none."""
+
+    def captive(self, ip: str) -> dict:
+        """RFC 8908 state: {"captive": bool, "seconds_remaining": int|None,
+        "bytes_remaining": int|None, "can_extend": bool}."""
+
+    def admit(self, ip: str, voucher: str | None = None) -> dict:
+        """Admit the device at `ip` (click: accepted terms; voucher: a code); returns its view."""
+
+    # -- the owner's ---------------------------------------------------------------------------
+    def portal_settings(self) -> dict:
+        """What the portal needs to run: {"secret": hex str, "auth", "portal_port", "tls": bool,
+        "metrics_token": str|None, "venue": str|None}."""
+
+    def login(self, ip: str, password: str) -> bool:
+        """Check the admin password; BackendError when `ip` made too many failed attempts."""
+
+    def status(self) -> dict:
+        """As `hotspotctl status --json`, plus speed_up/speed_down for the whole LAN."""
+
+    def clients(self) -> list[dict]:
+        """Every client's view."""
+
+    def client(self, mac: str) -> dict:
+        """One client's view with its history; BackendError if unknown."""
+
+    def act(self, mac: str, action: str, value: str | None = None) -> dict:
+        """cap SIZE|none, throttle RATE|none, block, unblock, reset, topup SIZE, rename NAME|"":
+        parsed and applied by hotspotd like the CLI; returns the client's new view."""
+
+    def settings(self) -> dict:
+        """The plan settings as their config strings: default_cap, period, period_start,
+        after_cap, after_cap_rate, auth."""
+
+    def set_settings(self, values: dict[str, str]) -> dict:
+        """Validate and write to the config file; BackendError names the bad field."""
+
+    def metrics(self) -> dict:
+        """{"status": status(), "clients": clients(), "health": {"last_poll": ISO,
+        "poll_seconds": float, "rebuilds": int, "uptime_seconds": float}}."""
