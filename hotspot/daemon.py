@@ -19,7 +19,8 @@ from pathlib import Path
 
 from hotspot import __version__
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
-from hotspot.discovery import Leases, read_neighbours
+from hotspot.discovery import Leases
+from hotspot.neighbours import neighbours
 from hotspot.nft import TableGone, TableWatch
 from hotspot.service import Hotspot, daemon_pid
 
@@ -149,7 +150,7 @@ class Daemon:
         found: dict[str, dict] = {}
         for mac in self.hs.nft.unknown_macs():
             found.setdefault(mac, {"ips": [], "hostname": None})
-        for mac, ips in read_neighbours(self.cfg.lan_device).items():
+        for mac, ips in neighbours(self.cfg.lan_device).items():
             found.setdefault(mac, {"ips": [], "hostname": None})["ips"] += ips
         for mac, (ip, hostname) in self.leases.read().items():
             entry = found.setdefault(mac, {"ips": [], "hostname": None})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import subprocess
 
 from hotspot.units import InvalidValue, parse_mac
 
@@ -45,29 +44,6 @@ def parse_leases(text: str) -> dict[str, tuple[str, str | None]]:
             continue
         leases[mac] = (ip, clean_hostname(parts[3]))
     return leases
-
-
-def parse_neighbours(text: str) -> dict[str, list[str]]:
-    """`ip neigh show dev X` lines -> {mac: [ips]}; failed entries and link-local IPv6 skipped."""
-    found: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if "lladdr" not in parts[:-1] or parts[-1] in ("FAILED", "INCOMPLETE"):
-            continue
-        mac = _mac(parts[parts.index("lladdr") + 1])
-        try:
-            ip = ipaddress.ip_address(parts[0])
-        except ValueError:
-            continue
-        if mac is None or ip.is_link_local or ip.is_multicast:
-            continue
-        found.setdefault(mac, []).append(str(ip))
-    return found
-
-
-def read_neighbours(dev: str) -> dict[str, list[str]]:
-    out = subprocess.run(["ip", "neigh", "show", "dev", dev], capture_output=True, text=True).stdout
-    return parse_neighbours(out)
 
 
 class Leases:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 
 from hotspot.lab import Lab
@@ -47,3 +49,38 @@ def test_hostile_hostname_is_cleaned_and_never_reaches_nft():
         assert name == "imgsrcxonerroralert1flushruleset"
         assert "table inet hotspot" in d.nft("list", "tables")
         d.stop()
+
+
+NEIGHBOUR_PROBE = """
+import json, sys
+from hotspot.neighbours import mac_of, neighbours
+dev = sys.argv[1]
+print(json.dumps({"all": neighbours(dev), "of": {ip: mac_of(ip, dev) for ip in sys.argv[2:]}}))
+"""
+
+
+def test_neighbours_are_read_over_netlink_one_address_at_a_time(lab):
+    """The neighbour table over rtnetlink: failed entries, link-local and multicast addresses are
+    no client's; one address is looked up on its own (what a portal request costs)."""
+    dev = "hsnb0"
+    lab.run(lab.router, "ip", "link", "add", dev, "type", "veth", "peer", "name", "hsnb1")
+    lab.run(lab.router, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=0")
+    lab.run(lab.router, "ip", "link", "set", dev, "up")
+    try:
+        for argv in (["192.0.2.10", "lladdr", "02:AA:00:00:00:01", "nud", "stale"],
+                     ["2001:db8:1::0a", "lladdr", "02:aa:00:00:00:01", "nud", "reachable"],
+                     ["192.0.2.11", "lladdr", "02:aa:00:00:00:02", "nud", "permanent"],
+                     ["192.0.2.12", "nud", "failed"],
+                     ["fe80::1", "lladdr", "02:aa:00:00:00:03", "nud", "reachable"],
+                     ["169.254.3.4", "lladdr", "02:aa:00:00:00:04", "nud", "stale"]):
+            lab.run(lab.router, "ip", "neigh", "add", argv[0], "dev", dev, *argv[1:])
+        out = json.loads(lab.run(lab.router, sys.executable, "-c", NEIGHBOUR_PROBE, dev, "192.0.2.10",
+                                 "2001:db8:1::a", "::ffff:192.0.2.11", "192.0.2.12", "192.0.2.99",
+                                 "not-an-ip").stdout)
+    finally:
+        lab.run(lab.router, "ip", "link", "del", dev)
+    assert out["all"] == {"02:aa:00:00:00:01": ["192.0.2.10", "2001:db8:1::a"],
+                          "02:aa:00:00:00:02": ["192.0.2.11"]}
+    assert out["of"] == {"192.0.2.10": "02:aa:00:00:00:01", "2001:db8:1::a": "02:aa:00:00:00:01",
+                         "::ffff:192.0.2.11": "02:aa:00:00:00:02", "192.0.2.12": None,
+                         "192.0.2.99": None, "not-an-ip": None}

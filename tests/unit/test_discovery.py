@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from hotspot.discovery import Leases, clean_hostname, parse_leases, parse_neighbours
+from hotspot.discovery import Leases, clean_hostname, parse_leases
 
 # /tmp/dhcp.leases as dnsmasq writes it on OpenWrt: DHCPv4 leases ("expiry mac ip hostname client-id"),
 # then the server's DUID line and DHCPv6 leases ("expiry iaid ip hostname client-duid").
@@ -19,24 +19,6 @@ duid 00:01:00:01:2c:5e:3f:10:a4:83:e7:00:11:22
 """
 
 # `ip neigh show dev br-lan` (iproute2 6.x) on a router with IPv4 and IPv6 clients.
-NEIGHBOURS = """\
-192.168.1.154 lladdr 3c:22:fb:12:34:56 REACHABLE
-192.168.1.201 lladdr a4:83:e7:00:11:22 STALE
-192.168.1.50  FAILED
-192.168.1.51  INCOMPLETE
-192.168.1.60 lladdr de:ad:be:ef:00:01 FAILED
-fe80::3e22:fbff:fe12:3456 lladdr 3c:22:fb:12:34:56 router STALE
-FD12:3456:789A::1A3 lladdr 3c:22:fb:12:34:56 REACHABLE
-2a02:8108:1:2::77 lladdr A4:83:E7:00:11:22 DELAY
-192.168.1.202 lladdr 02:11:22:33:44:55 router REACHABLE
-192.168.1.203 lladdr 02:11:22:33:44:56 PROBE
-192.168.1.2 lladdr 00:1a:2b:3c:4d:5e PERMANENT
-169.254.3.4 lladdr 02:11:22:33:44:66 STALE
-ff02::16 lladdr 33:33:00:00:00:16 NOARP
-fe80::1 lladdr 02:11:22:33:44:77 router REACHABLE
-"""
-
-
 # -- leases --------------------------------------------------------------------------------------
 
 
@@ -146,39 +128,3 @@ def test_clean_hostname_leaves_no_markup_or_nft_syntax(name):
     cleaned = clean_hostname(name) or ""
     assert set(cleaned) <= ALLOWED, cleaned
     assert cleaned.isprintable()
-
-
-# -- neighbours ----------------------------------------------------------------------------------
-
-
-def test_parse_neighbours_real_output():
-    assert parse_neighbours(NEIGHBOURS) == {
-        "3c:22:fb:12:34:56": ["192.168.1.154", "fd12:3456:789a::1a3"],  # IPv6 normalised; link-local dropped
-        "a4:83:e7:00:11:22": ["192.168.1.201", "2a02:8108:1:2::77"],
-        "02:11:22:33:44:55": ["192.168.1.202"],  # the router flag does not hide a client
-        "02:11:22:33:44:56": ["192.168.1.203"],
-        "00:1a:2b:3c:4d:5e": ["192.168.1.2"],
-    }
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        "192.168.1.50  FAILED",
-        "192.168.1.51  INCOMPLETE",
-        "192.168.1.60 lladdr de:ad:be:ef:00:01 FAILED",
-        "fe80::1 lladdr 02:11:22:33:44:77 router REACHABLE",  # link-local IPv6
-        "169.254.3.4 lladdr 02:11:22:33:44:66 STALE",  # link-local IPv4
-        "ff02::16 lladdr 33:33:00:00:00:16 NOARP",  # multicast
-        "not-an-ip lladdr 02:11:22:33:44:55 REACHABLE",
-        "192.168.1.9 lladdr zz:11:22:33:44:55 REACHABLE",
-        "",
-        "garbage",
-    ],
-)
-def test_parse_neighbours_drops(line):
-    assert parse_neighbours(line) == {}
-
-
-def test_parse_neighbours_empty():
-    assert parse_neighbours("") == {}
