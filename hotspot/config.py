@@ -48,6 +48,9 @@ class Config:
     warn_at: int = 80  # percent of the cap at which a client is 'warned'
     leases_file: str = "/tmp/dhcp.leases"  # dnsmasq's lease file, for hostnames
     ct_mark_mask: int = 0xFFFF0000  # the conntrack mark bits that hold the client id
+    portal_user: str = "nobody"  # the unprivileged user the portal's processes run as
+    metrics_token: str | None = None  # bearer token for /metrics without an admin login
+    venue: str | None = None  # the hotspot's name, shown on the portal
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -127,13 +130,36 @@ def _mark_mask(v: str) -> int:
     return mask
 
 
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}", re.ASCII)
+
+
+def _user(v: str) -> str:
+    if not _USER.fullmatch(v):
+        raise _Bad(f"{quote(v)} is not a user name")
+    return v
+
+
+def _token(v: str) -> str | None:
+    if v == "":
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,256}", v, re.ASCII):
+        raise _Bad("a token of 16 to 256 letters, digits or . _ ~ + / = - (or '' for none)")
+    return v
+
+
+def _text(v: str) -> str | None:
+    if len(v) > 64 or not v.isprintable():
+        raise _Bad("at most 64 printable characters")
+    return v or None
+
+
 _CHECKS: dict[str, Callable[[str], object]] = {
     "lan_device": _iface,
     "state_dir": _abs_path,
     "run_dir": _abs_path,
     "poll_interval": _ranged(0.2, 3600, "a number of seconds between 0.2 and 3600", integer=False),
     "commit_interval": _ranged(10, 86400, "a whole number of seconds between 10 and 86400"),
-    "portal_port": _ranged(1, 65535, "a port number between 1 and 65535"),
+    "portal_port": _ranged(0, 65535, "a port number between 1 and 65535 (0: no portal)"),
     "auth": _choice("none", "click", "voucher"),
     "period": _choice("daily", "weekly", "monthly"),
     "default_cap": _cap,
@@ -142,6 +168,9 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "warn_at": _ranged(1, 100, "a percentage between 1 and 100"),
     "leases_file": _abs_path,
     "ct_mark_mask": _mark_mask,
+    "portal_user": _user,
+    "metrics_token": _token,
+    "venue": _text,
 }
 _LISTS = {"wan_device"}
 _PERIOD_START = {
@@ -370,6 +399,8 @@ def dump(config: Config) -> str:
     rate_units = {"gbit": 10**9, "mbit": 10**6, "kbit": 10**3, "bit": 1}
     values["after_cap_rate"] = _exact(config.after_cap_rate, rate_units)
     values["ct_mark_mask"] = f"{config.ct_mark_mask:#010x}"
+    for key in ("metrics_token", "venue"):
+        values[key] = values[key] or ""
     out = [f"config {SECTION_TYPE} 'main'"]
     for key, value in values.items():
         if key in _LISTS:
@@ -377,3 +408,57 @@ def dump(config: Config) -> str:
         else:
             out.append(f"\toption {key} {_uci_quote(value)}")
     return "\n".join(out) + "\n"
+
+
+SETTABLE = ("default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth")
+
+
+def settings_text(config: Config) -> dict[str, str]:
+    """The plan settings as the config file spells them (for the admin UI's form)."""
+    text = dump(config)
+    found = uci_options(text, SECTION_TYPE)
+    return {key: found[key] for key in SETTABLE}
+
+
+def write_settings(path: str, values: dict[str, str]) -> Config:
+    """Set options of our section in the file, keeping every other line and comment as it is; the
+    new file is checked as a whole before it replaces the old one. Raises ConfigError (nothing
+    written) with every problem, each naming its option."""
+    bad = sorted(set(values) - set(SETTABLE))
+    if bad:
+        raise ConfigError(f"{path}: not a setting: {', '.join(bad)}")
+    for key, value in values.items():
+        if not isinstance(value, str) or len(value) > 64 or not value.isprintable():
+            raise ConfigError(f"{path}: option {key}: at most 64 printable characters")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    section, ours_end, done = None, None, set()
+    for i, line in enumerate(lines):
+        try:
+            statements = _statements(line)
+        except _Bad:
+            continue
+        for keyword, *args in statements:
+            if keyword == "config":
+                section = args[0] if args else None
+            elif section == SECTION_TYPE and keyword == "option" and len(args) == 2 and args[0] in values:
+                indent = line[: len(line) - len(line.lstrip())] or "\t"
+                lines[i] = f"{indent}option {args[0]} {_uci_quote(values[args[0]])}"
+                done.add(args[0])
+            if section == SECTION_TYPE and statements:
+                ours_end = i
+    if ours_end is None:
+        lines[:0] = [f"config {SECTION_TYPE} 'main'"]
+        ours_end = 0
+    lines[ours_end + 1:ours_end + 1] = [f"\toption {k} {_uci_quote(v)}" for k, v in values.items()
+                                        if k not in done]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    try:
+        config = load(tmp)
+    except ConfigError as e:
+        os.unlink(tmp)
+        raise ConfigError([line.replace(tmp, path, 1) for line in e.errors]) from None
+    os.replace(tmp, path)
+    return config.replace(path=path)

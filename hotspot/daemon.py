@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import pwd
 import select
 import signal
 import sys
@@ -20,9 +21,12 @@ from pathlib import Path
 from hotspot import __version__
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
-from hotspot.neighbours import neighbours
+from hotspot.ipc import IpcServer
+from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
-from hotspot.service import Hotspot, daemon_pid
+from hotspot.portal_api import PortalApi
+from hotspot.portal_process import PortalProcess, bind_addresses
+from hotspot.service import Hotspot, daemon_pid, iso
 
 log = logging.getLogger("hotspot")
 
@@ -70,6 +74,15 @@ class Daemon:
         self.watch: TableWatch | None = None
         self._wake_r, self._wake_w = os.pipe()  # a signal handler writes here to end the wait at once
         os.set_blocking(self._wake_w, False)
+        # The portal's requests run in the IPC server's threads; this lock keeps them and the loop
+        # from using the service (its database connection, its nft context) at the same time.
+        self.lock = threading.RLock()
+        self.speeds: dict[int, tuple[float, float]] = {}  # client id -> (up, down) bits/s at the last poll
+        self.started = time.time()
+        self.poll_seconds = 0.0
+        self.rebuilds = 0
+        self.ipc: IpcServer | None = None
+        self.portal: PortalProcess | None = None
 
     def wake(self) -> None:
         try:
@@ -96,7 +109,61 @@ class Daemon:
             log.error("%s failed: %s: %s", name, type(e).__name__, e)
             log.debug("%s failed", name, exc_info=True)
 
+    def health(self) -> dict:
+        return {"last_poll": iso(self.last_poll), "poll_seconds": self.poll_seconds,
+                "rebuilds": self.rebuilds, "uptime_seconds": time.time() - self.started}
+
+    def serve_portal(self) -> None:
+        """The IPC socket, then gunicorn on the LAN's addresses (once the LAN device has one)."""
+        if self.cfg.portal_port == 0:
+            return
+        if self.ipc is None:
+            api = PortalApi(self.hs, lock=self.lock, health=self.health, speeds=self.speeds,
+                            on_config=self.apply_config, portal_url=self.portal_url)
+            portal_uid = pwd.getpwnam(self.cfg.portal_user).pw_uid
+            self.ipc = IpcServer(Path(self.cfg.run_dir) / "hotspotd.sock", api, {0, portal_uid})
+            self.ipc.start()
+        if self.portal is None:
+            found = addresses(self.cfg.lan_device)
+            if not found:
+                return  # the LAN has no address yet: the next poll tries again
+            self.portal = PortalProcess(user=self.cfg.portal_user, run_dir=self.cfg.run_dir,
+                                        binds=bind_addresses(found, self.cfg.portal_port),
+                                        socket_path=str(self.ipc.path))
+            self.portal.kill_leftover()
+            self.portal.start()
+        else:
+            self.portal.check()
+
+    def portal_url(self) -> str | None:
+        """The portal's address for clients: the LAN's first IPv4 address (any phone reaches it)."""
+        found = sorted(addresses(self.cfg.lan_device), key=lambda a: ":" in a)
+        if not found:
+            return None
+        host = f"[{found[0]}]" if ":" in found[0] else found[0]
+        return f"http://{host}:{self.cfg.portal_port}"
+
+    def stop_portal(self) -> None:
+        if self.portal:
+            self.step("portal stop", self.portal.stop)
+        if self.ipc:
+            self.step("ipc stop", self.ipc.close)
+
+    def apply_config(self, cfg) -> None:
+        """Plan settings the admin changed: every client's kernel state moves to them at once."""
+        with self.lock:
+            self.hs.set_config(cfg)
+            self.cfg = cfg
+        log.info("settings changed by the admin UI: %s", cfg.path)
+
     def poll(self) -> None:
+        started = time.monotonic()
+        with self.lock:
+            self._poll()
+        self.poll_seconds = time.monotonic() - started
+        self.step("portal", self.serve_portal)
+
+    def _poll(self) -> None:
         self.step("table check", self.check_table)
         self.step("accounting", self.account)
         self.step("discovery", self.discover)
@@ -114,6 +181,7 @@ class Daemon:
         if not self.hs.ensure_table(gone):
             return
         took = (time.monotonic() - started) * 1000
+        self.rebuilds += 1
         if any(g.handle is not None for g in gone):
             log.warning("table inet hotspot was deleted (flushed?) and is rebuilt in %.0f ms; what it had "
                         "counted since the last poll is kept", took)
@@ -124,9 +192,10 @@ class Daemon:
 
     def on_notifications(self) -> None:
         """The kernel told us about our table: rebuild at once if it was deleted."""
-        gone = self.watch.read() if self.watch else []
-        if gone:
-            self.step("table check", lambda: self.check_table(gone))
+        with self.lock:
+            gone = self.watch.read() if self.watch else []
+            if gone:
+                self.step("table check", lambda: self.check_table(gone))
 
     def rollover(self) -> None:
         if self.hs.rollover_if_due():
@@ -142,8 +211,12 @@ class Daemon:
 
     def account(self) -> None:
         with self.hs.store.transaction():
-            self.hs.account()
-        self.last_poll = time.time()
+            moved = self.hs.account()
+        now = time.time()
+        seconds = max(0.001, now - self.last_poll)
+        self.speeds.clear()
+        self.speeds.update({cid: (up * 8 / seconds, down * 8 / seconds) for cid, (up, down) in moved.items()})
+        self.last_poll = now
 
     def discover(self) -> None:
         """Register MACs seen in the unknown set, the neighbour table or the leases; keep names fresh."""
@@ -194,8 +267,10 @@ class Daemon:
                     os.read(self._wake_r, 64)
                 if self.watch in ready:
                     self.on_notifications()
-        self.step("accounting", self.account)
-        self.step("commit", self.commit)
+        self.stop_portal()
+        with self.lock:
+            self.step("accounting", self.account)
+            self.step("commit", self.commit)
         log.info("stopped; usage committed to %s", self.cfg.state_dir)
 
 
@@ -214,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s", line)
         return 2
 
+    # Nothing hotspotd writes is for other users (the database holds every client's usage), but the
+    # portal's user must reach the socket in run_dir: it may pass through, not list.
+    os.umask(0o077)
+    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
+    os.chmod(cfg.run_dir, 0o711)
     hs = Hotspot(cfg)
     offloads = flow_offloading(hs)
     if offloads:

@@ -387,7 +387,7 @@ _NFT_MSG_GETTABLE, _NFT_MSG_GETRULE, _NFT_MSG_GETOBJ = 1, 7, 19
 _NFTA_TABLE_NAME, _NFTA_TABLE_HANDLE = 1, 4
 _NFTA_RULE_TABLE, _NFTA_RULE_CHAIN, _NFTA_RULE_EXPRESSIONS = 1, 2, 4
 _NFTA_EXPR_NAME, _NFTA_EXPR_DATA = 1, 2
-_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_DUMP = 0x1, 0x4, 0x300
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _NFPROTO_INET = 1
 _NFTA_OBJ_TABLE, _NFTA_OBJ_NAME, _NFTA_OBJ_TYPE, _NFTA_OBJ_DATA = 1, 2, 3, 4
@@ -421,12 +421,12 @@ def _messages(data: bytes):
         pos += (length + 3) & ~3
 
 
-def _dump(msg: int, attrs: bytes, parse) -> bool:
-    """Send one nf_tables dump request and feed each reply's attributes to parse(buf, start, end).
-    Returns False when the kernel answers ENOENT (no such table)."""
+def _dump(msg: int, attrs: bytes, parse, *, flags: int = _NLM_F_DUMP) -> bool:
+    """Send one nf_tables dump request (or, with flags=_NLM_F_ACK, a get of one object) and feed each
+    reply's attributes to parse(buf, start, end). Returns False when the kernel answers ENOENT."""
     msg_type = (_NFNL_SUBSYS_NFTABLES << 8) | msg
     payload = struct.pack("=BBH", _NFPROTO_INET, 0, 0) + attrs
-    header = struct.pack("=IHHII", 16 + len(payload), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
+    header = struct.pack("=IHHII", 16 + len(payload), msg_type, _NLM_F_REQUEST | flags, 1, 0)
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         sock.send(header + payload)
@@ -464,6 +464,26 @@ def dump_counters(table: str) -> dict[str, int]:
             result[found[0]] = found[1]
 
     _dump(_NFT_MSG_GETRULE, _attr(_NFTA_RULE_TABLE, table.encode() + b"\0"), parse)
+    return result
+
+
+def client_counters(table: str, cid: int) -> dict[str, int]:
+    """One client's counters and quota ("u<id>", "d<id>", "q<id>"), reading only its own chains and
+    quota: what a portal request costs does not grow with the number of clients."""
+    result: dict[str, int] = {}
+
+    def parse(buf, start, end):
+        found = _rule_counter(buf, start, end)
+        if found:
+            result[found[0]] = found[1]
+
+    for chain in chain_names(cid):
+        _dump(_NFT_MSG_GETRULE, _attr(_NFTA_RULE_TABLE, table.encode() + b"\0")
+              + _attr(_NFTA_RULE_CHAIN, chain.encode() + b"\0"), parse)
+    attrs = _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
+    attrs += _attr(_NFTA_OBJ_NAME, quota_name(cid).encode() + b"\0")
+    attrs += _attr(_NFTA_OBJ_TYPE, struct.pack(">I", _NFT_OBJECT_QUOTA))
+    _dump(_NFT_MSG_GETOBJ, attrs, lambda buf, a, b: _parse_quota(buf, a, b, result), flags=_NLM_F_ACK)
     return result
 
 

@@ -114,6 +114,7 @@ class Hotspot:
             "id": c.id,
             "ips": c.ips,
             "hostname": c.hostname,
+            "alias": c.alias,
             "bytes_up": live.period_up,
             "bytes_down": live.period_down,
             "bytes_total": live.period_total,
@@ -210,6 +211,10 @@ class Hotspot:
     def block(self, mac: str, blocked: bool = True) -> dict:
         return self._change(mac, blocked=blocked)
 
+    def rename(self, mac: str, alias: str | None) -> dict:
+        """The owner's name for a client (None: back to its DHCP hostname)."""
+        return self._change(mac, alias=alias or None)
+
     def reset(self, mac: str) -> dict:
         """Zero this period's usage; the bytes stay in the history."""
         with self.store.transaction():
@@ -233,6 +238,22 @@ class Hotspot:
         self.nft.update_client(policy.elements(after, self.cfg, used=used),
                                was=policy.elements(before, self.cfg))
         self.shaper.set_classes({cls: None for cls, rate in old.items() if rate and not new[cls]})
+
+    def set_config(self, cfg) -> None:
+        """Move every client's kernel state from the current settings to `cfg`'s (the admin UI
+        changed the plan while hotspotd runs); counters and quotas carry on."""
+        old, self.cfg = self.cfg, cfg
+        if not self.table_is_ours():
+            return
+        objs = self.nft.read_counters()
+        for c in self.store.clients():
+            before, after = policy.shaping(c, old), policy.shaping(c, cfg)
+            self.shaper.set_classes({cls: r for cls, r in after.items() if r and r != before[cls]})
+            pu, pd = self.pending(objs, c)
+            was, now = policy.elements(c, old), policy.elements(c, cfg, used=c.period_total + pu + pd)
+            if dataclasses.replace(now, used=was.used) != was:
+                self.nft.update_client(now, was=was)
+            self.shaper.set_classes({cls: None for cls, r in before.items() if r and not after[cls]})
 
     # -- the engine (hotspotd) ----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS clients (
     id INTEGER PRIMARY KEY,
     mac TEXT NOT NULL UNIQUE,
     hostname TEXT,
+    alias TEXT,                               -- the owner's name for it, shown before the hostname
     ips TEXT NOT NULL DEFAULT '[]',
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
@@ -50,6 +51,7 @@ class Client:
     id: int
     mac: str
     hostname: str | None = None
+    alias: str | None = None
     ips: list[str] = field(default_factory=list)
     first_seen: float = 0.0
     last_seen: float = 0.0
@@ -68,7 +70,9 @@ class Client:
 
 
 _COLUMNS = [f for f in Client.__dataclass_fields__]
-POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "ips", "last_seen"}
+POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen"}
+# Columns added after the first release: (name, declaration), added to older databases on open.
+ADDED_COLUMNS = [("alias", "TEXT")]
 
 
 def _row(r: sqlite3.Row) -> Client:
@@ -79,13 +83,23 @@ def _row(r: sqlite3.Row) -> Client:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """`readonly`: a reader for another thread (WAL: it never blocks the poll, nor waits for it)."""
         self.path = Path(path)
+        if readonly:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
+                                      isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            return
         self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(clients)")}
+        for name, decl in ADDED_COLUMNS:
+            if name not in have:
+                self.db.execute(f"ALTER TABLE clients ADD COLUMN {name} {decl}")
 
     @classmethod
     def open(cls, run_dir: str, state_dir: str) -> Store:

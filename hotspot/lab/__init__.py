@@ -199,6 +199,7 @@ class Lab:
     def _start(self) -> None:
         os.makedirs(OWNERS_DIR, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix=f"{self.name}-")
+        os.chmod(self.dir, 0o711)  # the portal's unprivileged user passes through to hotspotd's socket
         self.leases_file = os.path.join(self.dir, "dnsmasq.leases")
         # Written (atomically) before any namespace exists, so cleanup_stale() in another process never
         # mistakes a live lab for litter.

@@ -19,6 +19,7 @@ class Hotspotd:
         self.lab = lab
         self.dir = Path(lab.dir) / "hotspot"
         self.dir.mkdir(exist_ok=True)
+        self.dir.chmod(0o711)
         self.config = Config(
             lan_device=lab.lan_device,
             wan_device=(lab.wan_device,),

@@ -1,0 +1,321 @@
+"""What hotspotd answers the portal (the Backend of `hotspot/portal/backend.py`), run in the IPC
+server's threads.
+
+A client's own page is the hot path: it reads its row through a reader of its own (SQLite WAL, so it
+neither waits for the poll nor holds it up) and only its own kernel counters, so it costs the same
+with 5 clients or 5,000. Everything else goes through the daemon's Hotspot under the daemon's lock.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from hotspot import admin_auth
+from hotspot.config import ConfigError, settings_text, write_settings
+from hotspot.forecast import forecast, pace
+from hotspot.neighbours import mac_of
+from hotspot.nft import TABLE, NftError, client_counters
+from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.service import Hotspot, NotFound, iso
+from hotspot.store import Client, Store, _row
+from hotspot.units import InvalidValue, parse_cap, parse_mac, parse_rate_or_none, parse_size
+
+SECRET_FILE = "portal.key"
+MAX_ALIAS = 32
+
+
+def portal_secret(state_dir: str) -> str:
+    """The key that signs the portal's session cookies: made once, kept on flash, root only."""
+    path = Path(state_dir) / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(key + "\n")
+        tmp.replace(path)
+        return key
+
+
+def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
+    """Why a client is not simply 'ok' (see backend.py), and whether it lasts until the period's end."""
+    state = view["state"]
+    if view["blocked"]:
+        return "blocked", False
+    if not admitted:
+        return "not_admitted", False
+    if state == "capped":
+        return "cap_block", True
+    if state == "throttled":
+        if view["remaining"] == 0 and cfg.after_cap == "throttle":
+            return "cap_throttle", True
+        return "throttle", False
+    if state == "warned":
+        return "warned", True
+    return None, False
+
+
+class PortalApi:
+    def __init__(self, hs: Hotspot, *, lock: threading.RLock, health=lambda: {}, speeds=None,
+                 on_config=lambda cfg: None, portal_url=lambda: None) -> None:
+        self.hs = hs
+        self.lock = lock
+        self.health = health  # the daemon's: last poll, its duration, rebuilds, uptime
+        self.speeds: dict[int, tuple[float, float]] = speeds if speeds is not None else {}
+        self.on_config = on_config  # the daemon applies settings written by the admin
+        self.portal_url = portal_url  # where clients reach the portal, e.g. http://192.168.1.1:8080
+        self.limiter = LoginLimiterLocked()
+        self._local = threading.local()
+
+    @property
+    def cfg(self):
+        return self.hs.cfg
+
+    # -- a client's own ----------------------------------------------------------------------------
+
+    def _reader(self) -> Store:
+        r = getattr(self._local, "store", None)
+        if r is None:
+            r = self._local.store = Store(self.hs.store.path, readonly=True)
+        return r
+
+    def _client_at(self, ip: str) -> Client:
+        if not isinstance(ip, str):
+            raise NotAClient("no address")
+        mac = mac_of(ip, self.cfg.lan_device)
+        if mac is None:
+            raise NotAClient("this device is not on the hotspot's LAN")
+        row = self._reader().db.execute("SELECT * FROM clients WHERE mac = ?", (mac,)).fetchone()
+        if row is None:
+            raise NotAClient("this device is not registered yet; try again in a few seconds")
+        return _row(row)
+
+    def _admitted(self, c: Client) -> bool:
+        return self.cfg.auth == "none" or getattr(c, "admitted", True)
+
+    def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
+        now = self.hs.clock()
+        view = self.hs.view(c, objs)
+        start, end = _period(store, self.hs)
+        admitted = self._admitted(c)
+        why, till_end = reason(view, self.cfg, admitted)
+        rows = store.history(c.id, int(start) // 3600 * 3600)
+        hours = [(h, u + d) for h, u, d in rows]
+        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        today_from = midnight.timestamp()
+        by_hour = dict(hours)
+        today = [{"hour": iso(h), "bytes": by_hour.get(h, 0)}
+                 for h in range(int(today_from), int(now) + 1, 3600)]
+        days: dict[str, int] = {}
+        day = datetime.fromtimestamp(start).date()
+        while day <= datetime.fromtimestamp(now).date():
+            days[day.isoformat()] = 0
+            day = datetime.fromordinal(day.toordinal() + 1).date()
+        for h, b in hours:
+            key = datetime.fromtimestamp(h).date().isoformat()
+            if key in days:
+                days[key] += b
+        up, down = self.speeds.get(c.id, (0.0, 0.0))
+        fc = forecast(view["bytes_total"], pace(hours, now, start), now, end, view["cap"])
+        view.update({
+            "reason": why,
+            "until": iso(end) if till_end else None,
+            "period_start": iso(start),
+            "period_end": iso(end),
+            "speed_up": int(up),
+            "speed_down": int(down),
+            "today": today,
+            "days": [{"day": k, "bytes": v} for k, v in days.items()],
+            "forecast": {"period_end_bytes": fc["period_end_bytes"], "cap_hit_at": iso(fc["cap_hit_at"])},
+            "admitted": admitted,
+            "auth": self.cfg.auth,
+            "voucher": getattr(c, "voucher", None),
+            "after_cap": self.cfg.after_cap,
+            "after_cap_rate": self.cfg.after_cap_rate,
+        })
+        return view
+
+    def me(self, ip: str) -> dict:
+        c = self._client_at(ip)
+        try:
+            objs = client_counters(TABLE, c.id)
+        except (NftError, OSError):
+            objs = {}  # no table right now: the database's bytes, up to the last poll
+        return self._view(c, objs, self._reader())
+
+    def captive(self, ip: str) -> dict:
+        view = self.me(ip)
+        captive = view["reason"] in ("not_admitted", "blocked", "cap_block")
+        until = getattr(self, "_admitted_until", lambda v: None)(view)
+        return {
+            "captive": captive,
+            "seconds_remaining": None if until is None else max(0, int(until - self.hs.clock())),
+            "bytes_remaining": view["remaining"],
+            "can_extend": self.cfg.auth == "voucher",
+        }
+
+    def admit(self, ip: str, voucher: str | None = None) -> dict:
+        c = self._client_at(ip)
+        if self.cfg.auth == "none":
+            return self.me(ip)
+        if self.cfg.auth == "voucher":
+            raise BackendError("vouchers are not available yet")
+        with self.lock:
+            self.hs.admit(c.mac)
+        return self.me(ip)
+
+    # -- the owner's -------------------------------------------------------------------------------
+
+    def portal_settings(self) -> dict:
+        return {
+            "secret": portal_secret(self.cfg.state_dir),
+            "auth": self.cfg.auth,
+            "portal_port": self.cfg.portal_port,
+            "tls": False,
+            "metrics_token": self.cfg.metrics_token,
+            "venue": self.cfg.venue,
+            "portal_url": self.portal_url(),
+        }
+
+    def login(self, ip: str, password: str) -> bool:
+        if not isinstance(password, str) or len(password) > admin_auth.MAX_LENGTH:
+            return False
+        wait = self.limiter.wait(ip)
+        if wait > 0:
+            raise BackendError(f"too many failed logins from this device; try again in {wait:.0f} s")
+        stored = admin_auth.stored_hash(self.cfg.state_dir)
+        if stored is None:
+            raise BackendError("no admin password is set: run 'hotspotctl passwd' on the router")
+        if admin_auth.verify_password(password, stored):
+            self.limiter.succeeded(ip)
+            return True
+        self.limiter.failed(ip)
+        return False
+
+    def _with_speed(self, view: dict) -> dict:
+        up, down = self.speeds.get(view["id"], (0.0, 0.0))
+        view.update(speed_up=int(up), speed_down=int(down))
+        return view
+
+    def status(self) -> dict:
+        with self.lock:
+            status = self.hs.status()
+        status["speed_up"] = int(sum(u for u, _ in self.speeds.values()))
+        status["speed_down"] = int(sum(d for _, d in self.speeds.values()))
+        return status
+
+    def clients(self) -> list[dict]:
+        with self.lock:
+            return [self._with_speed(v) for v in self.hs.clients()]
+
+    def client(self, mac: str) -> dict:
+        mac = _mac(mac)
+        with self.lock:
+            try:
+                c = self.hs.find(mac)
+            except NotFound as e:
+                raise BackendError(str(e)) from None
+            view = self._view(c, self.hs.live_objects(), self.hs.store)
+            since = int(self.hs.clock() // 3600 * 3600) - 7 * 24 * 3600
+            view["history"] = [{"hour": iso(h), "up": u, "down": d}
+                               for h, u, d in self.hs.store.history(c.id, since)]
+        return view
+
+    def act(self, mac: str, action: str, value: str | None = None) -> dict:
+        mac = _mac(mac)
+        try:
+            if action == "cap":
+                call = lambda: self.hs.set_cap(mac, parse_cap(_text(value)))  # noqa: E731
+            elif action == "throttle":
+                call = lambda: self.hs.throttle(mac, parse_rate_or_none(_text(value)))  # noqa: E731
+            elif action == "topup":
+                call = lambda: self.hs.topup(mac, parse_size(_text(value)))  # noqa: E731
+            elif action in ("block", "unblock"):
+                call = lambda: self.hs.block(mac, action == "block")  # noqa: E731
+            elif action == "reset":
+                call = lambda: self.hs.reset(mac)  # noqa: E731
+            elif action == "rename":
+                alias = _alias(value)
+                call = lambda: self.hs.rename(mac, alias)  # noqa: E731
+            else:
+                raise BackendError(f"unknown action {action!r}")
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        with self.lock:
+            try:
+                return self._with_speed(call())
+            except NotFound as e:
+                raise BackendError(str(e)) from None
+
+    def settings(self) -> dict:
+        return settings_text(self.cfg)
+
+    def set_settings(self, values: dict) -> dict:
+        if not isinstance(values, dict):
+            raise BackendError("settings must be a form of fields")
+        with self.lock:
+            try:
+                cfg = write_settings(self.cfg.path, values)
+            except (ConfigError, OSError) as e:
+                raise BackendError(str(e).splitlines()[0]) from None
+            self.on_config(cfg)
+        return settings_text(cfg)
+
+    def metrics(self) -> dict:
+        return {"status": self.status(), "clients": self.clients(), "health": self.health()}
+
+
+class LoginLimiterLocked(admin_auth.LoginLimiter):
+    """The limiter, safe for the IPC server's threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def wait(self, ip: str) -> float:
+        with self._lock:
+            return super().wait(ip)
+
+    def failed(self, ip: str) -> None:
+        with self._lock:
+            super().failed(ip)
+
+    def succeeded(self, ip: str) -> None:
+        with self._lock:
+            super().succeeded(ip)
+
+
+def _period(store: Store, hs: Hotspot) -> tuple[float, float]:
+    start, end = store.get("period_start"), store.get("period_end")
+    if start is None or end is None:
+        return hs.period()
+    return float(start), float(end)
+
+
+def _mac(text) -> str:
+    try:
+        return parse_mac(_text(text))
+    except InvalidValue as e:
+        raise BackendError(str(e)) from None
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue("a value is needed")
+    return value
+
+
+def _alias(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_ALIAS or not value.isprintable():
+        raise BackendError(f"a name is at most {MAX_ALIAS} printable characters")
+    return value.strip() or None
+
