@@ -42,6 +42,7 @@ class ExitStatus(enum.IntEnum):
 class Environment:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
 
 
 class UsageError(Exception):
@@ -78,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("mac")
     sp.add_argument("--by", choices=("hour", "day"), default="hour")
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
+    sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
+                   "else the first line of stdin)")
     sp = sub.add_parser("top", help="live view of clients and their current rates (Ctrl-C to quit)")
     sp.add_argument("-n", "--interval", type=float, default=1.0, help="seconds between refreshes")
     sp.add_argument("--count", type=int, default=0, help="stop after this many refreshes (0 = never)")
@@ -260,6 +263,28 @@ def cmd_teardown(hs, ns, _v, env):
     env.stdout.write("removed table inet hotspot\n" if removed else "no table inet hotspot to remove\n")
 
 
+def cmd_passwd(hs, ns, _v, env):
+    from hotspot.admin_auth import check_new_password, set_password
+
+    if env.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("New admin password: ")
+        if getpass.getpass("Again: ") != password:
+            print("hotspotctl: the two passwords differ; nothing changed", file=env.stderr)
+            return ExitStatus.USAGE
+    else:
+        password = env.stdin.readline().rstrip("\r\n")
+    problem = check_new_password(password)
+    if problem:
+        print(f"hotspotctl: {problem}; nothing changed", file=env.stderr)
+        return ExitStatus.USAGE
+    set_password(hs.cfg.state_dir, password)
+    if ns.json:
+        return _json(env, {"password_set": True})
+    env.stdout.write("admin password set\n")
+
+
 def cmd_top(hs, ns, _v, env):
     """Redraw in place; rates are the byte deltas between two refreshes."""
     tty = env.stdout.isatty()
@@ -298,6 +323,7 @@ COMMANDS = {
     "topup": _changed(lambda hs, mac, v: hs.topup(mac, v), lambda c, v: f"cap now {_size(c['cap'])}"),
     "history": cmd_history,
     "teardown": cmd_teardown,
+    "passwd": cmd_passwd,
     "top": cmd_top,
 }
 

@@ -109,9 +109,12 @@ class IpcBackend:
                 s.connect(self.path)
             except OSError as e:
                 raise BackendError(f"hotspotd is not answering ({e.strerror or e})") from None
-            s.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
-            with s.makefile("rb") as f:
-                line = f.readline()
+            try:
+                s.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+                with s.makefile("rb") as f:
+                    line = f.readline()
+            except OSError:
+                line = b""
         if not line:
             raise BackendError("hotspotd closed the connection")
         answer = json.loads(line)

@@ -567,3 +567,34 @@ def test_dump_is_readable():
                                          ("4278190080", 0xFF000000), ("0x3", 3)])
 def test_ct_mark_mask(write, value, mask):
     assert load(write(f"config hotspot\n\toption ct_mark_mask '{value}'\n")).ct_mark_mask == mask
+
+
+def test_write_settings_changes_options_in_place_and_keeps_comments(tmp_path):
+    from hotspot.config import settings_text, write_settings
+
+    path = tmp_path / "hotspot"
+    path.write_text("# my router\nconfig hotspot 'main'\n\t# the cap\n\toption default_cap '2GB'\n"
+                    "\tlist wan_device 'wwan0'\n\nconfig other 'x'\n\toption default_cap 'mine'\n")
+    cfg = write_settings(str(path), {"default_cap": "5GB", "after_cap": "throttle", "auth": "click"})
+    text = path.read_text()
+    assert "# my router" in text and "\t# the cap\n\toption default_cap '5GB'\n" in text
+    assert "option default_cap 'mine'" in text  # another section's option is not ours
+    assert cfg.default_cap == 5 * 10**9 and cfg.after_cap == "throttle" and cfg.auth == "click"
+    assert settings_text(load(str(path)))["after_cap"] == "throttle"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"default_cap": "lots"}, "option default_cap"),
+    ({"period": "hourly"}, "option period"),
+    ({"lan_device": "eth9"}, "not a setting: lan_device"),
+    ({"auth": "x\ny"}, "printable"),
+])
+def test_write_settings_refuses_bad_values_and_writes_nothing(tmp_path, values, message):
+    from hotspot.config import write_settings
+
+    path = tmp_path / "hotspot"
+    path.write_text("config hotspot 'main'\n\toption default_cap '2GB'\n")
+    with pytest.raises(ConfigError, match=message):
+        write_settings(str(path), values)
+    assert path.read_text() == "config hotspot 'main'\n\toption default_cap '2GB'\n"
+    assert not (tmp_path / "hotspot.tmp").exists()
