@@ -22,10 +22,14 @@ import time
 from pathlib import Path
 
 from hotspot.lab import Lab, cleanup_stale
+from hotspot.lab.forward import Forward
 from hotspot.lab.hotspotd import Hotspotd
 
 CLIENTS = ("phone", "laptop", "tablet")
 POLICY = {"phone": ("cap", "50MB"), "laptop": ("throttle", "20mbit")}  # tablet: unlimited
+ADMIN_PASSWORD = "hotspot-demo"
+# Browser on the host -> a client's namespace -> the portal: each port shows that client's own page.
+PORTS = {"phone": 8080, "laptop": 8081, "tablet": 8082}
 WHAT = {"phone": "capped at 50 MB: it will hit the cap and be cut off (its transfers then stall)",
         "laptop": "throttled to 20 mbit/s by the kernel", "tablet": "unlimited (iperf3 sends ~200 mbit/s)"}
 # What each client does, round and round: iperf3 downloads (reverse) and uploads, IPv4 and IPv6, TCP and UDP.
@@ -73,7 +77,7 @@ class Traffic:
             t.join(10)
 
 
-def banner(lab: Lab, d: Hotspotd) -> str:
+def banner(lab: Lab, d: Hotspotd, forwards: dict[str, Forward] | None = None) -> str:
     ctl = Path(sys.executable).parent / "hotspotctl"
     ctl = f"ip netns exec {lab.router} {ctl if ctl.exists() else sys.executable + ' -m hotspot.cli'}"
     ctl += f" -c {d.config_path}"
@@ -89,11 +93,20 @@ def banner(lab: Lab, d: Hotspotd) -> str:
         "Try in another terminal (as root); the second command gives the capped phone 20 MB more:",
         f"  {ctl} clients",
         f"  {ctl} topup {phone} 20MB",
-        "The captive portal and admin web UI are not built yet; when they are, the demo will forward them to "
-        "a localhost port.",
+        *web(forwards or {}),
         "Ctrl-C stops the demo and removes every namespace and process it made.",
         "",
     ])
+
+
+def web(forwards: dict[str, Forward]) -> list[str]:
+    if not forwards:
+        return []
+    return [
+        "Open in a browser on this machine (each port reaches the portal from that client):",
+        *[f"  {name + ' page':<12} {f.url}/" for name, f in forwards.items()],
+        f"  admin UI     {forwards['laptop'].url}/admin   password: {ADMIN_PASSWORD}",
+    ]
 
 
 @contextlib.contextmanager
@@ -138,17 +151,26 @@ def demo(lab: Lab, seconds: float | None) -> None:
         d.wait_client(mac, timeout=15)
     for name, (command, value) in POLICY.items():
         d.ctl(command, macs[name], value)
+    d.ctl("passwd", input=ADMIN_PASSWORD + "\n")
+    forwards = {}
+    for name, port in PORTS.items():
+        try:
+            forwards[name] = Forward(lab.clients[name].ns, port, lab.router4, d.config.portal_port)
+        except OSError:  # the port is taken on this machine: any free one will do
+            forwards[name] = Forward(lab.clients[name].ns, 0, lab.router4, d.config.portal_port)
     traffic = Traffic(lab)
     stopping = threading.Event()  # from here on Ctrl-C (which also stops `top`) only asks us to wrap up
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
         traffic.start()
-        with pinned(banner(lab, d)):
+        with pinned(banner(lab, d, forwards)):
             if not stopping.is_set():
                 watch(lab, d, stopping, seconds)
     finally:
         print("\nstopping traffic and hotspotd ...", flush=True)
         traffic.close()
+        for f in forwards.values():
+            f.close()
         final = d.ctl("clients", check=False)
         print("Final usage (hotspotctl clients):\n" + (final.stdout or final.stderr), end="", flush=True)
         try:

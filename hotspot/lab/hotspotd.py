@@ -68,11 +68,11 @@ class Hotspotd:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run hotspotctl in the router namespace."""
+    def ctl(self, *args: str, check: bool = True, input: str = "") -> subprocess.CompletedProcess:
+        """Run hotspotctl in the router namespace (`input`: its stdin)."""
         argv = ["ip", "netns", "exec", self.lab.router, sys.executable, "-m", "hotspot.cli",
                 "-c", str(self.config_path), *args]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self.env())
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self.env(), input=input)
         if check and proc.returncode != 0:
             raise RuntimeError(f"hotspotctl {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
         return proc
@@ -97,5 +97,29 @@ class Hotspotd:
         return self.lab.run(self.lab.router, "nft", "list", "chain", "inet", "hotspot", "forward",
                             check=False).returncode == 0
 
+    def portal(self, path: str = "/", *, ipv6: bool = False) -> str:
+        host = f"[{self.lab.router6}]" if ipv6 else self.lab.router4
+        return f"http://{host}:{self.config.portal_port}{path}"
+
+    def wait_portal(self, client: str = "c1", timeout: float = 15) -> None:
+        """Until the portal answers a client (gunicorn imports Flask: a second or two)."""
+        def up() -> bool:
+            return self.lab.curl(client, self.portal("/api/captive"), "-o", "/dev/null", check=False,
+                                 timeout=2).returncode == 0
+        self.lab.wait_for(up, timeout, "the portal to answer", interval=0.2)
+
+    def portal_pids(self) -> list[int]:
+        """gunicorn's processes (master and workers) in the router's namespace."""
+        out = self.lab.run(self.lab.router, "pgrep", "-f", "hotspot.portal.wsgi", check=False).stdout
+        return [int(p) for p in out.split() if _in_netns(int(p), self.lab.router)]
+
     def nft(self, *args: str) -> str:
         return self.lab.run(self.lab.router, "nft", *args).stdout
+
+
+def _in_netns(pid: int, ns: str) -> bool:
+    """pgrep sees every namespace's processes: keep those of the lab's router."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{ns}").st_ino
+    except OSError:
+        return False
