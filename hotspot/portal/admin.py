@@ -1,0 +1,284 @@
+"""The owner's web UI: login, dashboard, clients, one client's actions, plan settings and a CSV export.
+
+Every value a form sends is parsed here with the CLI's own parsers before hotspotd is asked, so a bad value
+gets a one-line 400 and nothing changes; hotspotd parses again (it trusts no one either).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from hotspot.portal import backend
+from hotspot.portal.backend import BackendError
+from hotspot.portal.i18n import _, format_datetime, format_rate, format_size
+from hotspot.portal.views import admin_row, state_label
+from hotspot.units import InvalidValue, parse_cap, parse_mac, parse_rate, parse_rate_or_none, parse_size
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ACTIONS = ("cap", "throttle", "block", "unblock", "reset", "topup", "rename")
+MAX_NAME = 63
+_NAME = re.compile(r"[^\x00-\x1f\x7f]*")
+
+
+def login_required(view):
+    """Without an admin session: 401 JSON for the API, else a redirect to the login page."""
+
+    @wraps(view)
+    def wrapped(**kwargs):
+        if not session.get("admin"):
+            if request.path.startswith("/admin/api/"):
+                return jsonify(error=_("Log in first.")), 401
+            return redirect(url_for("admin.login"))
+        return view(**kwargs)
+
+    return wrapped
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if session.get("admin"):
+            return redirect(url_for("admin.dashboard"))
+        return render_template("admin/login.html")
+    password = request.form.get("password", "")
+    if not password or len(password) > 256:
+        return render_template("admin/login.html", error=_("Enter the admin password.")), 400
+    try:
+        ok = backend().login(request.remote_addr, password)
+    except BackendError as e:
+        return render_template("admin/login.html", error=str(e)), 429
+    if not ok:
+        return render_template("admin/login.html", error=_("Wrong password.")), 403
+    lang = session.get("lang")
+    session.clear()  # a fresh session (and CSRF token) on every login
+    if lang:
+        session["lang"] = lang
+    session["admin"] = True
+    session["csrf"] = secrets.token_urlsafe(24)
+    return redirect(url_for("admin.dashboard"), 303)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("admin.login"), 303)
+
+
+@bp.route("/")
+@bp.route("")
+@login_required
+def dashboard():
+    status = backend().status()
+    clients = backend().clients()
+    top = sorted(clients, key=lambda c: c.get("bytes_total") or 0, reverse=True)[:5]
+    counts: dict = {}
+    for c in clients:
+        counts[c.get("state")] = counts.get(c.get("state"), 0) + 1
+    return render_template("admin/dashboard.html", status=status, top=[admin_row(c) for c in top],
+                           nclients=len(clients), states_text=states_text(counts),
+                           after_cap_text=after_cap_text(status.get("plan") or {}))
+
+
+def states_text(counts: dict) -> str:
+    """'OK 3 · Slowed 1' for the dashboard."""
+    return " · ".join(f"{state_label(s)} {n}" for s, n in counts.items() if n) or "–"
+
+
+def after_cap_text(plan: dict) -> str:
+    if plan.get("after_cap") == "throttle":
+        return _("slow to %(rate)s", rate=format_rate(plan.get("after_cap_rate")))
+    return _("block")
+
+
+@bp.route("/api/status")
+@login_required
+def api_status():
+    s = backend().status()
+    clients = backend().clients()
+    counts: dict = {}
+    for c in clients:
+        counts[c.get("state")] = counts.get(c.get("state"), 0) + 1
+    return jsonify(total=format_size(s.get("bytes_total")), up=format_size(s.get("bytes_up")),
+                   down=format_size(s.get("bytes_down")), speed_up=format_rate(s.get("speed_up") or 0),
+                   speed_down=format_rate(s.get("speed_down") or 0), clients=str(len(clients)),
+                   states=states_text(counts))
+
+
+@bp.route("/clients")
+@login_required
+def clients():
+    rows = [admin_row(c) for c in backend().clients()]
+    rows.sort(key=lambda r: r["bytes_total"] or 0, reverse=True)
+    return render_template("admin/clients.html", rows=rows)
+
+
+@bp.route("/api/clients")
+@login_required
+def api_clients():
+    rows = [admin_row(c) for c in backend().clients()]
+    rows.sort(key=lambda r: r["bytes_total"] or 0, reverse=True)
+    return jsonify(clients=rows)
+
+
+def _mac_or_404(mac: str) -> str:
+    try:
+        return parse_mac(mac)
+    except InvalidValue:
+        abort(404)
+
+
+def _client_or_404(mac: str) -> dict:
+    try:
+        return backend().client(mac)
+    except BackendError as e:
+        abort(404, description=str(e))
+
+
+@bp.route("/clients/<mac>")
+@login_required
+def client(mac):
+    c = _client_or_404(_mac_or_404(mac))
+    return render_client(c)
+
+
+def render_client(c: dict, **extra):
+    history = [{"label": format_datetime(h["hour"]), "up": h["up"], "down": h["down"],
+                "text": f"↓ {format_size(h['down'])}  ↑ {format_size(h['up'])}"}
+               for h in c.get("history") or []]
+    return render_template("admin/client.html", c=c, row=admin_row(c), history=history, **extra)
+
+
+def validate_action(action: str, value: str | None) -> str | None:
+    """The value to send for `action`, checked like the CLI does; InvalidValue with a one-line reason."""
+    if action not in ACTIONS:
+        raise InvalidValue(_("Unknown action."))
+    value = (value or "").strip()
+    if action == "cap":
+        parse_cap(value)
+        return value
+    if action == "throttle":
+        parse_rate_or_none(value)
+        return value
+    if action == "topup":
+        parse_size(value)
+        return value
+    if action == "rename":
+        if len(value) > MAX_NAME or not _NAME.fullmatch(value):
+            raise InvalidValue(_("A name is at most 63 characters, without control characters."))
+        return value
+    return None
+
+
+@bp.route("/clients/<mac>/act", methods=["POST"])
+@login_required
+def act(mac):
+    mac = _mac_or_404(mac)
+    action = request.form.get("action", "")
+    try:
+        value = validate_action(action, request.form.get("value"))
+        result = backend().act(mac, action, value)
+    except (InvalidValue, BackendError) as e:
+        if wants_json():
+            return jsonify(error=str(e)), 400
+        return render_client(_client_or_404(mac), error=str(e), error_action=action), 400
+    if wants_json():
+        return jsonify(client=admin_row(result))
+    flash(_("Done: %(action)s.", action=action_label(action)))
+    return redirect(request.form.get("next") == "clients" and url_for("admin.clients")
+                    or url_for("admin.client", mac=mac), 303)
+
+
+def action_label(action: str) -> str:
+    return {
+        "cap": _("cap set"), "throttle": _("speed limit set"), "block": _("blocked"),
+        "unblock": _("unblocked"), "reset": _("usage reset"), "topup": _("cap topped up"),
+        "rename": _("renamed"),
+    }.get(action, action)
+
+
+SETTINGS = ("default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth")
+
+
+def validate_settings(form) -> dict[str, str]:
+    """The settings form's values, each checked; InvalidValue names the first bad field."""
+    v = {k: (form.get(k) or "").strip() for k in SETTINGS}
+    if v["default_cap"].lower() not in ("", "none"):
+        try:
+            parse_size(v["default_cap"])
+        except InvalidValue as e:
+            raise InvalidValue(_("Default cap: %(reason)s", reason=e)) from None
+    if v["period"] not in ("daily", "weekly", "monthly"):
+        raise InvalidValue(_("Period: choose daily, weekly or monthly."))
+    hi = 7 if v["period"] == "weekly" else 31
+    if not v["period_start"].isdigit() or not 1 <= int(v["period_start"]) <= hi:
+        raise InvalidValue(_("Period start: a whole number from 1 to %(hi)s.", hi=hi))
+    if v["after_cap"] not in ("block", "throttle"):
+        raise InvalidValue(_("After the cap: choose block or throttle."))
+    try:
+        parse_rate(v["after_cap_rate"])
+    except InvalidValue as e:
+        raise InvalidValue(_("Rate after the cap: %(reason)s", reason=e)) from None
+    if v["auth"] not in ("none", "click", "voucher"):
+        raise InvalidValue(_("Sign-in: choose none, click or voucher."))
+    return v
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings_page():
+    if request.method == "GET":
+        return render_template("admin/settings.html", s=backend().settings())
+    try:
+        values = validate_settings(request.form)
+        backend().set_settings(values)
+    except (InvalidValue, BackendError) as e:
+        return render_template("admin/settings.html", s={**backend().settings(), **request.form.to_dict()},
+                               error=str(e)), 400
+    flash(_("Settings saved."))
+    return redirect(url_for("admin.settings_page"), 303)
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: formulas (= + - @, tab, CR) are defused with a leading quote."""
+    s = "" if value is None else str(value)
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
+@bp.route("/export.csv")
+@login_required
+def export_csv():
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["mac", "hostname", "bytes_up", "bytes_down", "bytes_total", "cap", "state"])
+    for c in backend().clients():
+        w.writerow([csv_cell(c.get(k)) for k in
+                    ("mac", "hostname", "bytes_up", "bytes_down", "bytes_total", "cap", "state")])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="hotspot-usage.csv"'})
+
+
+# Jinja helpers the admin templates use
+bp.add_app_template_filter(lambda v: format_size(v) if v is not None else "–", "size_or_dash")
+bp.add_app_template_filter(lambda v: format_rate(v) if v is not None else "–", "rate_or_dash")

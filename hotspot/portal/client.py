@@ -1,0 +1,37 @@
+"""The client's own usage page and its JSON, both named only by the request's source address."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+
+from hotspot.portal import backend
+from hotspot.portal.backend import NotAClient
+from hotspot.portal.captive import render_signin
+from hotspot.portal.i18n import _
+from hotspot.portal.views import client_text
+
+bp = Blueprint("client", __name__)
+
+
+@bp.route("/")
+def index():
+    """Usage, cap, state and charts; the sign-in form instead while the client is captive."""
+    try:
+        me = backend().me(request.remote_addr)  # never a header: the source address is the identity
+    except NotAClient:
+        return render_template("not_client.html"), 200
+    if me.get("reason") == "not_admitted":
+        return render_signin(me)
+    return render_template("client.html", me=me, text=client_text(me))
+
+
+@bp.route("/api/me")
+def api_me():
+    """The backend's client view plus `text`: the page's strings, formatted in the reader's language."""
+    try:
+        me = backend().me(request.remote_addr)
+    except NotAClient:
+        return jsonify(error=_("This device is not a client of this hotspot.")), 404
+    body = dict(me)
+    body["text"] = client_text(me)
+    return jsonify(body)

@@ -1,0 +1,153 @@
+"""The words and figures people read about one client, in their language.
+
+Both the server-rendered pages and the JSON their scripts refresh from use these, so the wording lives in
+one place and the scripts only place finished text (with textContent) and draw charts.
+"""
+
+from __future__ import annotations
+
+from hotspot.portal.i18n import (
+    _,
+    format_date,
+    format_datetime,
+    format_percent,
+    format_rate,
+    format_size,
+    format_time,
+)
+
+STATES = ("ok", "warned", "capped", "throttled", "blocked")
+
+
+def state_label(state: str) -> str:
+    """A one- or two-word name of a state for tables and badges."""
+    return {
+        "ok": _("OK"),
+        "warned": _("Near cap"),
+        "capped": _("Capped"),
+        "throttled": _("Slowed"),
+        "blocked": _("Blocked"),
+        "not_admitted": _("Not signed in"),
+    }.get(state, state)
+
+
+def headline(c: dict) -> str:
+    reason = c.get("reason")
+    return {
+        None: _("You're online at full speed"),
+        "warned": _("You're close to your cap"),
+        "cap_throttle": _("You're slowed down"),
+        "throttle": _("You're slowed down"),
+        "cap_block": _("Your internet is paused"),
+        "blocked": _("Your internet is paused"),
+        "not_admitted": _("You're not signed in yet"),
+    }.get(reason, state_label(c.get("state", "")))
+
+
+def _when(value) -> dict:
+    return {"date": format_date(value), "time": format_time(value)}
+
+
+def explanation(c: dict) -> str:
+    """Why the client is in its state and when that ends, in one sentence."""
+    reason, cap, until = c.get("reason"), c.get("cap"), c.get("until")
+    rate = format_rate(c.get("rate_limit"))
+    if reason == "cap_throttle":
+        if until:
+            return _(
+                "Slowed to %(rate)s because you used your %(cap)s — "
+                "full speed again on %(date)s at %(time)s.",
+                rate=rate, cap=format_size(cap), **_when(until),
+            )
+        return _("Slowed to %(rate)s because you used your %(cap)s.", rate=rate, cap=format_size(cap))
+    if reason == "cap_block":
+        if until:
+            return _(
+                "Paused because you used your %(cap)s — back online on %(date)s at %(time)s.",
+                cap=format_size(cap), **_when(until),
+            )
+        return _("Paused because you used your %(cap)s.", cap=format_size(cap))
+    if reason == "throttle":
+        return _("Slowed to %(rate)s by the hotspot's owner.", rate=rate)
+    if reason == "blocked":
+        return _("The hotspot's owner has paused this device. Ask them to unblock it.")
+    if reason == "warned":
+        return _(
+            "You have used %(pct)s%% of your %(cap)s: %(left)s left until %(date)s at %(time)s.",
+            pct=format_percent(c.get("bytes_total"), cap), cap=format_size(cap),
+            left=format_size(c.get("remaining")), **_when(c.get("period_end")),
+        )
+    if reason == "not_admitted":
+        return _("Sign in to use the internet through this hotspot.")
+    if cap is not None:
+        return _(
+            "%(left)s of your %(cap)s left until %(date)s at %(time)s.",
+            left=format_size(c.get("remaining")), cap=format_size(cap), **_when(c.get("period_end")),
+        )
+    return _("No data cap on this device.")
+
+
+def forecast(c: dict) -> str:
+    f = c.get("forecast") or {}
+    done = c.get("reason") in ("cap_block", "cap_throttle")
+    if c.get("cap") is not None and f.get("cap_hit_at") and not done:
+        return _("At this pace you reach your cap on %(date)s.", date=format_date(f["cap_hit_at"]))
+    if f.get("period_end_bytes") is not None and not done:
+        if c.get("cap") is not None:
+            return _(
+                "At this pace you stay within your cap: about %(total)s by %(date)s.",
+                total=format_size(f["period_end_bytes"]), date=format_date(c.get("period_end")),
+            )
+        return _(
+            "At this pace you use about %(total)s by %(date)s.",
+            total=format_size(f["period_end_bytes"]), date=format_date(c.get("period_end")),
+        )
+    return ""
+
+
+def tone(c: dict) -> str:
+    """A CSS class for the state: good, warn or bad."""
+    return {"ok": "good", "warned": "warn", "throttled": "warn"}.get(c.get("state"), "bad")
+
+
+def client_text(c: dict) -> dict:
+    """Every finished string the client page shows, for the page and for /api/me."""
+    cap = c.get("cap")
+    return {
+        "headline": headline(c),
+        "explanation": explanation(c),
+        "forecast": forecast(c),
+        "tone": tone(c),
+        "state": state_label(c.get("reason") if c.get("reason") == "not_admitted" else c.get("state")),
+        "up": format_size(c.get("bytes_up")),
+        "down": format_size(c.get("bytes_down")),
+        "total": format_size(c.get("bytes_total")),
+        "cap": format_size(cap) if cap is not None else _("No cap"),
+        "remaining": format_size(c.get("remaining")) if cap is not None else "∞",
+        "percent": format_percent(c.get("bytes_total"), cap),
+        "speed_up": format_rate(c.get("speed_up") or 0),
+        "speed_down": format_rate(c.get("speed_down") or 0),
+        "period_end": format_datetime(c.get("period_end")),
+        "today": [{"label": format_time(h["hour"]), "value": h["bytes"], "text": format_size(h["bytes"])}
+                  for h in c.get("today") or []],
+        "days": [{"label": format_date(d["day"]), "value": d["bytes"], "text": format_size(d["bytes"])}
+                 for d in c.get("days") or []],
+    }
+
+
+def admin_row(c: dict) -> dict:
+    """One client as the admin table shows it (raw fields kept, text added)."""
+    return {
+        "mac": c["mac"],
+        "hostname": c.get("hostname") or "",
+        "ips": list(c.get("ips") or []),
+        "state": c.get("state"),
+        "state_text": state_label(c.get("state")),
+        "tone": tone(c),
+        "bytes_total": c.get("bytes_total"),
+        "total": format_size(c.get("bytes_total")),
+        "cap": format_size(c["cap"]) if c.get("cap") is not None else _("No cap"),
+        "percent": format_percent(c.get("bytes_total"), c.get("cap")),
+        "speed": f"↓ {format_rate(c.get('speed_down') or 0)}  ↑ {format_rate(c.get('speed_up') or 0)}",
+        "last_seen": format_datetime(c.get("last_seen")),
+    }
