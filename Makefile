@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iproute2 busybox \
                 iputils-ping curl procps \
                 python3-flask gunicorn python3-pyroute2 \
-                chromium chromium-driver python3-selenium python3-babel
+                chromium chromium-driver python3-selenium python3-babel fonts-noto-cjk
 PIP_PACKAGES := pytest ruff
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean translations
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,15 @@ demo: setup
 
 bench: setup
 	$(PY) -m tests.bench.run
+
+# Build time only (Babel): refresh the catalogue from the code and templates, merge it into each language
+# and compile the .mo files the portal reads with the stdlib gettext. Commit all three.
+TRANSLATIONS := web/translations
+translations:
+	pybabel extract -F $(TRANSLATIONS)/babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output \
+	    --project=hotspot --copyright-holder="hotspot" -o $(TRANSLATIONS)/messages.pot .
+	pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l zh_CN --no-fuzzy-matching --ignore-obsolete
+	pybabel compile -d $(TRANSLATIONS) -l zh_CN --statistics
 
 clean:
 	rm -rf $(VENV) *.egg-info
