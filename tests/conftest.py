@@ -29,3 +29,26 @@ def cfg_file(cfg) -> str:
     with open(cfg.path, "w") as f:
         f.write(dump(cfg))
     return cfg.path
+
+
+# -- the portal (Flask tutorial style: app and client fixtures on an in-memory backend) -----------------
+
+
+@pytest.fixture
+def backend():
+    """The FakeBackend the `app` fixture serves; tests reconfigure it before the first request."""
+    from tests.portal_fake import FakeBackend
+
+    return FakeBackend()
+
+
+@pytest.fixture
+def app(backend):
+    from hotspot.portal import create_app
+
+    return create_app(backend, testing=True)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
