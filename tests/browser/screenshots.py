@@ -1,0 +1,118 @@
+"""Screenshots of every portal page at phone and desktop widths, in English and Chinese.
+
+    python -m tests.browser.screenshots OUTDIR
+
+Serves the app on the FakeBackend from werkzeug dev servers on 127.0.0.1 (one per persona: the server sets
+REMOTE_ADDR, as hotspotd's neighbour lookup would name the device) and drives Debian's headless chromium.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from hotspot.portal import create_app
+from tests.portal_fake import FakeBackend
+
+SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
+CHROME_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class Persona:
+    """One LAN client (by address) seen by its own portal server."""
+
+    def __init__(self, ip: str, auth: str = "none"):
+        self.server = make_server("127.0.0.1", 0, None)  # port first, so the backend knows its portal_url
+        port = self.server.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.backend = FakeBackend(auth=auth, portal_url=self.url)
+        app = create_app(self.backend)
+
+        def as_client(environ, start_response):
+            environ["REMOTE_ADDR"] = ip
+            return app(environ, start_response)
+
+        self.server.app = as_client
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def driver(profile: str):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in CHROME_ARGS + [f"--user-data-dir={profile}", "--lang=en-US", "--hide-scrollbars"]:
+        opts.add_argument(a)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+
+
+def shoot(d, url: str, out: Path, size: str, before=None) -> None:
+    w, h = SIZES[size]
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": size == "phone"})
+    d.get(url)
+    if before:
+        before(d)
+    time.sleep(0.4)  # the charts draw on DOMContentLoaded
+    full = d.execute_script("return document.documentElement.scrollHeight")
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": w, "height": max(h, full), "deviceScaleFactor": 1, "mobile": size == "phone"})
+    d.execute_script("window.scrollTo(0, 0)")
+    time.sleep(0.2)
+    d.save_screenshot(str(out))
+    print(out)
+
+
+def login(d, base: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    d.get(base + "/admin/login")
+    d.find_element(By.NAME, "password").send_keys(password)
+    d.find_element(By.CSS_SELECTOR, "form.stack button").click()
+    time.sleep(0.3)
+
+
+def main(outdir: str) -> None:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    people = {
+        "client-ok": (Persona("10.0.0.10"), "/"),
+        "client-throttled": (Persona("10.0.0.11"), "/"),
+        "client-capped": (Persona("10.0.0.12", auth="voucher"), "/"),
+        "client-signin": (Persona("10.0.0.13", auth="click"), "/signin?url=http%3A%2F%2Fexample.com%2F"),
+        "client-warned": (Persona("10.0.0.14"), "/"),
+    }
+    admin = Persona("10.0.0.10")
+    mac = "3c:22:fb:44:55:66"
+    with tempfile.TemporaryDirectory() as profile:
+        d = driver(profile)
+        try:
+            for lang in ("en", "zh"):
+                for size in SIZES:
+                    for name, (p, path) in people.items():
+                        sep = "&" if "?" in path else "?"
+                        shoot(d, f"{p.url}{path}{sep}lang={lang}", out / f"{name}-{size}-{lang}.png", size)
+                    d.delete_all_cookies()
+                    shoot(d, f"{admin.url}/admin/login?lang={lang}", out / f"admin-login-{size}-{lang}.png",
+                          size)
+                    login(d, admin.url, admin.backend.password)
+                    for name, path in (("admin-dashboard", "/admin"), ("admin-clients", "/admin/clients"),
+                                       ("admin-client", f"/admin/clients/{mac}"),
+                                       ("admin-settings", "/admin/settings")):
+                        shoot(d, f"{admin.url}{path}?lang={lang}", out / f"{name}-{size}-{lang}.png", size)
+                    d.delete_all_cookies()
+        finally:
+            d.quit()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.browser.screenshots OUTDIR")
+    main(sys.argv[1])
