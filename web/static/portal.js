@@ -209,7 +209,7 @@
       bars(box, items.map(function (x) {
         return { label: x.label, text: x.text, parts: [{ v: x.down }, { v: x.up, cls: "up" }] };
       }), { gap: 0.9, short: function (l) { return l.replace(/[, ]+\d\d:\d\d$/, ""); },
-            labelAt: function (s, i) { return s && (i === 0 || /00:00$/.test(s.label)); } });
+            labelAt: function (s) { return s && /00:00$/.test(s.label); } });
     }
     draw();
     window.addEventListener("resize", draw);
