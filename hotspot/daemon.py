@@ -13,6 +13,7 @@ import os
 import pwd
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -119,7 +120,8 @@ class Daemon:
             return
         if self.ipc is None:
             api = PortalApi(self.hs, lock=self.lock, health=self.health, speeds=self.speeds,
-                            on_config=self.apply_config, portal_url=self.portal_url)
+                            on_config=self.apply_config, portal_url=self.portal_url,
+                            portal_hosts=self.portal_hosts)
             portal_uid = pwd.getpwnam(self.cfg.portal_user).pw_uid
             self.ipc = IpcServer(Path(self.cfg.run_dir) / "hotspotd.sock", api, {0, portal_uid})
             self.ipc.start()
@@ -142,6 +144,11 @@ class Daemon:
             return None
         host = f"[{found[0]}]" if ":" in found[0] else found[0]
         return f"http://{host}:{self.cfg.portal_port}"
+
+    def portal_hosts(self) -> list[str]:
+        """Host names a request for the portal itself may carry; any other Host is a site whose plain
+        HTTP the kernel redirected to the portal."""
+        return [*addresses(self.cfg.lan_device), "localhost", "127.0.0.1", "::1", socket.gethostname()]
 
     def stop_portal(self) -> None:
         if self.portal:

@@ -64,13 +64,14 @@ def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
 
 class PortalApi:
     def __init__(self, hs: Hotspot, *, lock: threading.RLock, health=lambda: {}, speeds=None,
-                 on_config=lambda cfg: None, portal_url=lambda: None) -> None:
+                 on_config=lambda cfg: None, portal_url=lambda: None, portal_hosts=lambda: []) -> None:
         self.hs = hs
         self.lock = lock
         self.health = health  # the daemon's: last poll, its duration, rebuilds, uptime
         self.speeds: dict[int, tuple[float, float]] = speeds if speeds is not None else {}
         self.on_config = on_config  # the daemon applies settings written by the admin
         self.portal_url = portal_url  # where clients reach the portal, e.g. http://192.168.1.1:8080
+        self.portal_hosts = portal_hosts  # the router's own addresses and names: a Host the portal owns
         self.limiter = LoginLimiterLocked()
         self._local = threading.local()
 
@@ -182,6 +183,7 @@ class PortalApi:
             "metrics_token": self.cfg.metrics_token,
             "venue": self.cfg.venue,
             "portal_url": self.portal_url(),
+            "portal_hosts": self.portal_hosts(),
         }
 
     def login(self, ip: str, password: str) -> bool:

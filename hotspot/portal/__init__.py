@@ -54,18 +54,19 @@ def portal_base() -> str:
 
 
 def is_portal_host() -> bool:
-    """True when the request was addressed to the portal itself, not to a site the kernel redirected."""
-    if not settings().get("portal_url"):
+    """True when the request was addressed to the portal itself, not to a site whose plain HTTP the
+    kernel redirected here: its Host names one of the router's own addresses or names (any port: a
+    forwarded port reaches the portal too)."""
+    hosts = settings().get("portal_hosts")
+    if not hosts and not settings().get("portal_url"):
         return True
-    want = urlsplit(portal_base())
-    want_host = (want.hostname or "").lower()
-    want_port = want.port or (443 if want.scheme == "https" else 80)
+    if not hosts:
+        hosts = [urlsplit(portal_base()).hostname or ""]
     try:
-        got = urlsplit("//" + request.host)
-        got_host, got_port = (got.hostname or "").lower(), got.port or (443 if request.is_secure else 80)
+        got = (urlsplit("//" + request.host).hostname or "").lower()
     except ValueError:
         return False
-    return got_host == want_host and got_port == want_port
+    return got in {h.lower() for h in hosts}
 
 
 def csrf_token() -> str:

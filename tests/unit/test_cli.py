@@ -163,3 +163,22 @@ def test_unknown_client_is_a_one_line_error(cfg, cfg_file, args):
     store = Store.open(cfg.run_dir, cfg.state_dir)
     assert store.clients() == []  # nothing was added on the way
     store.close()
+
+
+def test_passwd_stores_a_salted_hash_that_verifies(cfg_file, cfg):
+    import io
+    from pathlib import Path
+
+    from hotspot.admin_auth import PASSWORD_FILE, verify_password
+    from hotspot.cli import Environment, main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["-c", cfg_file, "passwd"], Environment(out, err, io.StringIO("s3cret-pass\n"))) == 0
+    path = Path(cfg.state_dir) / PASSWORD_FILE
+    stored = path.read_text()
+    assert "s3cret-pass" not in stored and stored.startswith("scrypt$")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert verify_password("s3cret-pass", stored) and not verify_password("s3cret-pasS", stored)
+    # a short password is refused and changes nothing
+    assert main(["-c", cfg_file, "passwd"], Environment(out, err, io.StringIO("short\n"))) == 2
+    assert "8 to 128 characters" in err.getvalue() and path.read_text() == stored

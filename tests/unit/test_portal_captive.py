@@ -132,3 +132,14 @@ def test_oversized_post_is_413(client, backend):
 def test_unadmitted_client_gets_the_sign_in_page_at_root(client):
     html = get(client, "/").get_data(as_text=True)
     assert "Welcome to Café Sunrise" in html and "I accept the terms" in html
+
+
+def test_every_address_and_name_of_the_router_is_the_portal_on_any_port():
+    backend = FakeBackend(auth="click", portal_url="http://10.0.0.1:8080")
+    backend._portal["portal_hosts"] = ["10.0.0.1", "fd00::1", "localhost", "127.0.0.1"]
+    client = create_app(backend, testing=True).test_client()
+    for host in ("10.0.0.1:8080", "[fd00::1]:8080", "127.0.0.1:9000", "LOCALHOST"):
+        r = get(client, "/api/captive", headers={"Host": host})
+        assert r.status_code == 200, host
+    r = get(client, "/api/captive", headers={"Host": "10.0.0.1.example.com"})
+    assert r.status_code == 302 and r.headers["Location"].startswith("http://10.0.0.1:8080/signin")
