@@ -28,11 +28,16 @@ RESTART_DELAYS = (0.5, 1, 2, 5, 10, 30)  # back-off for a gunicorn that keeps dy
 def _drop_to(uid: int, gid: int):
     libc = ctypes.CDLL(None, use_errno=True)
 
+    parent = os.getpid()
+
     def preexec() -> None:  # in the child, between fork and exec
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        # After the switch of user: changing credentials clears the parent-death signal.
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # hotspotd died before prctl took effect
+            os._exit(1)
 
     return preexec
 

@@ -60,9 +60,10 @@ def test_portal_holds_no_root_and_always_comes_back(lab, start_hotspotd):
     d.wait_portal()
     # A crashed gunicorn: hotspotd brings it back.
     os.kill(master, signal.SIGKILL)
-    lab.wait_for(lambda: master not in d.portal_pids(), 5, "the old master to go")
+    lab.wait_for(lambda: "the portal exited" in d.log(), 5, "hotspotd to notice")
+    lab.wait_for(lambda: master not in d.portal_pids() and len(d.portal_pids()) == 2, 10,
+                 "a new gunicorn")
     d.wait_portal()
-    assert "the portal exited" in d.log()
     # hotspotd killed: nothing of the portal is left holding the port...
     d.kill9()
     lab.wait_for(lambda: not d.portal_pids(), 10, "the portal to end with hotspotd")
