@@ -59,13 +59,14 @@ class PortalProcess:
         self.next_start = 0.0
 
     def argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1",
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:hotspot.portal.gunicorn_conf",
+                "--worker-class", "gthread", "--workers", "1",
                 "--threads", str(self.threads), "--graceful-timeout", "3", "--timeout", "30",
                 # never take a client's address from a header: the TCP peer is the client
                 "--forwarded-allow-ips", "", "--proxy-allow-from", "",
                 "--limit-request-line", "4094", "--limit-request-fields", "50",
                 "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
-                "--log-level", "warning", "--error-logfile", "-"]
+                "--log-level", "warning"]
         for b in self.binds:
             argv += ["--bind", b]
         return argv + ["hotspot.portal.wsgi:app"]
