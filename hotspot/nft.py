@@ -340,8 +340,10 @@ class Nft:
 
     def set_http(self, clients: list[tuple[str, bool]]) -> None:
         """Send each (MAC, portal) client's plain HTTP to the portal or let it pass, whatever it did
-        before (every registered client has an element in `http`)."""
-        self.batch(_http_cmds(clients))
+        before (every registered client has an element in `http`). 1,000 clients a batch, to keep
+        libnftables' memory small when hotspotd rewrites them all at start."""
+        for i in range(0, len(clients), 1000):
+            self.batch(_http_cmds(clients[i:i + 1000]))
 
     def reset_quota(self, cid: int) -> int | None:
         """Zero a client's quota; returns the bytes it had consumed (None if it has no quota)."""
