@@ -26,6 +26,7 @@ from hotspot.units import (
     format_bytes,
     format_rate,
     parse_cap,
+    parse_duration,
     parse_mac,
     parse_rate_or_none,
     parse_size,
@@ -75,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("topup", help="add SIZE to this period's cap")
     sp.add_argument("mac")
     sp.add_argument("size")
+    sp = sub.add_parser("admit", help="let a client through the captive portal (auth click or voucher)")
+    sp.add_argument("mac")
+    sp.add_argument("--for", dest="duration", metavar="DURATION",
+                    help="how long, e.g. 30m, 12h, 1d (default: the config's session_timeout)")
+    sub.add_parser("unadmit", help="end a client's admission: it sees the portal again").add_argument("mac")
     sp = sub.add_parser("history", help="usage history")
     sp.add_argument("mac")
     sp.add_argument("--by", choices=("hour", "day"), default="hour")
@@ -135,6 +141,8 @@ def _value(ns):
         return parse_size(ns.size)
     if ns.command == "throttle":
         return parse_rate_or_none(ns.rate)
+    if ns.command == "admit" and ns.duration is not None:
+        return parse_duration(ns.duration)
     return None
 
 
@@ -185,6 +193,12 @@ def _client_rows(clients: list[dict]) -> str:
     return table(rows, header, right={4, 5, 6, 7, 8})
 
 
+def _admitted(c: dict) -> str:
+    if not c["admitted"]:
+        return "no"
+    return f"until {c['admitted_until']}" if c["admitted_until"] else "yes"
+
+
 def _detail(c: dict) -> str:
     rows = [
         ("mac", c["mac"]), ("hostname", _printable(c["hostname"])), ("ips", ", ".join(c["ips"]) or "-"),
@@ -192,6 +206,7 @@ def _detail(c: dict) -> str:
         ("total", _size(c["bytes_total"])), ("cap", _size(c["cap"])),
         ("remaining", _size(c["remaining"])), ("top-up", _size(c["topup"])),
         ("rate limit", _rate(c["rate_limit"])), ("blocked", "yes" if c["blocked"] else "no"),
+        ("admitted", _admitted(c)),
         ("first seen", c["first_seen"] or "-"), ("last seen", c["last_seen"] or "-"),
     ]
     return "\n".join(f"{k + ':':<11} {v}" for k, v in rows)
@@ -321,6 +336,10 @@ COMMANDS = {
     "unblock": _changed(lambda hs, mac, v: hs.block(mac, False), lambda c, v: "unblocked"),
     "reset": _changed(lambda hs, mac, v: hs.reset(mac), lambda c, v: "usage reset"),
     "topup": _changed(lambda hs, mac, v: hs.topup(mac, v), lambda c, v: f"cap now {_size(c['cap'])}"),
+    "admit": _changed(lambda hs, mac, v: hs.admit(mac, v), lambda c, v: "admitted " + (
+        f"until {c['admitted_until']}" if c["admitted_until"] else "(auth none: every client is)")),
+    "unadmit": _changed(lambda hs, mac, v: hs.unadmit(mac), lambda c, v: "not admitted" + (
+        "" if not c["admitted"] else " (auth none: every client still is)")),
     "history": cmd_history,
     "teardown": cmd_teardown,
     "passwd": cmd_passwd,

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hotspot.units import InvalidValue, parse_rate, parse_size, quote
+from hotspot.units import InvalidValue, format_duration, parse_duration, parse_rate, parse_size, quote
 
 DEFAULT_PATH = "/etc/config/hotspot"
 SECTION_TYPE = "hotspot"
@@ -40,6 +40,8 @@ class Config:
     commit_interval: int = 600  # seconds between writes to flash
     portal_port: int = 8080
     auth: str = "none"  # none | click | voucher
+    session_timeout: int = 86400  # seconds an admission lasts at most (auth click/voucher)
+    idle_timeout: int | None = 3600  # seconds without counted bytes that end an admission; None = never
     period: str = "monthly"  # daily | weekly | monthly
     period_start: int = 1  # day of month (monthly) or of week, 1 = Monday (weekly)
     default_cap: int | None = None  # bytes
@@ -119,6 +121,22 @@ def _rate(v: str) -> int:
         raise _Bad(str(e)) from None
 
 
+def _duration(v: str) -> int:
+    try:
+        return parse_duration(v)
+    except InvalidValue as e:
+        raise _Bad(str(e)) from None
+
+
+def _duration_or_none(v: str) -> int | None:
+    if v.strip().lower() == "none":
+        return None
+    try:
+        return parse_duration(v)
+    except InvalidValue as e:
+        raise _Bad(f"{e} (or 'none' for no idle timeout)") from None
+
+
 def _mark_mask(v: str) -> int:
     try:
         mask = int(v, 0)
@@ -161,6 +179,8 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "commit_interval": _ranged(10, 86400, "a whole number of seconds between 10 and 86400"),
     "portal_port": _ranged(0, 65535, "a port number between 1 and 65535 (0: no portal)"),
     "auth": _choice("none", "click", "voucher"),
+    "session_timeout": _duration,
+    "idle_timeout": _duration_or_none,
     "period": _choice("daily", "weekly", "monthly"),
     "default_cap": _cap,
     "after_cap": _choice("block", "throttle"),
@@ -401,6 +421,9 @@ def dump(config: Config) -> str:
     values["ct_mark_mask"] = f"{config.ct_mark_mask:#010x}"
     for key in ("metrics_token", "venue"):
         values[key] = values[key] or ""
+    values["session_timeout"] = format_duration(config.session_timeout)
+    idle = config.idle_timeout
+    values["idle_timeout"] = "none" if idle is None else format_duration(idle)
     out = [f"config {SECTION_TYPE} 'main'"]
     for key, value in values.items():
         if key in _LISTS:

@@ -100,6 +100,7 @@ class Daemon:
             log.info("loaded table inet hotspot with %d clients", len(self.hs.store.clients()))
         else:
             log.info("table inet hotspot still loaded: counting went on while hotspotd was down")
+            self.hs.sync_http()  # who is capped may have changed meanwhile
         self.hs.rollover_if_due()
         self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
 
@@ -173,6 +174,8 @@ class Daemon:
     def _poll(self) -> None:
         self.step("table check", self.check_table)
         self.step("accounting", self.account)
+        self.step("sessions", self.hs.expire_sessions)
+        self.step("portal", self.hs.refresh_portal)
         self.step("discovery", self.discover)
         self.step("period", self.rollover)
         self.step("shaping", self.check_devices)

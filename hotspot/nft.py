@@ -70,6 +70,8 @@ class ClientElements:
     shape: str | None = None  # tc class id ("1:4") for a manual throttle
     shape_capped: str | None = None  # tc class id once the quota is used up (after_cap throttle)
     ips: tuple[str, ...] = ()  # its addresses, for download packets conntrack cannot name
+    gated: bool = False  # captive gate: may reach only the router (not admitted)
+    portal: bool = False  # its plain HTTP goes to the portal (blocked, capped or not admitted)
 
 
 def _obj(kind: str, name: str, **extra) -> dict:
@@ -109,6 +111,20 @@ def chain_names(cid: int) -> tuple[str, str]:
 
 
 _DROP = {"drop": None}
+_GATE = {"goto": {"target": "gate"}}
+_TO_PORTAL = {"goto": {"target": "portal"}}
+_PASS = {"accept": None}
+
+
+def http_verdict(portal: bool) -> dict:
+    """A client's verdict in the `http` map: its plain HTTP goes to the portal, or on its way."""
+    return _TO_PORTAL if portal else _PASS
+
+
+def _gate_unregistered_rule() -> list:
+    """The `unregistered` chain's rule with auth click or voucher: note the MAC, then gate it."""
+    ether_saddr = {"payload": {"protocol": "ether", "field": "saddr"}}
+    return [{"set": {"op": "add", "elem": ether_saddr, "set": "@unknown"}}, _GATE]
 
 
 def _address_cmds(op: str, owned: list[tuple[str, int]]) -> list[dict]:
@@ -136,17 +152,21 @@ _COUNTER = {"counter": {"packets": 0, "bytes": 0}}
 def client_rules(c: ClientElements, marks: Marks) -> tuple[list[list], list[list]]:
     """The rules (statement lists) of a client's upload and download chains: its policy as constants,
     then the counter rule, always last and never replaced (it holds the bytes since the last poll).
-    A blocked client's packets are dropped before they are counted; a capped one meets its quota,
-    which drops (or, with an after-cap throttle, reclassifies) what goes past the cap."""
+    A blocked client's packets are dropped before they are counted; a gated one's go to the gate
+    (TCP reset or ICMP admin-prohibited) on the way up and are dropped on the way down; a capped
+    one meets its quota, which drops (or, with an after-cap throttle, reclassifies) what goes past
+    the cap."""
     set_id = {"mangle": {"key": {"ct": {"key": "mark"}},
                          "value": {"|": [{"&": [{"ct": {"key": "mark"}}, marks.keep]}, marks.value(c.id)]}}}
     chains = []
     # The counter comes first: `ct mark set` reads the mark, which breaks the rule for a packet without
     # a conntrack entry, and that packet must still be counted.
-    for counter in ([_COUNTER, set_id], [_COUNTER]):
+    for counter, gate in (([_COUNTER, set_id], _GATE), ([_COUNTER], _DROP)):
         rules: list[list] = []
         if c.blocked:
             rules.append([_DROP])
+        elif c.gated:
+            rules.append([gate])
         else:
             if c.shape:
                 rules.append([_priority(c.shape)])
@@ -205,17 +225,26 @@ class Nft:
         """The handle of our table, or None; a new handle means the table was rebuilt."""
         return table_handle(TABLE)
 
-    def build(self, lan: list[str], wan: list[str], clients: list[ClientElements]) -> int:
-        """Build the table with every client in it, hooking it into the forward path only at the end,
-        so no packet meets a table without its clients; returns the table's handle."""
+    def build(self, lan: list[str], wan: list[str], clients: list[ClientElements], *,
+              portal_port: int = 8080, gate_unregistered: bool = False) -> int:
+        """Build the table with every client in it, hooking it into the forward and nat paths only
+        at the end, so no packet meets a table without its clients; returns the table's handle.
+        `portal_port`: where plain HTTP to the portal is redirected; `gate_unregistered` (auth click
+        or voucher): MACs not registered yet are gated and their HTTP goes to the portal."""
+        port = int(portal_port)
+        if not 1 <= port <= 65535:
+            raise ValueError(f"portal port {port} is not between 1 and 65535")
         # A context of its own, dropped after: libnftables caches what a batch touched, ~15 MB at
         # 5,000 clients, which a long-running daemon would otherwise keep.
         kept, self._nft = self._nft, self._context()
         try:
-            self._file(self.marks.defines() + RULESET.read_text())
+            self._file(self.marks.defines() + f"redefine PORTAL_PORT = {port}\n" + RULESET.read_text())
             handle = self.table_handle()
             assert handle is not None
             self.set_interfaces(lan, wan)
+            if gate_unregistered:
+                self.batch([{"add": _rule("unregistered", _gate_unregistered_rule())},
+                            {"add": _rule("captive_http", [_TO_PORTAL])}])
             taken: set[str] = set()  # an address names one client, even if the database says two
             unique = []
             for c in clients:
@@ -232,7 +261,9 @@ class Nft:
         paths = [[{"concat": [a, b]}, _goto(chain)]
                  for l_ in lan for w in wan for a, b, chain in ((l_, w, "upload"), (w, l_, "download"))]
         self.batch([{"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "paths"}}},
-                    {"add": _elem("paths", paths)}])
+                    {"add": _elem("paths", paths)},
+                    {"flush": {"set": {"family": FAMILY, "table": TABLE, "name": "lan_ifaces"}}},
+                    {"add": _elem("lan_ifaces", list(dict.fromkeys(lan)))}])
 
     def delete_table(self) -> bool:
         if self.table_handle() is None:
@@ -259,6 +290,7 @@ class Nft:
                 {"add": _elem("client_up", [[c.mac, _goto(chain_names(c.id)[0])] for c in part])},
                 {"add": _elem("client_down", [[self.marks.value(c.id), _goto(chain_names(c.id)[1])]
                                               for c in part])},
+                {"add": _elem("http", [[c.mac, http_verdict(c.portal)] for c in part])},
             ]
             cmds += _address_cmds("add", [(ip, c.id) for c in part for ip in c.ips])
             self.batch(cmds)
@@ -300,9 +332,18 @@ class Nft:
                 cmds += [{"insert": _rule_at(chain, counter, expr)} for expr in rules[:-1]]
         if c.quota is None and was.quota is not None:
             cmds.append({"delete": _obj("quota", q)})  # after the rules that used it are gone
+        if c.portal != was.portal:
+            cmds += _http_cmds([(c.mac, c.portal)])
         cmds += _address_cmds("delete", [(ip, c.id) for ip in was.ips if ip not in c.ips])
         cmds += _address_cmds("add", [(ip, c.id) for ip in c.ips if ip not in was.ips])
         return cmds
+
+    def set_http(self, clients: list[tuple[str, bool]]) -> None:
+        """Send each (MAC, portal) client's plain HTTP to the portal or let it pass, whatever it did
+        before (every registered client has an element in `http`). 1,000 clients a batch, to keep
+        libnftables' memory small when hotspotd rewrites them all at start."""
+        for i in range(0, len(clients), 1000):
+            self.batch(_http_cmds(clients[i:i + 1000]))
 
     def reset_quota(self, cid: int) -> int | None:
         """Zero a client's quota; returns the bytes it had consumed (None if it has no quota)."""
@@ -338,6 +379,10 @@ class Nft:
         """Every counter's bytes ("u<id>", "d<id>") and every quota's consumed bytes ("q<id>")."""
         return {**dump_counters(TABLE), **dump_quotas(TABLE)}
 
+    def read_quotas(self) -> dict[str, int]:
+        """Every quota's consumed bytes ("q<id>")."""
+        return dump_quotas(TABLE)
+
     def read_counters(self) -> dict[str, int]:
         """Only the counters: what each poll needs."""
         return dump_counters(TABLE)
@@ -355,6 +400,15 @@ class Nft:
                     found.append(f"table {rule['family']} {rule['table']} chain {rule['chain']}: "
                                  f"flow add {flow.get('flowtable', '')}")
         return found
+
+
+def _http_cmds(clients: list[tuple[str, bool]]) -> list[dict]:
+    """Replace the `http` elements of registered clients: a map element's verdict cannot be changed
+    in place, so delete it and add it again, in the same transaction."""
+    if not clients:
+        return []
+    return [{"delete": _elem("http", [mac for mac, _ in clients])},
+            {"add": _elem("http", [[mac, http_verdict(portal)] for mac, portal in clients])}]
 
 
 def _elem_key(e) -> str:

@@ -47,13 +47,29 @@ def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
     return "ok"
 
 
+def admitted(c: Client, cfg: Config) -> bool:
+    """May the client use the uplink? With auth none everyone may; with click or voucher, a client
+    admitted through the portal (or `hotspotctl admit`) until its session ends."""
+    return cfg.auth == "none" or c.admitted_until is not None
+
+
+def to_portal(c: Client, cfg: Config, quota_used: int | None = None) -> bool:
+    """Does the client's plain HTTP go to the portal? When it is blocked, not admitted, or capped
+    (its cap used up and after_cap is block), so it sees a page saying why instead of a timeout."""
+    if c.blocked or not admitted(c, cfg):
+        return True
+    return cfg.after_cap == "block" and over_cap(c, quota_used)
+
+
 def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
     """The client's two HTB classes and their rates (None: no class)."""
     return {class_id(c.id): c.rate, class_id(c.id, capped=True): after_cap_rate(c, cfg)}
 
 
-def elements(c: Client, cfg: Config, *, used: int | None = None) -> ClientElements:
-    """The client's kernel elements; `used` (default: this period's bytes) seeds a new quota."""
+def elements(c: Client, cfg: Config, *, used: int | None = None,
+             quota_used: int | None = None) -> ClientElements:
+    """The client's kernel elements; `used` (default: this period's bytes) seeds a new quota;
+    `quota_used`: what its kernel quota consumed, if known (a capped client's HTTP goes to the portal)."""
     return ClientElements(
         id=c.id,
         mac=c.mac,
@@ -63,4 +79,6 @@ def elements(c: Client, cfg: Config, *, used: int | None = None) -> ClientElemen
         shape=class_id(c.id) if c.rate else None,
         shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
         ips=tuple(c.ips),
+        gated=not admitted(c, cfg),
+        portal=to_portal(c, cfg, quota_used),
     )

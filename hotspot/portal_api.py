@@ -14,7 +14,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import admin_auth
+from hotspot import admin_auth, policy
 from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
@@ -99,7 +99,7 @@ class PortalApi:
         return _row(row)
 
     def _admitted(self, c: Client) -> bool:
-        return self.cfg.auth == "none" or getattr(c, "admitted", True)
+        return policy.admitted(c, self.cfg)
 
     def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
         now = self.hs.clock()
@@ -154,7 +154,8 @@ class PortalApi:
     def captive(self, ip: str) -> dict:
         view = self.me(ip)
         captive = view["reason"] in ("not_admitted", "blocked", "cap_block")
-        until = getattr(self, "_admitted_until", lambda v: None)(view)
+        until = view.get("admitted_until")
+        until = None if captive or until is None else datetime.fromisoformat(until).timestamp()
         return {
             "captive": captive,
             "seconds_remaining": None if until is None else max(0, int(until - self.hs.clock())),

@@ -27,6 +27,11 @@ class NotFound(LookupError):
     pass
 
 
+# A client whose usage is this close to its cap may have used it up: the kernel quota also counts
+# the packet it dropped, so the bytes delivered stop short of the cap by up to one (GSO) packet.
+NEAR_CAP = 1 << 20
+
+
 def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -58,6 +63,11 @@ class Hotspot:
         self.store = Store.open(cfg.run_dir, cfg.state_dir)
         self._nft = nft
         self.shaper = Shaper(cfg.lan_device, list(cfg.wan_device))
+        # Where this process last sent each client's plain HTTP (True: the portal), and which of them
+        # went there only because they were capped: the poll looks at those and the clients near
+        # their cap, the only ones whose kernel quota can change it without a database change.
+        self._http: dict[int, bool] = {}
+        self._by_cap: set[int] = set()
 
     @property
     def nft(self) -> Nft:
@@ -71,8 +81,12 @@ class Hotspot:
     # -- kernel identity ----------------------------------------------------------------------
 
     def _identity(self, handle: int | None) -> str | None:
-        """What the database records of the table it follows: this boot, its handle, the mark mask."""
-        return None if handle is None else f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}"
+        """What the database records of the table it follows: this boot, its handle, then what the
+        table was built for: the mark mask, whether unregistered MACs are gated, the portal port."""
+        if handle is None:
+            return None
+        gate = "gate" if self.cfg.auth != "none" else "open"
+        return f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}"
 
     def table_is_ours(self, handle: int | None = None) -> bool:
         """True when the kernel table (`handle`, default: looked up) is the one whose counters the
@@ -125,6 +139,8 @@ class Hotspot:
             "rate_limit": policy.rate_limit(live, self.cfg, quota_used),
             "throttle": c.rate,
             "blocked": c.blocked,
+            "admitted": policy.admitted(c, self.cfg),
+            "admitted_until": iso(c.admitted_until) if self.cfg.auth != "none" else None,
             "state": policy.state(live, self.cfg, quota_used),
             "first_seen": iso(c.first_seen),
             "last_seen": iso(c.last_seen),
@@ -189,12 +205,28 @@ class Hotspot:
     # -- changes ------------------------------------------------------------------------------
 
     def _change(self, mac: str, **fields) -> dict:
+        self._update(mac, **fields)
+        return self.client(mac)
+
+    def _update(self, mac: str, **fields) -> None:
         with self.store.transaction():
             before = self.find(mac)
             after = dataclasses.replace(before, **fields)
             self.store.update(before.id, **fields)
             self._apply(before, after)
-        return self.client(mac)
+
+    def admit(self, mac: str, seconds: float | None = None) -> dict:
+        """Let a client use the uplink (auth click or voucher) for `seconds` (default: the config's
+        session_timeout), or until it has no bytes counted for idle_timeout; hotspotd ends it."""
+        now = self.clock()
+        length = self.cfg.session_timeout if seconds is None else seconds
+        if not length > 0:
+            raise ValueError(f"an admission must last more than 0 seconds, not {length}")
+        return self._change(mac, admitted_until=now + length, admitted_at=now)
+
+    def unadmit(self, mac: str) -> dict:
+        """End a client's admission: with auth click or voucher it may reach only the router again."""
+        return self._change(mac, admitted_until=None, admitted_at=None)
 
     def set_cap(self, mac: str, cap: int | None) -> dict:
         return self._change(mac, cap=cap)
@@ -224,7 +256,10 @@ class Hotspot:
             c = self.find(mac)
             self.store.update(c.id, period_up=0, period_down=0)
             if ours:
-                self.nft.reset_quota(c.id)
+                used = self.nft.reset_quota(c.id)
+                after = dataclasses.replace(c, period_up=0, period_down=0)
+                if policy.to_portal(c, self.cfg, used) or self._http.get(c.id):
+                    self._set_http([after], {})
         return self.client(mac)
 
     def _apply(self, before: Client, after: Client) -> None:
@@ -233,10 +268,16 @@ class Hotspot:
             return  # hotspotd applies everything from the database when it (re)loads the table
         old, new = policy.shaping(before, self.cfg), policy.shaping(after, self.cfg)
         self.shaper.set_classes({cls: rate for cls, rate in new.items() if rate and rate != old[cls]})
-        pu, pd = self.pending(self.nft.read_counters(), after)
+        objs = self.nft.read_objects()
+        pu, pd = self.pending(objs, after)
         used = after.period_total + pu + pd
-        self.nft.update_client(policy.elements(after, self.cfg, used=used),
-                               was=policy.elements(before, self.cfg))
+        quota_used = objs.get(quota_name(after.id))
+        now = policy.elements(after, self.cfg, used=used, quota_used=quota_used)
+        was = policy.elements(before, self.cfg, quota_used=quota_used)
+        if self._http.get(after.id, was.portal) != was.portal:
+            was = dataclasses.replace(was, portal=not now.portal)  # make sure the element is rewritten
+        self.nft.update_client(now, was=was)
+        self._remember_http(after, now.portal)
         self.shaper.set_classes({cls: None for cls, rate in old.items() if rate and not new[cls]})
 
     def set_config(self, cfg) -> None:
@@ -255,6 +296,62 @@ class Hotspot:
                 self.nft.update_client(now, was=was)
             self.shaper.set_classes({cls: None for cls, r in before.items() if r and not after[cls]})
 
+    def _remember_http(self, c: Client, portal: bool) -> None:
+        self._http[c.id] = portal
+        if portal and not c.blocked and policy.admitted(c, self.cfg):
+            self._by_cap.add(c.id)
+        else:
+            self._by_cap.discard(c.id)
+
+    def _set_http(self, clients: list[Client], quotas: dict[str, int]) -> list[Client]:
+        """Send each client's plain HTTP where its policy says now, if this process last sent it
+        elsewhere (or never); returns the clients changed."""
+        changed = []
+        for c in clients:
+            portal = policy.to_portal(c, self.cfg, quotas.get(quota_name(c.id)))
+            if self._http.get(c.id) != portal:
+                changed.append((c, portal))
+        if changed:
+            self.nft.set_http([(c.mac, portal) for c, portal in changed])
+            for c, portal in changed:
+                self._remember_http(c, portal)
+        return [c for c, _ in changed]
+
+    def refresh_portal(self) -> list[Client]:
+        """hotspotd's poll: a client that used up its cap (after_cap block) has its plain HTTP sent
+        to the portal, and one that no longer is has it back. Only clients near their cap, or sent
+        there for their cap before, are looked at; the quotas are read only if there are any."""
+        if self.cfg.after_cap != "block" and not self._by_cap:
+            return []
+        near = {c.id: c for c in self.store.near_cap(NEAR_CAP)}
+        near.update({c.id: c for c in self.store.clients_by_id(self._by_cap - set(near))})
+        if not near:
+            return []
+        changed = self._set_http(list(near.values()), self.nft.read_quotas())
+        for c in changed:
+            log.info("client %s: plain HTTP now goes %s", c.mac,
+                     "to the portal" if self._http[c.id] else "on its way")
+        return changed
+
+    def sync_http(self) -> None:
+        """Rewrite every client's plain-HTTP verdict from the database and the kernel quotas (hotspotd
+        at start, when it finds the table a previous run left)."""
+        if not self.table_is_ours():
+            return
+        self._http.clear()
+        self._set_http(self.store.clients(), self.nft.read_quotas())
+
+    def expire_sessions(self) -> list[str]:
+        """hotspotd's poll: end the admissions that ran out (session_timeout) or went idle (no
+        bytes counted for idle_timeout); returns their MACs."""
+        if self.cfg.auth == "none":
+            return []
+        ended = self.store.expired(self.clock(), self.cfg.idle_timeout)
+        for mac in ended:
+            self._update(mac, admitted_until=None, admitted_at=None)
+            log.info("client %s: session ended, back to the portal", mac)
+        return ended
+
     # -- the engine (hotspotd) ----------------------------------------------------------------
 
     def ensure_table(self, gone: list[TableGone] = ()) -> bool:
@@ -265,7 +362,7 @@ class Hotspot:
         if handle is not None and self.table_is_ours(handle):
             return False
         with self.store.transaction():
-            followed = (self.store.get("table") or "").rsplit("/", 1)[0]  # boot/handle, any mask
+            followed = "/".join((self.store.get("table") or "").split("/")[:2])  # boot/handle, any build
             for g in gone:
                 if g.handle is not None and followed == f"{boot_id()}/{g.handle}":
                     self.account(g.counters)
@@ -274,8 +371,14 @@ class Hotspot:
             clients = self.store.clients()
             self.reshape(clients)  # tc classes first, so a throttle holds from the table's first packet
             self.nft.delete_table()
-            handle = self.nft.build([self.cfg.lan_device], list(self.cfg.wan_device),
-                                    [policy.elements(c, self.cfg) for c in clients])
+            elements = [policy.elements(c, self.cfg) for c in clients]
+            handle = self.nft.build([self.cfg.lan_device], list(self.cfg.wan_device), elements,
+                                    portal_port=self.cfg.portal_port,
+                                    gate_unregistered=self.cfg.auth != "none")
+            self._http.clear()
+            self._by_cap.clear()
+            for c, e in zip(clients, elements):
+                self._remember_http(c, e.portal)
             self.store.reset_seen()
             self.store.set("table", self._identity(handle))
         return True
@@ -373,7 +476,10 @@ class Hotspot:
                 if new:
                     self.shaper.set_classes({cls: rate for c in new
                                              for cls, rate in policy.shaping(c, self.cfg).items() if rate})
-                    self.nft.add_clients([policy.elements(c, self.cfg) for c in new])
+                    elements = [policy.elements(c, self.cfg) for c in new]
+                    self.nft.add_clients(elements)
+                    for c, e in zip(new, elements):
+                        self._remember_http(c, e.portal)
         return new
 
     def rollover_if_due(self) -> bool:
@@ -392,10 +498,12 @@ class Hotspot:
                 self.store.new_period()
                 if ours:
                     self.nft.reset_quotas()
+                    self._set_http(self.store.clients(), {})  # the capped are capped no more
                     for c in topped:
-                        after = dataclasses.replace(c, topup=0)
-                        self.nft.update_client(policy.elements(after, self.cfg),
-                                               was=policy.elements(c, self.cfg))
+                        after = dataclasses.replace(c, topup=0, period_up=0, period_down=0)
+                        now_ = policy.elements(after, self.cfg)
+                        self.nft.update_client(now_, was=dataclasses.replace(
+                            policy.elements(c, self.cfg), portal=now_.portal))  # HTTP: done above
                 log.info("new period %s to %s", s.isoformat(), e.isoformat())
             self.store.set("period_start", s.timestamp())
             self.store.set("period_end", e.timestamp())

@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS clients (
     period_up INTEGER NOT NULL DEFAULT 0,     -- bytes this period
     period_down INTEGER NOT NULL DEFAULT 0,
     seen_up INTEGER NOT NULL DEFAULT 0,       -- kernel counter values at the last poll
-    seen_down INTEGER NOT NULL DEFAULT 0
+    seen_down INTEGER NOT NULL DEFAULT 0,
+    admitted_until REAL,                      -- captive portal: admitted until then; NULL = not admitted
+    admitted_at REAL                          -- when it was admitted (the idle timeout counts from here too)
 );
 CREATE TABLE IF NOT EXISTS usage (
     client INTEGER NOT NULL,
@@ -63,6 +65,8 @@ class Client:
     period_down: int = 0
     seen_up: int = 0
     seen_down: int = 0
+    admitted_until: float | None = None
+    admitted_at: float | None = None
 
     @property
     def period_total(self) -> int:
@@ -70,9 +74,10 @@ class Client:
 
 
 _COLUMNS = [f for f in Client.__dataclass_fields__]
-POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen"}
-# Columns added after the first release: (name, declaration), added to older databases on open.
-ADDED_COLUMNS = [("alias", "TEXT")]
+POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen",
+                 "admitted_until", "admitted_at"}
+# Columns added after the first release, with their declarations: an older database gets them at open.
+_ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL"}
 
 
 def _row(r: sqlite3.Row) -> Client:
@@ -97,9 +102,9 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()
         self.db.executescript(SCHEMA)
         have = {r[1] for r in self.db.execute("PRAGMA table_info(clients)")}
-        for name, decl in ADDED_COLUMNS:
-            if name not in have:
-                self.db.execute(f"ALTER TABLE clients ADD COLUMN {name} {decl}")
+        for column, decl in _ADDED.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE clients ADD COLUMN {column} {decl}")
 
     @classmethod
     def open(cls, run_dir: str, state_dir: str) -> Store:
@@ -212,6 +217,28 @@ class Store:
             "ON CONFLICT (client, hour) DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
             [(cid, hour, du, dd) for cid, du, dd, _su, _sd in rows if du or dd],
         )
+
+    def expired(self, now: float, idle: float | None) -> list[str]:
+        """MACs whose admission ended by `now`: past admitted_until, or no bytes counted for `idle`
+        seconds since the later of their last counted byte and their admission."""
+        return [r[0] for r in self.db.execute(
+            "SELECT mac FROM clients WHERE admitted_until IS NOT NULL AND (admitted_until <= ? OR "
+            "(? IS NOT NULL AND MAX(last_seen, COALESCE(admitted_at, 0)) + ? <= ?)) ORDER BY id",
+            (now, idle, idle, now))]
+
+    def near_cap(self, margin: int) -> list[Client]:
+        """Clients whose usage this period is within `margin` bytes of their cap, or over it."""
+        return [_row(r) for r in self.db.execute(
+            "SELECT * FROM clients WHERE cap IS NOT NULL AND period_up + period_down + ? >= cap + topup "
+            "ORDER BY id", (margin,))]
+
+    def clients_by_id(self, ids) -> list[Client]:
+        ids = list(ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        query = f"SELECT * FROM clients WHERE id IN ({marks}) ORDER BY id"
+        return [_row(r) for r in self.db.execute(query, ids)]
 
     def reset_seen(self) -> None:
         """The kernel table was (re)created: its counters start again from zero."""

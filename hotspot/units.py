@@ -154,3 +154,43 @@ def format_bytes(n: float) -> str:
 def format_rate(bits_per_s: float) -> str:
     """Bits/s for people, SI: '256 kbit/s', '8.00 Mbit/s'."""
     return _si(bits_per_s, "bit/s")
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_DURATION = 366 * 86400
+_DURATION_PART = re.compile(r"(\d{1,9})([smhdw])", re.ASCII | re.IGNORECASE)
+_DURATION_HINT = "use whole numbers with s, m, h, d or w, e.g. 30m, 24h, 1h30m"
+
+
+def parse_duration(text: str) -> int:
+    """'1h30m' -> 5400 seconds. Parts are whole numbers with s, m, h, d (days) or w (weeks); a bare
+    whole number is seconds. At least 1s, at most 366d."""
+    text = _as_text(text, "duration")
+    s = text.strip().lower()
+    if not s:
+        raise InvalidValue(f"invalid duration {quote(text)}: empty; {_DURATION_HINT}")
+    if s.startswith("-"):
+        raise InvalidValue(f"invalid duration {quote(text)}: must not be negative")
+    if re.fullmatch(r"\d{1,12}", s, re.ASCII):
+        n = int(s)
+    else:
+        parts = _DURATION_PART.findall(s) if len(s) <= 40 else []
+        if not parts or "".join(a + b for a, b in parts) != s:
+            raise InvalidValue(f"invalid duration {quote(text)}: {_DURATION_HINT}")
+        n = sum(int(a) * DURATION_UNITS[b] for a, b in parts)
+    if n < 1:
+        raise InvalidValue(f"invalid duration {quote(text)}: must be at least 1s")
+    if n > MAX_DURATION:
+        raise InvalidValue(f"invalid duration {quote(text)}: too long (at most 366d)")
+    return n
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact spelling parse_duration reads back: 86400 -> '1d', 5400 -> '1h30m'."""
+    out, left = [], int(seconds)
+    for unit in ("d", "h", "m", "s"):
+        size = DURATION_UNITS[unit]
+        if left >= size:
+            out.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(out) or "0s"

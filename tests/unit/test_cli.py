@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ def untouched(monkeypatch, cfg, cfg_file):
 BAD_SIZES = ["1GB; flush ruleset", "lots", "-1GB", "1e9", "nan", "inf", "0x10", "1 GB 2", "1GBB", "",
              "1GB\nflush ruleset", "10" * 30, "1.5.5GB", "２GB"]
 BAD_RATES = ["fast", "256", "1kbit", "1000gbit", "1mbit; flush ruleset", "-1mbit", "1mbyte", "1 mbit/h", ""]
+BAD_DURATIONS = ["forever", "0", "1.5h", "400d", "1h; flush ruleset", "", "1y", "-1h"]
 BAD_MACS = ["aa:bb:cc:dd:ee:ff } ", "aa:bb:cc:dd:ee", "gg:bb:cc:dd:ee:ff", "01:00:5e:00:00:01",
             "00:00:00:00:00:00", "aa:bb:cc:dd:ee:ff; flush ruleset", "", "aabb.ccdd.eeff",
             "aa:bb-cc:dd:ee:ff", "aa:bb:cc:dd:ee:ff:00", '"; flush ruleset; "', "aa:bb:cc:dd:ee:f\nf"]
@@ -58,6 +60,8 @@ BAD_MACS = ["aa:bb:cc:dd:ee:ff } ", "aa:bb:cc:dd:ee", "gg:bb:cc:dd:ee:ff", "01:0
         *[("cap", m, "1GB") for m in BAD_MACS],
         *[("throttle", m, "1mbit") for m in BAD_MACS],
         *[("topup", m, "1GB") for m in BAD_MACS],
+        *[(cmd, m) for m in BAD_MACS for cmd in ("admit", "unadmit")],
+        *[("admit", MAC, "--for", d) for d in BAD_DURATIONS],
     ],
 )
 def test_bad_values_are_usage_errors_that_touch_nothing(untouched, args):
@@ -91,6 +95,11 @@ def test_bad_values_are_usage_errors_that_touch_nothing(untouched, args):
         ("history", MAC, "--by", "week"),
         ("block", MAC, MAC),
         ("top", "-n", "soon"),
+        ("admit",),
+        ("unadmit",),
+        ("admit", MAC, "--for"),
+        ("admit", MAC, "1h"),
+        ("unadmit", MAC, "--for", "1h"),
     ],
 )
 def test_bad_command_lines_are_usage_errors_that_touch_nothing(untouched, args):
@@ -153,7 +162,8 @@ def test_a_bad_value_changes_nothing_for_a_known_client(cfg, cfg_file):
 @pytest.mark.parametrize(
     "args",
     [("client", MAC), ("cap", MAC, "1GB"), ("cap", MAC, "none"), ("throttle", MAC, "1mbit"),
-     ("block", MAC), ("unblock", MAC), ("topup", MAC, "1GB"), ("history", MAC)],
+     ("block", MAC), ("unblock", MAC), ("topup", MAC, "1GB"), ("history", MAC), ("admit", MAC),
+     ("admit", MAC, "--for", "1h"), ("unadmit", MAC)],
 )
 def test_unknown_client_is_a_one_line_error(cfg, cfg_file, args):
     status, out, err = run("-c", cfg_file, "--json", *args)
@@ -182,3 +192,60 @@ def test_passwd_stores_a_salted_hash_that_verifies(cfg_file, cfg):
     # a short password is refused and changes nothing
     assert main(["-c", cfg_file, "passwd"], Environment(out, err, io.StringIO("short\n"))) == 2
     assert "8 to 128 characters" in err.getvalue() and path.read_text() == stored
+
+
+def _client_json(cfg_file, *args):
+    status, out, err = run("-c", cfg_file, "--json", *args)
+    assert (status, err) == (ExitStatus.OK, "")
+    return json.loads(out)
+
+
+@pytest.fixture
+def click_file(cfg, tmp_path):
+    """A config with auth click (and the database of `cfg`)."""
+    from hotspot.config import dump
+
+    path = tmp_path / "click"
+    path.write_text(dump(cfg.replace(auth="click", session_timeout=7200)))
+    return str(path)
+
+
+def test_admit_and_unadmit(cfg, click_file):
+    import time
+
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    store.add_client(MAC, 1.0)
+    store.close()
+    c = _client_json(click_file, "client", MAC)
+    assert (c["admitted"], c["admitted_until"]) == (False, None)
+    assert [x["admitted"] for x in _client_json(click_file, "clients")] == [False]
+
+    before = time.time()
+    c = _client_json(click_file, "admit", MAC)  # the config's session_timeout, 2h
+    until = datetime.fromisoformat(c["admitted_until"]).timestamp()
+    assert c["admitted"] and before + 7200 - 1 <= until <= time.time() + 7200
+    c = _client_json(click_file, "admit", MAC.upper(), "--for", "1h30m")
+    until = datetime.fromisoformat(c["admitted_until"]).timestamp()
+    assert before + 5400 - 1 <= until <= time.time() + 5400
+    assert _client_json(click_file, "clients")[0]["admitted"] is True
+
+    status, out, err = run("-c", click_file, "admit", MAC, "--for", "10m")
+    assert status == ExitStatus.OK and err == ""
+    assert out.startswith(f"{MAC}: admitted until ") and "state ok" in out
+    status, out, err = run("-c", click_file, "client", MAC)
+    assert "admitted:   until " in out
+
+    c = _client_json(click_file, "unadmit", MAC)
+    assert (c["admitted"], c["admitted_until"]) == (False, None)
+    status, out, err = run("-c", click_file, "unadmit", MAC)
+    assert (status, out) == (ExitStatus.OK, f"{MAC}: not admitted; 0 B used, state ok\n")
+
+
+def test_auth_none_admits_everyone(cfg, cfg_file):
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    store.add_client(MAC, 1.0)
+    store.close()
+    c = _client_json(cfg_file, "client", MAC)
+    assert (c["admitted"], c["admitted_until"]) == (True, None)
+    c = _client_json(cfg_file, "unadmit", MAC)
+    assert c["admitted"] is True

@@ -75,6 +75,8 @@ def test_defaults():
     assert c.after_cap_rate == 256_000
     assert c.warn_at == 80
     assert c.leases_file == "/tmp/dhcp.leases"
+    assert c.session_timeout == 86400
+    assert c.idle_timeout == 3600
     assert c.path == DEFAULT_PATH
 
 
@@ -542,6 +544,8 @@ def test_path_does_not_affect_equality():
         Config(default_cap=0, after_cap_rate=8000, poll_interval=3600, period="daily", period_start=31),
         Config(default_cap=2 * 10**9, after_cap_rate=10**9, poll_interval=1 / 3),
         Config(default_cap=2**62, after_cap_rate=8001, ct_mark_mask=0xC0000000),
+        Config(auth="voucher", session_timeout=5400, idle_timeout=None),
+        Config(session_timeout=1, idle_timeout=366 * 86400),
     ],
 )
 def test_dump_round_trip(write, config):
@@ -598,3 +602,31 @@ def test_write_settings_refuses_bad_values_and_writes_nothing(tmp_path, values, 
         write_settings(str(path), values)
     assert path.read_text() == "config hotspot 'main'\n\toption default_cap '2GB'\n"
     assert not (tmp_path / "hotspot.tmp").exists()
+
+
+@pytest.mark.parametrize("value, seconds", [("24h", 86400), ("1d", 86400), ("90", 90), ("1h30m", 5400),
+                                            ("2w", 14 * 86400)])
+def test_session_and_idle_timeouts(write, value, seconds):
+    c = load(write(f"config hotspot\n\toption session_timeout '{value}'\n\toption idle_timeout '{value}'\n"))
+    assert (c.session_timeout, c.idle_timeout) == (seconds, seconds)
+
+
+def test_idle_timeout_none(write):
+    assert load(write("config hotspot\n\toption idle_timeout 'none'\n")).idle_timeout is None
+
+
+@pytest.mark.parametrize("key", ["session_timeout", "idle_timeout"])
+@pytest.mark.parametrize("value, reason", [
+    ("forever", "use whole numbers with s, m, h, d or w, e.g. 30m, 24h, 1h30m"),
+    ("0", "must be at least 1s"), ("1.5h", "use whole numbers"), ("400d", "too long (at most 366d)"),
+    ("", "empty"),
+])
+def test_bad_timeouts(write, key, value, reason):
+    err = error_of(write, f"config hotspot\n\toption {key} '{value}'\n")
+    assert err.startswith(f"2: option {key}: invalid duration '{value}': ") and reason in err
+    assert ("or 'none' for no idle timeout" in err) == (key == "idle_timeout")
+
+
+def test_session_timeout_has_no_none(write):
+    assert "option session_timeout: invalid duration 'none'" in error_of(
+        write, "config hotspot\n\toption session_timeout 'none'\n")

@@ -179,7 +179,7 @@ def test_add_clients_passes_the_mac_as_one_json_value(nft, mac):
     assert {"add": elem("client_up", [[mac, {"goto": {"target": "up3"}}]])} in batch
     for s in strings(fake.json_batches):
         assert mac not in s or s == mac, f"{mac!r} pasted into {s!r}"  # the whole value or absent
-    assert sum(s == mac for s in strings(fake.json_batches)) == 1
+    assert sum(s == mac for s in strings(fake.json_batches)) == 2  # client_up and http
 
 
 def test_add_clients_batch(nft):
@@ -203,6 +203,7 @@ def test_add_clients_batch(nft):
                                    ["aa:bb:cc:dd:ee:02", {"goto": {"target": "up3"}}]])},
         {"add": elem("client_down", [[2 << 16, {"goto": {"target": "down2"}}],
                                      [3 << 16, {"goto": {"target": "down3"}}]])},
+        {"add": elem("http", [[MAC, {"accept": None}], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
     ]}
     # then it reads the unknown set, to drop the MACs it just registered
     assert fake.json_batches[1] == {"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}
@@ -240,6 +241,8 @@ def test_set_interfaces_are_json_values(nft):
         {"add": elem("paths", [[{"concat": ["br-lan", "wwan0"]}, up], [{"concat": ["wwan0", "br-lan"]}, down],
                                [{"concat": ["br-lan", "eth1"]}, up],
                                [{"concat": ["eth1", "br-lan"]}, down]])},
+        {"flush": {"set": {**T, "name": "lan_ifaces"}}},
+        {"add": elem("lan_ifaces", ["br-lan"])},
     ]}]
     assert fake.text_commands == []
 
@@ -276,3 +279,71 @@ def test_reset_quota_returns_what_was_consumed(nft):
     assert nft._nft.json_batches == [{"nftables": [{"reset": quota(5)}]}]
     nft._nft = FakeNftables(rc=1, error="Error: No such file or directory")
     assert nft.reset_quota(5) is None  # a client without a cap
+
+
+# -- captive gate ---------------------------------------------------------------------------------
+
+GATE = {"goto": {"target": "gate"}}
+TO_PORTAL = {"goto": {"target": "portal"}}
+
+
+def test_a_gated_client_goes_to_the_gate_up_and_is_dropped_down():
+    """The gate is a constant in the client's own chains, like a block: one rule before the counter."""
+    assert client_rules(base(gated=True), Marks()) == ([[GATE], UP], [[DROP], DOWN])
+    # its cap and throttle wait until it is admitted; a block still wins (dropped, no reject)
+    assert client_rules(base(gated=True, quota=10, shape="1:a"), Marks()) == ([[GATE], UP], [[DROP], DOWN])
+    assert client_rules(base(gated=True, blocked=True), Marks()) == ([[DROP], UP], [[DROP], DOWN])
+
+
+def test_an_admitted_client_pays_nothing_for_the_gate():
+    assert client_rules(base(gated=False, portal=False), Marks()) == ([UP], [DOWN])
+    assert client_rules(base(portal=True), Marks()) == ([UP], [DOWN])  # HTTP is the nat chain's job
+
+
+def test_admitting_replaces_the_gate_and_the_http_verdict(nft):
+    was = base(gated=True, portal=True)
+    cmds = nft._policy_cmds(base(), was=was, handles=HANDLES)
+    assert {"delete": {"rule": {**T, "chain": "up5", "handle": 7}}} in cmds
+    assert {"delete": {"rule": {**T, "chain": "down5", "handle": 10}}} in cmds
+    assert cmds[-2:] == [{"delete": elem("http", [MAC])}, {"add": elem("http", [[MAC, {"accept": None}]])}]
+    back = nft._policy_cmds(was, was=base(), handles=HANDLES)
+    assert {"insert": {"rule": {**T, "chain": "up5", "handle": 9, "expr": [GATE]}}} in back
+    assert {"insert": {"rule": {**T, "chain": "down5", "handle": 11, "expr": [DROP]}}} in back
+    assert back[-1] == {"add": elem("http", [[MAC, TO_PORTAL]])}
+
+
+def test_http_verdict_is_only_rewritten_when_it_changes(nft):
+    assert nft._policy_cmds(base(portal=True, quota=5), was=base(portal=True), handles=HANDLES)[-1] != \
+        {"add": elem("http", [[MAC, TO_PORTAL]])}
+    assert not [c for c in nft._policy_cmds(base(portal=True, quota=5), was=base(portal=True))
+                if "http" in json.dumps(c)]
+
+
+def test_set_http_deletes_then_adds_in_one_batch(nft):
+    fake = FakeNftables()
+    nft._nft = fake
+    nft.set_http([(MAC, True), ("aa:bb:cc:dd:ee:02", False)])
+    assert fake.json_batches == [{"nftables": [
+        {"delete": elem("http", [MAC, "aa:bb:cc:dd:ee:02"])},
+        {"add": elem("http", [[MAC, TO_PORTAL], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
+    ]}]
+
+
+@pytest.mark.parametrize("mac", HOSTILE)
+def test_set_http_passes_the_mac_as_one_json_value(nft, mac):
+    fake = FakeNftables()
+    nft._nft = fake
+    nft.set_http([(mac, True)])
+    assert fake.text_commands == []
+    for s in strings(fake.json_batches):
+        assert mac not in s or s == mac
+
+
+def test_the_ruleset_gates_in_our_table_only():
+    from hotspot.nft import HOOK, RULESET
+
+    ruleset, hook = RULESET.read_text(), HOOK.read_text()
+    assert "redirect to :$PORTAL_PORT" in ruleset
+    assert "reject with tcp reset" in ruleset and "reject with icmpx admin-prohibited" in ruleset
+    assert "type nat hook prerouting" in hook and "tcp dport 80 iifname @lan_ifaces jump captive_http" in hook
+    assert "hook" not in "".join(line for line in ruleset.splitlines() if not line.strip().startswith("#"))

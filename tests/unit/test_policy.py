@@ -143,7 +143,7 @@ def test_elements_of_a_plain_client(cfg):
 def test_elements_of_a_capped_throttled_blocked_client(cfg):
     c = client(cap=GB, topup=100, period_up=10, period_down=20, rate=1_000_000, blocked=True)
     assert policy.elements(c, cfg) == ClientElements(
-        id=7, mac=MAC, quota=GB + 100, used=30, blocked=True, shape="1:e", shape_capped=None)
+        id=7, mac=MAC, quota=GB + 100, used=30, blocked=True, shape="1:e", shape_capped=None, portal=True)
 
 
 def test_elements_pre_install_the_after_cap_class(throttle_cfg):
@@ -193,3 +193,51 @@ def test_class_ids_are_unique_per_client_and_fit_in_16_bits():
 def test_class_id_out_of_range(cid):
     with pytest.raises(ValueError, match="out of range"):
         class_id(cid)
+
+
+# -- captive gate ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def click_cfg(cfg):
+    return cfg.replace(auth="click")
+
+
+@pytest.mark.parametrize("auth", ["click", "voucher"])
+def test_not_admitted_is_gated_and_its_http_goes_to_the_portal(cfg, auth):
+    e = policy.elements(client(), cfg.replace(auth=auth))
+    assert (e.gated, e.portal) == (True, True)
+    assert not policy.admitted(client(), cfg.replace(auth=auth))
+
+
+def test_admitted_passes(click_cfg):
+    c = client(admitted_until=2e9, admitted_at=1e9)
+    assert policy.admitted(c, click_cfg)
+    e = policy.elements(c, click_cfg)
+    assert (e.gated, e.portal) == (False, False)
+
+
+def test_auth_none_admits_everyone(cfg):
+    assert policy.admitted(client(), cfg)
+    e = policy.elements(client(), cfg)
+    assert (e.gated, e.portal) == (False, False)
+
+
+@pytest.mark.parametrize("auth", ["none", "click"])
+def test_blocked_or_capped_http_goes_to_the_portal_in_every_mode(cfg, auth):
+    cfg = cfg.replace(auth=auth)
+    admitted = {"admitted_until": 2e9}
+    assert policy.to_portal(client(blocked=True, **admitted), cfg)
+    assert policy.to_portal(client(cap=GB, period_down=GB, **admitted), cfg)
+    # the quota used up (it also counts the packet it dropped) before the database knows
+    assert policy.to_portal(client(cap=GB, period_down=GB - 100, **admitted), cfg, quota_used=GB + 1400)
+    assert not policy.to_portal(client(cap=GB, period_down=GB - 100, **admitted), cfg, quota_used=GB - 100)
+    assert not policy.to_portal(client(cap=GB, **admitted), cfg)
+    # blocked and capped stay gated the way they were: drop, or the quota
+    e = policy.elements(client(cap=GB, period_down=GB, **admitted), cfg)
+    assert (e.gated, e.portal, e.quota) == (False, True, GB)
+
+
+def test_a_throttled_capped_client_browses(throttle_cfg):
+    """after_cap throttle: the client is slowed, not cut off, so its HTTP goes where it was going."""
+    assert not policy.to_portal(client(cap=GB, period_down=2 * GB), throttle_cfg)

@@ -208,3 +208,56 @@ def test_meta_get_set(store):
     store.set("n", 12.5)
     store.set("n", 13)
     assert store.get("n") == "13"
+
+
+def test_an_older_database_gains_the_admission_columns(cfg):
+    Path(cfg.run_dir).mkdir(parents=True)
+    db = sqlite3.connect(str(Path(cfg.run_dir) / DB_NAME))
+    db.executescript("""
+        CREATE TABLE clients (id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, hostname TEXT,
+            ips TEXT NOT NULL DEFAULT '[]', first_seen REAL NOT NULL, last_seen REAL NOT NULL, cap INTEGER,
+            topup INTEGER NOT NULL DEFAULT 0, rate INTEGER, blocked INTEGER NOT NULL DEFAULT 0,
+            period_up INTEGER NOT NULL DEFAULT 0, period_down INTEGER NOT NULL DEFAULT 0,
+            seen_up INTEGER NOT NULL DEFAULT 0, seen_down INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO clients (id, mac, first_seen, last_seen, cap) VALUES (2, 'aa:bb:cc:dd:ee:01', 1, 1, 5);
+    """)
+    db.commit()
+    db.close()
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    try:
+        c = s.client(MAC)
+        assert (c.cap, c.admitted_until, c.admitted_at) == (5, None, None)
+        s.update(c.id, admitted_until=100.0, admitted_at=50.0)
+        assert s.client(MAC).admitted_until == 100.0
+    finally:
+        s.close()
+    Store(Path(cfg.run_dir) / DB_NAME).close()  # opening again adds nothing twice
+
+
+def test_expired_sessions(store):
+    with store.transaction():
+        a = store.add_client("aa:bb:cc:dd:ee:01", 0.0)  # admitted until 100
+        b = store.add_client("aa:bb:cc:dd:ee:02", 0.0)  # admitted until 1000, last byte at 60
+        c = store.add_client("aa:bb:cc:dd:ee:03", 0.0)  # admitted at 90, long idle before that
+        store.add_client("aa:bb:cc:dd:ee:04", 0.0)  # not admitted
+        store.update(a.id, admitted_until=100.0, admitted_at=0.0, last_seen=99.0)
+        store.update(b.id, admitted_until=1000.0, admitted_at=10.0, last_seen=60.0)
+        store.update(c.id, admitted_until=1000.0, admitted_at=90.0, last_seen=5.0)
+    assert store.expired(99.0, idle=None) == []
+    assert store.expired(100.0, idle=None) == ["aa:bb:cc:dd:ee:01"]
+    assert store.expired(99.0, idle=40) == []  # b: idle since 60; c: admitted at 90, idle from there
+    assert store.expired(99.0, idle=39) == ["aa:bb:cc:dd:ee:02"]
+    assert store.expired(100.0, idle=39) == ["aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"]
+    assert store.expired(119.0, idle=30) == ["aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"]
+    assert store.expired(120.0, idle=30) == ["aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02", "aa:bb:cc:dd:ee:03"]
+
+
+def test_near_cap(store):
+    with store.transaction():
+        for i, (cap, topup, used) in enumerate([(None, 0, 10**9), (1000, 0, 10), (1000, 0, 995),
+                                                (1000, 500, 1200), (1000, 0, 5000)]):
+            c = store.add_client(f"aa:bb:cc:dd:ee:{i:02x}", 0.0, cap=cap, topup=topup)
+            store.update(c.id, period_down=used)
+    assert [c.mac[-2:] for c in store.near_cap(10)] == ["02", "04"]
+    assert [c.mac[-2:] for c in store.near_cap(300)] == ["02", "03", "04"]
+    assert [c.id for c in store.clients_by_id([3, 5])] == [3, 5] and store.clients_by_id([]) == []

@@ -6,8 +6,10 @@ from hotspot.units import (
     MAX_SIZE,
     InvalidValue,
     format_bytes,
+    format_duration,
     format_rate,
     parse_cap,
+    parse_duration,
     parse_mac,
     parse_rate,
     parse_rate_or_none,
@@ -309,3 +311,32 @@ def test_format_rate(bps, expected):
 @pytest.mark.parametrize("bps", [8000, 256_000, 1_500_000, 8_000_000, 10**9])
 def test_format_rate_parses_back(bps):
     assert parse_rate(format_rate(bps)) == bps
+
+
+# -- durations --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("30", 30), ("30s", 30), ("10m", 600), ("1h", 3600), ("24h", 86400), ("1d", 86400), ("1w", 604800),
+    ("1h30m", 5400), ("1H30M", 5400), (" 2d ", 172800), ("366d", 366 * 86400), ("1d2h3m4s", 93784),
+])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "empty"), ("0", "at least 1s"), ("0s", "at least 1s"), ("-5m", "negative"),
+    ("1.5h", "whole numbers"),
+    ("1y", "whole numbers"), ("h", "whole numbers"), ("1h 30m", "whole numbers"), ("367d", "too long"),
+    ("1h; flush ruleset", "whole numbers"), ("１h", "whole numbers"), ("nan", "whole numbers"),
+])
+def test_parse_duration_rejects(text, reason):
+    with pytest.raises(InvalidValue) as e:
+        parse_duration(text)
+    assert reason in str(e.value) and "\n" not in str(e.value)
+
+
+def test_format_duration():
+    assert [format_duration(n) for n in (86400, 3600, 5400, 59, 90061)] == [
+        "1d", "1h", "1h30m", "59s", "1d1h1m1s"]
