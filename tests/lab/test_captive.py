@@ -1,13 +1,14 @@
 """The captive gate, in the real kernel: with auth click or voucher a client not admitted reaches only the
-router; its plain HTTP goes to the portal (here a stand-in on the router's portal port that answers with
-the Host and path it received), everything else fails at once. Blocked and capped clients' HTTP goes to
-the portal in every auth mode."""
+router; its plain HTTP goes to the real portal (which redirects it to its sign-in page, keeping the URL the
+client asked for), everything else fails at once. Blocked and capped clients' HTTP goes to the portal in
+every auth mode."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -79,12 +80,11 @@ def _listening(lab: Lab, ns: str, port: int, proto: str = "t") -> bool:
 
 @pytest.fixture
 def web(lab):
-    """The stand-in portal on the router, and HTTP (80, 443, 8443) and a UDP echo (53) on the internet."""
-    _serve(lab, lab.router, _HTTP, "portal", PORTAL_PORT)
+    """HTTP (80, 443, 8443) and a UDP echo (53) on the internet."""
     for port in (80, 443, OTHER_PORT):  # 443 listens too, so a reset can only come from the gate
         _serve(lab, lab.internet, _HTTP, "internet", port)
     _serve(lab, lab.internet, _ECHO, ECHO_PORT)
-    servers = [(lab.router, PORTAL_PORT, "t"), (lab.internet, ECHO_PORT, "u")]
+    servers = [(lab.internet, ECHO_PORT, "u")]
     servers += [(lab.internet, port, "t") for port in (80, 443, OTHER_PORT)]
     for ns, port, proto in servers:
         lab.wait_for(lambda ns=ns, port=port, proto=proto: _listening(lab, ns, port, proto), 10,
@@ -93,7 +93,16 @@ def web(lab):
 
 
 def _get(lab, client, url, *args, timeout=5) -> str:
-    return lab.curl(client, url, *args, timeout=timeout).stdout.strip()
+    """What a plain HTTP GET gets: the server's body, or, when the real portal took the request and
+    redirected it to its sign-in page, "portal host=H path=P" from the URL it kept for after."""
+    out = lab.curl(client, url, "-w", "\n%{http_code} %{redirect_url}", *args, timeout=timeout).stdout
+    body, _, status = out.rpartition("\n")
+    code, _, location = status.partition(" ")
+    loc = urlsplit(location)
+    if code == "302" and loc.path == "/signin" and loc.netloc == f"{lab.router4}:{PORTAL_PORT}":
+        kept = urlsplit(parse_qs(loc.query)["url"][0])
+        return f"portal host={kept.netloc} path={kept.path}{'?' + kept.query if kept.query else ''}"
+    return body.strip()
 
 
 def _fails_at_once(lab, client, url) -> None:
@@ -146,6 +155,7 @@ def _wire(lab, name) -> int:
 def test_unadmitted_clients_reach_only_the_router_until_admitted(web, start_hotspotd):
     lab = web
     d = start_hotspotd(auth="click")
+    d.wait_portal("c2")
     for name in ("c1", "c2"):
         lab.ping(name, lab.server4)  # gated, but it makes the MAC known
         d.wait_client(lab.clients[name].mac)
@@ -173,6 +183,7 @@ def test_unadmitted_clients_reach_only_the_router_until_admitted(web, start_hots
     # the admission survives a restart of hotspotd and `nft flush ruleset`
     assert d.stop() == 0
     d.start()
+    d.wait_portal("c2")
     assert_online(lab, "c1")
     lab.run(lab.router, "nft", "flush", "ruleset")
     lab.wait_for(d.table_live, 2, "the table to come back")
@@ -189,6 +200,7 @@ def test_unadmitted_clients_reach_only_the_router_until_admitted(web, start_hots
 def test_sessions_end_after_session_timeout_and_idle_timeout(web, start_hotspotd):
     lab = web
     d = start_hotspotd(auth="voucher", session_timeout=3, idle_timeout=None)
+    d.wait_portal("c2")
     register(lab, d, "c1", "c2")
     c1, c2 = lab.clients["c1"].mac, lab.clients["c2"].mac
     d.ctl("admit", c1)  # session_timeout: 3 s
@@ -204,6 +216,7 @@ def test_sessions_end_after_session_timeout_and_idle_timeout(web, start_hotspotd
     # idle timeout: no bytes counted for 2 s ends a session; traffic keeps it
     assert d.stop() == 0
     d = start_hotspotd(auth="voucher", idle_timeout=2)
+    d.wait_portal("c2")
     d.ctl("admit", c1)
     for _ in range(8):  # 4 s of traffic, twice the idle timeout
         assert lab.ping("c1", lab.server6)
@@ -216,14 +229,23 @@ def test_sessions_end_after_session_timeout_and_idle_timeout(web, start_hotspotd
 def test_unregistered_macs_are_gated(web, start_hotspotd):
     lab = web
     d = start_hotspotd(auth="click")
+    d.wait_portal("c2")
     register(lab, d, "c1")
     assert d.stop() == 0  # the table stays in the kernel; no daemon registers the newcomer
     lab.add_client("c3")
-    assert_gated(lab, "c3")
+    # hotspotd's portal is down with it: a stand-in on its port shows where the kernel sends HTTP
+    stand_in = _serve(lab, lab.router, _HTTP, "portal", PORTAL_PORT)
+    try:
+        lab.wait_for(lambda: _listening(lab, lab.router, PORTAL_PORT), 10, "the stand-in portal")
+        assert_gated(lab, "c3")
+    finally:
+        stand_in.kill()
+        stand_in.wait()
     mac = lab.clients["c3"].mac
     assert mac in d.nft("list", "set", "inet", "hotspot", "unknown")
     assert mac not in d.nft("list", "map", "inet", "hotspot", "client_up")
     d.start()
+    d.wait_portal("c2")
     info = d.wait_client(mac)
     assert info["admitted"] is False
     assert_gated(lab, "c3")
@@ -234,6 +256,7 @@ def test_unregistered_macs_are_gated(web, start_hotspotd):
 def test_blocked_and_capped_http_goes_to_the_portal_with_auth_none(web, start_hotspotd):
     lab = web
     d = start_hotspotd(auth="none")
+    d.wait_portal("c2")
     register(lab, d, "c1", "c2")
     c1 = lab.clients["c1"].mac
     assert d.client(c1)["admitted"] is True
