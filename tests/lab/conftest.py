@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import Iterator
 
 import pytest
@@ -50,3 +52,63 @@ def register(lab, d, *names: str) -> None:
     for name in names:
         lab.ping(name, lab.server4)
         d.wait_client(lab.clients[name].mac)
+
+
+# -- servers on the lab's internet ---------------------------------------------------------------
+
+OTHER_PORT = 8443  # a TCP service on the internet besides port 80
+ECHO_PORT = 53  # a UDP echo on the internet, standing in for DNS to another server
+
+HTTP_SCRIPT = r"""
+import socket, socketserver, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+tag, port = sys.argv[1], int(sys.argv[2])
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{tag} host={self.headers.get('Host')} path={self.path}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    def server_bind(self):  # IPv4 and IPv6 alike; no getfqdn()
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        socketserver.TCPServer.server_bind(self)
+Server(("::", port), Handler).serve_forever()
+"""
+
+ECHO_SCRIPT = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+while True:
+    data, addr = s.recvfrom(2048)
+    s.sendto(data, addr)
+"""
+
+
+def serve(lab: Lab, ns: str, script: str, *args) -> subprocess.Popen:
+    return lab.popen(ns, sys.executable, "-c", script, *map(str, args), stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def listening(lab: Lab, ns: str, port: int, proto: str = "t") -> bool:
+    return bool(lab.run(ns, "ss", f"-Hn{proto}l", f"sport = :{port}").stdout.strip())
+
+
+@pytest.fixture
+def web(lab):
+    """HTTP (80, 443, 8443) and a UDP echo (53) on the internet."""
+    for port in (80, 443, OTHER_PORT):  # 443 listens too, so a reset can only come from the gate
+        serve(lab, lab.internet, HTTP_SCRIPT, "internet", port)
+    serve(lab, lab.internet, ECHO_SCRIPT, ECHO_PORT)
+    servers = [(lab.internet, ECHO_PORT, "u")]
+    servers += [(lab.internet, port, "t") for port in (80, 443, OTHER_PORT)]
+    for ns, port, proto in servers:
+        lab.wait_for(lambda ns=ns, port=port, proto=proto: listening(lab, ns, port, proto), 10,
+                     f"a server on {ns} port {port}")
+    return lab

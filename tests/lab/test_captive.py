@@ -10,45 +10,10 @@ import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
-from hotspot.lab import CommandError, Lab
-from tests.lab.conftest import register
+from hotspot.lab import CommandError
+from tests.lab.conftest import ECHO_PORT, HTTP_SCRIPT, OTHER_PORT, listening, register, serve
 
 PORTAL_PORT = 8080
-OTHER_PORT = 8443  # a TCP service on the internet besides port 80
-ECHO_PORT = 53  # a UDP echo on the internet, standing in for DNS to another server
-
-_HTTP = r"""
-import socket, socketserver, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-tag, port = sys.argv[1], int(sys.argv[2])
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{tag} host={self.headers.get('Host')} path={self.path}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-class Server(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    def server_bind(self):  # IPv4 and IPv6 alike; no getfqdn()
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        socketserver.TCPServer.server_bind(self)
-Server(("::", port), Handler).serve_forever()
-"""
-
-_ECHO = r"""
-import socket, sys
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", int(sys.argv[1])))
-while True:
-    data, addr = s.recvfrom(2048)
-    s.sendto(data, addr)
-"""
 
 # Sends one datagram, prints "answer", "refused <errno>" (an ICMP error came back) or "timeout".
 _UDP = r"""
@@ -67,29 +32,6 @@ except socket.timeout:
 except OSError as e:
     print(f"refused {e.errno} {time.monotonic() - start:.3f}")
 """
-
-
-def _serve(lab: Lab, ns: str, script: str, *args) -> subprocess.Popen:
-    return lab.popen(ns, sys.executable, "-c", script, *map(str, args), stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _listening(lab: Lab, ns: str, port: int, proto: str = "t") -> bool:
-    return bool(lab.run(ns, "ss", f"-Hn{proto}l", f"sport = :{port}").stdout.strip())
-
-
-@pytest.fixture
-def web(lab):
-    """HTTP (80, 443, 8443) and a UDP echo (53) on the internet."""
-    for port in (80, 443, OTHER_PORT):  # 443 listens too, so a reset can only come from the gate
-        _serve(lab, lab.internet, _HTTP, "internet", port)
-    _serve(lab, lab.internet, _ECHO, ECHO_PORT)
-    servers = [(lab.internet, ECHO_PORT, "u")]
-    servers += [(lab.internet, port, "t") for port in (80, 443, OTHER_PORT)]
-    for ns, port, proto in servers:
-        lab.wait_for(lambda ns=ns, port=port, proto=proto: _listening(lab, ns, port, proto), 10,
-                     f"a server on {ns} port {port}")
-    return lab
 
 
 def _get(lab, client, url, *args, timeout=5) -> str:
@@ -234,9 +176,9 @@ def test_unregistered_macs_are_gated(web, start_hotspotd):
     assert d.stop() == 0  # the table stays in the kernel; no daemon registers the newcomer
     lab.add_client("c3")
     # hotspotd's portal is down with it: a stand-in on its port shows where the kernel sends HTTP
-    stand_in = _serve(lab, lab.router, _HTTP, "portal", PORTAL_PORT)
+    stand_in = serve(lab, lab.router, HTTP_SCRIPT, "portal", PORTAL_PORT)
     try:
-        lab.wait_for(lambda: _listening(lab, lab.router, PORTAL_PORT), 10, "the stand-in portal")
+        lab.wait_for(lambda: listening(lab, lab.router, PORTAL_PORT), 10, "the stand-in portal")
         assert_gated(lab, "c3")
     finally:
         stand_in.kill()
