@@ -15,6 +15,10 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotspot.netlink import attr as _attr
+from hotspot.netlink import attrs as _attrs
+from hotspot.netlink import messages as _messages
+
 FAMILY = "inet"
 TABLE = "hotspot"
 UNREGISTERED = 1  # client id of traffic from MACs not registered yet
@@ -448,31 +452,6 @@ _NFTA_OBJ_TABLE, _NFTA_OBJ_NAME, _NFTA_OBJ_TYPE, _NFTA_OBJ_DATA = 1, 2, 3, 4
 _NFT_OBJECT_QUOTA = 2
 _NFTA_COUNTER_BYTES = 1
 _NFTA_QUOTA_CONSUMED = 4
-
-
-def _attr(kind: int, payload: bytes) -> bytes:
-    length = 4 + len(payload)
-    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
-
-
-def _attrs(buf: bytes, start: int, end: int):
-    while start + 4 <= end:
-        length, kind = struct.unpack_from("=HH", buf, start)
-        if length < 4:
-            return
-        yield kind & 0x3FFF, start + 4, start + length
-        start += (length + 3) & ~3
-
-
-def _messages(data: bytes):
-    """Each netlink message in a buffer from the kernel: (type, start of its body, its end)."""
-    pos = 0
-    while pos + 16 <= len(data):
-        length, kind = struct.unpack_from("=IH", data, pos)
-        if length < 16:
-            return
-        yield kind, pos + 16, pos + length
-        pos += (length + 3) & ~3
 
 
 def _dump(msg: int, attrs: bytes, parse, *, flags: int = _NLM_F_DUMP) -> bool:

@@ -226,9 +226,11 @@ class PortalApi:
             except NotFound as e:
                 raise BackendError(str(e)) from None
             view = self._view(c, self.hs.live_objects(), self.hs.store)
-            since = int(self.hs.clock() // 3600 * 3600) - 7 * 24 * 3600
-            view["history"] = [{"hour": iso(h), "up": u, "down": d}
-                               for h, u, d in self.hs.store.history(c.id, since)]
+            now = int(self.hs.clock() // 3600 * 3600)
+            since = now - 7 * 24 * 3600 + 3600
+            rows = {h: (u, d) for h, u, d in self.hs.store.history(c.id, since)}
+            view["history"] = [{"hour": iso(h), "up": rows.get(h, (0, 0))[0], "down": rows.get(h, (0, 0))[1]}
+                               for h in range(since, now + 1, 3600)]  # every hour: the chart's time axis
         return view
 
     def act(self, mac: str, action: str, value: str | None = None) -> dict:

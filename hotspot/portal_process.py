@@ -59,9 +59,13 @@ class PortalProcess:
         self.next_start = 0.0
 
     def argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "gunicorn", "-c", "python:hotspot.portal.gunicorn_conf",
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:hotspot.portal_gunicorn",
                 "--worker-class", "gthread", "--workers", "1",
                 "--threads", str(self.threads), "--graceful-timeout", "3", "--timeout", "30",
+                # No keep-alive: a connection the kernel redirected here (a captive client's request
+                # for another site) must not be reused once the client is admitted, or the browser
+                # would keep talking to the portal in that site's name. On a LAN a connection is cheap.
+                "--keep-alive", "0",
                 # never take a client's address from a header: the TCP peer is the client
                 "--forwarded-allow-ips", "", "--proxy-allow-from", "",
                 "--limit-request-line", "4094", "--limit-request-fields", "50",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hotspot import policy
 from hotspot.config import Config
+from hotspot.conntrack import drop_redirected
 from hotspot.nft import UNREGISTERED, Marks, Nft, NftError, TableGone, counter_names, quota_name
 from hotspot.period import bounds, trusted_now
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
@@ -277,6 +278,12 @@ class Hotspot:
         if self._http.get(after.id, was.portal) != was.portal:
             was = dataclasses.replace(was, portal=not now.portal)  # make sure the element is rewritten
         self.nft.update_client(now, was=was)
+        if was.portal and not now.portal and self.cfg.portal_port:
+            try:  # its connections still held by the portal must not outlive the redirect
+                if drop_redirected(after.ips, self.cfg.portal_port):
+                    log.debug("client %s: ended its connections held by the portal", after.mac)
+            except OSError as e:
+                log.warning("client %s: could not end its redirected connections: %s", after.mac, e)
         self._remember_http(after, now.portal)
         self.shaper.set_classes({cls: None for cls, rate in old.items() if rate and not new[cls]})
 

@@ -96,7 +96,9 @@ class Store:
                                       isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             return
-        self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+        # check_same_thread off: hotspotd's portal requests use it from the IPC threads, one at a
+        # time under the daemon's lock.
+        self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()

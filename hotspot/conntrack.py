@@ -1,0 +1,107 @@
+"""Connections the kernel redirected to the portal, ended when a client is let through.
+
+A browser holds connections it opened to a site while it was captive (Chromium opens a spare one
+with the first): the kernel sent them to the portal, and conntrack keeps sending them there after
+the client is admitted, so the browser would meet the portal again in that site's name. Deleting
+their entries makes the next packet on such a connection fail, and the browser opens a new one,
+which goes out.
+
+Hand-written ctnetlink (one dump per address family, one delete per entry found): pyroute2's
+conntrack helpers always ask for IPv4 (the family of the request is not theirs to set), and a
+client's IPv6 connections matter as much.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import struct
+
+from hotspot.netlink import (
+    NETLINK_NETFILTER,
+    NLM_F_ACK,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    attr,
+    attrs,
+    messages,
+)
+
+_SUBSYS_CTNETLINK = 1
+_MSG_GET, _MSG_DELETE = 1, 2
+_CTA_TUPLE_ORIG, _CTA_TUPLE_REPLY = 1, 2
+_CTA_TUPLE_IP, _CTA_TUPLE_PROTO = 1, 2
+_CTA_IP_V4_SRC, _CTA_IP_V6_SRC = 1, 3
+_CTA_PROTO_NUM, _CTA_PROTO_SRC_PORT, _CTA_PROTO_DST_PORT = 1, 2, 3
+
+
+def _request(sock: socket.socket, msg: int, family: int, flags: int, payload: bytes = b"") -> None:
+    body = struct.pack("=BBH", family, 0, 0) + payload
+    sock.send(struct.pack("=IHHII", 16 + len(body), (_SUBSYS_CTNETLINK << 8) | msg, flags, 1, 0) + body)
+
+
+def _tuple(buf: bytes, start: int, end: int) -> tuple[str | None, int | None, int | None, int | None]:
+    """(source address, protocol, source port, destination port) of a CTA_TUPLE_* attribute."""
+    src = proto = sport = dport = None
+    for kind, a, b in attrs(buf, start, end):
+        if kind == _CTA_TUPLE_IP:
+            for k, x, y in attrs(buf, a, b):
+                if k in (_CTA_IP_V4_SRC, _CTA_IP_V6_SRC):
+                    src = str(ipaddress.ip_address(bytes(buf[x:y])))
+        elif kind == _CTA_TUPLE_PROTO:
+            for k, x, _y in attrs(buf, a, b):
+                if k == _CTA_PROTO_NUM:
+                    proto = buf[x]
+                elif k == _CTA_PROTO_SRC_PORT:
+                    sport = struct.unpack_from(">H", buf, x)[0]
+                elif k == _CTA_PROTO_DST_PORT:
+                    dport = struct.unpack_from(">H", buf, x)[0]
+    return src, proto, sport, dport
+
+
+def _redirected(sock: socket.socket, family: int, ips: set[str], port: int) -> list[bytes]:
+    """The original tuples (raw attributes) of the family's TCP port 80 entries from `ips` whose
+    replies come from `port` on the router."""
+    _request(sock, _MSG_GET, family, NLM_F_REQUEST | NLM_F_DUMP)
+    found = []
+    while True:
+        data = sock.recv(1 << 16)
+        for kind, body, end in messages(data):
+            if kind in (NLMSG_DONE, NLMSG_ERROR):
+                return found
+            orig = reply = None
+            for k, a, b in attrs(data, body + 4, end):  # after the nfgenmsg header
+                if k == _CTA_TUPLE_ORIG:
+                    orig = (a, b)
+                elif k == _CTA_TUPLE_REPLY:
+                    reply = (a, b)
+            if orig is None or reply is None:
+                continue
+            src, proto, _sport, dport = _tuple(data, *orig)
+            rsport = _tuple(data, *reply)[2]
+            if proto == socket.IPPROTO_TCP and dport == 80 and rsport == port and src in ips:
+                found.append(bytes(data[orig[0]:orig[1]]))
+
+
+def drop_redirected(ips: list[str], portal_port: int) -> int:
+    """Delete the conntrack entries of plain HTTP from `ips` that the kernel redirected to the
+    portal's port; returns how many went."""
+    wanted = {str(ipaddress.ip_address(ip)) for ip in ips}
+    dropped = 0
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as sock:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for orig in _redirected(sock, family, wanted, portal_port):
+                nested = attr(_CTA_TUPLE_ORIG | 0x8000, orig)  # NLA_F_NESTED
+                _request(sock, _MSG_DELETE, family, NLM_F_REQUEST | NLM_F_ACK, nested)
+                data = sock.recv(4096)
+                for kind, body, _end in messages(data):
+                    if kind == NLMSG_ERROR:
+                        (errno,) = struct.unpack_from("=i", data, body)
+                        if errno == 0:
+                            dropped += 1
+                        elif -errno != 2:  # ENOENT: it went meanwhile
+                            raise OSError(-errno, os.strerror(-errno))
+    return dropped

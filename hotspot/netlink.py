@@ -1,0 +1,36 @@
+"""The few bytes of netlink that hotspot writes by hand (nf_tables dumps and notices in nft.py,
+conntrack in conntrack.py): attributes and message walking, nothing else."""
+
+from __future__ import annotations
+
+import struct
+
+NETLINK_NETFILTER = 12
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+
+
+def attr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def attrs(buf: bytes, start: int, end: int):
+    """Each attribute between start and end: (type without flags, start of its payload, its end)."""
+    while start + 4 <= end:
+        length, kind = struct.unpack_from("=HH", buf, start)
+        if length < 4:
+            return
+        yield kind & 0x3FFF, start + 4, start + length
+        start += (length + 3) & ~3
+
+
+def messages(data: bytes):
+    """Each netlink message in a buffer from the kernel: (type, start of its body, its end)."""
+    pos = 0
+    while pos + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, pos)
+        if length < 16:
+            return
+        yield kind, pos + 16, pos + length
+        pos += (length + 3) & ~3
