@@ -29,7 +29,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 test: setup lint
-	$(PY) -m pytest -q tests/unit tests/lab
+	$(PY) -m pytest -q tests/unit tests/lab tests/browser
 
 demo: setup
 	$(PY) -m hotspot.lab.demo
