@@ -1,7 +1,7 @@
 """`make bench`: hotspot's benchmarks, one JSON object per line on stdout; progress on stderr.
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
-        groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight
+        groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -18,7 +18,7 @@ import time
 import traceback
 
 from hotspot.lab import cleanup_stale
-from tests.bench import dataplane, enforcement, lookups, portal, rebuild, service
+from tests.bench import admit, dataplane, enforcement, lookups, portal, rebuild, service
 from tests.bench.common import emit, log
 
 # group -> (what it runs, the names it emits: reported as null if the group fails)
@@ -33,6 +33,7 @@ GROUPS = {
     "flush_gap": (rebuild.run_flush_gap, [("flush_gap_bytes", "bytes")]),
     "portal": (portal.run_portal, [("portal_p99_ms", "ms"), ("portal_rss_mb", "MB")]),
     "page_weight": (portal.run_page_weight, [("page_weight_kb", "kB")]),
+    "admit": (admit.run_admit, [("admit_ms", "ms")]),
 }
 
 
