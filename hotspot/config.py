@@ -51,6 +51,10 @@ class Config:
     leases_file: str = "/tmp/dhcp.leases"  # dnsmasq's lease file, for hostnames
     ct_mark_mask: int = 0xFFFF0000  # the conntrack mark bits that hold the client id
     portal_user: str = "nobody"  # the unprivileged user the portal's processes run as
+    portal_name: str | None = None  # the router's DNS name for the portal (the TLS certificate's name)
+    tls_cert: str | None = None  # the portal's certificate (PEM, with its chain) for HTTPS on tls_port
+    tls_key: str | None = None  # its private key (PEM)
+    tls_port: int = 8443
     metrics_token: str | None = None  # bearer token for /metrics without an admin login
     venue: str | None = None  # the hotspot's name, shown on the portal
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
@@ -157,6 +161,22 @@ def _user(v: str) -> str:
     return v
 
 
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*", re.ASCII)
+
+
+def _hostname(v: str) -> str | None:
+    if v == "":
+        return None
+    if not _HOSTNAME.fullmatch(v.lower()):
+        raise _Bad(f"{quote(v)} is not a DNS name (e.g. portal.example.com), or '' for none")
+    return v.lower()
+
+
+def _optional_path(v: str) -> str | None:
+    return None if v == "" else _abs_path(v)
+
+
 def _token(v: str) -> str | None:
     if v == "":
         return None
@@ -189,6 +209,10 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "leases_file": _abs_path,
     "ct_mark_mask": _mark_mask,
     "portal_user": _user,
+    "portal_name": _hostname,
+    "tls_cert": _optional_path,
+    "tls_key": _optional_path,
+    "tls_port": _ranged(1, 65535, "a port number between 1 and 65535"),
     "metrics_token": _token,
     "venue": _text,
 }
@@ -390,6 +414,10 @@ def load(path: str | os.PathLike = DEFAULT_PATH) -> Config:
     if not bad & {"lan_device", "wan_device"} and lan in values.get("wan_device", Config.wan_device):
         key = "wan_device" if "wan_device" in last_line else "lan_device"
         error(key, last_line[key], f"{quote(lan)} is both the lan_device and a wan_device")
+    if not bad & {"tls_cert", "tls_key"} and bool(values.get("tls_cert")) != bool(values.get("tls_key")):
+        key = "tls_key" if values.get("tls_cert") else "tls_cert"
+        other = "tls_cert" if key == "tls_key" else "tls_key"
+        error(other, last_line[other], f"needs {key} too (HTTPS takes a certificate and its key)")
     if errors:
         errors.sort(key=lambda e: e[0])  # stable: one line's errors keep the order they were found in
         raise ConfigError([f"{path}:{lineno}: {reason}" for lineno, reason in errors])
@@ -419,7 +447,7 @@ def dump(config: Config) -> str:
     rate_units = {"gbit": 10**9, "mbit": 10**6, "kbit": 10**3, "bit": 1}
     values["after_cap_rate"] = _exact(config.after_cap_rate, rate_units)
     values["ct_mark_mask"] = f"{config.ct_mark_mask:#010x}"
-    for key in ("metrics_token", "venue"):
+    for key in ("metrics_token", "venue", "portal_name", "tls_cert", "tls_key"):
         values[key] = values[key] or ""
     values["session_timeout"] = format_duration(config.session_timeout)
     idle = config.idle_timeout

@@ -26,7 +26,7 @@ from hotspot.ipc import IpcServer
 from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
 from hotspot.portal_api import PortalApi
-from hotspot.portal_process import PortalProcess, bind_addresses
+from hotspot.portal_process import PortalProcess, bind_addresses, private_copy
 from hotspot.service import Hotspot, daemon_pid, iso
 
 log = logging.getLogger("hotspot")
@@ -84,6 +84,7 @@ class Daemon:
         self.rebuilds = 0
         self.ipc: IpcServer | None = None
         self.portal: PortalProcess | None = None
+        self.portal_tls: PortalProcess | None = None  # HTTPS, when the config gives a certificate
 
     def wake(self) -> None:
         try:
@@ -130,16 +131,32 @@ class Daemon:
             found = addresses(self.cfg.lan_device)
             if not found:
                 return  # the LAN has no address yet: the next poll tries again
-            self.portal = PortalProcess(user=self.cfg.portal_user, run_dir=self.cfg.run_dir,
-                                        binds=bind_addresses(found, self.cfg.portal_port),
-                                        socket_path=str(self.ipc.path))
-            self.portal.kill_leftover()
-            self.portal.start()
-        else:
-            self.portal.check()
+            self.portal = self._portal_process(bind_addresses(found, self.cfg.portal_port))
+            if self.cfg.tls_cert and self.cfg.tls_key:
+                try:
+                    tls = private_copy([self.cfg.tls_cert, self.cfg.tls_key], self.cfg.run_dir,
+                                       self.cfg.portal_user)
+                except OSError as e:  # once: plain HTTP goes on; a restart tries again
+                    log.error("no HTTPS portal: cannot read %s: %s", e.filename, e.strerror)
+                else:
+                    self.portal_tls = self._portal_process(bind_addresses(found, self.cfg.tls_port), tls=tls)
+        for p in (self.portal, self.portal_tls):
+            if p is not None:
+                p.check()
+
+    def _portal_process(self, binds: list[str], tls: list[str] | None = None) -> PortalProcess:
+        p = PortalProcess(user=self.cfg.portal_user, run_dir=self.cfg.run_dir, binds=binds,
+                          socket_path=str(self.ipc.path), tls=tuple(tls) if tls else None)
+        p.kill_leftover()
+        p.start()
+        return p
 
     def portal_url(self) -> str | None:
-        """The portal's address for clients: the LAN's first IPv4 address (any phone reaches it)."""
+        """The portal's address for clients: its HTTPS name when it has one (RFC 8908 wants HTTPS),
+        else the LAN's first IPv4 address (any phone reaches it)."""
+        if self.cfg.portal_name and self.cfg.tls_cert:
+            port = "" if self.cfg.tls_port == 443 else f":{self.cfg.tls_port}"
+            return f"https://{self.cfg.portal_name}{port}"
         found = sorted(addresses(self.cfg.lan_device), key=lambda a: ":" in a)
         if not found:
             return None
@@ -149,11 +166,14 @@ class Daemon:
     def portal_hosts(self) -> list[str]:
         """Host names a request for the portal itself may carry; any other Host is a site whose plain
         HTTP the kernel redirected to the portal."""
-        return [*addresses(self.cfg.lan_device), "localhost", "127.0.0.1", "::1", socket.gethostname()]
+        names = [self.cfg.portal_name] if self.cfg.portal_name else []
+        return [*addresses(self.cfg.lan_device), *names, "localhost", "127.0.0.1", "::1",
+                socket.gethostname()]
 
     def stop_portal(self) -> None:
-        if self.portal:
-            self.step("portal stop", self.portal.stop)
+        for p in (self.portal, self.portal_tls):
+            if p:
+                self.step("portal stop", p.stop)
         if self.ipc:
             self.step("ipc stop", self.ipc.close)
 

@@ -180,7 +180,7 @@ class PortalApi:
             "secret": portal_secret(self.cfg.state_dir),
             "auth": self.cfg.auth,
             "portal_port": self.cfg.portal_port,
-            "tls": False,
+            "tls": bool(self.cfg.tls_cert and self.cfg.tls_key),
             "metrics_token": self.cfg.metrics_token,
             "venue": self.cfg.venue,
             "portal_url": self.portal_url(),

@@ -1,4 +1,5 @@
-"""gunicorn's settings for the portal (`-c python:hotspot.portal.gunicorn_conf`): its log lines look
+"""gunicorn's settings for the portal (`-c python:hotspot.portal_gunicorn`), outside the portal package so
+that gunicorn's master never imports Flask (only its worker needs it): its log lines look
 like hotspotd's, one per event, no timestamp (procd/logd add their own), on the stderr it shares."""
 
 logconfig_dict = {

@@ -48,11 +48,14 @@ def bind_addresses(addresses: list[str], port: int) -> list[str]:
 
 class PortalProcess:
     def __init__(self, *, user: str, binds: list[str], socket_path: str, run_dir: str,
-                 threads: int = 4) -> None:
+                 threads: int = 4, tls: tuple[str, str] | None = None) -> None:
+        """`tls`: (certificate, key) to serve HTTPS with: a second gunicorn, as one cannot serve
+        plain HTTP (where the kernel sends captive clients) and HTTPS side by side."""
         self.user = pwd.getpwnam(user)
         self.binds = binds
         self.socket_path = socket_path
-        self.pidfile = Path(run_dir) / PIDFILE
+        self.tls = tls
+        self.pidfile = Path(run_dir) / (f"tls-{PIDFILE}" if tls else PIDFILE)
         self.threads = threads
         self.proc: subprocess.Popen | None = None
         self.failures = 0
@@ -73,6 +76,8 @@ class PortalProcess:
                 "--log-level", "warning"]
         for b in self.binds:
             argv += ["--bind", b]
+        if self.tls:
+            argv += ["--certfile", self.tls[0], "--keyfile", self.tls[1]]
         return argv + ["hotspot.portal.wsgi:app"]
 
     def kill_leftover(self) -> None:
@@ -90,13 +95,14 @@ class PortalProcess:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "HOTSPOT_WEB")}
-        env.update(HOTSPOT_SOCKET=self.socket_path, HOME="/", PYTHONDONTWRITEBYTECODE="1")
+        env.update(HOTSPOT_SOCKET=self.socket_path, HOME="/", PYTHONDONTWRITEBYTECODE="1",
+                   HOTSPOT_TLS="1" if self.tls else "0")
         self.proc = subprocess.Popen(self.argv(), env=env, cwd="/", stdin=subprocess.DEVNULL,
                                      start_new_session=True,
                                      preexec_fn=_drop_to(self.user.pw_uid, self.user.pw_gid))
         self.pidfile.write_text(f"{self.proc.pid}\n")
-        log.info("portal on %s (gunicorn pid %d, user %s)", ", ".join(self.binds), self.proc.pid,
-                 self.user.pw_name)
+        log.info("portal on %s%s (gunicorn pid %d, user %s)", ", ".join(self.binds),
+                 " (HTTPS)" if self.tls else "", self.proc.pid, self.user.pw_name)
 
     def check(self) -> None:
         """Start gunicorn again if it exited (with a back-off if it keeps exiting)."""
@@ -126,3 +132,23 @@ class PortalProcess:
                 pass
         self.pidfile.unlink(missing_ok=True)
         self.proc = None
+
+
+def private_copy(files: list[str], run_dir: str, user: str) -> list[str]:
+    """Copies of root-only files (the TLS key) that only the portal's user may read, in run_dir:
+    gunicorn's worker reads them after it dropped root."""
+    pw = pwd.getpwnam(user)
+    target = Path(run_dir) / "tls"
+    target.mkdir(mode=0o700, exist_ok=True)
+    os.chown(target, pw.pw_uid, pw.pw_gid)
+    copies = []
+    for f in files:
+        dest = target / Path(f).name
+        data = Path(f).read_bytes()
+        dest.unlink(missing_ok=True)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chown(dest, pw.pw_uid, pw.pw_gid)
+        copies.append(str(dest))
+    return copies

@@ -39,6 +39,7 @@ SERVER4, SERVER6 = "203.0.113.10", "2001:db8:ffff::10"
 OWNERS_DIR = "/run/hotspot-lab"  # <lab>.json: the pid that owns a lab's namespaces (see cleanup_stale)
 NETNS_DIR = "/run/netns"
 ETC_NETNS = "/etc/netns"  # `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf
+PORTAL_NAME = "portal.lab"  # the router's name for its portal, in the lab's DNS
 _LAB_RE = re.compile(r"^(hs[0-9a-f]{6})-")
 _CLIENT_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
@@ -51,7 +52,8 @@ bound|renew)
     [ "$(cat "$LAB_STATE" 2>/dev/null)" = "$ip" ] || ip -4 addr flush dev "$interface"
     ip -4 addr replace "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
     for r in $router; do ip -4 route replace default via "$r" dev "$interface"; break; done
-    echo "$ip" > "$LAB_STATE.tmp" && mv -f "$LAB_STATE.tmp" "$LAB_STATE" ;;
+    echo "$ip" > "$LAB_STATE.tmp" && mv -f "$LAB_STATE.tmp" "$LAB_STATE"
+    printf %s "$opt114" > "$LAB_STATE.opt114" ;;
 esac
 exit 0
 """
@@ -153,13 +155,16 @@ class Lab:
         ipv6: bool = True,
         lease_time: str = "1h",
         offload: bool = True,
+        captive_url: str | None = None,
     ):
+        """`captive_url`: the RFC 8908 API URL dnsmasq hands out (DHCP option 114, DHCPv6 option 103)."""
         self.name = "hs" + secrets.token_hex(3)
         self.router = f"{self.name}-router"
         self.internet = f"{self.name}-inet"
         self.ipv6 = ipv6
         self.lease_time = lease_time
         self.offload = offload
+        self.captive_url = captive_url
         self.dir = ""
         self.leases_file = ""
         self.clients: dict[str, Client] = {}
@@ -355,7 +360,7 @@ class Lab:
         self._write_resolv_conf(c.ns, "".join(f"nameserver {a}\n" for a in servers))
         if c.dhcp:
             argv = ["busybox", "udhcpc", "-f", "-i", c.dev, "-s", os.path.join(self.dir, "udhcpc.sh"),
-                    "-T", "1", "-t", "60", "-A", "1"]
+                    "-T", "1", "-t", "60", "-A", "1", "-O", "114"]
             if c.hostname:
                 argv += ["-x", f"hostname:{c.hostname}"]
             env = dict(os.environ, LAB_STATE=os.path.join(self.dir, f"dhcp-{c.name}.ip"))
@@ -476,6 +481,20 @@ class Lab:
                      timeout=count * timeout + 5)
         return p.returncode == 0
 
+    def dhcp_option(self, client: str | Client, code: int) -> str:
+        """The value of a DHCP option the client's udhcpc received and passed to its script (hex, for
+        an option it has no name for, is decoded); '' if none."""
+        c = self.clients[client] if isinstance(client, str) else client
+        try:
+            with open(os.path.join(self.dir, f"dhcp-{c.name}.ip.opt{code}")) as f:
+                value = f.read()
+        except FileNotFoundError:
+            return ""
+        try:
+            return bytes.fromhex(value).decode()
+        except ValueError:
+            return value
+
     def curl(self, client: str | Client, url: str, *args: str, check: bool = True,
              timeout: float = 10) -> subprocess.CompletedProcess:
         """curl -sS url in the client's namespace (DNS is the router's dnsmasq: internet.lab resolves)."""
@@ -520,9 +539,13 @@ class Lab:
                 "--no-resolv", "--no-hosts", "--dhcp-authoritative", "--no-ping",
                 f"--dhcp-leasefile={self.leases_file}",
                 f"--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,{self.lease_time}",
-                "--domain=lan", "--local=/lan/", f"--address=/internet.lab/{SERVER4}"]
+                "--domain=lan", "--local=/lan/", f"--address=/internet.lab/{SERVER4}",
+                f"--address=/{PORTAL_NAME}/{ROUTER4}"]
+        if self.captive_url:
+            argv += [f"--dhcp-option=114,{self.captive_url}"]
         if self.ipv6:
-            argv += [f"--address=/internet.lab/{SERVER6}", "--enable-ra",
+            argv += [f"--address=/internet.lab/{SERVER6}", f"--address=/{PORTAL_NAME}/{ROUTER6}",
+                     "--enable-ra",
                      f"--dhcp-range=::,constructor:{LAN_DEVICE},ra-stateless,{self.lease_time}"]
         with open(os.path.join(d, "dnsmasq.log"), "a") as log:
             self.dnsmasq = self.popen(self.router, *argv, stdin=subprocess.DEVNULL, stdout=log,

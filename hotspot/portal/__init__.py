@@ -104,7 +104,9 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
         SESSION_COOKIE_NAME="hotspot",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=bool(ps.get("tls")),
+        # Secure only in the process that serves HTTPS (hotspotd sets HOTSPOT_TLS for it): the plain
+        # HTTP portal (captive sign-in, admin on the LAN address) must keep its cookies too.
+        SESSION_COOKIE_SECURE=os.environ.get("HOTSPOT_TLS") == "1",
         MAX_CONTENT_LENGTH=16 * 1024,
         MAX_FORM_MEMORY_SIZE=16 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
+import subprocess
 import time
+from pathlib import Path
 
+from hotspot.lab import PORTAL_NAME, Lab
+from hotspot.lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 
 
@@ -73,3 +78,52 @@ def test_portal_holds_no_root_and_always_comes_back(lab, start_hotspotd):
     d.wait_portal()
     assert time.monotonic() - started < 10
     assert _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
+
+
+def _lab_ca(d: Path) -> dict[str, str]:
+    """A throwaway CA and a certificate for the lab's portal name, as an owner would get one."""
+    ca_key, ca, key, csr, cert = (str(d / n) for n in ("ca.key", "ca.pem", "portal.key", "portal.csr",
+                                                        "portal.pem"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=hotspot lab CA")
+    run("req", *ec, "-keyout", key, "-out", csr, "-subj", f"/CN={PORTAL_NAME}")
+    ext = d / "san.ext"
+    ext.write_text(f"subjectAltName=DNS:{PORTAL_NAME}\n")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+        "-days", "2", "-extfile", str(ext))
+    os.chmod(key, 0o600)
+    return {"ca": ca, "cert": cert, "key": key}
+
+
+def test_rfc8908_over_https_with_the_owners_certificate():
+    url = f"https://{PORTAL_NAME}:8443/api/captive"
+    with Lab(clients=("c1",), captive_url=url) as lab:
+        pki = _lab_ca(Path(lab.dir))
+        d = Hotspotd(lab, auth="click", portal_name=PORTAL_NAME, tls_cert=pki["cert"], tls_key=pki["key"],
+                     tls_port=8443, session_timeout=3600).start()
+        mac = lab.clients["c1"].mac
+        lab.ping("c1", lab.server4)
+        d.wait_client(mac)
+        assert lab.dhcp_option("c1", 114) == url  # RFC 8910: a real DHCP client got the API's URL
+
+        def api() -> tuple[str, dict]:
+            out = lab.curl("c1", url, "--cacert", pki["ca"], "-i").stdout  # verified: name and chain
+            head, _, body = out.partition("\n\n")
+            return head, json.loads(body)
+
+        lab.wait_for(lambda: lab.curl("c1", url, "--cacert", pki["ca"], "-o", "/dev/null", check=False,
+                                      timeout=2).returncode == 0, 15, "the HTTPS portal")
+        head, body = api()
+        assert "content-type: application/captive+json" in head.lower()
+        assert body["captive"] is True and body["user-portal-url"] == f"https://{PORTAL_NAME}:8443/"
+        # The kernel sends plain HTTP to the portal, which sends the browser to sign in over HTTPS.
+        loc = lab.curl("c1", "http://internet.lab/x", "-o", "/dev/null", "-w", "%{redirect_url}").stdout
+        assert loc.startswith(f"https://{PORTAL_NAME}:8443/signin?url=http%3A%2F%2Finternet.lab%2Fx"), loc
+        d.ctl("admit", mac)
+        head, body = api()
+        assert body["captive"] is False and 3500 <= body["seconds-remaining"] <= 3600
+        # The owner's key stays root's: the portal reads a copy only its user may read.
+        copy = Path(d.config.run_dir) / "tls" / "portal.key"
+        assert copy.stat().st_mode & 0o777 == 0o400 and copy.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        d.stop()

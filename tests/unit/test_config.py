@@ -630,3 +630,13 @@ def test_bad_timeouts(write, key, value, reason):
 def test_session_timeout_has_no_none(write):
     assert "option session_timeout: invalid duration 'none'" in error_of(
         write, "config hotspot\n\toption session_timeout 'none'\n")
+
+
+def test_https_needs_both_certificate_and_key(write):
+    err = error_of(write, "config hotspot\n\toption tls_cert '/etc/hotspot/portal.pem'\n")
+    assert err == "2: option tls_cert: needs tls_key too (HTTPS takes a certificate and its key)"
+    c = load(write("config hotspot\n\toption tls_cert '/a.pem'\n\toption tls_key '/a.key'\n"
+                   "\toption portal_name 'Portal.Example.com'\n"))
+    assert (c.tls_cert, c.tls_key, c.tls_port) == ("/a.pem", "/a.key", 8443)
+    assert c.portal_name == "portal.example.com"
+    assert "is not a DNS name" in error_of(write, "config hotspot\n\toption portal_name 'my_router'\n")

@@ -170,11 +170,13 @@ def test_csv_export_is_injection_safe(admin, backend):
     assert len(rows) == 1 + len(backend.by_ip)
 
 
-def test_secure_cookie_flags():
+def test_secure_cookie_flags(monkeypatch):
     from hotspot.portal import create_app
 
     b = FakeBackend()
     b._portal["tls"] = True
-    app = create_app(b, testing=True)
-    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    app = create_app(b, testing=True)  # the plain-HTTP process keeps its cookies over HTTP...
+    assert not app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
+    monkeypatch.setenv("HOTSPOT_TLS", "1")  # ...the one hotspotd starts for HTTPS marks them Secure
+    assert create_app(b, testing=True).config["SESSION_COOKIE_SECURE"]
