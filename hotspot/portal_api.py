@@ -103,7 +103,7 @@ class PortalApi:
 
     def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
         now = self.hs.clock()
-        view = self.hs.view(c, objs)
+        view = _named(self.hs.view(c, objs))
         start, end = _period(store, self.hs)
         admitted = self._admitted(c)
         why, till_end = reason(view, self.cfg, admitted)
@@ -203,6 +203,7 @@ class PortalApi:
         return False
 
     def _with_speed(self, view: dict) -> dict:
+        view = _named(view)
         up, down = self.speeds.get(view["id"], (0.0, 0.0))
         view.update(speed_up=int(up), speed_down=int(down))
         return view
@@ -295,6 +296,13 @@ class LoginLimiterLocked(admin_auth.LoginLimiter):
     def succeeded(self, ip: str) -> None:
         with self._lock:
             super().succeeded(ip)
+
+
+def _named(view: dict) -> dict:
+    """The portal shows a client by the owner's name for it, else its DHCP hostname."""
+    view["dhcp_hostname"] = view["hostname"]
+    view["hostname"] = view.get("alias") or view["hostname"]
+    return view
 
 
 def _period(store: Store, hs: Hotspot) -> tuple[float, float]:

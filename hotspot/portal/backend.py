@@ -8,7 +8,8 @@ client sends (headers, parameters) can make it another client.
 
 Dict shapes (ISO 8601 strings for times, bytes and bits/s as integers, None where nothing applies):
 
-client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` plus:
+client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` plus (except that
+`hostname` is the name to show: the owner's `alias` if set, else `dhcp_hostname`):
     mac, id, hostname, ips, bytes_up, bytes_down, bytes_total, cap, remaining, rate_limit,
     state ("ok" | "warned" | "capped" | "throttled" | "blocked"), first_seen, last_seen,
     reason: why the state is not "ok", one of None | "blocked" | "cap_block" (cap reached, blocked
