@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 __all__ = ["Client", "CommandError", "IperfRun", "Lab", "cleanup_stale"]
 
 LAN_DEVICE = "br-lan"
+ROUTER_MAC = "02:00:5e:77:00:01"
 WAN_DEVICE = "wan0"
 ROUTER4, ROUTER6 = "10.77.0.1", "2001:db8:77::1"
 SERVER4, SERVER6 = "203.0.113.10", "2001:db8:ffff::10"
@@ -224,7 +225,10 @@ class Lab:
                      "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
                      "net.ipv6.conf.default.accept_ra=0", "net.ipv6.conf.default.autoconf=0")
         self._ip(r, f"link add {WAN_DEVICE} type veth peer name eth0 netns {i}",
-                 f"link add {LAN_DEVICE} type bridge",
+                 # A fixed address, as a router's bridge has: otherwise the bridge takes the lowest MAC
+                 # of its ports, a client added later can change it, and every client's ARP entry for
+                 # the router is wrong until it goes stale (about 30 s of silence).
+                 f"link add {LAN_DEVICE} address {ROUTER_MAC} type bridge",
                  f"link set {LAN_DEVICE} up",
                  f"addr add {ROUTER4}/24 dev {LAN_DEVICE}",
                  f"addr add {self.wan4}/30 dev {WAN_DEVICE}",

@@ -101,12 +101,23 @@ class Hotspotd:
         host = f"[{self.lab.router6}]" if ipv6 else self.lab.router4
         return f"http://{host}:{self.config.portal_port}{path}"
 
-    def wait_portal(self, client: str = "c1", timeout: float = 15) -> None:
-        """Until the portal answers a client (gunicorn imports Flask: a second or two)."""
+    def wait_portal(self, client: str = "c1", timeout: float = 30) -> None:
+        """Until the portal answers a client (gunicorn imports Flask: a second or two, more on a busy
+        machine)."""
+        tries = []
+
         def up() -> bool:
-            return self.lab.curl(client, self.portal("/api/captive"), "-o", "/dev/null", check=False,
-                                 timeout=2).returncode == 0
-        self.lab.wait_for(up, timeout, "the portal to answer", interval=0.2)
+            t = time.monotonic()
+            p = self.lab.curl(client, self.portal("/api/captive"), "-o", "/dev/null", check=False, timeout=2)
+            tries.append(f"{time.monotonic() - t:.1f}s rc={p.returncode} {p.stderr.strip()[-100:]}")
+            return p.returncode == 0
+        try:
+            self.lab.wait_for(up, timeout, "the portal to answer", interval=0.2)
+        except TimeoutError as e:
+            sockets = self.lab.run(self.lab.router, "ss", "-ltnp", check=False).stdout
+            answer = self.lab.curl(client, self.portal("/api/captive"), "-v", check=False, timeout=3)
+            raise TimeoutError(f"{e}; hotspotd's log ends:\n{self.log()[-2000:]}\nlistening:\n{sockets}\n"
+                               f"curl: {answer.stderr[-300:]}\ntries: {tries[:3]} {tries[-3:]}") from None
 
     def portal_pids(self) -> list[int]:
         """gunicorn's processes (master and workers) in the router's namespace."""
