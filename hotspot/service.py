@@ -369,11 +369,26 @@ class Hotspot:
         near.update({c.id: c for c in self.store.clients_by_id(self._by_cap - set(near))})
         if not near:
             return []
-        changed = self._set_http(list(near.values()), self.nft.read_quotas())
+        quotas = self.nft.read_quotas()
+        self._used_up(list(near.values()), quotas)
+        changed = self._set_http(list(near.values()), quotas)
         for c in changed:
             log.info("client %s: plain HTTP now goes %s", c.mac,
                      "to the portal" if self._http[c.id] else "on its way")
         return changed
+
+    def _used_up(self, clients: list[Client], quotas: dict[str, int]) -> None:
+        """A voucher whose kernel quota ran out is used up in the database too: the bytes delivered
+        stop short of its data by the packet the quota dropped, and a rebuilt quota, seeded with
+        them, must still be used up."""
+        done = set()
+        for c in clients:
+            if c.voucher is None or c.voucher_bytes is None or c.voucher in done:
+                continue
+            done.add(c.voucher)
+            if c.voucher_used < c.voucher_bytes <= quotas.get(voucher_quota_name(c.voucher), 0):
+                self.store.update_voucher(c.voucher, used=c.voucher_bytes)
+                log.info("voucher %s: its data is used up", c.voucher_code)
 
     def sync_http(self) -> None:
         """Rewrite every client's plain-HTTP verdict from the database and the kernel quotas (hotspotd

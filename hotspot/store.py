@@ -140,7 +140,9 @@ class Store:
                                       isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             return
-        self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+        # hotspotd's IPC threads use the daemon's Store too (a voucher redeemed, an admin's action), one
+        # at a time under the daemon's lock: the connection may be used from another thread.
+        self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()
