@@ -88,6 +88,10 @@ def explanation(c: dict) -> str:
         )
     if reason == "not_admitted":
         return _("Sign in to use the internet through this hotspot.")
+    on_voucher = c.get("voucher_bytes") is not None
+    if on_voucher and (cap is None or c.get("remaining") == c.get("voucher_remaining")):
+        return _("%(left)s of your voucher's %(data)s left.", left=format_size(c.get("voucher_remaining")),
+                 data=format_size(c.get("voucher_bytes")))
     if cap is not None:
         return _(
             "%(left)s of your %(cap)s left until %(date)s at %(time)s.",
