@@ -8,7 +8,7 @@ APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iprou
                 chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk
 PIP_PACKAGES := pytest ruff
 
-.PHONY: setup demo test lint bench clean translations
+.PHONY: setup demo test lint bench clean translations web-vendor
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,19 @@ translations:
 	    --project=hotspot --copyright-holder="hotspot" -o $(TRANSLATIONS)/messages.pot .
 	pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l zh_CN --no-fuzzy-matching --ignore-obsolete
 	pybabel compile -d $(TRANSLATIONS) -l zh_CN --statistics
+
+# Build time only (npm): the browser libraries the portal serves, pinned, committed under web/static/vendor/
+# with their licence. The router runs no node: these are static files.
+VENDOR := web/static/vendor
+QRCODE_GENERATOR := 2.0.4
+web-vendor:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent qrcode-generator@$(QRCODE_GENERATOR) >/dev/null && tar xzf qrcode-generator-$(QRCODE_GENERATOR).tgz) && \
+	mkdir -p $(VENDOR)/qrcode-generator && \
+	cp "$$tmp/package/dist/qrcode.js" "$$tmp/package/package.json" $(VENDOR)/qrcode-generator/ && \
+	{ sed -n '2,13p' "$$tmp/package/dist/qrcode.js" | sed 's|^//||; s|^ ||'; echo; cat $(VENDOR)/MIT.txt; } \
+	    > $(VENDOR)/qrcode-generator/LICENSE && \
+	echo "web-vendor: qrcode-generator $(QRCODE_GENERATOR) in $(VENDOR)/qrcode-generator"
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -24,6 +24,7 @@ from hotspot.config import DEFAULT_PATH, ConfigError, load
 from hotspot.units import (
     InvalidValue,
     format_bytes,
+    format_duration,
     format_rate,
     parse_cap,
     parse_duration,
@@ -31,6 +32,7 @@ from hotspot.units import (
     parse_rate_or_none,
     parse_size,
 )
+from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
 
 class ExitStatus(enum.IntEnum):
@@ -84,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("history", help="usage history")
     sp.add_argument("mac")
     sp.add_argument("--by", choices=("hour", "day"), default="hour")
+    sp = sub.add_parser("voucher", help="captive-portal vouchers (auth voucher): create, list, revoke")
+    vsub = sp.add_subparsers(dest="voucher_command", metavar="create|list|revoke", parser_class=_Parser)
+    vsub.required = True
+    vp = vsub.add_parser("create", help="make a batch of vouchers")
+    vp.add_argument("--count", default="1", help="how many (default 1, at most 500)")
+    vp.add_argument("--data", default="none", help="data each voucher allows, shared by its devices, "
+                    "e.g. 1GB (default none: no limit)")
+    vp.add_argument("--valid", default="1d", help="how long it lasts from its first use (default 1d)")
+    vp.add_argument("--devices", default="1", help="how many devices may use it (default 1)")
+    vsub.add_parser("list", help="every voucher with its state and usage")
+    vsub.add_parser("revoke", help="revoke a voucher: its devices see the portal again").add_argument("code")
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
@@ -143,6 +156,12 @@ def _value(ns):
         return parse_rate_or_none(ns.rate)
     if ns.command == "admit" and ns.duration is not None:
         return parse_duration(ns.duration)
+    if ns.command == "voucher" and ns.voucher_command == "create":
+        return {"count": parse_count(ns.count, "--count", MAX_BATCH), "data": parse_cap(ns.data),
+                "valid": parse_duration(ns.valid),
+                "devices": parse_count(ns.devices, "--devices", MAX_DEVICES)}
+    if ns.command == "voucher" and ns.voucher_command == "revoke":
+        return parse_code(ns.code)
     return None
 
 
@@ -271,6 +290,32 @@ def cmd_history(hs, ns, _v, env):
     env.stdout.write((table(body, header, right={1, 2, 3}) if body else "no usage recorded") + "\n")
 
 
+def _voucher_rows(vouchers: list[dict]) -> str:
+    header = ["CODE", "BATCH", "STATE", "DATA", "USED", "VALID", "DEVICES", "EXPIRES"]
+    rows = [[v["code"], str(v["batch"]), v["state"], _size(v["bytes"]), _size(v["used"]),
+             format_duration(v["valid_seconds"]), f"{v['devices_used']}/{v['devices']}",
+             (v["expires"] or "-")[:16].replace("T", " ")] for v in vouchers]
+    return table(rows, header, right={1, 3, 4, 5, 6})
+
+
+def cmd_voucher(hs, ns, value, env):
+    if ns.voucher_command == "create":
+        made = hs.create_vouchers(**value)
+        if ns.json:
+            return _json(env, made)
+        env.stdout.write(_voucher_rows(made) + "\n")
+    elif ns.voucher_command == "list":
+        vouchers = hs.vouchers()
+        if ns.json:
+            return _json(env, vouchers)
+        env.stdout.write((_voucher_rows(vouchers) if vouchers else "no vouchers yet") + "\n")
+    else:
+        v = hs.revoke_voucher(value)
+        if ns.json:
+            return _json(env, v)
+        env.stdout.write(f"{v['code']}: revoked; {_size(v['used'])} used\n")
+
+
 def cmd_teardown(hs, ns, _v, env):
     removed = hs.teardown()
     if ns.json:
@@ -341,6 +386,7 @@ COMMANDS = {
     "unadmit": _changed(lambda hs, mac, v: hs.unadmit(mac), lambda c, v: "not admitted" + (
         "" if not c["admitted"] else " (auth none: every client still is)")),
     "history": cmd_history,
+    "voucher": cmd_voucher,
     "teardown": cmd_teardown,
     "passwd": cmd_passwd,
     "top": cmd_top,

@@ -1,7 +1,8 @@
 """hotspotd's Unix socket: how the unprivileged portal asks for what needs privilege.
 
 One request per connection, one JSON line each way: {"op": NAME, "args": {...}} and back
-{"ok": true, "result": ...} or {"ok": false, "error": "one line", "kind": "NotAClient"|"BackendError"}.
+{"ok": true, "result": ...} or {"ok": false, "error": "one line", "kind": KIND}, KIND one of
+"NotAClient" | "BackendError" | "VoucherRefused" (which adds "reason").
 Only the operations of the portal's Backend interface can be called, and only by root or the portal's
 own user (checked with SO_PEERCRED), so a local process cannot use hotspotd as a way up to root.
 """
@@ -17,7 +18,7 @@ import struct
 import threading
 from pathlib import Path
 
-from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
 
 log = logging.getLogger("hotspot")
 
@@ -25,7 +26,7 @@ MAX_REQUEST = 64 * 1024  # a password, a form's fields: far less; anything bigge
 TIMEOUT = 10.0
 OPS = frozenset({
     "me", "captive", "admit", "portal_settings", "login", "status", "clients", "client", "act",
-    "settings", "set_settings", "metrics",
+    "settings", "set_settings", "metrics", "vouchers", "create_vouchers", "revoke_voucher",
 })
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
 
@@ -77,6 +78,8 @@ class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             return {"ok": False, "error": "malformed request", "kind": "BackendError"}
         try:
             return {"ok": True, "result": getattr(self.target, op)(**args)}
+        except VoucherRefused as e:
+            return {"ok": False, "error": str(e), "kind": "VoucherRefused", "reason": e.reason}
         except BackendError as e:
             return {"ok": False, "error": str(e), "kind": type(e).__name__}
         except TypeError as e:  # wrong arguments for the operation
@@ -120,6 +123,8 @@ class IpcBackend:
         answer = json.loads(line)
         if answer.get("ok"):
             return answer["result"]
+        if answer.get("kind") == "VoucherRefused":
+            raise VoucherRefused(answer.get("error", "error"), str(answer.get("reason", "invalid")))
         raise _ERRORS.get(answer.get("kind"), BackendError)(answer.get("error", "error"))
 
     def __getattr__(self, op: str):
@@ -148,3 +153,9 @@ class IpcBackend:
 
     def set_settings(self, values):
         return self._call("set_settings", values=values)
+
+    def create_vouchers(self, count, data, valid, devices):
+        return self._call("create_vouchers", count=count, data=data, valid=valid, devices=devices)
+
+    def revoke_voucher(self, code):
+        return self._call("revoke_voucher", code=code)

@@ -76,6 +76,9 @@ class ClientElements:
     ips: tuple[str, ...] = ()  # its addresses, for download packets conntrack cannot name
     gated: bool = False  # captive gate: may reach only the router (not admitted)
     portal: bool = False  # its plain HTTP goes to the portal (blocked, capped or not admitted)
+    voucher: int | None = None  # the voucher whose shared quota "v<id>" it meets (a voucher with data)
+    voucher_quota: int | None = None  # that voucher's data, bytes
+    voucher_used: int = 0  # what the voucher's devices used, restored into a new quota
 
 
 def _obj(kind: str, name: str, **extra) -> dict:
@@ -96,6 +99,13 @@ def _new_quota(c: ClientElements) -> dict:
     return _obj("quota", quota_name(c.id), bytes=c.quota, used=min(c.used, c.quota), inv=True)
 
 
+def _new_voucher_quota(c: ClientElements) -> dict:
+    """A voucher's quota, shared by its devices. Adding it again when it exists (a second device)
+    keeps what it consumed: the kernel updates only the limit of an existing quota."""
+    return _obj("quota", voucher_quota_name(c.voucher), bytes=c.voucher_quota,
+                used=min(c.voucher_used, c.voucher_quota), inv=True)
+
+
 def _rule_at(chain: str, handle: int, expr: list | None = None) -> dict:
     """A rule by handle: to delete it, or (with expr) to insert a new rule just before it."""
     rule = {"family": FAMILY, "table": TABLE, "chain": chain, "handle": handle}
@@ -108,6 +118,10 @@ def counter_names(cid: int) -> tuple[str, str]:
 
 def quota_name(cid: int) -> str:
     return f"q{cid}"
+
+
+def voucher_quota_name(vid: int) -> str:
+    return f"v{vid}"
 
 
 def chain_names(cid: int) -> tuple[str, str]:
@@ -159,7 +173,8 @@ def client_rules(c: ClientElements, marks: Marks) -> tuple[list[list], list[list
     A blocked client's packets are dropped before they are counted; a gated one's go to the gate
     (TCP reset or ICMP admin-prohibited) on the way up and are dropped on the way down; a capped
     one meets its quota, which drops (or, with an after-cap throttle, reclassifies) what goes past
-    the cap."""
+    the cap. A device on a voucher with data meets the voucher's quota, shared by all its devices,
+    the same way: one more constant in its chain, whatever the number of devices."""
     set_id = {"mangle": {"key": {"ct": {"key": "mark"}},
                          "value": {"|": [{"&": [{"ct": {"key": "mark"}}, marks.keep]}, marks.value(c.id)]}}}
     chains = []
@@ -177,6 +192,9 @@ def client_rules(c: ClientElements, marks: Marks) -> tuple[list[list], list[list
             if c.quota is not None:
                 over = _priority(c.shape_capped) if c.shape_capped else _DROP
                 rules.append([{"quota": quota_name(c.id)}, over])
+            if c.voucher is not None and c.voucher_quota is not None:
+                over = _priority(c.shape_capped) if c.shape_capped else _DROP
+                rules.append([{"quota": voucher_quota_name(c.voucher)}, over])
         chains.append(rules + [counter])
     return chains[0], chains[1]
 
@@ -284,6 +302,8 @@ class Nft:
         for i in range(0, len(clients), chunk):
             part = clients[i:i + chunk]
             cmds: list[dict] = []
+            vouchers = {c.voucher: c for c in part if c.voucher is not None and c.voucher_quota is not None}
+            cmds += [{"add": _new_voucher_quota(c)} for c in vouchers.values()]
             for c in part:
                 if c.quota is not None:
                     cmds.append({"add": _new_quota(c)})
@@ -328,6 +348,9 @@ class Nft:
         elif c.quota is not None and c.quota != was.quota:
             # Re-adding an existing quota changes its limit but keeps what it has consumed.
             cmds.append({"add": _obj("quota", q, bytes=c.quota, inv=True)})
+        if c.voucher is not None and c.voucher_quota is not None and (
+                (c.voucher, c.voucher_quota) != (was.voucher, was.voucher_quota)):
+            cmds.append({"add": _new_voucher_quota(c)})  # the first device creates it, others share it
         new = client_rules(c, self.marks)
         if handles is not None and new != client_rules(was, self.marks):
             for chain, rules in zip(chain_names(c.id), new):
@@ -361,8 +384,23 @@ class Nft:
         return None
 
     def reset_quotas(self) -> None:
-        """Zero every client's quota at once (period rollover)."""
-        self.batch([{"reset": {"quotas": {"family": FAMILY, "table": TABLE}}}])
+        """Zero every client's quota at once (period rollover). A voucher's data is not the
+        period's: when there are voucher quotas, the clients' quotas are reset one by one, by name."""
+        names = list(dump_quotas(TABLE))
+        if not any(n.startswith("v") for n in names):
+            self.batch([{"reset": {"quotas": {"family": FAMILY, "table": TABLE}}}])
+            return
+        mine = [n for n in names if n.startswith("q")]
+        for i in range(0, len(mine), 1000):
+            self.batch([{"reset": _obj("quota", n)} for n in mine[i:i + 1000]])
+
+    def delete_quotas(self, names: list[str]) -> None:
+        """Delete quotas no rule uses any more (a revoked voucher's); one missing is no error."""
+        for name in names:
+            try:
+                self.batch([{"delete": _obj("quota", name)}])
+            except NftError:
+                pass
 
     def unknown_macs(self) -> list[str]:
         for obj in self._list({"set": {"family": FAMILY, "table": TABLE, "name": "unknown"}}):
@@ -500,9 +538,10 @@ def dump_counters(table: str) -> dict[str, int]:
     return result
 
 
-def client_counters(table: str, cid: int) -> dict[str, int]:
-    """One client's counters and quota ("u<id>", "d<id>", "q<id>"), reading only its own chains and
-    quota: what a portal request costs does not grow with the number of clients."""
+def client_counters(table: str, cid: int, voucher: int | None = None) -> dict[str, int]:
+    """One client's counters and quota ("u<id>", "d<id>", "q<id>"), and its voucher's quota
+    ("v<voucher>") if given, reading only its own chains and quotas: what a portal request costs
+    does not grow with the number of clients."""
     result: dict[str, int] = {}
 
     def parse(buf, start, end):
@@ -513,10 +552,12 @@ def client_counters(table: str, cid: int) -> dict[str, int]:
     for chain in chain_names(cid):
         _dump(_NFT_MSG_GETRULE, _attr(_NFTA_RULE_TABLE, table.encode() + b"\0")
               + _attr(_NFTA_RULE_CHAIN, chain.encode() + b"\0"), parse)
-    attrs = _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
-    attrs += _attr(_NFTA_OBJ_NAME, quota_name(cid).encode() + b"\0")
-    attrs += _attr(_NFTA_OBJ_TYPE, struct.pack(">I", _NFT_OBJECT_QUOTA))
-    _dump(_NFT_MSG_GETOBJ, attrs, lambda buf, a, b: _parse_quota(buf, a, b, result), flags=_NLM_F_ACK)
+    names = [quota_name(cid)] + ([] if voucher is None else [voucher_quota_name(voucher)])
+    for name in names:
+        attrs = _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
+        attrs += _attr(_NFTA_OBJ_NAME, name.encode() + b"\0")
+        attrs += _attr(_NFTA_OBJ_TYPE, struct.pack(">I", _NFT_OBJECT_QUOTA))
+        _dump(_NFT_MSG_GETOBJ, attrs, lambda buf, a, b: _parse_quota(buf, a, b, result), flags=_NLM_F_ACK)
     return result
 
 

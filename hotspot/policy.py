@@ -5,7 +5,7 @@ from __future__ import annotations
 from hotspot.config import Config
 from hotspot.nft import ClientElements
 from hotspot.shaper import class_id
-from hotspot.store import Client
+from hotspot.store import Client, Voucher
 
 STATES = ("ok", "warned", "capped", "throttled", "blocked")
 
@@ -22,22 +22,28 @@ def over_cap(c: Client, quota_used: int | None = None) -> bool:
     return cap is not None and max(c.period_total, quota_used or 0) >= cap
 
 
+def capped(c: Client, quota_used: int | None = None) -> bool:
+    """Its own cap or its voucher's data is used up."""
+    return over_cap(c, quota_used) or over_voucher(c)
+
+
 def after_cap_rate(c: Client, cfg: Config) -> int | None:
-    """The rate a client gets once its cap is used up, or None when it is then blocked."""
-    if cfg.after_cap != "throttle" or c.cap is None:
+    """The rate a client gets once its cap (or its voucher's data) is used up, or None when it is then
+    blocked."""
+    if cfg.after_cap != "throttle" or (c.cap is None and c.voucher_bytes is None):
         return None
     return min(cfg.after_cap_rate, c.rate) if c.rate else cfg.after_cap_rate
 
 
 def rate_limit(c: Client, cfg: Config, quota_used: int | None = None) -> int | None:
     """The rate limit in force now (bits/s), if any."""
-    return after_cap_rate(c, cfg) if over_cap(c, quota_used) and cfg.after_cap == "throttle" else c.rate
+    return after_cap_rate(c, cfg) if capped(c, quota_used) and cfg.after_cap == "throttle" else c.rate
 
 
 def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
     if c.blocked:
         return "blocked"
-    if over_cap(c, quota_used):
+    if capped(c, quota_used):
         return "throttled" if cfg.after_cap == "throttle" else "capped"
     if c.rate:
         return "throttled"
@@ -55,10 +61,11 @@ def admitted(c: Client, cfg: Config) -> bool:
 
 def to_portal(c: Client, cfg: Config, quota_used: int | None = None) -> bool:
     """Does the client's plain HTTP go to the portal? When it is blocked, not admitted, or capped
-    (its cap used up and after_cap is block), so it sees a page saying why instead of a timeout."""
+    (its cap or its voucher's data used up and after_cap is block), so it sees a page saying why
+    instead of a timeout."""
     if c.blocked or not admitted(c, cfg):
         return True
-    return cfg.after_cap == "block" and over_cap(c, quota_used)
+    return cfg.after_cap == "block" and capped(c, quota_used)
 
 
 def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
@@ -69,7 +76,9 @@ def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
 def elements(c: Client, cfg: Config, *, used: int | None = None,
              quota_used: int | None = None) -> ClientElements:
     """The client's kernel elements; `used` (default: this period's bytes) seeds a new quota;
-    `quota_used`: what its kernel quota consumed, if known (a capped client's HTTP goes to the portal)."""
+    `quota_used`: what its kernel quota consumed, if known (a capped client's HTTP goes to the portal).
+    A client on a voucher with data meets the voucher's quota too, shared with the voucher's other
+    devices and seeded with the voucher's `voucher_used`."""
     return ClientElements(
         id=c.id,
         mac=c.mac,
@@ -81,4 +90,43 @@ def elements(c: Client, cfg: Config, *, used: int | None = None,
         ips=tuple(c.ips),
         gated=not admitted(c, cfg),
         portal=to_portal(c, cfg, quota_used),
+        voucher=c.voucher if c.voucher_bytes is not None else None,
+        voucher_quota=c.voucher_bytes,
+        voucher_used=c.voucher_used,
     )
+
+
+# -- vouchers ------------------------------------------------------------------------------------
+
+VOUCHER_STATES = ("unused", "active", "used_up", "expired", "revoked")
+
+
+def over_voucher(c: Client) -> bool:
+    """The data of the client's voucher is used up (`voucher_used`: the database's count, or the
+    kernel quota's, which the caller folds in when it has read it)."""
+    return c.voucher_bytes is not None and c.voucher_used >= c.voucher_bytes
+
+
+def voucher_state(v: Voucher, now: float, used: int | None = None) -> str:
+    """One of VOUCHER_STATES; `used`: its bytes up to now, if known better than the database's."""
+    used = v.used if used is None else used
+    if v.revoked is not None:
+        return "revoked"
+    if v.expires is not None and now >= v.expires:
+        return "expired"
+    if v.bytes is not None and used >= v.bytes:
+        return "used_up"
+    return "unused" if v.first_used is None else "active"
+
+
+def voucher_refusal(v: Voucher | None, now: float, *, used: int | None = None, others: int = 0) -> str | None:
+    """Why a device may not redeem `v` (None: it may). `others`: how many other devices use it now.
+    The reasons: "invalid" | "revoked" | "expired" | "used_up" | "devices"."""
+    if v is None:
+        return "invalid"
+    state = voucher_state(v, now, used)
+    if state in ("revoked", "expired", "used_up"):
+        return state
+    if others >= v.devices:
+        return "devices"
+    return None

@@ -19,10 +19,12 @@ from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
 from hotspot.nft import TABLE, NftError, client_counters
-from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
 from hotspot.service import Hotspot, NotFound, iso
-from hotspot.store import Client, Store, _row
-from hotspot.units import InvalidValue, parse_cap, parse_mac, parse_rate_or_none, parse_size
+from hotspot.service import VoucherRefused as Refused
+from hotspot.store import Client, Store
+from hotspot.units import InvalidValue, parse_cap, parse_duration, parse_mac, parse_rate_or_none, parse_size
+from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
 SECRET_FILE = "portal.key"
 MAX_ALIAS = 32
@@ -51,11 +53,12 @@ def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
         return "blocked", False
     if not admitted:
         return "not_admitted", False
+    voucher_used = view.get("voucher_remaining") == 0
     if state == "capped":
-        return "cap_block", True
+        return ("voucher_used", False) if voucher_used else ("cap_block", True)
     if state == "throttled":
         if view["remaining"] == 0 and cfg.after_cap == "throttle":
-            return "cap_throttle", True
+            return ("voucher_used", False) if voucher_used else ("cap_throttle", True)
         return "throttle", False
     if state == "warned":
         return "warned", True
@@ -93,10 +96,10 @@ class PortalApi:
         mac = mac_of(ip, self.cfg.lan_device)
         if mac is None:
             raise NotAClient("this device is not on the hotspot's LAN")
-        row = self._reader().db.execute("SELECT * FROM clients WHERE mac = ?", (mac,)).fetchone()
-        if row is None:
+        c = self._reader().client(mac)
+        if c is None:
             raise NotAClient("this device is not registered yet; try again in a few seconds")
-        return _row(row)
+        return c
 
     def _admitted(self, c: Client) -> bool:
         return policy.admitted(c, self.cfg)
@@ -137,7 +140,6 @@ class PortalApi:
             "forecast": {"period_end_bytes": fc["period_end_bytes"], "cap_hit_at": iso(fc["cap_hit_at"])},
             "admitted": admitted,
             "auth": self.cfg.auth,
-            "voucher": getattr(c, "voucher", None),
             "after_cap": self.cfg.after_cap,
             "after_cap_rate": self.cfg.after_cap_rate,
         })
@@ -146,14 +148,15 @@ class PortalApi:
     def me(self, ip: str) -> dict:
         c = self._client_at(ip)
         try:
-            objs = client_counters(TABLE, c.id)
+            objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None)
         except (NftError, OSError):
             objs = {}  # no table right now: the database's bytes, up to the last poll
         return self._view(c, objs, self._reader())
 
     def captive(self, ip: str) -> dict:
         view = self.me(ip)
-        captive = view["reason"] in ("not_admitted", "blocked", "cap_block")
+        captive = view["reason"] in ("not_admitted", "blocked", "cap_block") or (
+            view["reason"] == "voucher_used" and view["state"] == "capped")
         until = view.get("admitted_until")
         until = None if captive or until is None else datetime.fromisoformat(until).timestamp()
         return {
@@ -167,8 +170,15 @@ class PortalApi:
         c = self._client_at(ip)
         if self.cfg.auth == "none":
             return self.me(ip)
-        if self.cfg.auth == "voucher":
-            raise BackendError("vouchers are not available yet")
+        if voucher is not None or self.cfg.auth == "voucher":
+            if not isinstance(voucher, str) or not voucher.strip():
+                raise VoucherRefused("A voucher code is needed.", "invalid")
+            with self.lock:
+                try:
+                    self.hs.redeem(c.mac, voucher)
+                except Refused as e:
+                    raise VoucherRefused(str(e), e.reason) from None
+            return self.me(ip)
         with self.lock:
             self.hs.admit(c.mac)
         return self.me(ip)
@@ -273,6 +283,32 @@ class PortalApi:
                 raise BackendError(str(e).splitlines()[0]) from None
             self.on_config(cfg)
         return settings_text(cfg)
+
+    def vouchers(self) -> list[dict]:
+        with self.lock:
+            return self.hs.vouchers()
+
+    def create_vouchers(self, count, data, valid, devices) -> list[dict]:
+        try:
+            n = parse_count(_text(count), "count", MAX_BATCH)
+            size = parse_cap(_text(data) or "none")
+            seconds = parse_duration(_text(valid))
+            most = parse_count(_text(devices), "devices", MAX_DEVICES)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        with self.lock:
+            return self.hs.create_vouchers(n, size, seconds, most)
+
+    def revoke_voucher(self, code) -> dict:
+        try:
+            code = parse_code(code)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        with self.lock:
+            try:
+                return self.hs.revoke_voucher(code)
+            except NotFound as e:
+                raise BackendError(str(e)) from None
 
     def metrics(self) -> dict:
         return {"status": self.status(), "clients": self.clients(), "health": self.health()}

@@ -16,16 +16,43 @@ from pathlib import Path
 from hotspot import policy
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
-from hotspot.nft import UNREGISTERED, Marks, Nft, NftError, TableGone, counter_names, quota_name
+from hotspot.nft import (
+    UNREGISTERED,
+    Marks,
+    Nft,
+    NftError,
+    TableGone,
+    counter_names,
+    quota_name,
+    voucher_quota_name,
+)
 from hotspot.period import bounds, trusted_now
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
-from hotspot.store import Client, Store
+from hotspot.store import Client, Store, Voucher
+from hotspot.units import InvalidValue
+from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
 
 log = logging.getLogger("hotspot")
 
 
 class NotFound(LookupError):
     pass
+
+
+class VoucherRefused(ValueError):
+    """A voucher that cannot admit a device; `reason` is one of policy.voucher_refusal's."""
+
+    MESSAGES = {
+        "invalid": "That voucher code is not valid.",
+        "revoked": "This voucher has been revoked.",
+        "expired": "This voucher has expired.",
+        "used_up": "This voucher's data is used up.",
+        "devices": "This voucher is already in use on as many devices as it allows.",
+    }
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.MESSAGES.get(reason, reason))
+        self.reason = reason
 
 
 # A client whose usage is this close to its cap may have used it up: the kernel quota also counts
@@ -120,10 +147,16 @@ class Hotspot:
     def view(self, c: Client, objs: dict[str, int]) -> dict:
         """A client as the contract shows it (`clients --json`), with bytes up to this instant."""
         pu, pd = self.pending(objs, c)
-        live = dataclasses.replace(c, period_up=c.period_up + pu, period_down=c.period_down + pd)
+        live = dataclasses.replace(c, period_up=c.period_up + pu, period_down=c.period_down + pd,
+                                   voucher_used=_voucher_used(c, objs, pu + pd))
         cap = policy.effective_cap(live)
         quota_used = objs.get(quota_name(c.id))
         over = policy.over_cap(live, quota_used)
+        remaining = None if cap is None else 0 if over else max(0, cap - live.period_total)
+        v_left = None
+        if live.voucher_bytes is not None:
+            v_left = max(0, live.voucher_bytes - live.voucher_used)
+            remaining = v_left if remaining is None else min(remaining, v_left)
         return {
             "mac": c.mac,
             "id": c.id,
@@ -136,7 +169,7 @@ class Hotspot:
             "cap": cap,
             "cap_base": c.cap,
             "topup": c.topup,
-            "remaining": None if cap is None else 0 if over else max(0, cap - live.period_total),
+            "remaining": remaining,
             "rate_limit": policy.rate_limit(live, self.cfg, quota_used),
             "throttle": c.rate,
             "blocked": c.blocked,
@@ -145,6 +178,12 @@ class Hotspot:
             "state": policy.state(live, self.cfg, quota_used),
             "first_seen": iso(c.first_seen),
             "last_seen": iso(c.last_seen),
+            "voucher": c.voucher_code,
+            "voucher_bytes": c.voucher_bytes,
+            "voucher_used": (None if c.voucher is None else live.voucher_used if c.voucher_bytes is None
+                             else min(live.voucher_used, c.voucher_bytes)),
+            "voucher_remaining": v_left,
+            "voucher_expires": iso(c.voucher_expires),
         }
 
     def clients(self) -> list[dict]:
@@ -273,6 +312,7 @@ class Hotspot:
         pu, pd = self.pending(objs, after)
         used = after.period_total + pu + pd
         quota_used = objs.get(quota_name(after.id))
+        after, before = _with_voucher_quota(after, objs), _with_voucher_quota(before, objs)
         now = policy.elements(after, self.cfg, used=used, quota_used=quota_used)
         was = policy.elements(before, self.cfg, quota_used=quota_used)
         if self._http.get(after.id, was.portal) != was.portal:
@@ -315,7 +355,7 @@ class Hotspot:
         elsewhere (or never); returns the clients changed."""
         changed = []
         for c in clients:
-            portal = policy.to_portal(c, self.cfg, quotas.get(quota_name(c.id)))
+            portal = policy.to_portal(_with_voucher_quota(c, quotas), self.cfg, quotas.get(quota_name(c.id)))
             if self._http.get(c.id) != portal:
                 changed.append((c, portal))
         if changed:
@@ -327,18 +367,35 @@ class Hotspot:
     def refresh_portal(self) -> list[Client]:
         """hotspotd's poll: a client that used up its cap (after_cap block) has its plain HTTP sent
         to the portal, and one that no longer is has it back. Only clients near their cap, or sent
-        there for their cap before, are looked at; the quotas are read only if there are any."""
+        there for their cap before, are looked at (and the devices of vouchers near the end of their
+        data); the quotas are read only if there are any."""
         if self.cfg.after_cap != "block" and not self._by_cap:
             return []
         near = {c.id: c for c in self.store.near_cap(NEAR_CAP)}
+        near.update({c.id: c for c in self.store.near_voucher(NEAR_CAP)})
         near.update({c.id: c for c in self.store.clients_by_id(self._by_cap - set(near))})
         if not near:
             return []
-        changed = self._set_http(list(near.values()), self.nft.read_quotas())
+        quotas = self.nft.read_quotas()
+        self._used_up(list(near.values()), quotas)
+        changed = self._set_http(list(near.values()), quotas)
         for c in changed:
             log.info("client %s: plain HTTP now goes %s", c.mac,
                      "to the portal" if self._http[c.id] else "on its way")
         return changed
+
+    def _used_up(self, clients: list[Client], quotas: dict[str, int]) -> None:
+        """A voucher whose kernel quota ran out is used up in the database too: the bytes delivered
+        stop short of its data by the packet the quota dropped, and a rebuilt quota, seeded with
+        them, must still be used up."""
+        done = set()
+        for c in clients:
+            if c.voucher is None or c.voucher_bytes is None or c.voucher in done:
+                continue
+            done.add(c.voucher)
+            if c.voucher_used < c.voucher_bytes <= quotas.get(voucher_quota_name(c.voucher), 0):
+                self.store.update_voucher(c.voucher, used=c.voucher_bytes)
+                log.info("voucher %s: its data is used up", c.voucher_code)
 
     def sync_http(self) -> None:
         """Rewrite every client's plain-HTTP verdict from the database and the kernel quotas (hotspotd
@@ -358,6 +415,116 @@ class Hotspot:
             self._update(mac, admitted_until=None, admitted_at=None)
             log.info("client %s: session ended, back to the portal", mac)
         return ended
+
+    # -- vouchers -----------------------------------------------------------------------------
+
+    def voucher_view(self, v: Voucher, objs: dict[str, int], devices: int = 0, pending: int = 0) -> dict:
+        """A voucher as `hotspotctl voucher list --json` shows it; `objs`: the kernel's counters and
+        quotas, `devices`: how many devices use it, `pending`: their bytes since the last poll."""
+        used = v.used + pending
+        if v.bytes is not None:
+            used = min(v.bytes, max(used, objs.get(voucher_quota_name(v.id), 0)))
+        return {
+            "code": v.code,
+            "batch": v.batch,
+            "created": iso(v.created),
+            "bytes": v.bytes,
+            "used": used,
+            "remaining": None if v.bytes is None else max(0, v.bytes - used),
+            "valid_seconds": v.valid_seconds,
+            "devices": v.devices,
+            "devices_used": devices,
+            "first_used": iso(v.first_used),
+            "expires": iso(v.expires),
+            "revoked": iso(v.revoked),
+            "state": policy.voucher_state(v, self.clock(), used),
+        }
+
+    def vouchers(self, batch: int | None = None) -> list[dict]:
+        objs = self.live_objects()
+        devices, pending = {}, {}
+        for c in self.store.clients():
+            if c.voucher is not None:
+                devices[c.voucher] = devices.get(c.voucher, 0) + 1
+                pending[c.voucher] = pending.get(c.voucher, 0) + sum(self.pending(objs, c))
+        return [self.voucher_view(v, objs, devices.get(v.id, 0), pending.get(v.id, 0))
+                for v in self.store.vouchers(batch)]
+
+    def voucher(self, code: str) -> dict:
+        code = parse_code(code)
+        for v in self.vouchers():
+            if v["code"] == code:
+                return v
+        raise NotFound(f"unknown voucher {code}")
+
+    def create_vouchers(self, count: int, data: int | None, valid: int, devices: int) -> list[dict]:
+        """`count` new vouchers of one batch: `data` bytes shared by up to `devices` devices (None: no
+        limit), valid for `valid` seconds from their first use."""
+        if not (1 <= count <= MAX_BATCH and 1 <= devices <= MAX_DEVICES and valid > 0
+                and (data is None or data > 0)):
+            raise ValueError("bad voucher parameters")
+        with self.store.transaction():
+            codes: set[str] = set()
+            while len(codes) < count:
+                codes |= {new_code() for _ in range(count - len(codes))}
+                codes -= self.store.codes_taken(sorted(codes))
+            made = self.store.add_vouchers(sorted(codes), self.clock(), bytes=data, valid_seconds=valid,
+                                           devices=devices)
+        return [self.voucher_view(v, {}) for v in made]
+
+    def redeem(self, mac: str, code: str) -> dict:
+        """Admit a device with a voucher until the voucher expires (its validity starts at its first
+        use); the device's bytes count against the voucher's data from now on, with its other
+        devices'. VoucherRefused says why not."""
+        try:
+            code = parse_code(code)
+        except InvalidValue:
+            raise VoucherRefused("invalid") from None
+        now = self.clock()
+        with self.store.transaction():
+            before = self.find(mac)
+            ours = self.table_is_ours()
+            if ours:
+                self.account()  # the bytes so far belong to the voucher it had before, if any
+                before = self.find(mac)
+            v = self.store.voucher(code)
+            used = others = None
+            if v is not None:
+                used = v.used
+                if ours and v.bytes is not None:
+                    used = max(used, self.nft.read_quotas().get(voucher_quota_name(v.id), 0))
+                others = sum(d.id != before.id for d in self.store.voucher_clients(v.id))
+            why = policy.voucher_refusal(v, now, used=used, others=others or 0)
+            if why:
+                raise VoucherRefused(why)
+            expires = v.expires
+            if v.first_used is None:
+                expires = now + v.valid_seconds
+                self.store.update_voucher(v.id, first_used=now, expires=expires)
+            self.store.update(before.id, voucher=v.id, admitted_until=expires, admitted_at=now)
+            self._apply(before, self.find(mac))
+            log.info("client %s: signed in with voucher %s", mac, code)
+        return self.client(mac)
+
+    def revoke_voucher(self, code: str) -> dict:
+        """Revoke a voucher: its devices lose their session at once (they see the portal again)."""
+        code = parse_code(code)
+        with self.store.transaction():
+            v = self.store.voucher(code)
+            if v is None:
+                raise NotFound(f"unknown voucher {code}")
+            ours = self.table_is_ours()
+            if ours:
+                self.account()  # the voucher keeps the bytes its devices used until now
+            if v.revoked is None:
+                self.store.update_voucher(v.id, revoked=self.clock())
+            for before in self.store.voucher_clients(v.id):
+                self.store.update(before.id, voucher=None, admitted_until=None, admitted_at=None)
+                self._apply(before, self.find(before.mac))
+                log.info("client %s: voucher %s revoked, back to the portal", before.mac, code)
+            if ours and v.bytes is not None:
+                self.nft.delete_quotas([voucher_quota_name(v.id)])
+        return self.voucher(code)
 
     # -- the engine (hotspotd) ----------------------------------------------------------------
 
@@ -414,8 +581,9 @@ class Hotspot:
             now = min(now, float(end) - 0.001)
         if objs is None:
             objs = self.nft.read_counters()
-        rows, moved = [], {}
-        for cid, seen_up, seen_down in self.store.db.execute("SELECT id, seen_up, seen_down FROM clients"):
+        rows, moved, vouchers = [], {}, {}
+        for cid, seen_up, seen_down, voucher in self.store.db.execute(
+                "SELECT id, seen_up, seen_down, voucher FROM clients"):
             up, down = counter_names(cid)
             ku, kd = objs.get(up), objs.get(down)
             if ku is None or kd is None:
@@ -424,7 +592,10 @@ class Hotspot:
             rows.append((cid, du, dd, ku, kd))
             if du or dd:
                 moved[cid] = (du, dd)
+                if voucher is not None:  # a voucher's data follows the voucher: its devices' bytes
+                    vouchers[voucher] = vouchers.get(voucher, 0) + du + dd
         self.store.record(rows, int(now // 3600 * 3600), now)
+        self.store.add_voucher_used(vouchers)
         self._account_unregistered(objs)
         return moved
 
@@ -524,6 +695,23 @@ class Hotspot:
     def teardown(self) -> bool:
         self.shaper.teardown()
         return self.nft.delete_table()
+
+
+def _voucher_used(c: Client, objs: dict[str, int], pending: int = 0) -> int:
+    """The bytes of a client's voucher up to now: the database's (plus this client's bytes since the
+    last poll), or its kernel quota's, which counts every device's at once."""
+    if c.voucher is None:
+        return c.voucher_used
+    return max(c.voucher_used + pending, objs.get(voucher_quota_name(c.voucher), 0))
+
+
+def _with_voucher_quota(c: Client, quotas: dict[str, int]) -> Client:
+    """The client with its voucher's kernel quota folded into voucher_used (policy then sees a
+    voucher used up between two polls)."""
+    if c.voucher is None or c.voucher_bytes is None:
+        return c
+    used = _voucher_used(c, quotas)
+    return c if used == c.voucher_used else dataclasses.replace(c, voucher_used=used)
 
 
 def _delta(kernel: int | None, seen: int) -> int:

@@ -34,7 +34,21 @@ CREATE TABLE IF NOT EXISTS clients (
     seen_up INTEGER NOT NULL DEFAULT 0,       -- kernel counter values at the last poll
     seen_down INTEGER NOT NULL DEFAULT 0,
     admitted_until REAL,                      -- captive portal: admitted until then; NULL = not admitted
-    admitted_at REAL                          -- when it was admitted (the idle timeout counts from here too)
+    admitted_at REAL,                         -- when it was admitted (the idle timeout counts from here too)
+    voucher INTEGER                           -- the voucher it redeemed (vouchers.id), NULL = none
+);
+CREATE TABLE IF NOT EXISTS vouchers (
+    id INTEGER PRIMARY KEY,                   -- names its kernel quota, v<id>
+    code TEXT NOT NULL UNIQUE,                -- XXXX-XXXX, upper case
+    created REAL NOT NULL,
+    batch INTEGER NOT NULL,                   -- the vouchers made together (one printable page)
+    bytes INTEGER,                            -- data it allows, shared by its devices; NULL = no limit
+    valid_seconds INTEGER NOT NULL,           -- how long it lasts from its first use
+    devices INTEGER NOT NULL DEFAULT 1,       -- how many devices may use it
+    first_used REAL,
+    expires REAL,                             -- first_used + valid_seconds
+    revoked REAL,                             -- when the owner revoked it
+    used INTEGER NOT NULL DEFAULT 0           -- bytes its devices used (counted while linked to it)
 );
 CREATE TABLE IF NOT EXISTS usage (
     client INTEGER NOT NULL,
@@ -67,17 +81,43 @@ class Client:
     seen_down: int = 0
     admitted_until: float | None = None
     admitted_at: float | None = None
+    voucher: int | None = None  # vouchers.id
+    # Read from the voucher's row with the client (not columns of clients): what policy needs of it.
+    voucher_code: str | None = None
+    voucher_bytes: int | None = None
+    voucher_used: int = 0
+    voucher_expires: float | None = None
 
     @property
     def period_total(self) -> int:
         return self.period_up + self.period_down
 
 
-_COLUMNS = [f for f in Client.__dataclass_fields__]
+_JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires")
+_COLUMNS = [f for f in Client.__dataclass_fields__ if f not in _JOINED]
 POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen",
-                 "admitted_until", "admitted_at"}
+                 "admitted_until", "admitted_at", "voucher"}
 # Columns added after the first release, with their declarations: an older database gets them at open.
-_ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL"}
+_ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "voucher": "INTEGER"}
+# A client with what policy needs of its voucher, in one query (a primary-key join).
+CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, "
+           "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires "
+           "FROM clients LEFT JOIN vouchers AS v ON v.id = clients.voucher")
+
+
+@dataclass
+class Voucher:
+    id: int
+    code: str
+    created: float
+    batch: int
+    bytes: int | None
+    valid_seconds: int
+    devices: int = 1
+    first_used: float | None = None
+    expires: float | None = None
+    revoked: float | None = None
+    used: int = 0
 
 
 def _row(r: sqlite3.Row) -> Client:
@@ -85,6 +125,10 @@ def _row(r: sqlite3.Row) -> Client:
     d["ips"] = json.loads(d["ips"])
     d["blocked"] = bool(d["blocked"])
     return Client(**d)
+
+
+def _voucher(r: sqlite3.Row) -> Voucher:
+    return Voucher(**dict(r))
 
 
 class Store:
@@ -96,8 +140,8 @@ class Store:
                                       isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             return
-        # check_same_thread off: hotspotd's portal requests use it from the IPC threads, one at a
-        # time under the daemon's lock.
+        # hotspotd's IPC threads use the daemon's Store too (a voucher redeemed, an admin's action), one
+        # at a time under the daemon's lock: the connection may be used from another thread.
         self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -170,10 +214,10 @@ class Store:
     # -- clients ------------------------------------------------------------------------------
 
     def clients(self) -> list[Client]:
-        return [_row(r) for r in self.db.execute("SELECT * FROM clients ORDER BY id")]
+        return [_row(r) for r in self.db.execute(f"{CLIENTS} ORDER BY clients.id")]
 
     def client(self, mac: str) -> Client | None:
-        r = self.db.execute("SELECT * FROM clients WHERE mac = ?", (mac,)).fetchone()
+        r = self.db.execute(f"{CLIENTS} WHERE clients.mac = ?", (mac,)).fetchone()
         return _row(r) if r else None
 
     def add_client(self, mac: str, now: float, *, first_id: int = 2, **fields) -> Client:
@@ -231,16 +275,27 @@ class Store:
     def near_cap(self, margin: int) -> list[Client]:
         """Clients whose usage this period is within `margin` bytes of their cap, or over it."""
         return [_row(r) for r in self.db.execute(
-            "SELECT * FROM clients WHERE cap IS NOT NULL AND period_up + period_down + ? >= cap + topup "
-            "ORDER BY id", (margin,))]
+            f"{CLIENTS} WHERE clients.cap IS NOT NULL AND "
+            "clients.period_up + clients.period_down + ? >= clients.cap + clients.topup "
+            "ORDER BY clients.id", (margin,))]
+
+    def near_voucher(self, margin: int) -> list[Client]:
+        """Clients whose voucher's data is within `margin` bytes of its end, or used up."""
+        return [_row(r) for r in self.db.execute(
+            f"{CLIENTS} WHERE v.bytes IS NOT NULL AND v.used + ? >= v.bytes ORDER BY clients.id", (margin,))]
 
     def clients_by_id(self, ids) -> list[Client]:
         ids = list(ids)
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
-        query = f"SELECT * FROM clients WHERE id IN ({marks}) ORDER BY id"
+        query = f"{CLIENTS} WHERE clients.id IN ({marks}) ORDER BY clients.id"
         return [_row(r) for r in self.db.execute(query, ids)]
+
+    def add_voucher_used(self, used: dict[int, int]) -> None:
+        """Add polled bytes to vouchers: {voucher id: bytes its devices used since the last poll}."""
+        self.db.executemany("UPDATE vouchers SET used = used + ? WHERE id = ?",
+                            [(n, vid) for vid, n in used.items() if n])
 
     def reset_seen(self) -> None:
         """The kernel table was (re)created: its counters start again from zero."""
@@ -259,3 +314,47 @@ class Store:
                 (cid, since, until),
             )
         ]
+
+    # -- vouchers -----------------------------------------------------------------------------
+
+    def add_vouchers(self, codes: list[str], now: float, *, bytes: int | None, valid_seconds: int,
+                     devices: int) -> list[Voucher]:
+        """A batch of new vouchers (one batch number for all of them)."""
+        batch = (self.db.execute("SELECT MAX(batch) FROM vouchers").fetchone()[0] or 0) + 1
+        self.db.executemany(
+            "INSERT INTO vouchers (code, created, batch, bytes, valid_seconds, devices) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(code, now, batch, bytes, valid_seconds, devices) for code in codes])
+        return self.vouchers(batch=batch)
+
+    def vouchers(self, batch: int | None = None) -> list[Voucher]:
+        if batch is None:
+            rows = self.db.execute("SELECT * FROM vouchers ORDER BY id")
+        else:
+            rows = self.db.execute("SELECT * FROM vouchers WHERE batch = ? ORDER BY id", (batch,))
+        return [_voucher(r) for r in rows]
+
+    def voucher(self, code: str) -> Voucher | None:
+        r = self.db.execute("SELECT * FROM vouchers WHERE code = ?", (code,)).fetchone()
+        return _voucher(r) if r else None
+
+    def codes_taken(self, codes: list[str]) -> set[str]:
+        marks = ", ".join("?" * len(codes))
+        return {r[0] for r in self.db.execute(f"SELECT code FROM vouchers WHERE code IN ({marks})", codes)}
+
+    def update_voucher(self, vid: int, **fields) -> None:
+        bad = set(fields) - {"first_used", "expires", "revoked", "used"}
+        if bad:
+            raise ValueError(f"not a voucher field: {sorted(bad)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE vouchers SET {sets} WHERE id = ?", [*fields.values(), vid])
+
+    def voucher_clients(self, vid: int) -> list[Client]:
+        """The devices linked to a voucher."""
+        return [_row(r) for r in self.db.execute(f"{CLIENTS} WHERE clients.voucher = ? ORDER BY clients.id",
+                                                 (vid,))]
+
+    def voucher_devices(self) -> dict[int, int]:
+        """{voucher id: how many devices are linked to it}."""
+        return dict(self.db.execute(
+            "SELECT voucher, COUNT(*) FROM clients WHERE voucher IS NOT NULL GROUP BY voucher").fetchall())

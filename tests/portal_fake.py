@@ -9,12 +9,21 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta
 
-from hotspot.portal.backend import BackendError, NotAClient
-from hotspot.units import InvalidValue, parse_cap, parse_mac, parse_rate_or_none, parse_size
+from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
+from hotspot.units import (
+    InvalidValue,
+    parse_cap,
+    parse_duration,
+    parse_mac,
+    parse_rate_or_none,
+    parse_size,
+)
+from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
 NOW = datetime(2026, 11, 22, 14, 30)
 PERIOD_START, PERIOD_END = datetime(2026, 11, 1), datetime(2026, 12, 1)
 GB, MB = 10**9, 10**6
+WEEK = 7 * 86400
 
 
 def iso(t: datetime | None) -> str | None:
@@ -61,9 +70,35 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
         "today": [{"hour": iso(NOW.replace(hour=h, minute=0)), "bytes": b} for h, b in enumerate(hours)],
         "days": [{"day": f"2026-11-{d + 1:02d}", "bytes": b} for d, b in enumerate(days)],
         "forecast": {"period_end_bytes": end_bytes, "cap_hit_at": hit},
-        "admitted": admitted, "auth": auth, "voucher": None,
+        "admitted": admitted, "auth": auth, "voucher": None, "voucher_bytes": None, "voucher_used": None,
+        "voucher_remaining": None, "voucher_expires": None,
         "history": hist,
     }
+
+
+def make_voucher(code: str, batch: int, data, valid: int = 86400, devices: int = 1, used: int = 0,
+                 devices_used: int = 0, first_used=None, revoked=None, state: str = "unused") -> dict:
+    expires = None if first_used is None else iso(first_used + timedelta(seconds=valid))
+    created = iso(datetime(2026, 11, 20, 9, 0) + timedelta(days=batch))
+    return {"code": code, "batch": batch, "created": created,
+            "bytes": data, "used": used, "remaining": None if data is None else max(0, data - used),
+            "valid_seconds": valid, "devices": devices, "devices_used": devices_used,
+            "first_used": iso(first_used), "expires": expires, "revoked": iso(revoked), "state": state}
+
+
+def sample_vouchers() -> dict[str, dict]:
+    """Vouchers by code: two batches, one voucher in each state."""
+    rows = [
+        make_voucher("HZ7K-Q4PM", 1, 2 * GB, WEEK, 2, 740 * MB, 1, NOW - timedelta(hours=5), state="active"),
+        make_voucher("WR3N-8CXT", 1, 2 * GB, WEEK, 2, 2 * GB, 2, NOW - timedelta(days=2), state="used_up"),
+        make_voucher("PT6D-MJ2A", 1, 2 * GB, WEEK, 2, 0, 0, None, NOW - timedelta(hours=1),
+                     state="revoked"),
+        make_voucher("KX4E-9BVL", 1, 2 * GB, WEEK, 2, 1 * GB, 0, NOW - timedelta(days=8), state="expired"),
+        make_voucher("C7YF-3GUS", 2, 500 * MB, 86400, 1),
+        make_voucher("N2JQ-V8HD", 2, 500 * MB, 86400, 1),
+        make_voucher("=CMD-EVIL", 2, None, 3600, 1),  # a hostile code, as if written into the database
+    ]
+    return {v["code"]: v for v in rows}
 
 
 def sample_clients(auth: str = "none") -> dict[str, dict]:
@@ -94,7 +129,7 @@ class FakeBackend:
         self.password = password
         self.max_failures = max_failures
         self.failures: dict[str, int] = {}
-        self.vouchers = {"WIFI-2026"}
+        self.codes = sample_vouchers()
         self.calls: list[tuple] = []
         self._settings = {"default_cap": "2GB", "period": "monthly", "period_start": "1",
                           "after_cap": "throttle", "after_cap_rate": "256kbit", "auth": auth}
@@ -135,9 +170,26 @@ class FakeBackend:
         self.calls.append(("admit", ip, voucher))
         c = self._me(ip)
         if c["auth"] == "voucher" or voucher is not None:
-            if voucher not in self.vouchers:
-                raise BackendError("That voucher code is not valid.")
-            c["voucher"] = voucher
+            try:
+                v = self.codes.get(parse_code(voucher))
+            except InvalidValue:
+                v = None
+            if v is None:
+                raise VoucherRefused("That voucher code is not valid.", "invalid")
+            if v["state"] in ("revoked", "expired", "used_up"):
+                raise VoucherRefused(f"This voucher is {v['state']}.", v["state"])
+            if v["devices_used"] >= v["devices"] and c["voucher"] != v["code"]:
+                raise VoucherRefused("This voucher is in use on as many devices as it allows.", "devices")
+            if c["voucher"] != v["code"]:
+                v["devices_used"] += 1
+            if v["first_used"] is None:
+                v.update(first_used=iso(NOW), expires=iso(NOW + timedelta(seconds=v["valid_seconds"])),
+                         state="active")
+            c.update(voucher=v["code"], voucher_bytes=v["bytes"], voucher_used=v["used"],
+                     voucher_remaining=v["remaining"], voucher_expires=v["expires"])
+            if v["remaining"] is not None:
+                own = None if c["cap"] is None else c["cap"] - c["bytes_total"]
+                c["remaining"] = v["remaining"] if own is None else min(v["remaining"], own)
             if c["reason"] in ("cap_block", "cap_throttle"):
                 c["cap"] += 1 * GB
                 c["remaining"] = c["cap"] - c["bytes_total"]
@@ -216,6 +268,38 @@ class FakeBackend:
         self.calls.append(("set_settings", dict(values)))
         self._settings.update(values)
         return dict(self._settings)
+
+    def vouchers(self) -> list[dict]:
+        self.calls.append(("vouchers",))
+        return [dict(v) for v in self.codes.values()]
+
+    def create_vouchers(self, count, data, valid, devices) -> list[dict]:
+        self.calls.append(("create_vouchers", count, data, valid, devices))
+        try:
+            n, size = parse_count(count, "count", MAX_BATCH), parse_cap(data or "none")
+            seconds, most = parse_duration(valid), parse_count(devices, "devices", MAX_DEVICES)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        batch = max(v["batch"] for v in self.codes.values()) + 1
+        alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+        made = []
+        for i in range(n):  # deterministic codes: screenshots stay the same
+            k = len(self.codes) * 7919 + i * 104729
+            raw = "".join(alphabet[(k >> (5 * j)) % 32] for j in range(8))
+            made.append(make_voucher(f"{raw[:4]}-{raw[4:]}", batch, size, seconds, most))
+        self.codes.update({v["code"]: v for v in made})
+        return [dict(v) for v in made]
+
+    def revoke_voucher(self, code) -> dict:
+        self.calls.append(("revoke_voucher", code))
+        try:
+            v = self.codes.get(parse_code(code))
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        if v is None:
+            raise BackendError(f"unknown voucher {code}")
+        v.update(revoked=iso(NOW), state="revoked", devices_used=0)
+        return dict(v)
 
     def metrics(self) -> dict:
         return {"status": self.status(), "clients": self.clients(),

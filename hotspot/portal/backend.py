@@ -15,6 +15,8 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
     reason: why the state is not "ok", one of None | "blocked" | "cap_block" (cap reached, blocked
         until the period ends) | "cap_throttle" (cap reached, slowed to `rate_limit`) | "throttle"
         (slowed by the owner) | "warned" (close to the cap) | "not_admitted" (captive, not signed in)
+        | "voucher_used" (its voucher's data is used up: blocked if state is "capped", slowed if
+        "throttled", until it redeems another voucher)
     until: when the reason ends (period_end for cap_*; None for manual throttle/block)
     period_start, period_end
     speed_up, speed_down: bits/s over the last few seconds
@@ -22,7 +24,16 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
     days: [{"day": "YYYY-MM-DD", "bytes": int}] every day of the period so far
     forecast: {"period_end_bytes": int, "cap_hit_at": ISO | None} at the recent pace
     admitted: bool; auth: "none" | "click" | "voucher"; voucher: code or None
+    voucher_bytes: the voucher's data (None: no limit), voucher_used: what all its devices used,
+    voucher_remaining (None: no limit), voucher_expires: ISO | None; `remaining` is the smaller of
+    what is left of the device's own cap and of its voucher's data
 `client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
+
+voucher (`vouchers`, `create_vouchers`, `revoke_voucher`), as `hotspotctl voucher list --json`:
+    code ("XXXX-XXXX"), batch (int: the vouchers made together), created, bytes (data; None: no
+    limit), used, remaining (None: no limit), valid_seconds (from its first use), devices (most
+    allowed), devices_used, first_used, expires, revoked (ISO | None),
+    state: "unused" | "active" | "used_up" | "expired" | "revoked"
 """
 
 from __future__ import annotations
@@ -38,6 +49,16 @@ class NotAClient(BackendError):
     """The request's source address belongs to no known LAN client."""
 
 
+class VoucherRefused(BackendError):
+    """A voucher code that cannot admit the device. `reason` says why, for the portal to say it in the
+    reader's language: "invalid" | "revoked" | "expired" | "used_up" | "devices" (in use on as many
+    devices as it allows)."""
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Backend(Protocol):
     # -- the client's own, named by its address ------------------------------------------------
     def me(self, ip: str) -> dict:
@@ -48,7 +69,8 @@ class Backend(Protocol):
         "bytes_remaining": int|None, "can_extend": bool}."""
 
     def admit(self, ip: str, voucher: str | None = None) -> dict:
-        """Admit the device at `ip` (click: accepted terms; voucher: a code); returns its view."""
+        """Admit the device at `ip` (click: accepted terms; voucher: a code, any case, dash optional);
+        returns its view. VoucherRefused when the code cannot admit it."""
 
     # -- the owner's ---------------------------------------------------------------------------
     def portal_settings(self) -> dict:
@@ -77,6 +99,17 @@ class Backend(Protocol):
 
     def set_settings(self, values: dict[str, str]) -> dict:
         """Validate and write to the config file; BackendError names the bad field."""
+
+    def vouchers(self) -> list[dict]:
+        """Every voucher, oldest first."""
+
+    def create_vouchers(self, count: str, data: str, valid: str, devices: str) -> list[dict]:
+        """Make a batch: `count` vouchers (1-500) of `data` SIZE|none shared by up to `devices` (1-50)
+        devices, valid for `valid` DURATION from the first use; parsed like the CLI, BackendError
+        names the bad field. Returns the new vouchers."""
+
+    def revoke_voucher(self, code: str) -> dict:
+        """Revoke a voucher; its devices lose their session at once. BackendError if unknown."""
 
     def metrics(self) -> dict:
         """{"status": status(), "clients": clients(), "health": {"last_poll": ISO,

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
 from hotspot.portal import backend, is_portal_host, portal_base, settings
-from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
 from hotspot.portal.i18n import _
 from hotspot.portal.views import client_text
 
@@ -113,9 +113,27 @@ for _path in PROBES:
     bp.add_url_rule(_path, "probe" + _path.replace("/", "_").replace(".", "_"), lambda p=_path: _probe(p))
 
 
+def voucher_code() -> str | None:
+    """The code a voucher's QR code put in the sign-in link (`?voucher=`), to fill in the form."""
+    code = (request.values.get("voucher") or "").strip()
+    return code.upper() if VOUCHER.fullmatch(code) else None
+
+
+def refusal(e: VoucherRefused) -> str:
+    """Why a voucher was refused, in the reader's language."""
+    return {
+        "invalid": _("That voucher code is not valid."),
+        "revoked": _("This voucher has been revoked."),
+        "expired": _("This voucher has expired."),
+        "used_up": _("This voucher's data is used up."),
+        "devices": _("This voucher is already in use on as many devices as it allows."),
+    }.get(e.reason, str(e))
+
+
 def render_signin(me: dict, error: str | None = None, status: int = 200):
     kept = safe_url(request.values.get("url"))
-    return render_template("signin.html", me=me, text=client_text(me), kept=kept, error=error), status
+    return render_template("signin.html", me=me, text=client_text(me), kept=kept, error=error,
+                           voucher_code=voucher_code()), status
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -146,6 +164,8 @@ def signin():
         backend().admit(ip, voucher=voucher) if voucher else backend().admit(ip)
     except NotAClient:
         return render_template("not_client.html"), 200
+    except VoucherRefused as e:
+        return render_signin(me, refusal(e), 403)
     except BackendError as e:
         return render_signin(me, str(e), 403)
     return redirect(kept or portal_base() + "/", 303)

@@ -41,6 +41,8 @@ def headline(c: dict) -> str:
         "cap_block": _("Your internet is paused"),
         "blocked": _("Your internet is paused"),
         "not_admitted": _("You're not signed in yet"),
+        "voucher_used": _("You're slowed down") if c.get("state") == "throttled"
+        else _("Your internet is paused"),
     }.get(reason, state_label(c.get("state", "")))
 
 
@@ -67,6 +69,13 @@ def explanation(c: dict) -> str:
                 cap=format_size(cap), **_when(until),
             )
         return _("Paused because you used your %(cap)s.", cap=format_size(cap))
+    if reason == "voucher_used":
+        data = format_size(c.get("voucher_bytes"))
+        if c.get("state") == "throttled":
+            return _("Slowed to %(rate)s because the %(data)s of your voucher are used up. "
+                     "Enter a new voucher code for full speed.", rate=rate, data=data)
+        return _("Paused because the %(data)s of your voucher are used up. "
+                 "Enter a new voucher code to continue.", data=data)
     if reason == "throttle":
         return _("Slowed to %(rate)s by the hotspot's owner.", rate=rate)
     if reason == "blocked":
@@ -79,6 +88,10 @@ def explanation(c: dict) -> str:
         )
     if reason == "not_admitted":
         return _("Sign in to use the internet through this hotspot.")
+    on_voucher = c.get("voucher_bytes") is not None
+    if on_voucher and (cap is None or c.get("remaining") == c.get("voucher_remaining")):
+        return _("%(left)s of your voucher's %(data)s left.", left=format_size(c.get("voucher_remaining")),
+                 data=format_size(c.get("voucher_bytes")))
     if cap is not None:
         return _(
             "%(left)s of your %(cap)s left until %(date)s at %(time)s.",
@@ -89,7 +102,7 @@ def explanation(c: dict) -> str:
 
 def forecast(c: dict) -> str:
     f = c.get("forecast") or {}
-    done = c.get("reason") in ("cap_block", "cap_throttle")
+    done = c.get("reason") in ("cap_block", "cap_throttle", "voucher_used")
     if c.get("cap") is not None and f.get("cap_hit_at") and not done:
         return _("At this pace you reach your cap on %(date)s.", date=format_date(f["cap_hit_at"]))
     if f.get("period_end_bytes") is not None and not done:
@@ -123,7 +136,7 @@ def client_text(c: dict) -> dict:
         "down": format_size(c.get("bytes_down")),
         "total": format_size(c.get("bytes_total")),
         "cap": format_size(cap) if cap is not None else _("No cap"),
-        "remaining": format_size(c.get("remaining")) if cap is not None else "∞",
+        "remaining": format_size(c.get("remaining")) if c.get("remaining") is not None else "∞",
         "percent": format_percent(c.get("bytes_total"), cap),
         "speed_up": format_rate(c.get("speed_up") or 0),
         "speed_down": format_rate(c.get("speed_down") or 0),
@@ -132,6 +145,21 @@ def client_text(c: dict) -> dict:
                   for h in c.get("today") or []],
         "days": [{"label": format_date(d["day"]), "value": d["bytes"], "text": format_size(d["bytes"])}
                  for d in c.get("days") or []],
+        **voucher_text(c),
+    }
+
+
+def voucher_text(c: dict) -> dict:
+    """The client page's voucher card: the voucher's data, shared by its devices, and its end."""
+    if not c.get("voucher"):
+        return {}
+    data = c.get("voucher_bytes")
+    return {
+        "voucher_used": format_size(c.get("voucher_used") or 0),
+        "voucher_data": format_size(data) if data is not None else _("No limit"),
+        "voucher_left": format_size(c.get("voucher_remaining")) if data is not None else "∞",
+        "voucher_percent": format_percent(c.get("voucher_used") or 0, data),
+        "voucher_expires": format_datetime(c.get("voucher_expires")) if c.get("voucher_expires") else "–",
     }
 
 

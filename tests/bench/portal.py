@@ -55,6 +55,16 @@ def _vm(pid: int) -> dict[str, int]:
     return out
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size in kB: each page shared by n processes counts 1/n in each, so the sum
+    over the portal's processes is the memory they take together (VmRSS counts a shared page in
+    every process that maps it: the worker is forked from the master and shares its pages)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (0 once it is gone)."""
     try:
@@ -189,6 +199,7 @@ def _one(synthetic: int) -> dict:
             if sorted(pids) != sorted(watched["portal"]):
                 log(f"the portal's processes changed during the load: {watched['portal']} -> {pids}")
             vm = {pid: _vm(pid) for pid in pids}
+            pss = {pid: _pss(pid) for pid in pids}
             errors = [ln for ln in d.log().splitlines() if "ERROR" in ln or "Traceback" in ln]
         finally:
             rc = d.stop(timeout=30)
@@ -200,6 +211,7 @@ def _one(synthetic: int) -> dict:
     return {**s, **info, **cpu, "registered": registered, "quotas": quotas, "portal_pids": len(pids),
             "portal_restarted": sorted(pids) != sorted(watched["portal"]),
             "rss_kb": sum(v.get("VmRSS", 0) for v in vm.values()),
+            "pss_kb": sum(pss.values()),
             "rss_kb_each": [v.get("VmRSS", 0) for v in vm.values()],
             "hwm_kb": sum(v.get("VmHWM", 0) for v in vm.values()),
             "daemon_errors": len(errors), "exit_code": rc}
@@ -260,14 +272,17 @@ def run_portal(rounds: int = ROUNDS) -> None:
                "polling; idle: polling alone, before the load), the load generators, and the whole box "
                "busy (% of all CPUs, other work included); worst_ms_by_second: the slowest request due "
                "in each measured second."))
-    emit("portal_rss_mb", round(last["rss_kb"] / 1024, 1), "MB", goal=60, processes=last["portal_pids"],
+    emit("portal_rss_mb", round(last["pss_kb"] / 1024, 1), "MB", goal=60, processes=last["portal_pids"],
+         rss_sum_mb=round(last["rss_kb"] / 1024, 1),
          rss_mb_each=[round(k / 1024, 1) for k in last["rss_kb_each"]],
          peak_rss_mb=round(last["hwm_kb"] / 1024, 1), rss_mb_5=round(small[-1]["rss_kb"] / 1024, 1),
          registered=last["registered"],
-         note=("sum of VmRSS of gunicorn's master and worker(s) (hotspot.portal.wsgi, in the lab router) "
+         note=("memory of gunicorn's master and worker(s) together: the sum of their PSS (a page they "
+               "share counts once in all), hotspot.portal.wsgi in the lab router; rss_sum_mb: the sum "
+               "of their VmRSS, which counts each shared page in both; measured "
                f"right after the portal_p99_ms load with {last['registered']} registered clients; "
                "peak = sum of VmHWM; rss_mb_5: the same after the load with the lab clients only. "
-               "Shared pages (the worker is forked from the master) are counted in each process."))
+               "The worker is forked from the master, which never imports Flask."))
 
 
 # -- page weight ------------------------------------------------------------------------------------------

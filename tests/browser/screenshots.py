@@ -1,6 +1,6 @@
 """Screenshots of every portal page at phone and desktop widths, in English and Chinese.
 
-    python -m tests.browser.screenshots OUTDIR
+    python -m tests.browser.screenshots OUTDIR [ONLY]   (ONLY: shoot the pages whose name contains it)
 
 Serves the app on the FakeBackend from werkzeug dev servers on 127.0.0.1 (one per persona: the server sets
 REMOTE_ADDR, as hotspotd's neighbour lookup would name the device) and drives Debian's headless chromium.
@@ -79,7 +79,17 @@ def login(d, base: str, password: str) -> None:
     time.sleep(0.3)
 
 
-def main(outdir: str) -> None:
+def voucher_persona() -> Persona:
+    """A guest signed in with a voucher whose shared data is partly used."""
+    p = Persona("10.0.0.10", auth="voucher")
+    me = p.backend.by_ip["10.0.0.10"]
+    me.update(cap=None, remaining=1_260_000_000, voucher="HZ7K-Q4PM", voucher_bytes=2_000_000_000,
+              voucher_used=740_000_000, voucher_remaining=1_260_000_000,
+              voucher_expires="2026-11-29T09:30:00")
+    return p
+
+
+def main(outdir: str, only: str | None = None) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     people = {
@@ -88,7 +98,10 @@ def main(outdir: str) -> None:
         "client-capped": (Persona("10.0.0.12", auth="voucher"), "/"),
         "client-signin": (Persona("10.0.0.13", auth="click"), "/signin?url=http%3A%2F%2Fexample.com%2F"),
         "client-warned": (Persona("10.0.0.14"), "/"),
+        "client-voucher": (voucher_persona(), "/"),
+        "client-voucher-signin": (Persona("10.0.0.13", auth="voucher"), "/signin?voucher=C7YF-3GUS"),
     }
+    people = {k: v for k, v in people.items() if not only or only in k}
     admin = Persona("10.0.0.10")
     mac = "3c:22:fb:44:55:66"
     with tempfile.TemporaryDirectory() as profile:
@@ -100,12 +113,17 @@ def main(outdir: str) -> None:
                         sep = "&" if "?" in path else "?"
                         shoot(d, f"{p.url}{path}{sep}lang={lang}", out / f"{name}-{size}-{lang}.png", size)
                     d.delete_all_cookies()
-                    shoot(d, f"{admin.url}/admin/login?lang={lang}", out / f"admin-login-{size}-{lang}.png",
-                          size)
+                    if not only or only in "admin-login":
+                        shoot(d, f"{admin.url}/admin/login?lang={lang}",
+                              out / f"admin-login-{size}-{lang}.png", size)
                     login(d, admin.url, admin.backend.password)
                     for name, path in (("admin-dashboard", "/admin"), ("admin-clients", "/admin/clients"),
                                        ("admin-client", f"/admin/clients/{mac}"),
-                                       ("admin-settings", "/admin/settings")):
+                                       ("admin-settings", "/admin/settings"),
+                                       ("admin-vouchers", "/admin/vouchers"),
+                                       ("admin-vouchers-print", "/admin/vouchers/print/1")):
+                        if only and only not in name:
+                            continue
                         shoot(d, f"{admin.url}{path}?lang={lang}", out / f"{name}-{size}-{lang}.png", size)
                     d.delete_all_cookies()
         finally:
@@ -113,6 +131,6 @@ def main(outdir: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.browser.screenshots OUTDIR")
-    main(sys.argv[1])
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python -m tests.browser.screenshots OUTDIR [ONLY]")
+    main(*sys.argv[1:])

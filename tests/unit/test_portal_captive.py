@@ -107,9 +107,9 @@ def test_voucher_sign_in():
     r = client.post("/signin", data={"csrf": token, "voucher": "NOPE-0000"},
                     environ_base={"REMOTE_ADDR": GUEST})
     assert r.status_code == 403 and b"That voucher code is not valid." in r.data
-    r = client.post("/signin", data={"csrf": token, "voucher": "WIFI-2026"},
+    r = client.post("/signin", data={"csrf": token, "voucher": "HZ7K-Q4PM"},
                     environ_base={"REMOTE_ADDR": GUEST})
-    assert r.status_code == 303 and ("admit", GUEST, "WIFI-2026") in backend.calls
+    assert r.status_code == 303 and ("admit", GUEST, "HZ7K-Q4PM") in backend.calls
 
 
 def test_post_without_csrf_is_refused(client, backend):

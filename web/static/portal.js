@@ -215,7 +215,28 @@
     window.addEventListener("resize", draw);
   }
 
+  /* -- admin: voucher cards' QR codes (qrcode-generator, vendored), drawn as one SVG path ------------- */
+  function qrCodes() {
+    if (typeof window.qrcode !== "function") { return; }
+    $$("[data-qr]").forEach(function (box) {
+      var qr = window.qrcode(0, "M");
+      qr.addData(box.getAttribute("data-qr"));
+      qr.make();
+      var n = qr.getModuleCount(), m = 2, d = "";
+      for (var r = 0; r < n; r++) {
+        for (var c = 0; c < n; c++) {
+          if (qr.isDark(r, c)) { d += "M" + (c + m) + " " + (r + m) + "h1v1h-1z"; }
+        }
+      }
+      var svg = el("svg", { viewBox: "0 0 " + (n + 2 * m) + " " + (n + 2 * m), role: "img",
+                            "aria-label": box.getAttribute("data-label") || "", "shape-rendering": "crispEdges" }, box);
+      el("rect", { width: "100%", height: "100%", "class": "qr-bg" }, svg);
+      el("path", { d: d, "class": "qr-fg" }, svg);
+    });
+  }
+
   document.addEventListener("click", function (ev) {
+    if (ev.target.closest("[data-print]")) { window.print(); return; }
     var b = ev.target.closest("[data-confirm]");
     if (b && !window.confirm(b.getAttribute("data-confirm"))) { ev.preventDefault(); }
   });
@@ -226,5 +247,6 @@
     if (table) { clientsTable(table); }
     if (hist) { historyChart($("#chart-history"), JSON.parse(hist.textContent)); }
     if (dash) { poll(dash.getAttribute("data-src"), 5000, function (d) { fill(dash, d); }); }
+    qrCodes();
   });
 })();
