@@ -28,6 +28,34 @@ def test_click_through_captive_flow_ends_on_the_page_first_asked_for(web, start_
     assert d.client(lab.clients["c1"].mac)["admitted"] is True
 
 
+def test_voucher_flow_ends_on_the_page_first_asked_for(web, start_hotspotd, browse, request):
+    lab = web
+    d = start_hotspotd(auth="voucher")
+    register(lab, d, "c1")
+    d.wait_portal()
+    made = d.json("voucher", "create", "--data", "50MB", "--valid", "1h")
+    code = (made[0] if isinstance(made, list) else made["vouchers"][0])["code"]
+    wanted = "http://internet.lab/after-voucher"
+    results = browse("c1", [
+        {"get": wanted},
+        {"wait": "input[name=voucher]"},
+        {"fill": "input[name=voucher]", "text": "WRONG-CODE"},
+        {"click": "form button[type=submit]"},
+        {"wait": ".error"},
+        shot(request, "voucher-refused"),
+        {"fill": "input[name=voucher]", "text": code.lower()},  # any case will do
+        {"click": "form button[type=submit]"},
+        {"wait": "body", "text": "internet host=internet.lab path=/after-voucher"},
+        {"url": True},
+    ])
+    assert results[-1] == wanted
+    info = d.client(lab.clients["c1"].mac)
+    assert info["admitted"] is True and info["voucher"] == code
+    page = browse("c1", [{"get": d.portal("/")}, {"wait": "#status"}, shot(request, "voucher-page"),
+                         {"text": "main"}], name="page")[-1]
+    assert code in page or "50 MB" in page, page
+
+
 def test_usage_page_shows_the_real_numbers_and_draws_its_charts(lab, start_hotspotd, browse, request):
     d = start_hotspotd()
     register(lab, d, "c1", "c2")
@@ -75,6 +103,7 @@ def test_admin_blocks_a_client_and_its_next_request_fails(web, start_hotspotd, b
         shot(request, "login-refused"),
         {"fill": "input[name=password]", "text": "owner-secret-1"},
         {"click": "form button[type=submit]"},
+        {"wait": "body", "text": "Log out"},  # logged in: the dashboard
         {"get": d.portal(f"/admin/clients/{victim}")},
         {"wait": "button.danger"},
         shot(request, "client-before"),
