@@ -21,6 +21,7 @@ from hotspot.portal.views import client_text
 bp = Blueprint("captive", __name__)
 
 MAX_URL = 2000
+STOPPED = ("blocked", "cap_block", "voucher_used")  # admitted, but no traffic goes out
 VOUCHER = re.compile(r"[A-Za-z0-9-]{4,32}")
 
 # Probe paths and what each OS expects once it is online.
@@ -146,6 +147,10 @@ def signin():
         return render_template("not_client.html"), 200
     kept = safe_url(request.values.get("url"))
     if request.method == "GET":
+        if me.get("reason") in STOPPED and not (me.get("auth") == "voucher" and me["reason"] != "blocked"):
+            # Blocked or out of data: the kernel sent its HTTP here; its own page says why (and,
+            # with vouchers, takes a new code).
+            return redirect(portal_base() + "/", 302)
         if me.get("admitted") and me.get("reason") != "not_admitted" and kept:
             return render_template("connected.html", me=me, kept=kept)
         return render_signin(me)

@@ -143,3 +143,15 @@ def test_every_address_and_name_of_the_router_is_the_portal_on_any_port():
         assert r.status_code == 200, host
     r = get(client, "/api/captive", headers={"Host": "10.0.0.1.example.com"})
     assert r.status_code == 302 and r.headers["Location"].startswith("http://10.0.0.1:8080/signin")
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.12", "10.0.0.15"])  # capped (blocked after the cap), blocked
+def test_a_stopped_client_redirected_by_the_kernel_lands_on_the_page_that_says_why(ip):
+    backend = FakeBackend(auth="none")
+    client = create_app(backend, testing=True).test_client()
+    r = get(client, "/anything", ip, headers={"Host": "example.com"})
+    assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/signin"
+    r = get(client, r.headers["Location"].split("localhost", 1)[1], ip)
+    assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/"
+    page = get(client, "/", ip).get_data(as_text=True)
+    assert ("paused" in page) or ("used" in page)
