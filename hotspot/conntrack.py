@@ -7,8 +7,8 @@ their entries makes the next packet on such a connection fail, and the browser o
 which goes out.
 
 Hand-written ctnetlink (one dump per address family, one delete per entry found): pyroute2's
-conntrack helpers always ask for IPv4 (the family of the request is not theirs to set), and a
-client's IPv6 connections matter as much.
+conntrack helpers always ask for IPv4 (the family of the request is not theirs to set), a client's
+IPv6 connections matter as much, and pyroute2 costs hotspotd 24 MB to import (neighbours.py).
 """
 
 from __future__ import annotations

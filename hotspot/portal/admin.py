@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from hotspot.portal import backend, portal_base
+from hotspot.portal.app import backend, portal_base
 from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_datetime, format_rate, format_size, ngettext
 from hotspot.portal.views import admin_row, state_label

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
-from hotspot.portal import backend
+from hotspot.portal.app import backend
 from hotspot.portal.backend import NotAClient
 from hotspot.portal.captive import render_signin
 from hotspot.portal.i18n import _

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request, session
 
-from hotspot.portal import backend, settings
+from hotspot.portal.app import backend, settings
 from hotspot.portal.views import STATES
 
 bp = Blueprint("metrics", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hotspot.portal import create_app
+from hotspot.portal.app import create_app
 
 
 def _backend():
