@@ -124,6 +124,7 @@ def _kernel_with_bytes(hs, clients) -> int:
             [c.mac, {"goto": {"target": hn.chain_names(c.id)[0]}}] for c in chunk])})
         cmds.append({"add": obj("element", "client_down", elem=[
             [hs.nft.marks.value(c.id), {"goto": {"target": hn.chain_names(c.id)[1]}}] for c in chunk])})
+        cmds.append({"add": obj("element", "http", elem=[[c.mac, hn.http_verdict(c.portal)] for c in chunk])})
         hs.nft.batch(cmds)
     return handle
 
