@@ -44,7 +44,7 @@ def backend():
 
 @pytest.fixture
 def app(backend):
-    from hotspot.portal import create_app
+    from hotspot.portal.app import create_app
 
     return create_app(backend, testing=True)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from hotspot.portal import create_app
+from hotspot.portal.app import create_app
 from tests.portal_fake import FakeBackend
 
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}

@@ -171,7 +171,7 @@ def test_csv_export_is_injection_safe(admin, backend):
 
 
 def test_secure_cookie_flags(monkeypatch):
-    from hotspot.portal import create_app
+    from hotspot.portal.app import create_app
 
     b = FakeBackend()
     b._portal["tls"] = True

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hotspot.portal import create_app
+from hotspot.portal.app import create_app
 from tests.portal_fake import FakeBackend
 
 GUEST, PHONE = "10.0.0.13", "10.0.0.10"  # GUEST is not admitted yet

@@ -62,7 +62,7 @@ def test_hostile_hostname_is_escaped(client, backend):
 
 
 def test_capped_voucher_client_is_offered_the_voucher_form(backend):
-    from hotspot.portal import create_app
+    from hotspot.portal.app import create_app
     from tests.portal_fake import FakeBackend
 
     app = create_app(FakeBackend(auth="voucher"), testing=True)

@@ -50,7 +50,7 @@ def test_api_me_text_in_chinese(client):
 def test_every_catalogue_entry_is_translated():
     from pathlib import Path
 
-    from hotspot.portal import web_dir
+    from hotspot.portal.app import web_dir
 
     po = (web_dir() / "translations/zh_CN/LC_MESSAGES/messages.po").read_text()
     assert 'msgstr ""\n\n' not in po.split("\n\n", 1)[1] + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.portal import create_app
+from hotspot.portal.app import create_app
 from hotspot.portal.metrics import escape_label
 from tests.portal_fake import FakeBackend
 

@@ -304,7 +304,7 @@ def vbackend():
 
 @pytest.fixture
 def vclient(vbackend):
-    from hotspot.portal import create_app
+    from hotspot.portal.app import create_app
 
     return create_app(vbackend, testing=True).test_client()
 
