@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 from hotspot.config import Config
 from hotspot.lab import Lab
 from hotspot.lab.hotspotd import Hotspotd
-from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
+from tests.bench.common import cpu_seconds, emit, loadavg, log, median, nsjob, proc_vm, rnd
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m tests.bench.httpload` from here
 
@@ -45,16 +45,6 @@ def _pct(xs: list[float], p: float) -> float | None:
     return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
-def _vm(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM ... of a process, in kB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.startswith("Vm") and value.strip().endswith("kB"):
-            out[key] = int(value.split()[0])
-    return out
-
-
 def _pss(pid: int) -> int:
     """Proportional set size in kB: each page shared by n processes counts 1/n in each, so the sum
     over the portal's processes is the memory they take together (VmRSS counts a shared page in
@@ -63,15 +53,6 @@ def _pss(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _box_cpu() -> tuple[float, float]:
@@ -180,15 +161,15 @@ def _one(synthetic: int) -> dict:
                 f"{RATE:g} requests/s for {WARMUP:g}+{DURATION:g} s")
             hpid = int((Path(d.config.run_dir) / "hotspotd.pid").read_text())
             watched = {"hotspotd": [hpid], "portal": d.portal_pids()}
-            idle0, t0 = _cpu_s(hpid), time.monotonic()
+            idle0, t0 = cpu_seconds(hpid), time.monotonic()
             time.sleep(IDLE)
-            idle = round(100 * (_cpu_s(hpid) - idle0) / (time.monotonic() - t0), 1)
-            cpu0 = {k: sum(_cpu_s(p) for p in v) for k, v in watched.items()}
+            idle = round(100 * (cpu_seconds(hpid) - idle0) / (time.monotonic() - t0), 1)
+            cpu0 = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
             box0, kids0, t0 = _box_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
             s = _summary(_load(lab, d))
             wall = time.monotonic() - t0
             box1, kids1 = _box_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = {f"{k}_cpu_percent": round(100 * (sum(_cpu_s(p) for p in v) - cpu0[k]) / wall, 1)
+            cpu = {f"{k}_cpu_percent": round(100 * (sum(cpu_seconds(p) for p in v) - cpu0[k]) / wall, 1)
                    for k, v in watched.items()}
             cpu["load_cpu_percent"] = round(100 * (kids1.ru_utime + kids1.ru_stime - kids0.ru_utime
                                                    - kids0.ru_stime) / wall, 1)
@@ -198,7 +179,7 @@ def _one(synthetic: int) -> dict:
             pids = d.portal_pids()
             if sorted(pids) != sorted(watched["portal"]):
                 log(f"the portal's processes changed during the load: {watched['portal']} -> {pids}")
-            vm = {pid: _vm(pid) for pid in pids}
+            vm = {pid: proc_vm(pid) for pid in pids}
             pss = {pid: _pss(pid) for pid in pids}
             errors = [ln for ln in d.log().splitlines() if "ERROR" in ln or "Traceback" in ln]
         finally:

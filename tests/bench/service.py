@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hotspot.lab import Lab
 from hotspot.lab.hotspotd import Hotspotd
-from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
+from tests.bench.common import cpu_seconds, emit, loadavg, log, median, nsjob, proc_vm, rnd
 
 CLIENTS = 5000
 POLLS = 10
@@ -43,23 +43,6 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
                "of 5,000 new MACs into the database."))
 
 
-def _status(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM ... of a process, in kB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key.startswith("Vm") and value.strip().endswith("kB"):
-            out[key] = int(value.split()[0])
-    return out
-
-
-def _cpu_seconds(pid: int) -> float:
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_rss(clients: int = CLIENTS) -> None:
     """The real hotspotd, started with 5,000 clients in its database, after several polls."""
     with Lab(clients=()) as lab:
@@ -75,10 +58,10 @@ def run_rss(clients: int = CLIENTS) -> None:
                     "hotspot.daemon" not in Path(f"/proc/{pid}/cmdline").read_text():
                 raise RuntimeError(f"pid {pid} is not hotspotd")
             time.sleep(d.config.poll_interval * 2)
-            cpu0, w0 = _cpu_seconds(pid), time.monotonic()
+            cpu0, w0 = cpu_seconds(pid), time.monotonic()
             time.sleep(d.config.poll_interval * 8)
-            cpu1, w1 = _cpu_seconds(pid), time.monotonic()
-            st = _status(pid)
+            cpu1, w1 = cpu_seconds(pid), time.monotonic()
+            st = proc_vm(pid)
             n = len(d.clients())
             errors = [ln for ln in d.log().splitlines() if "ERROR" in ln or "failed" in ln]
         finally:
