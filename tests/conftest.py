@@ -6,6 +6,17 @@ import pytest
 
 from hotspot.config import Config, dump
 
+
+class Clock:
+    """A wall clock that tests set by hand (Hotspot(cfg, clock=...))."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 # Interface names that exist nowhere, so nothing a unit test does can reach a real device.
 NO_LAN, NO_WAN = "hs-nolan0", "hs-nowan0"
 

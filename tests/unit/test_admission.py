@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hotspot.service import Hotspot, NotFound
+from tests.conftest import Clock
 
 MAC, OTHER = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from hotspot.service import Hotspot, NotFound, VoucherRefused
 from hotspot.store import Client, Store, Voucher
 from hotspot.units import InvalidValue
 from hotspot.vouchers import ALPHABET, new_code, parse_code
+from tests.conftest import Clock
 from tests.unit.test_cli import untouched as untouched_  # noqa: F401  (the fixture, under another name)
 from tests.unit.test_nft_json import DOWN, DROP, UP, FakeNftables, prio, quota
 from tests.unit.test_portal_admin import login, post, token
@@ -144,14 +145,6 @@ def test_rollover_keeps_voucher_quotas(nft, monkeypatch):
 
 
 # -- store and service ----------------------------------------------------------------------------
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def hs(cfg):
