@@ -121,7 +121,7 @@ class Daemon:
         if self.cfg.portal_port == 0:
             return
         if self.ipc is None:
-            api = PortalApi(self.hs, lock=self.lock, health=self.health, speeds=self.speeds,
+            api = PortalApi(self.hs, lock=self.lock, health=self.health, speeds=lambda: self.speeds,
                             on_config=self.apply_config, portal_url=self.portal_url,
                             portal_hosts=self.portal_hosts)
             portal_uid = pwd.getpwnam(self.cfg.portal_user).pw_uid
@@ -195,7 +195,7 @@ class Daemon:
         self.step("table check", self.check_table)
         self.step("accounting", self.account)
         self.step("sessions", self.hs.expire_sessions)
-        self.step("portal", self.hs.refresh_portal)
+        self.step("captive verdicts", self.hs.refresh_portal)
         self.step("discovery", self.discover)
         self.step("period", self.rollover)
         self.step("shaping", self.check_devices)
@@ -244,8 +244,8 @@ class Daemon:
             moved = self.hs.account()
         now = time.time()
         seconds = max(0.001, now - self.last_poll)
-        self.speeds.clear()
-        self.speeds.update({cid: (up * 8 / seconds, down * 8 / seconds) for cid, (up, down) in moved.items()})
+        # a new dict, swapped in at once: the portal's threads read it without the lock
+        self.speeds = {cid: (up * 8 / seconds, down * 8 / seconds) for cid, (up, down) in moved.items()}
         self.last_poll = now
 
     def discover(self) -> None:

@@ -66,12 +66,12 @@ def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
 
 
 class PortalApi:
-    def __init__(self, hs: Hotspot, *, lock: threading.RLock, health=lambda: {}, speeds=None,
+    def __init__(self, hs: Hotspot, *, lock: threading.RLock, health=lambda: {}, speeds=lambda: {},
                  on_config=lambda cfg: None, portal_url=lambda: None, portal_hosts=lambda: []) -> None:
         self.hs = hs
         self.lock = lock
         self.health = health  # the daemon's: last poll, its duration, rebuilds, uptime
-        self.speeds: dict[int, tuple[float, float]] = speeds if speeds is not None else {}
+        self.speeds = speeds  # the daemon's {client id: (up, down) bits/s} at its last poll
         self.on_config = on_config  # the daemon applies settings written by the admin
         self.portal_url = portal_url  # where clients reach the portal, e.g. http://192.168.1.1:8080
         self.portal_hosts = portal_hosts  # the router's own addresses and names: a Host the portal owns
@@ -126,7 +126,7 @@ class PortalApi:
             key = datetime.fromtimestamp(h).date().isoformat()
             if key in days:
                 days[key] += b
-        up, down = self.speeds.get(c.id, (0.0, 0.0))
+        up, down = self.speeds().get(c.id, (0.0, 0.0))
         fc = forecast(view["bytes_total"], pace(hours, now, start), now, end, view["cap"])
         view.update({
             "reason": why,
@@ -214,15 +214,16 @@ class PortalApi:
 
     def _with_speed(self, view: dict) -> dict:
         view = _named(view)
-        up, down = self.speeds.get(view["id"], (0.0, 0.0))
+        up, down = self.speeds().get(view["id"], (0.0, 0.0))
         view.update(speed_up=int(up), speed_down=int(down))
         return view
 
     def status(self) -> dict:
         with self.lock:
             status = self.hs.status()
-        status["speed_up"] = int(sum(u for u, _ in self.speeds.values()))
-        status["speed_down"] = int(sum(d for _, d in self.speeds.values()))
+        speeds = self.speeds().values()
+        status["speed_up"] = int(sum(u for u, _ in speeds))
+        status["speed_down"] = int(sum(d for _, d in speeds))
         return status
 
     def clients(self) -> list[dict]:
