@@ -97,6 +97,18 @@ def _parser() -> argparse.ArgumentParser:
     vp.add_argument("--devices", default="1", help="how many devices may use it (default 1)")
     vsub.add_parser("list", help="every voucher with its state and usage")
     vsub.add_parser("revoke", help="revoke a voucher: its devices see the portal again").add_argument("code")
+    sp = sub.add_parser("plan", help="the uplink's data plan: show, set, topup")
+    psub = sp.add_subparsers(dest="plan_command", metavar="show|set|topup", parser_class=_Parser)
+    psub.add_parser("show", help="used, left, forecast, the guard (the default)")
+    pp = psub.add_parser("set", help="set the plan's quota (SIZE or none) and, optionally, its cycle")
+    pp.add_argument("size")
+    pp.add_argument("--period", choices=("daily", "weekly", "monthly", "pass"))
+    pp.add_argument("--start", metavar="DAY", help="day of the month (or week, 1 = Monday) the cycle starts")
+    pp.add_argument("--hour", metavar="H", help="hour (0-23) the cycle starts at")
+    pp.add_argument("--timezone", metavar="TZ", help="the carrier's time zone, e.g. Asia/Tokyo or UTC+8")
+    pp.add_argument("--length", metavar="DURATION", help="a pass's length, e.g. 7d")
+    psub.add_parser("topup", help="add SIZE to this cycle (an add-on bought from the carrier)"
+                    ).add_argument("size")
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
@@ -162,6 +174,13 @@ def _value(ns):
                 "devices": parse_count(ns.devices, "--devices", MAX_DEVICES)}
     if ns.command == "voucher" and ns.voucher_command == "revoke":
         return parse_code(ns.code)
+    if ns.command == "plan" and ns.plan_command == "topup":
+        return parse_size(ns.size)
+    if ns.command == "plan" and ns.plan_command == "set":
+        parse_cap(ns.size)  # checked here: a bad size fails before the config is touched
+        given = {"plan_quota": ns.size, "plan_period": ns.period, "plan_period_start": ns.start,
+                 "plan_start_hour": ns.hour, "plan_timezone": ns.timezone, "plan_pass_length": ns.length}
+        return {k: v for k, v in given.items() if v is not None}
     return None
 
 
@@ -243,8 +262,8 @@ def cmd_status(hs, ns, _v, env):
     lines = [
         "daemon:    " + (f"running (pid {d['pid']})" if d["running"] else "not running"),
         f"kernel:    {'table inet hotspot loaded' if s['kernel']['table'] else 'no table loaded'}",
-        "uplink:    " + ", ".join(f"{u['device']} ({'present' if u['present'] else 'absent'})"
-                                  for u in s["uplink"]),
+        "uplink:    " + ", ".join(f"{u['device']} ({'present' if u['present'] else 'absent'}"
+                                  f"{'' if u['metered'] else ', not metered'})" for u in s["uplink"]),
         f"period:    {plan['period']}, {plan['period_start']} to {plan['period_end']}",
         f"caps:      default {_size(plan['default_cap'])}, after cap: {plan['after_cap']}"
         + (f" at {_rate(plan['after_cap_rate'])}" if plan["after_cap_rate"] else ""),
@@ -252,6 +271,7 @@ def cmd_status(hs, ns, _v, env):
         f"usage:     {_size(s['bytes_total'])} this period (up {_size(s['bytes_up'])}, "
         f"down {_size(s['bytes_down'])})",
         f"committed: {s['last_commit'] or 'never'}",
+        *_plan_lines(plan),
     ]
     env.stdout.write("\n".join(lines) + "\n")
 
@@ -314,6 +334,45 @@ def cmd_voucher(hs, ns, value, env):
         if ns.json:
             return _json(env, v)
         env.stdout.write(f"{v['code']}: revoked; {_size(v['used'])} used\n")
+
+
+def _plan_lines(p: dict) -> list[str]:
+    guard = p["guard"]
+    points = ", ".join(f"{k} at {_size(v)}" for k, v in guard["limits"].items() if v is not None)
+    left = "no quota" if p["allowance"] is None else (
+        f"{_size(p['plan_left'])} left of {_size(p['allowance'])} ({p['plan_percent']:g}% used)")
+    lines = [
+        f"plan:      {_size(p['plan_used'])} used, {left}"
+        + (f", incl. top-ups of {_size(p['plan_topup'])}" if p["plan_topup"] else ""),
+        f"cycle:     {p['cycle']}, {p['cycle_start'] or 'not started'} to {p['cycle_end'] or '-'}"
+        + (" (expired)" if p["expired"] else ""),
+        f"router:    {_size(p['router_bytes'])} of its own this cycle",
+    ]
+    if p["forecast_end_bytes"] is not None:
+        lines.append(f"forecast:  {_size(p['forecast_end_bytes'])} by the cycle's end"
+                     + (f"; runs out {p['runs_out_at']}" if p["runs_out_at"] else ""))
+    if points:
+        lines.append(f"guard:     {guard['state']} ({points}"
+                     + (f"; throttle to {_rate(guard['throttle_rate'])}" if guard["throttle_rate"] else "")
+                     + (", roaming" if p["roaming"] else "") + ")")
+    return lines
+
+
+def cmd_plan(hs, ns, value, env):
+    from hotspot.config import write_settings
+
+    if ns.plan_command == "topup":
+        p = hs.plan_topup(value)
+    elif ns.plan_command == "set":
+        cfg = write_settings(hs.cfg.path, value)
+        hs.set_config(cfg)
+        p = hs.plan_view()
+    else:
+        p = hs.plan_view()
+    if ns.json:
+        return _json(env, p)
+    env.stdout.write("\n".join(_plan_lines({**p, **{f"plan_{k}": p[k] for k in
+                                                   ("quota", "topup", "used", "left", "percent")}})) + "\n")
 
 
 def cmd_teardown(hs, ns, _v, env):
@@ -387,6 +446,7 @@ COMMANDS = {
         "" if not c["admitted"] else " (auth none: every client still is)")),
     "history": cmd_history,
     "voucher": cmd_voucher,
+    "plan": cmd_plan,
     "teardown": cmd_teardown,
     "passwd": cmd_passwd,
     "top": cmd_top,

@@ -13,9 +13,17 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
-from hotspot.units import InvalidValue, format_duration, parse_duration, parse_rate, parse_size, quote
+from hotspot.units import (
+    InvalidValue,
+    format_duration,
+    parse_duration,
+    parse_mac,
+    parse_rate,
+    parse_size,
+    quote,
+)
 
 DEFAULT_PATH = "/etc/config/hotspot"
 SECTION_TYPE = "hotspot"
@@ -28,6 +36,22 @@ class ConfigError(Exception):
     def __init__(self, errors: str | list[str]):
         self.errors = [errors] if isinstance(errors, str) else list(errors)
         super().__init__("\n".join(self.errors))
+
+
+class Threshold(NamedTuple):
+    """A point in the plan: a percentage of the plan's quota (with its top-ups), or bytes."""
+
+    percent: float | None = None
+    bytes: int | None = None
+
+    def of(self, limit: int | None) -> int | None:
+        """In bytes, for a plan of `limit` bytes (None: a percentage of no quota is no point)."""
+        if self.bytes is not None:
+            return self.bytes
+        return None if limit is None else int(limit * self.percent / 100)
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else _exact_size(self.bytes)
 
 
 @dataclass(frozen=True)
@@ -57,10 +81,54 @@ class Config:
     tls_port: int = 8443
     metrics_token: str | None = None  # bearer token for /metrics without an admin login
     venue: str | None = None  # the hotspot's name, shown on the portal
+    # -- the uplink's data plan (SIM/eSIM) ------------------------------------------------------
+    unmetered_device: tuple[str, ...] = ()  # free uplinks (Ethernet, hotel Wi-Fi): counted nowhere
+    plan_quota: int | None = None  # bytes the plan allows per cycle; None = no plan quota
+    plan_period: str = "monthly"  # daily | weekly | monthly | pass
+    plan_period_start: int = 1  # day of month (monthly) or of week (weekly) the cycle starts on
+    plan_start_hour: int = 0  # the hour (0-23) the cycle starts at, in plan_timezone
+    plan_timezone: str | None = None  # the carrier's time zone ('Asia/Tokyo', 'UTC+8'); None = local
+    plan_pass_length: int = 7 * 86400  # a pass's length (plan_period 'pass')
+    plan_activated: float | None = None  # when the pass started; None = at its first metered byte
+    plan_throttle_at: Threshold | None = None  # throttle all but the exempt devices from here
+    plan_throttle_rate: int = 1000000  # bits/s the throttled devices share
+    plan_block_at: Threshold | None = None  # block all but the exempt devices from here
+    plan_stop_at: Threshold | None = None  # stop all metered data, the router's too, from here
+    roaming_throttle_at: Threshold | None = None  # the same three while the modem roams
+    roaming_block_at: Threshold | None = None
+    roaming_stop_at: Threshold | None = None
+    plan_exempt: tuple[str, ...] = ()  # MACs of the owner's devices: never throttled or blocked by the plan
+    # -- alerts and reports ---------------------------------------------------------------------
+    alert_at: tuple[int, ...] = (80, 95, 100)  # percent of a cap or of the plan that raises an alert
+    alert_clients: bool = True  # also tell the owner when a client reaches its cap's thresholds
+    alert_webhook: str | None = None  # URL that gets each alert as a JSON POST
+    alert_webhook_secret: str | None = None  # signs the POST (X-Hotspot-Signature: sha256=HMAC)
+    alert_email: tuple[str, ...] = ()  # the owner's addresses, for alerts and reports
+    alert_sms: tuple[str, ...] = ()  # phone numbers (E.164) texted through the modem
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | tls | none
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None  # default: hotspot@<smtp_host>
+    report: str = "none"  # none | daily | weekly: a usage report by email
+    report_hour: int = 8  # the hour (local time) the report goes out
+    modem: bool = True  # read the modem through ModemManager when it is there
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "wan_device", tuple(self.wan_device))
+        for key in _LISTS:
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+
+    def guard(self, roaming: bool = False) -> dict[str, Threshold | None]:
+        """The plan guard's thresholds in force: {"throttle", "block", "stop"}; roaming ones replace
+        the home ones they set."""
+        home = {"throttle": self.plan_throttle_at, "block": self.plan_block_at, "stop": self.plan_stop_at}
+        if not roaming:
+            return home
+        away = {"throttle": self.roaming_throttle_at, "block": self.roaming_block_at,
+                "stop": self.roaming_stop_at}
+        return {k: away[k] or home[k] for k in home}
 
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
@@ -191,6 +259,113 @@ def _text(v: str) -> str | None:
     return v or None
 
 
+def _threshold(v: str) -> Threshold | None:
+    text = v.strip()
+    if text.lower() in ("", "none"):
+        return None
+    if text.endswith("%"):
+        try:
+            pct = float(text[:-1])
+        except ValueError:
+            pct = -1.0
+        if not 0 < pct <= 1000 or not re.fullmatch(r"\d+(\.\d+)?", text[:-1].strip(), re.ASCII):
+            raise _Bad(f"{quote(v)} is not a percentage of the plan (e.g. '90%') or a size (e.g. '18GB')")
+        return Threshold(percent=pct)
+    try:
+        return Threshold(bytes=parse_size(text))
+    except InvalidValue as e:
+        raise _Bad(f"{e}, a percentage of the plan such as '90%', or '' for none") from None
+
+
+def _percents(v: str) -> tuple[int, ...]:
+    found = []
+    for word in v.replace(",", " ").split():
+        n = word[:-1] if word.endswith("%") else word
+        if not n.isdigit() or not 1 <= int(n) <= 100:
+            raise _Bad(f"{quote(word)} is not a percentage between 1 and 100")
+        found.append(int(n))
+    return tuple(sorted(set(found)))
+
+
+def _bool(v: str) -> bool:
+    if v in ("1", "yes", "on", "true", "enabled"):
+        return True
+    if v in ("0", "no", "off", "false", "disabled"):
+        return False
+    raise _Bad(f"{quote(v)} is not a boolean (1 or 0)")
+
+
+def _timezone(v: str) -> str | None:
+    if v == "":
+        return None
+    try:
+        from hotspot.plan import timezone_of
+
+        timezone_of(v)
+    except ValueError as e:
+        raise _Bad(str(e)) from None
+    return v
+
+
+def _datetime(v: str) -> float | None:
+    if v == "":
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(v.strip()).timestamp()
+    except ValueError:
+        raise _Bad(f"{quote(v)} is not a date and time like '2026-11-28 14:00' (or '' for unset)") from None
+
+
+def _url(v: str) -> str | None:
+    if v == "":
+        return None
+    from hotspot.notify import check_url
+
+    try:
+        return check_url(v)
+    except ValueError as e:
+        raise _Bad(str(e)) from None
+
+
+def _email(v: str) -> str:
+    from hotspot.notify import check_email
+
+    try:
+        return check_email(v)
+    except ValueError as e:
+        raise _Bad(str(e)) from None
+
+
+def _email_or_none(v: str) -> str | None:
+    return None if v == "" else _email(v)
+
+
+def _phone(v: str) -> str:
+    from hotspot.notify import check_phone
+
+    try:
+        return check_phone(v)
+    except ValueError as e:
+        raise _Bad(str(e)) from None
+
+
+def _mac(v: str) -> str:
+    try:
+        return parse_mac(v)
+    except InvalidValue as e:
+        raise _Bad(str(e)) from None
+
+
+def _secret(v: str) -> str | None:
+    if v == "":
+        return None
+    if len(v) > 256 or not v.isprintable():
+        raise _Bad("at most 256 printable characters")
+    return v
+
+
 _CHECKS: dict[str, Callable[[str], object]] = {
     "lan_device": _iface,
     "state_dir": _abs_path,
@@ -215,14 +390,48 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "tls_port": _ranged(1, 65535, "a port number between 1 and 65535"),
     "metrics_token": _token,
     "venue": _text,
+    "plan_quota": _cap,
+    "plan_period": _choice("daily", "weekly", "monthly", "pass"),
+    "plan_start_hour": _ranged(0, 23, "an hour between 0 and 23"),
+    "plan_timezone": _timezone,
+    "plan_pass_length": _duration,
+    "plan_activated": _datetime,
+    "plan_throttle_at": _threshold,
+    "plan_throttle_rate": _rate,
+    "plan_block_at": _threshold,
+    "plan_stop_at": _threshold,
+    "roaming_throttle_at": _threshold,
+    "roaming_block_at": _threshold,
+    "roaming_stop_at": _threshold,
+    "alert_at": _percents,
+    "alert_clients": _bool,
+    "alert_webhook": _url,
+    "alert_webhook_secret": _secret,
+    "smtp_host": _hostname,
+    "smtp_port": _ranged(1, 65535, "a port number between 1 and 65535"),
+    "smtp_security": _choice("starttls", "tls", "none"),
+    "smtp_user": _secret,
+    "smtp_password": _secret,
+    "smtp_from": _email_or_none,
+    "report": _choice("none", "daily", "weekly"),
+    "report_hour": _ranged(0, 23, "an hour between 0 and 23"),
+    "modem": _bool,
 }
-_LISTS = {"wan_device"}
+# Options that take several values ('list', or one 'option' with values separated by spaces), and
+# the check of each value.
+_LISTS: dict[str, Callable[[str], object]] = {
+    "wan_device": lambda v: _iface(v),
+    "unmetered_device": lambda v: _iface(v),
+    "plan_exempt": lambda v: _mac(v),
+    "alert_email": lambda v: _email(v),
+    "alert_sms": lambda v: _phone(v),
+}
 _PERIOD_START = {
     "monthly": _ranged(1, 31, "a day of the month between 1 and 31"),
     "weekly": _ranged(1, 7, "a day of the week between 1 (Monday) and 7 (Sunday)"),
     "daily": _ranged(1, 31, "a number between 1 and 31 (daily periods start at 00:00 and ignore it)"),
 }
-_OPTIONS = sorted(set(_CHECKS) | _LISTS | {"period_start"})
+_OPTIONS = sorted(set(_CHECKS) | set(_LISTS) | {"period_start", "plan_period_start"})
 
 # --- UCI syntax ---
 
@@ -388,32 +597,48 @@ def load(path: str | os.PathLike = DEFAULT_PATH) -> Config:
         except _Bad as e:
             error(key, lineno, e)  # ...but an earlier bad value is still reported
 
-    wan: list[str] = []  # the wan_device interfaces in force
+    lists: dict[str, list] = {}  # each list option's values in force
     for keyword, key, value, lineno in settings:
         last_line[key] = lineno
         if key in _LISTS:
+            items = lists.setdefault(key, [])
             if keyword == "option":
-                wan.clear()  # an option replaces, a list entry appends
+                items.clear()  # an option replaces, a list entry appends
             for word in value.split():
                 try:
-                    wan.append(_iface(word))
+                    items.append(_LISTS[key](word))
                 except _Bad as e:
                     error(key, lineno, e)
         elif key in _CHECKS:
             check(key, _CHECKS[key], value, lineno)
-    if "wan_device" in last_line and "wan_device" not in bad:
-        if wan:
-            values["wan_device"] = tuple(dict.fromkeys(wan))  # drop repeats, keep order
-        else:
-            error("wan_device", last_line["wan_device"], "needs at least one interface")
+    for key, items in lists.items():
+        if key not in bad:
+            values[key] = tuple(dict.fromkeys(items))  # drop repeats, keep order
+    if "wan_device" in last_line and "wan_device" not in bad and not values["wan_device"]:
+        error("wan_device", last_line["wan_device"], "needs at least one interface")
     period = values.get("period", Config.period)  # if period is bad: monthly, the widest range
+    plan_period = values.get("plan_period", Config.plan_period)
     for _, key, value, lineno in settings:
         if key == "period_start":
             check(key, _PERIOD_START[period], value, lineno)
+        elif key == "plan_period_start":
+            check(key, _PERIOD_START.get(plan_period, _PERIOD_START["daily"]), value, lineno)
+    both = set(values.get("wan_device", Config.wan_device)) & set(values.get("unmetered_device", ()))
+    if both and not bad & {"wan_device", "unmetered_device"}:
+        error("unmetered_device", last_line["unmetered_device"],
+              f"{quote(sorted(both)[0])} is also a wan_device (a metered uplink)")
+    if values.get("plan_quota") is None and "plan_quota" not in bad:
+        for key in ("plan_throttle_at", "plan_block_at", "plan_stop_at", "roaming_throttle_at",
+                    "roaming_block_at", "roaming_stop_at"):
+            t = values.get(key)
+            if t is not None and t.percent is not None:
+                error(key, last_line[key], f"{t} of what? set plan_quota, or give a size such as '18GB'")
     lan = values.get("lan_device", Config.lan_device)
-    if not bad & {"lan_device", "wan_device"} and lan in values.get("wan_device", Config.wan_device):
-        key = "wan_device" if "wan_device" in last_line else "lan_device"
-        error(key, last_line[key], f"{quote(lan)} is both the lan_device and a wan_device")
+    for uplinks in ("wan_device", "unmetered_device"):
+        if not bad & {"lan_device", uplinks} and lan in values.get(uplinks, getattr(Config, uplinks)):
+            key = uplinks if uplinks in last_line else "lan_device"
+            what = "a wan_device" if uplinks == "wan_device" else "an unmetered_device"
+            error(key, last_line[key], f"{quote(lan)} is both the lan_device and {what}")
     if not bad & {"tls_cert", "tls_key"} and bool(values.get("tls_cert")) != bool(values.get("tls_key")):
         key = "tls_key" if values.get("tls_cert") else "tls_cert"
         other = "tls_cert" if key == "tls_key" else "tls_key"
@@ -436,32 +661,59 @@ def _exact(n: int, units: dict[str, int]) -> str:
     return str(n)
 
 
+_RATE_UNITS = {"gbit": 10**9, "mbit": 10**6, "kbit": 10**3, "bit": 1}
+
+
+def _exact_size(n: int) -> str:
+    return _exact(n, {"TB": 10**12, "GB": 10**9, "MB": 10**6, "kB": 10**3, "B": 1}).replace("kB", "KB")
+
+
+def _spell(key: str, value: object) -> str:
+    """One option's value as the config file spells it."""
+    if value is None:
+        return "none" if key == "idle_timeout" else ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Threshold):
+        return str(value)
+    if key in ("default_cap", "plan_quota"):
+        return _exact_size(value)
+    if key.endswith("_rate"):
+        return _exact(value, _RATE_UNITS)
+    if key in ("session_timeout", "idle_timeout", "plan_pass_length"):
+        return format_duration(value)
+    if key == "poll_interval":
+        text = repr(float(value))
+        return text[:-2] if text.endswith(".0") else text
+    if key == "ct_mark_mask":
+        return f"{value:#010x}"
+    if key == "plan_activated":
+        from datetime import datetime
+
+        return datetime.fromtimestamp(value).isoformat(sep=" ", timespec="seconds")
+    if key == "alert_at":
+        return " ".join(map(str, value))
+    return str(value)
+
+
 def dump(config: Config) -> str:
     """UCI text for `config` that load() reads back to an equal Config (for tests, the lab and the UI)."""
-    values = dataclasses.asdict(config)
-    del values["path"]
-    poll = repr(float(config.poll_interval))
-    values["poll_interval"] = poll[:-2] if poll.endswith(".0") else poll
-    cap = config.default_cap
-    values["default_cap"] = "" if cap is None else _exact(cap, {"TB": 10**12, "GB": 10**9, "MB": 10**6})
-    rate_units = {"gbit": 10**9, "mbit": 10**6, "kbit": 10**3, "bit": 1}
-    values["after_cap_rate"] = _exact(config.after_cap_rate, rate_units)
-    values["ct_mark_mask"] = f"{config.ct_mark_mask:#010x}"
-    for key in ("metrics_token", "venue", "portal_name", "tls_cert", "tls_key"):
-        values[key] = values[key] or ""
-    values["session_timeout"] = format_duration(config.session_timeout)
-    idle = config.idle_timeout
-    values["idle_timeout"] = "none" if idle is None else format_duration(idle)
     out = [f"config {SECTION_TYPE} 'main'"]
-    for key, value in values.items():
-        if key in _LISTS:
-            out += [f"\tlist {key} {_uci_quote(v)}" for v in value]
+    for f in dataclasses.fields(config):
+        if f.name == "path":
+            continue
+        value = getattr(config, f.name)
+        if f.name in _LISTS:
+            out += [f"\tlist {f.name} {_uci_quote(v)}" for v in value]
         else:
-            out.append(f"\toption {key} {_uci_quote(value)}")
+            out.append(f"\toption {f.name} {_uci_quote(_spell(f.name, value))}")
     return "\n".join(out) + "\n"
 
 
-SETTABLE = ("default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth")
+SETTABLE = ("default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth",
+            "plan_quota", "plan_period", "plan_period_start", "plan_start_hour", "plan_timezone",
+            "plan_pass_length", "plan_activated", "plan_throttle_at", "plan_throttle_rate", "plan_block_at",
+            "plan_stop_at", "roaming_throttle_at", "roaming_block_at", "roaming_stop_at", "alert_at")
 
 
 def settings_text(config: Config) -> dict[str, str]:

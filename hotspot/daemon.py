@@ -85,6 +85,7 @@ class Daemon:
         self.ipc: IpcServer | None = None
         self.portal: PortalProcess | None = None
         self.portal_tls: PortalProcess | None = None  # HTTPS, when the config gives a certificate
+        self.config_mtime: int | None = None
 
     def wake(self) -> None:
         try:
@@ -184,8 +185,32 @@ class Daemon:
             self.cfg = cfg
         log.info("settings changed by the admin UI: %s", cfg.path)
 
+    def reload_config(self) -> None:
+        """The config file changed (hotspotctl plan set, an edit, procd's reload trigger): carry the
+        new settings into the kernel; a bad file is reported and the running settings stay."""
+        try:
+            mtime = os.stat(self.cfg.path).st_mtime_ns
+        except OSError:
+            return
+        if self.config_mtime is None:
+            self.config_mtime = mtime
+        if mtime == self.config_mtime:
+            return
+        self.config_mtime = mtime
+        try:
+            cfg = load(self.cfg.path)
+        except ConfigError as e:
+            log.error("config not reloaded: %s", e.errors[0])
+            return
+        if cfg != self.cfg:
+            with self.lock:
+                self.hs.set_config(cfg)
+                self.cfg = cfg
+            log.info("config reloaded from %s", cfg.path)
+
     def poll(self) -> None:
         started = time.monotonic()
+        self.step("config", self.reload_config)
         with self.lock:
             self._poll()
         self.poll_seconds = time.monotonic() - started
@@ -198,6 +223,7 @@ class Daemon:
         self.step("captive verdicts", self.hs.refresh_portal)
         self.step("discovery", self.discover)
         self.step("period", self.rollover)
+        self.step("plan cycle", self.hs.plan_rollover_if_due)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)
@@ -286,6 +312,9 @@ class Daemon:
             # Wake at the next poll, or exactly at the period's end if that comes first, or at once
             # when the kernel notifies a change to our table, or on a signal.
             _start, end = self.hs.period()
+            cycle = self.hs.plan.cycle()
+            if cycle and self.cfg.plan_period != "pass":
+                end = min(end, cycle[1])
             deadline = started + min(self.cfg.poll_interval, max(0.0, end - self.hs.clock()))
             while not self.stop.is_set():
                 wait = deadline - time.monotonic()

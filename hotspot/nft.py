@@ -22,6 +22,8 @@ from hotspot.netlink import messages as _messages
 FAMILY = "inet"
 TABLE = "hotspot"
 UNREGISTERED = 1  # client id of traffic from MACs not registered yet
+ROUTER = 0  # "client" id of the router's own traffic over a metered uplink (chains up0, down0)
+_NEVER = 2**62  # the point of a guard level that is off for now (configured only while roaming)
 DEFAULT_MARK_MASK = 0xFFFF0000  # leaves the low 16 bits (mwan3's 0x3F00, qosify, ...) to others
 _NFT_DIR = Path(os.environ.get("HOTSPOT_NFT_DIR", Path(__file__).resolve().parent.parent / "nft"))
 if not (_NFT_DIR / "hotspot.nft").exists():  # installed layout (openwrt/): /usr/share/hotspot/
@@ -79,6 +81,44 @@ class ClientElements:
     voucher: int | None = None  # the voucher whose shared quota "v<id>" it meets (a voucher with data)
     voucher_quota: int | None = None  # that voucher's data, bytes
     voucher_used: int = 0  # what the voucher's devices used, restored into a new quota
+    shape_rate: int | None = None  # the rates of the two throttle classes: the strictest class a
+    capped_rate: int | None = None  # packet qualifies for is the one it gets (see client_rules)
+    exempt: bool = False  # the owner's device: the plan guard counts its bytes but never holds it back
+
+
+GUARD_CLASS = "1:2"  # the HTB class the plan guard's throttle shares (client id 1 has no classes)
+GUARD_LEVELS = ("throttle", "block", "stop")
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The plan guard as the kernel holds it: which levels exist (each a quota "g_<level>" that every
+    metered packet meets once) and the rate of the throttle level's shared class."""
+
+    levels: tuple[str, ...] = ()
+    rate: int | None = None
+
+    def rules(self, *, exempt: bool, hold: dict) -> tuple[list[list], list[tuple[int, list]]]:
+        """(rules that drop or gate, (rate, rule) pairs that set a throttle class) for one chain:
+        `hold` is how this chain holds a packet back (drop, or the gate on the way up); an exempt
+        device's chain (and the router's) only counts, except at the "stop" level."""
+        drops: list[list] = []
+        setters: list[tuple[int, list]] = []
+        for level in self.levels:
+            q = {"quota": guard_quota_name(level)}
+            if level == "stop":
+                drops.append([q, _DROP])
+            elif exempt:
+                drops.append([q])  # counts only
+            elif level == "block":
+                drops.append([q, hold])
+            else:
+                setters.append((self.rate or 0, [q, _priority(GUARD_CLASS)]))
+        return drops, setters
+
+
+def guard_quota_name(level: str) -> str:
+    return f"g_{level}"
 
 
 def _obj(kind: str, name: str, **extra) -> dict:
@@ -167,43 +207,71 @@ def _priority(classid: str) -> dict:
 _COUNTER = {"counter": {"packets": 0, "bytes": 0}}
 
 
-def client_rules(c: ClientElements, marks: Marks) -> tuple[list[list], list[list]]:
+def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tuple[list[list], list[list]]:
     """The rules (statement lists) of a client's upload and download chains: its policy as constants,
     then the counter rule, always last and never replaced (it holds the bytes since the last poll).
     A blocked client's packets are dropped before they are counted; a gated one's go to the gate
     (TCP reset or ICMP admin-prohibited) on the way up and are dropped on the way down; a capped
     one meets its quota, which drops (or, with an after-cap throttle, reclassifies) what goes past
     the cap. A device on a voucher with data meets the voucher's quota, shared by all its devices,
-    the same way: one more constant in its chain, whatever the number of devices."""
+    the same way: one more constant in its chain, whatever the number of devices. Then the plan
+    guard's quotas. Rules that drop come first, so a packet one of them drops counts nowhere; the
+    rules that set a throttle class follow from the fastest class to the slowest, so a packet ends
+    in the strictest class it qualifies for (a guard's shared 1 Mbit/s does not lift a client's own
+    256 kbit/s, nor does a client's 50 Mbit/s escape the guard)."""
     set_id = {"mangle": {"key": {"ct": {"key": "mark"}},
                          "value": {"|": [{"&": [{"ct": {"key": "mark"}}, marks.keep]}, marks.value(c.id)]}}}
     chains = []
     # The counter comes first: `ct mark set` reads the mark, which breaks the rule for a packet without
     # a conntrack entry, and that packet must still be counted.
-    for counter, gate in (([_COUNTER, set_id], _GATE), ([_COUNTER], _DROP)):
+    for counter, hold in (([_COUNTER, set_id], _GATE), ([_COUNTER], _DROP)):
         rules: list[list] = []
         if c.blocked:
             rules.append([_DROP])
         elif c.gated:
-            rules.append([gate])
+            rules.append([hold])
         else:
+            drops, setters = [], []
             if c.shape:
-                rules.append([_priority(c.shape)])
+                setters.append((c.shape_rate or 0, [_priority(c.shape)]))
+            quotas = []
             if c.quota is not None:
-                over = _priority(c.shape_capped) if c.shape_capped else _DROP
-                rules.append([{"quota": quota_name(c.id)}, over])
+                quotas.append(quota_name(c.id))
             if c.voucher is not None and c.voucher_quota is not None:
-                over = _priority(c.shape_capped) if c.shape_capped else _DROP
-                rules.append([{"quota": voucher_quota_name(c.voucher)}, over])
+                quotas.append(voucher_quota_name(c.voucher))
+            for q in quotas:
+                if c.shape_capped:
+                    setters.append((c.capped_rate or 0, [{"quota": q}, _priority(c.shape_capped)]))
+                else:
+                    drops.append([{"quota": q}, _DROP])
+            guard_drops, guard_setters = guard.rules(exempt=c.exempt, hold=hold)
+            setters += guard_setters
+            rules += drops + guard_drops + [r for _, r in sorted(setters, key=lambda s: -s[0])]
         chains.append(rules + [counter])
     return chains[0], chains[1]
+
+
+def router_rules(guard: Guard) -> list[list]:
+    """The router's own chains (up0, down0): the guard's quotas, which only count except "stop",
+    then the counter."""
+    drops, _ = guard.rules(exempt=True, hold=_DROP)
+    return drops + [[_COUNTER]]
+
+
+def free_verdict(c: ClientElements) -> dict:
+    """A client's verdict in the `free` map: an unmetered uplink holds back only the blocked and the
+    gated."""
+    return _GATE if c.blocked or c.gated else _PASS
 
 
 class Nft:
     """A handle on our table in the current network namespace."""
 
-    def __init__(self, marks: Marks | None = None) -> None:
+    guard = Guard()  # the plan guard the table was built with (its rules are in every chain)
+
+    def __init__(self, marks: Marks | None = None, guard: Guard = Guard()) -> None:
         self.marks = marks or Marks()
+        self.guard = guard
         self._nft = self._context()
 
     @staticmethod
@@ -248,11 +316,14 @@ class Nft:
         return table_handle(TABLE)
 
     def build(self, lan: list[str], wan: list[str], clients: list[ClientElements], *,
-              portal_port: int = 8080, gate_unregistered: bool = False) -> int:
+              portal_port: int = 8080, gate_unregistered: bool = False, free: list[str] = (),
+              guard: Guard = Guard(), guard_limits: dict[str, int] | None = None, plan_used: int = 0) -> int:
         """Build the table with every client in it, hooking it into the forward and nat paths only
         at the end, so no packet meets a table without its clients; returns the table's handle.
         `portal_port`: where plain HTTP to the portal is redirected; `gate_unregistered` (auth click
-        or voucher): MACs not registered yet are gated and their HTTP goes to the portal."""
+        or voucher): MACs not registered yet are gated and their HTTP goes to the portal. `free`:
+        uplinks that are not metered. `guard`: the plan guard's levels, each with its point in
+        `guard_limits` (bytes), seeded with `plan_used`, the plan's bytes this cycle so far."""
         port = int(portal_port)
         if not 1 <= port <= 65535:
             raise ValueError(f"portal port {port} is not between 1 and 65535")
@@ -263,10 +334,13 @@ class Nft:
             self._file(self.marks.defines() + f"redefine PORTAL_PORT = {port}\n" + RULESET.read_text())
             handle = self.table_handle()
             assert handle is not None
-            self.set_interfaces(lan, wan)
+            self.guard = guard
+            self.set_interfaces(lan, wan, free)
             if gate_unregistered:
                 self.batch([{"add": _rule("unregistered", _gate_unregistered_rule())},
-                            {"add": _rule("captive_http", [_TO_PORTAL])}])
+                            {"add": _rule("captive_http", [_TO_PORTAL])},
+                            {"add": _rule("free_upload", [_GATE])}])
+            self._build_guard(guard, guard_limits or {}, plan_used)
             taken: set[str] = set()  # an address names one client, even if the database says two
             unique = []
             for c in clients:
@@ -286,13 +360,42 @@ class Nft:
             _release_memory()
         return handle
 
-    def set_interfaces(self, lan: list[str], wan: list[str]) -> None:
+    def set_interfaces(self, lan: list[str], wan: list[str], free: list[str] = ()) -> None:
+        """Which devices are the LAN, the metered uplinks and the free ones."""
         paths = [[{"concat": [a, b]}, _goto(chain)]
                  for l_ in lan for w in wan for a, b, chain in ((l_, w, "upload"), (w, l_, "download"))]
-        self.batch([{"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "paths"}}},
-                    {"add": _elem("paths", paths)},
-                    {"flush": {"set": {"family": FAMILY, "table": TABLE, "name": "lan_ifaces"}}},
-                    {"add": _elem("lan_ifaces", list(dict.fromkeys(lan)))}])
+        paths += [[{"concat": [l_, f]}, _goto("free_upload")] for l_ in lan for f in free]
+        cmds = [{"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "paths"}}},
+                {"add": _elem("paths", paths)}]
+        for name, items in (("lan_ifaces", lan), ("wan_ifaces", wan)):
+            cmds += [{"flush": {"set": {"family": FAMILY, "table": TABLE, "name": name}}},
+                     {"add": _elem(name, list(dict.fromkeys(items)))}]
+        self.batch(cmds)
+
+    def _build_guard(self, guard: Guard, limits: dict[str, int], used: int) -> None:
+        """The guard's quotas, its rules in the unregistered tails (before their counter rule), and
+        the router's own chains: all before the hook, like the clients'."""
+        cmds = [{"add": _obj("quota", guard_quota_name(level), bytes=limits.get(level, _NEVER),
+                             used=min(used, limits.get(level, _NEVER)), inv=True)} for level in guard.levels]
+        for chain, hold in (("upload", _GATE), ("download", _DROP)):
+            counter = self._rule_handles(chain)[-1]
+            drops, setters = guard.rules(exempt=False, hold=hold)
+            rules = drops + [r for _, r in sorted(setters, key=lambda x: -x[0])]
+            cmds += [{"insert": _rule_at(chain, counter, expr)} for expr in rules]
+        for chain in chain_names(ROUTER):
+            cmds.append({"add": _obj("chain", chain)})
+            cmds += [{"add": _rule(chain, expr)} for expr in router_rules(guard)]
+        self.batch(cmds)
+
+    def set_guard_limits(self, limits: dict[str, int | None]) -> None:
+        """Move the guard's points (a top-up, a new quota, roaming): each quota keeps what it has
+        consumed, so a level already passed stays passed only if the new point is below it."""
+        self.batch([{"add": _obj("quota", guard_quota_name(level), bytes=limits.get(level) or _NEVER, inv=True)}
+                    for level in self.guard.levels])
+
+    def reset_guard(self) -> None:
+        """A new cycle: the guard's quotas start again from zero."""
+        self.batch([{"reset": _obj("quota", guard_quota_name(level))} for level in self.guard.levels])
 
     def delete_table(self) -> bool:
         if self.table_handle() is None:
@@ -314,7 +417,7 @@ class Nft:
             for c in part:
                 if c.quota is not None:
                     cmds.append({"add": _new_quota(c)})
-                for chain, rules in zip(chain_names(c.id), client_rules(c, self.marks)):
+                for chain, rules in zip(chain_names(c.id), client_rules(c, self.marks, self.guard)):
                     cmds.append({"add": _obj("chain", chain)})
                     cmds += [{"add": _rule(chain, expr)} for expr in rules]
             cmds += [
@@ -322,6 +425,7 @@ class Nft:
                 {"add": _elem("client_down", [[self.marks.value(c.id), _goto(chain_names(c.id)[1])]
                                               for c in part])},
                 {"add": _elem("http", [[c.mac, http_verdict(c.portal)] for c in part])},
+                {"add": _elem("free", [[c.mac, free_verdict(c)] for c in part])},
             ]
             cmds += _address_cmds("add", [(ip, c.id) for c in part for ip in c.ips])
             self.batch(cmds)
@@ -330,7 +434,7 @@ class Nft:
     def update_client(self, c: ClientElements, *, was: ClientElements) -> None:
         """Move one client's kernel state from `was` to `c` in one transaction."""
         handles = None
-        if client_rules(c, self.marks) != client_rules(was, self.marks):
+        if client_rules(c, self.marks, self.guard) != client_rules(was, self.marks, self.guard):
             handles = {chain: self._rule_handles(chain) for chain in chain_names(c.id)}
         self.batch(self._policy_cmds(c, was=was, handles=handles))
 
@@ -358,8 +462,8 @@ class Nft:
         if c.voucher is not None and c.voucher_quota is not None and (
                 (c.voucher, c.voucher_quota) != (was.voucher, was.voucher_quota)):
             cmds.append({"add": _new_voucher_quota(c)})  # the first device creates it, others share it
-        new = client_rules(c, self.marks)
-        if handles is not None and new != client_rules(was, self.marks):
+        new = client_rules(c, self.marks, self.guard)
+        if handles is not None and new != client_rules(was, self.marks, self.guard):
             for chain, rules in zip(chain_names(c.id), new):
                 *old, counter = handles[chain]
                 cmds += [{"delete": _rule_at(chain, h)} for h in old]
@@ -368,6 +472,8 @@ class Nft:
             cmds.append({"delete": _obj("quota", q)})  # after the rules that used it are gone
         if c.portal != was.portal:
             cmds += _http_cmds([(c.mac, c.portal)])
+        if free_verdict(c) != free_verdict(was):  # a map element's verdict is replaced, not changed
+            cmds += [{"delete": _elem("free", [c.mac])}, {"add": _elem("free", [[c.mac, free_verdict(c)]])}]
         cmds += _address_cmds("delete", [(ip, c.id) for ip in was.ips if ip not in c.ips])
         cmds += _address_cmds("add", [(ip, c.id) for ip in c.ips if ip not in was.ips])
         return cmds
@@ -391,10 +497,10 @@ class Nft:
         return None
 
     def reset_quotas(self) -> None:
-        """Zero every client's quota at once (period rollover). A voucher's data is not the
-        period's: when there are voucher quotas, the clients' quotas are reset one by one, by name."""
+        """Zero every client's quota at once (period rollover). A voucher's data and the plan's are
+        not the period's: when there are such quotas, the clients' are reset one by one, by name."""
         names = list(dump_quotas(TABLE))
-        if not any(n.startswith("v") for n in names):
+        if all(n.startswith("q") for n in names):
             self.batch([{"reset": {"quotas": {"family": FAMILY, "table": TABLE}}}])
             return
         mine = [n for n in names if n.startswith("q")]

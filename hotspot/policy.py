@@ -53,6 +53,16 @@ def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
     return "ok"
 
 
+def plan_hold(guard_state: str, exempt: bool) -> str | None:
+    """What the plan guard's level does to a client, as its state: "capped" (blocked or stopped),
+    "throttled", or None. The owner's exempt devices meet only the hard ceiling."""
+    if guard_state == "stop" or guard_state == "block" and not exempt:
+        return "capped"
+    if guard_state == "throttle" and not exempt:
+        return "throttled"
+    return None
+
+
 def admitted(c: Client, cfg: Config) -> bool:
     """May the client use the uplink? With auth none everyone may; with click or voucher, a client
     admitted through the portal (or `hotspotctl admit`) until its session ends."""
@@ -93,6 +103,9 @@ def elements(c: Client, cfg: Config, *, used: int | None = None,
         voucher=c.voucher if c.voucher_bytes is not None else None,
         voucher_quota=c.voucher_bytes,
         voucher_used=c.voucher_used,
+        shape_rate=c.rate,
+        capped_rate=after_cap_rate(c, cfg),
+        exempt=c.mac in cfg.plan_exempt,
     )
 
 

@@ -10,13 +10,14 @@ import dataclasses
 import logging
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from hotspot import policy
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
 from hotspot.nft import (
+    ROUTER,
     UNREGISTERED,
     Marks,
     Nft,
@@ -27,9 +28,10 @@ from hotspot.nft import (
     voucher_quota_name,
 )
 from hotspot.period import bounds, trusted_now
+from hotspot.plan_keeper import PlanKeeper, guard_of, guard_shaping
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
 from hotspot.store import Client, Store, Voucher
-from hotspot.units import InvalidValue
+from hotspot.units import InvalidValue, iso
 from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
 
 log = logging.getLogger("hotspot")
@@ -67,12 +69,6 @@ def boot_id() -> str:
         return "unknown"
 
 
-def iso(ts: float | None) -> str | None:
-    if not ts:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
 def default_clock() -> float:
     """The wall clock; tests shift it through HOTSPOT_CLOCK_FILE (seconds to add) to cross periods."""
     path = os.environ.get("HOTSPOT_CLOCK_FILE")
@@ -96,11 +92,12 @@ class Hotspot:
         # their cap, the only ones whose kernel quota can change it without a database change.
         self._http: dict[int, bool] = {}
         self._by_cap: set[int] = set()
+        self.plan = PlanKeeper(self)
 
     @property
     def nft(self) -> Nft:
         if self._nft is None:
-            self._nft = Nft(Marks(self.cfg.ct_mark_mask))
+            self._nft = Nft(Marks(self.cfg.ct_mark_mask), guard=guard_of(self.cfg))
         return self._nft
 
     def close(self) -> None:
@@ -114,7 +111,8 @@ class Hotspot:
         if handle is None:
             return None
         gate = "gate" if self.cfg.auth != "none" else "open"
-        return f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}"
+        guard = "+".join(guard_of(self.cfg).levels) or "noguard"
+        return f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}/{guard}"
 
     def table_is_ours(self, handle: int | None = None) -> bool:
         """True when the kernel table (`handle`, default: looked up) is the one whose counters the
@@ -144,8 +142,11 @@ class Hotspot:
             raise NotFound(f"unknown client {mac}")
         return c
 
-    def view(self, c: Client, objs: dict[str, int]) -> dict:
-        """A client as the contract shows it (`clients --json`), with bytes up to this instant."""
+    def view(self, c: Client, objs: dict[str, int], plan_state: str | None = None) -> dict:
+        """A client as the contract shows it (`clients --json`), with bytes up to this instant;
+        `plan_state`: the plan guard's level (default: worked out here)."""
+        if plan_state is None:
+            plan_state = self.plan.state(objs=objs)
         pu, pd = self.pending(objs, c)
         live = dataclasses.replace(c, period_up=c.period_up + pu, period_down=c.period_down + pd,
                                    voucher_used=_voucher_used(c, objs, pu + pd))
@@ -157,6 +158,14 @@ class Hotspot:
         if live.voucher_bytes is not None:
             v_left = max(0, live.voucher_bytes - live.voucher_used)
             remaining = v_left if remaining is None else min(remaining, v_left)
+        exempt = c.mac in self.cfg.plan_exempt
+        held = policy.plan_hold(plan_state, exempt)  # what the plan guard does to it now
+        plan_left = self.plan.left_for(exempt)
+        if plan_left is not None:
+            remaining = plan_left if remaining is None else min(remaining, plan_left)
+        state = policy.state(live, self.cfg, quota_used)
+        if held and state in ("ok", "warned") or held == "capped" and state == "throttled":
+            state = held
         return {
             "mac": c.mac,
             "id": c.id,
@@ -175,7 +184,8 @@ class Hotspot:
             "blocked": c.blocked,
             "admitted": policy.admitted(c, self.cfg),
             "admitted_until": iso(c.admitted_until) if self.cfg.auth != "none" else None,
-            "state": policy.state(live, self.cfg, quota_used),
+            "state": state,
+            "plan_guard": plan_state if held else None,
             "first_seen": iso(c.first_seen),
             "last_seen": iso(c.last_seen),
             "voucher": c.voucher_code,
@@ -188,7 +198,8 @@ class Hotspot:
 
     def clients(self) -> list[dict]:
         objs = self.live_objects()
-        return [self.view(c, objs) for c in self.store.clients()]
+        state = self.plan.state(objs=objs)
+        return [self.view(c, objs, state) for c in self.store.clients()]
 
     def client(self, mac: str) -> dict:
         return self.view(self.find(mac), self.live_objects())
@@ -202,14 +213,16 @@ class Hotspot:
 
     def status(self) -> dict:
         objs = self.live_objects()
-        views = [self.view(c, objs) for c in self.store.clients()]
+        state = self.plan.state(objs=objs)
+        views = [self.view(c, objs, state) for c in self.store.clients()]
         start, end = self.period()
         pid = daemon_pid(self.cfg)
         present = set(self.shaper.present()) if objs or pid else set()
         return {
             "daemon": {"running": pid is not None, "pid": pid},
             "kernel": {"table": bool(objs)},
-            "uplink": [{"device": d, "present": d in present} for d in self.cfg.wan_device],
+            "uplink": [{"device": d, "present": d in present, "metered": d in self.cfg.wan_device}
+                       for d in (*self.cfg.wan_device, *self.cfg.unmetered_device)],
             "plan": {
                 "period": self.cfg.period,
                 "period_start": iso(start),
@@ -217,6 +230,8 @@ class Hotspot:
                 "default_cap": self.cfg.default_cap,
                 "after_cap": self.cfg.after_cap,
                 "after_cap_rate": self.cfg.after_cap_rate if self.cfg.after_cap == "throttle" else None,
+                **{f"plan_{k}" if k in ("quota", "topup", "used", "left", "percent") else k: v
+                   for k, v in self.plan_view(objs).items()},
             },
             "clients": len(views),
             "states": {s: sum(v["state"] == s for v in views) for s in policy.STATES},
@@ -332,7 +347,11 @@ class Hotspot:
         changed the plan while hotspotd runs); counters and quotas carry on."""
         old, self.cfg = self.cfg, cfg
         if not self.table_is_ours():
-            return
+            return  # a new set of guard levels: hotspotd rebuilds the table at its next poll
+        with self.store.transaction():
+            self.plan.config_changed(old)
+        if guard_shaping(cfg) != guard_shaping(old):
+            self.shaper.set_classes(guard_shaping(cfg))
         objs = self.nft.read_counters()
         for c in self.store.clients():
             before, after = policy.shaping(c, old), policy.shaping(c, cfg)
@@ -548,7 +567,9 @@ class Hotspot:
             elements = [policy.elements(c, self.cfg) for c in clients]
             handle = self.nft.build([self.cfg.lan_device], list(self.cfg.wan_device), elements,
                                     portal_port=self.cfg.portal_port,
-                                    gate_unregistered=self.cfg.auth != "none")
+                                    gate_unregistered=self.cfg.auth != "none",
+                                    free=list(self.cfg.unmetered_device), guard=guard_of(self.cfg),
+                                    guard_limits=self.plan.limits(), plan_used=self.plan.used())
             self._http.clear()
             self._by_cap.clear()
             for c, e in zip(clients, elements):
@@ -561,7 +582,7 @@ class Hotspot:
         """Give every present device our HTB root and every throttled client its classes (an LTE
         device that comes up after hotspotd started gets them here)."""
         self.shaper.setup()
-        classes = {}
+        classes = {cls: rate for cls, rate in guard_shaping(self.cfg).items() if rate}
         for c in self.store.clients() if clients is None else clients:
             classes.update({cls: rate for cls, rate in policy.shaping(c, self.cfg).items() if rate})
         self.shaper.set_classes(classes)
@@ -594,12 +615,35 @@ class Hotspot:
                 moved[cid] = (du, dd)
                 if voucher is not None:  # a voucher's data follows the voucher: its devices' bytes
                     vouchers[voucher] = vouchers.get(voucher, 0) + du + dd
+        router = self._account_router(objs)
+        if router:
+            rows.append(router)
         self.store.record(rows, int(now // 3600 * 3600), now)
         self.store.add_voucher_used(vouchers)
-        self._account_unregistered(objs)
+        billed = sum(du + dd for _cid, du, dd, _u, _d in rows) + self._account_unregistered(objs)
+        self.plan.add(billed, now)
+        if router and (router[1] or router[2]):
+            moved[ROUTER] = router[1:3]
         return moved
 
-    def _account_unregistered(self, objs: dict[str, int]) -> None:
+    def _account_router(self, objs: dict[str, int]) -> tuple[int, int, int, int, int] | None:
+        """The router's own bytes over a metered uplink: a row for the history (client 0) and the
+        cycle's figures; its kernel counters' last values live in meta, as it has no client row."""
+        up, down = counter_names(ROUTER)
+        ku, kd = objs.get(up), objs.get(down)
+        if ku is None or kd is None:
+            return None
+        du = _delta(ku, int(self.store.get("router_seen_up", "0")))
+        dd = _delta(kd, int(self.store.get("router_seen_down", "0")))
+        self.store.set("router_seen_up", ku)
+        self.store.set("router_seen_down", kd)
+        if du:
+            self.store.set("router_up", int(self.store.get("router_up", "0")) + du)
+        if dd:
+            self.store.set("router_down", int(self.store.get("router_down", "0")) + dd)
+        return (ROUTER, du, dd, ku, kd)
+
+    def _account_unregistered(self, objs: dict[str, int]) -> int:
         up, down = counter_names(UNREGISTERED)
         total = objs.get(up, 0) + objs.get(down, 0)
         seen = int(self.store.get("unregistered_seen", "0"))
@@ -608,6 +652,7 @@ class Hotspot:
             log.info("%d bytes from clients not registered yet", delta)
             self.store.set("unregistered", int(self.store.get("unregistered", "0")) + delta)
         self.store.set("unregistered_seen", total)
+        return delta
 
     def register(self, found: dict[str, dict]) -> list[Client]:
         """Add clients seen for the first time; refresh hostnames and addresses of known ones. An
@@ -686,6 +731,33 @@ class Hotspot:
             self.store.set("period_start", s.timestamp())
             self.store.set("period_end", e.timestamp())
         return start is not None
+
+    def plan_rollover_if_due(self) -> bool:
+        """Start the plan's next cycle once the clock passes the current one's end."""
+        now = self.trusted_time()
+        end = self.store.get("plan_end")
+        if end is not None and (now < float(end) or self.cfg.plan_period == "pass"):
+            return False
+        with self.store.transaction():
+            ours = self.table_is_ours()
+            if ours and end is not None:
+                self.account()  # the ending cycle's last bytes
+            return self.plan.rollover_if_due(now, ours)
+
+    def plan_topup(self, size: int) -> dict:
+        """Add to this cycle's plan (the owner bought an add-on): the guard's points move up at once."""
+        with self.store.transaction():
+            self.plan.add_topup(size)
+        return self.plan_view()
+
+    def plan_view(self, objs: dict[str, int] | None = None) -> dict:
+        objs = self.live_objects() if objs is None else objs
+        pending = 0
+        if objs:
+            pending = sum(sum(self.pending(objs, c)) for c in self.store.clients())
+            pending += sum(_delta(objs.get(k), int(self.store.get(f"router_seen_{d}", "0")))
+                           for k, d in zip(counter_names(ROUTER), ("up", "down")))
+        return self.plan.view(pending, objs)
 
     def commit(self) -> None:
         with self.store.transaction():

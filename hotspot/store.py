@@ -298,8 +298,11 @@ class Store:
                             [(n, vid) for vid, n in used.items() if n])
 
     def reset_seen(self) -> None:
-        """The kernel table was (re)created: its counters start again from zero."""
+        """The kernel table was (re)created: its counters start again from zero (the clients', the
+        router's and that of MACs not registered yet)."""
         self.db.execute("UPDATE clients SET seen_up = 0, seen_down = 0")
+        self.db.execute("UPDATE meta SET value = '0' WHERE key IN "
+                        "('router_seen_up', 'router_seen_down', 'unregistered_seen')")
 
     def new_period(self) -> None:
         self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0")

@@ -194,3 +194,12 @@ def format_duration(seconds: int) -> str:
             out.append(f"{left // size}{unit}")
             left %= size
     return "".join(out) or "0s"
+
+
+def iso(ts: float | None) -> str | None:
+    """A unix time as ISO 8601 in the router's local time (None for none)."""
+    if not ts:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).astimezone().isoformat(timespec="seconds")

@@ -35,6 +35,7 @@ __all__ = ["Client", "CommandError", "IperfRun", "Lab", "cleanup_stale"]
 LAN_DEVICE = "br-lan"
 ROUTER_MAC = "02:00:5e:77:00:01"
 WAN_DEVICE = "wan0"
+FREE_DEVICE = "wan1"  # a second uplink (free_uplink=True): Ethernet or a hotel's Wi-Fi, not metered
 ROUTER4, ROUTER6 = "10.77.0.1", "2001:db8:77::1"
 SERVER4, SERVER6 = "203.0.113.10", "2001:db8:ffff::10"
 OWNERS_DIR = "/run/hotspot-lab"  # <lab>.json: the pid that owns a lab's namespaces (see cleanup_stale)
@@ -82,7 +83,7 @@ _NAT_RULES = f"""
 table ip lab_nat {{
     chain postrouting {{
         type nat hook postrouting priority srcnat; policy accept;
-        oifname "{WAN_DEVICE}" masquerade
+        oifname {{ "{WAN_DEVICE}", "{FREE_DEVICE}" }} masquerade
     }}
 }}
 """
@@ -157,8 +158,11 @@ class Lab:
         lease_time: str = "1h",
         offload: bool = True,
         captive_url: str | None = None,
+        free_uplink: bool = False,
     ):
-        """`captive_url`: the RFC 8908 API URL dnsmasq hands out (DHCP option 114, DHCPv6 option 103)."""
+        """`captive_url`: the RFC 8908 API URL dnsmasq hands out (DHCP option 114, DHCPv6 option 103).
+        `free_uplink`: a second uplink, wan1, to the same internet (use_uplink() moves the default
+        routes between wan0 and wan1)."""
         self.name = "hs" + secrets.token_hex(3)
         self.router = f"{self.name}-router"
         self.internet = f"{self.name}-inet"
@@ -166,6 +170,7 @@ class Lab:
         self.lease_time = lease_time
         self.offload = offload
         self.captive_url = captive_url
+        self.free_uplink = free_uplink
         self.dir = ""
         self.leases_file = ""
         self.clients: dict[str, Client] = {}
@@ -249,6 +254,19 @@ class Lab:
             # Bridge ports (created later) need no IPv6 of their own.
             self.run(r, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1",
                      f"net.ipv6.conf.{WAN_DEVICE}.accept_ra=0", f"net.ipv6.conf.{WAN_DEVICE}.autoconf=0")
+        if self.free_uplink:
+            self._ip(r, f"link add {FREE_DEVICE} type veth peer name eth1 netns {i}",
+                     f"addr add 100.64.1.1/30 dev {FREE_DEVICE}", f"link set {FREE_DEVICE} up",
+                     *self._no_gso(FREE_DEVICE))
+            self._ip(i, "addr add 100.64.1.2/30 dev eth1", "link set eth1 up",
+                     f"route replace 100.64.1.0/30 dev eth1 proto kernel scope link src {SERVER4}",
+                     *self._no_gso("eth1"))
+            if self.ipv6:
+                self.run(r, "sysctl", "-qw", f"net.ipv6.conf.{FREE_DEVICE}.disable_ipv6=0",
+                         f"net.ipv6.conf.{FREE_DEVICE}.accept_ra=0")
+                self._ip(r, f"addr add 2001:db8:fe::1/64 dev {FREE_DEVICE} nodad")
+                self._ip(i, "addr add 2001:db8:fe::2/64 dev eth1 nodad",
+                         f"route replace 2001:db8:fe::/64 dev eth1 proto kernel metric 256 src {SERVER6}")
         self.install_nat()
         self._write_resolv_conf(r, f"nameserver {ROUTER4}\n")
         self._start_dnsmasq()
@@ -300,6 +318,17 @@ class Lab:
 
     def nft(self, ns: str | Client, rules: str) -> None:
         self.run(ns, "nft", "-f", "-", input=rules)
+
+    def use_uplink(self, dev: str) -> None:
+        """Send the router's and the clients' traffic out of `dev` (wan0 or, with free_uplink, wan1),
+        and the internet's replies to the LAN back the same way, as when a travel router switches
+        from LTE to a hotel's Wi-Fi."""
+        four, six = ("100.64.0.2", "2001:db8:ff::2") if dev == WAN_DEVICE else ("100.64.1.2", "2001:db8:fe::2")
+        back = self.wan6 if dev == WAN_DEVICE else "2001:db8:fe::1"
+        self._ip(self.router, f"route replace default via {four} dev {dev}")
+        if self.ipv6:
+            self._ip(self.router, f"route replace default via {six} dev {dev}")
+            self._ip(self.internet, f"route replace 2001:db8:77::/64 via {back} src {SERVER6}")
 
     def install_nat(self) -> None:
         """(Re)load the router's `table ip lab_nat` masquerade, e.g. after a test ran `nft flush ruleset`."""
@@ -430,8 +459,9 @@ class Lab:
                     reverse: bool = False, ipv6: bool = False, udp: bool = False,
                     bitrate: int | str | None = None, length: int | str | None = None, parallel: int = 1,
                     timeout: float | None = None) -> IperfRun:
-        """Start an iperf3 test from a client to a fresh one-off server in the internet ns (not waiting)."""
-        c = self.client(client)
+        """Start an iperf3 test from a client (or the router: `client` is lab.router) to a fresh one-off
+        server in the internet ns (not waiting)."""
+        ns = self.router if client == self.router else self.client(client).ns
         if seconds is not None and (int(seconds) != seconds or seconds < 1):
             raise ValueError(f"iperf3 takes whole seconds (>= 1), not {seconds!r}")  # -t 0.5 means forever
         port = next(self._iperf_ports)
@@ -446,7 +476,7 @@ class Lab:
         argv += ["-R"] * reverse + ["-u"] * udp
         argv += ["-b", bitrate] if bitrate is not None else []
         argv += ["-l", length] if length is not None else []
-        proc = self.popen(c.ns, *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = self.popen(ns, *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
         if timeout is None:
             timeout = (seconds or 2) + 30 if bytes is None else 300

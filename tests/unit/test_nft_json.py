@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hotspot.nft import ClientElements, Marks, Nft, NftError, client_rules, counter_names, quota_name
+from hotspot.nft import ClientElements, Guard, Marks, Nft, NftError, client_rules, counter_names, quota_name
 
 T = {"family": "inet", "table": "hotspot"}
 MAC = "aa:bb:cc:dd:ee:01"
@@ -18,6 +18,7 @@ HOSTILE = ['"; flush ruleset; "', "aa:bb:cc:dd:ee:ff } ; flush ruleset", "@cap",
 def nft() -> Nft:
     n = Nft.__new__(Nft)  # no nftables context: building commands must not need one
     n.marks = Marks()
+    n.guard = Guard()
     return n
 
 
@@ -164,7 +165,11 @@ def test_policy_commands_never_carry_the_mac(nft):
     cmds = (nft._policy_cmds(c, was=base(id=9), handles=handles)
             + nft._policy_cmds(ClientElements(id=9, mac=HOSTILE[0]), was=c, handles=handles))
     assert cmds
-    assert not any(MAC in s or HOSTILE[0] in s for s in strings(cmds))
+    # only as a whole JSON value, as the key of its `free` element (blocked: held on free uplinks)
+    assert not any(MAC in s or HOSTILE[0] in s for s in strings(cmds) if s != HOSTILE[0])
+    assert [cmd for cmd in cmds if HOSTILE[0] in strings([cmd])] == [
+        {"delete": elem("free", [HOSTILE[0]])}, {"add": elem("free", [[HOSTILE[0], GATE]])},
+        {"delete": elem("free", [HOSTILE[0]])}, {"add": elem("free", [[HOSTILE[0], {"accept": None}]])}]
 
 
 @pytest.mark.parametrize("mac", HOSTILE)
@@ -179,7 +184,7 @@ def test_add_clients_passes_the_mac_as_one_json_value(nft, mac):
     assert {"add": elem("client_up", [[mac, {"goto": {"target": "up3"}}]])} in batch
     for s in strings(fake.json_batches):
         assert mac not in s or s == mac, f"{mac!r} pasted into {s!r}"  # the whole value or absent
-    assert sum(s == mac for s in strings(fake.json_batches)) == 2  # client_up and http
+    assert sum(s == mac for s in strings(fake.json_batches)) == 3  # client_up, http and free
 
 
 def test_add_clients_batch(nft):
@@ -204,6 +209,7 @@ def test_add_clients_batch(nft):
         {"add": elem("client_down", [[2 << 16, {"goto": {"target": "down2"}}],
                                      [3 << 16, {"goto": {"target": "down3"}}]])},
         {"add": elem("http", [[MAC, {"accept": None}], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
+        {"add": elem("free", [[MAC, {"accept": None}], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
     ]}
     # then it reads the unknown set, to drop the MACs it just registered
     assert fake.json_batches[1] == {"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}
@@ -243,6 +249,8 @@ def test_set_interfaces_are_json_values(nft):
                                [{"concat": ["eth1", "br-lan"]}, down]])},
         {"flush": {"set": {**T, "name": "lan_ifaces"}}},
         {"add": elem("lan_ifaces", ["br-lan"])},
+        {"flush": {"set": {**T, "name": "wan_ifaces"}}},
+        {"add": elem("wan_ifaces", ["wwan0", "eth1"])},
     ]}]
     assert fake.text_commands == []
 
@@ -257,7 +265,9 @@ def test_update_client_is_one_batch(nft):
     assert [b["nftables"][0]["list"]["chain"]["name"] for b in lists] == ["up5", "down5"]
     assert change == {"nftables": [
         {"insert": {"rule": {**T, "chain": "up5", "handle": 9, "expr": [DROP]}}},
-        {"insert": {"rule": {**T, "chain": "down5", "handle": 9, "expr": [DROP]}}}]}
+        {"insert": {"rule": {**T, "chain": "down5", "handle": 9, "expr": [DROP]}}},
+        # a blocked client is held back on a free uplink too
+        {"delete": elem("free", [MAC])}, {"add": elem("free", [[MAC, GATE]])}]}
     fake.json_batches.clear()
     nft.update_client(base(), was=base())
     assert fake.json_batches == []  # nothing to change: no transaction at all
@@ -305,11 +315,13 @@ def test_admitting_replaces_the_gate_and_the_http_verdict(nft):
     cmds = nft._policy_cmds(base(), was=was, handles=HANDLES)
     assert {"delete": {"rule": {**T, "chain": "up5", "handle": 7}}} in cmds
     assert {"delete": {"rule": {**T, "chain": "down5", "handle": 10}}} in cmds
-    assert cmds[-2:] == [{"delete": elem("http", [MAC])}, {"add": elem("http", [[MAC, {"accept": None}]])}]
+    assert cmds[-4:-2] == [{"delete": elem("http", [MAC])}, {"add": elem("http", [[MAC, {"accept": None}]])}]
+    assert cmds[-2:] == [{"delete": elem("free", [MAC])}, {"add": elem("free", [[MAC, {"accept": None}]])}]
     back = nft._policy_cmds(was, was=base(), handles=HANDLES)
     assert {"insert": {"rule": {**T, "chain": "up5", "handle": 9, "expr": [GATE]}}} in back
     assert {"insert": {"rule": {**T, "chain": "down5", "handle": 11, "expr": [DROP]}}} in back
-    assert back[-1] == {"add": elem("http", [[MAC, TO_PORTAL]])}
+    assert back[-3] == {"add": elem("http", [[MAC, TO_PORTAL]])}
+    assert back[-1] == {"add": elem("free", [[MAC, GATE]])}
 
 
 def test_http_verdict_is_only_rewritten_when_it_changes(nft):

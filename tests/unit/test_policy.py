@@ -143,7 +143,8 @@ def test_elements_of_a_plain_client(cfg):
 def test_elements_of_a_capped_throttled_blocked_client(cfg):
     c = client(cap=GB, topup=100, period_up=10, period_down=20, rate=1_000_000, blocked=True)
     assert policy.elements(c, cfg) == ClientElements(
-        id=7, mac=MAC, quota=GB + 100, used=30, blocked=True, shape="1:e", shape_capped=None, portal=True)
+        id=7, mac=MAC, quota=GB + 100, used=30, blocked=True, shape="1:e", shape_capped=None, portal=True,
+        shape_rate=c.rate)
 
 
 def test_elements_pre_install_the_after_cap_class(throttle_cfg):

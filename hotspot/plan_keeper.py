@@ -1,0 +1,202 @@
+"""The plan's running state: its cycle, the bytes it was billed, top-ups, roaming, the guard.
+
+The database holds the figures (table meta) and is the truth; the kernel holds the guard's quotas,
+which count the same bytes between polls and cut in at the byte. Everything that moves a guard
+point (a top-up, a new quota, roaming, a new cycle) moves the kernel's quotas in the same step.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hotspot import plan
+from hotspot.config import Config
+from hotspot.nft import GUARD_CLASS, Guard, guard_quota_name
+from hotspot.units import iso
+
+log = logging.getLogger("hotspot")
+
+
+def guard_of(cfg: Config) -> Guard:
+    """The guard's levels the table needs: those set at home or while roaming (a level set only for
+    roaming waits, at home, with a point no plan reaches)."""
+    levels = tuple(level for level in plan.LEVELS
+                   if cfg.guard(False)[level] is not None or cfg.guard(True)[level] is not None)
+    return Guard(levels=levels, rate=cfg.plan_throttle_rate if "throttle" in levels else None)
+
+
+def guard_shaping(cfg: Config) -> dict[str, int | None]:
+    """The guard's shared throttle class and its rate (None: no class)."""
+    return {GUARD_CLASS: guard_of(cfg).rate}
+
+
+class PlanKeeper:
+    def __init__(self, hs) -> None:
+        self.hs = hs  # the service: its store, nft, shaper, config and clock
+
+    @property
+    def store(self):
+        return self.hs.store
+
+    @property
+    def cfg(self) -> Config:
+        return self.hs.cfg
+
+    # -- figures --------------------------------------------------------------------------------
+
+    def _int(self, key: str) -> int:
+        return int(self.store.get(key, "0"))
+
+    def used(self) -> int:
+        return self._int("plan_used")
+
+    def topup(self) -> int:
+        return self._int("plan_topup")
+
+    def roaming(self) -> bool:
+        return self.store.get("plan_roaming") == "1"
+
+    def allowance(self) -> int | None:
+        return plan.allowance(self.cfg, self.topup())
+
+    def limits(self) -> dict[str, int | None]:
+        return plan.guard_limits(self.cfg, self.allowance(), self.roaming())
+
+    def state(self, used: int | None = None, objs: dict[str, int] | None = None) -> str:
+        """The guard's level reached: "ok", "throttle", "block" or "stop". A level's kernel quota
+        (in `objs`) may have passed its point when the database has not: it also counts the packet
+        it dropped, and the bytes delivered stop one packet short of the point."""
+        used = self.used() if used is None else used
+        limits = self.limits()
+        for level in reversed(plan.LEVELS):
+            point = limits.get(level)
+            if point is not None and max(used, (objs or {}).get(guard_quota_name(level), 0)) >= point:
+                return level
+        return "ok"
+
+    def left_for(self, exempt: bool, used: int | None = None) -> int | None:
+        """The plan's bytes a client may still use before the guard holds it back: to the block or
+        stop point (the stop point only, for an exempt device); None when no such point is set."""
+        limits = self.limits()
+        points = [limits.get("stop")] + ([] if exempt else [limits.get("block")])
+        points = [p for p in points if p is not None]
+        if not points:
+            return None
+        return max(0, min(points) - (self.used() if used is None else used))
+
+    def activated(self) -> float | None:
+        value = self.store.get("plan_activated")
+        return float(value) if value else None
+
+    def cycle(self) -> tuple[float, float] | None:
+        start, end = self.store.get("plan_start"), self.store.get("plan_end")
+        if start is not None and end is not None:
+            return float(start), float(end)
+        return plan.cycle(self.hs.clock(), self.cfg, self.activated())
+
+    # -- changes (the caller holds a transaction) ---------------------------------------------
+
+    def add(self, nbytes: int, now: float) -> None:
+        """Bytes the carrier billed since the last poll. A pass without a set activation starts at
+        its first byte."""
+        if not nbytes:
+            return
+        if self.cfg.plan_period == "pass" and self.cfg.plan_activated is None and self.activated() is None:
+            self.store.set("plan_activated", now)
+            self._start_cycle(now)
+            log.info("plan: the pass starts now")
+        self.store.set("plan_used", self.used() + nbytes)
+
+    def _start_cycle(self, now: float) -> bool:
+        bounds = plan.cycle(now, self.cfg, self.activated())
+        if bounds is None:
+            return False
+        self.store.set("plan_start", bounds[0])
+        self.store.set("plan_end", bounds[1])
+        return True
+
+    def rollover_if_due(self, now: float, ours: bool) -> bool:
+        """Start the plan's next cycle once `now` passes the current one's end (a pass does not
+        renew: after its end, nothing is left of it until the owner tops up or sets a new one)."""
+        start, end = self.store.get("plan_start"), self.store.get("plan_end")
+        if start is None:
+            return self._start_cycle(now) and False
+        if now < float(end) or self.cfg.plan_period == "pass":
+            return False
+        self.store.set("plan_used", 0)
+        self.store.set("plan_topup", 0)
+        self.store.set("router_up", 0)
+        self.store.set("router_down", 0)
+        self._start_cycle(now)
+        if ours:
+            self.hs.nft.reset_guard()
+            self.hs.nft.set_guard_limits(self.limits())
+        log.info("plan: a new cycle, to %s", iso(float(self.store.get("plan_end"))))
+        return True
+
+    def add_topup(self, size: int) -> None:
+        if self.cfg.plan_quota is None:
+            raise ValueError("the plan has no quota to top up; set one with 'hotspotctl plan set SIZE'")
+        self.store.set("plan_topup", self.topup() + size)
+        self._push_limits()
+
+    def set_roaming(self, roaming: bool) -> bool:
+        """The modem says whether it roams; the guard switches to the other threshold set."""
+        if roaming == self.roaming():
+            return False
+        self.store.set("plan_roaming", "1" if roaming else "0")
+        self._push_limits()
+        log.warning("plan: %s; the guard's points are now %s", "roaming" if roaming else "back home",
+                    ", ".join(f"{k} at {v}" for k, v in self.limits().items() if v is not None) or "none")
+        return True
+
+    def _push_limits(self) -> None:
+        if self.hs.table_is_ours():
+            self.hs.nft.set_guard_limits(self.limits())
+
+    def config_changed(self, old: Config) -> None:
+        """New plan settings (the levels themselves stay: a new set of levels rebuilds the table)."""
+        if plan.cycle(0, old, None) is not None and (
+                old.plan_period, old.plan_period_start, old.plan_start_hour, old.plan_timezone,
+                old.plan_pass_length, old.plan_activated) != (
+                self.cfg.plan_period, self.cfg.plan_period_start, self.cfg.plan_start_hour,
+                self.cfg.plan_timezone, self.cfg.plan_pass_length, self.cfg.plan_activated):
+            self._start_cycle(self.hs.clock())  # the same bytes, in the cycle as now defined
+        self._push_limits()
+
+    # -- views --------------------------------------------------------------------------------
+
+    def view(self, pending: int = 0, objs: dict[str, int] | None = None) -> dict:
+        """The plan as `status` shows it; `pending`: bytes counted since the last poll; `objs`: the
+        kernel's counters and quotas."""
+        used = self.used() + pending
+        limit = self.allowance()
+        now = self.hs.clock()
+        bounds = self.cycle()
+        start, end = bounds if bounds else (None, None)
+        fc = runs_out = None
+        if bounds:
+            fc = plan.forecast(used, start, end, min(now, end))
+            runs_out = plan.runs_out_at(used, limit, fc["rate"], now, end)
+        limits = self.limits()
+        return {
+            "quota": self.cfg.plan_quota,
+            "topup": self.topup(),
+            "allowance": limit,
+            "used": used,
+            "left": plan.remaining(used, limit),
+            "percent": None if not limit else round(used * 100 / limit, 1),
+            "cycle": self.cfg.plan_period,
+            "cycle_start": iso(start),
+            "cycle_end": iso(end),
+            "expired": self.cfg.plan_period == "pass" and end is not None and now >= end,
+            "forecast_end_bytes": fc["end_bytes"] if fc else None,
+            "runs_out_at": iso(runs_out),
+            "router_bytes": self._int("router_up") + self._int("router_down"),
+            "router_up": self._int("router_up"),
+            "router_down": self._int("router_down"),
+            "roaming": self.roaming(),
+            "guard": {"state": self.state(used, objs), "limits": limits,
+                      "throttle_rate": self.cfg.plan_throttle_rate if limits.get("throttle") else None,
+                      "exempt": list(self.cfg.plan_exempt)},
+        }
