@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iproute2 busybox \
                 iputils-ping curl procps \
                 python3-flask gunicorn \
-                chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk
+                chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk \
+                python3-aiosmtpd
 PIP_PACKAGES := pytest ruff
 
 .PHONY: setup demo test lint bench clean translations web-vendor
