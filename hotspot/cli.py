@@ -26,6 +26,7 @@ from hotspot.units import (
     format_bytes,
     format_duration,
     format_rate,
+    iso,
     parse_cap,
     parse_duration,
     parse_mac,
@@ -109,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     pp.add_argument("--length", metavar="DURATION", help="a pass's length, e.g. 7d")
     psub.add_parser("topup", help="add SIZE to this cycle (an add-on bought from the carrier)"
                     ).add_argument("size")
+    sp = sub.add_parser("alerts", help="alerts fired and their deliveries; test a channel")
+    asub = sp.add_subparsers(dest="alerts_command", metavar="list|test", parser_class=_Parser)
+    asub.add_parser("list", help="the alerts that fired and the delivery log (the default)")
+    asub.add_parser("test", help="send a test message through a channel now: webhook, email or sms"
+                    ).add_argument("channel", choices=("webhook", "email", "sms"))
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
@@ -375,6 +381,36 @@ def cmd_plan(hs, ns, value, env):
                                                    ("quota", "topup", "used", "left", "percent")}})) + "\n")
 
 
+def cmd_alerts(hs, ns, _v, env):
+    from hotspot import alerts, outbox
+
+    if ns.alerts_command == "test":
+        from hotspot.modem import send_sms
+
+        box = outbox.Outbox(hs.store.path, alerts.channels_of(hs.cfg, send_sms))
+        try:
+            receipt = box.test(ns.channel)
+        finally:
+            box.close()
+        if ns.json:
+            return _json(env, {"channel": ns.channel, "receipt": receipt})
+        env.stdout.write(f"{ns.channel}: sent ({receipt})\n")
+        return None
+    fired, log = alerts.recent(hs.store.db), outbox.log_entries(hs.store.db)
+    if ns.json:
+        return _json(env, {"alerts": fired, "deliveries": log})
+    rows = [[(a["fired"] or "-")[:19].replace("T", " "), a["kind"], a["subject"], f"{a['point']}%",
+             _size(a["used"]), _size(a["allowance"])] for a in fired]
+    env.stdout.write((table(rows, ["FIRED", "KIND", "SUBJECT", "POINT", "USED", "OF"], right={3, 4, 5})
+                      if rows else "no alerts yet") + "\n\n")
+    rows = [[iso(d["created"])[:19].replace("T", " "), d["channel"], d["status"], str(d["attempts"]),
+             _printable(d["receipt"] or d["last_error"] or "")[:50], _printable(d["subject"])[:50]]
+            for d in log]
+    env.stdout.write((table(rows, ["QUEUED", "CHANNEL", "STATUS", "TRIES", "RESULT", "SUBJECT"], right={3})
+                      if rows else "no deliveries yet") + "\n")
+    return None
+
+
 def cmd_teardown(hs, ns, _v, env):
     removed = hs.teardown()
     if ns.json:
@@ -447,6 +483,7 @@ COMMANDS = {
     "history": cmd_history,
     "voucher": cmd_voucher,
     "plan": cmd_plan,
+    "alerts": cmd_alerts,
     "teardown": cmd_teardown,
     "passwd": cmd_passwd,
     "top": cmd_top,

@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 
 from hotspot import __version__
+from hotspot.alerts import channels_of
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
 from hotspot.ipc import IpcServer
 from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
+from hotspot.outbox import Outbox
 from hotspot.portal_api import PortalApi
 from hotspot.portal_process import PortalProcess, bind_addresses, private_copy
 from hotspot.service import Hotspot, daemon_pid, iso
@@ -86,6 +88,22 @@ class Daemon:
         self.portal: PortalProcess | None = None
         self.portal_tls: PortalProcess | None = None  # HTTPS, when the config gives a certificate
         self.config_mtime: int | None = None
+        # Alerts and reports wait in the database's outbox; its thread delivers them.
+        # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
+        self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms),
+                             base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
+
+    def send_sms(self, number: str, text: str) -> None:
+        """SMS alerts go out through the modem (ModemManager's messaging)."""
+        from hotspot.modem import send_sms
+
+        send_sms(number, text)
+
+    def alerts(self) -> None:
+        queued = self.hs.check_alerts(sorted(self.outbox.channels))
+        if queued:
+            self.commit()  # an alert that fired is on flash at once: a reboot never fires it again
+            self.outbox.wake()
 
     def wake(self) -> None:
         try:
@@ -105,6 +123,7 @@ class Daemon:
             self.hs.sync_http()  # who is capped may have changed meanwhile
         self.hs.rollover_if_due()
         self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
+        self.outbox.start()
 
     def step(self, name: str, fn) -> None:
         try:
@@ -183,7 +202,8 @@ class Daemon:
         with self.lock:
             self.hs.set_config(cfg)
             self.cfg = cfg
-        log.info("settings changed by the admin UI: %s", cfg.path)
+        self.outbox.channels = channels_of(cfg, self.send_sms)
+        log.info("settings changed: %s", cfg.path)
 
     def reload_config(self) -> None:
         """The config file changed (hotspotctl plan set, an edit, procd's reload trigger): carry the
@@ -203,10 +223,7 @@ class Daemon:
             log.error("config not reloaded: %s", e.errors[0])
             return
         if cfg != self.cfg:
-            with self.lock:
-                self.hs.set_config(cfg)
-                self.cfg = cfg
-            log.info("config reloaded from %s", cfg.path)
+            self.apply_config(cfg)
 
     def poll(self) -> None:
         started = time.monotonic()
@@ -224,6 +241,7 @@ class Daemon:
         self.step("discovery", self.discover)
         self.step("period", self.rollover)
         self.step("plan cycle", self.hs.plan_rollover_if_due)
+        self.step("alerts", self.alerts)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)
@@ -327,6 +345,7 @@ class Daemon:
                 if self.watch in ready:
                     self.on_notifications()
         self.stop_portal()
+        self.step("outbox stop", self.outbox.stop)
         with self.lock:
             self.step("accounting", self.account)
             self.step("commit", self.commit)

@@ -390,8 +390,8 @@ class Nft:
     def set_guard_limits(self, limits: dict[str, int | None]) -> None:
         """Move the guard's points (a top-up, a new quota, roaming): each quota keeps what it has
         consumed, so a level already passed stays passed only if the new point is below it."""
-        self.batch([{"add": _obj("quota", guard_quota_name(level), bytes=limits.get(level) or _NEVER, inv=True)}
-                    for level in self.guard.levels])
+        self.batch([{"add": _obj("quota", guard_quota_name(level), bytes=limits.get(level) or _NEVER,
+                                 inv=True)} for level in self.guard.levels])
 
     def reset_guard(self) -> None:
         """A new cycle: the guard's quotas start again from zero."""

@@ -37,7 +37,7 @@ def timezone_of(name: str | None) -> tzinfo | None:
 
         return ZoneInfo(name)
     except Exception:  # unknown name, or no zone database (OpenWrt: install zoneinfo-*)
-        raise ValueError(f"unknown time zone '{name}' (use a name from the zone database, or 'UTC+8')") from None
+        raise ValueError(f"unknown time zone '{name}' (a name from the zone database, or 'UTC+8')") from None
 
 
 def cycle(now: float, cfg: Config, activated: float | None = None) -> tuple[float, float] | None:

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import policy
+from hotspot import alerts, policy
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
 from hotspot.nft import (
@@ -758,6 +758,33 @@ class Hotspot:
             pending += sum(_delta(objs.get(k), int(self.store.get(f"router_seen_{d}", "0")))
                            for k, d in zip(counter_names(ROUTER), ("up", "down")))
         return self.plan.view(pending, objs)
+
+    def check_alerts(self, channels: list[str]) -> list:
+        """hotspotd's poll: fire the alert points the plan and the clients reached (hotspot.alerts),
+        queueing their notifications to `channels`. Usage is the database's, or a kernel quota's
+        where it is ahead (it counts the packet it dropped at the cap)."""
+        if not self.cfg.alert_at:
+            return []
+        low = min(self.cfg.alert_at)
+        with self.store.transaction():
+            plan = None
+            allowance, bounds = self.plan.allowance(), self.plan.cycle()
+            candidates = self.store.near_cap(0, percent=low) if self.cfg.alert_clients else []
+            plan_near = allowance and bounds and self.plan.used() * 100 >= allowance * low - 100 * NEAR_CAP
+            if not candidates and not plan_near:
+                return []
+            quotas = self.nft.read_quotas() if self.table_is_ours() else {}
+            if plan_near:
+                used = max([self.plan.used()] + [v for k, v in quotas.items() if k.startswith("g_")])
+                plan = {"used": used, "allowance": allowance, "cycle_start": bounds[0],
+                        "cycle_end": bounds[1]}
+            period_start = float(self.store.get("period_start") or 0)
+            clients = [{"mac": c.mac, "name": c.alias or c.hostname, "cap": policy.effective_cap(c),
+                        "used": max(c.period_total, quotas.get(quota_name(c.id), 0)),
+                        "period_start": period_start} for c in candidates]
+            queued = alerts.check(self.store.db, self.cfg, plan=plan, clients=clients, now=self.clock(),
+                                  channels=channels)
+        return queued
 
     def commit(self) -> None:
         with self.store.transaction():

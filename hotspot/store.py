@@ -272,12 +272,13 @@ class Store:
             "(? IS NOT NULL AND MAX(last_seen, COALESCE(admitted_at, 0)) + ? <= ?)) ORDER BY id",
             (now, idle, idle, now))]
 
-    def near_cap(self, margin: int) -> list[Client]:
-        """Clients whose usage this period is within `margin` bytes of their cap, or over it."""
+    def near_cap(self, margin: int, percent: int = 100) -> list[Client]:
+        """Clients whose usage this period is within `margin` bytes of `percent` of their cap, or
+        past it."""
         return [_row(r) for r in self.db.execute(
             f"{CLIENTS} WHERE clients.cap IS NOT NULL AND "
-            "clients.period_up + clients.period_down + ? >= clients.cap + clients.topup "
-            "ORDER BY clients.id", (margin,))]
+            "(clients.period_up + clients.period_down + ?) * 100 >= (clients.cap + clients.topup) * ? "
+            "ORDER BY clients.id", (margin, percent))]
 
     def near_voucher(self, margin: int) -> list[Client]:
         """Clients whose voucher's data is within `margin` bytes of its end, or used up."""

@@ -323,7 +323,8 @@ class Lab:
         """Send the router's and the clients' traffic out of `dev` (wan0 or, with free_uplink, wan1),
         and the internet's replies to the LAN back the same way, as when a travel router switches
         from LTE to a hotel's Wi-Fi."""
-        four, six = ("100.64.0.2", "2001:db8:ff::2") if dev == WAN_DEVICE else ("100.64.1.2", "2001:db8:fe::2")
+        lte = dev == WAN_DEVICE
+        four, six = ("100.64.0.2", "2001:db8:ff::2") if lte else ("100.64.1.2", "2001:db8:fe::2")
         back = self.wan6 if dev == WAN_DEVICE else "2001:db8:fe::1"
         self._ip(self.router, f"route replace default via {four} dev {dev}")
         if self.ipv6:

@@ -36,7 +36,8 @@ class Hotspotd:
         self.proc: subprocess.Popen | None = None
 
     def env(self) -> dict:
-        return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file)}
+        # a failed delivery is retried after 1 s, not 30: tests wait for receivers that come back
+        return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file), "HOTSPOT_RETRY_DELAY": "1"}
 
     def start(self, wait: bool = True) -> Hotspotd:
         self._log_from = len(self.log())  # a restart appends: wait for this run's own lines
