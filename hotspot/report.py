@@ -52,7 +52,6 @@ import gettext as _gettext
 import math
 import os
 import time
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -452,9 +451,16 @@ def _data(f: Figures, data: dict, view: dict, w: Words) -> dict:
 # -- plain text ----------------------------------------------------------------------------------------------
 
 
+# East Asian wide and fullwidth characters (Unicode's East_Asian_Width W and F, in broad blocks): they take
+# two columns. A table rather than `unicodedata`, which OpenWrt ships apart (python3-codecs).
+_WIDE = ((0x1100, 0x115F), (0x2E80, 0x303E), (0x3041, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+         (0xA000, 0xA4CF), (0xAC00, 0xD7A3), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFF60),
+         (0xFFE0, 0xFFE6), (0x1F300, 0x1F64F), (0x1F900, 0x1F9FF), (0x20000, 0x3FFFD))
+
+
 def width(s: str) -> int:
     """Columns `s` takes in a monospaced font: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+    return sum(2 if any(a <= ord(c) <= b for a, b in _WIDE) else 1 for c in s)
 
 
 def _pad(s: str, n: int, right: bool = False) -> str:

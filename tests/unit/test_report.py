@@ -258,6 +258,14 @@ def test_the_language_falls_back_to_english():
     assert "流量套餐" in report(lang="zh-CN").html and "流量套餐" in report(lang="zh_CN").html
 
 
+def test_width_counts_wide_characters_as_unicode_does():
+    import unicodedata
+
+    for text in ("按目前的速度，套餐够用到本周期结束（11月30日）", "日期 11月24日 周二", "Anna's iPhone · –",
+                 "ｆｕｌｌ", "한국어", "📱 phone", "“设置”"):
+        assert width(text) == sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text), text
+
+
 def test_chinese_text_columns_line_up():
     """A CJK character is two columns wide: the right-aligned figures end in the same column."""
     m = report(lang="zh")
