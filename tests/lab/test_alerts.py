@@ -39,7 +39,8 @@ out = sys.argv[2]
 class Handler:
     async def handle_DATA(self, server, session, envelope):
         with open(out, "a") as f:
-            f.write(json.dumps({"to": envelope.rcpt_tos, "data": envelope.content.decode("utf-8", "replace")}) + "\n")
+            mail = {"to": envelope.rcpt_tos, "data": envelope.content.decode("utf-8", "replace")}
+            f.write(json.dumps(mail) + "\n")
         return "250 OK"
 c = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()
@@ -64,7 +65,8 @@ def test_alerts_fire_once_reach_webhook_and_email_and_survive_restarts(lab, star
     smtp = _serve(lab, SMTP, SMTP_PORT, mails)
     try:
         d = start_hotspotd(plan_quota=20_000_000, alert_at=(50,), alert_clients=False,
-                           alert_webhook=f"http://127.0.0.1:{WEBHOOK_PORT}/hook", alert_webhook_secret="s3cret",
+                           alert_webhook=f"http://127.0.0.1:{WEBHOOK_PORT}/hook",
+                           alert_webhook_secret="s3cret",
                            alert_email=("owner@example.com",), smtp_host="localhost", smtp_port=SMTP_PORT,
                            smtp_security="none")
         register(lab, d, "c1")
