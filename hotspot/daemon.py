@@ -105,6 +105,10 @@ class Daemon:
             self.commit()  # an alert that fired is on flash at once: a reboot never fires it again
             self.outbox.wake()
 
+    def report(self) -> None:
+        if self.hs.report_if_due([c for c in ("email",) if c in self.outbox.channels]):
+            self.outbox.wake()
+
     def wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")
@@ -242,6 +246,7 @@ class Daemon:
         self.step("period", self.rollover)
         self.step("plan cycle", self.hs.plan_rollover_if_due)
         self.step("alerts", self.alerts)
+        self.step("report", self.report)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)

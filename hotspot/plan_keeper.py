@@ -166,37 +166,45 @@ class PlanKeeper:
 
     # -- views --------------------------------------------------------------------------------
 
-    def view(self, pending: int = 0, objs: dict[str, int] | None = None) -> dict:
-        """The plan as `status` shows it; `pending`: bytes counted since the last poll; `objs`: the
-        kernel's counters and quotas."""
+    def figures(self, pending: int = 0, objs: dict[str, int] | None = None) -> dict:
+        """The plan's figures now, as numbers (unix times); `pending`: bytes counted since the last
+        poll; `objs`: the kernel's counters and quotas."""
         used = self.used() + pending
         limit = self.allowance()
         now = self.hs.clock()
         bounds = self.cycle()
         start, end = bounds if bounds else (None, None)
-        fc = runs_out = None
+        end_bytes = runs_out = None
         if bounds:
             fc = plan.forecast(used, start, end, min(now, end))
-            runs_out = plan.runs_out_at(used, limit, fc["rate"], now, end)
-        limits = self.limits()
+            end_bytes, runs_out = fc["end_bytes"], plan.runs_out_at(used, limit, fc["rate"], now, end)
+        return {"used": used, "allowance": limit, "left": plan.remaining(used, limit), "start": start,
+                "end": end, "forecast_end_bytes": end_bytes, "runs_out_at": runs_out,
+                "guard": self.state(used, objs), "limits": self.limits()}
+
+    def view(self, pending: int = 0, objs: dict[str, int] | None = None) -> dict:
+        """The plan as `status` and `hotspotctl plan` show it."""
+        f = self.figures(pending, objs)
+        used, limit = f["used"], f["allowance"]
         return {
             "quota": self.cfg.plan_quota,
             "topup": self.topup(),
             "allowance": limit,
             "used": used,
-            "left": plan.remaining(used, limit),
+            "left": f["left"],
             "percent": None if not limit else round(used * 100 / limit, 1),
             "cycle": self.cfg.plan_period,
-            "cycle_start": iso(start),
-            "cycle_end": iso(end),
-            "expired": self.cfg.plan_period == "pass" and end is not None and now >= end,
-            "forecast_end_bytes": fc["end_bytes"] if fc else None,
-            "runs_out_at": iso(runs_out),
+            "cycle_start": iso(f["start"]),
+            "cycle_end": iso(f["end"]),
+            "expired": self.cfg.plan_period == "pass" and f["end"] is not None
+            and self.hs.clock() >= f["end"],
+            "forecast_end_bytes": f["forecast_end_bytes"],
+            "runs_out_at": iso(f["runs_out_at"]),
             "router_bytes": self._int("router_up") + self._int("router_down"),
             "router_up": self._int("router_up"),
             "router_down": self._int("router_down"),
             "roaming": self.roaming(),
-            "guard": {"state": self.state(used, objs), "limits": limits,
-                      "throttle_rate": self.cfg.plan_throttle_rate if limits.get("throttle") else None,
+            "guard": {"state": f["guard"], "limits": f["limits"],
+                      "throttle_rate": self.cfg.plan_throttle_rate if f["limits"].get("throttle") else None,
                       "exempt": list(self.cfg.plan_exempt)},
         }

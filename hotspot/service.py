@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import alerts, policy
+from hotspot import alerts, outbox, policy, reports
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
 from hotspot.nft import (
@@ -785,6 +785,48 @@ class Hotspot:
             queued = alerts.check(self.store.db, self.cfg, plan=plan, clients=clients, now=self.clock(),
                                   channels=channels)
         return queued
+
+    def report_if_due(self, channels: list[str], modem: dict | None = None) -> bool:
+        """hotspotd's poll: queue the daily or weekly usage report to `channels` when its time came
+        (hotspot.reports); True if one was queued."""
+        if self.cfg.report == "none":
+            return False
+        now = self.clock()
+        due = self.store.get("report_next")
+        if due is None or float(due) > now + 8 * 86400:  # first run, or the clock went back
+            self.store_set("report_next", reports.next_time(now, self.cfg.report, self.cfg.report_hour))
+            return False
+        if now < float(due):
+            return False
+        message = self.report(float(due), modem)
+        with self.store.transaction():
+            if channels:
+                outbox.enqueue(self.store.db, message, channels, kind="report", now=now)
+            self.store.set("report_next", reports.next_time(now, self.cfg.report, self.cfg.report_hour))
+        log.info("usage report queued: %s", message.subject)
+        return bool(channels)
+
+    def report(self, at: float, modem: dict | None = None):
+        """The usage report for the day or week before `at`, as a Message."""
+        from hotspot.report import build_report
+
+        start, end = reports.span(at, self.cfg.report)
+        objs = self.live_objects()
+        state = self.plan.state(objs=objs)
+        names = {}
+        for c in self.store.clients():
+            v = self.view(c, objs, state)
+            names[c.id] = {"name": c.alias or c.hostname, "mac": c.mac, "cap": v["cap"], "state": v["state"],
+                           "first_seen": c.first_seen}
+        data = reports.gather(self.store.db, self.cfg, start=start, end=end, names=names, now=self.clock(),
+                              plan=self.plan.figures(objs=objs))
+        if modem:
+            data["modem"] = modem
+        return build_report(data, now=self.clock())
+
+    def store_set(self, key: str, value) -> None:
+        with self.store.transaction():
+            self.store.set(key, value)
 
     def commit(self) -> None:
         with self.store.transaction():
