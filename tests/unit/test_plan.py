@@ -157,7 +157,8 @@ def test_alerts_fire_once_per_point_and_period_and_queue_their_messages(hs):
         hs.plan.add(8 * GB, hs.clock())
         hs.store.update(hs.store.client(MAC).id, period_down=GB)
     fired = hs.check_alerts(["webhook"])
-    assert sorted(m.data["event"] + str(m.data["point"]) for m in fired) == ["client100", "client80", "plan80"]
+    assert sorted(f"{m.data['event']}{m.data['point']}" for m in fired) == [
+        "client100", "client80", "plan80"]
     assert hs.check_alerts(["webhook"]) == []
     queued = outbox.log_entries(hs.store.db)
     assert len(queued) == 3 and {d["channel"] for d in queued} == {"webhook"}
