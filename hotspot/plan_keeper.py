@@ -84,6 +84,18 @@ class PlanKeeper:
             return None
         return max(0, min(points) - (self.used() if used is None else used))
 
+    def snapshot(self, objs: dict[str, int] | None = None) -> dict:
+        """What a client's view needs of the plan: the guard's level, and the bytes left before it
+        holds back an exempt device and any other. hotspotd keeps the last one in `last` for the
+        portal's threads, which must not use the daemon's database connection."""
+        used = self.used()
+        snap = {"state": self.state(used, objs), "left_exempt": self.left_for(True, used),
+                "left_other": self.left_for(False, used)}
+        self.last = snap  # swapped in whole: readers in other threads see the old or the new one
+        return snap
+
+    last: dict | None = None
+
     def activated(self) -> float | None:
         value = self.store.get("plan_activated")
         return float(value) if value else None

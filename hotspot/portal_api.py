@@ -106,7 +106,13 @@ class PortalApi:
 
     def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
         now = self.hs.clock()
-        view = _named(self.hs.view(c, objs))
+        # the plan as the last poll left it: this runs in the IPC threads, which must not use the
+        # daemon's database connection (the poll's thread may be in a transaction on it)
+        plan = self.hs.plan.last
+        if plan is None:
+            with self.lock:
+                plan = self.hs.plan.snapshot()
+        view = _named(self.hs.view(c, objs, plan))
         start, end = _period(store, self.hs)
         admitted = self._admitted(c)
         why, till_end = reason(view, self.cfg, admitted)

@@ -142,11 +142,11 @@ class Hotspot:
             raise NotFound(f"unknown client {mac}")
         return c
 
-    def view(self, c: Client, objs: dict[str, int], plan_state: str | None = None) -> dict:
+    def view(self, c: Client, objs: dict[str, int], plan: dict | None = None) -> dict:
         """A client as the contract shows it (`clients --json`), with bytes up to this instant;
-        `plan_state`: the plan guard's level (default: worked out here)."""
-        if plan_state is None:
-            plan_state = self.plan.state(objs=objs)
+        `plan`: the plan's snapshot (PlanKeeper.snapshot; default: taken here)."""
+        if plan is None:
+            plan = self.plan.snapshot(objs)
         pu, pd = self.pending(objs, c)
         live = dataclasses.replace(c, period_up=c.period_up + pu, period_down=c.period_down + pd,
                                    voucher_used=_voucher_used(c, objs, pu + pd))
@@ -159,8 +159,8 @@ class Hotspot:
             v_left = max(0, live.voucher_bytes - live.voucher_used)
             remaining = v_left if remaining is None else min(remaining, v_left)
         exempt = c.mac in self.cfg.plan_exempt
-        held = policy.plan_hold(plan_state, exempt)  # what the plan guard does to it now
-        plan_left = self.plan.left_for(exempt)
+        held = policy.plan_hold(plan["state"], exempt)  # what the plan guard does to it now
+        plan_left = plan["left_exempt" if exempt else "left_other"]
         if plan_left is not None:
             remaining = plan_left if remaining is None else min(remaining, plan_left)
         state = policy.state(live, self.cfg, quota_used)
@@ -185,7 +185,7 @@ class Hotspot:
             "admitted": policy.admitted(c, self.cfg),
             "admitted_until": iso(c.admitted_until) if self.cfg.auth != "none" else None,
             "state": state,
-            "plan_guard": plan_state if held else None,
+            "plan_guard": plan["state"] if held else None,
             "first_seen": iso(c.first_seen),
             "last_seen": iso(c.last_seen),
             "voucher": c.voucher_code,
@@ -198,8 +198,8 @@ class Hotspot:
 
     def clients(self) -> list[dict]:
         objs = self.live_objects()
-        state = self.plan.state(objs=objs)
-        return [self.view(c, objs, state) for c in self.store.clients()]
+        plan = self.plan.snapshot(objs)
+        return [self.view(c, objs, plan) for c in self.store.clients()]
 
     def client(self, mac: str) -> dict:
         return self.view(self.find(mac), self.live_objects())
@@ -213,8 +213,8 @@ class Hotspot:
 
     def status(self) -> dict:
         objs = self.live_objects()
-        state = self.plan.state(objs=objs)
-        views = [self.view(c, objs, state) for c in self.store.clients()]
+        plan = self.plan.snapshot(objs)
+        views = [self.view(c, objs, plan) for c in self.store.clients()]
         start, end = self.period()
         pid = daemon_pid(self.cfg)
         present = set(self.shaper.present()) if objs or pid else set()
@@ -622,6 +622,7 @@ class Hotspot:
         self.store.add_voucher_used(vouchers)
         billed = sum(du + dd for _cid, du, dd, _u, _d in rows) + self._account_unregistered(objs)
         self.plan.add(billed, now)
+        self.plan.snapshot(objs)
         if router and (router[1] or router[2]):
             moved[ROUTER] = router[1:3]
         return moved
@@ -812,10 +813,10 @@ class Hotspot:
 
         start, end = reports.span(at, self.cfg.report)
         objs = self.live_objects()
-        state = self.plan.state(objs=objs)
+        plan = self.plan.snapshot(objs)
         names = {}
         for c in self.store.clients():
-            v = self.view(c, objs, state)
+            v = self.view(c, objs, plan)
             names[c.id] = {"name": c.alias or c.hostname, "mac": c.mac, "cap": v["cap"], "state": v["state"],
                            "first_seen": c.first_seen}
         data = reports.gather(self.store.db, self.cfg, start=start, end=end, names=names, now=self.clock(),
