@@ -1,11 +1,13 @@
 """The few bytes of netlink that hotspot writes by hand (nf_tables dumps and notices in nft.py,
-conntrack in conntrack.py): attributes and message walking, nothing else."""
+conntrack in conntrack.py, the default route in routes.py): attributes, message walking and one
+request-and-answers loop, nothing else."""
 
 from __future__ import annotations
 
+import socket
 import struct
 
-NETLINK_NETFILTER = 12
+NETLINK_ROUTE, NETLINK_NETFILTER = 0, 12
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 
@@ -34,3 +36,23 @@ def messages(data: bytes):
             return
         yield kind, pos + 16, pos + length
         pos += (length + 3) & ~3
+
+
+def request(protocol: int, msg_type: int, flags: int, body: bytes):
+    """Send one request on a new netlink socket of `protocol`; yield (type, buffer, start, end) of each
+    answer until the kernel's end of it. An error answer raises OSError; a dump ends at NLMSG_DONE."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol) as sock:
+        sock.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | flags, 1, 0) + body)
+        while True:
+            data = sock.recv(1 << 16)
+            for kind, start, end in messages(data):
+                if kind == NLMSG_DONE:
+                    return
+                if kind == NLMSG_ERROR:
+                    (errno,) = struct.unpack_from("=i", data, start)
+                    if errno:
+                        raise OSError(-errno, "netlink")
+                    return
+                yield kind, data, start, end
+            if not flags & NLM_F_DUMP:
+                return  # a get has one answer

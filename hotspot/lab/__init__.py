@@ -55,7 +55,9 @@ bound|renew)
     ip -4 addr replace "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
     for r in $router; do ip -4 route replace default via "$r" dev "$interface"; break; done
     echo "$ip" > "$LAB_STATE.tmp" && mv -f "$LAB_STATE.tmp" "$LAB_STATE"
-    printf %s "$opt114" > "$LAB_STATE.opt114" ;;
+    printf %s "$opt114" > "$LAB_STATE.opt114"
+    printf %s "$opt43" > "$LAB_STATE.opt43"
+    echo "$1" > "$LAB_STATE.event" ;;
 esac
 exit 0
 """
@@ -394,7 +396,7 @@ class Lab:
         self._write_resolv_conf(c.ns, "".join(f"nameserver {a}\n" for a in servers))
         if c.dhcp:
             argv = ["busybox", "udhcpc", "-f", "-i", c.dev, "-s", os.path.join(self.dir, "udhcpc.sh"),
-                    "-T", "1", "-t", "60", "-A", "1", "-O", "114"]
+                    "-T", "1", "-t", "60", "-A", "1", "-O", "114", "-O", "43"]
             if c.hostname:
                 argv += ["-x", f"hostname:{c.hostname}"]
             env = dict(os.environ, LAB_STATE=os.path.join(self.dir, f"dhcp-{c.name}.ip"))
@@ -530,6 +532,21 @@ class Lab:
         except ValueError:
             return value
 
+    def renew(self, client: str | Client, timeout: float = 5) -> None:
+        """Make the client's udhcpc renew its lease now (SIGUSR1, as at T1) and wait until its script has
+        taken the server's answer: the options it records (dhcp_option) are then the server's current ones."""
+        c = self.client(client)
+        if not c.dhcp or c.dhcp_process is None or c.dhcp_process.poll() is not None:
+            raise RuntimeError(f"{c.name} has no running DHCP client")
+        event = os.path.join(self.dir, f"dhcp-{c.name}.ip.event")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(event)
+        c.dhcp_process.send_signal(signal.SIGUSR1)  # `ip netns exec` exec'd udhcpc: the pid is udhcpc's
+        try:
+            self.wait_for(lambda: os.path.exists(event), timeout, f"{c.name}'s DHCP renewal")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}\n{self._log(f'udhcpc-{c.name}.log')}") from None
+
     def curl(self, client: str | Client, url: str, *args: str, check: bool = True,
              timeout: float = 10) -> subprocess.CompletedProcess:
         """curl -sS url in the client's namespace (DNS is the router's dnsmasq: internet.lab resolves)."""
@@ -568,6 +585,10 @@ class Lab:
 
     def _start_dnsmasq(self) -> None:
         d = self.dir
+        # DHCP options that may change while dnsmasq runs (the metered hint, hotspot/metered.py): dnsmasq
+        # re-reads this file on SIGHUP. It exists from the start, so the first read finds it.
+        self.dhcp_opts_file, self.dnsmasq_pid_file = f"{d}/dhcp-opts", f"{d}/dnsmasq.pid"
+        open(self.dhcp_opts_file, "a").close()
         argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", f"--pid-file={d}/dnsmasq.pid",
                 f"--log-facility={d}/dnsmasq.log", "--log-dhcp", "--user=root", "--group=root",
                 f"--interface={LAN_DEVICE}", "--bind-interfaces", "--except-interface=lo",
@@ -575,7 +596,7 @@ class Lab:
                 f"--dhcp-leasefile={self.leases_file}",
                 f"--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,{self.lease_time}",
                 "--domain=lan", "--local=/lan/", f"--address=/internet.lab/{SERVER4}",
-                f"--address=/{PORTAL_NAME}/{ROUTER4}"]
+                f"--address=/{PORTAL_NAME}/{ROUTER4}", f"--dhcp-optsfile={self.dhcp_opts_file}"]
         if self.captive_url:
             argv += [f"--dhcp-option=114,{self.captive_url}"]
         if self.ipv6:
