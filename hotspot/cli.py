@@ -269,7 +269,8 @@ def cmd_status(hs, ns, _v, env):
         "daemon:    " + (f"running (pid {d['pid']})" if d["running"] else "not running"),
         f"kernel:    {'table inet hotspot loaded' if s['kernel']['table'] else 'no table loaded'}",
         "uplink:    " + ", ".join(f"{u['device']} ({'present' if u['present'] else 'absent'}"
-                                  f"{'' if u['metered'] else ', not metered'})" for u in s["uplink"]),
+                                  f"{'' if u['metered'] else ', not metered'}{', in use' if u['active'] else ''})"
+                                  for u in s["uplink"]),
         f"period:    {plan['period']}, {plan['period_start']} to {plan['period_end']}",
         f"caps:      default {_size(plan['default_cap'])}, after cap: {plan['after_cap']}"
         + (f" at {_rate(plan['after_cap_rate'])}" if plan["after_cap_rate"] else ""),

@@ -114,6 +114,9 @@ class Config:
     report: str = "none"  # none | daily | weekly: a usage report by email
     report_hour: int = 8  # the hour (local time) the report goes out
     modem: bool = True  # read the modem through ModemManager when it is there
+    # -- metered mode: DHCP option 43 ANDROID_METERED while the active uplink is metered -----------
+    dhcp_opts_file: str | None = "/var/run/dnsmasq/hotspot.opts"  # dnsmasq's --dhcp-optsfile; None = off
+    dnsmasq_pidfile: str = "/var/run/dnsmasq/dnsmasq.*.pid"  # the dnsmasq instances to tell (SIGHUP)
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -416,6 +419,8 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "report": _choice("none", "daily", "weekly"),
     "report_hour": _ranged(0, 23, "an hour between 0 and 23"),
     "modem": _bool,
+    "dhcp_opts_file": _optional_path,
+    "dnsmasq_pidfile": _abs_path,
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.

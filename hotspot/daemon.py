@@ -24,6 +24,7 @@ from hotspot.alerts import channels_of
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
 from hotspot.ipc import IpcServer
+from hotspot.metered import DhcpHint, active_uplink
 from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
 from hotspot.outbox import Outbox
@@ -104,6 +105,18 @@ class Daemon:
         if queued:
             self.commit()  # an alert that fired is on flash at once: a reboot never fires it again
             self.outbox.wake()
+
+    def metered_hint(self) -> None:
+        """DHCP option 43 ANDROID_METERED while the uplink in use is metered (hotspot.metered)."""
+        if not self.cfg.dhcp_opts_file:
+            return
+        device, metered = active_uplink(list(self.cfg.wan_device), list(self.cfg.unmetered_device))
+        if device is None:
+            return  # no default route for a moment (an LTE reconnect): the hint stays as it was
+        hint = DhcpHint(self.cfg.dhcp_opts_file, self.cfg.dnsmasq_pidfile)
+        if hint.set(metered):
+            log.info("uplink %s is %s: clients are told at their next lease renewal", device,
+                     "metered" if metered else "not metered")
 
     def report(self) -> None:
         if self.hs.report_if_due([c for c in ("email",) if c in self.outbox.channels]):
@@ -247,6 +260,7 @@ class Daemon:
         self.step("plan cycle", self.hs.plan_rollover_if_due)
         self.step("alerts", self.alerts)
         self.step("report", self.report)
+        self.step("metered hint", self.metered_hint)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)

@@ -15,9 +15,8 @@ import ipaddress
 import socket
 import struct
 
-from hotspot.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, attr, attrs, messages
+from hotspot.netlink import NETLINK_ROUTE, NLM_F_DUMP, attr, attrs, request
 
-NETLINK_ROUTE = 0
 RTM_NEWNEIGH, RTM_GETNEIGH, RTM_GETADDR = 28, 30, 22
 NDA_DST, NDA_LLADDR = 1, 2
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -35,22 +34,8 @@ def ifindex(dev: str) -> int | None:
 
 
 def _ask(msg_type: int, flags: int, body: bytes):
-    """Send one rtnetlink request; yield (type, buffer, start, end) of each answer until the end."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
-        sock.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | flags, 1, 0) + body)
-        while True:
-            data = sock.recv(1 << 16)
-            for kind, start, end in messages(data):
-                if kind == NLMSG_DONE:
-                    return
-                if kind == NLMSG_ERROR:
-                    (errno,) = struct.unpack_from("=i", data, start)
-                    if errno:
-                        raise OSError(-errno, "rtnetlink")
-                    return
-                yield kind, data, start, end
-            if not flags & NLM_F_DUMP:
-                return  # a get has one answer
+    """One rtnetlink request; (type, buffer, start, end) of each answer."""
+    return request(NETLINK_ROUTE, msg_type, flags, body)
 
 
 def _neighbour(data: bytes, start: int, end: int) -> tuple[int, str | None, str | None]:

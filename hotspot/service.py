@@ -16,6 +16,7 @@ from pathlib import Path
 from hotspot import alerts, outbox, policy, reports
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
+from hotspot.metered import active_uplink
 from hotspot.nft import (
     ROUTER,
     UNREGISTERED,
@@ -218,10 +219,15 @@ class Hotspot:
         start, end = self.period()
         pid = daemon_pid(self.cfg)
         present = set(self.shaper.present()) if objs or pid else set()
+        try:
+            active = active_uplink(list(self.cfg.wan_device), list(self.cfg.unmetered_device))[0]
+        except OSError:
+            active = None
         return {
             "daemon": {"running": pid is not None, "pid": pid},
             "kernel": {"table": bool(objs)},
-            "uplink": [{"device": d, "present": d in present, "metered": d in self.cfg.wan_device}
+            "uplink": [{"device": d, "present": d in present, "metered": d in self.cfg.wan_device,
+                        "active": d == active}
                        for d in (*self.cfg.wan_device, *self.cfg.unmetered_device)],
             "plan": {
                 "period": self.cfg.period,

@@ -27,6 +27,8 @@ class Hotspotd:
             run_dir=str(self.dir / "run"),
             leases_file=lab.leases_file,
             poll_interval=0.5,
+            dhcp_opts_file=lab.dhcp_opts_file,
+            dnsmasq_pidfile=lab.dnsmasq_pid_file,
         ).replace(**options)
         self.config_path = self.dir / "hotspot.conf"
         self.config_path.write_text(dump(self.config))

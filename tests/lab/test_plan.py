@@ -4,6 +4,7 @@ counts nowhere, and the plan guard cuts in at the byte, over IPv4 and IPv6, spar
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -146,7 +147,14 @@ def test_a_free_uplink_counts_nowhere_but_holds_back_the_blocked(start_hotspotd_
     c1, c2 = lab.clients["c1"].mac, lab.clients["c2"].mac
     register(lab, d, "c1", "c2")
     d.ctl("block", c2)
+    # on LTE, phones hear it is metered (DHCP option 43); on the free uplink, at their next renewal, not
+    lab.wait_for(lambda: "ANDROID_METERED" in Path(lab.dhcp_opts_file).read_text(), 5, "the metered hint")
+    lab.renew("c1")
+    assert lab.dhcp_option("c1", 43) == "ANDROID_METERED"
     lab.use_uplink(FREE_DEVICE)
+    lab.wait_for(lambda: not Path(lab.dhcp_opts_file).read_text(), 5, "the hint to go")
+    lab.renew("c1")
+    assert lab.dhcp_option("c1", 43) == ""
     d.wait_polls()
     plan0, c1_0 = d.json("status")["plan"]["plan_used"], d.client(c1)["bytes_total"]
     got = lab.iperf("c1", bytes=5_000_000, reverse=True)["end"]["sum_received"]["bytes"]
