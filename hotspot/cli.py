@@ -259,6 +259,11 @@ def _detail(c: dict) -> str:
 # -- commands ----------------------------------------------------------------------------------
 
 
+def _uplink(u: dict) -> str:
+    notes = ["present" if u["present"] else "absent"] + ["not metered"] * (not u["metered"])
+    return f"{u['device']} ({', '.join(notes + ['in use'] * u['active'])})"
+
+
 def cmd_status(hs, ns, _v, env):
     s = hs.status()
     if ns.json:
@@ -268,9 +273,7 @@ def cmd_status(hs, ns, _v, env):
     lines = [
         "daemon:    " + (f"running (pid {d['pid']})" if d["running"] else "not running"),
         f"kernel:    {'table inet hotspot loaded' if s['kernel']['table'] else 'no table loaded'}",
-        "uplink:    " + ", ".join(f"{u['device']} ({'present' if u['present'] else 'absent'}"
-                                  f"{'' if u['metered'] else ', not metered'}{', in use' if u['active'] else ''})"
-                                  for u in s["uplink"]),
+        "uplink:    " + ", ".join(_uplink(u) for u in s["uplink"]),
         f"period:    {plan['period']}, {plan['period_start']} to {plan['period_end']}",
         f"caps:      default {_size(plan['default_cap'])}, after cap: {plan['after_cap']}"
         + (f" at {_rate(plan['after_cap_rate'])}" if plan["after_cap_rate"] else ""),
