@@ -46,6 +46,7 @@ SCALING_GOAL = 0.95
 
 # table -> the client id of the real MAC (the last id) in it
 _TABLES = {"ours": ("hotspot", CLIENTS + 1), "ours10": ("hotspot10", FEW + 1)}
+_HOOK_CHAINS = ("forward", "output", "input", "prerouting")  # hook.nft's base chains
 _CLEAR = "".join(f"table inet {t}\ndelete table inet {t}\n" for t in ("hotspot", "hotspot10", "peer"))
 
 
@@ -112,7 +113,7 @@ class Configs:
         if self.hooked == "peer":
             cmds += "delete table inet peer\n"
         elif self.hooked:
-            cmds += f"delete chain inet {self.hooked} forward\n"
+            cmds += "".join(f"delete chain inet {self.hooked} {c}\n" for c in _HOOK_CHAINS)
         if want:
             cmds += _hook(want)
         self.lab.nft(self.lab.router, cmds)
@@ -286,10 +287,12 @@ def run(rounds: int = ROUNDS, peer_rounds: int = PEER_ROUNDS, min_rounds: int = 
                "of those per-round ratios, ratio_of_medians = median(ours) / median(none), sent_ratio "
                "= the same per-round figure for the packets the client sent. ours: table inet hotspot "
                "built by Nft.build with 5,000 registered clients (c1 the last, with a quota, so every "
-               "packet passes its quota rule and counter rule); configurations switch by adding or "
-               "deleting only the hook chain. peer: a forward-hook chain with one `ether saddr MAC "
-               "counter` rule per client (openNDS/nodogsplash style), the real client's rule LAST so "
-               "every packet walks all 5,000 rules."))
+               "packet passes its quota rule and counter rule) and the plan guard's three levels (so "
+               "every packet also passes three guard quota rules), the router's own counting hooked "
+               "too; configurations switch by adding or deleting only the hook chains. peer: a "
+               "forward-hook chain with one `ether saddr MAC counter` rule per client "
+               "(openNDS/nodogsplash style), the real client's rule LAST so every packet walks all "
+               "5,000 rules."))
     emit("dataplane_scaling", scaling["median"], "ratio", goal=SCALING_GOAL, iqr=scaling["iqr"],
          range=scaling["range"], ratio_of_medians=rnd(pps["ours"] / pps["ours10"]),
          pps_ours_10=round(pps["ours10"]), pps_ours_5000=round(pps["ours"]),

@@ -18,8 +18,9 @@ def synthetic_macs(n: int) -> list[str]:
 
 def load_ours(args: dict) -> dict:
     """Build hotspot's real table (Nft.build) with `clients` clients: synthetic ones plus the real MACs
-    (last ids), each with a quota (never reached) so every packet also passes a quota rule. With
-    "hook": false the hook chain is left out (the table is loaded but sees no packet)."""
+    (last ids), each with a quota (never reached) so every packet also passes a quota rule, and the
+    plan guard's three quotas (unless "guard": false). With "hook": false the hook chains are left out
+    (the table is loaded but sees no packet)."""
     from hotspot import nft as hn
 
     t0 = time.monotonic()
@@ -28,10 +29,14 @@ def load_ours(args: dict) -> dict:
     real = [m.lower() for m in args.get("real", [])]
     macs = synthetic_macs(args["clients"] - len(real)) + real
     elems = [hn.ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
-    nft.build([args["lan"]], [args["wan"]], elems)
+    # the plan guard with all three levels (points never reached), as an owner with a plan runs it
+    guard = hn.Guard(levels=hn.GUARD_LEVELS, rate=10**9) if args.get("guard", True) else hn.Guard()
+    nft.build([args["lan"]], [args["wan"]], elems, guard=guard,
+              guard_limits={level: 10**15 for level in guard.levels})
     seconds = time.monotonic() - t0
     if not args.get("hook", True):
-        nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": "forward"}}}])
+        nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": name}}}
+                   for name in ("forward", "output", "input", "prerouting")])
     return {"seconds": seconds, "clients": len(elems)}
 
 

@@ -1,0 +1,147 @@
+"""The data plan, by the real hotspotd in the lab: how far past the plan's hard ceiling three clients
+pulling at line rate get, and how soon an alert point's webhook arrives after the plan crosses it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hotspot.config import Threshold
+from hotspot.lab import CommandError, Lab
+from hotspot.lab.hotspotd import Hotspotd
+from tests.bench.common import emit, log
+
+CLIENTS = ("c1", "c2", "c3")
+ALLOWANCE = 30_000_000  # each run tops the plan up by this much, and pulls it all
+RUNS = 3
+POINTS = (10, 20, 30, 40, 50, 60, 70, 80, 90)  # the alert points the latency runs cross, one a run
+LATENCY_QUOTA = 200_000_000
+WEBHOOK_PORT = 18081
+
+RECEIVER = r"""
+import sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+out = open(sys.argv[2], "a", buffering=1)
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        t = time.time()
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        self.end_headers()
+        out.write(f"{t}\n")
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def _wire(lab: Lab) -> int:
+    return sum(sum(lab.ip_bytes(c).values()) for c in CLIENTS)
+
+
+def _register(lab: Lab, d: Hotspotd) -> None:
+    for c in CLIENTS:
+        lab.ping(c, lab.server4)
+        d.wait_client(lab.clients[c].mac, timeout=10)
+
+
+def _pull_until_stopped(lab: Lab, seconds: int = 4, stall: float = 1.0, timeout: float = 12) -> None:
+    """Every client downloads at line rate at once until the clients' meters stand still."""
+    runs = [lab.iperf_start(c, seconds=seconds, reverse=True, timeout=timeout) for c in CLIENTS]
+    deadline = time.monotonic() + timeout
+    last, still = None, None
+    try:
+        while any(r.client.poll() is None for r in runs) and time.monotonic() < deadline:
+            total, now = _wire(lab), time.monotonic()
+            if total != last:
+                last, still = total, now
+            elif now - still >= stall:
+                break
+            time.sleep(0.1)
+    finally:
+        for r in runs:
+            for p in (r.client, r.server):
+                if p.poll() is None:
+                    p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+
+
+def run_overshoot(runs: int = RUNS) -> None:
+    """The plan's hard ceiling (plan_stop_at 100 %), then three clients pulling at line rate."""
+    overshoots = []
+    with Lab(clients=CLIENTS) as lab:
+        d = Hotspotd(lab, plan_quota=ALLOWANCE, plan_stop_at=Threshold(percent=100.0)).start()
+        try:
+            _register(lab, d)
+            for i in range(runs):
+                if i:
+                    d.ctl("plan", "topup", f"{ALLOWANCE}B")
+                d.wait_polls(2)
+                plan = d.json("plan")
+                before, allowance = _wire(lab), plan["allowance"]
+                _pull_until_stopped(lab)
+                delivered = _wire(lab) - before
+                d.wait_polls(2)
+                after = d.json("plan")
+                router = after["router_bytes"] - plan["router_bytes"]
+                if plan["used"] + delivered + router < allowance - 256 * 1024:
+                    raise RuntimeError(f"run {i + 1}: the clients stopped at {plan['used'] + delivered} "
+                                       f"bytes, before the plan's {allowance}: nothing to measure")
+                overshoots.append(plan["used"] + delivered + router - allowance)
+                log(f"plan run {i + 1}: {plan['used']} used before, {delivered} delivered, router {router}, "
+                    f"overshoot {overshoots[-1]} bytes, guard {after['guard']['state']}")
+        finally:
+            d.stop()
+    emit("plan_overshoot_bytes", max(overshoots), "bytes", goal=65536, runs=overshoots, clients=len(CLIENTS),
+         note=("plan_stop_at '100%' on the real hotspotd; three clients download at once (iperf3 -R) at line "
+               "rate with GSO/GRO on until cut off; overshoot = the plan's bytes before the transfers + the "
+               "IP bytes the three clients' interfaces exchanged with the server + the router's own bytes "
+               "meanwhile - the allowance; each run after the first tops the plan up first; max over runs"))
+
+
+def run_alert_latency() -> None:
+    """One alert point crossed a run, by a download that crosses it in its last packets; latency = the
+    webhook receiver's clock at the POST - the end of the download (the same host clock)."""
+    latencies = []
+    with Lab(clients=("c1",)) as lab:
+        hooks = Path(lab.dir) / "hooks.txt"
+        web = lab.popen(lab.router, sys.executable, "-c", RECEIVER, str(WEBHOOK_PORT), str(hooks))
+        d = Hotspotd(lab, plan_quota=LATENCY_QUOTA, alert_at=POINTS, alert_clients=False,
+                     alert_webhook=f"http://127.0.0.1:{WEBHOOK_PORT}/hook").start()
+        try:
+            lab.ping("c1", lab.server4)
+            d.wait_client(lab.clients["c1"].mac, timeout=10)
+            for point in POINTS:
+                d.wait_polls(1)
+                used = d.json("plan")["used"]
+                need = LATENCY_QUOTA * point // 100 - used
+                if need <= 0:
+                    continue
+                seen = len(hooks.read_text().splitlines()) if hooks.exists() else 0
+                try:
+                    lab.iperf("c1", bytes=need + 200_000, reverse=True)
+                except CommandError as e:
+                    log(f"iperf3: {e}")
+                    continue
+                done = time.time()
+                got = lab.wait_for(lambda seen=seen: hooks.exists() and hooks.read_text().splitlines()[seen:],
+                                   10, f"the {point}% alert's webhook")
+                latencies.append((float(got[0]) - done) * 1000)
+                log(f"alert at {point}%: webhook {latencies[-1]:.0f} ms after the download ended")
+        finally:
+            d.stop()
+            web.kill()
+    poll = d.config.poll_interval
+    emit("alert_latency_ms", round(max(latencies)), "ms", goal=round(2 * poll * 1000),
+         median=round(sorted(latencies)[len(latencies) // 2]), runs=[round(x) for x in latencies],
+         poll_interval_s=poll,
+         note=("real hotspotd (poll_interval 0.5 s) and a webhook receiver on the router's loopback; each "
+               "run a download crosses the next alert point in its last few hundred kB; latency = the "
+               "receiver's clock at the POST - the download's end (crossing happens just before it, so "
+               "this is within milliseconds of crossing-to-receipt); max over runs; goal 2 x "
+               "poll_interval"))
