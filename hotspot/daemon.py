@@ -106,6 +106,21 @@ class Daemon:
             self.commit()  # an alert that fired is on flash at once: a reboot never fires it again
             self.outbox.wake()
 
+    def uplink_meters(self) -> None:
+        """The other counts of the plan's bytes, for comparing with ours: the metered uplinks'
+        interface counters (they include each frame's link header where there is one) and, with a
+        modem, its bearer's count (refreshed by the modem thread)."""
+        total = None
+        for dev in self.cfg.wan_device:
+            stats = Path("/sys/class/net") / dev / "statistics"
+            try:
+                rx, tx = (int((stats / f"{k}_bytes").read_text()) for k in ("rx", "tx"))
+            except (OSError, ValueError):
+                continue
+            total = (total or 0) + rx + tx
+        with self.hs.store.transaction():
+            self.hs.plan.meter("interfaces", total)
+
     def metered_hint(self) -> None:
         """DHCP option 43 ANDROID_METERED while the uplink in use is metered (hotspot.metered)."""
         if not self.cfg.dhcp_opts_file:
@@ -261,6 +276,7 @@ class Daemon:
         self.step("alerts", self.alerts)
         self.step("report", self.report)
         self.step("metered hint", self.metered_hint)
+        self.step("uplink meters", self.uplink_meters)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)

@@ -139,12 +139,32 @@ class PlanKeeper:
         self.store.set("plan_topup", 0)
         self.store.set("router_up", 0)
         self.store.set("router_down", 0)
+        for name in self.meters():
+            self.store.set(f"meter_{name}", 0)
         self._start_cycle(now)
         if ours:
             self.hs.nft.reset_guard()
             self.hs.nft.set_guard_limits(self.limits())
         log.info("plan: a new cycle, to %s", iso(float(self.store.get("plan_end"))))
         return True
+
+    def meter(self, name: str, raw: int | None) -> None:
+        """Another count of the same bytes (the modem's bearer, or the uplinks' interface counters),
+        added up over the cycle from its raw readings; a reading below the last one means the counter
+        started again (a reconnect, a reboot), so all of it is new."""
+        if raw is None:
+            return
+        seen = self.store.get(f"meter_{name}_seen")
+        if seen is not None:
+            delta = raw - int(seen) if raw >= int(seen) else raw
+            self.store.set(f"meter_{name}", self._int(f"meter_{name}") + delta)
+        self.store.set(f"meter_{name}_seen", raw)
+
+    def meters(self) -> dict[str, int]:
+        """Each other count of this cycle's bytes, by name, for comparing with ours."""
+        rows = self.store.db.execute("SELECT key, value FROM meta WHERE key LIKE 'meter\\_%' ESCAPE '\\' "
+                                     "AND key NOT LIKE '%\\_seen' ESCAPE '\\'").fetchall()
+        return {k.removeprefix("meter_"): int(v) for k, v in rows}
 
     def add_topup(self, size: int) -> None:
         if self.cfg.plan_quota is None:
@@ -216,6 +236,7 @@ class PlanKeeper:
             "router_up": self._int("router_up"),
             "router_down": self._int("router_down"),
             "roaming": self.roaming(),
+            "meters": {name: {"bytes": n, "difference": n - used} for name, n in self.meters().items()},
             "guard": {"state": f["guard"], "limits": f["limits"],
                       "throttle_rate": self.cfg.plan_throttle_rate if f["limits"].get("throttle") else None,
                       "exempt": list(self.cfg.plan_exempt)},

@@ -68,6 +68,9 @@ def test_the_routers_own_traffic_counts_to_the_plan_and_to_no_client(lab, start_
     assert 0.97 * wan <= router <= wan, (router, wan)
     assert after["plan_used"] - before["plan_used"] == router
     assert {m: c["bytes_total"] for m, c in d.clients().items()} == clients_before
+    # the uplink's own interface counters, shown beside ours: the same bytes, plus each frame's header
+    meter = after["meters"]["interfaces"]["bytes"] - before["meters"]["interfaces"]["bytes"]
+    assert router <= meter <= 1.03 * router, (meter, router)
 
 
 def test_guard_blocks_at_the_byte_and_spares_the_exempt_device(lab, start_hotspotd):
