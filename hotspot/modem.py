@@ -1,5 +1,5 @@
-"""The LTE/5G modem, read through ModemManager: bearer bytes, signal, operator, roaming, SIM/eSIM.
-Without ModemManager, read() is None and interface_bytes() is the fallback.
+"""The LTE/5G modem, read through ModemManager: bearer bytes, signal, operator, roaming, SIM/eSIM; and
+SMS sent through it. Without ModemManager, read() is None and interface_bytes() is the fallback.
 
 Access path: the D-Bus wire protocol, spoken here over the system bus's Unix socket (stdlib only).
 - On the router Python has only what OpenWrt's feed carries: no dbus-python there (only the asyncio
@@ -204,6 +204,93 @@ def _object(path) -> bool:
 def _index(path: str) -> int:
     tail = path.rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else -1
+
+
+# -- SMS ------------------------------------------------------------------------------------------------
+
+# One SMS, never a concatenated one: an alert is one message, charged once, arriving whole (parts are
+# billed each and some networks deliver them late or out of order). ModemManager would split a long
+# text itself; send_sms refuses it instead, and fit_sms() cuts a text to fit.
+GSM7_LIMIT, UCS2_LIMIT = 160, 70  # septets in GSM 7-bit; UTF-16 code units in UCS-2
+# 3GPP TS 23.038: the default alphabet (one septet) and its extension table (escape + one septet).
+_GSM7 = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_GSM7_EXT = frozenset("\f^{}\\[~]|€")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
+
+
+def sms_length(text: str) -> tuple[int, int]:
+    """(length, limit) of `text` in one SMS, in the encoding ModemManager will choose: GSM 7-bit
+    septets (an extension character counts two) when every character has one, else UCS-2 units."""
+    if all(c in _GSM7 or c in _GSM7_EXT for c in text):
+        return sum(2 if c in _GSM7_EXT else 1 for c in text), GSM7_LIMIT
+    return len(text.encode("utf-16-le")) // 2, UCS2_LIMIT
+
+
+def _fits(text: str) -> bool:
+    length, limit = sms_length(text)
+    return length <= limit
+
+
+def fit_sms(text: str) -> str:
+    """`text` cut to one SMS, ending in "..." when it was cut."""
+    text = text.replace("\0", "")
+    if _fits(text):
+        return text
+    while text and not _fits(text + "..."):
+        text = text[:-1]
+    return text + "..."
+
+
+def check_number(number: str) -> str:
+    """An international number in E.164 form, "+" and up to 15 digits; InvalidValue otherwise."""
+    if not isinstance(number, str) or not _E164.fullmatch(number):
+        raise InvalidValue(f"invalid phone number {quote(number)}: use the international form, "
+                           "e.g. +14155550123")
+    return number
+
+
+def check_sms_text(text: str) -> str:
+    if not isinstance(text, str) or not text or "\0" in text:
+        raise InvalidValue(f"invalid SMS text {quote(text)}: expected non-empty text")
+    length, limit = sms_length(text)
+    if length > limit:
+        kind = "GSM 7-bit characters" if limit == GSM7_LIMIT else "UCS-2 characters"
+        raise InvalidValue(f"SMS text too long: {length} {kind}, one SMS holds {limit}")
+    return text
+
+
+def send_sms(number: str, text: str, timeout: float = 30.0, bus: str | None = None) -> None:
+    """Send one SMS through the modem's Messaging interface: Create, Send, then Delete (ModemManager
+    keeps every message it made until deleted). InvalidValue for a bad number or a text that does not
+    fit one SMS (see fit_sms), ModemError when there is no modem or the modem fails to send. After a
+    timeout the modem may still send it: a retry can deliver it twice."""
+    check_number(number)
+    check_sms_text(text)
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None:
+                raise ModemError("cannot send SMS: ModemManager has no modem")
+            modem, ifaces = found
+            if MESSAGING not in ifaces:
+                raise ModemError(f"cannot send SMS: modem {_index(modem)} has no messaging (is it enabled?)")
+            (sms,) = conn.call(MM, modem, MESSAGING, "Create", "a{sv}",
+                               {"number": ("s", number), "text": ("s", text)})
+            try:
+                conn.call(MM, sms, SMS, "Send")
+            finally:
+                try:
+                    conn.call(MM, modem, MESSAGING, "Delete", "o", sms)
+                except (_DBusError, ModemError):
+                    pass  # sent or not, a message left in the list is only clutter
+    except _NoBus:
+        raise ModemError("cannot send SMS: no system bus (ModemManager is not running)") from None
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            raise ModemError("cannot send SMS: ModemManager is not running") from None
+        raise ModemError(f"cannot send SMS: {e}") from None
 
 
 # -- without a modem ----------------------------------------------------------------------------------

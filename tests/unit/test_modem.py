@@ -15,7 +15,7 @@ import pytest
 
 from hotspot import modem
 from hotspot.units import InvalidValue
-from tests.modem_mock import MAIN_OBJ, MODEM, MODEM_3GPP, Bus, MockModemManager
+from tests.modem_mock import MAIN_OBJ, MESSAGING, MODEM, MODEM_3GPP, Bus, MockModemManager
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +184,84 @@ def test_read_is_fast(bus, mm):
         read(bus)
         times.append(time.perf_counter() - start)
     assert sorted(times)[10] < 0.05  # measured ~2 ms on x86; a poll every 30 s on a router
+
+
+# -- SMS ---------------------------------------------------------------------------------------------
+
+
+def test_send_sms_creates_sends_and_deletes_the_message(bus, mm):
+    path = mm.add_modem(0)
+    text = "Data cap reached: phone {a} [b] 'x' \"y\", ~€"
+    modem.send_sms("+14155550123", text, bus=bus.address)
+    assert [tuple(map(str, m)) for m in mm.manager.SentMessages()] == [("+14155550123", text)]
+    (_, (props,)), = mm.mock(path).GetMethodCalls("Create")
+    assert {str(k): str(v) for k, v in props.items()} == {"number": "+14155550123", "text": text}
+    conn = dbus.bus.BusConnection(bus.address)
+    try:
+        messages = conn.get_object("org.freedesktop.ModemManager1", path).Get(
+            MESSAGING, "Messages", dbus_interface="org.freedesktop.DBus.Properties")
+    finally:
+        conn.close()
+    assert list(messages) == []  # deleted once sent: ModemManager would keep it otherwise
+
+
+def test_send_sms_in_ucs2(bus, mm):
+    mm.add_modem(0)
+    text = "流量已用完 " * 11 + "好"  # 67 UCS-2 characters
+    modem.send_sms("+8613800138000", text, bus=bus.address)
+    assert str(mm.manager.SentMessages()[0][1]) == text
+
+
+def test_a_failed_send_is_a_modem_error_and_leaves_nothing(bus, mm):
+    path = mm.add_modem(0)
+    mm.manager.SetSmsError("org.freedesktop.ModemManager1.Error.MessageError.NetworkTimeout",
+                           "Network timeout")
+    with pytest.raises(modem.ModemError, match="cannot send SMS: Network timeout"):
+        modem.send_sms("+14155550123", "hello", bus=bus.address)
+    assert list(mm.manager.SentMessages()) == []
+    assert len(mm.mock(path).GetMethodCalls("Delete")) == 1
+
+
+def test_send_sms_without_a_modem(bus, mm, tmp_path):
+    with pytest.raises(modem.ModemError, match="no modem"):
+        modem.send_sms("+14155550123", "hello", bus=bus.address)
+    with pytest.raises(modem.ModemError, match="not running"):
+        modem.send_sms("+14155550123", "hello", bus=f"unix:path={tmp_path}/no-bus")
+
+
+@pytest.mark.parametrize("number", ["4155550123", "+", "+0123456", "+1234567890123456", "+1 415 555",
+                                    "+1415555012a", "", None, "+١٢٣٤٥٦٧"])
+def test_send_sms_refuses_a_bad_number(bus, mm, number):
+    path = mm.add_modem(0)
+    with pytest.raises(InvalidValue, match="invalid phone number"):
+        modem.send_sms(number, "hello", bus=bus.address)
+    assert list(mm.mock(path).GetMethodCalls("Create")) == []
+
+
+@pytest.mark.parametrize("text, why", [
+    ("x" * 161, "161 GSM 7-bit characters, one SMS holds 160"),
+    ("{" * 81, "162 GSM 7-bit characters"),  # an extension character takes two septets
+    ("é" * 60 + "ş" * 11, "71 UCS-2 characters, one SMS holds 70"),
+    ("😀" * 36, "72 UCS-2 characters"),  # outside the BMP: a surrogate pair each
+    ("", "expected non-empty text"),
+    ("a\0b", "expected non-empty text"),
+])
+def test_send_sms_refuses_what_does_not_fit_one_sms(bus, mm, text, why):
+    path = mm.add_modem(0)
+    with pytest.raises(InvalidValue, match=why):
+        modem.send_sms("+14155550123", text, bus=bus.address)
+    assert list(mm.mock(path).GetMethodCalls("Create")) == []
+
+
+def test_sms_length_and_fit():
+    assert modem.sms_length("x" * 160) == (160, 160)
+    assert modem.sms_length("{" * 80) == (160, 160)
+    assert modem.sms_length("ş" * 70) == (70, 70)
+    assert modem.fit_sms("short") == "short"
+    cut = modem.fit_sms("Data cap reached " * 20)
+    assert cut.endswith("...") and modem.sms_length(cut) == (160, 160)
+    cut = modem.fit_sms("流量" * 50)
+    assert cut.endswith("...") and modem.sms_length(cut)[0] <= 70 and modem.check_sms_text(cut)
 
 
 # -- the fallback without a modem ------------------------------------------------------------------------
