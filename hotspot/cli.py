@@ -282,6 +282,7 @@ def cmd_status(hs, ns, _v, env):
         f"down {_size(s['bytes_down'])})",
         f"committed: {s['last_commit'] or 'never'}",
         *_plan_lines(plan),
+        *_modem_lines(s.get("modem"), plan),
     ]
     env.stdout.write("\n".join(lines) + "\n")
 
@@ -365,6 +366,27 @@ def _plan_lines(p: dict) -> list[str]:
         lines.append(f"guard:     {guard['state']} ({points}"
                      + (f"; throttle to {_rate(guard['throttle_rate'])}" if guard["throttle_rate"] else "")
                      + (", roaming" if p["roaming"] else "") + ")")
+    return lines
+
+
+def _modem_lines(m: dict | None, plan: dict) -> list[str]:
+    if not m:
+        return ["modem:     none (no ModemManager, or no modem)"]
+    if "error" in m:
+        return [f"modem:     {_printable(m['error'])}"]
+    radio = ", ".join(x for x in ("/".join(m["access_technologies"]).upper(),
+                                  f"signal {m['signal_quality']}%" if m["signal_quality"] is not None else "",
+                                  "ROAMING" if m["roaming"] else m["registration"] or "") if x)
+    sim = ", ".join(f"{k} {_printable(m[f])}" for k, f in (("type", "sim_type"), ("ICCID", "sim_iccid"),
+                                                          ("EID", "sim_eid")) if m.get(f))
+    lines = [f"modem:     {_printable(m['manufacturer'])} {_printable(m['model'])}, "
+             f"{_printable(m['operator_name'] or '-')} ({radio})",
+             f"sim:       {sim or '-'}"]
+    meter = plan.get("meters", {}).get("modem")
+    if meter:
+        sign = "+" if meter["difference"] >= 0 else "-"
+        lines.append(f"counted:   modem {_size(meter['bytes'])} this cycle, ours {_size(plan['plan_used'])} "
+                     f"(difference {sign}{_size(abs(meter['difference']))})")
     return lines
 
 

@@ -25,6 +25,7 @@ from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
 from hotspot.ipc import IpcServer
 from hotspot.metered import DhcpHint, active_uplink
+from hotspot.modem import interface_bytes
 from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
 from hotspot.outbox import Outbox
@@ -41,6 +42,8 @@ FLOW_OFFLOAD_HELP = (
 )
 
 
+# Seconds between readings of the modem (HOTSPOT_MODEM_INTERVAL: tests read it more often).
+MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
 
 
@@ -89,16 +92,47 @@ class Daemon:
         self.portal: PortalProcess | None = None
         self.portal_tls: PortalProcess | None = None  # HTTPS, when the config gives a certificate
         self.config_mtime: int | None = None
+        self.modem: tuple | None = None  # (the modem thread's last reading, a Modem or None)
         # Alerts and reports wait in the database's outbox; its thread delivers them.
         # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
         self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms),
                              base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
 
     def send_sms(self, number: str, text: str) -> None:
-        """SMS alerts go out through the modem (ModemManager's messaging)."""
-        from hotspot.modem import send_sms
+        """SMS alerts go out through the modem (ModemManager's messaging), one message each."""
+        from hotspot.modem import fit_sms, send_sms
 
-        send_sms(number, text)
+        send_sms(number, fit_sms(text))
+
+    def read_modem(self) -> None:
+        """The modem thread: read ModemManager every MODEM_INTERVAL seconds (a D-Bus call can take
+        up to its timeout; the poll never waits for it) and leave the reading for the poll."""
+        from hotspot import modem
+
+        failed = None
+        while not self.stop.is_set():
+            try:
+                self.modem = (modem.read(),)
+                failed = None
+            except Exception as e:  # contained: the next reading tries again
+                if str(e) != failed:
+                    log.warning("modem: %s", e)
+                failed = str(e)
+            self.stop.wait(MODEM_INTERVAL)
+
+    def use_modem(self) -> None:
+        """The poll takes the modem thread's last reading: status and metrics show it, its roaming
+        switches the plan guard's points, its bearer's byte count is compared with ours."""
+        if self.modem is None:
+            return
+        (m,) = self.modem
+        self.hs.modem_info = m.as_dict() if m else None
+        if m is None:
+            return
+        with self.hs.store.transaction():
+            self.hs.plan.set_roaming(m.roaming)
+            if m.rx_bytes is not None and m.tx_bytes is not None:
+                self.hs.plan.meter("modem", m.rx_bytes + m.tx_bytes)
 
     def alerts(self) -> None:
         queued = self.hs.check_alerts(sorted(self.outbox.channels))
@@ -112,12 +146,9 @@ class Daemon:
         modem, its bearer's count (refreshed by the modem thread)."""
         total = None
         for dev in self.cfg.wan_device:
-            stats = Path("/sys/class/net") / dev / "statistics"
-            try:
-                rx, tx = (int((stats / f"{k}_bytes").read_text()) for k in ("rx", "tx"))
-            except (OSError, ValueError):
-                continue
-            total = (total or 0) + rx + tx
+            found = interface_bytes(dev)
+            if found:
+                total = (total or 0) + sum(found)
         with self.hs.store.transaction():
             self.hs.plan.meter("interfaces", total)
 
@@ -156,6 +187,8 @@ class Daemon:
         self.hs.rollover_if_due()
         self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
         self.outbox.start()
+        if self.cfg.modem:
+            threading.Thread(target=self.read_modem, name="modem", daemon=True).start()
 
     def step(self, name: str, fn) -> None:
         try:
@@ -276,6 +309,7 @@ class Daemon:
         self.step("alerts", self.alerts)
         self.step("report", self.report)
         self.step("metered hint", self.metered_hint)
+        self.step("modem", self.use_modem)
         self.step("uplink meters", self.uplink_meters)
         self.step("shaping", self.check_devices)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:

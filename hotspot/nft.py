@@ -375,8 +375,9 @@ class Nft:
     def _build_guard(self, guard: Guard, limits: dict[str, int], used: int) -> None:
         """The guard's quotas, its rules in the unregistered tails (before their counter rule), and
         the router's own chains: all before the hook, like the clients'."""
-        cmds = [{"add": _obj("quota", guard_quota_name(level), bytes=limits.get(level, _NEVER),
-                             used=min(used, limits.get(level, _NEVER)), inv=True)} for level in guard.levels]
+        points = {level: limits.get(level) or _NEVER for level in guard.levels}  # None: off for now
+        cmds = [{"add": _obj("quota", guard_quota_name(level), bytes=point, used=min(used, point), inv=True)}
+                for level, point in points.items()]
         for chain, hold in (("upload", _GATE), ("download", _DROP)):
             counter = self._rule_handles(chain)[-1]
             drops, setters = guard.rules(exempt=False, hold=hold)

@@ -268,7 +268,8 @@ def shorten(text: str, limit: int = 160) -> str:
 
 
 class SmsChannel:
-    """The message's text, shortened to one SMS, to each number through the modem's send_sms."""
+    """The message's subject, then its text, shortened to one SMS, to each number through the modem's
+    send_sms: on a phone's lock screen the subject says what happened."""
 
     name = "sms"
 
@@ -283,7 +284,8 @@ class SmsChannel:
         return f"SmsChannel({', '.join(self.numbers)})"
 
     def send(self, message: Message, delivery_id: str | None = None) -> str:
-        text = shorten(message.text, self.limit)
+        subject = message.subject.removeprefix("hotspot: ")
+        text = shorten(f"{subject}. {message.text}" if subject else message.text, self.limit)
         failed = []
         for number in self.numbers:
             try:

@@ -83,10 +83,11 @@ def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
     return {class_id(c.id): c.rate, class_id(c.id, capped=True): after_cap_rate(c, cfg)}
 
 
-def elements(c: Client, cfg: Config, *, used: int | None = None,
-             quota_used: int | None = None) -> ClientElements:
+def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int | None = None,
+             held: bool = False) -> ClientElements:
     """The client's kernel elements; `used` (default: this period's bytes) seeds a new quota;
-    `quota_used`: what its kernel quota consumed, if known (a capped client's HTTP goes to the portal).
+    `quota_used`: what its kernel quota consumed, if known (a capped client's HTTP goes to the portal);
+    `held`: the plan guard blocks or stops it (its HTTP goes to the portal, to say why).
     A client on a voucher with data meets the voucher's quota too, shared with the voucher's other
     devices and seeded with the voucher's `voucher_used`."""
     return ClientElements(
@@ -99,7 +100,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None,
         shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
         ips=tuple(c.ips),
         gated=not admitted(c, cfg),
-        portal=to_portal(c, cfg, quota_used),
+        portal=to_portal(c, cfg, quota_used) or held,
         voucher=c.voucher if c.voucher_bytes is not None else None,
         voucher_quota=c.voucher_bytes,
         voucher_used=c.voucher_used,

@@ -93,6 +93,8 @@ class Hotspot:
         # their cap, the only ones whose kernel quota can change it without a database change.
         self._http: dict[int, bool] = {}
         self._by_cap: set[int] = set()
+        self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
+        self.modem_info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self.plan = PlanKeeper(self)
 
     @property
@@ -245,8 +247,22 @@ class Hotspot:
             "bytes_down": sum(v["bytes_down"] for v in views),
             "bytes_total": sum(v["bytes_total"] for v in views),
             "bytes_unregistered": int(self.store.get("unregistered", "0")),
+            "modem": self._modem(),
             "last_commit": iso(float(self.store.get("last_commit", "0"))),
         }
+
+    def _modem(self) -> dict | None:
+        """The modem as hotspotd last read it, or (hotspotctl, without the daemon's reading) read now;
+        None without ModemManager or a modem."""
+        if self.modem_info is not None or not self.cfg.modem:
+            return self.modem_info
+        from hotspot.modem import ModemError, read
+
+        try:
+            m = read(timeout=1.0)
+        except ModemError as e:
+            return {"error": str(e)}
+        return m.as_dict() if m else None
 
     def history(self, mac: str, by: str = "hour", since: float | None = None) -> list[dict]:
         c = self.find(mac)
@@ -334,8 +350,9 @@ class Hotspot:
         used = after.period_total + pu + pd
         quota_used = objs.get(quota_name(after.id))
         after, before = _with_voucher_quota(after, objs), _with_voucher_quota(before, objs)
-        now = policy.elements(after, self.cfg, used=used, quota_used=quota_used)
-        was = policy.elements(before, self.cfg, quota_used=quota_used)
+        held = self._held(after)
+        now = policy.elements(after, self.cfg, used=used, quota_used=quota_used, held=held)
+        was = policy.elements(before, self.cfg, quota_used=quota_used, held=held)
         if self._http.get(after.id, was.portal) != was.portal:
             was = dataclasses.replace(was, portal=not now.portal)  # make sure the element is rewritten
         self.nft.update_client(now, was=was)
@@ -380,7 +397,8 @@ class Hotspot:
         elsewhere (or never); returns the clients changed."""
         changed = []
         for c in clients:
-            portal = policy.to_portal(_with_voucher_quota(c, quotas), self.cfg, quotas.get(quota_name(c.id)))
+            portal = (policy.to_portal(_with_voucher_quota(c, quotas), self.cfg, quotas.get(quota_name(c.id)))
+                      or self._held(c))
             if self._http.get(c.id) != portal:
                 changed.append((c, portal))
         if changed:
@@ -389,11 +407,24 @@ class Hotspot:
                 self._remember_http(c, portal)
         return [c for c, _ in changed]
 
+    def _held(self, c: Client) -> bool:
+        """Does the plan guard block or stop this client now (by the last poll's figures)?"""
+        plan = self.plan.last or self.plan.snapshot()
+        return policy.plan_hold(plan["state"], c.mac in self.cfg.plan_exempt) == "capped"
+
     def refresh_portal(self) -> list[Client]:
         """hotspotd's poll: a client that used up its cap (after_cap block) has its plain HTTP sent
         to the portal, and one that no longer is has it back. Only clients near their cap, or sent
         there for their cap before, are looked at (and the devices of vouchers near the end of their
         data); the quotas are read only if there are any."""
+        plan_state = (self.plan.last or {}).get("state")
+        if plan_state != self._plan_http:  # the guard blocks, stops or lets go: everyone's HTTP
+            self._plan_http = plan_state
+            changed = self._set_http(self.store.clients(), self.nft.read_quotas())
+            if changed:
+                log.info("plan guard %s: %d clients' plain HTTP now goes where it should", plan_state,
+                         len(changed))
+            return changed
         if self.cfg.after_cap != "block" and not self._by_cap:
             return []
         near = {c.id: c for c in self.store.near_cap(NEAR_CAP)}
@@ -570,7 +601,7 @@ class Hotspot:
             clients = self.store.clients()
             self.reshape(clients)  # tc classes first, so a throttle holds from the table's first packet
             self.nft.delete_table()
-            elements = [policy.elements(c, self.cfg) for c in clients]
+            elements = [policy.elements(c, self.cfg, held=self._held(c)) for c in clients]
             handle = self.nft.build([self.cfg.lan_device], list(self.cfg.wan_device), elements,
                                     portal_port=self.cfg.portal_port,
                                     gate_unregistered=self.cfg.auth != "none",
@@ -706,7 +737,7 @@ class Hotspot:
                 if new:
                     self.shaper.set_classes({cls: rate for c in new
                                              for cls, rate in policy.shaping(c, self.cfg).items() if rate})
-                    elements = [policy.elements(c, self.cfg) for c in new]
+                    elements = [policy.elements(c, self.cfg, held=self._held(c)) for c in new]
                     self.nft.add_clients(elements)
                     for c, e in zip(new, elements):
                         self._remember_http(c, e.portal)

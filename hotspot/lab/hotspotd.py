@@ -36,10 +36,12 @@ class Hotspotd:
         self.clock_file.write_text("0")
         self.log_path = self.dir / "hotspotd.log"
         self.proc: subprocess.Popen | None = None
+        self.extra_env: dict[str, str] = {}  # more environment for hotspotd and hotspotctl
 
     def env(self) -> dict:
         # a failed delivery is retried after 1 s, not 30: tests wait for receivers that come back
-        return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file), "HOTSPOT_RETRY_DELAY": "1"}
+        return {**os.environ, "HOTSPOT_CLOCK_FILE": str(self.clock_file), "HOTSPOT_RETRY_DELAY": "1",
+                **self.extra_env}
 
     def start(self, wait: bool = True) -> Hotspotd:
         self._log_from = len(self.log())  # a restart appends: wait for this run's own lines

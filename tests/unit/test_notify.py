@@ -373,14 +373,16 @@ def test_email_repr_hides_the_password(certs):
 def test_sms_sends_one_short_text_to_each_number():
     sent = []
     ch = SmsChannel(lambda number, text: sent.append((number, text)), ["+49 170 1234567", "0044 7700 900123"])
-    long = Message("s", "Phone aa:bb:cc:dd:ee:01 used 1.8 GB of its 2 GB cap. " + "More follows. " * 20)
+    long = Message("hotspot: phone used 90% of its cap",
+                   "Phone aa:bb:cc:dd:ee:01 used 1.8 GB of its 2 GB cap. " + "More follows. " * 20)
     assert ch.send(long) == "sent to 2 of 2"
     assert [n for n, _ in sent] == ["+491701234567", "+447700900123"]
     text = sent[0][1]
     assert len(text) <= 160 and text.endswith("...")
-    assert text.startswith("Phone aa:bb:cc:dd:ee:01 used 1.8 GB")
-    assert long.text.startswith(text[:-3])  # cut after a whole word
-    assert long.text[len(text) - 3] == " "
+    whole = "phone used 90% of its cap. " + long.text  # the subject first, without "hotspot: "
+    assert text.startswith("phone used 90% of its cap. Phone aa:bb:cc:dd:ee:01 used 1.8 GB")
+    assert whole.startswith(text[:-3])  # cut after a whole word
+    assert whole[len(text) - 3] == " "
 
 
 def test_sms_failures():
