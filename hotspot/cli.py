@@ -101,13 +101,19 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("plan", help="the uplink's data plan: show, set, topup")
     psub = sp.add_subparsers(dest="plan_command", metavar="show|set|topup", parser_class=_Parser)
     psub.add_parser("show", help="used, left, forecast, the guard (the default)")
-    pp = psub.add_parser("set", help="set the plan's quota (SIZE or none) and, optionally, its cycle")
-    pp.add_argument("size")
+    pp = psub.add_parser("set", help="set the plan's quota (SIZE or none), its cycle, its guard")
+    pp.add_argument("size", nargs="?")
     pp.add_argument("--period", choices=("daily", "weekly", "monthly", "pass"))
     pp.add_argument("--start", metavar="DAY", help="day of the month (or week, 1 = Monday) the cycle starts")
     pp.add_argument("--hour", metavar="H", help="hour (0-23) the cycle starts at")
     pp.add_argument("--timezone", metavar="TZ", help="the carrier's time zone, e.g. Asia/Tokyo or UTC+8")
     pp.add_argument("--length", metavar="DURATION", help="a pass's length, e.g. 7d")
+    for level, what in (("throttle", "all but the exempt devices share --throttle-rate"),
+                        ("block", "all but the exempt devices are blocked"),
+                        ("stop", "all metered data stops, the router's too")):
+        pp.add_argument(f"--{level}-at", metavar="POINT", help=f"from here {what}: a percentage of the "
+                        "plan (90%%) or a size (18GB); '' for never")
+    pp.add_argument("--throttle-rate", metavar="RATE", help="what the throttled devices share, e.g. 2mbit")
     psub.add_parser("topup", help="add SIZE to this cycle (an add-on bought from the carrier)"
                     ).add_argument("size")
     sp = sub.add_parser("alerts", help="alerts fired and their deliveries; test a channel")
@@ -183,10 +189,16 @@ def _value(ns):
     if ns.command == "plan" and ns.plan_command == "topup":
         return parse_size(ns.size)
     if ns.command == "plan" and ns.plan_command == "set":
-        parse_cap(ns.size)  # checked here: a bad size fails before the config is touched
+        if ns.size is not None:
+            parse_cap(ns.size)  # checked here: a bad size fails before the config is touched
         given = {"plan_quota": ns.size, "plan_period": ns.period, "plan_period_start": ns.start,
-                 "plan_start_hour": ns.hour, "plan_timezone": ns.timezone, "plan_pass_length": ns.length}
-        return {k: v for k, v in given.items() if v is not None}
+                 "plan_start_hour": ns.hour, "plan_timezone": ns.timezone, "plan_pass_length": ns.length,
+                 "plan_throttle_at": ns.throttle_at, "plan_block_at": ns.block_at,
+                 "plan_stop_at": ns.stop_at, "plan_throttle_rate": ns.throttle_rate}
+        given = {k: v for k, v in given.items() if v is not None}
+        if not given:
+            raise UsageError("plan set: nothing to set (a SIZE, or an option such as --block-at 100%)")
+        return given
     return None
 
 
@@ -396,8 +408,13 @@ def cmd_plan(hs, ns, value, env):
     if ns.plan_command == "topup":
         p = hs.plan_topup(value)
     elif ns.plan_command == "set":
-        cfg = write_settings(hs.cfg.path, value)
-        hs.set_config(cfg)
+        try:
+            cfg = write_settings(hs.cfg.path, value)
+        except ConfigError as e:  # a bad value: nothing was written
+            for line in e.errors:
+                print(f"hotspotctl: {_printable(line)}", file=env.stderr)
+            return ExitStatus.USAGE
+        hs.set_config(cfg)  # hotspotd sees the file change at its next poll and applies it too
         p = hs.plan_view()
     else:
         p = hs.plan_view()

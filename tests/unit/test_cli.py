@@ -249,3 +249,44 @@ def test_auth_none_admits_everyone(cfg, cfg_file):
     assert (c["admitted"], c["admitted_until"]) == (True, None)
     c = _client_json(cfg_file, "unadmit", MAC)
     assert c["admitted"] is True
+
+
+# -- the data plan -------------------------------------------------------------------------------------
+
+
+def test_plan_set_writes_the_config_and_shows_the_plan(cfg, cfg_file):
+    status, out, err = run("-c", cfg_file, "--json", "plan", "set", "20GB", "--period", "weekly",
+                           "--start", "3", "--block-at", "100%", "--stop-at", "21GB")
+    assert (status, err) == (ExitStatus.OK, "")
+    plan = json.loads(out)
+    assert plan["allowance"] == 20 * 10**9 and plan["cycle"] == "weekly"
+    assert plan["guard"]["limits"] == {"throttle": None, "block": 20 * 10**9, "stop": 21 * 10**9}
+    text = Path(cfg_file).read_text()
+    assert "option plan_quota '20GB'" in text and "option plan_period_start '3'" in text
+    status, out, _ = run("-c", cfg_file, "plan")
+    assert status == ExitStatus.OK and "20.0 GB left of 20.0 GB" in out and "block at 20.0 GB" in out
+
+
+@pytest.mark.parametrize("args", [("lots",), ("20GB", "--start", "40"), ("20GB", "--block-at", "90 percent"),
+                                  ("--timezone", "Mars/Base"), ("--stop-at", "95%; flush ruleset"), ()])
+def test_bad_plan_settings_are_usage_errors_that_change_nothing(cfg, cfg_file, args):
+    before = Path(cfg_file).read_text()
+    status, out, err = run("-c", cfg_file, "plan", "set", *args)
+    assert status == ExitStatus.USAGE and out == ""
+    one_line(err)
+    assert Path(cfg_file).read_text() == before
+
+
+def test_plan_topup_needs_a_quota(cfg, cfg_file):
+    status, out, err = run("-c", cfg_file, "plan", "topup", "1GB")
+    assert status == ExitStatus.ERROR and "no quota to top up" in one_line(err)
+    run("-c", cfg_file, "plan", "set", "10GB")
+    status, out, err = run("-c", cfg_file, "--json", "plan", "topup", "1GB")
+    assert status == ExitStatus.OK and json.loads(out)["allowance"] == 11 * 10**9
+
+
+def test_alerts_list_and_a_test_without_the_channel(cfg, cfg_file):
+    status, out, err = run("-c", cfg_file, "alerts")
+    assert status == ExitStatus.OK and "no alerts yet" in out and "no deliveries yet" in out
+    status, out, err = run("-c", cfg_file, "alerts", "test", "webhook")
+    assert status == ExitStatus.ERROR and "no channel 'webhook' is configured" in one_line(err)
