@@ -94,3 +94,30 @@ def start_hotspotd(lab: Lab) -> tuple[Hotspotd, str]:
     else:
         raise TimeoutError(f"hotspotd never registered c1 ({mac}):\n{d.log()[-2000:]}")
     return d, mac
+
+
+def pull_until_stopped(lab: Lab, clients, meter, *, seconds: int = 3, stall: float = 1.0,
+                       timeout: float = 10) -> None:
+    """Line-rate TCP downloads (iperf3 -R) from every client at once, which a cap or the plan cuts off:
+    iperf3 then stalls, so stop them once `meter()` (bytes on the clients' wire) has not moved for
+    `stall` seconds (or they end, or `timeout`)."""
+    runs = [lab.iperf_start(c, seconds=seconds, reverse=True, timeout=timeout) for c in clients]
+    deadline = time.monotonic() + timeout
+    last, still_since = None, None
+    try:
+        while any(r.client.poll() is None for r in runs) and time.monotonic() < deadline:
+            total, now = meter(), time.monotonic()
+            if total != last:
+                last, still_since = total, now
+            elif now - still_since >= stall:
+                break
+            time.sleep(0.1)
+    finally:
+        for r in runs:
+            for p in (r.client, r.server):
+                if p.poll() is None:
+                    p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass

@@ -3,11 +3,8 @@ close a throttled TCP transfer comes to the rate it was promised."""
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 from hotspot.lab import Lab
-from tests.bench.common import emit, iperf, log, rnd, start_hotspotd
+from tests.bench.common import emit, iperf, log, pull_until_stopped, rnd, start_hotspotd
 
 CAP = 10_000_000  # "10MB"
 CAP_RUNS = 3
@@ -17,31 +14,6 @@ THROTTLE_SECONDS = 5
 
 def _wire(lab: Lab) -> dict:
     return lab.ip_bytes("c1")
-
-
-def _download_until_cut_off(lab: Lab, seconds: int = 3, stall: float = 1.0, timeout: float = 10) -> None:
-    """A line-rate TCP download (iperf3 -R) that the cap cuts off: iperf3 then stalls, so stop it once
-    the client's meter has not moved for `stall` seconds (or it ends, or `timeout`)."""
-    run = lab.iperf_start("c1", seconds=seconds, reverse=True, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    last, still_since = None, None
-    try:
-        while run.client.poll() is None and time.monotonic() < deadline:
-            total = sum(_wire(lab).values())
-            now = time.monotonic()
-            if total != last:
-                last, still_since = total, now
-            elif now - still_since >= stall:
-                break
-            time.sleep(0.1)
-    finally:
-        for p in (run.client, run.server):
-            if p.poll() is None:
-                p.kill()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def run_cap(runs: int = CAP_RUNS) -> None:
@@ -56,7 +28,7 @@ def run_cap(runs: int = CAP_RUNS) -> None:
                     d.ctl("cap", mac, "10MB")
                 before = _wire(lab)
                 used = d.client(mac)["bytes_total"]  # bytes already used this period when the transfer starts
-                _download_until_cut_off(lab)
+                pull_until_stopped(lab, ["c1"], lambda: sum(_wire(lab).values()))
                 after = _wire(lab)
                 delivered = sum(after.values()) - sum(before.values())
                 rx = sum(after[k] - before[k] for k in after if k.startswith("rx"))

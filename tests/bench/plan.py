@@ -3,7 +3,6 @@ pulling at line rate get, and how soon an alert point's webhook arrives after th
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from hotspot.config import Threshold
 from hotspot.lab import CommandError, Lab
 from hotspot.lab.hotspotd import Hotspotd
-from tests.bench.common import emit, log
+from tests.bench.common import emit, log, pull_until_stopped
 
 CLIENTS = ("c1", "c2", "c3")
 ALLOWANCE = 30_000_000  # each run tops the plan up by this much, and pulls it all
@@ -47,30 +46,6 @@ def _register(lab: Lab, d: Hotspotd) -> None:
         d.wait_client(lab.clients[c].mac, timeout=10)
 
 
-def _pull_until_stopped(lab: Lab, seconds: int = 4, stall: float = 1.0, timeout: float = 12) -> None:
-    """Every client downloads at line rate at once until the clients' meters stand still."""
-    runs = [lab.iperf_start(c, seconds=seconds, reverse=True, timeout=timeout) for c in CLIENTS]
-    deadline = time.monotonic() + timeout
-    last, still = None, None
-    try:
-        while any(r.client.poll() is None for r in runs) and time.monotonic() < deadline:
-            total, now = _wire(lab), time.monotonic()
-            if total != last:
-                last, still = total, now
-            elif now - still >= stall:
-                break
-            time.sleep(0.1)
-    finally:
-        for r in runs:
-            for p in (r.client, r.server):
-                if p.poll() is None:
-                    p.kill()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-
-
 def run_overshoot(runs: int = RUNS) -> None:
     """The plan's hard ceiling (plan_stop_at 100 %), then three clients pulling at line rate."""
     overshoots = []
@@ -84,7 +59,7 @@ def run_overshoot(runs: int = RUNS) -> None:
                 d.wait_polls(2)
                 plan = d.json("plan")
                 before, allowance = _wire(lab), plan["allowance"]
-                _pull_until_stopped(lab)
+                pull_until_stopped(lab, CLIENTS, lambda: _wire(lab), seconds=4, timeout=12)
                 delivered = _wire(lab) - before
                 d.wait_polls(2)
                 after = d.json("plan")

@@ -39,6 +39,15 @@ def _pull(lab, name, **kw) -> None:
         pass
 
 
+def _together(*runs) -> None:
+    """Wait for transfers started together; the guard may cut them off (iperf3 then times out)."""
+    for r in runs:
+        try:
+            r.wait()
+        except (subprocess.TimeoutExpired, CommandError):
+            pass
+
+
 def _router_fetch(lab, nbytes: int) -> int:
     """The router itself downloads `nbytes` from the internet (like an update); returns the bytes
     its interface to the internet carried, both ways, as the carrier would bill them."""
@@ -83,13 +92,8 @@ def test_guard_blocks_at_the_byte_and_spares_the_exempt_device(lab, start_hotspo
     start = _wire(lab, "c1", "c2")
 
     # c1 pulls over IPv4 and IPv6 at once, c2 (exempt) too: the plan's bytes stop at its quota for c1
-    runs = [lab.iperf_start("c1", seconds=4, reverse=True), lab.iperf_start("c1", seconds=4, reverse=True,
-                                                                              ipv6=True)]
-    for r in runs:
-        try:
-            r.wait()
-        except (subprocess.TimeoutExpired, CommandError):
-            pass
+    _together(lab.iperf_start("c1", seconds=4, reverse=True),
+              lab.iperf_start("c1", seconds=4, reverse=True, ipv6=True))
     delivered = _wire(lab, "c1", "c2") - start
     assert used + delivered >= quota - MAX_OVERSHOOT, "the transfer never reached the plan's end"
     assert used + delivered - quota <= MAX_OVERSHOOT, f"{used + delivered - quota} bytes past the plan"
@@ -118,12 +122,7 @@ def test_guard_stop_is_the_hard_ceiling_for_everyone(lab, start_hotspotd):
     d.wait_polls()
     used = d.json("status")["plan"]["plan_used"]
     start = _wire(lab, "c1", "c2")
-    runs = [lab.iperf_start("c1", seconds=3, reverse=True), lab.iperf_start("c2", seconds=3, ipv6=True)]
-    for r in runs:
-        try:
-            r.wait()
-        except (subprocess.TimeoutExpired, CommandError):
-            pass
+    _together(lab.iperf_start("c1", seconds=3, reverse=True), lab.iperf_start("c2", seconds=3, ipv6=True))
     delivered = _wire(lab, "c1", "c2") - start
     assert used + delivered >= 15_000_000 - MAX_OVERSHOOT
     assert used + delivered - 15_000_000 <= MAX_OVERSHOOT

@@ -93,19 +93,6 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(**kw) -> Receiver:
-        made.append(Receiver(**kw))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
 def closed_port() -> tuple[socket.socket, int]:
     """A loopback port bound but not listening (connections are refused) and kept so until closed."""
     s = socket.socket()

@@ -21,19 +21,6 @@ T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def receiver():
-    made = []
-
-    def make(**kw) -> Receiver:
-        made.append(Receiver(**kw))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
-@pytest.fixture
 def store(tmp_path):
     """The daemon's side: its own connection to the database file (WAL)."""
     s = Store(tmp_path / "hotspot.db")

@@ -1,0 +1,21 @@
+"""Fixtures shared by the unit tests of the notification channels and the outbox."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def receiver():
+    """Make HTTP receivers on loopback (tests.unit.test_notify.Receiver); all closed at the end."""
+    from tests.unit.test_notify import Receiver
+
+    made = []
+
+    def make(**kw) -> Receiver:
+        made.append(Receiver(**kw))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
