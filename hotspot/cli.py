@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
 
 from hotspot.config import DEFAULT_PATH, ConfigError, load
@@ -108,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     pp.add_argument("--hour", metavar="H", help="hour (0-23) the cycle starts at")
     pp.add_argument("--timezone", metavar="TZ", help="the carrier's time zone, e.g. Asia/Tokyo or UTC+8")
     pp.add_argument("--length", metavar="DURATION", help="a pass's length, e.g. 7d")
+    pp.add_argument("--activated", metavar="WHEN", help="when a pass started: 'now', a date and time "
+                    "such as '2026-11-28 14:00', or '' for its first metered byte")
     for level, what in (("throttle", "all but the exempt devices share --throttle-rate"),
                         ("block", "all but the exempt devices are blocked"),
                         ("stop", "all metered data stops, the router's too")):
@@ -194,12 +197,20 @@ def _value(ns):
         given = {"plan_quota": ns.size, "plan_period": ns.period, "plan_period_start": ns.start,
                  "plan_start_hour": ns.hour, "plan_timezone": ns.timezone, "plan_pass_length": ns.length,
                  "plan_throttle_at": ns.throttle_at, "plan_block_at": ns.block_at,
-                 "plan_stop_at": ns.stop_at, "plan_throttle_rate": ns.throttle_rate}
+                 "plan_stop_at": ns.stop_at, "plan_throttle_rate": ns.throttle_rate,
+                 "plan_activated": _when(ns.activated)}
         given = {k: v for k, v in given.items() if v is not None}
         if not given:
             raise UsageError("plan set: nothing to set (a SIZE, or an option such as --block-at 100%)")
         return given
     return None
+
+
+def _when(text: str | None) -> str | None:
+    """'now' as the config spells a time; anything else as given (the config checks it)."""
+    if text is None or text.strip().lower() != "now":
+        return text
+    return datetime.now().isoformat(sep=" ", timespec="minutes")
 
 
 def _reason(e: Exception) -> str:

@@ -25,6 +25,11 @@ def guard_of(cfg: Config) -> Guard:
     return Guard(levels=levels, rate=cfg.plan_throttle_rate if "throttle" in levels else None)
 
 
+def _cycle_settings(cfg: Config) -> tuple:
+    return (cfg.plan_period, cfg.plan_period_start, cfg.plan_start_hour, cfg.plan_timezone,
+            cfg.plan_pass_length, cfg.plan_activated)
+
+
 def guard_shaping(cfg: Config) -> dict[str, int | None]:
     """The guard's shared throttle class and its rate (None: no class)."""
     return {GUARD_CLASS: guard_of(cfg).rate}
@@ -57,7 +62,14 @@ class PlanKeeper:
         return self.store.get("plan_roaming") == "1"
 
     def allowance(self) -> int | None:
-        return plan.allowance(self.cfg, self.topup())
+        """This cycle's bytes, top-ups included. A pass that has ended allows no more than was used:
+        past it the carrier bills by the megabyte, so its guard points at 100 % hold from then on."""
+        limit = plan.allowance(self.cfg, self.topup())
+        return limit if limit is None or not self.expired() else min(limit, self.used())
+
+    def expired(self) -> bool:
+        end = self.store.get("plan_end")
+        return self.cfg.plan_period == "pass" and end is not None and self.hs.clock() >= float(end)
 
     def limits(self) -> dict[str, int | None]:
         return plan.guard_limits(self.cfg, self.allowance(), self.roaming())
@@ -133,20 +145,28 @@ class PlanKeeper:
         start, end = self.store.get("plan_start"), self.store.get("plan_end")
         if start is None:
             return self._start_cycle(now) and False
-        if now < float(end) or self.cfg.plan_period == "pass":
+        if now < float(end):
             return False
-        self.store.set("plan_used", 0)
-        self.store.set("plan_topup", 0)
-        self.store.set("router_up", 0)
-        self.store.set("router_down", 0)
-        for name in self.meters():
-            self.store.set(f"meter_{name}", 0)
+        if self.cfg.plan_period == "pass":
+            if self.store.get("plan_expired") != end:
+                self.store.set("plan_expired", end)
+                if ours:
+                    self.hs.nft.set_guard_limits(self.limits())
+                log.warning("plan: the pass ended at %s; its guard holds from now on", iso(float(end)))
+            return False
+        self._new_cycle(now, ours)
+        return True
+
+    def _new_cycle(self, now: float, ours: bool) -> None:
+        """Start the cycle containing `now` from zero: no bytes, no top-up, the guard's quotas reset."""
+        meters = [f"meter_{m}" for m in self.meters()]
+        for key in ("plan_used", "plan_topup", "router_up", "router_down", *meters):
+            self.store.set(key, 0)
         self._start_cycle(now)
         if ours:
             self.hs.nft.reset_guard()
             self.hs.nft.set_guard_limits(self.limits())
         log.info("plan: a new cycle, to %s", iso(float(self.store.get("plan_end"))))
-        return True
 
     def meter(self, name: str, raw: int | None) -> None:
         """Another count of the same bytes (the modem's bearer, or the uplinks' interface counters),
@@ -187,13 +207,17 @@ class PlanKeeper:
             self.hs.nft.set_guard_limits(self.limits())
 
     def config_changed(self, old: Config) -> None:
-        """New plan settings (the levels themselves stay: a new set of levels rebuilds the table)."""
-        if plan.cycle(0, old, None) is not None and (
-                old.plan_period, old.plan_period_start, old.plan_start_hour, old.plan_timezone,
-                old.plan_pass_length, old.plan_activated) != (
-                self.cfg.plan_period, self.cfg.plan_period_start, self.cfg.plan_start_hour,
-                self.cfg.plan_timezone, self.cfg.plan_pass_length, self.cfg.plan_activated):
-            self._start_cycle(self.hs.clock())  # the same bytes, in the cycle as now defined
+        """New plan settings (the levels themselves stay: a new set of levels rebuilds the table). A
+        cycle defined anew keeps its bytes, unless it starts after the old one ended (a new pass)."""
+        if _cycle_settings(old) != _cycle_settings(self.cfg):
+            if old.plan_activated != self.cfg.plan_activated:
+                self.store.db.execute("DELETE FROM meta WHERE key = 'plan_activated'")
+            now, end = self.hs.clock(), self.store.get("plan_end")
+            bounds = plan.cycle(now, self.cfg, self.activated())
+            if bounds and end is not None and bounds[0] >= float(end):
+                self._new_cycle(now, self.hs.table_is_ours())
+            elif bounds:
+                self._start_cycle(now)
         self._push_limits()
 
     # -- views --------------------------------------------------------------------------------
@@ -228,8 +252,7 @@ class PlanKeeper:
             "cycle": self.cfg.plan_period,
             "cycle_start": iso(f["start"]),
             "cycle_end": iso(f["end"]),
-            "expired": self.cfg.plan_period == "pass" and f["end"] is not None
-            and self.hs.clock() >= f["end"],
+            "expired": self.expired(),
             "forecast_end_bytes": f["forecast_end_bytes"],
             "runs_out_at": iso(f["runs_out_at"]),
             "router_bytes": self._int("router_up") + self._int("router_down"),

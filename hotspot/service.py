@@ -369,10 +369,10 @@ class Hotspot:
         """Move every client's kernel state from the current settings to `cfg`'s (the admin UI
         changed the plan while hotspotd runs); counters and quotas carry on."""
         old, self.cfg = self.cfg, cfg
+        with self.store.transaction():
+            self.plan.config_changed(old)  # the database's side, and the guard's points if ours
         if not self.table_is_ours():
             return  # a new set of guard levels: hotspotd rebuilds the table at its next poll
-        with self.store.transaction():
-            self.plan.config_changed(old)
         if guard_shaping(cfg) != guard_shaping(old):
             self.shaper.set_classes(guard_shaping(cfg))
         objs = self.nft.read_counters()

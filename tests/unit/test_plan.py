@@ -199,3 +199,27 @@ def test_the_report_goes_out_once_at_its_time_with_the_figures(hs):
     message = outbox.load_message(hs.store.db.execute("SELECT message_json FROM deliveries").fetchone()[0])
     assert message.data["top_clients"][0]["mac"] == MAC and message.data["router_bytes"] == 5 * 10**6
     assert message.images and "cid:" in message.html
+
+
+def test_a_pass_ends_and_a_new_one_starts_from_zero(cfg):
+    clock = Clock(ts("2026-11-20 12:00"))
+    h = Hotspot(cfg.replace(plan_quota=5 * GB, plan_period="pass", plan_pass_length=7 * 86400,
+                            plan_block_at=Threshold(percent=100.0)), clock=clock)
+    try:
+        h.plan_rollover_if_due()
+        assert h.plan_view()["cycle_start"] is None  # not activated yet: it starts at its first byte
+        with h.store.transaction():
+            h.plan.add(GB, clock.now)
+        p = h.plan_view()
+        assert p["cycle_start"][:16] == "2026-11-20T12:00" and p["cycle_end"][:10] == "2026-11-27"
+        clock.now = ts("2026-11-27 12:00")
+        assert h.plan_rollover_if_due() is False  # a pass does not renew...
+        p = h.plan_view()
+        assert p["expired"] and (p["allowance"], p["left"], p["guard"]["state"]) == (GB, 0, "block")
+        # ...the owner buys a new one
+        h.set_config(h.cfg.replace(plan_activated=ts("2026-11-27 13:00")))
+        clock.now = ts("2026-11-27 13:30")
+        p = h.plan_view()
+        assert (p["used"], p["expired"], p["allowance"], p["guard"]["state"]) == (0, False, 5 * GB, "ok")
+    finally:
+        h.close()
