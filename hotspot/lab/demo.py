@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from hotspot.config import Threshold
 from hotspot.lab import Lab, cleanup_stale
 from hotspot.lab.forward import Forward
 from hotspot.lab.hotspotd import Hotspotd
@@ -90,9 +91,12 @@ def banner(lab: Lab, d: Hotspotd, forwards: dict[str, Forward] | None = None) ->
         *rows,
         f"  config {d.config_path}",
         f"  db     {Path(d.config.run_dir) / 'hotspot.db'}   log {d.log_path}",
+        "The SIM's plan is 3 GB: from 80 % all but the laptop (the owner's) share 5 mbit/s, at 100 % "
+        "they stop.",
         "Try in another terminal (as root); the second command gives the capped phone 20 MB more:",
         f"  {ctl} clients",
         f"  {ctl} topup {phone} 20MB",
+        f"  {ctl} plan            # the plan: used, left, forecast, the guard; 'plan topup 1GB' adds",
         *web(forwards or {}),
         "Ctrl-C stops the demo and removes every namespace and process it made.",
         "",
@@ -145,7 +149,11 @@ def watch(lab: Lab, d: Hotspotd, stopping: threading.Event, seconds: float | Non
 
 
 def demo(lab: Lab, seconds: float | None) -> None:
-    d = Hotspotd(lab, poll_interval=1).start()
+    # The SIM's plan: 3 GB; from 80 % every device but the owner's laptop shares 5 mbit/s (about a
+    # minute and a half into the demo, at the tablet's pace), at 100 % they are blocked.
+    d = Hotspotd(lab, poll_interval=1, plan_quota=3 * 10**9, plan_throttle_at=Threshold(percent=80.0),
+                 plan_throttle_rate=5_000_000, plan_block_at=Threshold(percent=100.0),
+                 plan_exempt=(lab.clients["laptop"].mac,)).start()
     macs = {name: lab.clients[name].mac for name in CLIENTS}
     for mac in macs.values():
         d.wait_client(mac, timeout=15)
