@@ -95,7 +95,7 @@ class Daemon:
         self.modem: tuple | None = None  # (the modem thread's last reading, a Modem or None)
         # Alerts and reports wait in the database's outbox; its thread delivers them.
         # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
-        self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms),
+        self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms), clock=hs.clock,
                              base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
 
     def send_sms(self, number: str, text: str) -> None:

@@ -104,3 +104,34 @@ def test_alerts_fire_once_reach_webhook_and_email_and_survive_restarts(lab, star
         assert {x["channel"]: x["status"] for x in log} == {"webhook": "sent", "email": "sent"}
     finally:
         smtp.kill()
+
+
+def test_the_daily_report_reaches_the_owner_by_email(lab, start_hotspotd):
+    from email import message_from_string
+
+    from hotspot.reports import next_time
+
+    mails = Path(lab.dir) / "report-mails.jsonl"
+    smtp = _serve(lab, SMTP, SMTP_PORT, mails)
+    try:
+        hour = (time.localtime().tm_hour + 2) % 24
+        d = start_hotspotd(plan_quota=10**9, report="daily", report_hour=hour, venue="Van 1",
+                           alert_email=("owner@example.com",), smtp_host="localhost", smtp_port=SMTP_PORT,
+                           smtp_security="none")
+        register(lab, d, "c1")
+        lab.iperf("c1", bytes=3_000_000, reverse=True)
+        d.wait_polls(2)  # the first poll schedules the report: today or tomorrow at `hour`
+        assert not _lines(mails)
+        d.clock_file.write_text(str(next_time(time.time(), "daily", hour) - time.time() + 1))
+        (mail,) = lab.wait_for(lambda: _lines(mails), 15, "the report's email")
+        msg = message_from_string(mail["data"])
+        assert "Van 1" in msg["Subject"] and mail["to"] == ["owner@example.com"]
+        parts = {p.get_content_type(): p for p in msg.walk()}
+        text = parts["text/plain"].get_payload(decode=True).decode()
+        html = parts["text/html"].get_payload(decode=True).decode()
+        assert lab.clients["c1"].mac in text and "cid:" in html
+        assert "image/png" in parts
+        time.sleep(2)
+        assert len(_lines(mails)) == 1  # once, not at every poll
+    finally:
+        smtp.kill()
