@@ -56,9 +56,14 @@ def channels_of(cfg: Config, send_sms=None) -> dict:
     return found
 
 
-def fired(db: sqlite3.Connection, kind: str, subject: str, period: float) -> set[int]:
-    return {r[0] for r in db.execute("SELECT point FROM alerts WHERE kind = ? AND subject = ? AND period = ?",
-                                     (kind, subject, period))}
+def fired(db: sqlite3.Connection, kind: str, period: float) -> dict[str, set[int]]:
+    """{subject: the points that fired} for one kind and period, in one query (a poll may look at
+    thousands of clients near their caps)."""
+    found: dict[str, set[int]] = {}
+    for subject, point in db.execute("SELECT subject, point FROM alerts WHERE kind = ? AND period = ?",
+                                     (kind, period)):
+        found.setdefault(subject, set()).add(point)
+    return found
 
 
 def recent(db: sqlite3.Connection, limit: int = 100) -> list[dict]:
@@ -76,14 +81,14 @@ def check(db: sqlite3.Connection, cfg: Config, *, plan: dict | None, clients: li
     schema(db)
     queued = []
     if plan and plan.get("allowance") and plan.get("cycle_start") is not None:
-        for point in crossed(plan["used"], plan["allowance"], cfg.alert_at,
-                             fired(db, "plan", "plan", plan["cycle_start"])):
+        done = fired(db, "plan", plan["cycle_start"]).get("plan", set())
+        for point in crossed(plan["used"], plan["allowance"], cfg.alert_at, done):
             queued.append(_fire(db, "plan", "plan", plan["cycle_start"], point, plan["used"],
                                 plan["allowance"], plan_message(point, plan), channels, now))
-    if cfg.alert_clients:
+    if cfg.alert_clients and clients:
+        done = fired(db, "client", clients[0]["period_start"])  # one period for every client
         for c in clients:
-            for point in crossed(c["used"], c["cap"], cfg.alert_at,
-                                 fired(db, "client", c["mac"], c["period_start"])):
+            for point in crossed(c["used"], c["cap"], cfg.alert_at, done.get(c["mac"], set())):
                 queued.append(_fire(db, "client", c["mac"], c["period_start"], point, c["used"], c["cap"],
                                     client_message(point, c), channels, now))
     return queued
