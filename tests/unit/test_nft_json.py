@@ -359,3 +359,46 @@ def test_the_ruleset_gates_in_our_table_only():
     assert "reject with tcp reset" in ruleset and "reject with icmpx admin-prohibited" in ruleset
     assert "type nat hook prerouting" in hook and "tcp dport 80 iifname @lan_ifaces jump captive_http" in hook
     assert "hook" not in "".join(line for line in ruleset.splitlines() if not line.strip().startswith("#"))
+
+
+# -- the plan guard -------------------------------------------------------------------------------------
+
+
+GUARD = Guard(levels=("throttle", "block", "stop"), rate=2_000_000)
+
+
+def q(name):
+    return {"quota": name}
+
+
+def prio(classid):
+    return {"mangle": {"key": {"meta": {"key": "priority"}}, "value": classid}}
+
+
+def test_guard_rules_count_every_packet_once_before_the_counter():
+    up, down = client_rules(base(), Marks(), GUARD)
+    assert up == [[q("g_block"), GATE], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")], UP]
+    assert down == [[q("g_block"), DROP], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")], DOWN]
+    # the owner's device only counts, but stops at the hard ceiling
+    up, _ = client_rules(base(exempt=True), Marks(), GUARD)
+    assert up == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP], UP]
+    # blocked or gated: held back before anything counts
+    assert client_rules(base(blocked=True), Marks(), GUARD) == ([[DROP], UP], [[DROP], DOWN])
+
+
+def test_the_strictest_throttle_class_is_set_last():
+    # the client's own 256 kbit/s beats the guard's shared 2 Mbit/s; its 50 Mbit/s does not
+    slow, _ = client_rules(base(shape="1:a", shape_rate=256_000), Marks(), GUARD)
+    assert slow[-3:] == [[q("g_throttle"), prio("1:2")], [prio("1:a")], UP]
+    fast, _ = client_rules(base(shape="1:a", shape_rate=50_000_000), Marks(), GUARD)
+    assert fast[-3:] == [[prio("1:a")], [q("g_throttle"), prio("1:2")], UP]
+    # a cap's drop comes before the guard's quotas: a packet it drops counts nowhere
+    capped, _ = client_rules(base(quota=10), Marks(), GUARD)
+    assert capped[0] == [q("q5"), DROP]
+
+
+def test_the_routers_chains_count_and_stop_only():
+    from hotspot.nft import router_rules
+
+    assert router_rules(GUARD) == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP], [COUNTER]]
+    assert router_rules(Guard()) == [[COUNTER]]
