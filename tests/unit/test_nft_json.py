@@ -371,10 +371,6 @@ def q(name):
     return {"quota": name}
 
 
-def prio(classid):
-    return {"mangle": {"key": {"meta": {"key": "priority"}}, "value": classid}}
-
-
 def test_guard_rules_count_every_packet_once_before_the_counter():
     up, down = client_rules(base(), Marks(), GUARD)
     assert up == [[q("g_block"), GATE], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")], UP]
