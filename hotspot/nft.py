@@ -121,6 +121,12 @@ def guard_quota_name(level: str) -> str:
     return f"g_{level}"
 
 
+def _guard_quota(point: int | None, base: int) -> dict:
+    """A guard quota counting from `base` (the plan's bytes when it was made) to `point`; a level
+    that is off for now (configured only while roaming) waits at a point no plan reaches."""
+    return {"bytes": _NEVER if point is None else max(0, point - base), "used": 0, "inv": True}
+
+
 def _obj(kind: str, name: str, **extra) -> dict:
     return {kind: {"family": FAMILY, "table": TABLE, "name": name, **extra}}
 
@@ -372,12 +378,11 @@ class Nft:
                      {"add": _elem(name, list(dict.fromkeys(items)))}]
         self.batch(cmds)
 
-    def _build_guard(self, guard: Guard, limits: dict[str, int], used: int) -> None:
+    def _build_guard(self, guard: Guard, limits: dict[str, int], base: int) -> None:
         """The guard's quotas, its rules in the unregistered tails (before their counter rule), and
         the router's own chains: all before the hook, like the clients'."""
-        points = {level: limits.get(level) or _NEVER for level in guard.levels}  # None: off for now
-        cmds = [{"add": _obj("quota", guard_quota_name(level), bytes=point, used=min(used, point), inv=True)}
-                for level, point in points.items()]
+        cmds = [{"add": _obj("quota", guard_quota_name(level), **_guard_quota(limits.get(level), base))}
+                for level in guard.levels]
         for chain, hold in (("upload", _GATE), ("download", _DROP)):
             counter = self._rule_handles(chain)[-1]
             drops, setters = guard.rules(exempt=False, hold=hold)
@@ -388,15 +393,16 @@ class Nft:
             cmds += [{"add": _rule(chain, expr)} for expr in router_rules(guard)]
         self.batch(cmds)
 
-    def set_guard_limits(self, limits: dict[str, int | None]) -> None:
-        """Move the guard's points (a top-up, a new quota, roaming): each quota keeps what it has
-        consumed, so a level already passed stays passed only if the new point is below it."""
-        self.batch([{"add": _obj("quota", guard_quota_name(level), bytes=limits.get(level) or _NEVER,
-                                 inv=True)} for level in self.guard.levels])
-
-    def reset_guard(self) -> None:
-        """A new cycle: the guard's quotas start again from zero."""
-        self.batch([{"reset": _obj("quota", guard_quota_name(level))} for level in self.guard.levels])
+    def set_guard_limits(self, limits: dict[str, int | None], base: int) -> None:
+        """Move the guard's points (a top-up, a new quota, roaming, a new cycle) in one transaction:
+        each quota starts again from zero and allows what is left from `base` (the plan's bytes now)
+        to its point. A quota that dropped packets has counted them too; starting from the bytes
+        that were delivered, a top-up gives the clients all of it."""
+        cmds = []
+        for level in self.guard.levels:
+            cmds += [{"reset": _obj("quota", guard_quota_name(level))},
+                     {"add": _obj("quota", guard_quota_name(level), **_guard_quota(limits.get(level), base))}]
+        self.batch(cmds)
 
     def delete_table(self) -> bool:
         if self.table_handle() is None:

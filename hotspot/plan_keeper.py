@@ -76,13 +76,14 @@ class PlanKeeper:
 
     def state(self, used: int | None = None, objs: dict[str, int] | None = None) -> str:
         """The guard's level reached: "ok", "throttle", "block" or "stop". A level's kernel quota
-        (in `objs`) may have passed its point when the database has not: it also counts the packet
-        it dropped, and the bytes delivered stop one packet short of the point."""
+        (in `objs`, counting from guard_base) may have passed its point when the database has not:
+        it also counts the packet it dropped, and the bytes delivered stop one packet short of it."""
         used = self.used() if used is None else used
-        limits = self.limits()
+        limits, base = self.limits(), self.guard_base()
         for level in reversed(plan.LEVELS):
             point = limits.get(level)
-            if point is not None and max(used, (objs or {}).get(guard_quota_name(level), 0)) >= point:
+            kernel = (objs or {}).get(guard_quota_name(level))
+            if point is not None and max(used, 0 if kernel is None else base + kernel) >= point:
                 return level
         return "ok"
 
@@ -150,8 +151,7 @@ class PlanKeeper:
         if self.cfg.plan_period == "pass":
             if self.store.get("plan_expired") != end:
                 self.store.set("plan_expired", end)
-                if ours:
-                    self.hs.nft.set_guard_limits(self.limits())
+                self._push_limits(ours)
                 log.warning("plan: the pass ended at %s; its guard holds from now on", iso(float(end)))
             return False
         self._new_cycle(now, ours)
@@ -163,9 +163,7 @@ class PlanKeeper:
         for key in ("plan_used", "plan_topup", "router_up", "router_down", *meters):
             self.store.set(key, 0)
         self._start_cycle(now)
-        if ours:
-            self.hs.nft.reset_guard()
-            self.hs.nft.set_guard_limits(self.limits())
+        self._push_limits(ours)
         log.info("plan: a new cycle, to %s", iso(float(self.store.get("plan_end"))))
 
     def meter(self, name: str, raw: int | None) -> None:
@@ -202,9 +200,19 @@ class PlanKeeper:
                     ", ".join(f"{k} at {v}" for k, v in self.limits().items() if v is not None) or "none")
         return True
 
-    def _push_limits(self) -> None:
-        if self.hs.table_is_ours():
-            self.hs.nft.set_guard_limits(self.limits())
+    def _push_limits(self, ours: bool | None = None) -> None:
+        """The guard's quotas count again from the plan's bytes now (the caller accounted the
+        kernel's counters first, where it matters) up to the points in force."""
+        if ours is None:
+            ours = self.hs.table_is_ours()
+        if ours:
+            base = self.used()
+            self.hs.nft.set_guard_limits(self.limits(), base)
+            self.store.set("guard_base", base)
+
+    def guard_base(self) -> int:
+        """The plan's bytes when the guard's kernel quotas last started from zero."""
+        return self._int("guard_base")
 
     def config_changed(self, old: Config) -> None:
         """New plan settings (the levels themselves stay: a new set of levels rebuilds the table). A

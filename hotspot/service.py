@@ -370,6 +370,8 @@ class Hotspot:
         changed the plan while hotspotd runs); counters and quotas carry on."""
         old, self.cfg = self.cfg, cfg
         with self.store.transaction():
+            if self.table_is_ours():
+                self.account()
             self.plan.config_changed(old)  # the database's side, and the guard's points if ours
         if not self.table_is_ours():
             return  # a new set of guard levels: hotspotd rebuilds the table at its next poll
@@ -612,6 +614,7 @@ class Hotspot:
             for c, e in zip(clients, elements):
                 self._remember_http(c, e.portal)
             self.store.reset_seen()
+            self.store.set("guard_base", self.plan.used())  # the guard's quotas count from here
             self.store.set("table", self._identity(handle))
         return True
 
@@ -785,6 +788,8 @@ class Hotspot:
     def plan_topup(self, size: int) -> dict:
         """Add to this cycle's plan (the owner bought an add-on): the guard's points move up at once."""
         with self.store.transaction():
+            if self.table_is_ours():
+                self.account()  # the guard counts on from the plan's bytes up to this instant
             self.plan.add_topup(size)
         return self.plan_view()
 
