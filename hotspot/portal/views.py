@@ -14,6 +14,7 @@ from hotspot.portal.i18n import (
     format_rate,
     format_size,
     format_time,
+    get_locale,
 )
 
 STATES = ("ok", "warned", "capped", "throttled", "blocked")
@@ -43,6 +44,9 @@ def headline(c: dict) -> str:
         "not_admitted": _("You're not signed in yet"),
         "voucher_used": _("You're slowed down") if c.get("state") == "throttled"
         else _("Your internet is paused"),
+        "plan_throttle": _("You're slowed down"),
+        "plan_block": _("Your internet is paused"),
+        "plan_stop": _("Your internet is paused"),
     }.get(reason, state_label(c.get("state", "")))
 
 
@@ -76,6 +80,9 @@ def explanation(c: dict) -> str:
                      "Enter a new voucher code for full speed.", rate=rate, data=data)
         return _("Paused because the %(data)s of your voucher are used up. "
                  "Enter a new voucher code to continue.", data=data)
+    if reason in ("plan_throttle", "plan_block", "plan_stop"):
+        used_up = reason == "plan_stop" or ((c.get("plan") or {}).get("percent") or 0) >= 100
+        return plan_explanation(reason, until, used_up)
     if reason == "throttle":
         return _("Slowed to %(rate)s by the hotspot's owner.", rate=rate)
     if reason == "blocked":
@@ -100,9 +107,28 @@ def explanation(c: dict) -> str:
     return _("No data cap on this device.")
 
 
+def plan_explanation(reason: str, until, used_up: bool) -> str:
+    """Why the plan guard holds the client back, and until when (a pass does not renew). A block
+    before the plan's end saves the rest for the owner's devices; at its end, the plan is used up."""
+    if reason == "plan_throttle":
+        if until:
+            return _("Slowed to save what is left of the hotspot's data plan — full speed again when "
+                     "the plan renews on %(date)s at %(time)s.", **_when(until))
+        return _("Slowed to save what is left of the hotspot's data plan, until its owner adds data.")
+    if reason == "plan_block" and not used_up:
+        if until:
+            return _("Paused to save what is left of the hotspot's data plan — back online when the "
+                     "plan renews on %(date)s at %(time)s.", **_when(until))
+        return _("Paused to save what is left of the hotspot's data plan, until its owner adds data.")
+    if until:
+        return _("Paused because the hotspot's data plan is used up — back online when the plan renews "
+                 "on %(date)s at %(time)s.", **_when(until))
+    return _("Paused because the hotspot's data plan is used up, until its owner adds data.")
+
+
 def forecast(c: dict) -> str:
     f = c.get("forecast") or {}
-    done = c.get("reason") in ("cap_block", "cap_throttle", "voucher_used")
+    done = c.get("reason") in ("cap_block", "cap_throttle", "voucher_used", "plan_block", "plan_stop")
     if c.get("cap") is not None and f.get("cap_hit_at") and not done:
         return _("At this pace you reach your cap on %(date)s.", date=format_date(f["cap_hit_at"]))
     if f.get("period_end_bytes") is not None and not done:
@@ -123,10 +149,59 @@ def tone(c: dict) -> str:
     return {"ok": "good", "warned": "warn", "throttled": "warn"}.get(c.get("state"), "bad")
 
 
+def cap_banner(c: dict) -> tuple[str, str]:
+    """The alert banner for the client's own cap once it passed an alert point: (text, tone)."""
+    point, cap = c.get("cap_alert"), c.get("cap")
+    if point is None or cap is None:
+        return "", "warn"
+    if point >= 100:
+        return _("You have used all of your %(cap)s for this period.", cap=format_size(cap)), "bad"
+    left = max(0, cap - (c.get("bytes_total") or 0))
+    return _("You have passed %(point)s%% of your %(cap)s: %(left)s left.", point=point,
+             cap=format_size(cap), left=format_size(left)), "warn"
+
+
+def _sentences(parts: list[str]) -> str:
+    return ("" if get_locale() == "zh" else " ").join(p for p in parts if p)
+
+
+def plan_banner(c: dict) -> tuple[str, str]:
+    """The banner about the hotspot's data plan, when its guard holds the client back or the plan
+    passed an alert point: how much of the plan is used, what that does to this device, and what
+    comes next. Only plan-level facts: nothing about other clients."""
+    p = c.get("plan")
+    if not p or not p.get("held") and p.get("alert_point") is None:
+        return "", "warn"
+    pct = min(100, int(p.get("percent") or 0))
+    held, nxt, at = p.get("held"), p.get("next_level"), p.get("next_at_percent")
+    if held in ("block", "stop"):
+        first = _("The hotspot's data plan is %(pct)s%% used, so the internet is paused for this device.",
+                  pct=pct)
+    elif held == "throttle":
+        first = _("The hotspot's data plan is %(pct)s%% used, so this device is slowed down.", pct=pct)
+    else:
+        first = _("The hotspot's data plan is %(pct)s%% used.", pct=pct)
+    then = ""
+    if nxt == "throttle":
+        then = _("At %(at)s%% this device will be slowed down.", at=f"{at:g}")
+    elif nxt:
+        then = _("At %(at)s%% the internet will pause for this device.", at=f"{at:g}")
+    renews = ""  # when held, the status card above already says until when
+    if not held and p.get("renews") and p.get("cycle_end"):
+        renews = _("The plan renews on %(date)s at %(time)s.", **_when(p["cycle_end"]))
+    tone = "bad" if held in ("block", "stop") or pct >= 100 else "warn"
+    return _sentences([first, then, renews]), tone
+
+
 def client_text(c: dict) -> dict:
     """Every finished string the client page shows, for the page and for /api/me."""
     cap = c.get("cap")
+    (cap_alert, cap_tone), (plan_alert, plan_tone) = cap_banner(c), plan_banner(c)
     return {
+        "cap_banner": cap_alert,
+        "cap_banner_tone": cap_tone,
+        "plan_banner": plan_alert,
+        "plan_banner_tone": plan_tone,
         "headline": headline(c),
         "explanation": explanation(c),
         "forecast": forecast(c),
@@ -179,3 +254,4 @@ def admin_row(c: dict) -> dict:
         "speed": f"↓ {format_rate(c.get('speed_down') or 0)}  ↑ {format_rate(c.get('speed_up') or 0)}",
         "last_seen": format_datetime(c.get("last_seen")),
     }
+
