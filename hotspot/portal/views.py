@@ -6,6 +6,7 @@ one place and the scripts only place finished text (with textContent) and draw c
 
 from __future__ import annotations
 
+from hotspot.plan import LEVELS
 from hotspot.portal.i18n import (
     _,
     format_date,
@@ -255,3 +256,105 @@ def admin_row(c: dict) -> dict:
         "last_seen": format_datetime(c.get("last_seen")),
     }
 
+
+# -- the uplink's data plan, as the admin pages show it ----------------------------------------------
+
+def guard_label(state: str) -> str:
+    """What the plan guard is doing, in a few words."""
+    return {
+        "ok": _("Not holding anyone back"),
+        "throttle": _("Slowing devices down"),
+        "block": _("Blocking devices"),
+        "stop": _("All metered data stopped"),
+    }.get(state, state)
+
+
+def level_label(level: str) -> str:
+    """What a guard level does once the plan reaches its point."""
+    return {
+        "throttle": _("Slow all but the exempt devices"),
+        "block": _("Block all but the exempt devices"),
+        "stop": _("Stop all metered data, the router's too"),
+    }.get(level, level)
+
+
+def cycle_label(cycle: str | None) -> str:
+    return {"daily": _("Daily"), "weekly": _("Weekly"), "monthly": _("Monthly"), "pass": _("Pass")}.get(
+        cycle, cycle or "–")
+
+
+def plan_tone(state: str, percent: int) -> str:
+    """good, warn or bad: the guard's level first, then how full the plan is."""
+    if state in ("block", "stop") or percent >= 100:
+        return "bad"
+    return "warn" if state == "throttle" or percent >= 80 else "good"
+
+
+def _point_percent(point: int, allowance: int | None) -> str:
+    return "" if not allowance else f"{point * 100 / allowance:.3g}%"
+
+
+def plan_summary(p: dict) -> dict:
+    """The plan (status()["plan"]: its fields flattened) as the dashboard and the Plan page show it:
+    the raw figures kept, the words and sizes added."""
+    allowance, used = p.get("allowance"), p.get("plan_used") or 0
+    guard = p.get("guard") or {}
+    state, limits = guard.get("state") or "ok", guard.get("limits") or {}
+    percent = format_percent(used, allowance)
+    points = [{"level": lv, "label": level_label(lv), "size": format_size(limits[lv]),
+               "at": format_percent(limits[lv], allowance) if allowance else None,
+               "at_text": _point_percent(limits[lv], allowance), "reached": used >= limits[lv]}
+              for lv in LEVELS if limits.get(lv) is not None]
+    return {
+        **p,
+        "has_quota": allowance is not None,
+        "used_text": format_size(used),
+        "allowance_text": format_size(allowance) if allowance is not None else _("No quota"),
+        "left_text": format_size(p.get("plan_left")) if p.get("plan_left") is not None else "∞",
+        "percent": percent,
+        "percent_text": f"{p.get('plan_percent') or 0:g}%",
+        "tone": plan_tone(state, percent),
+        "guard_state": state,
+        "guard_text": guard_label(state),
+        "guard_tone": {"ok": "good", "throttle": "warn"}.get(state, "bad"),
+        "points": points,
+        "cycle_text": cycle_label(p.get("cycle")),
+        "dates_text": f"{format_datetime(p.get('cycle_start'))} – {format_datetime(p.get('cycle_end'))}",
+        "forecast_text": plan_forecast(p),
+        "router_text": format_size(p.get("router_bytes") or 0),
+        "topup_text": format_size(p["plan_topup"]) if p.get("plan_topup") else None,
+        "throttle_rate_text": format_rate(guard["throttle_rate"]) if guard.get("throttle_rate") else None,
+    }
+
+
+def plan_forecast(p: dict) -> str:
+    """Where the cycle ends at the recent pace, and whether the plan runs out before."""
+    if p.get("expired"):
+        return _("The pass has ended: top up or set a new plan.")
+    if p.get("cycle_start") is None:
+        return _("The cycle starts with the first metered byte.")
+    end = p.get("forecast_end_bytes")
+    if p.get("runs_out_at"):
+        return _("At this pace the plan runs out on %(date)s at %(time)s.", **_when(p["runs_out_at"]))
+    if end is not None and p.get("allowance") is not None:
+        return _("At this pace about %(total)s by the cycle's end: the plan lasts.", total=format_size(end))
+    if end is not None:
+        return _("At this pace about %(total)s by the cycle's end.", total=format_size(end))
+    return ""
+
+
+MODEM = ("operator", "technology", "signal", "signal_dbm", "roaming", "rx_bytes", "tx_bytes")
+
+
+def modem_facts(m) -> dict | None:
+    """The modem's figures (status()["modem"]) with every key present, None where unknown; None when
+    hotspotd reads no modem. Tolerates the names ModemManager uses too: signal_quality for the
+    signal's percent, and a bearer's {"rx_bytes", "tx_bytes"} under "bearer"."""
+    if not isinstance(m, dict):
+        return None
+    bearer = m.get("bearer") if isinstance(m.get("bearer"), dict) else {}
+    facts = {k: m.get(k) for k in MODEM}
+    facts["signal"] = m.get("signal", m.get("signal_quality"))
+    for k in ("rx_bytes", "tx_bytes"):
+        facts[k] = m.get(k, bearer.get(k))
+    return facts

@@ -1,4 +1,6 @@
-"""The data plan in the portal (fake backend): the client's banners and plan facts."""
+"""The data plan in the portal (fake backend): the client's banners and plan facts, the admin's Plan and
+Alerts pages (login, CSRF, bad input refused with nothing changed, hostile names escaped) and the
+dashboard's plan summary."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 import pytest
 
 from tests.portal_fake import GB, MB
-from tests.unit.test_portal_admin import login
+from tests.unit.test_portal_admin import ADMIN_IP, login, post
 
 PHONE, LAPTOP, WARNED = "10.0.0.10", "10.0.0.11", "10.0.0.14"  # the phone is the owner's: exempt
 HOSTILE_MAC = "8a:1b:2c:3d:4e:5f"  # its hostname is <script>alert(1)</script>
@@ -98,4 +100,176 @@ def test_captive_bytes_remaining_is_the_plan_bound_view(client, backend):
 def test_the_page_refreshes_its_banners(client):
     js = get(client, "/static/portal.js").get_data(as_text=True)
     assert 'banner("#plan-banner", d.text.plan_banner' in js
+
+
+# -- the admin's pages ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/plan", "/admin/alerts"])
+def test_pages_need_login(client, path):
+    r = client.get(path)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/login")
+
+
+@pytest.mark.parametrize("path,data", [("/admin/plan", {"form": "cycle", "plan_quota": "1GB"}),
+                                       ("/admin/plan/topup", {"size": "1GB"}),
+                                       ("/admin/alerts/test", {"channel": "webhook"})])
+def test_posts_need_login_and_csrf(client, backend, path, data):
+    get(client, "/admin/login")
+    r = post(client, path, **data)  # a valid CSRF token, but no login
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/login")
+    assert login(client).status_code == 303
+    r = client.post(path, data=data, environ_base={"REMOTE_ADDR": ADMIN_IP})  # logged in, no token
+    assert r.status_code == 400
+    r = client.post(path, data={**data, "csrf": "forged"}, environ_base={"REMOTE_ADDR": ADMIN_IP})
+    assert r.status_code == 400
+    assert not [c for c in backend.calls if c[0] in ("set_settings", "plan_topup", "test_channel")]
+
+
+def test_plan_page_shows_the_plan(admin, backend):
+    backend.plan_state.used = 18_400 * MB
+    html = admin.get("/admin/plan").get_data(as_text=True)
+    for text in ("18.4 GB", "1.6 GB", "92% of 20 GB", "Slowing devices down",
+                 "Slow all but the exempt devices", "Block all but the exempt devices",
+                 "Slowed devices share 1 Mbit/s.", "358 MB",
+                 "At this pace the plan runs out on", "1 Nov, 00:00 – 1 Dec, 00:00", "Annas-iPhone",
+                 "No modem details yet.", 'value="20GB"', 'value="90%"', 'value="80 95 100"'):
+        assert text in html, text
+    assert 'aria-current="page">Plan<' in html
+
+
+def test_plan_page_escapes_hostile_names_and_shows_the_modem(admin, backend):
+    backend.plan_state.exempt = [HOSTILE_MAC]
+    backend.modem = {"operator": "<img src=x onerror=alert(1)>", "technology": "LTE", "signal_quality": 64,
+                     "bearer": {"rx_bytes": 3 * GB, "tx_bytes": 200 * MB}}
+    html = admin.get("/admin/plan").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "64%" in html and "↓ 3 GB · ↑ 200 MB" in html
+
+
+def test_set_quota_and_cycle(admin, backend):
+    r = post(admin, "/admin/plan", form="cycle", plan_quota="30GB", plan_period="weekly",
+             plan_period_start="3", plan_start_hour="6", plan_timezone="Asia/Tokyo", plan_pass_length="")
+    assert r.status_code == 303
+    assert calls(backend, "set_settings") == [("set_settings", {
+        "plan_period": "weekly", "plan_quota": "30GB", "plan_period_start": "3", "plan_start_hour": "6",
+        "plan_timezone": "Asia/Tokyo"})]
+    assert "Plan settings saved." in admin.get("/admin/plan").get_data(as_text=True)
+    assert backend.plan_state.allowance == 30 * GB
+
+
+GOOD_CYCLE = {"form": "cycle", "plan_quota": "20GB", "plan_period": "monthly", "plan_period_start": "1",
+              "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": "7d"}
+GOOD_GUARD = {"form": "guard", "plan_throttle_at": "90%", "plan_throttle_rate": "1mbit",
+              "plan_block_at": "100%", "plan_stop_at": "", "roaming_throttle_at": "",
+              "roaming_block_at": "50%", "roaming_stop_at": "", "alert_at": "80 95 100"}
+
+
+@pytest.mark.parametrize("form,field,bad,reason", [
+    (GOOD_CYCLE, "plan_quota", "lots", "Quota: invalid size"),
+    (GOOD_CYCLE, "plan_quota", "20GB; flush ruleset", "Quota:"),
+    (GOOD_CYCLE, "plan_period", "yearly", "Cycle:"),
+    (GOOD_CYCLE, "plan_period_start", "32", "Starts on day:"),
+    (GOOD_CYCLE, "plan_start_hour", "24", "At hour:"),
+    (GOOD_CYCLE, "plan_timezone", "Mars/Olympus", "Carrier's time zone: unknown time zone"),
+    (GOOD_CYCLE, "plan_timezone", "../etc/passwd", "Carrier's time zone:"),
+    (GOOD_CYCLE, "plan_pass_length", "forever", "Pass length:"),
+    (GOOD_GUARD, "plan_throttle_at", "90 percent", "Slow down at:"),
+    (GOOD_GUARD, "plan_throttle_rate", "fast", "Rate when slowed:"),
+    (GOOD_GUARD, "plan_block_at", "-5%", "Block at:"),
+    (GOOD_GUARD, "roaming_stop_at", "2000%", "Roaming: stop at:"),
+    (GOOD_GUARD, "alert_at", "80 120", "Alert at:"),
+    (GOOD_GUARD, "form", "everything", "Unknown form."),
+])
+def test_bad_plan_settings_are_a_one_line_400_and_change_nothing(admin, backend, form, field, bad, reason):
+    r = post(admin, "/admin/plan", **{**form, field: bad})
+    assert r.status_code == 400
+    errors = re.findall(r'<p class="error" role="alert">(.*?)</p>', r.get_data(as_text=True), re.S)
+    assert len(errors) == 1 and "\n" not in errors[0] and reason in errors[0].replace("&#39;", "'"), errors
+    assert calls(backend, "set_settings") == []
+
+
+def test_a_weekly_cycle_starts_on_a_day_of_the_week(admin, backend):
+    r = post(admin, "/admin/plan", **{**GOOD_CYCLE, "plan_period": "weekly", "plan_period_start": "8"})
+    assert r.status_code == 400 and calls(backend, "set_settings") == []
+    assert 'value="8"' in r.get_data(as_text=True)  # the form keeps what was typed
+
+
+def test_guard_points_saved(admin, backend):
+    assert post(admin, "/admin/plan", **GOOD_GUARD).status_code == 303
+    (sent,) = calls(backend, "set_settings")
+    assert sent[1] == {k: v for k, v in GOOD_GUARD.items() if k != "form"}
+
+
+def test_hotspotd_refusing_the_settings_is_shown(admin, backend):
+    from hotspot.portal.backend import BackendError
+
+    def refuse(values):
+        raise BackendError("plan_block_at: 100% of what? set plan_quota, or give a size such as '18GB'")
+
+    backend.set_settings = refuse
+    r = post(admin, "/admin/plan", **{**GOOD_CYCLE, "plan_quota": ""})
+    assert r.status_code == 400 and "100% of what? set plan_quota" in r.get_data(as_text=True)
+
+
+def test_top_up(admin, backend):
+    r = post(admin, "/admin/plan/topup", size="2GB")
+    assert r.status_code == 303 and calls(backend, "plan_topup") == [("plan_topup", "2GB")]
+    html = admin.get("/admin/plan").get_data(as_text=True)
+    assert "Added 2 GB to this cycle." in html and "incl. top-ups of 2 GB" in html
+
+
+@pytest.mark.parametrize("bad", ["", "lots", "-1GB", "1e9", "2GB; reboot"])
+def test_bad_top_up_is_a_400_and_changes_nothing(admin, backend, bad):
+    r = post(admin, "/admin/plan/topup", size=bad)
+    assert r.status_code == 400 and calls(backend, "plan_topup") == []
+    assert "Top-up: a size such as 500MB or 2GB." in r.get_data(as_text=True)
+
+
+def test_top_up_without_a_quota_is_refused_by_hotspotd(admin, backend):
+    backend._settings["plan_quota"] = ""
+    r = post(admin, "/admin/plan/topup", size="1GB")
+    assert r.status_code == 400 and "the plan has no quota to top up" in r.get_data(as_text=True)
+    assert backend.plan_state.topup == 0
+
+
+def test_alerts_page_lists_alerts_and_deliveries_escaped(admin):
+    html = admin.get("/admin/alerts").get_data(as_text=True)
+    for text in ("Data plan", "kids-tablet", "1.61 GB / 2 GB", "connection refused by smtp.example.com:587",
+                 "HTTP 204", "Waiting", "Failed", "9 attempts", "gave up after 9 attempts", "Not ready",
+                 "https://hooks.example.com"):
+        assert text in html, text
+    assert "<script>alert(1)" not in html and html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2
+    assert "&#34;; flush ruleset" in html
+    assert html.count('name="channel"') == 2  # a test button for each ready channel only
+
+
+def test_send_a_test(admin, backend):
+    r = post(admin, "/admin/alerts/test", channel="webhook")
+    assert r.status_code == 303 and calls(backend, "test_channel") == [("test_channel", "webhook")]
+    assert "Test sent through Webhook: HTTP 204" in admin.get("/admin/alerts").get_data(as_text=True)
+    r = post(admin, "/admin/alerts/test", channel="email")
+    assert r.status_code == 502
+    error = '<p class="error" role="alert">email: connection refused by smtp.example.com:587</p>'
+    assert error in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", ["", "pager", "webhook\n", "../sms"])
+def test_unknown_channel_is_a_400(admin, backend, bad):
+    r = post(admin, "/admin/alerts/test", channel=bad)
+    assert r.status_code == 400 and calls(backend, "test_channel") == []
+
+
+def test_dashboard_shows_the_plan_summary(admin, backend):
+    html = admin.get("/admin").get_data(as_text=True)
+    assert 'id="plan-summary"' in html and "12.4 GB" in html and "62% of 20 GB" in html
+    backend._settings["plan_quota"] = ""
+    html = admin.get("/admin").get_data(as_text=True)
+    assert "No quota is set for the uplink" in html
+
+
+def test_nav_links_the_plan_and_alerts(admin):
+    html = admin.get("/admin/clients").get_data(as_text=True)
+    assert 'href="/admin/plan"' in html and 'href="/admin/alerts"' in html
 
