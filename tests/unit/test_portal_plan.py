@@ -1,6 +1,6 @@
 """The data plan in the portal (fake backend): the client's banners and plan facts, the admin's Plan and
-Alerts pages (login, CSRF, bad input refused with nothing changed, hostile names escaped) and the
-dashboard's plan summary."""
+Alerts pages (login, CSRF, bad input refused with nothing changed, hostile names escaped), the dashboard's
+plan summary and the plan's /metrics families."""
 
 from __future__ import annotations
 
@@ -273,3 +273,44 @@ def test_nav_links_the_plan_and_alerts(admin):
     html = admin.get("/admin/clients").get_data(as_text=True)
     assert 'href="/admin/plan"' in html and 'href="/admin/alerts"' in html
 
+
+# -- /metrics -------------------------------------------------------------------------------------------
+
+
+def metrics(client):
+    with client.session_transaction() as s:
+        s["admin"] = True
+    return client.get("/metrics").get_data(as_text=True)
+
+
+def test_plan_metrics(client, backend):
+    backend.plan_state.used = 18_400 * MB
+    text = metrics(client)
+    for line in ("hotspot_plan_bytes_used 18400000000", "hotspot_plan_bytes_allowed 20000000000",
+                 'hotspot_plan_guard_level{level="ok"} 0', 'hotspot_plan_guard_level{level="throttle"} 1',
+                 'hotspot_plan_guard_point_bytes{level="block"} 20000000000',
+                 'hotspot_router_bytes_total{direction="down"} 310000000', "hotspot_plan_roaming 0",
+                 'hotspot_alerts_fired_total{kind="client"} 3', 'hotspot_deliveries{status="failed"} 1',
+                 "# TYPE hotspot_alerts_fired_total counter", "# TYPE hotspot_plan_guard_level gauge"):
+        assert line + "\n" in text, line
+    assert 'hotspot_plan_guard_point_bytes{level="stop"}' not in text  # not set: no sample
+    assert "hotspot_modem" not in text  # no modem: no modem families at all
+
+
+def test_modem_metrics_when_hotspotd_reads_a_modem(client, backend):
+    backend.modem = {"operator": "Vodafone", "signal": 72, "signal_dbm": -85, "roaming": True,
+                     "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000}
+    text = metrics(client)
+    for line in ("hotspot_modem_signal_quality_percent 72", "hotspot_modem_signal_dbm -85",
+                 'hotspot_modem_bearer_bytes_total{direction="rx"} 3210000000', "hotspot_modem_roaming 1"):
+        assert line + "\n" in text, line
+    backend.modem = {"technology": "LTE"}  # a modem that says little: no made-up samples
+    text = metrics(client)
+    assert "hotspot_modem" not in text
+
+
+def test_no_plan_quota_means_no_allowance_sample(client, backend):
+    backend._settings["plan_quota"] = ""
+    text = metrics(client)
+    assert "hotspot_plan_bytes_allowed" not in text and "hotspot_plan_bytes_used " in text
+    assert 'hotspot_plan_guard_level{level="ok"} 1' in text
