@@ -182,11 +182,11 @@ def plan_banner(c: dict) -> tuple[str, str]:
         first = _("The hotspot's data plan is %(pct)s%% used, so this device is slowed down.", pct=pct)
     else:
         first = _("The hotspot's data plan is %(pct)s%% used.", pct=pct)
-    then = ""
+    then, at = "", "" if at is None else f"{at:g}"  # (no f-string inside _(): babel cannot read it)
     if nxt == "throttle":
-        then = _("At %(at)s%% this device will be slowed down.", at=f"{at:g}")
+        then = _("At %(at)s%% this device will be slowed down.", at=at)
     elif nxt:
-        then = _("At %(at)s%% the internet will pause for this device.", at=f"{at:g}")
+        then = _("At %(at)s%% the internet will pause for this device.", at=at)
     renews = ""  # when held, the status card above already says until when
     if not held and p.get("renews") and p.get("cycle_end"):
         renews = _("The plan renews on %(date)s at %(time)s.", **_when(p["cycle_end"]))
