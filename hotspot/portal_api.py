@@ -20,9 +20,9 @@ from hotspot import admin_auth, alerts, outbox, plan, policy
 from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
-from hotspot.nft import TABLE, NftError, client_counters
+from hotspot.nft import TABLE, NftError, client_counters, guard_quota_name
 from hotspot.notify import DeliveryError
-from hotspot.plan_keeper import PlanKeeper
+from hotspot.plan_keeper import PlanKeeper, guard_of
 from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
 from hotspot.service import Hotspot, NotFound, iso
 from hotspot.service import VoucherRefused as Refused
@@ -83,10 +83,20 @@ def passed(used: int, whole: int | None, points) -> int | None:
     return max((p for p in points if used * 100 >= whole * p), default=None)
 
 
-def reader_plan(store: Store, hs: Hotspot) -> PlanKeeper:
-    """The plan's figures read through a portal thread's own reader: a client's page must never use
-    the daemon's database connection (the poll may be in a transaction on it)."""
+def plan_over(store: Store, hs: Hotspot) -> PlanKeeper:
+    """The plan's figures read through `store`: for a client's page, its thread's own reader (it must
+    never use the daemon's connection: the poll may be in a transaction on it)."""
     return PlanKeeper(SimpleNamespace(store=store, cfg=hs.cfg, clock=hs.clock))
+
+
+def plan_snapshot(keeper: PlanKeeper, objs: dict[str, int]) -> dict:
+    """As PlanKeeper.snapshot, for one request: the database's bytes to the last poll, or the guard's
+    kernel quotas in `objs` where they are ahead. They are when the guard cut in: the packet that would
+    cross a point is dropped, so the bytes the poll moves stop just short of it and the database alone
+    would tell a blocked guest it is online. `used` is added for plan_for_client."""
+    used = max([keeper.used()] + [v for k, v in objs.items() if k.startswith("g_")])
+    return {"state": keeper.state(used, objs), "left_exempt": keeper.left_for(True, used),
+            "left_other": keeper.left_for(False, used), "used": used}
 
 
 def plan_for_client(keeper: PlanKeeper, snap: dict, view: dict) -> dict | None:
@@ -99,9 +109,7 @@ def plan_for_client(keeper: PlanKeeper, snap: dict, view: dict) -> dict | None:
     if not allowance:
         return None
     limits = keeper.limits()
-    used = keeper.used()
-    if snap["state"] != "ok" and limits.get(snap["state"]) is not None:
-        used = max(used, limits[snap["state"]])  # the kernel's quota is ahead of the last commit
+    used = snap["used"]
     exempt = view["mac"] in cfg.plan_exempt
     held = view.get("plan_guard")
     mine = ("stop",) if exempt else plan.LEVELS
@@ -166,17 +174,15 @@ class PortalApi:
 
     def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
         now = self.hs.clock()
-        # the plan as the last poll left it: this runs in the IPC threads, which must not use the
-        # daemon's database connection (the poll's thread may be in a transaction on it)
-        plan = self.hs.plan.last
-        if plan is None:
-            with self.lock:
-                plan = self.hs.plan.snapshot()
+        # the plan through `store` (a client's page: its thread's reader, never the daemon's
+        # connection) and the guard's quotas in `objs`
+        keeper = plan_over(store, self.hs)
+        plan = plan_snapshot(keeper, objs)
         view = _named(self.hs.view(c, objs, plan))
         start, end = _period(store, self.hs)
         admitted = self._admitted(c)
         why, till_end = reason(view, self.cfg, admitted)
-        plan_facts = plan_for_client(reader_plan(store, self.hs), plan, view)
+        plan_facts = plan_for_client(keeper, plan, view)
         rows = store.history(c.id, int(start) // 3600 * 3600)
         hours = [(h, u + d) for h, u, d in rows]
         midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -216,8 +222,9 @@ class PortalApi:
 
     def me(self, ip: str) -> dict:
         c = self._client_at(ip)
+        guard = [guard_quota_name(level) for level in guard_of(self.cfg).levels]
         try:
-            objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None)
+            objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None, guard)
         except (NftError, OSError):
             objs = {}  # no table right now: the database's bytes, up to the last poll
         return self._view(c, objs, self._reader())

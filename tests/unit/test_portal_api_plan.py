@@ -55,10 +55,9 @@ def hs(cfg, monkeypatch):
 
 
 def use(hs, nbytes: int) -> None:
-    """The poll moved `nbytes` of the plan's into the database and left its snapshot for the portal."""
+    """The poll moved `nbytes` of the plan's into the database."""
     with hs.store.transaction():
         hs.plan.add(nbytes, hs.clock())
-    hs.plan.snapshot()
 
 
 def api_of(hs, **kw) -> PortalApi:
@@ -80,6 +79,23 @@ def test_the_plans_bound_reaches_rfc8908_bytes_remaining(hs):
     assert (me["state"], me["reason"], me["plan_guard"]) == ("capped", "plan_block", "block")
     assert me["until"] == me["plan"]["cycle_end"] and me["until"].startswith("2026-12-01T00:00:00")
     assert "data plan is used up" in me["text"]["explanation"]
+
+
+def test_the_guards_kernel_quota_pauses_the_page_before_the_database_knows(hs, monkeypatch):
+    """The guard dropped the packet that would cross its point: the database stops just short of it,
+    the kernel's quota (which counts the dropped packet) does not, and the page must say 'paused'."""
+    asked = []
+
+    def counters(_table, cid, voucher=None, quotas=()):
+        asked.append(tuple(quotas))
+        return {"g_throttle": 10 * GB + 1400, "g_block": 10 * GB + 1400}
+
+    monkeypatch.setattr(portal_api, "client_counters", counters)
+    use(hs, 10 * GB - 28_000)
+    me = api_of(hs).me("10.0.0.2")
+    assert asked == [("g_throttle", "g_block")]  # the guard's levels in the table, nothing else
+    assert (me["state"], me["reason"], me["remaining"]) == ("capped", "plan_block", 0)
+    assert me["plan"]["percent"] == 100.0 and me["plan"]["held"] == "block"
 
 
 def test_a_client_sees_only_the_plan_facts_that_affect_it(hs):
