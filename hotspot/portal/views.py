@@ -301,9 +301,12 @@ def plan_summary(p: dict) -> dict:
     guard = p.get("guard") or {}
     state, limits = guard.get("state") or "ok", guard.get("limits") or {}
     percent = format_percent(used, allowance)
+    # a level the guard reached counts as reached though the bytes polled stop just short of its point
+    # (the kernel dropped the packet that would cross it)
+    held = LEVELS[:LEVELS.index(state) + 1] if state in LEVELS else ()
     points = [{"level": lv, "label": level_label(lv), "size": format_size(limits[lv]),
                "at": format_percent(limits[lv], allowance) if allowance else None,
-               "at_text": _point_percent(limits[lv], allowance), "reached": used >= limits[lv]}
+               "at_text": _point_percent(limits[lv], allowance), "reached": used >= limits[lv] or lv in held}
               for lv in LEVELS if limits.get(lv) is not None]
     return {
         **p,
