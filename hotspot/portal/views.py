@@ -151,15 +151,24 @@ def tone(c: dict) -> str:
 
 
 def cap_banner(c: dict) -> tuple[str, str]:
-    """The alert banner for the client's own cap once it passed an alert point: (text, tone)."""
+    """The alert banner for the client's own cap once it passed an alert point: (text, tone). It says
+    what the status below does not: the point passed and what happens at the cap, or, at the cap,
+    who can add more."""
     point, cap = c.get("cap_alert"), c.get("cap")
     if point is None or cap is None:
         return "", "warn"
     if point >= 100:
-        return _("You have used all of your %(cap)s for this period.", cap=format_size(cap)), "bad"
-    left = max(0, cap - (c.get("bytes_total") or 0))
-    return _("You have passed %(point)s%% of your %(cap)s: %(left)s left.", point=point,
-             cap=format_size(cap), left=format_size(left)), "warn"
+        stopped = c.get("state") in ("capped", "blocked")  # the same colour as the status below
+        return _("Your %(cap)s for this period are used up. The hotspot's owner can add more.",
+                 cap=format_size(cap)), "bad" if stopped else "warn"
+    passed = _("You passed %(point)s%% of your %(cap)s.", point=point, cap=format_size(cap))
+    end = _when(c.get("period_end"))
+    if c.get("after_cap") == "throttle":
+        then = _("At 100%% you will be slowed to %(rate)s until %(date)s at %(time)s.",
+                 rate=format_rate(c.get("after_cap_rate")), **end)
+    else:
+        then = _("At 100%% your internet will pause until %(date)s at %(time)s.", **end)
+    return _sentences([passed, then]), "warn"
 
 
 def _sentences(parts: list[str]) -> str:

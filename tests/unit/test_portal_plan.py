@@ -77,9 +77,12 @@ def test_plan_banner_and_status_when_the_guard_blocks_the_client(client, backend
 
 def test_cap_banner_at_an_alert_point_of_the_own_cap(client):
     html = get(client, "/", WARNED).get_data(as_text=True)
-    assert banners(html) == {"cap-banner": "Your data You have passed 80% of your 2 GB: 150 MB left."}
+    assert banners(html) == {"cap-banner": "Your data You passed 80% of your 2 GB. At 100% you will be "
+                                           "slowed to 256 kbit/s until 1 Dec at 00:00."}
     me = get(client, "/api/me", WARNED).get_json()
     assert me["cap_alert"] == 80 and me["text"]["cap_banner_tone"] == "warn"
+    assert banners(get(client, "/", LAPTOP).get_data(as_text=True))["cap-banner"] == (
+        "Your data Your 2 GB for this period are used up. The hotspot's owner can add more.")
 
 
 def test_the_client_sees_no_other_clients_data(client, backend):
