@@ -44,8 +44,8 @@ plan (`plan`): {"plan": status()["plan"] (the plan's fields flattened: plan_quot
     allowance, plan_used, plan_left, plan_percent, cycle, cycle_start, cycle_end, expired,
     forecast_end_bytes, runs_out_at, router_bytes, router_up, router_down, roaming, guard: {"state",
     "limits": {level: bytes | None}, "throttle_rate", "exempt": [mac]}), "uplink": status()["uplink"],
-    "exempt": [{"mac", "name"}], "modem": dict (only when hotspotd reads a modem: operator,
-    technology, signal (percent), signal_dbm, roaming, rx_bytes, tx_bytes; each optional)}
+    "exempt": [{"mac", "name"}], "modem": dict (only when hotspotd reads a modem: status()["modem"],
+    hotspot.modem.Modem.as_dict() or {"error": one line}; views.modem_facts reads it)}
 
 alerts (`alerts`): {"alerts": [{"id", "kind": "plan" | "client", "subject": "plan" or a MAC, "name":
     the client's name or None, "period": ISO, "point": percent, "fired": ISO, "used", "allowance"}],

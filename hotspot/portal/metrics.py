@@ -156,9 +156,9 @@ def modem_families(modem) -> list[str]:
     if m["signal"] is not None:
         out += _family("hotspot_modem_signal_quality_percent", "gauge", "The modem's signal quality.",
                        [("", m["signal"])])
-    if m["signal_dbm"] is not None:
-        out += _family("hotspot_modem_signal_dbm", "gauge", "The modem's signal strength.",
-                       [("", m["signal_dbm"])])
+    if m["rsrp"] is not None:
+        out += _family("hotspot_modem_rsrp_dbm", "gauge", "The modem's reference signal received power.",
+                       [("", m["rsrp"])])
     bearer = [(_labels(direction=d), m[f"{d}_bytes"]) for d in ("rx", "tx") if m[f"{d}_bytes"] is not None]
     if bearer:
         out += _family("hotspot_modem_bearer_bytes_total", "counter", "Bytes over the modem's data "

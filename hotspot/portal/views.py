@@ -355,18 +355,25 @@ def plan_forecast(p: dict) -> str:
     return ""
 
 
-MODEM = ("operator", "technology", "signal", "signal_dbm", "roaming", "rx_bytes", "tx_bytes")
+MODEM = ("operator", "technology", "signal", "rsrp", "roaming", "rx_bytes", "tx_bytes", "sim", "error")
 
 
 def modem_facts(m) -> dict | None:
-    """The modem's figures (status()["modem"]) with every key present, None where unknown; None when
-    hotspotd reads no modem. Tolerates the names ModemManager uses too: signal_quality for the
-    signal's percent, and a bearer's {"rx_bytes", "tx_bytes"} under "bearer"."""
+    """The modem's figures (status()["modem"], hotspot.modem.Modem.as_dict()) with every key of MODEM
+    present, None where unknown; None when hotspotd reads no modem. Short names are taken too
+    (operator, technology, signal, signal_dbm, a bearer's {"rx_bytes", "tx_bytes"} under "bearer")."""
     if not isinstance(m, dict):
         return None
     bearer = m.get("bearer") if isinstance(m.get("bearer"), dict) else {}
-    facts = {k: m.get(k) for k in MODEM}
-    facts["signal"] = m.get("signal", m.get("signal_quality"))
-    for k in ("rx_bytes", "tx_bytes"):
-        facts[k] = m.get(k, bearer.get(k))
-    return facts
+    radio = m.get("access_technologies")
+    return {
+        "operator": m.get("operator_name", m.get("operator")),
+        "technology": " + ".join(str(t).upper() for t in radio) if radio else m.get("technology"),
+        "signal": m.get("signal_quality", m.get("signal")),
+        "rsrp": m.get("rsrp", m.get("signal_dbm")),
+        "roaming": m.get("roaming"),
+        "rx_bytes": m.get("rx_bytes", bearer.get("rx_bytes")),
+        "tx_bytes": m.get("tx_bytes", bearer.get("tx_bytes")),
+        "sim": m.get("sim_type"),
+        "error": m.get("error"),
+    }

@@ -102,8 +102,9 @@ def admin_persona() -> Persona:
     p = Persona("10.0.0.10")
     p.backend.plan_state.used = 18_400_000_000
     p.backend.plan_state.topup = 0
-    p.backend.modem = {"operator": "Vodafone DE", "technology": "LTE", "signal": 72, "signal_dbm": -85,
-                       "roaming": False, "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000}
+    p.backend.modem = {"state": "connected", "access_technologies": ["lte"], "operator_name": "Vodafone DE",
+                       "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
+                       "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
     return p
 
 

@@ -304,12 +304,38 @@ def test_modem_metrics_when_hotspotd_reads_a_modem(client, backend):
     backend.modem = {"operator": "Vodafone", "signal": 72, "signal_dbm": -85, "roaming": True,
                      "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000}
     text = metrics(client)
-    for line in ("hotspot_modem_signal_quality_percent 72", "hotspot_modem_signal_dbm -85",
+    for line in ("hotspot_modem_signal_quality_percent 72", "hotspot_modem_rsrp_dbm -85",
                  'hotspot_modem_bearer_bytes_total{direction="rx"} 3210000000', "hotspot_modem_roaming 1"):
         assert line + "\n" in text, line
     backend.modem = {"technology": "LTE"}  # a modem that says little: no made-up samples
     text = metrics(client)
     assert "hotspot_modem" not in text
+    backend.modem = {"error": "ModemManager: no answer within 2 s"}  # hotspotctl's reading failed
+    assert "hotspot_modem" not in metrics(client)
+
+
+# hotspot.modem.Modem.as_dict(), as hotspotd's status() carries it
+MODEM = {"path": "/org/freedesktop/ModemManager1/Modem/0", "index": 0, "manufacturer": "Quectel",
+         "model": "EG25", "state": "connected", "access_technologies": ["lte", "5gnr"],
+         "operator_name": "<b>Telekom.de</b>", "operator_code": "26201", "registration": "roaming",
+         "roaming": True, "signal_quality": 58, "rsrp": -101.0, "rsrq": -12.0, "snr": 8.5,
+         "bearer_interface": "wwan0", "bearer_connected": True, "rx_bytes": 1_200_000, "tx_bytes": 300_000,
+         "connected_since": 1.7e9, "sim_iccid": "8949", "sim_imsi": "26201", "sim_eid": "8904",
+         "sim_type": "esim", "sim_operator_name": "Telekom", "mcc": "262", "mnc": "01"}
+
+
+def test_the_modem_as_hotspotd_reads_it(admin, backend):
+    backend.modem = dict(MODEM)
+    html = admin.get("/admin/plan").get_data(as_text=True)
+    for text in ("&lt;b&gt;Telekom.de&lt;/b&gt;", "LTE + 5GNR", "58%", "RSRP -101.0 dBm", "eSIM",
+                 "↓ 1.2 MB · ↑ 300 kB"):
+        assert text in html, text
+    text = metrics(admin)
+    for line in ("hotspot_modem_signal_quality_percent 58", "hotspot_modem_rsrp_dbm -101.0",
+                 "hotspot_modem_roaming 1", 'hotspot_modem_bearer_bytes_total{direction="tx"} 300000'):
+        assert line + "\n" in text, line
+    backend.modem = {"error": "ModemManager: no answer within 2 s"}
+    assert "ModemManager: no answer within 2 s" in admin.get("/admin/plan").get_data(as_text=True)
 
 
 def test_no_plan_quota_means_no_allowance_sample(client, backend):
