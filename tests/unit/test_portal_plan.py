@@ -327,7 +327,7 @@ MODEM = {"path": "/org/freedesktop/ModemManager1/Modem/0", "index": 0, "manufact
 def test_the_modem_as_hotspotd_reads_it(admin, backend):
     backend.modem = dict(MODEM)
     html = admin.get("/admin/plan").get_data(as_text=True)
-    for text in ("&lt;b&gt;Telekom.de&lt;/b&gt;", "LTE + 5GNR", "58%", "RSRP -101.0 dBm", "eSIM",
+    for text in ("&lt;b&gt;Telekom.de&lt;/b&gt;", "LTE + 5GNR", "58%", "RSRP -101 dBm", "eSIM",
                  "↓ 1.2 MB · ↑ 300 kB"):
         assert text in html, text
     text = metrics(admin)
