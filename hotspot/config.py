@@ -721,6 +721,19 @@ SETTABLE = ("default_cap", "period", "period_start", "after_cap", "after_cap_rat
             "plan_stop_at", "roaming_throttle_at", "roaming_block_at", "roaming_stop_at", "alert_at")
 
 
+def check_setting(key: str, value: str, period: str = "monthly") -> object:
+    """One settable option's text checked as load() checks it (a period's start day against
+    `period`); its typed value, or ValueError with the reason in one line. The admin UI refuses a
+    bad field with this before anything is written."""
+    if key not in SETTABLE:
+        raise ValueError(f"not a setting: {key}")
+    check = _CHECKS.get(key) or _PERIOD_START.get(period, _PERIOD_START["daily"])
+    try:
+        return check(value)
+    except _Bad as e:
+        raise ValueError(str(e)) from None
+
+
 def settings_text(config: Config) -> dict[str, str]:
     """The plan settings as the config file spells them (for the admin UI's form)."""
     text = dump(config)

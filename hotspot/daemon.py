@@ -208,7 +208,8 @@ class Daemon:
         if self.ipc is None:
             api = PortalApi(self.hs, lock=self.lock, health=self.health, speeds=lambda: self.speeds,
                             on_config=self.apply_config, portal_url=self.portal_url,
-                            portal_hosts=self.portal_hosts)
+                            portal_hosts=self.portal_hosts, test_send=self.outbox.test,
+                            channels=lambda: sorted(self.outbox.channels))
             portal_uid = pwd.getpwnam(self.cfg.portal_user).pw_uid
             self.ipc = IpcServer(Path(self.cfg.run_dir) / "hotspotd.sock", api, {0, portal_uid})
             self.ipc.start()

@@ -24,9 +24,13 @@ log = logging.getLogger("hotspot")
 
 MAX_REQUEST = 64 * 1024  # a password, a form's fields: far less; anything bigger is refused
 TIMEOUT = 10.0
+# A test message waits for the channel's receiver: an SMTP server may take its timeouts (20 s each)
+# for the connection and a few commands, so the portal waits longer for that answer alone.
+SLOW_OPS = {"test_channel": 75.0}
 OPS = frozenset({
     "me", "captive", "admit", "portal_settings", "login", "status", "clients", "client", "act",
     "settings", "set_settings", "metrics", "vouchers", "create_vouchers", "revoke_voucher",
+    "plan", "plan_topup", "alerts", "test_channel",
 })
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
 
@@ -106,16 +110,20 @@ class IpcBackend:
         self.path = str(path)
 
     def _call(self, op: str, **args):
+        wait = SLOW_OPS.get(op, TIMEOUT)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(TIMEOUT)
             try:
                 s.connect(self.path)
+                s.settimeout(wait)
             except OSError as e:
                 raise BackendError(f"hotspotd is not answering ({e.strerror or e})") from None
             try:
                 s.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
                 with s.makefile("rb") as f:
                     line = f.readline()
+            except TimeoutError:
+                raise BackendError(f"hotspotd did not answer within {wait:g} s") from None
             except OSError:
                 line = b""
         if not line:
@@ -159,3 +167,9 @@ class IpcBackend:
 
     def revoke_voucher(self, code):
         return self._call("revoke_voucher", code=code)
+
+    def plan_topup(self, size):
+        return self._call("plan_topup", size=size)
+
+    def test_channel(self, channel):
+        return self._call("test_channel", channel=channel)

@@ -658,10 +658,11 @@ def dump_counters(table: str) -> dict[str, int]:
     return result
 
 
-def client_counters(table: str, cid: int, voucher: int | None = None) -> dict[str, int]:
-    """One client's counters and quota ("u<id>", "d<id>", "q<id>"), and its voucher's quota
-    ("v<voucher>") if given, reading only its own chains and quotas: what a portal request costs
-    does not grow with the number of clients."""
+def client_counters(table: str, cid: int, voucher: int | None = None, quotas=()) -> dict[str, int]:
+    """One client's counters and quota ("u<id>", "d<id>", "q<id>"), its voucher's quota
+    ("v<voucher>") if given, and the named `quotas` that exist (the plan guard's "g_<level>"),
+    reading only those chains and quotas: what a portal request costs does not grow with the number
+    of clients."""
     result: dict[str, int] = {}
 
     def parse(buf, start, end):
@@ -672,7 +673,7 @@ def client_counters(table: str, cid: int, voucher: int | None = None) -> dict[st
     for chain in chain_names(cid):
         _dump(_NFT_MSG_GETRULE, _attr(_NFTA_RULE_TABLE, table.encode() + b"\0")
               + _attr(_NFTA_RULE_CHAIN, chain.encode() + b"\0"), parse)
-    names = [quota_name(cid)] + ([] if voucher is None else [voucher_quota_name(voucher)])
+    names = [quota_name(cid)] + ([] if voucher is None else [voucher_quota_name(voucher)]) + list(quotas)
     for name in names:
         attrs = _attr(_NFTA_OBJ_TABLE, table.encode() + b"\0")
         attrs += _attr(_NFTA_OBJ_NAME, name.encode() + b"\0")

@@ -13,12 +13,16 @@ import secrets
 import threading
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
-from hotspot import admin_auth, policy
+from hotspot import admin_auth, alerts, outbox, plan, policy
 from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
-from hotspot.nft import TABLE, NftError, client_counters
+from hotspot.nft import TABLE, NftError, client_counters, guard_quota_name
+from hotspot.notify import DeliveryError
+from hotspot.plan_keeper import PlanKeeper, guard_of
 from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
 from hotspot.service import Hotspot, NotFound, iso
 from hotspot.service import VoucherRefused as Refused
@@ -28,6 +32,8 @@ from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
 SECRET_FILE = "portal.key"
 MAX_ALIAS = 32
+CHANNELS = ("webhook", "email", "sms")  # the alert channels the admin UI may test
+LOG_LIMIT = 100  # alerts and deliveries the Alerts page shows
 
 
 def portal_secret(state_dir: str) -> str:
@@ -47,27 +53,87 @@ def portal_secret(state_dir: str) -> str:
 
 
 def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
-    """Why a client is not simply 'ok' (see backend.py), and whether it lasts until the period's end."""
+    """Why a client is not simply 'ok' (see backend.py), and whether it lasts until the period's end.
+    The plan guard is named when it is what holds the client back: its block or stop stops the
+    client whatever its own cap says; its throttle only when the client's own cap is not spent."""
     state = view["state"]
+    guard = view.get("plan_guard")
     if view["blocked"]:
         return "blocked", False
     if not admitted:
         return "not_admitted", False
     voucher_used = view.get("voucher_remaining") == 0
+    if state == "capped" and guard in ("block", "stop"):
+        return f"plan_{guard}", False
     if state == "capped":
         return ("voucher_used", False) if voucher_used else ("cap_block", True)
     if state == "throttled":
         if view["remaining"] == 0 and cfg.after_cap == "throttle":
             return ("voucher_used", False) if voucher_used else ("cap_throttle", True)
-        return "throttle", False
+        return ("plan_throttle", False) if guard == "throttle" else ("throttle", False)
     if state == "warned":
         return "warned", True
     return None, False
 
 
+def passed(used: int, whole: int | None, points) -> int | None:
+    """The highest alert point (percent of `whole`) that `used` reached, or None."""
+    if not whole:
+        return None
+    return max((p for p in points if used * 100 >= whole * p), default=None)
+
+
+def plan_over(store: Store, hs: Hotspot) -> PlanKeeper:
+    """The plan's figures read through `store`: for a client's page, its thread's own reader (it must
+    never use the daemon's connection: the poll may be in a transaction on it)."""
+    return PlanKeeper(SimpleNamespace(store=store, cfg=hs.cfg, clock=hs.clock))
+
+
+def plan_snapshot(keeper: PlanKeeper, objs: dict[str, int]) -> dict:
+    """As PlanKeeper.snapshot, for one request: the database's bytes to the last poll, or the guard's
+    kernel quotas in `objs` where they are ahead. They are when the guard cut in: the packet that would
+    cross a point is dropped, so the bytes the poll moves stop just short of it and the database alone
+    would tell a blocked guest it is online. `used` is added for plan_for_client."""
+    used = max([keeper.used()] + [v for k, v in objs.items() if k.startswith("g_")])
+    return {"state": keeper.state(used, objs), "left_exempt": keeper.left_for(True, used),
+            "left_other": keeper.left_for(False, used), "used": used}
+
+
+def plan_for_client(keeper: PlanKeeper, snap: dict, view: dict) -> dict | None:
+    """The plan-level facts that affect one client, and nothing about other clients: how much of
+    the plan is used, the guard's level and whether it holds this client back, the plan's bytes left
+    for it, the highest alert point passed, and the next guard step that would hold it back. None
+    when the plan has no quota."""
+    cfg = keeper.cfg
+    allowance = keeper.allowance()
+    if not allowance:
+        return None
+    limits = keeper.limits()
+    used = snap["used"]
+    exempt = view["mac"] in cfg.plan_exempt
+    held = view.get("plan_guard")
+    mine = ("stop",) if exempt else plan.LEVELS
+    stricter = plan.LEVELS[plan.LEVELS.index(held) + 1:] if held else plan.LEVELS
+    ahead = sorted((point, level) for level, point in limits.items()
+                   if level in mine and level in stricter and point is not None and point > used)
+    bounds = keeper.cycle()
+    return {
+        "percent": round(used * 100 / allowance, 1),
+        "guard": snap["state"],
+        "held": held,
+        "left_for_you": snap["left_exempt" if exempt else "left_other"],
+        "alert_point": passed(used, allowance, cfg.alert_at),
+        "next_level": ahead[0][1] if ahead else None,
+        "next_at_percent": round(ahead[0][0] * 100 / allowance, 1) if ahead else None,
+        "cycle_end": iso(bounds[1]) if bounds else None,
+        "renews": cfg.plan_period != "pass",
+    }
+
+
 class PortalApi:
     def __init__(self, hs: Hotspot, *, lock: threading.RLock, health=lambda: {}, speeds=lambda: {},
-                 on_config=lambda cfg: None, portal_url=lambda: None, portal_hosts=lambda: []) -> None:
+                 on_config=lambda cfg: None, portal_url=lambda: None, portal_hosts=lambda: [],
+                 test_send=None, channels=lambda: []) -> None:
         self.hs = hs
         self.lock = lock
         self.health = health  # the daemon's: last poll, its duration, rebuilds, uptime
@@ -75,6 +141,8 @@ class PortalApi:
         self.on_config = on_config  # the daemon applies settings written by the admin
         self.portal_url = portal_url  # where clients reach the portal, e.g. http://192.168.1.1:8080
         self.portal_hosts = portal_hosts  # the router's own addresses and names: a Host the portal owns
+        self.test_send = test_send  # the daemon's Outbox.test: a test message through a channel, now
+        self.channels = channels  # the names of the channels the daemon's outbox delivers through
         self.limiter = LoginLimiterLocked()
         self._local = threading.local()
 
@@ -106,16 +174,15 @@ class PortalApi:
 
     def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
         now = self.hs.clock()
-        # the plan as the last poll left it: this runs in the IPC threads, which must not use the
-        # daemon's database connection (the poll's thread may be in a transaction on it)
-        plan = self.hs.plan.last
-        if plan is None:
-            with self.lock:
-                plan = self.hs.plan.snapshot()
+        # the plan through `store` (a client's page: its thread's reader, never the daemon's
+        # connection) and the guard's quotas in `objs`
+        keeper = plan_over(store, self.hs)
+        plan = plan_snapshot(keeper, objs)
         view = _named(self.hs.view(c, objs, plan))
         start, end = _period(store, self.hs)
         admitted = self._admitted(c)
         why, till_end = reason(view, self.cfg, admitted)
+        plan_facts = plan_for_client(keeper, plan, view)
         rows = store.history(c.id, int(start) // 3600 * 3600)
         hours = [(h, u + d) for h, u, d in rows]
         midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -136,7 +203,7 @@ class PortalApi:
         fc = forecast(view["bytes_total"], pace(hours, now, start), now, end, view["cap"])
         view.update({
             "reason": why,
-            "until": iso(end) if till_end else None,
+            "until": _until(why, iso(end) if till_end else None, plan_facts),
             "period_start": iso(start),
             "period_end": iso(end),
             "speed_up": int(up),
@@ -148,20 +215,23 @@ class PortalApi:
             "auth": self.cfg.auth,
             "after_cap": self.cfg.after_cap,
             "after_cap_rate": self.cfg.after_cap_rate,
+            "cap_alert": passed(view["bytes_total"], view["cap"], self.cfg.alert_at),
+            "plan": plan_facts,
         })
         return view
 
     def me(self, ip: str) -> dict:
         c = self._client_at(ip)
+        guard = [guard_quota_name(level) for level in guard_of(self.cfg).levels]
         try:
-            objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None)
+            objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None, guard)
         except (NftError, OSError):
             objs = {}  # no table right now: the database's bytes, up to the last poll
         return self._view(c, objs, self._reader())
 
     def captive(self, ip: str) -> dict:
         view = self.me(ip)
-        captive = view["reason"] in ("not_admitted", "blocked", "cap_block") or (
+        captive = view["reason"] in ("not_admitted", "blocked", "cap_block", "plan_block", "plan_stop") or (
             view["reason"] == "voucher_used" and view["state"] == "capped")
         until = view.get("admitted_until")
         until = None if captive or until is None else datetime.fromisoformat(until).timestamp()
@@ -317,8 +387,94 @@ class PortalApi:
             except NotFound as e:
                 raise BackendError(str(e)) from None
 
+    # -- the plan and its alerts ------------------------------------------------------------------
+
+    def plan(self) -> dict:
+        """The Plan page: the plan and uplinks as in status() (the modem too once hotspotd reads
+        it), and the devices the guard spares, by name."""
+        with self.lock:
+            status = self.hs.status()
+            exempt = [{"mac": mac, "name": _name_of(self.hs.store.client(mac))}
+                      for mac in self.cfg.plan_exempt]
+        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt}
+        if isinstance(status.get("modem"), dict):
+            found["modem"] = status["modem"]
+        return found
+
+    def plan_topup(self, size) -> dict:
+        """Add SIZE to this cycle's plan (an add-on bought from the carrier), like `hotspotctl plan
+        topup`; returns the plan as `hotspotctl plan --json`."""
+        try:
+            n = parse_size(_text(size))
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        with self.lock:
+            try:
+                return self.hs.plan_topup(n)
+            except ValueError as e:
+                raise BackendError(str(e).splitlines()[0]) from None
+
+    def alerts(self) -> dict:
+        """The Alerts page: the alerts that fired and the delivery log (newest first), and the
+        channels the config sets up."""
+        with self.lock:
+            db = self.hs.store.db
+            fired = alerts.recent(db, LOG_LIMIT)
+            log = outbox.log_entries(db, LOG_LIMIT)
+            names = {a["subject"]: _name_of(self.hs.store.client(a["subject"]))
+                     for a in fired if a["kind"] == "client"}
+        for a in fired:
+            a["name"] = names.get(a["subject"]) if a["kind"] == "client" else None
+        for d in log:
+            d.update({k: iso(d[k]) for k in ("created", "sent_at", "next_try", "last_try")})
+            if d["status"] != "pending":
+                d["next_try"] = None  # only a waiting delivery has a next try
+        return {"alerts": fired, "deliveries": log, "channels": self._channels()}
+
+    def _channels(self) -> list[dict]:
+        """Each channel the config names, where it goes (a webhook's scheme and host only: its path
+        may hold a token) and whether the outbox can send through it now."""
+        ready = set(self.channels())
+        cfg = self.cfg
+        found = []
+        if cfg.alert_webhook:
+            url = urlsplit(cfg.alert_webhook)
+            found.append({"name": "webhook", "target": f"{url.scheme}://{url.netloc.rpartition('@')[2]}"})
+        if cfg.alert_email:
+            found.append({"name": "email", "target": ", ".join(cfg.alert_email)})
+        if cfg.alert_sms:
+            found.append({"name": "sms", "target": ", ".join(cfg.alert_sms)})
+        return [{**c, "ready": c["name"] in ready} for c in found]
+
+    def test_channel(self, channel) -> dict:
+        """Send a test message through one channel now, as `hotspotctl alerts test CHANNEL`: its
+        receipt, or BackendError with the channel's one-line reason. Not under the lock: it waits
+        for the network (bounded by the channel's timeouts), never for the poll."""
+        if channel not in CHANNELS:
+            raise BackendError(f"unknown channel {channel!r}: webhook, email or sms")
+        if self.test_send is None:
+            raise BackendError("hotspotd has no outbox to send through")
+        try:
+            receipt = self.test_send(channel)
+        except DeliveryError as e:
+            raise BackendError(f"{channel}: {str(e).splitlines()[0] if str(e) else 'failed'}") from None
+        return {"channel": channel, "receipt": str(receipt)}
+
     def metrics(self) -> dict:
-        return {"status": self.status(), "clients": self.clients(), "health": self.health()}
+        return {"status": self.status(), "clients": self.clients(), "health": self.health(),
+                "alerts": self._alert_counts()}
+
+    def _alert_counts(self) -> dict:
+        """Alerts fired by kind (all time) and deliveries in the log by status, for /metrics."""
+        with self.lock:
+            db = self.hs.store.db
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            fired = dict(db.execute("SELECT kind, COUNT(*) FROM alerts GROUP BY kind").fetchall()
+                         if "alerts" in tables else [])
+            sent = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
+                        if "deliveries" in tables else [])
+        return {"fired": {k: fired.get(k, 0) for k in ("plan", "client")},
+                "deliveries": {k: sent.get(k, 0) for k in ("pending", "sent", "failed")}}
 
 
 class LoginLimiterLocked(admin_auth.LoginLimiter):
@@ -346,6 +502,18 @@ def _named(view: dict) -> dict:
     view["dhcp_hostname"] = view["hostname"]
     view["hostname"] = view.get("alias") or view["hostname"]
     return view
+
+
+def _name_of(c: Client | None) -> str | None:
+    return None if c is None else c.alias or c.hostname
+
+
+def _until(why: str | None, until: str | None, plan_facts: dict | None) -> str | None:
+    """When the reason ends: the plan guard's hold ends with the plan's cycle, unless the plan is
+    a pass (it does not renew: the owner tops it up or sets a new one)."""
+    if why and why.startswith("plan_"):
+        return plan_facts["cycle_end"] if plan_facts and plan_facts["renews"] else None
+    return until
 
 
 def _period(store: Store, hs: Hotspot) -> tuple[float, float]:

@@ -70,6 +70,7 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
         "today": [{"hour": iso(NOW.replace(hour=h, minute=0)), "bytes": b} for h, b in enumerate(hours)],
         "days": [{"day": f"2026-11-{d + 1:02d}", "bytes": b} for d, b in enumerate(days)],
         "forecast": {"period_end_bytes": end_bytes, "cap_hit_at": hit},
+        "after_cap": "throttle", "after_cap_rate": 256_000,
         "admitted": admitted, "auth": auth, "voucher": None, "voucher_bytes": None, "voucher_used": None,
         "voucher_remaining": None, "voucher_expires": None,
         "history": hist,
@@ -120,6 +121,145 @@ def sample_clients(auth: str = "none") -> dict[str, dict]:
     return {r["ips"][0]: r for r in rows}
 
 
+LEVELS = ("throttle", "block", "stop")
+
+
+def _point(text: str, allowance: int | None) -> int | None:
+    """A guard point's config text ('90%', '18GB', '') in bytes."""
+    text = (text or "").strip()
+    if not text or text.lower() == "none":
+        return None
+    if text.endswith("%"):
+        return None if allowance is None else int(allowance * float(text[:-1]) / 100)
+    return parse_size(text)
+
+
+class FakePlan:
+    """The uplink's data plan in memory: its figures follow the settings' plan_* texts, as hotspotd's."""
+
+    def __init__(self, settings: dict, used: int = 12_400 * MB):
+        self.settings = settings  # the backend's settings dict, shared: a saved form moves the plan
+        self.used, self.topup, self.roaming = used, 0, False
+        self.router = (48 * MB, 310 * MB)
+        self.exempt = ["a4:5e:60:11:22:33"]
+
+    @property
+    def allowance(self) -> int | None:
+        quota = parse_cap(self.settings["plan_quota"] or "none")
+        return None if quota is None else quota + self.topup
+
+    def limits(self) -> dict[str, int | None]:
+        pre = "roaming_" if self.roaming else "plan_"
+        return {lv: _point(self.settings[f"{pre}{lv}_at"] or self.settings[f"plan_{lv}_at"], self.allowance)
+                for lv in LEVELS}
+
+    def state(self) -> str:
+        for lv in reversed(LEVELS):
+            point = self.limits()[lv]
+            if point is not None and self.used >= point:
+                return lv
+        return "ok"
+
+    def alert_at(self) -> list[int]:
+        return [int(x) for x in self.settings["alert_at"].replace(",", " ").split()]
+
+    def held(self, mac: str) -> str | None:
+        state = self.state()
+        if state == "stop" or state in ("block", "throttle") and mac not in self.exempt:
+            return state
+        return None
+
+    def left_for(self, mac: str) -> int | None:
+        limits = self.limits()
+        points = [limits["stop"]] + ([] if mac in self.exempt else [limits["block"]])
+        points = [x for x in points if x is not None]
+        return None if not points else max(0, min(points) - self.used)
+
+    def view(self) -> dict:
+        """As Hotspot.plan_view()."""
+        a, limits = self.allowance, self.limits()
+        pace = self.used / (NOW - PERIOD_START).total_seconds()
+        end_bytes = int(pace * (PERIOD_END - PERIOD_START).total_seconds())
+        runs_out = None
+        if a is not None and end_bytes > a:
+            runs_out = iso(NOW + timedelta(seconds=max(0, a - self.used) / pace))
+        return {
+            "quota": parse_cap(self.settings["plan_quota"] or "none"), "topup": self.topup, "allowance": a,
+            "used": self.used, "left": None if a is None else max(0, a - self.used),
+            "percent": None if not a else round(self.used * 100 / a, 1),
+            "cycle": self.settings["plan_period"], "cycle_start": iso(PERIOD_START),
+            "cycle_end": iso(PERIOD_END),
+            "expired": False, "forecast_end_bytes": end_bytes, "runs_out_at": runs_out,
+            "router_bytes": sum(self.router), "router_up": self.router[0], "router_down": self.router[1],
+            "roaming": self.roaming,
+            "guard": {"state": self.state(), "limits": limits,
+                      "throttle_rate": 1_000_000 if limits["throttle"] is not None else None,
+                      "exempt": list(self.exempt)},
+        }
+
+    def status_fields(self) -> dict:
+        """As status()["plan"]'s plan fields (flattened like Hotspot.status)."""
+        return {f"plan_{k}" if k in ("quota", "topup", "used", "left", "percent") else k: v
+                for k, v in self.view().items()}
+
+    def for_client(self, view: dict) -> dict | None:
+        """As PortalApi's plan_for_client: only the plan-level facts that affect this client."""
+        a = self.allowance
+        if not a:
+            return None
+        held, mac = self.held(view["mac"]), view["mac"]
+        mine = ("stop",) if mac in self.exempt else LEVELS
+        stricter = LEVELS[LEVELS.index(held) + 1:] if held else LEVELS
+        ahead = sorted((pt, lv) for lv, pt in self.limits().items()
+                       if lv in mine and lv in stricter and pt is not None and pt > self.used)
+        return {"percent": round(self.used * 100 / a, 1), "guard": self.state(), "held": held,
+                "left_for_you": self.left_for(mac),
+                "alert_point": max((x for x in self.alert_at() if self.used * 100 >= a * x), default=None),
+                "next_level": ahead[0][1] if ahead else None,
+                "next_at_percent": round(ahead[0][0] * 100 / a, 1) if ahead else None,
+                "cycle_end": iso(PERIOD_END), "renews": self.settings["plan_period"] != "pass"}
+
+
+def sample_alerts() -> dict:
+    """Alerts fired and their deliveries, as PortalApi.alerts(): one of each status, hostile names."""
+    def at(hours: float) -> str:
+        return iso(NOW - timedelta(hours=hours))
+
+    fired = [
+        {"id": 4, "kind": "client", "subject": "02:aa:bb:cc:dd:ee", "name": '"; flush ruleset',
+         "period": iso(PERIOD_START), "point": 80, "fired": at(0.5), "used": 1_610 * MB, "allowance": 2 * GB},
+        {"id": 3, "kind": "plan", "subject": "plan", "name": None, "period": iso(PERIOD_START), "point": 80,
+         "fired": at(26), "used": 16 * GB, "allowance": 20 * GB},
+        {"id": 2, "kind": "client", "subject": "8a:1b:2c:3d:4e:5f", "name": "<script>alert(1)</script>",
+         "period": iso(PERIOD_START), "point": 100, "fired": at(50), "used": 2 * GB, "allowance": 2 * GB},
+        {"id": 1, "kind": "client", "subject": "f0:18:98:77:88:99", "name": "kids-tablet",
+         "period": iso(PERIOD_START), "point": 80, "fired": at(75), "used": 800 * MB, "allowance": 1 * GB},
+    ]
+
+    def delivery(i, hours, channel, subject, status, attempts, error=None, receipt=None, retry=None):
+        return {"id": i, "uid": f"{i:016x}", "created": at(hours), "channel": channel, "kind": "alert",
+                "subject": subject, "status": status, "attempts": attempts, "last_error": error,
+                "receipt": receipt, "sent_at": at(hours - 0.01) if status == "sent" else None,
+                "next_try": at(-retry) if retry else None, "last_try": at(hours - 0.01)}
+
+    deliveries = [
+        delivery(6, 0.5, "email", 'hotspot: "; flush ruleset used 80% of its 2 GB cap', "pending", 3,
+                 "connection refused by smtp.example.com:587", retry=0.1),
+        delivery(5, 0.5, "webhook", 'hotspot: "; flush ruleset used 80% of its 2 GB cap', "sent", 1,
+                 receipt="HTTP 204"),
+        delivery(4, 26, "webhook", "hotspot: 80% of the data plan used, 4 GB left", "sent", 2,
+                 "no answer from hooks.example.com:443 within 10 s", "HTTP 200"),
+        delivery(3, 26, "sms", "hotspot: 80% of the data plan used, 4 GB left", "failed", 9,
+                 "the modem refused the message: SIM busy (gave up after 9 attempts)"),
+        delivery(2, 50, "webhook", "hotspot: <script>alert(1)</script> used up its 2 GB cap", "sent", 1,
+                 receipt="HTTP 204"),
+    ]
+    channels = [{"name": "webhook", "target": "https://hooks.example.com", "ready": True},
+                {"name": "email", "target": "owner@example.com", "ready": True},
+                {"name": "sms", "target": "+4915112345678", "ready": False}]
+    return {"alerts": fired, "deliveries": deliveries, "channels": channels}
+
+
 class FakeBackend:
     """Backend in memory; `password` is the admin password, `max_failures` failed logins per IP allowed."""
 
@@ -132,7 +272,15 @@ class FakeBackend:
         self.codes = sample_vouchers()
         self.calls: list[tuple] = []
         self._settings = {"default_cap": "2GB", "period": "monthly", "period_start": "1",
-                          "after_cap": "throttle", "after_cap_rate": "256kbit", "auth": auth}
+                          "after_cap": "throttle", "after_cap_rate": "256kbit", "auth": auth,
+                          "plan_quota": "20GB", "plan_period": "monthly", "plan_period_start": "1",
+                          "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": "7d",
+                          "plan_activated": "", "plan_throttle_at": "90%", "plan_throttle_rate": "1mbit",
+                          "plan_block_at": "100%", "plan_stop_at": "", "roaming_throttle_at": "",
+                          "roaming_block_at": "", "roaming_stop_at": "", "alert_at": "80 95 100"}
+        self.plan_state = FakePlan(self._settings)
+        self.alert_log = sample_alerts()
+        self.modem: dict | None = None  # status()["modem"] once set
         self._portal = {"secret": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
                         "metrics_token": metrics_token, "venue": "Café Sunrise", "portal_url": portal_url}
 
@@ -141,6 +289,26 @@ class FakeBackend:
         v = copy.deepcopy(c)
         if not history:
             v.pop("history", None)
+        return self._with_plan(v)
+
+    def _with_plan(self, v: dict) -> dict:
+        """The plan's part of a client view, as hotspotd adds it: the guard's hold (state, reason,
+        remaining bounded by the plan), the alert point of its own cap, the plan's facts for it."""
+        plan = self.plan_state
+        held = plan.held(v["mac"])
+        left = plan.left_for(v["mac"])
+        if left is not None:
+            v["remaining"] = left if v["remaining"] is None else min(v["remaining"], left)
+        stops = held in ("block", "stop")
+        free = v["reason"] not in ("blocked", "not_admitted")
+        if held and free and (stops or v["state"] in ("ok", "warned")):
+            v["state"] = "capped" if stops else "throttled"
+            v["reason"], v["until"] = f"plan_{held}", iso(PERIOD_END)
+        v["plan_guard"] = held
+        alert_at = plan.alert_at()
+        v["cap_alert"] = (None if not v["cap"] else
+                          max((x for x in alert_at if v["bytes_total"] * 100 >= v["cap"] * x), default=None))
+        v["plan"] = plan.for_client(v)
         return v
 
     def _by_mac(self, mac: str) -> dict:
@@ -216,14 +384,17 @@ class FakeBackend:
         states = {s: sum(v["state"] == s for v in views) for s in names}
         return {
             "daemon": {"running": True, "pid": 1234}, "kernel": {"table": True},
-            "uplink": [{"device": "wwan0", "present": True}],
+            "uplink": [{"device": "wwan0", "present": True, "metered": True, "active": True},
+                       {"device": "eth1", "present": False, "metered": False, "active": False}],
             "plan": {"period": "monthly", "period_start": iso(PERIOD_START), "period_end": iso(PERIOD_END),
-                     "default_cap": 2 * GB, "after_cap": "throttle", "after_cap_rate": 256_000},
+                     "default_cap": 2 * GB, "after_cap": "throttle", "after_cap_rate": 256_000,
+                     **self.plan_state.status_fields()},
             "clients": len(views), "states": states,
             "bytes_up": sum(v["bytes_up"] for v in views), "bytes_down": sum(v["bytes_down"] for v in views),
             "bytes_total": sum(v["bytes_total"] for v in views), "bytes_unregistered": 12 * MB,
             "last_commit": iso(NOW - timedelta(minutes=4)),
             "speed_up": sum(v["speed_up"] for v in views), "speed_down": sum(v["speed_down"] for v in views),
+            **({"modem": dict(self.modem)} if self.modem is not None else {}),
         }
 
     def clients(self) -> list[dict]:
@@ -269,6 +440,39 @@ class FakeBackend:
         self._settings.update(values)
         return dict(self._settings)
 
+    def plan(self) -> dict:
+        self.calls.append(("plan",))
+        status = self.status()
+        names = {c["mac"]: c["hostname"] for c in self.by_ip.values()}
+        found = {"plan": status["plan"], "uplink": status["uplink"],
+                 "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt]}
+        if "modem" in status:
+            found["modem"] = status["modem"]
+        return found
+
+    def plan_topup(self, size) -> dict:
+        self.calls.append(("plan_topup", size))
+        try:
+            n = parse_size(size)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        if self.plan_state.allowance is None:
+            raise BackendError("the plan has no quota to top up; set one with 'hotspotctl plan set SIZE'")
+        self.plan_state.topup += n
+        return self.plan_state.view()
+
+    def alerts(self) -> dict:
+        self.calls.append(("alerts",))
+        return copy.deepcopy(self.alert_log)
+
+    def test_channel(self, channel) -> dict:
+        self.calls.append(("test_channel", channel))
+        if channel == "webhook":
+            return {"channel": channel, "receipt": "HTTP 204"}
+        if channel == "email":
+            raise BackendError("email: connection refused by smtp.example.com:587")
+        raise BackendError(f"{channel}: no channel {channel!r} is configured (configured: email, webhook)")
+
     def vouchers(self) -> list[dict]:
         self.calls.append(("vouchers",))
         return [dict(v) for v in self.codes.values()]
@@ -304,4 +508,6 @@ class FakeBackend:
     def metrics(self) -> dict:
         return {"status": self.status(), "clients": self.clients(),
                 "health": {"last_poll": iso(NOW), "poll_seconds": 0.0042, "rebuilds": 3,
-                           "uptime_seconds": 86400.0}}
+                           "uptime_seconds": 86400.0},
+                "alerts": {"fired": {"plan": 1, "client": 3},
+                           "deliveries": {"pending": 1, "sent": 3, "failed": 1}}}

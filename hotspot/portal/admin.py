@@ -28,7 +28,7 @@ from flask import (
 from hotspot.portal.app import backend, portal_base
 from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_datetime, format_rate, format_size, ngettext
-from hotspot.portal.views import admin_row, state_label
+from hotspot.portal.views import admin_row, plan_summary, state_label
 from hotspot.units import (
     InvalidValue,
     parse_cap,
@@ -107,7 +107,8 @@ def dashboard():
         counts[c.get("state")] = counts.get(c.get("state"), 0) + 1
     return render_template("admin/dashboard.html", status=status, top=[admin_row(c) for c in top],
                            nclients=len(clients), states_text=states_text(counts),
-                           after_cap_text=after_cap_text(status.get("plan") or {}))
+                           after_cap_text=after_cap_text(status.get("plan") or {}),
+                           plan=plan_summary(status.get("plan") or {}))
 
 
 def states_text(counts: dict) -> str:
@@ -427,3 +428,6 @@ def export_vouchers():
 # Jinja helpers the admin templates use
 bp.add_app_template_filter(lambda v: format_size(v) if v is not None else "–", "size_or_dash")
 bp.add_app_template_filter(lambda v: format_rate(v) if v is not None else "–", "rate_or_dash")
+
+# The data plan's and the alerts' pages live on this blueprint too (imported last: they use it).
+from hotspot.portal import plan_pages  # noqa: E402, F401

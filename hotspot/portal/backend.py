@@ -16,8 +16,10 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
         until the period ends) | "cap_throttle" (cap reached, slowed to `rate_limit`) | "throttle"
         (slowed by the owner) | "warned" (close to the cap) | "not_admitted" (captive, not signed in)
         | "voucher_used" (its voucher's data is used up: blocked if state is "capped", slowed if
-        "throttled", until it redeems another voucher)
-    until: when the reason ends (period_end for cap_*; None for manual throttle/block)
+        "throttled", until it redeems another voucher) | "plan_throttle" | "plan_block" | "plan_stop"
+        (the uplink's data plan guard holds it back: slowed, blocked, or all metered data stopped)
+    until: when the reason ends (period_end for cap_*; the plan's cycle_end for plan_*, None for a
+        pass; None for manual throttle/block)
     period_start, period_end
     speed_up, speed_down: bits/s over the last few seconds
     today: [{"hour": ISO, "bytes": int}] the hours of today so far (local time)
@@ -25,9 +27,32 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
     forecast: {"period_end_bytes": int, "cap_hit_at": ISO | None} at the recent pace
     admitted: bool; auth: "none" | "click" | "voucher"; voucher: code or None
     voucher_bytes: the voucher's data (None: no limit), voucher_used: what all its devices used,
-    voucher_remaining (None: no limit), voucher_expires: ISO | None; `remaining` is the smaller of
-    what is left of the device's own cap and of its voucher's data
+    voucher_remaining (None: no limit), voucher_expires: ISO | None; `remaining` is the smallest of
+    what is left of the device's own cap, of its voucher's data and of the plan before its guard
+    holds this device back
+    plan_guard: the guard level holding this device back ("throttle" | "block" | "stop") or None
+    cap_alert: the highest alert point (alert_at, percent) of its own cap it passed, or None
+    plan: None without a plan quota, else only the plan-level facts that affect this device (never
+        another client's): {"percent": float used, "guard": the plan's level "ok" | "throttle" |
+        "block" | "stop", "held": plan_guard, "left_for_you": bytes until the guard holds it back
+        (None: no such point), "alert_point": the highest alert point of the plan passed or None,
+        "next_level": the next level that would hold it back or None, "next_at_percent": its point,
+        "cycle_end": ISO | None, "renews": False for a pass}
 `client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
+
+plan (`plan`): {"plan": status()["plan"] (the plan's fields flattened: plan_quota, plan_topup,
+    allowance, plan_used, plan_left, plan_percent, cycle, cycle_start, cycle_end, expired,
+    forecast_end_bytes, runs_out_at, router_bytes, router_up, router_down, roaming, guard: {"state",
+    "limits": {level: bytes | None}, "throttle_rate", "exempt": [mac]}), "uplink": status()["uplink"],
+    "exempt": [{"mac", "name"}], "modem": dict (only when hotspotd reads a modem: status()["modem"],
+    hotspot.modem.Modem.as_dict() or {"error": one line}; views.modem_facts reads it)}
+
+alerts (`alerts`): {"alerts": [{"id", "kind": "plan" | "client", "subject": "plan" or a MAC, "name":
+    the client's name or None, "period": ISO, "point": percent, "fired": ISO, "used", "allowance"}],
+    "deliveries": [{"id", "uid", "created": ISO, "channel", "kind", "subject", "status": "pending" |
+    "sent" | "failed", "attempts", "last_error", "receipt", "sent_at", "next_try", "last_try"}],
+    "channels": [{"name": "webhook" | "email" | "sms", "target": where it goes, "ready": bool}]},
+    newest first
 
 voucher (`vouchers`, `create_vouchers`, `revoke_voucher`), as `hotspotctl voucher list --json`:
     code ("XXXX-XXXX"), batch (int: the vouchers made together), created, bytes (data; None: no
@@ -94,8 +119,8 @@ class Backend(Protocol):
         parsed and applied by hotspotd like the CLI; returns the client's new view."""
 
     def settings(self) -> dict:
-        """The plan settings as their config strings: default_cap, period, period_start,
-        after_cap, after_cap_rate, auth."""
+        """The settings as their config strings: default_cap, period, period_start, after_cap,
+        after_cap_rate, auth, and the data plan's (config.SETTABLE: plan_quota, plan_period, ...)."""
 
     def set_settings(self, values: dict[str, str]) -> dict:
         """Validate and write to the config file; BackendError names the bad field."""
@@ -111,6 +136,22 @@ class Backend(Protocol):
     def revoke_voucher(self, code: str) -> dict:
         """Revoke a voucher; its devices lose their session at once. BackendError if unknown."""
 
+    def plan(self) -> dict:
+        """The uplink's data plan for the admin's Plan page (see `plan` above)."""
+
+    def plan_topup(self, size: str) -> dict:
+        """Add SIZE to this cycle's plan, like `hotspotctl plan topup`; BackendError when the size is
+        bad or the plan has no quota. Returns the plan as `hotspotctl plan --json`."""
+
+    def alerts(self) -> dict:
+        """The alerts fired, the delivery log and the configured channels (see `alerts` above)."""
+
+    def test_channel(self, channel: str) -> dict:
+        """Send a test message now through "webhook", "email" or "sms": {"channel", "receipt"}, or
+        BackendError with the channel's one-line reason."""
+
     def metrics(self) -> dict:
         """{"status": status(), "clients": clients(), "health": {"last_poll": ISO,
-        "poll_seconds": float, "rebuilds": int, "uptime_seconds": float}}."""
+        "poll_seconds": float, "rebuilds": int, "uptime_seconds": float}, "alerts": {"fired":
+        {"plan": int, "client": int} (all time), "deliveries": {"pending", "sent", "failed": int}
+        (in the delivery log)}}."""

@@ -21,7 +21,8 @@ from hotspot.portal.views import client_text
 bp = Blueprint("captive", __name__)
 
 MAX_URL = 2000
-STOPPED = ("blocked", "cap_block", "voucher_used")  # admitted, but no traffic goes out
+STOPPED = ("blocked", "cap_block", "voucher_used", "plan_block", "plan_stop")  # admitted, no traffic goes out
+BY_VOUCHER = ("cap_block", "voucher_used")  # of those, what a new voucher code ends
 VOUCHER = re.compile(r"[A-Za-z0-9-]{4,32}")
 
 # Probe paths and what each OS expects once it is online.
@@ -147,7 +148,7 @@ def signin():
         return render_template("not_client.html"), 200
     kept = safe_url(request.values.get("url"))
     if request.method == "GET":
-        if me.get("reason") in STOPPED and not (me.get("auth") == "voucher" and me["reason"] != "blocked"):
+        if me.get("reason") in STOPPED and not (me.get("auth") == "voucher" and me["reason"] in BY_VOUCHER):
             # Blocked or out of data: the kernel sent its HTTP here; its own page says why (and,
             # with vouchers, takes a new code).
             return redirect(portal_base() + "/", 302)

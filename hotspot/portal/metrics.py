@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Blueprint, Response, request, session
 
 from hotspot.portal.app import backend, settings
-from hotspot.portal.views import STATES
+from hotspot.portal.views import STATES, modem_facts
 
 bp = Blueprint("metrics", __name__)
 
@@ -92,7 +92,81 @@ def render(m: dict) -> str:
     if health.get("uptime_seconds") is not None:
         family("hotspot_uptime_seconds", "gauge", "Seconds since hotspotd started.",
                [("", float(health["uptime_seconds"]))])
+    out += plan_families(plan) + alert_families(m.get("alerts") or {}) + modem_families(status.get("modem"))
     return "\n".join(out) + "\n"
+
+
+def _family(name: str, kind: str, help_: str, samples: list[tuple[str, object]]) -> list[str]:
+    return [f"# HELP {name} {help_}", f"# TYPE {name} {kind}",
+            *(f"{name}{labels} {_number(v)}" for labels, v in samples)]
+
+
+GUARD_LEVELS = ("ok", "throttle", "block", "stop")
+
+
+def plan_families(plan: dict) -> list[str]:
+    """The uplink's data plan (status()["plan"]): used, allowed, the guard and its points, the
+    router's own bytes, roaming. Absent figures give no sample rather than a made-up zero."""
+    guard = plan.get("guard") or {}
+    limits = guard.get("limits") or {}
+    out = _family("hotspot_plan_bytes_used", "gauge", "Bytes of the data plan used this cycle (all "
+                  "clients, the router, unregistered devices).", [("", plan.get("plan_used") or 0)])
+    if plan.get("allowance") is not None:
+        out += _family("hotspot_plan_bytes_allowed", "gauge", "Bytes the data plan allows this cycle, "
+                       "top-ups included.", [("", plan["allowance"])])
+    if plan.get("forecast_end_bytes") is not None:
+        out += _family("hotspot_plan_forecast_bytes", "gauge", "Bytes used by the cycle's end at the "
+                       "recent pace.", [("", plan["forecast_end_bytes"])])
+    end = _timestamp(plan.get("cycle_end"))
+    if end is not None:
+        out += _family("hotspot_plan_cycle_end_timestamp_seconds", "gauge", "When the plan's cycle ends.",
+                       [("", end)])
+    state = guard.get("state") or "ok"
+    out += _family("hotspot_plan_guard_level", "gauge", "1 for the level the plan guard reached, 0 for "
+                   "the others.", [(_labels(level=lv), int(state == lv)) for lv in GUARD_LEVELS])
+    points = [(_labels(level=lv), v) for lv, v in limits.items() if v is not None]
+    if points:
+        out += _family("hotspot_plan_guard_point_bytes", "gauge", "The plan's bytes at which each "
+                       "guard level cuts in.", points)
+    out += _family("hotspot_router_bytes_total", "counter", "The router's own bytes over a metered "
+                   "uplink this cycle.", [(_labels(direction=d), plan.get(f"router_{d}") or 0) for d in
+                                          ("up", "down")])
+    out += _family("hotspot_plan_roaming", "gauge", "1 while the modem roams (the roaming points apply).",
+                   [("", int(bool(plan.get("roaming"))))])
+    return out
+
+
+def alert_families(alerts: dict) -> list[str]:
+    """Alerts fired (all time) by kind, and the delivery log's rows by status."""
+    fired = alerts.get("fired") or {}
+    sent = alerts.get("deliveries") or {}
+    return (_family("hotspot_alerts_fired_total", "counter", "Alert points reached, by what reached them.",
+                    [(_labels(kind=k), fired.get(k) or 0) for k in ("plan", "client")])
+            + _family("hotspot_deliveries", "gauge", "Notifications in the delivery log, by status "
+                      "(finished ones are pruned to the newest 500).",
+                      [(_labels(status=k), sent.get(k) or 0) for k in ("pending", "sent", "failed")]))
+
+
+def modem_families(modem) -> list[str]:
+    """The modem's figures, when hotspotd reads one; nothing at all when it does not."""
+    m = modem_facts(modem)
+    if m is None:
+        return []
+    out = []
+    if m["signal"] is not None:
+        out += _family("hotspot_modem_signal_quality_percent", "gauge", "The modem's signal quality.",
+                       [("", m["signal"])])
+    if m["rsrp"] is not None:
+        out += _family("hotspot_modem_rsrp_dbm", "gauge", "The modem's reference signal received power.",
+                       [("", m["rsrp"])])
+    bearer = [(_labels(direction=d), m[f"{d}_bytes"]) for d in ("rx", "tx") if m[f"{d}_bytes"] is not None]
+    if bearer:
+        out += _family("hotspot_modem_bearer_bytes_total", "counter", "Bytes over the modem's data "
+                       "connection since it was set up.", bearer)
+    if m["roaming"] is not None:
+        out += _family("hotspot_modem_roaming", "gauge", "1 while the modem roams.",
+                       [("", int(bool(m["roaming"])))])
+    return out
 
 
 @bp.route("/metrics")

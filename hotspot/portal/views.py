@@ -6,6 +6,7 @@ one place and the scripts only place finished text (with textContent) and draw c
 
 from __future__ import annotations
 
+from hotspot.plan import LEVELS
 from hotspot.portal.i18n import (
     _,
     format_date,
@@ -14,6 +15,7 @@ from hotspot.portal.i18n import (
     format_rate,
     format_size,
     format_time,
+    get_locale,
 )
 
 STATES = ("ok", "warned", "capped", "throttled", "blocked")
@@ -43,6 +45,9 @@ def headline(c: dict) -> str:
         "not_admitted": _("You're not signed in yet"),
         "voucher_used": _("You're slowed down") if c.get("state") == "throttled"
         else _("Your internet is paused"),
+        "plan_throttle": _("You're slowed down"),
+        "plan_block": _("Your internet is paused"),
+        "plan_stop": _("Your internet is paused"),
     }.get(reason, state_label(c.get("state", "")))
 
 
@@ -76,6 +81,9 @@ def explanation(c: dict) -> str:
                      "Enter a new voucher code for full speed.", rate=rate, data=data)
         return _("Paused because the %(data)s of your voucher are used up. "
                  "Enter a new voucher code to continue.", data=data)
+    if reason in ("plan_throttle", "plan_block", "plan_stop"):
+        used_up = reason == "plan_stop" or ((c.get("plan") or {}).get("percent") or 0) >= 100
+        return plan_explanation(reason, until, used_up)
     if reason == "throttle":
         return _("Slowed to %(rate)s by the hotspot's owner.", rate=rate)
     if reason == "blocked":
@@ -100,9 +108,28 @@ def explanation(c: dict) -> str:
     return _("No data cap on this device.")
 
 
+def plan_explanation(reason: str, until, used_up: bool) -> str:
+    """Why the plan guard holds the client back, and until when (a pass does not renew). A block
+    before the plan's end saves the rest for the owner's devices; at its end, the plan is used up."""
+    if reason == "plan_throttle":
+        if until:
+            return _("Slowed to save what is left of the hotspot's data plan — full speed again when "
+                     "the plan renews on %(date)s at %(time)s.", **_when(until))
+        return _("Slowed to save what is left of the hotspot's data plan, until its owner adds data.")
+    if reason == "plan_block" and not used_up:
+        if until:
+            return _("Paused to save what is left of the hotspot's data plan — back online when the "
+                     "plan renews on %(date)s at %(time)s.", **_when(until))
+        return _("Paused to save what is left of the hotspot's data plan, until its owner adds data.")
+    if until:
+        return _("Paused because the hotspot's data plan is used up — back online when the plan renews "
+                 "on %(date)s at %(time)s.", **_when(until))
+    return _("Paused because the hotspot's data plan is used up, until its owner adds data.")
+
+
 def forecast(c: dict) -> str:
     f = c.get("forecast") or {}
-    done = c.get("reason") in ("cap_block", "cap_throttle", "voucher_used")
+    done = c.get("reason") in ("cap_block", "cap_throttle", "voucher_used", "plan_block", "plan_stop")
     if c.get("cap") is not None and f.get("cap_hit_at") and not done:
         return _("At this pace you reach your cap on %(date)s.", date=format_date(f["cap_hit_at"]))
     if f.get("period_end_bytes") is not None and not done:
@@ -123,10 +150,68 @@ def tone(c: dict) -> str:
     return {"ok": "good", "warned": "warn", "throttled": "warn"}.get(c.get("state"), "bad")
 
 
+def cap_banner(c: dict) -> tuple[str, str]:
+    """The alert banner for the client's own cap once it passed an alert point: (text, tone). It says
+    what the status below does not: the point passed and what happens at the cap, or, at the cap,
+    who can add more."""
+    point, cap = c.get("cap_alert"), c.get("cap")
+    if point is None or cap is None:
+        return "", "warn"
+    if point >= 100:
+        stopped = c.get("state") in ("capped", "blocked")  # the same colour as the status below
+        return _("Your %(cap)s for this period are used up. The hotspot's owner can add more.",
+                 cap=format_size(cap)), "bad" if stopped else "warn"
+    passed = _("You passed %(point)s%% of your %(cap)s.", point=point, cap=format_size(cap))
+    end = _when(c.get("period_end"))
+    if c.get("after_cap") == "throttle":
+        then = _("At 100%% you will be slowed to %(rate)s until %(date)s at %(time)s.",
+                 rate=format_rate(c.get("after_cap_rate")), **end)
+    else:
+        then = _("At 100%% your internet will pause until %(date)s at %(time)s.", **end)
+    return _sentences([passed, then]), "warn"
+
+
+def _sentences(parts: list[str]) -> str:
+    return ("" if get_locale() == "zh" else " ").join(p for p in parts if p)
+
+
+def plan_banner(c: dict) -> tuple[str, str]:
+    """The banner about the hotspot's data plan, when its guard holds the client back or the plan
+    passed an alert point: how much of the plan is used, what that does to this device, and what
+    comes next. Only plan-level facts: nothing about other clients."""
+    p = c.get("plan")
+    if not p or not p.get("held") and p.get("alert_point") is None:
+        return "", "warn"
+    pct = min(100, int(p.get("percent") or 0))
+    held, nxt, at = p.get("held"), p.get("next_level"), p.get("next_at_percent")
+    if held in ("block", "stop"):
+        first = _("The hotspot's data plan is %(pct)s%% used, so the internet is paused for this device.",
+                  pct=pct)
+    elif held == "throttle":
+        first = _("The hotspot's data plan is %(pct)s%% used, so this device is slowed down.", pct=pct)
+    else:
+        first = _("The hotspot's data plan is %(pct)s%% used.", pct=pct)
+    then, at = "", "" if at is None else f"{at:g}"  # (no f-string inside _(): babel cannot read it)
+    if nxt == "throttle":
+        then = _("At %(at)s%% this device will be slowed down.", at=at)
+    elif nxt:
+        then = _("At %(at)s%% the internet will pause for this device.", at=at)
+    renews = ""  # when held, the status card above already says until when
+    if not held and p.get("renews") and p.get("cycle_end"):
+        renews = _("The plan renews on %(date)s at %(time)s.", **_when(p["cycle_end"]))
+    tone = "bad" if held in ("block", "stop") or pct >= 100 else "warn"
+    return _sentences([first, then, renews]), tone
+
+
 def client_text(c: dict) -> dict:
     """Every finished string the client page shows, for the page and for /api/me."""
     cap = c.get("cap")
+    (cap_alert, cap_tone), (plan_alert, plan_tone) = cap_banner(c), plan_banner(c)
     return {
+        "cap_banner": cap_alert,
+        "cap_banner_tone": cap_tone,
+        "plan_banner": plan_alert,
+        "plan_banner_tone": plan_tone,
         "headline": headline(c),
         "explanation": explanation(c),
         "forecast": forecast(c),
@@ -178,4 +263,117 @@ def admin_row(c: dict) -> dict:
         "percent": format_percent(c.get("bytes_total"), c.get("cap")),
         "speed": f"↓ {format_rate(c.get('speed_down') or 0)}  ↑ {format_rate(c.get('speed_up') or 0)}",
         "last_seen": format_datetime(c.get("last_seen")),
+    }
+
+
+# -- the uplink's data plan, as the admin pages show it ----------------------------------------------
+
+def guard_label(state: str) -> str:
+    """What the plan guard is doing, in a few words."""
+    return {
+        "ok": _("Not holding anyone back"),
+        "throttle": _("Slowing devices down"),
+        "block": _("Blocking devices"),
+        "stop": _("All metered data stopped"),
+    }.get(state, state)
+
+
+def level_label(level: str) -> str:
+    """What a guard level does once the plan reaches its point."""
+    return {
+        "throttle": _("Slow all but the exempt devices"),
+        "block": _("Block all but the exempt devices"),
+        "stop": _("Stop all metered data, the router's too"),
+    }.get(level, level)
+
+
+def cycle_label(cycle: str | None) -> str:
+    return {"daily": _("Daily"), "weekly": _("Weekly"), "monthly": _("Monthly"), "pass": _("Pass")}.get(
+        cycle, cycle or "–")
+
+
+def plan_tone(state: str, percent: int) -> str:
+    """good, warn or bad: the guard's level first, then how full the plan is."""
+    if state in ("block", "stop") or percent >= 100:
+        return "bad"
+    return "warn" if state == "throttle" or percent >= 80 else "good"
+
+
+def _point_percent(point: int, allowance: int | None) -> str:
+    return "" if not allowance else f"{point * 100 / allowance:.3g}%"
+
+
+def plan_summary(p: dict) -> dict:
+    """The plan (status()["plan"]: its fields flattened) as the dashboard and the Plan page show it:
+    the raw figures kept, the words and sizes added."""
+    allowance, used = p.get("allowance"), p.get("plan_used") or 0
+    guard = p.get("guard") or {}
+    state, limits = guard.get("state") or "ok", guard.get("limits") or {}
+    percent = format_percent(used, allowance)
+    # a level the guard reached counts as reached though the bytes polled stop just short of its point
+    # (the kernel dropped the packet that would cross it)
+    held = LEVELS[:LEVELS.index(state) + 1] if state in LEVELS else ()
+    points = [{"level": lv, "label": level_label(lv), "size": format_size(limits[lv]),
+               "at": format_percent(limits[lv], allowance) if allowance else None,
+               "at_text": _point_percent(limits[lv], allowance), "reached": used >= limits[lv] or lv in held}
+              for lv in LEVELS if limits.get(lv) is not None]
+    return {
+        **p,
+        "has_quota": allowance is not None,
+        "used_text": format_size(used),
+        "allowance_text": format_size(allowance) if allowance is not None else _("No quota"),
+        "left_text": format_size(p.get("plan_left")) if p.get("plan_left") is not None else "∞",
+        "percent": percent,
+        "percent_text": f"{p.get('plan_percent') or 0:g}%",
+        "tone": plan_tone(state, percent),
+        "guard_state": state,
+        "guard_text": guard_label(state),
+        "guard_tone": {"ok": "good", "throttle": "warn"}.get(state, "bad"),
+        "points": points,
+        "cycle_text": cycle_label(p.get("cycle")),
+        "dates_text": f"{format_datetime(p.get('cycle_start'))} – {format_datetime(p.get('cycle_end'))}",
+        "forecast_text": plan_forecast(p),
+        "router_text": format_size(p.get("router_bytes") or 0),
+        "topup_text": format_size(p["plan_topup"]) if p.get("plan_topup") else None,
+        "throttle_rate_text": format_rate(guard["throttle_rate"]) if guard.get("throttle_rate") else None,
+    }
+
+
+def plan_forecast(p: dict) -> str:
+    """Where the cycle ends at the recent pace, and whether the plan runs out before."""
+    if p.get("expired"):
+        return _("The pass has ended: top up or set a new plan.")
+    if p.get("cycle_start") is None:
+        return _("The cycle starts with the first metered byte.")
+    end = p.get("forecast_end_bytes")
+    if p.get("runs_out_at"):
+        return _("At this pace the plan runs out on %(date)s at %(time)s.", **_when(p["runs_out_at"]))
+    if end is not None and p.get("allowance") is not None:
+        return _("At this pace about %(total)s by the cycle's end: the plan lasts.", total=format_size(end))
+    if end is not None:
+        return _("At this pace about %(total)s by the cycle's end.", total=format_size(end))
+    return ""
+
+
+MODEM = ("operator", "technology", "signal", "rsrp", "roaming", "rx_bytes", "tx_bytes", "sim", "error")
+
+
+def modem_facts(m) -> dict | None:
+    """The modem's figures (status()["modem"], hotspot.modem.Modem.as_dict()) with every key of MODEM
+    present, None where unknown; None when hotspotd reads no modem. Short names are taken too
+    (operator, technology, signal, signal_dbm, a bearer's {"rx_bytes", "tx_bytes"} under "bearer")."""
+    if not isinstance(m, dict):
+        return None
+    bearer = m.get("bearer") if isinstance(m.get("bearer"), dict) else {}
+    radio = m.get("access_technologies")
+    return {
+        "operator": m.get("operator_name", m.get("operator")),
+        "technology": " + ".join(str(t).upper() for t in radio) if radio else m.get("technology"),
+        "signal": m.get("signal_quality", m.get("signal")),
+        "rsrp": m.get("rsrp", m.get("signal_dbm")),
+        "roaming": m.get("roaming"),
+        "rx_bytes": m.get("rx_bytes", bearer.get("rx_bytes")),
+        "tx_bytes": m.get("tx_bytes", bearer.get("tx_bytes")),
+        "sim": m.get("sim_type"),
+        "error": m.get("error"),
     }

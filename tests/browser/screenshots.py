@@ -89,6 +89,25 @@ def voucher_persona() -> Persona:
     return p
 
 
+def plan_persona(used: int) -> Persona:
+    """Anna's phone (not exempt here) on a hotspot whose data plan has `used` bytes of its 20 GB."""
+    p = Persona("10.0.0.10")
+    p.backend.plan_state.exempt = []
+    p.backend.plan_state.used = used
+    return p
+
+
+def admin_persona() -> Persona:
+    """The owner, with the plan past its throttle point and a modem that reports its figures."""
+    p = Persona("10.0.0.10")
+    p.backend.plan_state.used = 18_400_000_000
+    p.backend.plan_state.topup = 0
+    p.backend.modem = {"state": "connected", "access_technologies": ["lte"], "operator_name": "Vodafone DE",
+                       "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
+                       "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
+    return p
+
+
 def main(outdir: str, only: str | None = None) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,9 +119,11 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-warned": (Persona("10.0.0.14"), "/"),
         "client-voucher": (voucher_persona(), "/"),
         "client-voucher-signin": (Persona("10.0.0.13", auth="voucher"), "/signin?voucher=C7YF-3GUS"),
+        "client-plan-alert": (plan_persona(17_100_000_000), "/"),
+        "client-plan-paused": (plan_persona(20_000_000_000), "/"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
-    admin = Persona("10.0.0.10")
+    admin = admin_persona()
     mac = "3c:22:fb:44:55:66"
     with tempfile.TemporaryDirectory() as profile:
         d = driver(profile)
@@ -121,6 +142,7 @@ def main(outdir: str, only: str | None = None) -> None:
                                        ("admin-client", f"/admin/clients/{mac}"),
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
+                                       ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
                                        ("admin-vouchers-print", "/admin/vouchers/print/1")):
                         if only and only not in name:
                             continue

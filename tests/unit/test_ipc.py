@@ -27,6 +27,12 @@ class Target:
     def login(self, ip, password):
         raise BackendError("too many failed logins from this device; try again in 4 s")
 
+    def test_channel(self, channel):
+        return {"channel": channel, "receipt": "HTTP 204"}
+
+    def plan_topup(self, size):
+        raise BackendError("the plan has no quota to top up; set one with 'hotspotctl plan set SIZE'")
+
     def teardown(self):  # not a Backend operation: must not be callable over the socket
         self.calls.append(("teardown",))
 
@@ -51,6 +57,13 @@ def test_calls_and_errors_cross_the_socket(served):
         backend.act("02:00:00:00:00:01", "cap", "1GB")
     with pytest.raises(BackendError, match="bad arguments"):
         backend._call("me", ip="10.0.0.2", mac="x")
+
+
+def test_the_plan_and_alert_operations_cross_the_socket(served):
+    _, backend, _ = served
+    assert backend.test_channel("webhook") == {"channel": "webhook", "receipt": "HTTP 204"}
+    with pytest.raises(BackendError, match="no quota to top up"):
+        backend.plan_topup("1GB")
 
 
 def _raw(path, data: bytes) -> dict:

@@ -112,9 +112,15 @@
       }
       bars($("#chart-days"), days);
     }
+    function banner(id, text, tone) {
+      var b = $(id);
+      if (b) { b.hidden = !text; b.className = "banner tone-" + tone; }
+    }
     function update(d) {
       fill(document, d.text);
       status.className = "card status tone-" + d.text.tone;
+      banner("#plan-banner", d.text.plan_banner, d.text.plan_banner_tone);
+      banner("#cap-banner", d.text.cap_banner, d.text.cap_banner_tone);
       data = d;
       draw(d);
       if (d.reason === "not_admitted") { location.reload(); }
