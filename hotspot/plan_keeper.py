@@ -214,6 +214,12 @@ class PlanKeeper:
         """The plan's bytes when the guard's kernel quotas last started from zero."""
         return self._int("guard_base")
 
+    def used_now(self, objs: dict[str, int]) -> int:
+        """The plan's bytes: the database's (to the last poll), or the guard's kernel quotas' where
+        they are ahead (they count between polls, and the packet a point dropped)."""
+        kernel = [v for k, v in objs.items() if k.startswith("g_")]
+        return max(self.used(), self.guard_base() + max(kernel)) if kernel else self.used()
+
     def config_changed(self, old: Config) -> None:
         """New plan settings (the levels themselves stay: a new set of levels rebuilds the table). A
         cycle defined anew keeps its bytes, unless it starts after the old one ended (a new pass)."""

@@ -94,7 +94,7 @@ def plan_snapshot(keeper: PlanKeeper, objs: dict[str, int]) -> dict:
     kernel quotas in `objs` where they are ahead. They are when the guard cut in: the packet that would
     cross a point is dropped, so the bytes the poll moves stop just short of it and the database alone
     would tell a blocked guest it is online. `used` is added for plan_for_client."""
-    used = max([keeper.used()] + [v for k, v in objs.items() if k.startswith("g_")])
+    used = keeper.used_now(objs)
     return {"state": keeper.state(used, objs), "left_exempt": keeper.left_for(True, used),
             "left_other": keeper.left_for(False, used), "used": used}
 

@@ -818,7 +818,7 @@ class Hotspot:
                 return []
             quotas = self.nft.read_quotas() if self.table_is_ours() else {}
             if plan_near:
-                used = max([self.plan.used()] + [v for k, v in quotas.items() if k.startswith("g_")])
+                used = self.plan.used_now(quotas)
                 plan = {"used": used, "allowance": allowance, "cycle_start": bounds[0],
                         "cycle_end": bounds[1]}
             period_start = float(self.store.get("period_start") or 0)
