@@ -334,9 +334,18 @@ def plan_summary(p: dict) -> dict:
         "dates_text": f"{format_datetime(p.get('cycle_start'))} – {format_datetime(p.get('cycle_end'))}",
         "forecast_text": plan_forecast(p),
         "router_text": format_size(p.get("router_bytes") or 0),
+        "meters": [{"name": meter_label(name), "text": format_size(m["bytes"]),
+                    "difference": ("+" if m["difference"] >= 0 else "−") + format_size(abs(m["difference"]))}
+                   for name, m in sorted((p.get("meters") or {}).items())],
         "topup_text": format_size(p["plan_topup"]) if p.get("plan_topup") else None,
         "throttle_rate_text": format_rate(guard["throttle_rate"]) if guard.get("throttle_rate") else None,
     }
+
+
+def meter_label(name: str) -> str:
+    """Another count of the plan's bytes, by where it comes from."""
+    labels = {"modem": _("The modem's count"), "interfaces": _("The uplinks' interface counters")}
+    return labels.get(name, name)
 
 
 def plan_forecast(p: dict) -> str:

@@ -136,7 +136,8 @@ def test_plan_page_shows_the_plan(admin, backend):
                  "Slow all but the exempt devices", "Block all but the exempt devices",
                  "Slowed devices share 1 Mbit/s.", "358 MB",
                  "At this pace the plan runs out on", "1 Nov, 00:00 – 1 Dec, 00:00", "Annas-iPhone",
-                 "No modem details yet.", 'value="20GB"', 'value="90%"', 'value="80 95 100"'):
+                 "No modem details yet.", 'value="20GB"', 'value="90%"', 'value="80 95 100"',
+                 "The modem&#39;s count", "+1.2 MB against ours"):
         assert text in html, text
     assert 'aria-current="page">Plan<' in html
 
