@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
 import re
-import smtplib
 import socket
-import ssl
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from hotspot.message import Message
+
+if TYPE_CHECKING:
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
 
 USER_AGENT = "hotspot"
 SECURITY = ("starttls", "tls", "none")
@@ -43,8 +44,14 @@ def _one_line(text, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# ssl, http.client, smtplib and email are imported where a message goes out, not when hotspotd starts:
+# together about 8 MB of a router's RAM that a hotspot without alerts never needs.
+
+
 def _network_error(e: BaseException, where: str, timeout: float) -> DeliveryError:
     """One line for what the socket layer says, naming the server, never the request's secrets."""
+    import ssl
+
     if isinstance(e, ssl.SSLCertVerificationError):
         return DeliveryError(f"TLS certificate of {where} not trusted: {e.verify_message or e.reason}")
     if isinstance(e, ssl.SSLError):
@@ -62,6 +69,8 @@ def _network_error(e: BaseException, where: str, timeout: float) -> DeliveryErro
 
 def _tls_context(cafile: str | None) -> ssl.SSLContext:
     """Verifies the server's certificate and name: against `cafile` if given, else the system's CAs."""
+    import ssl
+
     return ssl.create_default_context(cafile=cafile)
 
 
@@ -100,6 +109,8 @@ class WebhookChannel:
         return json.dumps(doc, ensure_ascii=False, default=str).encode()
 
     def send(self, message: Message, delivery_id: str | None = None) -> str:
+        import http.client
+
         body = self.body(message)
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    "Content-Length": str(len(body))}
@@ -168,6 +179,9 @@ class EmailChannel:
 
     def build(self, message: Message, delivery_id: str | None = None) -> EmailMessage:
         """multipart/alternative: text, then (with html) multipart/related: html + inline PNGs."""
+        from email.message import EmailMessage
+        from email.utils import formatdate, make_msgid
+
         msg = EmailMessage()
         msg["Subject"] = message.subject
         msg["From"] = self.sender
@@ -189,6 +203,8 @@ class EmailChannel:
         return msg
 
     def send(self, message: Message, delivery_id: str | None = None) -> str:
+        import smtplib
+
         msg = self.build(message, delivery_id)
         data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
         local = socket.gethostname() or "hotspot"
