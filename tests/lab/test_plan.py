@@ -172,3 +172,24 @@ def test_a_free_uplink_counts_nowhere_but_holds_back_the_blocked(start_hotspotd_
     lab.iperf("c1", bytes=3_000_000, reverse=True)
     d.wait_polls()
     assert d.client(c1)["bytes_total"] - c1_0 >= 3_000_000
+
+
+def test_a_guard_set_while_running_holds_from_the_bytes_already_used(lab, start_hotspotd):
+    """hotspotctl plan set rewrites the config; hotspotd reloads it at its next poll and, for a new set of
+    guard levels, rebuilds its table with the guard seeded from the plan's bytes so far."""
+    d = start_hotspotd(plan_quota=10**9)
+    register(lab, d, "c1")
+    lab.iperf("c1", bytes=5_000_000, reverse=True)
+    d.wait_polls()
+    d.ctl("plan", "set", "--block-at", "8MB")
+    lab.wait_for(lambda: "g_block" in d.nft("list", "quotas"), 10, "the guard in the kernel")
+    assert "option plan_block_at '8MB'" in d.config_path.read_text()
+    used = d.json("plan")["used"]
+    start = _wire(lab, "c1")
+    _pull(lab, "c1", seconds=3, reverse=True)
+    delivered = _wire(lab, "c1") - start
+    assert used + delivered >= 8_000_000 - MAX_OVERSHOOT
+    assert used + delivered - 8_000_000 <= MAX_OVERSHOOT, f"{used + delivered - 8_000_000} past the point"
+    d.wait_polls()
+    assert d.json("plan")["guard"]["state"] == "block"
+    assert "config reloaded" in d.log() or "settings changed" in d.log()
