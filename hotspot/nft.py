@@ -441,7 +441,8 @@ class Nft:
     def update_client(self, c: ClientElements, *, was: ClientElements) -> None:
         """Move one client's kernel state from `was` to `c` in one transaction."""
         handles = None
-        if client_rules(c, self.marks, self.guard) != client_rules(was, self.marks, self.guard):
+        rules_change = client_rules(c, self.marks, self.guard) != client_rules(was, self.marks, self.guard)
+        if rules_change or _requota(c, was):
             handles = {chain: self._rule_handles(chain) for chain in chain_names(c.id)}
         self.batch(self._policy_cmds(c, was=was, handles=handles))
 
@@ -458,23 +459,29 @@ class Nft:
     def _policy_cmds(self, c: ClientElements, *, was: ClientElements,
                      handles: dict[str, list[int]] | None = None) -> list:
         """Replace the policy rules of the client's chains (`handles`: each chain's rule handles, the
-        counter rule's last) if its policy changed; its counters and quota carry on."""
+        counter rule's last) if its policy changed; its counters carry on. A cap that changes (a
+        top-up) makes its quota anew, seeded with the bytes delivered (`c.used`): the old one also
+        counted the packets it dropped, and keeping them would give the client less than it was
+        given. The rules that name the quota go first and come back after, in the same transaction."""
         cmds: list[dict] = []
         q = quota_name(c.id)
+        requota = _requota(c, was) and handles is not None
         if c.quota is not None and was.quota is None:
             cmds.append({"add": _new_quota(c)})
-        elif c.quota is not None and c.quota != was.quota:
+        elif _requota(c, was) and not requota:
             # Re-adding an existing quota changes its limit but keeps what it has consumed.
             cmds.append({"add": _obj("quota", q, bytes=c.quota, inv=True)})
         if c.voucher is not None and c.voucher_quota is not None and (
                 (c.voucher, c.voucher_quota) != (was.voucher, was.voucher_quota)):
             cmds.append({"add": _new_voucher_quota(c)})  # the first device creates it, others share it
         new = client_rules(c, self.marks, self.guard)
-        if handles is not None and new != client_rules(was, self.marks, self.guard):
+        if handles is not None and (new != client_rules(was, self.marks, self.guard) or requota):
+            for chain in chain_names(c.id):
+                cmds += [{"delete": _rule_at(chain, h)} for h in handles[chain][:-1]]
+            if requota:
+                cmds += [{"delete": _obj("quota", q)}, {"add": _new_quota(c)}]
             for chain, rules in zip(chain_names(c.id), new):
-                *old, counter = handles[chain]
-                cmds += [{"delete": _rule_at(chain, h)} for h in old]
-                cmds += [{"insert": _rule_at(chain, counter, expr)} for expr in rules[:-1]]
+                cmds += [{"insert": _rule_at(chain, handles[chain][-1], expr)} for expr in rules[:-1]]
         if c.quota is None and was.quota is not None:
             cmds.append({"delete": _obj("quota", q)})  # after the rules that used it are gone
         if c.portal != was.portal:
@@ -562,6 +569,11 @@ class Nft:
                     found.append(f"table {rule['family']} {rule['table']} chain {rule['chain']}: "
                                  f"flow add {flow.get('flowtable', '')}")
         return found
+
+
+def _requota(c: ClientElements, was: ClientElements) -> bool:
+    """The client's cap changed (both before and after it has one)."""
+    return c.quota is not None and was.quota is not None and c.quota != was.quota
 
 
 def _http_cmds(clients: list[tuple[str, bool]]) -> list[dict]:

@@ -77,13 +77,14 @@ def test_cap_and_throttles_are_constants_in_the_chain():
 HANDLES = {"up5": [7, 8, 9], "down5": [10, 11]}  # the last of each: the counter rule
 
 
-def rewrite(c):
-    """Commands that replace the policy rules of up5/down5 (HANDLES) with c's, keeping the counters."""
+def rewrite(c, between=()):
+    """Commands that replace the policy rules of up5/down5 (HANDLES) with c's, keeping the counters:
+    the old rules go, then `between` (a quota made anew), then the new rules."""
     up, down = client_rules(c, Marks())
     rule = {**T, "chain": "up5"}
-    return ([{"delete": {"rule": {**rule, "handle": 7}}}, {"delete": {"rule": {**rule, "handle": 8}}}]
+    return ([{"delete": {"rule": {**rule, "handle": 7}}}, {"delete": {"rule": {**rule, "handle": 8}}},
+             {"delete": {"rule": {**T, "chain": "down5", "handle": 10}}}, *between]
             + [{"insert": {"rule": {**rule, "handle": 9, "expr": e}}} for e in up[:-1]]
-            + [{"delete": {"rule": {**T, "chain": "down5", "handle": 10}}}]
             + [{"insert": {"rule": {**T, "chain": "down5", "handle": 11, "expr": e}}} for e in down[:-1]])
 
 
@@ -105,10 +106,15 @@ def test_cap_set_below_what_was_used_starts_full(nft):
         "add": quota(5, bytes=1000, used=1000, inv=True)}
 
 
-def test_cap_change_keeps_what_the_quota_consumed(nft):
-    cmds = nft._policy_cmds(base(quota=5000, used=4000), was=base(quota=1000, used=900), handles=HANDLES)
-    assert cmds == [{"add": quota(5, bytes=5000, inv=True)}]  # same rules: the chains stay
-    assert "used" not in cmds[0]["add"]["quota"]  # re-adding without `used` keeps the kernel's consumed
+def test_cap_change_makes_the_quota_anew_from_the_bytes_delivered(nft):
+    """A top-up after the cap: the old quota also counted the packets it dropped; the new one starts
+    from what was delivered (`used`), so the client gets all of the top-up."""
+    now = base(quota=5000, used=1000)
+    cmds = nft._policy_cmds(now, was=base(quota=1000, used=900), handles=HANDLES)
+    anew = [{"delete": quota(5)}, {"add": quota(5, bytes=5000, used=1000, inv=True)}]
+    assert cmds == rewrite(now, between=anew)
+    # without the rules' handles (nothing else changes), only the limit moves
+    assert nft._policy_cmds(now, was=base(quota=1000)) == [{"add": quota(5, bytes=5000, inv=True)}]
 
 
 def test_cap_removed_deletes_the_quota_after_the_rules_that_use_it(nft):
