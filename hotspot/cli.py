@@ -408,8 +408,8 @@ def _modem_lines(m: dict | None, plan: dict) -> list[str]:
     meter = plan.get("meters", {}).get("modem")
     if meter:
         sign = "+" if meter["difference"] >= 0 else "-"
-        lines.append(f"counted:   modem {_size(meter['bytes'])} this cycle, ours {_size(plan['plan_used'])} "
-                     f"(difference {sign}{_size(abs(meter['difference']))})")
+        lines.append(f"counted:   modem {_size(meter['bytes'])}, ours {_size(meter['ours'])} over the same "
+                     f"time (difference {sign}{_size(abs(meter['difference']))})")
     return lines
 
 

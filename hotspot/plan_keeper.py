@@ -159,7 +159,7 @@ class PlanKeeper:
 
     def _new_cycle(self, now: float, ours: bool) -> None:
         """Start the cycle containing `now` from zero: no bytes, no top-up, the guard's quotas reset."""
-        meters = [f"meter_{m}" for m in self.meters()]
+        meters = [f"meter_{m}{part}" for m in self.meters() for part in ("", "_from")]
         for key in ("plan_used", "plan_topup", "router_up", "router_down", *meters):
             self.store.set(key, 0)
         self._start_cycle(now)
@@ -173,16 +173,29 @@ class PlanKeeper:
         if raw is None:
             return
         seen = self.store.get(f"meter_{name}_seen")
-        if seen is not None:
+        if seen is None:  # its first reading: both counts start here
+            self.store.set(f"meter_{name}", 0)
+            self.store.set(f"meter_{name}_from", self.used())
+        else:
             delta = raw - int(seen) if raw >= int(seen) else raw
             self.store.set(f"meter_{name}", self._int(f"meter_{name}") + delta)
         self.store.set(f"meter_{name}_seen", raw)
 
     def meters(self) -> dict[str, int]:
-        """Each other count of this cycle's bytes, by name, for comparing with ours."""
+        """Each other count of the plan's bytes, by name: what it counted since it was first read
+        (or since the cycle began, whichever is later)."""
         rows = self.store.db.execute("SELECT key, value FROM meta WHERE key LIKE 'meter\\_%' ESCAPE '\\' "
-                                     "AND key NOT LIKE '%\\_seen' ESCAPE '\\'").fetchall()
+                                     "AND key NOT LIKE '%\\_seen' ESCAPE '\\' "
+                                     "AND key NOT LIKE '%\\_from' ESCAPE '\\'").fetchall()
         return {k.removeprefix("meter_"): int(v) for k, v in rows}
+
+    def meter_views(self, used: int) -> dict[str, dict]:
+        """Each other count beside ours over the same span: {name: {"bytes", "ours", "difference"}}."""
+        found = {}
+        for name, n in self.meters().items():
+            ours = used - self._int(f"meter_{name}_from")
+            found[name] = {"bytes": n, "ours": ours, "difference": n - ours}
+        return found
 
     def add_topup(self, size: int) -> None:
         if self.cfg.plan_quota is None:
@@ -273,7 +286,7 @@ class PlanKeeper:
             "router_up": self._int("router_up"),
             "router_down": self._int("router_down"),
             "roaming": self.roaming(),
-            "meters": {name: {"bytes": n, "difference": n - used} for name, n in self.meters().items()},
+            "meters": self.meter_views(used),
             "guard": {"state": f["guard"], "limits": f["limits"],
                       "throttle_rate": self.cfg.plan_throttle_rate if f["limits"].get("throttle") else None,
                       "exempt": list(self.cfg.plan_exempt)},

@@ -192,7 +192,7 @@ class FakePlan:
             "expired": False, "forecast_end_bytes": end_bytes, "runs_out_at": runs_out,
             "router_bytes": sum(self.router), "router_up": self.router[0], "router_down": self.router[1],
             "roaming": self.roaming,
-            "meters": {"modem": {"bytes": self.used + 1_200_000, "difference": 1_200_000}},
+            "meters": {"modem": {"bytes": self.used + 1_200_000, "ours": self.used, "difference": 1_200_000}},
             "guard": {"state": self.state(), "limits": limits,
                       "throttle_rate": 1_000_000 if limits["throttle"] is not None else None,
                       "exempt": list(self.exempt)},

@@ -8,7 +8,7 @@ import pytest
 
 from hotspot.config import Threshold
 from tests.lab.conftest import register
-from tests.modem_mock import MODEM_3GPP, Bus, MockModemManager
+from tests.modem_mock import BEARER, BUS_NAME, MODEM_3GPP, Bus, MockModemManager
 
 
 @pytest.fixture
@@ -53,8 +53,16 @@ def test_the_modem_shows_roaming_tightens_the_guard_and_alerts_go_by_sms(lab, mo
         mm.update(path, MODEM_3GPP, RegistrationState=dbus.UInt32(1))
         lab.wait_for(lambda: not d.json("plan")["roaming"], 5, "hotspotd to see it is home")
         assert lab.ping("c1", lab.server4)
-        meters = d.json("plan")["meters"]
-        assert "modem" in meters and "interfaces" in meters
+        # the modem's count beside ours, over the same time: its bearer counted 2 MB more
+        before = d.json("plan")["meters"]["modem"]
+        bearer = mm.conn.get_object(BUS_NAME, path.replace("/Modem/", "/Bearer/"))
+        dbus.Interface(bearer, dbus.PROPERTIES_IFACE).Set(BEARER, "Stats", dbus.Dictionary(
+            {"rx-bytes": dbus.UInt64(123_456_789 + 2_000_000), "tx-bytes": dbus.UInt64(9_876_543)},
+            signature="sv"))
+        after = lab.wait_for(lambda: d.json("plan")["meters"]["modem"]["bytes"] > before["bytes"] and
+                             d.json("plan")["meters"]["modem"], 5, "the modem's new count")
+        assert after["bytes"] - before["bytes"] == 2_000_000
+        assert after["difference"] == after["bytes"] - after["ours"]
         assert len(list(mm.manager.SentMessages())) == 1
     finally:
         d.stop()
