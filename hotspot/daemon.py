@@ -93,6 +93,7 @@ class Daemon:
         self.portal_tls: PortalProcess | None = None  # HTTPS, when the config gives a certificate
         self.config_mtime: int | None = None
         self.modem: tuple | None = None  # (the modem thread's last reading, a Modem or None)
+        self.modem_used: tuple | None = None  # the reading the poll last took in
         # Alerts and reports wait in the database's outbox; its thread delivers them.
         # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
         self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms), clock=hs.clock,
@@ -123,9 +124,11 @@ class Daemon:
     def use_modem(self) -> None:
         """The poll takes the modem thread's last reading: status and metrics show it, its roaming
         switches the plan guard's points, its bearer's byte count is compared with ours."""
-        if self.modem is None:
-            return
-        (m,) = self.modem
+        reading = self.modem
+        if reading is None or reading is self.modem_used:
+            return  # none yet, or this one is in already: a reading comes every MODEM_INTERVAL
+        self.modem_used = reading
+        (m,) = reading
         self.hs.modem_info = m.as_dict() if m else None
         if m is None:
             return

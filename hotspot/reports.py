@@ -31,8 +31,7 @@ def span(at: float, kind: str) -> tuple[float, float]:
     return start.timestamp(), at
 
 
-def gather(db, cfg: Config, *, start: float, end: float, plan: dict, names: dict[int, dict],
-           now: float) -> dict:
+def gather(db, cfg: Config, *, start: float, end: float, plan: dict, names: dict[int, dict]) -> dict:
     """The report's input (see hotspot.report): `plan` is the plan's figures (PlanKeeper.figures);
     `names`: client id -> {"name", "mac", "cap", "state", "first_seen"}."""
     cycle_start = plan.get("start") or start

@@ -829,7 +829,7 @@ class Hotspot:
                                   channels=channels)
         return queued
 
-    def report_if_due(self, channels: list[str], modem: dict | None = None) -> bool:
+    def report_if_due(self, channels: list[str]) -> bool:
         """hotspotd's poll: queue the daily or weekly usage report to `channels` when its time came
         (hotspot.reports); True if one was queued."""
         if self.cfg.report == "none":
@@ -837,11 +837,12 @@ class Hotspot:
         now = self.clock()
         due = self.store.get("report_next")
         if due is None or float(due) > now + 8 * 86400:  # first run, or the clock went back
-            self.store_set("report_next", reports.next_time(now, self.cfg.report, self.cfg.report_hour))
+            with self.store.transaction():
+                self.store.set("report_next", reports.next_time(now, self.cfg.report, self.cfg.report_hour))
             return False
         if now < float(due):
             return False
-        message = self.report(float(due), modem)
+        message = self.report(float(due))
         with self.store.transaction():
             if channels:
                 outbox.enqueue(self.store.db, message, channels, kind="report", now=now)
@@ -849,8 +850,9 @@ class Hotspot:
         log.info("usage report queued: %s", message.subject)
         return bool(channels)
 
-    def report(self, at: float, modem: dict | None = None):
-        """The usage report for the day or week before `at`, as a Message."""
+    def report(self, at: float):
+        """The usage report for the day or week before `at`, as a Message (with the modem as
+        hotspotd last read it)."""
         from hotspot.report import build_report
 
         start, end = reports.span(at, self.cfg.report)
@@ -861,15 +863,14 @@ class Hotspot:
             v = self.view(c, objs, plan)
             names[c.id] = {"name": c.alias or c.hostname, "mac": c.mac, "cap": v["cap"], "state": v["state"],
                            "first_seen": c.first_seen}
-        data = reports.gather(self.store.db, self.cfg, start=start, end=end, names=names, now=self.clock(),
+        data = reports.gather(self.store.db, self.cfg, start=start, end=end, names=names,
                               plan=self.plan.figures(objs=objs))
-        if modem:
-            data["modem"] = modem
+        m = self.modem_info
+        if m and "error" not in m:
+            data["modem"] = {"operator": m["operator_name"], "roaming": m["roaming"],
+                             "technology": "/".join(m["access_technologies"]).upper() or None,
+                             "signal": m["signal_quality"], "signal_dbm": m["rsrp"]}
         return build_report(data, now=self.clock())
-
-    def store_set(self, key: str, value) -> None:
-        with self.store.transaction():
-            self.store.set(key, value)
 
     def commit(self) -> None:
         with self.store.transaction():

@@ -184,6 +184,8 @@ def test_report_times():
 
 def test_the_report_goes_out_once_at_its_time_with_the_figures(hs):
     hs.cfg = hs.cfg.replace(report="daily", report_hour=8, venue="Van 1")
+    hs.modem_info = {"operator_name": "Example Mobile", "roaming": False, "access_technologies": ["lte"],
+                     "signal_quality": 71, "rsrp": -95.0}  # as hotspotd's modem thread leaves it
     hs.plan_rollover_if_due()
     mac_id = hs.store.client(MAC).id
     with hs.store.transaction():
@@ -199,6 +201,7 @@ def test_the_report_goes_out_once_at_its_time_with_the_figures(hs):
     message = outbox.load_message(hs.store.db.execute("SELECT message_json FROM deliveries").fetchone()[0])
     assert message.data["top_clients"][0]["mac"] == MAC and message.data["router_bytes"] == 5 * 10**6
     assert message.images and "cid:" in message.html
+    assert "Example Mobile" in message.text and "LTE" in message.text
 
 
 def test_a_pass_ends_and_a_new_one_starts_from_zero(cfg):
