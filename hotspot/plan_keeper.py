@@ -172,14 +172,10 @@ class PlanKeeper:
         started again (a reconnect, a reboot), so all of it is new."""
         if raw is None:
             return
-        seen = self.store.get(f"meter_{name}_seen")
-        if seen is None:  # its first reading: both counts start here
+        if self.store.get(f"meter_{name}_seen") is None:  # its first reading: both counts start here
             self.store.set(f"meter_{name}", 0)
             self.store.set(f"meter_{name}_from", self.used())
-        else:
-            delta = raw - int(seen) if raw >= int(seen) else raw
-            self.store.set(f"meter_{name}", self._int(f"meter_{name}") + delta)
-        self.store.set(f"meter_{name}_seen", raw)
+        self.store.add_reading(f"meter_{name}", raw, first_counts=False)
 
     def meters(self) -> dict[str, int]:
         """Each other count of the plan's bytes, by name: what it counted since it was first read

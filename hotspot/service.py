@@ -32,6 +32,7 @@ from hotspot.period import bounds, trusted_now
 from hotspot.plan_keeper import PlanKeeper, guard_of, guard_shaping
 from hotspot.shaper import MAX_CLIENT_ID, Shaper
 from hotspot.store import Client, Store, Voucher
+from hotspot.store import counted_since as _delta
 from hotspot.units import InvalidValue, iso
 from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
 
@@ -674,25 +675,14 @@ class Hotspot:
         ku, kd = objs.get(up), objs.get(down)
         if ku is None or kd is None:
             return None
-        du = _delta(ku, int(self.store.get("router_seen_up", "0")))
-        dd = _delta(kd, int(self.store.get("router_seen_down", "0")))
-        self.store.set("router_seen_up", ku)
-        self.store.set("router_seen_down", kd)
-        if du:
-            self.store.set("router_up", int(self.store.get("router_up", "0")) + du)
-        if dd:
-            self.store.set("router_down", int(self.store.get("router_down", "0")) + dd)
+        du, dd = self.store.add_reading("router_up", ku), self.store.add_reading("router_down", kd)
         return (ROUTER, du, dd, ku, kd)
 
     def _account_unregistered(self, objs: dict[str, int]) -> int:
         up, down = counter_names(UNREGISTERED)
-        total = objs.get(up, 0) + objs.get(down, 0)
-        seen = int(self.store.get("unregistered_seen", "0"))
-        delta = _delta(total, seen)
+        delta = self.store.add_reading("unregistered", objs.get(up, 0) + objs.get(down, 0))
         if delta:
             log.info("%d bytes from clients not registered yet", delta)
-            self.store.set("unregistered", int(self.store.get("unregistered", "0")) + delta)
-        self.store.set("unregistered_seen", total)
         return delta
 
     def register(self, found: dict[str, dict]) -> list[Client]:
@@ -798,7 +788,7 @@ class Hotspot:
         pending = 0
         if objs:
             pending = sum(sum(self.pending(objs, c)) for c in self.store.clients())
-            pending += sum(_delta(objs.get(k), int(self.store.get(f"router_seen_{d}", "0")))
+            pending += sum(_delta(objs.get(k), int(self.store.get(f"router_{d}_seen", "0")))
                            for k, d in zip(counter_names(ROUTER), ("up", "down")))
         return self.plan.view(pending, objs)
 
@@ -897,13 +887,6 @@ def _with_voucher_quota(c: Client, quotas: dict[str, int]) -> Client:
         return c
     used = _voucher_used(c, quotas)
     return c if used == c.voucher_used else dataclasses.replace(c, voucher_used=used)
-
-
-def _delta(kernel: int | None, seen: int) -> int:
-    """Bytes since the last poll; a counter below what we saw was recreated, so all it holds is new."""
-    if kernel is None:
-        return 0
-    return kernel - seen if kernel >= seen else kernel
 
 
 def daemon_pid(cfg: Config) -> int | None:

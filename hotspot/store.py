@@ -105,6 +105,13 @@ CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, 
            "FROM clients LEFT JOIN vouchers AS v ON v.id = clients.voucher")
 
 
+def counted_since(kernel: int | None, seen: int) -> int:
+    """Bytes since the last reading; a counter below what we saw was recreated, so all it holds is new."""
+    if kernel is None:
+        return 0
+    return kernel - seen if kernel >= seen else kernel
+
+
 @dataclass
 class Voucher:
     id: int
@@ -211,6 +218,18 @@ class Store:
     def set(self, key: str, value) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
 
+    def add_reading(self, name: str, raw: int, *, first_counts: bool = True) -> int:
+        """A counter that has no client row, read again (the router's, the unregistered MACs', a
+        modem's): add to meta `name` what it counted since the reading kept in `name`_seen, keep this
+        one, and return what was added. `first_counts`: a counter read for the first time counted
+        from zero for us (a kernel counter of our table), or from some unknown time (a device's)."""
+        seen = self.get(f"{name}_seen")
+        delta = 0 if seen is None and not first_counts else counted_since(raw, int(seen or 0))
+        if delta:
+            self.set(name, int(self.get(name, "0")) + delta)
+        self.set(f"{name}_seen", raw)
+        return delta
+
     # -- clients ------------------------------------------------------------------------------
 
     def clients(self) -> list[Client]:
@@ -303,7 +322,7 @@ class Store:
         router's and that of MACs not registered yet)."""
         self.db.execute("UPDATE clients SET seen_up = 0, seen_down = 0")
         self.db.execute("UPDATE meta SET value = '0' WHERE key IN "
-                        "('router_seen_up', 'router_seen_down', 'unregistered_seen')")
+                        "('router_up_seen', 'router_down_seen', 'unregistered_seen')")
 
     def new_period(self) -> None:
         self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0")
