@@ -338,6 +338,15 @@ class Store:
             )
         ]
 
+    def plan_history(self, since: int = 0, until: int | None = None) -> list[tuple[int, int, int]]:
+        """The plan's hourly buckets (hour, up, down) in [since, until): every client's metered
+        bytes and the router's (id 0); the few bytes of MACs not registered yet have no rows."""
+        until = until if until is not None else 2**62
+        return [tuple(r) for r in self.db.execute(
+            "SELECT hour, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ? "
+            "GROUP BY hour ORDER BY hour",
+            (since, until))]
+
     # -- vouchers -----------------------------------------------------------------------------
 
     def add_vouchers(self, codes: list[str], now: float, *, bytes: int | None, valid_seconds: int,

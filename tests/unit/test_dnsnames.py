@@ -1,0 +1,12 @@
+from hotspot import dnsnames
+
+
+def test_names_live_until_their_ttl(tmp_path):
+    assert dnsnames.names_for(str(tmp_path), ["192.0.2.1"], 0) == {}  # no file yet
+    db = dnsnames.connect(str(tmp_path))
+    dnsnames.record(db, [("192.0.2.1", "cdn.example.com", "video", 100.0),
+                         ("2001:db8::1", "backup.example.net", "backup", 50.0)])
+    got = dnsnames.names_for(str(tmp_path), ["192.0.2.1", "2001:db8::1", "192.0.2.9"], 60.0)
+    assert got == {"192.0.2.1": "cdn.example.com"}
+    assert dnsnames.prune(db, 60.0) == 1
+    assert dnsnames.names_for(str(tmp_path), ["192.0.2.1"], 100.0) == {}
