@@ -118,11 +118,13 @@ class IperfRun:
     """One iperf3 test in flight (see Lab.iperf_start); wait() returns iperf3's parsed -J result."""
 
     def __init__(self, server: subprocess.Popen, client: subprocess.Popen, timeout: float):
-        self.server, self.client, self.timeout = server, client, timeout
+        # A deadline from the start, not a timeout from wait(): tests start runs together and wait
+        # for each in turn, and a run a cap cut off hangs until its deadline.
+        self.server, self.client, self.deadline = server, client, time.monotonic() + timeout
 
     def wait(self) -> dict:
         try:
-            out, err = self.client.communicate(timeout=self.timeout)
+            out, err = self.client.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.client.kill()
             self.server.kill()

@@ -40,7 +40,8 @@ def _pull(lab, name, **kw) -> None:
 
 
 def _together(*runs) -> None:
-    """Wait for transfers started together; the guard may cut them off (iperf3 then times out)."""
+    """Wait for transfers started together; the guard may cut them off (iperf3 then hangs until the
+    deadline its run was started with: keep those a few seconds past the run's length)."""
     for r in runs:
         try:
             r.wait()
@@ -92,8 +93,8 @@ def test_guard_blocks_at_the_byte_and_spares_the_exempt_device(lab, start_hotspo
     start = _wire(lab, "c1", "c2")
 
     # c1 pulls over IPv4 and IPv6 at once, c2 (exempt) too: the plan's bytes stop at its quota for c1
-    _together(lab.iperf_start("c1", seconds=4, reverse=True),
-              lab.iperf_start("c1", seconds=4, reverse=True, ipv6=True))
+    _together(lab.iperf_start("c1", seconds=4, reverse=True, timeout=8),
+              lab.iperf_start("c1", seconds=4, reverse=True, ipv6=True, timeout=8))
     delivered = _wire(lab, "c1", "c2") - start
     assert used + delivered >= quota - MAX_OVERSHOOT, "the transfer never reached the plan's end"
     assert used + delivered - quota <= MAX_OVERSHOOT, f"{used + delivered - quota} bytes past the plan"
@@ -122,7 +123,8 @@ def test_guard_stop_is_the_hard_ceiling_for_everyone(lab, start_hotspotd):
     d.wait_polls()
     used = d.json("status")["plan"]["plan_used"]
     start = _wire(lab, "c1", "c2")
-    _together(lab.iperf_start("c1", seconds=3, reverse=True), lab.iperf_start("c2", seconds=3, ipv6=True))
+    _together(lab.iperf_start("c1", seconds=3, reverse=True, timeout=7),
+              lab.iperf_start("c2", seconds=3, ipv6=True, timeout=7))
     delivered = _wire(lab, "c1", "c2") - start
     assert used + delivered >= 15_000_000 - MAX_OVERSHOOT
     assert used + delivered - 15_000_000 <= MAX_OVERSHOOT

@@ -37,7 +37,7 @@ def error_line(page: str) -> str:
 
 def flood(lab, *clients: str) -> None:
     """Download from every client at once until the quota cuts them (iperf3 then hangs or fails)."""
-    runs = [lab.iperf_start(c, seconds=3, reverse=True, timeout=8) for c in clients]
+    runs = [lab.iperf_start(c, seconds=3, reverse=True, timeout=6) for c in clients]
     for run in runs:
         try:
             run.wait()
