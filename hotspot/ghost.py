@@ -145,7 +145,7 @@ def baseline(history: list[tuple[int, int, int]], since: float, until: float, of
     return Baseline(total=tuple(levels[0]), up=tuple(levels[1]), down=tuple(levels[2]), busy=busy, days=days)
 
 
-def _flags(b: Baseline, t: float, up: int, down: int, st: Settings, offset: int) -> set[str]:
+def flags(b: Baseline, t: float, up: int, down: int, st: Settings, offset: int) -> set[str]:
     """Which kinds one bin qualifies for."""
     if up + down < st.floor:
         return set()
@@ -186,7 +186,7 @@ def detect(b: Baseline, bins: list[tuple[float, int, int]], st: Settings = Setti
         run.clear()
 
     for t, up, down in bins:
-        f = _flags(b, t, up, down, st, offset)
+        f = flags(b, t, up, down, st, offset)
         if f:
             run.append((t, up, down, f))
             gap = 0
