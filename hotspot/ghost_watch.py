@@ -130,15 +130,33 @@ def _row(r) -> dict:
 
 def events(db: sqlite3.Connection, client: int | None = None, since: float = 0,
            limit: int = 100) -> list[dict]:
-    """Ghost events, newest first (of one client, and since a time, if given)."""
-    schema(db)
+    """Ghost events, newest first (of one client, and since a time, if given); any connection (a
+    reader too: no table yet is no events)."""
     q = f"SELECT {', '.join(FIELDS)} FROM ghost_events WHERE end >= ?"
     args: list = [since]
     if client is not None:
         q += " AND client = ?"
         args.append(client)
     q += " ORDER BY id DESC LIMIT ?"
-    return [_row(r) for r in db.execute(q, [*args, int(limit)])]
+    try:
+        return [_row(r) for r in db.execute(q, [*args, int(limit)])]
+    except sqlite3.OperationalError:  # no such table: hotspotd never saw any
+        return []
+
+
+def self_paused_key(mac: str) -> str:
+    """The meta key that says a device paused itself from its page (so it may also resume)."""
+    return f"ghost_self_paused:{mac}"
+
+
+def view(db: sqlite3.Connection, c, now: float) -> dict:
+    """What a client's page shows: its events of the last day, its blocked destinations, and
+    whether it paused itself (Client `c`, any connection)."""
+    blocked = [{"addr": a, "name": n} for a, n in db.execute(
+        "SELECT addr, name FROM blocked_dests WHERE client = ? ORDER BY created, addr", (c.id,))]
+    paused = db.execute("SELECT 1 FROM meta WHERE key = ?", (self_paused_key(c.mac),)).fetchone()
+    return {"events": events(db, c.id, since=now - BANNER_SECONDS, limit=3), "blocked": blocked,
+            "self_paused": bool(paused) and c.blocked}
 
 
 def message(e: dict, name: str | None) -> Message:

@@ -318,8 +318,17 @@ class Hotspot:
     def throttle(self, mac: str, rate: int | None) -> dict:
         return self._change(mac, rate=rate)
 
-    def block(self, mac: str, blocked: bool = True) -> dict:
-        return self._change(mac, blocked=blocked)
+    def block(self, mac: str, blocked: bool = True, *, by_client: bool = False) -> dict:
+        """Block (pause) or unblock a client; `by_client`: it paused itself from its page (ghost
+        traffic), which is what lets it resume from there: an owner's block it cannot lift."""
+        from hotspot.ghost_watch import self_paused_key
+
+        view = self._change(mac, blocked=blocked)
+        if blocked and by_client:
+            self.store.set(self_paused_key(mac), self.clock())
+        else:
+            self.store.db.execute("DELETE FROM meta WHERE key = ?", (self_paused_key(mac),))
+        return view
 
     def rename(self, mac: str, alias: str | None) -> dict:
         """The owner's name for a client (None: back to its DHCP hostname)."""
