@@ -60,8 +60,9 @@ def test_background_upload_alerts_owner_and_client_blocks_the_destination(lab, s
         (token,) = re.findall(r'<meta name="csrf" content="([^"]+)"', page)
 
         assert lab.ping("c1", SERVER4)
-        out = lab.curl("c1", d.portal("/ghost"), "-b", f"{lab.dir}/jar", "-o", "/dev/null", "-w", "%{http_code}",
-                       "--data", f"csrf={token}&action=block&destination={SERVER4}").stdout
+        form = f"csrf={token}&action=block&destination={SERVER4}"
+        out = lab.curl("c1", d.portal("/ghost"), "-b", f"{lab.dir}/jar", "-o", "/dev/null",
+                       "-w", "%{http_code}", "--data", form).stdout
         assert out == "303"
         assert SERVER4 in d.nft("list", "chain", "inet", "hotspot", f"up{d.client(mac)['id']}")
         assert not lab.ping("c1", SERVER4)  # the kernel drops this device's packets to it
