@@ -124,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
     asub.add_parser("list", help="the alerts that fired and the delivery log (the default)")
     asub.add_parser("test", help="send a test message through a channel now: webhook, email or sms"
                     ).add_argument("channel", choices=("webhook", "email", "sms"))
+    # ghost traffic
+    sp = sub.add_parser("ghost", help="ghost-traffic events (a device using data when or how it usually "
+                        "does not) and the destinations blocked")
+    sp.add_argument("mac", nargs="?")
+    sp = sub.add_parser("destination", help="block or unblock a remote address (or a DNS name's addresses) "
+                        "for one device")
+    dsub = sp.add_subparsers(dest="destination_command", metavar="block|unblock", parser_class=_Parser)
+    dsub.required = True
+    for name in ("block", "unblock"):
+        dp = dsub.add_parser(name, help=f"{name} ADDR (IPv4, IPv6 or a DNS name) for the device MAC")
+        dp.add_argument("mac")
+        dp.add_argument("destination")
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
@@ -189,6 +201,10 @@ def _value(ns):
                 "devices": parse_count(ns.devices, "--devices", MAX_DEVICES)}
     if ns.command == "voucher" and ns.voucher_command == "revoke":
         return parse_code(ns.code)
+    if ns.command == "destination":
+        from hotspot.ghost_watch import parse_destination
+
+        parse_destination(ns.destination)  # checked here: a bad one fails before anything is opened
     if ns.command == "plan" and ns.plan_command == "topup":
         return parse_size(ns.size)
     if ns.command == "plan" and ns.plan_command == "set":
@@ -465,6 +481,37 @@ def cmd_alerts(hs, ns, _v, env):
     return None
 
 
+def cmd_ghost(hs, ns, _v, env):
+    macs = [ns.mac] if ns.mac else [c.mac for c in hs.store.clients()]
+    events = hs.ghost_events(ns.mac)
+    blocked = {mac: hs.blocked_destinations(mac) for mac in macs}
+    if ns.json:
+        return _json(env, {"events": events, "blocked": {m: b for m, b in blocked.items() if b or ns.mac}})
+    def where(e):
+        return ", ".join(f"{_printable(d['name'] or d['addr'])} {_size(d['up'] + d['down'])}"
+                         for d in e["destinations"][:3])
+
+    rows = [[e["start"][:16].replace("T", " "), e["end"][11:16], e["mac"], e["kind"], _size(e["bytes_up"]),
+             _size(e["bytes_down"]), where(e)] for e in events]
+    env.stdout.write((table(rows, ["START", "END", "MAC", "KIND", "UP", "DOWN", "DESTINATIONS"], right={4, 5})
+                      if rows else "no ghost traffic seen") + "\n")
+    rows = [[mac, b["addr"], _printable(b["name"] or ""), b["created"][:16].replace("T", " ")]
+            for mac, bs in blocked.items() for b in bs]
+    if rows:
+        env.stdout.write("\n" + table(rows, ["MAC", "BLOCKED", "NAME", "SINCE"]) + "\n")
+    return None
+
+
+def cmd_destination(hs, ns, _v, env):
+    block = ns.destination_command == "block"
+    r = (hs.block_destination if block else hs.unblock_destination)(ns.mac, ns.destination)
+    if ns.json:
+        return _json(env, r)
+    via = f" ({r['name']}'s addresses now)" if r["name"] else ""
+    env.stdout.write(f"{r['mac']}: {'blocked' if block else 'unblocked'} {' '.join(r['addresses'])}{via}\n")
+    return None
+
+
 def cmd_teardown(hs, ns, _v, env):
     removed = hs.teardown()
     if ns.json:
@@ -538,6 +585,8 @@ COMMANDS = {
     "voucher": cmd_voucher,
     "plan": cmd_plan,
     "alerts": cmd_alerts,
+    "ghost": cmd_ghost,
+    "destination": cmd_destination,
     "teardown": cmd_teardown,
     "passwd": cmd_passwd,
     "top": cmd_top,

@@ -117,6 +117,12 @@ class Config:
     # -- metered mode: DHCP option 43 ANDROID_METERED while the active uplink is metered -----------
     dhcp_opts_file: str | None = "/var/run/dnsmasq/hotspot.opts"  # dnsmasq's --dhcp-optsfile; None = off
     dnsmasq_pidfile: str = "/var/run/dnsmasq/dnsmasq.*.pid"  # the dnsmasq instances to tell (SIGHUP)
+    # -- ghost traffic (hotspot.ghost): a device using data when or how it usually does not -----------
+    ghost: bool = True  # watch for it and alert the owner
+    ghost_sensitivity: str = "medium"  # low | medium | high: how far above its usual a device must go
+    ghost_bin: int = 300  # seconds per bin the detector looks at
+    ghost_min_duration: int = 1800  # seconds it must last to be an event
+    ghost_min_bytes: int = 20_000_000  # bytes it must move to be an event
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -199,6 +205,13 @@ def _rate(v: str) -> int:
 def _duration(v: str) -> int:
     try:
         return parse_duration(v)
+    except InvalidValue as e:
+        raise _Bad(str(e)) from None
+
+
+def _ghost_bytes(v: str) -> int:
+    try:
+        return parse_size(v)
     except InvalidValue as e:
         raise _Bad(str(e)) from None
 
@@ -421,6 +434,12 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "modem": _bool,
     "dhcp_opts_file": _optional_path,
     "dnsmasq_pidfile": _abs_path,
+    # ghost traffic
+    "ghost": _bool,
+    "ghost_sensitivity": _choice("low", "medium", "high"),
+    "ghost_bin": _duration,
+    "ghost_min_duration": _duration,
+    "ghost_min_bytes": _ghost_bytes,
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.

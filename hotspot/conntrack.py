@@ -17,6 +17,7 @@ import ipaddress
 import os
 import socket
 import struct
+from dataclasses import dataclass
 
 from hotspot.netlink import (
     NETLINK_NETFILTER,
@@ -33,8 +34,10 @@ from hotspot.netlink import (
 _SUBSYS_CTNETLINK = 1
 _MSG_GET, _MSG_DELETE = 1, 2
 _CTA_TUPLE_ORIG, _CTA_TUPLE_REPLY = 1, 2
+_CTA_MARK, _CTA_COUNTERS_ORIG, _CTA_COUNTERS_REPLY, _CTA_ID = 8, 9, 10, 12
+_CTA_COUNTERS_BYTES = 2
 _CTA_TUPLE_IP, _CTA_TUPLE_PROTO = 1, 2
-_CTA_IP_V4_SRC, _CTA_IP_V6_SRC = 1, 3
+_CTA_IP_V4_SRC, _CTA_IP_V4_DST, _CTA_IP_V6_SRC, _CTA_IP_V6_DST = 1, 2, 3, 4
 _CTA_PROTO_NUM, _CTA_PROTO_SRC_PORT, _CTA_PROTO_DST_PORT = 1, 2, 3
 
 
@@ -105,3 +108,93 @@ def drop_redirected(ips: list[str], portal_port: int) -> int:
                         elif -errno != 2:  # ENOENT: it went meanwhile
                             raise OSError(-errno, os.strerror(-errno))
     return dropped
+
+
+# -- flows with byte counters (ghost traffic: which destinations carried a client's bytes) ---------
+
+ACCT_SYSCTL = "/proc/sys/net/netfilter/nf_conntrack_acct"
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One conntrack entry: its id, mark, the original direction's source and destination (the
+    client and the remote end for a connection the client opened) and the bytes each way so far
+    (0 when the kernel keeps no counters: nf_conntrack_acct off when it began)."""
+
+    id: int
+    mark: int
+    src: str
+    dst: str
+    up: int
+    down: int
+
+
+def enable_accounting(path: str = ACCT_SYSCTL) -> bool:
+    """Have the kernel count each connection's bytes (net.netfilter.nf_conntrack_acct, per network
+    namespace; connections opened before have no counters). True if it is on."""
+    try:
+        with open(path, "r+") as f:
+            if f.read().strip() != "1":
+                f.seek(0)
+                f.write("1")
+        return True
+    except OSError:
+        return False
+
+
+def _addresses(buf: bytes, start: int, end: int) -> tuple[str | None, str | None]:
+    src = dst = None
+    for kind, a, b in attrs(buf, start, end):
+        if kind == _CTA_TUPLE_IP:
+            for k, x, y in attrs(buf, a, b):
+                if k in (_CTA_IP_V4_SRC, _CTA_IP_V6_SRC):
+                    src = str(ipaddress.ip_address(bytes(buf[x:y])))
+                elif k in (_CTA_IP_V4_DST, _CTA_IP_V6_DST):
+                    dst = str(ipaddress.ip_address(bytes(buf[x:y])))
+    return src, dst
+
+
+def _bytes(buf: bytes, start: int, end: int) -> int:
+    for kind, a, _b in attrs(buf, start, end):
+        if kind == _CTA_COUNTERS_BYTES:
+            return struct.unpack_from(">Q", buf, a)[0]
+    return 0
+
+
+def parse_flow(buf: bytes, body: int, end: int) -> Flow | None:
+    """One ctnetlink message (its body from the nfgenmsg header on) as a Flow; None without tuple."""
+    cid = mark = up = down = 0
+    src = dst = None
+    for k, a, b in attrs(buf, body + 4, end):
+        if k == _CTA_TUPLE_ORIG:
+            src, dst = _addresses(buf, a, b)
+        elif k == _CTA_MARK:
+            (mark,) = struct.unpack_from(">I", buf, a)
+        elif k == _CTA_ID:
+            (cid,) = struct.unpack_from(">I", buf, a)
+        elif k == _CTA_COUNTERS_ORIG:
+            up = _bytes(buf, a, b)
+        elif k == _CTA_COUNTERS_REPLY:
+            down = _bytes(buf, a, b)
+    if src is None or dst is None:
+        return None
+    return Flow(cid, mark, src, dst, up, down)
+
+
+def flows(mask: int) -> list[Flow]:
+    """Every conntrack entry (IPv4 and IPv6) whose mark has bits in `mask` (a client's id)."""
+    found = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as sock:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            _request(sock, _MSG_GET, family, NLM_F_REQUEST | NLM_F_DUMP)
+            done = False
+            while not done:
+                data = sock.recv(1 << 16)
+                for kind, body, end in messages(data):
+                    if kind in (NLMSG_DONE, NLMSG_ERROR):
+                        done = True
+                        break
+                    f = parse_flow(data, body, end)
+                    if f is not None and f.mark & mask:
+                        found.append(f)
+    return found

@@ -98,6 +98,8 @@ class Daemon:
         # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
         self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms), clock=hs.clock,
                              base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
+        self.ghost = self._ghost_watch(self.cfg)
+        self.ghost_due = False  # a ghost-traffic bin closed: look for events at this poll
 
     def send_sms(self, number: str, text: str) -> None:
         """SMS alerts go out through the modem (ModemManager's messaging), one message each."""
@@ -136,6 +138,35 @@ class Daemon:
             self.hs.plan.set_roaming(m.roaming)
             if m.rx_bytes is not None and m.tx_bytes is not None:
                 self.hs.plan.meter("modem", m.rx_bytes + m.tx_bytes)
+
+    # -- ghost traffic (hotspot.ghost_watch) ----------------------------------------------------
+
+    def _ghost_watch(self, cfg):
+        if not cfg.ghost:
+            return None
+        from hotspot.ghost_watch import GhostWatch
+        from hotspot.nft import Marks
+
+        marks = Marks(cfg.ct_mark_mask)
+        return GhostWatch(_ghost_settings(cfg), mark_of=marks.value, mask=marks.mask, run_dir=cfg.run_dir)
+
+    def ghost_check(self) -> None:
+        """At a bin's end: events of ghost traffic, stored and their alerts queued (committed at once,
+        like the other alerts)."""
+        if self.ghost is None or not self.ghost_due:
+            return
+        self.ghost_due = False
+        now = self.hs.clock()
+        names = {c.id: c.alias or c.hostname for c in self.hs.store.clients()}
+        found = self.ghost.check(self.hs.store, now, names)
+        if not found:
+            return
+        with self.hs.store.transaction():
+            queued = self.ghost.save(self.hs.store.db, found, now, sorted(self.outbox.channels),
+                                     self.cfg.run_dir)
+        if queued:
+            self.commit()
+            self.outbox.wake()
 
     def alerts(self) -> None:
         queued = self.hs.check_alerts(sorted(self.outbox.channels))
@@ -188,6 +219,12 @@ class Daemon:
             log.info("table inet hotspot still loaded: counting went on while hotspotd was down")
             self.hs.sync_http()  # who is capped may have changed meanwhile
         self.hs.rollover_if_due()
+        if self.ghost is not None:
+            from hotspot.conntrack import enable_accounting
+
+            if not enable_accounting():  # the destinations of ghost traffic need conntrack's counters
+                log.warning("ghost traffic: cannot turn on net.netfilter.nf_conntrack_acct; events will "
+                            "name no destinations")
         self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
         self.outbox.start()
         if self.cfg.modem:
@@ -272,6 +309,8 @@ class Daemon:
             self.hs.set_config(cfg)
             self.cfg = cfg
         self.outbox.channels = channels_of(cfg, self.send_sms)
+        if _ghost_settings(cfg) != (self.ghost.st if self.ghost else None):
+            self.ghost = self._ghost_watch(cfg)  # new settings: the bins start again
         log.info("settings changed: %s", cfg.path)
 
     def reload_config(self) -> None:
@@ -311,6 +350,7 @@ class Daemon:
         self.step("period", self.rollover)
         self.step("plan cycle", self.hs.plan_rollover_if_due)
         self.step("alerts", self.alerts)
+        self.step("ghost traffic", self.ghost_check)
         self.step("report", self.report)
         self.step("metered hint", self.metered_hint)
         self.step("modem", self.use_modem)
@@ -364,6 +404,8 @@ class Daemon:
         # a new dict, swapped in at once: the portal's threads read it without the lock
         self.speeds = {cid: (up * 8 / seconds, down * 8 / seconds) for cid, (up, down) in moved.items()}
         self.last_poll = now
+        if self.ghost is not None and self.ghost.add(moved, self.hs.clock()):
+            self.ghost_due = True
 
     def discover(self) -> None:
         """Register MACs seen in the unknown set, the neighbour table or the leases; keep names fresh."""
@@ -423,6 +465,12 @@ class Daemon:
             self.step("accounting", self.account)
             self.step("commit", self.commit)
         log.info("stopped; usage committed to %s", self.cfg.state_dir)
+
+
+def _ghost_settings(cfg):
+    from hotspot.ghost_watch import settings_of
+
+    return settings_of(cfg) if cfg.ghost else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ OPS = frozenset({
     "me", "captive", "admit", "portal_settings", "login", "status", "clients", "client", "act",
     "settings", "set_settings", "metrics", "vouchers", "create_vouchers", "revoke_voucher",
     "plan", "plan_topup", "alerts", "test_channel",
+    "ghost_act", "ghost_admin",  # ghost traffic
 })
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
 
@@ -173,3 +174,9 @@ class IpcBackend:
 
     def test_channel(self, channel):
         return self._call("test_channel", channel=channel)
+
+    def ghost_act(self, ip, action, destination=None):
+        return self._call("ghost_act", ip=ip, action=action, destination=destination)
+
+    def ghost_admin(self, mac, action, destination=None):
+        return self._call("ghost_admin", mac=mac, action=action, destination=destination)

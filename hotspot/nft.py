@@ -84,6 +84,7 @@ class ClientElements:
     shape_rate: int | None = None  # the rates of the two throttle classes: the strictest class a
     capped_rate: int | None = None  # packet qualifies for is the one it gets (see client_rules)
     exempt: bool = False  # the owner's device: the plan guard counts its bytes but never holds it back
+    blocked_dests: tuple[str, ...] = ()  # remote addresses (v4, v6) its chains drop (ghost traffic)
 
 
 GUARD_CLASS = "1:2"  # the HTB class the plan guard's throttle shares (client id 1 has no classes)
@@ -221,7 +222,8 @@ def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tup
     one meets its quota, which drops (or, with an after-cap throttle, reclassifies) what goes past
     the cap. A device on a voucher with data meets the voucher's quota, shared by all its devices,
     the same way: one more constant in its chain, whatever the number of devices. Then the plan
-    guard's quotas. Rules that drop come first, so a packet one of them drops counts nowhere; the
+    guard's quotas. A client's blocked destinations (ghost traffic) are dropped before all of
+    that. Rules that drop come first, so a packet one of them drops counts nowhere; the
     rules that set a throttle class follow from the fastest class to the slowest, so a packet ends
     in the strictest class it qualifies for (a guard's shared 1 Mbit/s does not lift a client's own
     256 kbit/s, nor does a client's 50 Mbit/s escape the guard)."""
@@ -230,14 +232,14 @@ def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tup
     chains = []
     # The counter comes first: `ct mark set` reads the mark, which breaks the rule for a packet without
     # a conntrack entry, and that packet must still be counted.
-    for counter, hold in (([_COUNTER, set_id], _GATE), ([_COUNTER], _DROP)):
+    for counter, hold, remote in (([_COUNTER, set_id], _GATE, "daddr"), ([_COUNTER], _DROP, "saddr")):
         rules: list[list] = []
         if c.blocked:
             rules.append([_DROP])
         elif c.gated:
             rules.append([hold])
         else:
-            drops, setters = [], []
+            drops, setters = _dest_drops(c.blocked_dests, remote), []
             if c.shape:
                 setters.append((c.shape_rate or 0, [_priority(c.shape)]))
             quotas = []
@@ -255,6 +257,20 @@ def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tup
             rules += drops + guard_drops + [r for _, r in sorted(setters, key=lambda s: -s[0])]
         chains.append(rules + [counter])
     return chains[0], chains[1]
+
+
+def _dest_drops(addrs: tuple[str, ...], field: str) -> list[list]:
+    """Drop rules for the remote addresses a client blocked: one per address family that has any,
+    matching the destination on the way up and the source on the way down (constants in the
+    client's own chains: other clients pay nothing)."""
+    rules = []
+    for proto, v6 in (("ip", False), ("ip6", True)):
+        mine = sorted(a for a in addrs if (":" in a) == v6)
+        if mine:
+            match = {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": field}},
+                               "right": {"set": mine}}}
+            rules.append([match, _DROP])
+    return rules
 
 
 def router_rules(guard: Guard) -> list[list]:

@@ -107,6 +107,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         shape_rate=c.rate,
         capped_rate=after_cap_rate(c, cfg),
         exempt=c.mac in cfg.plan_exempt,
+        blocked_dests=tuple(c.blocked_dests),
     )
 
 

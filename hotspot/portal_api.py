@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from hotspot import admin_auth, alerts, outbox, plan, policy
+from hotspot import admin_auth, alerts, ghost_watch, outbox, plan, policy
 from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
@@ -217,6 +217,7 @@ class PortalApi:
             "after_cap_rate": self.cfg.after_cap_rate,
             "cap_alert": passed(view["bytes_total"], view["cap"], self.cfg.alert_at),
             "plan": plan_facts,
+            "ghost": ghost_watch.view(store.db, c, now),
         })
         return view
 
@@ -228,6 +229,38 @@ class PortalApi:
         except (NftError, OSError):
             objs = {}  # no table right now: the database's bytes, up to the last poll
         return self._view(c, objs, self._reader())
+
+    # -- ghost traffic: the one-tap actions (hotspot.ghost_watch) --------------------------------
+
+    def ghost_act(self, ip: str, action: str, destination: str | None = None) -> dict:
+        """The device at `ip` acts on its own ghost traffic: "block" or "unblock" a destination,
+        "pause" itself, or "resume" if it paused itself (never from an owner's block)."""
+        c = self._client_at(ip)
+        if action == "resume" and not ghost_watch.view(self._reader().db, c, self.hs.clock())["self_paused"]:
+            raise BackendError("Only the hotspot's owner can resume this device.")
+        self._ghost(c.mac, action, destination, by_client=True)
+        return self.me(ip)
+
+    def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
+        """The owner's same actions on a client ("pause" and "resume" are block and unblock);
+        returns the client's view (with `ghost`)."""
+        mac = _mac(mac)
+        self._ghost(mac, action, destination, by_client=False)
+        return self.client(mac)
+
+    def _ghost(self, mac: str, action: str, destination, *, by_client: bool) -> None:
+        if action not in ("block", "unblock", "pause", "resume"):
+            raise BackendError(f"unknown action {action!r}")
+        with self.lock:
+            try:
+                if action == "block":
+                    self.hs.block_destination(mac, _text(destination))
+                elif action == "unblock":
+                    self.hs.unblock_destination(mac, _text(destination))
+                else:
+                    self.hs.block(mac, action == "pause", by_client=by_client)
+            except (NotFound, InvalidValue, ValueError) as e:
+                raise BackendError(str(e).splitlines()[0]) from None
 
     def captive(self, ip: str) -> dict:
         view = self.me(ip)

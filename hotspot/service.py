@@ -318,8 +318,17 @@ class Hotspot:
     def throttle(self, mac: str, rate: int | None) -> dict:
         return self._change(mac, rate=rate)
 
-    def block(self, mac: str, blocked: bool = True) -> dict:
-        return self._change(mac, blocked=blocked)
+    def block(self, mac: str, blocked: bool = True, *, by_client: bool = False) -> dict:
+        """Block (pause) or unblock a client; `by_client`: it paused itself from its page (ghost
+        traffic), which is what lets it resume from there: an owner's block it cannot lift."""
+        from hotspot.ghost_watch import self_paused_key
+
+        view = self._change(mac, blocked=blocked)
+        if blocked and by_client:
+            self.store.set(self_paused_key(mac), self.clock())
+        else:
+            self.store.db.execute("DELETE FROM meta WHERE key = ?", (self_paused_key(mac),))
+        return view
 
     def rename(self, mac: str, alias: str | None) -> dict:
         """The owner's name for a client (None: back to its DHCP hostname)."""
@@ -584,6 +593,73 @@ class Hotspot:
             if ours and v.bytes is not None:
                 self.nft.delete_quotas([voucher_quota_name(v.id)])
         return self.voucher(code)
+
+    # -- ghost traffic (hotspot.ghost_watch) ---------------------------------------------------
+
+    def ghost_events(self, mac: str | None = None, since: float = 0) -> list[dict]:
+        """Ghost-traffic events, newest first: one client's, or everyone's."""
+        from hotspot import ghost_watch
+
+        cid = self.find(mac).id if mac else None
+        return ghost_watch.events(self.store.db, cid, since)
+
+    def blocked_destinations(self, mac: str) -> list[dict]:
+        c = self.find(mac)
+        return [{"addr": a, "name": n, "created": iso(t)} for a, n, t in self.store.db.execute(
+            "SELECT addr, name, created FROM blocked_dests WHERE client = ? ORDER BY created, addr", (c.id,))]
+
+    def ghost(self, mac: str) -> dict:
+        """What a client's page and the admin UI show of it: its events of the last day and the
+        destinations it blocked."""
+        from hotspot.ghost_watch import BANNER_SECONDS
+
+        return {"mac": mac, "events": self.ghost_events(mac, since=self.clock() - BANNER_SECONDS),
+                "blocked": self.blocked_destinations(mac)}
+
+    def block_destination(self, mac: str, target: str) -> dict:
+        """Drop a client's traffic to and from a remote address (v4 or v6), in its own chains; a DNS
+        name blocks the addresses the snooper saw it have (live answers), and says which."""
+        from hotspot.ghost_watch import MAX_BLOCKED, addresses_of, parse_destination
+
+        addr, name = parse_destination(target)
+        now = self.clock()
+        addrs = [addr] if addr else addresses_of(self.cfg.run_dir, name, now)
+        if not addrs:
+            raise ValueError(f"no address is known for {name} (no DNS answer for it was seen lately); "
+                             "block one of its addresses instead")
+        with self.store.transaction():
+            before = self.find(mac)
+            new = sorted(set(addrs) - set(before.blocked_dests))
+            if len(before.blocked_dests) + len(new) > MAX_BLOCKED:
+                raise ValueError(f"client {mac} may block at most {MAX_BLOCKED} destinations")
+            self.store.db.executemany(
+                "INSERT INTO blocked_dests (client, addr, name, created) VALUES (?, ?, ?, ?)",
+                [(before.id, a, name, now) for a in new])
+            after = dataclasses.replace(before, blocked_dests=tuple(sorted({*before.blocked_dests, *new})))
+            self._apply(before, after)
+        if new:
+            log.info("client %s: destination %s blocked", mac, " ".join(new))
+        return {"mac": mac, "name": name, "addresses": addrs, "blocked": self.blocked_destinations(mac)}
+
+    def unblock_destination(self, mac: str, target: str) -> dict:
+        """Let a client reach a blocked address again (or every address blocked by that name)."""
+        from hotspot.ghost_watch import parse_destination
+
+        addr, name = parse_destination(target)
+        with self.store.transaction():
+            before = self.find(mac)
+            gone = [addr] if addr else [r[0] for r in self.store.db.execute(
+                "SELECT addr FROM blocked_dests WHERE client = ? AND name = ?", (before.id, name))]
+            gone = [a for a in gone if a in before.blocked_dests]
+            if not gone:
+                raise ValueError(f"client {mac} has not blocked {target.strip()}")
+            self.store.db.executemany("DELETE FROM blocked_dests WHERE client = ? AND addr = ?",
+                                      [(before.id, a) for a in gone])
+            after = dataclasses.replace(before, blocked_dests=tuple(a for a in before.blocked_dests
+                                                                    if a not in gone))
+            self._apply(before, after)
+        log.info("client %s: destination %s unblocked", mac, " ".join(gone))
+        return {"mac": mac, "name": name, "addresses": gone, "blocked": self.blocked_destinations(mac)}
 
     # -- the engine (hotspotd) ----------------------------------------------------------------
 

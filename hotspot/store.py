@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS usage (
     down INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client, hour)
 ) WITHOUT ROWID;
+-- ghost traffic: remote addresses a client's own chains drop (hotspot.ghost_watch)
+CREATE TABLE IF NOT EXISTS blocked_dests (
+    client INTEGER NOT NULL,
+    addr TEXT NOT NULL,                       -- as ipaddress prints it
+    name TEXT,                                -- the DNS name it was blocked by, if any
+    created REAL NOT NULL,
+    PRIMARY KEY (client, addr)
+) WITHOUT ROWID;
 """
 
 DB_NAME = "hotspot.db"
@@ -87,13 +95,14 @@ class Client:
     voucher_bytes: int | None = None
     voucher_used: int = 0
     voucher_expires: float | None = None
+    blocked_dests: tuple[str, ...] = ()  # remote addresses its chains drop (table blocked_dests)
 
     @property
     def period_total(self) -> int:
         return self.period_up + self.period_down
 
 
-_JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires")
+_JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires", "blocked_dests")
 _COLUMNS = [f for f in Client.__dataclass_fields__ if f not in _JOINED]
 POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen",
                  "admitted_until", "admitted_at", "voucher"}
@@ -101,8 +110,9 @@ POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", 
 _ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "voucher": "INTEGER"}
 # A client with what policy needs of its voucher, in one query (a primary-key join).
 CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, "
-           "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires "
-           "FROM clients LEFT JOIN vouchers AS v ON v.id = clients.voucher")
+           "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires, "
+           "(SELECT group_concat(addr, ' ') FROM blocked_dests AS b WHERE b.client = clients.id) "
+           "AS blocked_dests FROM clients LEFT JOIN vouchers AS v ON v.id = clients.voucher")
 
 
 def counted_since(kernel: int | None, seen: int) -> int:
@@ -131,6 +141,7 @@ def _row(r: sqlite3.Row) -> Client:
     d = dict(r)
     d["ips"] = json.loads(d["ips"])
     d["blocked"] = bool(d["blocked"])
+    d["blocked_dests"] = tuple(sorted((d.get("blocked_dests") or "").split()))
     return Client(**d)
 
 

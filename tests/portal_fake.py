@@ -74,6 +74,7 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
         "admitted": admitted, "auth": auth, "voucher": None, "voucher_bytes": None, "voucher_used": None,
         "voucher_remaining": None, "voucher_expires": None,
         "history": hist,
+        "ghost": {"events": [], "blocked": [], "self_paused": False},
     }
 
 
@@ -118,7 +119,18 @@ def sample_clients(auth: str = "none") -> dict[str, dict]:
         make_client(5, "5c:cf:7f:00:00:01", "10.0.0.15", None, 3_400 * MB, None, "blocked", "blocked",
                     auth=auth),
     ]
+    rows[0]["ghost"]["events"] = [sample_ghost_event()]
     return {r["ips"][0]: r for r in rows}
+
+
+def sample_ghost_event() -> dict:
+    """A ghost-traffic event: a sudden upload at night, to a named host and a bare address."""
+    start = NOW.replace(hour=3, minute=5)
+    dests = [{"addr": "203.0.113.50", "name": "upload.photos-sync.example", "up": 412 * MB, "down": 3 * MB},
+             {"addr": "2001:db8:5::7", "name": None, "up": 38 * MB, "down": 1 * MB}]
+    return {"id": 1, "client": 2, "mac": "a4:5e:60:11:22:33", "kind": "upload", "start": iso(start),
+            "end": iso(start + timedelta(minutes=47)), "fired": iso(start + timedelta(minutes=30)),
+            "bytes_up": 450 * MB, "bytes_down": 4 * MB, "bytes_total": 454 * MB, "destinations": dests}
 
 
 LEVELS = ("throttle", "block", "stop")
@@ -432,6 +444,40 @@ class FakeBackend:
         if c["cap"] is not None:
             c["remaining"] = max(0, c["cap"] - c["bytes_total"])
         return self._view(c)
+
+    # -- ghost traffic ----------------------------------------------------------------------------
+    def _ghost(self, c: dict, action: str, destination, by_client: bool) -> None:
+        from hotspot.ghost_watch import parse_destination
+
+        g = c["ghost"]
+        if action in ("block", "unblock"):
+            try:
+                addr, name = parse_destination(destination if isinstance(destination, str) else "")
+            except InvalidValue as e:
+                raise BackendError(str(e)) from None
+            if addr is None:
+                raise BackendError(f"no address is known for {name}")
+            if action == "block" and all(b["addr"] != addr for b in g["blocked"]):
+                g["blocked"].append({"addr": addr, "name": None})
+            elif action == "unblock":
+                g["blocked"] = [b for b in g["blocked"] if b["addr"] != addr]
+        elif action in ("pause", "resume"):
+            if action == "resume" and by_client and not g["self_paused"]:
+                raise BackendError("Only the hotspot's owner can resume this device.")
+            c["state"], c["reason"] = ("blocked", "blocked") if action == "pause" else ("ok", None)
+            g["self_paused"] = action == "pause" and by_client
+        else:
+            raise BackendError(f"unknown action {action!r}")
+
+    def ghost_act(self, ip: str, action: str, destination: str | None = None) -> dict:
+        self.calls.append(("ghost_act", ip, action, destination))
+        self._ghost(self._me(ip), action, destination, True)
+        return self.me(ip)
+
+    def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
+        self.calls.append(("ghost_admin", mac, action, destination))
+        self._ghost(self._by_mac(parse_mac(mac)), action, destination, False)
+        return self.client(mac)
 
     def settings(self) -> dict:
         return dict(self._settings)

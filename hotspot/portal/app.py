@@ -88,7 +88,7 @@ def _check_csrf() -> None:
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:
     """Build the portal around `backend`; `overrides` go into app.config last (tests, screenshots)."""
-    from hotspot.portal import admin, captive, client, i18n, metrics
+    from hotspot.portal import admin, captive, client, ghost_pages, i18n, metrics
 
     web = web_dir()
     app = Flask(
@@ -136,7 +136,7 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
         )
         return resp
 
-    for bp in (captive.bp, client.bp, admin.bp, metrics.bp):
+    for bp in (captive.bp, client.bp, admin.bp, metrics.bp, ghost_pages.bp):
         app.register_blueprint(bp)
     from hotspot.portal import errors
 

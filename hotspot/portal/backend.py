@@ -38,6 +38,11 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
         (None: no such point), "alert_point": the highest alert point of the plan passed or None,
         "next_level": the next level that would hold it back or None, "next_at_percent": its point,
         "cycle_end": ISO | None, "renews": False for a pass}
+    ghost: ghost traffic (hotspot.ghost_watch): {"events": [{"id", "kind": "upload" | "unusual_hour" |
+        "idle", "start", "end", "fired": ISO, "bytes_up", "bytes_down", "bytes_total", "destinations":
+        [{"addr", "name": DNS name or None, "up", "down"}], ...}] of the last day, newest first, at
+        most 3; "blocked": [{"addr", "name"}] the destinations its chains drop; "self_paused": bool,
+        it paused itself from its page (so it may resume from there)}
 `client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
 
 plan (`plan`): {"plan": status()["plan"] (the plan's fields flattened: plan_quota, plan_topup,
@@ -97,7 +102,15 @@ class Backend(Protocol):
         """Admit the device at `ip` (click: accepted terms; voucher: a code, any case, dash optional);
         returns its view. VoucherRefused when the code cannot admit it."""
 
+    def ghost_act(self, ip: str, action: str, destination: str | None = None) -> dict:
+        """The device at `ip` acts on its ghost traffic: "block"/"unblock" a destination (an IPv4 or
+        IPv6 address, or a DNS name: the addresses it has now), "pause" itself, "resume" (only if it
+        paused itself). Returns its view; BackendError with a one-line reason."""
+
     # -- the owner's ---------------------------------------------------------------------------
+    def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
+        """The owner's same actions on a client (pause/resume = block/unblock); its `client` view."""
+
     def portal_settings(self) -> dict:
         """What the portal needs to run: {"secret": hex str, "auth", "portal_port", "tls": bool,
         "metrics_token": str|None, "venue": str|None}."""

@@ -140,6 +140,7 @@ def main(outdir: str, only: str | None = None) -> None:
                     login(d, admin.url, admin.backend.password)
                     for name, path in (("admin-dashboard", "/admin"), ("admin-clients", "/admin/clients"),
                                        ("admin-client", f"/admin/clients/{mac}"),
+                                       ("admin-client-ghost", "/admin/clients/a4:5e:60:11:22:33"),
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
                                        ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
