@@ -462,7 +462,8 @@ def _categories_file(v: str) -> str | None:
     """A categories list that hotspotd can use: read and checked here, its first mistake reported."""
     if v == "":
         return None
-    from hotspot.categories import CategoriesError, load as load_categories
+    from hotspot.categories import CategoriesError
+    from hotspot.categories import load as load_categories
 
     path = _abs_path(v)
     try:

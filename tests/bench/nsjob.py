@@ -47,7 +47,8 @@ def _config(args: dict):
         return load(args["config"])
     d = args["dir"]
     return Config(lan_device=args["lan"], wan_device=(args["wan"],), run_dir=f"{d}/run",
-                  state_dir=f"{d}/state", leases_file=f"{d}/dhcp.leases", default_cap=args.get("cap"))
+                  state_dir=f"{d}/state", leases_file=f"{d}/dhcp.leases", default_cap=args.get("cap"),
+                  dnsmasq_nftset_file=None, dnsmasq_restart=None)
 
 
 def _found(n: int) -> dict[str, dict]:
