@@ -353,7 +353,8 @@ def cmd_client(hs, ns, _v, env):
         return _json(env, c)
     env.stdout.write(_detail(c) + "\n")
     cats = hs.apps(ns.mac)["clients"][0]["categories"]
-    guard = ("on" if c["update_guard"] else "off") + (" (default)" if c["update_guard_choice"] is None else "")
+    guard = "on" if c["update_guard"] else "off"
+    guard += " (default)" if c["update_guard_choice"] is None else ""
     env.stdout.write(f"{'apps:':<11} {_app_shares(cats)}\n{'update guard:'} {guard}\n")
 
 
