@@ -36,7 +36,8 @@ def load_ours(args: dict) -> dict:
     seconds = time.monotonic() - t0
     if not args.get("hook", True):
         nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": name}}}
-                   for name in ("forward", "output", "input", "prerouting")])
+                   for name in ("forward", "output", "input", "prerouting", "cat_forward", "cat_output",
+                                "cat_input")])
     return {"seconds": seconds, "clients": len(elems)}
 
 
