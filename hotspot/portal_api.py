@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from hotspot import admin_auth, alerts, outbox, plan, policy
+from hotspot import apps as app_usage
 from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
@@ -217,6 +218,8 @@ class PortalApi:
             "after_cap_rate": self.cfg.after_cap_rate,
             "cap_alert": passed(view["bytes_total"], view["cap"], self.cfg.alert_at),
             "plan": plan_facts,
+            "apps": _app_rows(store, c.id, start, now),
+            "update_guard_categories": list(self.cfg.update_guard_categories),
         })
         return view
 
@@ -334,6 +337,11 @@ class PortalApi:
                 call = lambda: self.hs.block(mac, action == "block")  # noqa: E731
             elif action == "reset":
                 call = lambda: self.hs.reset(mac)  # noqa: E731
+            elif action == "guard":
+                choice = {"on": True, "off": False, "default": None}.get(_text(value), "?")
+                if choice == "?":
+                    raise BackendError("the update guard is on, off or default")
+                call = lambda: self.hs.set_update_guard(mac, choice)  # noqa: E731
             elif action == "rename":
                 alias = _alias(value)
                 call = lambda: self.hs.rename(mac, alias)  # noqa: E731
@@ -460,9 +468,19 @@ class PortalApi:
             raise BackendError(f"{channel}: {str(e).splitlines()[0] if str(e) else 'failed'}") from None
         return {"channel": channel, "receipt": str(receipt)}
 
+    def set_update_guard(self, ip: str, on: bool) -> dict:
+        c = self._client_at(ip)
+        with self.lock:
+            self.hs.set_update_guard(c.mac, bool(on))
+        return self.me(ip)
+
+    def apps(self) -> dict:
+        with self.lock:
+            return self.hs.apps()
+
     def metrics(self) -> dict:
         return {"status": self.status(), "clients": self.clients(), "health": self.health(),
-                "alerts": self._alert_counts()}
+                "alerts": self._alert_counts(), "apps": self.apps()["clients"]}
 
     def _alert_counts(self) -> dict:
         """Alerts fired by kind (all time) and deliveries in the log by status, for /metrics."""
@@ -495,6 +513,13 @@ class LoginLimiterLocked(admin_auth.LoginLimiter):
     def succeeded(self, ip: str) -> None:
         with self._lock:
             super().succeeded(ip)
+
+
+def _app_rows(store: Store, cid: int, start: float, now: float) -> list[dict]:
+    """One client's bytes per app category this period (two indexed reads)."""
+    cats = app_usage.usage(store.db, start, now + 86400, cid).get(cid, {})
+    total = app_usage.totals(store.db, start, now + 86400, cid).get(cid, [0, 0])
+    return app_usage.breakdown(cats, total)
 
 
 def _named(view: dict) -> dict:
