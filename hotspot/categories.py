@@ -88,3 +88,18 @@ def load(path: str | None = None) -> Categories:
     except (OSError, UnicodeDecodeError) as e:
         raise CategoriesError(f"{p}: cannot read: {e}") from None
     return parse(text, str(p))
+
+
+def sets(category: str) -> tuple[str, str]:
+    """The kernel's address sets of a category (IPv4, IPv6)."""
+    return f"c4_{category}", f"c6_{category}"
+
+
+ANY_SETS = ("c4_any", "c6_any")  # every categorised address, whatever its category
+
+
+def by_category_sets(category: str) -> list[tuple[str, str]]:
+    """(family, set) pairs an address of `category` goes into: its own sets and the union sets, so
+    traffic to no category costs the kernel one lookup (dnsmasq's nftset and the snooper alike)."""
+    four, six = sets(category)
+    return [("4", four), ("4", ANY_SETS[0]), ("6", six), ("6", ANY_SETS[1])]

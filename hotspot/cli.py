@@ -139,6 +139,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
+    sp = sub.add_parser("apps", help="bytes per app category (video, social, ..., other), per client")
+    sp.add_argument("mac", nargs="?")
+    sp.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD (default: "
+                    "this period's start)")
+    sp.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD (default: today)")
+    sp.add_argument("--period", action="store_true", help="this period (the default)")
+    sp = sub.add_parser("guard", help="the update guard for a device: on, off or default")
+    sp.add_argument("mac")
+    sp.add_argument("choice", choices=("on", "off", "default"))
     sp = sub.add_parser("top", help="live view of clients and their current rates (Ctrl-C to quit)")
     sp.add_argument("-n", "--interval", type=float, default=1.0, help="seconds between refreshes")
     sp.add_argument("--count", type=int, default=0, help="stop after this many refreshes (0 = never)")
@@ -205,6 +214,8 @@ def _value(ns):
         from hotspot.ghost_watch import parse_destination
 
         parse_destination(ns.destination)  # checked here: a bad one fails before anything is opened
+    if ns.command == "apps":
+        return _days(ns)
     if ns.command == "plan" and ns.plan_command == "topup":
         return parse_size(ns.size)
     if ns.command == "plan" and ns.plan_command == "set":
@@ -220,6 +231,25 @@ def _value(ns):
             raise UsageError("plan set: nothing to set (a SIZE, or an option such as --block-at 100%)")
         return given
     return None
+
+
+def _days(ns) -> tuple[float | None, float | None]:
+    """apps: --from and --to as [start of the first day, start of the day after the last)."""
+    if ns.period and (ns.date_from or ns.date_to):
+        raise UsageError("apps: --period or --from/--to, not both")
+    out = []
+    for flag, text, after in (("--from", ns.date_from, 0), ("--to", ns.date_to, 1)):
+        if text is None:
+            out.append(None)
+            continue
+        try:
+            day = datetime.strptime(text, "%Y-%m-%d")
+        except ValueError:
+            raise UsageError(f"apps: {flag} {text!r} is not a date (YYYY-MM-DD)") from None
+        out.append(day.timestamp() + after * 86400)
+    if out[0] is not None and out[1] is not None and out[1] <= out[0]:
+        raise UsageError("apps: --to is before --from")
+    return out[0], out[1]
 
 
 def _when(text: str | None) -> str | None:
@@ -338,6 +368,42 @@ def cmd_client(hs, ns, _v, env):
     if ns.json:
         return _json(env, c)
     env.stdout.write(_detail(c) + "\n")
+    cats = hs.apps(ns.mac)["clients"][0]["categories"]
+    guard = "on" if c["update_guard"] else "off"
+    guard += " (default)" if c["update_guard_choice"] is None else ""
+    env.stdout.write(f"{'apps:':<11} {_app_shares(cats)}\n{'update guard:'} {guard}\n")
+
+
+def _app_shares(cats: list[dict]) -> str:
+    shown = [f"{r['category']} {r['percent']:g}%" for r in cats if r["bytes_total"]]
+    return ", ".join(shown) or "-"
+
+
+def cmd_apps(hs, ns, days, env):
+    found = hs.apps(ns.mac, *days)
+    if ns.json:
+        return _json(env, found)
+    header = ["CLIENT", "CATEGORY", "UP", "DOWN", "TOTAL", "SHARE"]
+    rows = []
+    for c in found["clients"]:
+        name = c["mac"] or "router"
+        if c["mac"] and c["name"]:
+            name += f" ({_printable(c['name'])[:20]})"
+        for r in c["categories"]:
+            if r["bytes_total"] or ns.mac:
+                rows.append([name, r["category"], _size(r["bytes_up"]), _size(r["bytes_down"]),
+                             _size(r["bytes_total"]), f"{r['percent']:g}%"])
+                name = ""
+    env.stdout.write(f"{found['since'][:10]} to {found['until'][:10]}\n")
+    env.stdout.write((table(rows, header, right={2, 3, 4, 5}) if rows else "no usage recorded") + "\n")
+
+
+def cmd_guard(hs, ns, _v, env):
+    c = hs.set_update_guard(ns.mac, {"on": True, "off": False, "default": None}[ns.choice])
+    if ns.json:
+        return _json(env, c)
+    env.stdout.write(f"{c['mac']}: update guard {'on' if c['update_guard'] else 'off'}"
+                     f"{' (the default)' if c['update_guard_choice'] is None else ''}\n")
 
 
 def _changed(fn, message):
@@ -590,6 +656,8 @@ COMMANDS = {
     "teardown": cmd_teardown,
     "passwd": cmd_passwd,
     "top": cmd_top,
+    "apps": cmd_apps,
+    "guard": cmd_guard,
 }
 
 

@@ -123,6 +123,15 @@ class Config:
     ghost_bin: int = 300  # seconds per bin the detector looks at
     ghost_min_duration: int = 1800  # seconds it must last to be an event
     ghost_min_bytes: int = 20_000_000  # bytes it must move to be an event
+    # -- which apps use the data, and the update guard (hotspot/apps.py, hotspot/nftset.py) ---------
+    categories_file: str | None = None  # the editable categories list; None = the shipped one
+    dnsmasq_nftset_file: str | None = "/tmp/dnsmasq.d/hotspot-categories.conf"  # None = dnsmasq fills nothing
+    dnsmasq_restart: str | None = "/etc/init.d/dnsmasq restart"  # run when that file changed; None = never
+    dns_redirect: bool = False  # plain DNS from the LAN to any server goes to the router's resolver
+    update_guard: bool = False  # the default for devices without a choice of their own
+    update_guard_categories: tuple[str, ...] = ("updates", "backup")  # held back while metered
+    update_guard_action: str = "block"  # block | throttle
+    update_guard_rate: int = 256000  # bits/s the guarded categories share (action throttle)
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -440,6 +449,14 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "ghost_bin": _duration,
     "ghost_min_duration": _duration,
     "ghost_min_bytes": _ghost_bytes,
+    # which apps use the data, and the update guard
+    "categories_file": lambda v: _categories_file(v),
+    "dnsmasq_nftset_file": _optional_path,
+    "dnsmasq_restart": lambda v: _command(v),
+    "dns_redirect": _bool,
+    "update_guard": _bool,
+    "update_guard_action": _choice("block", "throttle"),
+    "update_guard_rate": _rate,
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.
@@ -449,6 +466,7 @@ _LISTS: dict[str, Callable[[str], object]] = {
     "plan_exempt": lambda v: _mac(v),
     "alert_email": lambda v: _email(v),
     "alert_sms": lambda v: _phone(v),
+    "update_guard_categories": lambda v: _category(v),
 }
 _PERIOD_START = {
     "monthly": _ranged(1, 31, "a day of the month between 1 and 31"),
@@ -456,6 +474,40 @@ _PERIOD_START = {
     "daily": _ranged(1, 31, "a number between 1 and 31 (daily periods start at 00:00 and ignore it)"),
 }
 _OPTIONS = sorted(set(_CHECKS) | set(_LISTS) | {"period_start", "plan_period_start"})
+
+
+
+def _categories_file(v: str) -> str | None:
+    """A categories list that hotspotd can use: read and checked here, its first mistake reported."""
+    if v == "":
+        return None
+    from hotspot.categories import CategoriesError
+    from hotspot.categories import load as load_categories
+
+    path = _abs_path(v)
+    try:
+        load_categories(path)
+    except CategoriesError as e:
+        lines = str(e).splitlines()
+        raise _Bad(lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")) from None
+    return path
+
+
+def _command(v: str) -> str | None:
+    if len(v) > 256 or not v.isprintable():
+        raise _Bad("a command line of at most 256 printable characters")
+    if v and not v.startswith("/"):
+        raise _Bad(f"{quote(v)} must start with an absolute path (or be '' for none)")
+    return v or None
+
+
+def _category(v: str) -> str:
+    from hotspot.categories import CATEGORIES
+
+    if v not in CATEGORIES:
+        raise _Bad(f"{quote(v)} is not a category (one of {', '.join(CATEGORIES)})")
+    return v
+
 
 # --- UCI syntax ---
 

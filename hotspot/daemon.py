@@ -45,6 +45,8 @@ FLOW_OFFLOAD_HELP = (
 # Seconds between readings of the modem (HOTSPOT_MODEM_INTERVAL: tests read it more often).
 MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
+# Seconds between readings of the per-category counters (HOTSPOT_APPS_INTERVAL: tests read every poll).
+APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
 
 
 def flow_offloading(hs: Hotspot) -> list[str]:
@@ -96,6 +98,8 @@ class Daemon:
         self.modem_used: tuple | None = None  # the reading the poll last took in
         # Alerts and reports wait in the database's outbox; its thread delivers them.
         # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
+        self.apps_read = 0.0  # time.monotonic() of the last reading of the per-category counters
+        self.nftset_made: tuple | None = None  # what dnsmasq's nftset file was last written from
         self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms), clock=hs.clock,
                              base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
         self.ghost = self._ghost_watch(self.cfg)
@@ -197,6 +201,38 @@ class Daemon:
         if hint.set(metered):
             log.info("uplink %s is %s: clients are told at their next lease renewal", device,
                      "metered" if metered else "not metered")
+
+    def read_apps(self, now: bool = False) -> None:
+        """The per-category counters, every APPS_INTERVAL (a dump of 14 sets, one element per
+        client each), or `now`."""
+        if not now and time.monotonic() - self.apps_read < APPS_INTERVAL:
+            return
+        self.apps_read = time.monotonic()
+        self.hs.account_apps()
+
+    def dnsmasq_sets(self) -> None:
+        """dnsmasq's nftset lines, rewritten (and dnsmasq restarted) when the categories list or
+        its settings changed (hotspot.nftset)."""
+        from hotspot import categories, nftset
+
+        path = self.cfg.dnsmasq_nftset_file
+        source = self.cfg.categories_file or str(categories.BUILTIN)
+        try:
+            mtime = os.stat(source).st_mtime_ns
+        except OSError:
+            mtime = None
+        made = (path, source, mtime, self.cfg.dnsmasq_restart)
+        if not path or made == self.nftset_made:
+            return
+        self.nftset_made = made
+        if not nftset.supported():
+            log.warning("dnsmasq has no nftset support (OpenWrt: install dnsmasq-full): app categories "
+                        "come only from the DNS snooper")
+            return
+        if nftset.install(path, nftset.lines(categories.load(self.cfg.categories_file)),
+                          self.cfg.dnsmasq_restart or ""):
+            log.info("dnsmasq's nftset lines written to %s%s", path,
+                     f"; ran {self.cfg.dnsmasq_restart}" if self.cfg.dnsmasq_restart else "")
 
     def report(self) -> None:
         if self.hs.report_if_due([c for c in ("email",) if c in self.outbox.channels]):
@@ -356,6 +392,8 @@ class Daemon:
         self.step("modem", self.use_modem)
         self.step("uplink meters", self.uplink_meters)
         self.step("shaping", self.check_devices)
+        self.step("app categories", self.read_apps)
+        self.step("dnsmasq nftset", self.dnsmasq_sets)
         if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
             self.step("commit", self.commit)
 
@@ -463,6 +501,7 @@ class Daemon:
         self.step("outbox stop", self.outbox.stop)
         with self.lock:
             self.step("accounting", self.account)
+            self.step("app categories", lambda: self.read_apps(now=True))
             self.step("commit", self.commit)
         log.info("stopped; usage committed to %s", self.cfg.state_dir)
 

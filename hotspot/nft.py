@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotspot.categories import CATEGORIES
 from hotspot.netlink import attr as _attr
 from hotspot.netlink import attrs as _attrs
 from hotspot.netlink import messages as _messages
@@ -85,9 +86,12 @@ class ClientElements:
     capped_rate: int | None = None  # packet qualifies for is the one it gets (see client_rules)
     exempt: bool = False  # the owner's device: the plan guard counts its bytes but never holds it back
     blocked_dests: tuple[str, ...] = ()  # remote addresses (v4, v6) its chains drop (ghost traffic)
+    app_guard: tuple[str, ...] = ()  # update guard: app categories held back (only metered pairs get here)
+    app_guard_rate: int | None = None  # ... throttled to this rate in a shared class; None = blocked
 
 
 GUARD_CLASS = "1:2"  # the HTB class the plan guard's throttle shares (client id 1 has no classes)
+APP_GUARD_CLASS = "1:3"  # the update guard's shared throttle class (client id 1's other minor)
 GUARD_LEVELS = ("throttle", "block", "stop")
 
 
@@ -254,6 +258,12 @@ def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tup
                     drops.append([{"quota": q}, _DROP])
             guard_drops, guard_setters = guard.rules(exempt=c.exempt, hold=hold)
             setters += guard_setters
+            app = app_guard_rules(c.app_guard, "daddr" if hold is _GATE else "saddr",
+                                  hold if c.app_guard_rate is None else _priority(APP_GUARD_CLASS))
+            if c.app_guard_rate is None:
+                drops += app
+            else:
+                setters += [(c.app_guard_rate, r) for r in app]
             rules += drops + guard_drops + [r for _, r in sorted(setters, key=lambda s: -s[0])]
         chains.append(rules + [counter])
     return chains[0], chains[1]
@@ -270,6 +280,18 @@ def _dest_drops(addrs: tuple[str, ...], field: str) -> list[list]:
             match = {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": field}},
                                "right": {"set": mine}}}
             rules.append([match, _DROP])
+    return rules
+
+
+def app_guard_rules(categories: tuple[str, ...], field: str, verdict: dict) -> list[list]:
+    """The update guard in one chain: the remote address (`field`: daddr on the way up, saddr on the
+    way down) in a held category's sets meets `verdict`. Only metered pairs reach a client's chains,
+    so on a free uplink the guard is off without a rule changing."""
+    rules = []
+    for cat in categories:
+        for proto, family in (("ip", 4), ("ip6", 6)):
+            addr = {"payload": {"protocol": proto, "field": field}}
+            rules.append([{"match": {"op": "==", "left": addr, "right": f"@c{family}_{cat}"}}, verdict])
     return rules
 
 
@@ -339,13 +361,15 @@ class Nft:
 
     def build(self, lan: list[str], wan: list[str], clients: list[ClientElements], *,
               portal_port: int = 8080, gate_unregistered: bool = False, free: list[str] = (),
-              guard: Guard = Guard(), guard_limits: dict[str, int] | None = None, plan_used: int = 0) -> int:
+              guard: Guard = Guard(), guard_limits: dict[str, int] | None = None, plan_used: int = 0,
+              dns_redirect: bool = False) -> int:
         """Build the table with every client in it, hooking it into the forward and nat paths only
         at the end, so no packet meets a table without its clients; returns the table's handle.
         `portal_port`: where plain HTTP to the portal is redirected; `gate_unregistered` (auth click
         or voucher): MACs not registered yet are gated and their HTTP goes to the portal. `free`:
         uplinks that are not metered. `guard`: the plan guard's levels, each with its point in
-        `guard_limits` (bytes), seeded with `plan_used`, the plan's bytes this cycle so far."""
+        `guard_limits` (bytes), seeded with `plan_used`, the plan's bytes this cycle so far.
+        `dns_redirect`: plain DNS from the LAN to any server goes to the router's own resolver."""
         port = int(portal_port)
         if not 1 <= port <= 65535:
             raise ValueError(f"portal port {port} is not between 1 and 65535")
@@ -362,6 +386,8 @@ class Nft:
                 self.batch([{"add": _rule("unregistered", _gate_unregistered_rule())},
                             {"add": _rule("captive_http", [_TO_PORTAL])},
                             {"add": _rule("free_upload", [_GATE])}])
+            if dns_redirect:
+                self.batch([{"add": _rule("dns_redirect", [{"redirect": None}])}])
             self._build_guard(guard, guard_limits or {}, plan_used)
             taken: set[str] = set()  # an address names one client, even if the database says two
             unique = []
@@ -386,12 +412,17 @@ class Nft:
         """Which devices are the LAN, the metered uplinks and the free ones."""
         paths = [[{"concat": [a, b]}, _goto(chain)]
                  for l_ in lan for w in wan for a, b, chain in ((l_, w, "upload"), (w, l_, "download"))]
+        cat_paths = [[{"concat": [a, b]}, _goto(chain)]
+                     for l_ in lan for w in wan for a, b, chain in ((l_, w, "cat_up"), (w, l_, "cat_down"))]
         paths += [[{"concat": [l_, f]}, _goto("free_upload")] for l_ in lan for f in free]
         cmds = [{"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "paths"}}},
                 {"add": _elem("paths", paths)}]
         for name, items in (("lan_ifaces", lan), ("wan_ifaces", wan)):
             cmds += [{"flush": {"set": {"family": FAMILY, "table": TABLE, "name": name}}},
                      {"add": _elem(name, list(dict.fromkeys(items)))}]
+        cmds.append({"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "cat_paths"}}})
+        if cat_paths:
+            cmds.append({"add": _elem("cat_paths", cat_paths)})
         self.batch(cmds)
 
     def _build_guard(self, guard: Guard, limits: dict[str, int], base: int) -> None:
@@ -571,6 +602,15 @@ class Nft:
     def read_counters(self) -> dict[str, int]:
         """Only the counters: what each poll needs."""
         return dump_counters(TABLE)
+
+    def read_apps(self) -> dict[tuple[int, str, str], int]:
+        """Bytes per (client id, category, "up"/"down") since the table was built (client id 0: the
+        router's own traffic)."""
+        out = {}
+        for (cat, direction), counts in dump_app_counters(TABLE).items():
+            for mark, nbytes in counts.items():
+                out[(mark >> self.marks.shift, cat, direction)] = nbytes
+        return out
 
     def flow_offload(self) -> list[str]:
         """Describe every rule that offloads flows (they bypass the forward hook, so nothing counts)."""
@@ -762,6 +802,68 @@ def _rule_counter(buf: bytes, pos: int, end: int) -> tuple[str, int] | None:
         if kind & 0x3FFF == _NFTA_COUNTER_BYTES:
             return key, _BE64.unpack_from(buf, pos + 4)[0]
         pos += (length + 3) & ~3
+    return None
+
+
+def app_counter_set(category: str, direction: str) -> str:
+    """The kernel set whose elements count a category's bytes per client: cu_video, cd_video."""
+    return f"c{direction[0]}_{category}"
+
+
+_NFT_MSG_GETSETELEM = 13
+_NFTA_SET_ELEM_LIST_TABLE, _NFTA_SET_ELEM_LIST_SET, _NFTA_SET_ELEM_LIST_ELEMENTS = 1, 2, 3
+_NFTA_SET_ELEM_KEY, _NFTA_SET_ELEM_EXPR, _NFTA_SET_ELEM_EXPRESSIONS = 1, 7, 11
+
+
+def dump_app_counters(table: str) -> dict[tuple[str, str], dict[int, int]]:
+    """{(category, "up"/"down"): {masked conntrack mark: bytes}} from the per-category counting sets;
+    one netlink dump per set (libnftables' JSON would take seconds at thousands of elements)."""
+    result: dict[tuple[str, str], dict[int, int]] = {}
+    for cat in CATEGORIES:
+        for direction in ("up", "down"):
+            found = result[(cat, direction)] = {}
+            attrs = _attr(_NFTA_SET_ELEM_LIST_TABLE, table.encode() + b"\0")
+            attrs += _attr(_NFTA_SET_ELEM_LIST_SET, app_counter_set(cat, direction).encode() + b"\0")
+            _dump(_NFT_MSG_GETSETELEM, attrs, lambda buf, a, b, found=found: _parse_elems(buf, a, b, found))
+    return result
+
+
+def _parse_elems(buf: bytes, start: int, end: int, out: dict[int, int]) -> None:
+    """One GETSETELEM answer: each element's 32-bit key and its counter's bytes."""
+    for kind, a, b in _attrs(buf, start, end):
+        if kind != _NFTA_SET_ELEM_LIST_ELEMENTS:
+            continue
+        for _, ea, eb in _attrs(buf, a, b):  # NFTA_LIST_ELEM
+            key = nbytes = None
+            for k, xa, xb in _attrs(buf, ea, eb):
+                if k == _NFTA_SET_ELEM_KEY:
+                    for _, va, _vb in _attrs(buf, xa, xb):  # NFTA_DATA_VALUE: host byte order
+                        (key,) = struct.unpack_from("=I", buf, va)
+                elif k in (_NFTA_SET_ELEM_EXPR, _NFTA_SET_ELEM_EXPRESSIONS):
+                    nbytes = _counter_bytes(buf, xa, xb, k == _NFTA_SET_ELEM_EXPRESSIONS)
+            if key is not None and nbytes is not None:
+                out[key] = nbytes
+
+
+def _counter_bytes(buf: bytes, start: int, end: int, listed: bool) -> int | None:
+    """The bytes of a counter expression (or of the first counter in a list of expressions)."""
+    if listed:
+        for _, a, b in _attrs(buf, start, end):
+            found = _counter_bytes(buf, a, b, False)
+            if found is not None:
+                return found
+        return None
+    name = data = None
+    for k, a, b in _attrs(buf, start, end):
+        if k == _NFTA_EXPR_NAME:
+            name = bytes(buf[a:b]).rstrip(b"\0")
+        elif k == _NFTA_EXPR_DATA:
+            data = (a, b)
+    if name != b"counter" or data is None:
+        return None
+    for k, a, _b in _attrs(buf, *data):
+        if k == _NFTA_COUNTER_BYTES:
+            return _BE64.unpack_from(buf, a)[0]
     return None
 
 

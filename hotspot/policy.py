@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotspot.config import Config
-from hotspot.nft import ClientElements
+from hotspot.nft import APP_GUARD_CLASS, ClientElements
 from hotspot.shaper import class_id
 from hotspot.store import Client, Voucher
 
@@ -108,7 +108,20 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         capped_rate=after_cap_rate(c, cfg),
         exempt=c.mac in cfg.plan_exempt,
         blocked_dests=tuple(c.blocked_dests),
+        app_guard=cfg.update_guard_categories if update_guarded(c, cfg) else (),
+        app_guard_rate=cfg.update_guard_rate if cfg.update_guard_action == "throttle" else None,
     )
+
+
+def update_guarded(c: Client, cfg: Config) -> bool:
+    """Does the update guard hold back this client's chosen categories (while metered)? Its own
+    choice, else the config's default."""
+    return cfg.update_guard if c.update_guard is None else c.update_guard
+
+
+def app_guard_shaping(cfg: Config) -> dict[str, int | None]:
+    """The update guard's shared throttle class and its rate (None: no class)."""
+    return {APP_GUARD_CLASS: cfg.update_guard_rate if cfg.update_guard_action == "throttle" else None}
 
 
 # -- vouchers ------------------------------------------------------------------------------------

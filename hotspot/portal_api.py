@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from hotspot import admin_auth, alerts, ghost_watch, outbox, plan, policy
+from hotspot import apps as app_usage
 from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
@@ -218,6 +219,8 @@ class PortalApi:
             "cap_alert": passed(view["bytes_total"], view["cap"], self.cfg.alert_at),
             "plan": plan_facts,
             "ghost": ghost_watch.view(store.db, c, now),
+            "apps": _app_rows(store, c.id, start, now),
+            "update_guard_categories": list(self.cfg.update_guard_categories),
         })
         return view
 
@@ -367,6 +370,11 @@ class PortalApi:
                 call = lambda: self.hs.block(mac, action == "block")  # noqa: E731
             elif action == "reset":
                 call = lambda: self.hs.reset(mac)  # noqa: E731
+            elif action == "guard":
+                choice = {"on": True, "off": False, "default": None}.get(_text(value), "?")
+                if choice == "?":
+                    raise BackendError("the update guard is on, off or default")
+                call = lambda: self.hs.set_update_guard(mac, choice)  # noqa: E731
             elif action == "rename":
                 alias = _alias(value)
                 call = lambda: self.hs.rename(mac, alias)  # noqa: E731
@@ -493,9 +501,19 @@ class PortalApi:
             raise BackendError(f"{channel}: {str(e).splitlines()[0] if str(e) else 'failed'}") from None
         return {"channel": channel, "receipt": str(receipt)}
 
+    def set_update_guard(self, ip: str, on: bool) -> dict:
+        c = self._client_at(ip)
+        with self.lock:
+            self.hs.set_update_guard(c.mac, bool(on))
+        return self.me(ip)
+
+    def apps(self) -> dict:
+        with self.lock:
+            return self.hs.apps()
+
     def metrics(self) -> dict:
         return {"status": self.status(), "clients": self.clients(), "health": self.health(),
-                "alerts": self._alert_counts()}
+                "alerts": self._alert_counts(), "apps": self.apps()["clients"]}
 
     def _alert_counts(self) -> dict:
         """Alerts fired by kind (all time) and deliveries in the log by status, for /metrics."""
@@ -528,6 +546,13 @@ class LoginLimiterLocked(admin_auth.LoginLimiter):
     def succeeded(self, ip: str) -> None:
         with self._lock:
             super().succeeded(ip)
+
+
+def _app_rows(store: Store, cid: int, start: float, now: float) -> list[dict]:
+    """One client's bytes per app category this period (two indexed reads)."""
+    cats = app_usage.usage(store.db, start, now + 86400, cid).get(cid, {})
+    total = app_usage.totals(store.db, start, now + 86400, cid).get(cid, [0, 0])
+    return app_usage.breakdown(cats, total)
 
 
 def _named(view: dict) -> dict:

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import alerts, outbox, policy, reports
+from hotspot import alerts, apps, outbox, policy, reports
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
 from hotspot.metered import active_uplink
@@ -97,6 +97,7 @@ class Hotspot:
         self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
         self.modem_info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self.plan = PlanKeeper(self)
+        apps.ensure(self.store.db)
 
     @property
     def nft(self) -> Nft:
@@ -116,7 +117,8 @@ class Hotspot:
             return None
         gate = "gate" if self.cfg.auth != "none" else "open"
         guard = "+".join(guard_of(self.cfg).levels) or "noguard"
-        return f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}/{guard}"
+        dns = "/dns" if self.cfg.dns_redirect else ""  # the redirect is built into the table
+        return f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}/{guard}{dns}"
 
     def table_is_ours(self, handle: int | None = None) -> bool:
         """True when the kernel table (`handle`, default: looked up) is the one whose counters the
@@ -198,6 +200,8 @@ class Hotspot:
                              else min(live.voucher_used, c.voucher_bytes)),
             "voucher_remaining": v_left,
             "voucher_expires": iso(c.voucher_expires),
+            "update_guard": policy.update_guarded(c, self.cfg),
+            "update_guard_choice": c.update_guard,
         }
 
     def clients(self) -> list[dict]:
@@ -387,6 +391,8 @@ class Hotspot:
             return  # a new set of guard levels: hotspotd rebuilds the table at its next poll
         if guard_shaping(cfg) != guard_shaping(old):
             self.shaper.set_classes(guard_shaping(cfg))
+        if policy.app_guard_shaping(cfg) != policy.app_guard_shaping(old):
+            self.shaper.set_classes(policy.app_guard_shaping(cfg))
         objs = self.nft.read_counters()
         for c in self.store.clients():
             before, after = policy.shaping(c, old), policy.shaping(c, cfg)
@@ -660,6 +666,41 @@ class Hotspot:
             self._apply(before, after)
         log.info("client %s: destination %s unblocked", mac, " ".join(gone))
         return {"mac": mac, "name": name, "addresses": gone, "blocked": self.blocked_destinations(mac)}
+    # -- which apps use the data, and the update guard ----------------------------------------
+
+    def account_apps(self) -> int:
+        """hotspotd: move what the kernel counted per client per category into the database; the
+        bytes added."""
+        with self.store.transaction():
+            if not self.table_is_ours():
+                return 0
+            return apps.record(self.store.db, self.nft.read_apps(), self.trusted_time())
+
+    def apps(self, mac: str | None = None, since: float | None = None, until: float | None = None) -> dict:
+        """The bytes per category (and "other") of one client, or of every client and the router,
+        over the days from `since` to `until` (default: this period), as of hotspotd's last reading."""
+        start, _end = self.period()
+        since = start if since is None else since
+        until = self.clock() + 86400 if until is None else until
+        cid = self.find(mac).id if mac else None
+        cats = apps.usage(self.store.db, since, until, cid)
+        totals = apps.totals(self.store.db, since, until, cid)
+        clients = [self.find(mac)] if mac else self.store.clients()
+        rows = []
+        for c in clients:
+            rows.append({"mac": c.mac, "name": c.alias or c.hostname,
+                         "update_guard": policy.update_guarded(c, self.cfg),
+                         "categories": apps.breakdown(cats.get(c.id, {}), totals.get(c.id, [0, 0]))})
+        if not mac and (cats.get(ROUTER) or totals.get(ROUTER)):
+            rows.append({"mac": None, "name": "router", "update_guard": False,
+                         "categories": apps.breakdown(cats.get(ROUTER, {}), totals.get(ROUTER, [0, 0]))})
+        named = {r["mac"] or "router": r["categories"] for r in rows}
+        return {"since": iso(apps.day_start(since)), "until": iso(until), "clients": rows,
+                "by_category": [] if mac else apps.by_category(named)}
+
+    def set_update_guard(self, mac: str, choice: bool | None) -> dict:
+        """A device opts in (True) or out (False) of the update guard, or follows the default (None)."""
+        return self._change(mac, update_guard=choice)
 
     # -- the engine (hotspotd) ----------------------------------------------------------------
 
@@ -685,7 +726,9 @@ class Hotspot:
                                     portal_port=self.cfg.portal_port,
                                     gate_unregistered=self.cfg.auth != "none",
                                     free=list(self.cfg.unmetered_device), guard=guard_of(self.cfg),
-                                    guard_limits=self.plan.limits(), plan_used=self.plan.used())
+                                    guard_limits=self.plan.limits(), plan_used=self.plan.used(),
+                                    dns_redirect=self.cfg.dns_redirect)
+            apps.reset_seen(self.store.db)
             self._http.clear()
             self._by_cap.clear()
             for c, e in zip(clients, elements):
@@ -700,6 +743,7 @@ class Hotspot:
         device that comes up after hotspotd started gets them here)."""
         self.shaper.setup()
         classes = {cls: rate for cls, rate in guard_shaping(self.cfg).items() if rate}
+        classes.update({cls: rate for cls, rate in policy.app_guard_shaping(self.cfg).items() if rate})
         for c in self.store.clients() if clients is None else clients:
             classes.update({cls: rate for cls, rate in policy.shaping(c, self.cfg).items() if rate})
         self.shaper.set_classes(classes)

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS clients (
     seen_down INTEGER NOT NULL DEFAULT 0,
     admitted_until REAL,                      -- captive portal: admitted until then; NULL = not admitted
     admitted_at REAL,                         -- when it was admitted (the idle timeout counts from here too)
-    voucher INTEGER                           -- the voucher it redeemed (vouchers.id), NULL = none
+    voucher INTEGER,                          -- the voucher it redeemed (vouchers.id), NULL = none
+    update_guard INTEGER                      -- its own choice for the update guard, NULL = the default
 );
 CREATE TABLE IF NOT EXISTS vouchers (
     id INTEGER PRIMARY KEY,                   -- names its kernel quota, v<id>
@@ -90,6 +91,7 @@ class Client:
     admitted_until: float | None = None
     admitted_at: float | None = None
     voucher: int | None = None  # vouchers.id
+    update_guard: bool | None = None  # opted in or out of the update guard; None = the config's default
     # Read from the voucher's row with the client (not columns of clients): what policy needs of it.
     voucher_code: str | None = None
     voucher_bytes: int | None = None
@@ -105,9 +107,10 @@ class Client:
 _JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires", "blocked_dests")
 _COLUMNS = [f for f in Client.__dataclass_fields__ if f not in _JOINED]
 POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen",
-                 "admitted_until", "admitted_at", "voucher"}
+                 "admitted_until", "admitted_at", "voucher", "update_guard"}
 # Columns added after the first release, with their declarations: an older database gets them at open.
-_ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "voucher": "INTEGER"}
+_ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "voucher": "INTEGER",
+          "update_guard": "INTEGER"}
 # A client with what policy needs of its voucher, in one query (a primary-key join).
 CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, "
            "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires, "
@@ -142,6 +145,8 @@ def _row(r: sqlite3.Row) -> Client:
     d["ips"] = json.loads(d["ips"])
     d["blocked"] = bool(d["blocked"])
     d["blocked_dests"] = tuple(sorted((d.get("blocked_dests") or "").split()))
+    if d.get("update_guard") is not None:
+        d["update_guard"] = bool(d["update_guard"])
     return Client(**d)
 
 

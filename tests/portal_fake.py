@@ -75,7 +75,19 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
         "voucher_remaining": None, "voucher_expires": None,
         "history": hist,
         "ghost": {"events": [], "blocked": [], "self_paused": False},
+        "apps": fake_apps(up, used - up, i),
+        "update_guard": i % 2 == 0, "update_guard_choice": None,
+        "update_guard_categories": ["updates", "backup"],
     }
+
+
+def fake_apps(up: int, down: int, seed: int) -> list[dict]:
+    """A client's bytes per app category (hotspot.apps.breakdown's shape), deterministic per seed."""
+    from hotspot.apps import breakdown
+
+    shares = {"video": 0.42, "social": 0.18, "messaging": 0.05, "maps": 0.02,
+              "updates": 0.08 + seed % 3 * 0.03, "backup": 0.04, "games": 0.0 if seed % 2 else 0.06}
+    return breakdown({k: [int(up * v), int(down * v)] for k, v in shares.items()}, [up, down])
 
 
 def make_voucher(code: str, batch: int, data, valid: int = 86400, devices: int = 1, used: int = 0,
@@ -437,6 +449,11 @@ class FakeBackend:
                 c["cap"] = (c["cap"] or 0) + parse_size(value)
             elif action == "rename":
                 c["hostname"] = value or None
+            elif action == "guard":
+                if value not in ("on", "off", "default"):
+                    raise BackendError("the update guard is on, off or default")
+                c["update_guard_choice"] = {"on": True, "off": False, "default": None}[value]
+                c["update_guard"] = bool(c["update_guard_choice"])
             else:
                 raise BackendError(f"unknown action {action!r}")
         except InvalidValue as e:
@@ -552,8 +569,23 @@ class FakeBackend:
         v.update(revoked=iso(NOW), state="revoked", devices_used=0)
         return dict(v)
 
+    def set_update_guard(self, ip: str, on: bool) -> dict:
+        self.calls.append(("set_update_guard", ip, on))
+        c = self._me(ip)
+        c["update_guard"] = c["update_guard_choice"] = bool(on)
+        return self._view(c)
+
+    def apps(self) -> dict:
+        from hotspot.apps import by_category
+
+        self.calls.append(("apps",))
+        rows = [{"mac": c["mac"], "name": c["hostname"], "update_guard": c["update_guard"],
+                 "categories": c["apps"]} for c in self.by_ip.values()]
+        return {"since": iso(PERIOD_START), "until": iso(NOW), "clients": rows,
+                "by_category": by_category({r["mac"]: r["categories"] for r in rows})}
+
     def metrics(self) -> dict:
-        return {"status": self.status(), "clients": self.clients(),
+        return {"apps": self.apps()["clients"], "status": self.status(), "clients": self.clients(),
                 "health": {"last_poll": iso(NOW), "poll_seconds": 0.0042, "rebuilds": 3,
                            "uptime_seconds": 86400.0},
                 "alerts": {"fired": {"plan": 1, "client": 3},

@@ -163,10 +163,12 @@ class Lab:
         offload: bool = True,
         captive_url: str | None = None,
         free_uplink: bool = False,
+        dnsmasq_args: Sequence[str] = (),
     ):
         """`captive_url`: the RFC 8908 API URL dnsmasq hands out (DHCP option 114, DHCPv6 option 103).
         `free_uplink`: a second uplink, wan1, to the same internet (use_uplink() moves the default
-        routes between wan0 and wan1)."""
+        routes between wan0 and wan1). `dnsmasq_args`: more options for the router's dnsmasq (names
+        mapped with --address, a --conf-dir)."""
         self.name = "hs" + secrets.token_hex(3)
         self.router = f"{self.name}-router"
         self.internet = f"{self.name}-inet"
@@ -175,6 +177,7 @@ class Lab:
         self.offload = offload
         self.captive_url = captive_url
         self.free_uplink = free_uplink
+        self.dnsmasq_args = list(dnsmasq_args)
         self.dir = ""
         self.leases_file = ""
         self.clients: dict[str, Client] = {}
@@ -463,9 +466,9 @@ class Lab:
     def iperf_start(self, client: str | Client, *, seconds: int | None = None, bytes: int | None = None,
                     reverse: bool = False, ipv6: bool = False, udp: bool = False,
                     bitrate: int | str | None = None, length: int | str | None = None, parallel: int = 1,
-                    timeout: float | None = None) -> IperfRun:
+                    timeout: float | None = None, address: str | None = None) -> IperfRun:
         """Start an iperf3 test from a client (or the router: `client` is lab.router) to a fresh one-off
-        server in the internet ns (not waiting)."""
+        server in the internet ns (not waiting); `address`: one of the internet ns's other addresses."""
         ns = self.router if client == self.router else self.client(client).ns
         if seconds is not None and (int(seconds) != seconds or seconds < 1):
             raise ValueError(f"iperf3 takes whole seconds (>= 1), not {seconds!r}")  # -t 0.5 means forever
@@ -476,7 +479,7 @@ class Lab:
                       f"iperf3 server on port {port}", interval=0.01)
         if server.poll() is not None:
             raise RuntimeError(f"iperf3 server on port {port} exited with {server.returncode}")
-        argv = ["iperf3", "-J", "-c", SERVER6 if ipv6 else SERVER4, "-p", port, "-P", parallel]
+        argv = ["iperf3", "-J", "-c", address or (SERVER6 if ipv6 else SERVER4), "-p", port, "-P", parallel]
         argv += ["-n", bytes] if bytes is not None else ["-t", seconds if seconds is not None else 2]
         argv += ["-R"] * reverse + ["-u"] * udp
         argv += ["-b", bitrate] if bitrate is not None else []
@@ -601,6 +604,7 @@ class Lab:
                 f"--address=/{PORTAL_NAME}/{ROUTER4}", f"--dhcp-optsfile={self.dhcp_opts_file}"]
         if self.captive_url:
             argv += [f"--dhcp-option=114,{self.captive_url}"]
+        argv += self.dnsmasq_args
         if self.ipv6:
             argv += [f"--address=/internet.lab/{SERVER6}", f"--address=/{PORTAL_NAME}/{ROUTER6}",
                      "--enable-ra",
@@ -615,6 +619,11 @@ class Lab:
             raise TimeoutError(f"dnsmasq did not start:\n{self._log('dnsmasq.log')}") from None
         if self.dnsmasq.poll() is not None:
             raise RuntimeError(f"dnsmasq exited:\n{self._log('dnsmasq.log')}")
+
+    def restart_dnsmasq(self) -> None:
+        """Stop the router's dnsmasq and start it again (it reads nftset options only at start)."""
+        _stop_processes([self.dnsmasq])
+        self._start_dnsmasq()
 
     def _log(self, name: str) -> str:
         try:

@@ -29,6 +29,8 @@ class Hotspotd:
             poll_interval=0.5,
             dhcp_opts_file=lab.dhcp_opts_file,
             dnsmasq_pidfile=lab.dnsmasq_pid_file,
+            dnsmasq_nftset_file=None,  # never the host's /tmp/dnsmasq.d: a test gives its own
+            dnsmasq_restart=None,
         ).replace(**options)
         self.config_path = self.dir / "hotspot.conf"
         self.config_path.write_text(dump(self.config))

@@ -42,7 +42,7 @@ from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-ACTIONS = ("cap", "throttle", "block", "unblock", "reset", "topup", "rename")
+ACTIONS = ("cap", "throttle", "block", "unblock", "reset", "topup", "rename", "guard")
 MAX_NAME = 63
 _NAME = re.compile(r"[^\x00-\x1f\x7f]*")
 
@@ -109,6 +109,20 @@ def dashboard():
                            nclients=len(clients), states_text=states_text(counts),
                            after_cap_text=after_cap_text(status.get("plan") or {}),
                            plan=plan_summary(status.get("plan") or {}))
+
+
+@bp.route("/apps")
+@login_required
+def apps_page():
+    """Which apps use the data: every category this period, its share and its biggest clients."""
+    found = backend().apps()
+    names = {c["mac"] or "router": c["name"] or c["mac"] or _("This router") for c in found["clients"]}
+    whole = sum(cat["bytes_total"] for cat in found["by_category"]) or 1
+    cats = [{**cat, "percent": round(100 * cat["bytes_total"] / whole, 1),
+             "top": [{"mac": x["client"], "name": names.get(x["client"], x["client"]),
+                      "bytes_total": x["bytes_total"]} for x in cat["clients"][:5]],
+             "more": max(0, len(cat["clients"]) - 5)} for cat in found["by_category"]]
+    return render_template("admin/apps.html", cats=cats, since=found["since"])
 
 
 def states_text(counts: dict) -> str:
@@ -194,6 +208,10 @@ def validate_action(action: str, value: str | None) -> str | None:
     if action == "topup":
         parse_size(value)
         return value
+    if action == "guard":
+        if value not in ("on", "off", "default"):
+            raise InvalidValue(_("The update guard is on, off or default."))
+        return value
     if action == "rename":
         if len(value) > MAX_NAME or not _NAME.fullmatch(value):
             raise InvalidValue(_("A name is at most 63 characters, without control characters."))
@@ -224,7 +242,7 @@ def action_label(action: str) -> str:
     return {
         "cap": _("cap set"), "throttle": _("speed limit set"), "block": _("blocked"),
         "unblock": _("unblocked"), "reset": _("usage reset"), "topup": _("cap topped up"),
-        "rename": _("renamed"),
+        "rename": _("renamed"), "guard": _("update guard set"),
     }.get(action, action)
 
 

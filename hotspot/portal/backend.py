@@ -44,6 +44,16 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
         most 3; "blocked": [{"addr", "name"}] the destinations its chains drop; "self_paused": bool,
         it paused itself from its page (so it may resume from there)}
 `client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
+The client view (`me`, `client`) also has (which apps use the data, hotspot/apps.py):
+    apps: [{"category": one of hotspot.categories.CATEGORIES or "other", "bytes_up", "bytes_down",
+        "bytes_total", "percent": float share of the total}] this period, largest first
+    update_guard: bool (the guard holds back its chosen categories while metered),
+    update_guard_choice: True | False (the device's own choice) | None (the default),
+    update_guard_categories: [category] the guard holds back
+
+apps (`apps`, the owner's): hotspotctl apps --json: {"since", "until": ISO, "clients": [{"mac" (None:
+    the router), "name", "update_guard", "categories": as `apps` above}], "by_category": [{"category",
+    "bytes_total", "clients": [{"client": MAC or "router", "bytes_total"}]}] largest first}
 
 plan (`plan`): {"plan": status()["plan"] (the plan's fields flattened: plan_quota, plan_topup,
     allowance, plan_used, plan_left, plan_percent, cycle, cycle_start, cycle_end, expired,
@@ -163,8 +173,14 @@ class Backend(Protocol):
         """Send a test message now through "webhook", "email" or "sms": {"channel", "receipt"}, or
         BackendError with the channel's one-line reason."""
 
+    def set_update_guard(self, ip: str, on: bool) -> dict:
+        """The client at `ip` switches the update guard on or off for itself; its `me` view after."""
+
+    def apps(self) -> dict:
+        """Every client's bytes per app category this period (shape above)."""
+
     def metrics(self) -> dict:
         """{"status": status(), "clients": clients(), "health": {"last_poll": ISO,
         "poll_seconds": float, "rebuilds": int, "uptime_seconds": float}, "alerts": {"fired":
         {"plan": int, "client": int} (all time), "deliveries": {"pending", "sent", "failed": int}
-        (in the delivery log)}}."""
+        (in the delivery log)}, "apps": apps()["clients"]}."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from hotspot.portal.app import backend
 from hotspot.portal.backend import NotAClient
@@ -23,6 +23,17 @@ def index():
     if me.get("reason") == "not_admitted":
         return render_signin(me)
     return render_template("client.html", me=me, text=client_text(me))
+
+
+@bp.route("/update-guard", methods=["POST"])
+def update_guard():
+    """The device switches the update guard on or off for itself (never for another: its address
+    names it)."""
+    try:
+        backend().set_update_guard(request.remote_addr, request.form.get("on") == "1")
+    except NotAClient:
+        return render_template("not_client.html"), 200
+    return redirect(url_for("client.index") + "#apps", 303)
 
 
 @bp.route("/api/me")

@@ -93,7 +93,18 @@ def render(m: dict) -> str:
         family("hotspot_uptime_seconds", "gauge", "Seconds since hotspotd started.",
                [("", float(health["uptime_seconds"]))])
     out += plan_families(plan) + alert_families(m.get("alerts") or {}) + modem_families(status.get("modem"))
+    out += app_families(m.get("apps") or [])
     return "\n".join(out) + "\n"
+
+
+def app_families(rows: list[dict]) -> list[str]:
+    """Which apps use the data: each client's (and the router's, mac "") bytes per category this
+    period, "other" included; only categories with bytes, so the series stay few."""
+    samples = [(_labels(mac=r.get("mac") or "", category=cat["category"], direction=d), cat[f"bytes_{d}"])
+               for r in rows for cat in r.get("categories") or [] if cat.get("bytes_total")
+               for d in ("up", "down")]
+    return _family("hotspot_category_bytes_total", "counter", "Bytes a client moved per app category "
+                   "this period (names from DNS answers; other = the rest).", samples)
 
 
 def _family(name: str, kind: str, help_: str, samples: list[tuple[str, object]]) -> list[str]:

@@ -36,7 +36,8 @@ def load_ours(args: dict) -> dict:
     seconds = time.monotonic() - t0
     if not args.get("hook", True):
         nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": name}}}
-                   for name in ("forward", "output", "input", "prerouting")])
+                   for name in ("forward", "output", "input", "prerouting", "cat_forward", "cat_output",
+                                "cat_input")])
     return {"seconds": seconds, "clients": len(elems)}
 
 
@@ -47,7 +48,8 @@ def _config(args: dict):
         return load(args["config"])
     d = args["dir"]
     return Config(lan_device=args["lan"], wan_device=(args["wan"],), run_dir=f"{d}/run",
-                  state_dir=f"{d}/state", leases_file=f"{d}/dhcp.leases", default_cap=args.get("cap"))
+                  state_dir=f"{d}/state", leases_file=f"{d}/dhcp.leases", default_cap=args.get("cap"),
+                  dnsmasq_nftset_file=None, dnsmasq_restart=None)
 
 
 def _found(n: int) -> dict[str, dict]:

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency ghost
+                plan_overshoot alert_latency ghost categories
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -19,7 +19,18 @@ import time
 import traceback
 
 from hotspot.lab import cleanup_stale
-from tests.bench import admit, dataplane, enforcement, ghost, lookups, plan, portal, rebuild, service
+from tests.bench import (
+    admit,
+    categories,
+    dataplane,
+    enforcement,
+    ghost,
+    lookups,
+    plan,
+    portal,
+    rebuild,
+    service,
+)
 from tests.bench.common import emit, log
 
 # group -> (what it runs, the names it emits: reported as null if the group fails)
@@ -39,6 +50,7 @@ GROUPS = {
     "alert_latency": (plan.run_alert_latency, [("alert_latency_ms", "ms")]),
     "ghost": (ghost.run_ghost, [("ghost_false_alarms_per_client_month", "alarms"),
                                 ("ghost_detection_rate", "ratio")]),
+    "categories": (categories.run, [("dataplane_pps_ratio_categories", "ratio")]),
 }
 
 

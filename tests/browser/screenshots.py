@@ -144,6 +144,7 @@ def main(outdir: str, only: str | None = None) -> None:
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
                                        ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
+                                       ("admin-apps", "/admin/apps"),
                                        ("admin-vouchers-print", "/admin/vouchers/print/1")):
                         if only and only not in name:
                             continue

@@ -257,6 +257,10 @@ def test_set_interfaces_are_json_values(nft):
         {"add": elem("lan_ifaces", ["br-lan"])},
         {"flush": {"set": {**T, "name": "wan_ifaces"}}},
         {"add": elem("wan_ifaces", ["wwan0", "eth1"])},
+        {"flush": {"map": {**T, "name": "cat_paths"}}},
+        {"add": elem("cat_paths", [[{"concat": [a, b]}, {"goto": {"target": f"cat_{d}"}}]
+                                   for w in ("wwan0", "eth1")
+                                   for a, b, d in (("br-lan", w, "up"), (w, "br-lan", "down"))])},
     ]}]
     assert fake.text_commands == []
 

@@ -1,0 +1,123 @@
+"""Which apps use the data: per client, per category, per day, from the kernel's counting sets.
+
+The kernel counts each metered packet whose remote address a DNS answer gave to a name of a category
+(nft/hotspot.nft, chains cat_up and cat_down) into a per-client element of that category's set;
+hotspotd reads them (Nft.read_apps) into `app_usage` here, keeping the last readings in `app_seen`
+like the clients' own counters. "other" is never counted: it is the client's total (the `usage`
+table) minus its categories, so it also holds what encrypted DNS hid from the router.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from hotspot.categories import CATEGORIES, OTHER
+from hotspot.store import counted_since
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS app_usage (
+    client INTEGER NOT NULL,                  -- clients.id; 0 = the router, 1 = not registered yet
+    day INTEGER NOT NULL,                     -- unix time of the local day's start
+    category TEXT NOT NULL,                   -- one of hotspot.categories.CATEGORIES
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, day, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS app_seen (         -- the kernel's per-category counters at the last reading
+    client INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, category)
+) WITHOUT ROWID;
+"""
+
+
+def ensure(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+
+
+def day_start(t: float) -> int:
+    return int(datetime.fromtimestamp(t).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+
+def record(db: sqlite3.Connection, readings: dict[tuple[int, str, str], int], now: float) -> int:
+    """Add what each per-category counter counted since the last reading to today's row (caller holds
+    a transaction); returns the bytes added. A counter below its last reading was made anew (the
+    table was rebuilt): all it holds is new."""
+    seen = {(cid, cat): (up, down) for cid, cat, up, down in db.execute("SELECT * FROM app_seen")}
+    raw: dict[tuple[int, str], list[int]] = {}
+    for (cid, cat, direction), n in readings.items():
+        raw.setdefault((cid, cat), [0, 0])[direction == "down"] = n
+    day, rows, total = day_start(now), [], 0
+    for (cid, cat), (ku, kd) in raw.items():
+        su, sd = seen.get((cid, cat), (0, 0))
+        du, dd = counted_since(ku, su), counted_since(kd, sd)
+        if du or dd:
+            rows.append((cid, day, cat, du, dd))
+            total += du + dd
+    db.executemany(
+        "INSERT INTO app_usage (client, day, category, up, down) VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+        "(client, day, category) DO UPDATE SET up = up + excluded.up, down = down + excluded.down", rows)
+    db.executemany("INSERT OR REPLACE INTO app_seen (client, category, up, down) VALUES (?, ?, ?, ?)",
+                   [(cid, cat, ku, kd) for (cid, cat), (ku, kd) in raw.items()])
+    return total
+
+
+def reset_seen(db: sqlite3.Connection) -> None:
+    """The table was (re)built: its counting sets start empty."""
+    db.execute("DELETE FROM app_seen")
+
+
+def usage(db: sqlite3.Connection, since: float, until: float,
+          client: int | None = None) -> dict[int, dict[str, list[int]]]:
+    """{client id: {category: [up, down]}} for the days that start in [since, until)."""
+    query = "SELECT client, category, SUM(up), SUM(down) FROM app_usage WHERE day >= ? AND day < ?"
+    args: list = [day_start(since), until]
+    if client is not None:
+        query += " AND client = ?"
+        args.append(client)
+    out: dict[int, dict[str, list[int]]] = {}
+    for cid, cat, up, down in db.execute(query + " GROUP BY client, category", args):
+        out.setdefault(cid, {})[cat] = [up, down]
+    return out
+
+
+def totals(db: sqlite3.Connection, since: float, until: float,
+           client: int | None = None) -> dict[int, list[int]]:
+    """{client id: [up, down]}: every metered byte of the same days (the hourly `usage` table)."""
+    query = "SELECT client, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ?"
+    args: list = [day_start(since), until]
+    if client is not None:
+        query += " AND client = ?"
+        args.append(client)
+    return {cid: [up, down] for cid, up, down in db.execute(query + " GROUP BY client", args)}
+
+
+def breakdown(cats: dict[str, list[int]], total: list[int]) -> list[dict]:
+    """One row per category and "other" (the total minus the categories), largest first, each with
+    its share of the total in percent."""
+    up_cats = sum(v[0] for v in cats.values())
+    down_cats = sum(v[1] for v in cats.values())
+    rows = [(c, *cats.get(c, (0, 0))) for c in CATEGORIES]
+    rows.append((OTHER, max(0, total[0] - up_cats), max(0, total[1] - down_cats)))
+    whole = sum(up + down for _, up, down in rows)
+    out = [{"category": c, "bytes_up": up, "bytes_down": down, "bytes_total": up + down,
+            "percent": round(100 * (up + down) / whole, 1) if whole else 0.0} for c, up, down in rows]
+    return sorted(out, key=lambda r: (-r["bytes_total"], r["category"] == OTHER))
+
+
+def by_category(rows_by_client: dict[str, list[dict]]) -> list[dict]:
+    """All clients per category: [{category, bytes_total, clients: [{name, bytes_total}] largest first}]."""
+    cats: dict[str, dict] = {}
+    for name, rows in rows_by_client.items():
+        for r in rows:
+            if not r["bytes_total"]:
+                continue
+            e = cats.setdefault(r["category"], {"category": r["category"], "bytes_total": 0, "clients": []})
+            e["bytes_total"] += r["bytes_total"]
+            e["clients"].append({"client": name, "bytes_total": r["bytes_total"]})
+    for e in cats.values():
+        e["clients"].sort(key=lambda x: -x["bytes_total"])
+    return sorted(cats.values(), key=lambda e: -e["bytes_total"])
