@@ -124,6 +124,15 @@ def _parser() -> argparse.ArgumentParser:
     asub.add_parser("list", help="the alerts that fired and the delivery log (the default)")
     asub.add_parser("test", help="send a test message through a channel now: webhook, email or sms"
                     ).add_argument("channel", choices=("webhook", "email", "sms"))
+    # -- forecast (issue 8): the forecaster on a trace, no daemon, no config ------------------------
+    sp = sub.add_parser("forecast", help="forecast a period from an hourly trace (a backtest; no daemon)",
+                        description=FORECAST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("--trace", required=True, metavar="FILE", help="CSV: hour,bytes (hour in ISO 8601)")
+    sp.add_argument("--at", required=True, metavar="TIME", help="the forecast's moment (ISO 8601)")
+    sp.add_argument("--period-end", metavar="TIME", help="default: the next calendar month's start")
+    sp.add_argument("--period-start", metavar="TIME", help="default: one calendar month before the end")
+    sp.add_argument("--cap", metavar="SIZE", help="when is it reached, e.g. 20GB or 15GiB")
+    sp.add_argument("--json", dest="json_here", action="store_true", help="print JSON only")
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
@@ -146,6 +155,8 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
     except (UsageError, InvalidValue) as e:
         print(f"hotspotctl: {_printable(e)}", file=env.stderr)
         return ExitStatus.USAGE
+    if ns.command == "forecast":
+        return _forecast_trace(ns, env)
     try:
         cfg = load(ns.config)
     except ConfigError as e:  # a bad config is a usage error: say everything that is wrong with it
@@ -172,6 +183,56 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
 
 def run() -> None:
     sys.exit(main())
+
+
+FORECAST_HELP = """\
+Forecast a period's bytes, and when a cap is reached, from an hourly trace, with the same forecaster
+hotspotd uses for each client and the plan, from ONLY the hours before --at. Prints period_end_bytes
+(the likely total for the whole period), low and high (an 80 % range), cap_hit_at (ISO 8601, or null).
+
+The trace: CSV lines 'hour,bytes', the hour in ISO 8601 (no UTC offset: UTC), the bytes used in that
+hour; a header line is optional, blank lines and '#' comments are skipped, a repeated hour adds up.
+The period: --at is the forecast's moment (inside an hour: that hour's start; only hours that ended
+by then are read). --period-end defaults to the start of the calendar month after --at, in --at's UTC
+offset (UTC if it has none); --period-start to one calendar month before the end (the same day, or
+the shorter month's last day). Used so far: the trace's hours in [start, at); hours missing after the
+trace's first line count as 0, hours before it as unknown (a new device).
+Exit status: 0 ok, 1 the trace cannot be read, 2 a bad argument or trace line (FILE:LINE: reason)."""
+
+
+def _forecast_trace(ns, env: Environment) -> ExitStatus:
+    """hotspotctl forecast: hotspot.trace does the work; here only the arguments and the printing."""
+    from hotspot import trace
+
+    try:
+        at = trace.parse_time(ns.at, what="--at")
+        tz = at.tzinfo
+        end = trace.parse_time(ns.period_end, tz, "--period-end") if ns.period_end else None
+        start = trace.parse_time(ns.period_start, tz, "--period-start") if ns.period_start else None
+        cap = parse_size(ns.cap) if ns.cap is not None else None
+        start, end = trace.period(at, end, start)
+        rows = trace.read(ns.trace)
+    except trace.TraceUnreadable as e:
+        print(f"hotspotctl: {_printable(e)}", file=env.stderr)
+        return ExitStatus.ERROR
+    except (trace.TraceError, InvalidValue) as e:
+        print(f"hotspotctl: {_printable(e)}", file=env.stderr)
+        return ExitStatus.USAGE
+    out = trace.as_output(trace.run(rows, at, start, end, cap), tz, start, end, at)
+    if ns.json or ns.json_here:
+        print(json.dumps(out), file=env.stdout)
+        return ExitStatus.OK
+    lines = [f"period:            {out['period_start']} – {out['period_end']} (at {out['at']})",
+             f"period_end_bytes:  {out['period_end_bytes']} ({format_bytes(out['period_end_bytes'])})",
+             f"low:               {out['low']} ({format_bytes(out['low'])})",
+             f"high:              {out['high']} ({format_bytes(out['high'])})",
+             f"cap_hit_at:        {out['cap_hit_at'] or 'null'}"]
+    if cap is not None:
+        lines.append(f"cap_hit_range:     {out['cap_hit_earliest'] or 'null'} – "
+                     f"{out['cap_hit_latest'] or 'null'}")
+    lines.append(f"history:           {out['history_days']:g} days ({out['basis']} profile)")
+    print("\n".join(lines), file=env.stdout)
+    return ExitStatus.OK
 
 
 def _value(ns):
