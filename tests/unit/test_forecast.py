@@ -127,3 +127,63 @@ def test_period_defaults_to_the_calendar_month():
     assert start == datetime(2026, 3, 30, tzinfo=at.tzinfo)
     assert period(parse_time("2026-12-05"))[1] == datetime(2027, 1, 1, tzinfo=timezone.utc)
     assert TRACES.is_dir()
+
+
+def test_client_plan_and_status_show_the_forecast_with_its_range(cfg, cfg_file):
+    """Three weeks of 10 MB hours: `client MAC`, `plan` and `status` show the likely total and its
+    range, and --json carries them."""
+    import time
+
+    from hotspot.store import Store
+
+    mac = "aa:bb:cc:dd:ee:01"
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    c = store.add_client(mac, time.time() - 21 * 86400)
+    cur = int(time.time()) // H * H
+    with store.transaction():
+        store.db.executemany("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?)",
+                             [(c.id, cur - k * H, 10**6, 9 * 10**6) for k in range(1, 21 * 24)])
+    store.close()
+    plan_file = tmp_plan(cfg_file)
+    rc, out, err = _ctl("-c", plan_file, "--json", "client", mac)
+    assert rc == 0, err
+    f = json.loads(out)["forecast"]
+    assert f["low"] <= f["period_end_bytes"] <= f["high"] and f["low"] < f["high"]
+    rc, out, _ = _ctl("-c", plan_file, "client", mac)
+    assert "forecast:" in out and " – " in out
+    rc, out, _ = _ctl("-c", plan_file, "--json", "plan")
+    p = json.loads(out)
+    assert p["forecast_low"] <= p["forecast_end_bytes"] <= p["forecast_high"]
+    rc, out, _ = _ctl("-c", plan_file, "status")
+    assert rc == 0 and "forecast:  " in out and " – " in out and "left of 100 GB" in out, out
+
+
+def tmp_plan(cfg_file: str) -> str:
+    """The test config with a monthly plan of 100 GB."""
+    with open(cfg_file, "a") as f:
+        f.write("\toption plan_quota '100GB'\n")
+    return cfg_file
+
+
+def test_forecast_sentences_in_english_and_chinese(app):
+    from hotspot.portal.forecast_view import band, client_sentence, plan_sentence
+
+    f = {"period_end_bytes": 1_400_000_000, "low": 1_200_000_000, "high": 1_600_000_000, "cap_hit_at": None,
+         "cap_hit_earliest": None}
+    c = {"cap": None, "period_end": "2026-12-01T00:00:00", "forecast": f}
+    capped = {**c, "cap": 2 * 10**9, "forecast": {**f, "cap_hit_earliest": "2026-11-28T10:00:00"}}
+    p = {"forecast_end_bytes": 30 * 10**9, "forecast_low": 25 * 10**9, "forecast_high": 36 * 10**9,
+         "allowance": 40 * 10**9, "cycle_end": "2026-12-01T00:00:00", "runs_out_earliest": None}
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert client_sentence(c) == "At this pace: 1.2–1.6 GB by 1 Dec, likely 1.4 GB."
+        assert client_sentence(capped) == ("At this pace you stay within your cap: 1.2–1.6 GB by 1 Dec, "
+                                           "likely 1.4 GB. At a busier pace you could reach it from 28 Nov.")
+        assert plan_sentence(p) == "At this pace: 25–36 GB by 1 Dec, likely 30 GB. The plan lasts."
+        b = band(10**9, f, 2 * 10**9)
+        assert b["used"] < b["low"] < b["likely"] < b["low"] + b["width"] < b["cap"] <= 100
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert client_sentence(c) == "按当前速度：到12月1日用量约1.2–1.6 GB，最可能1.4 GB。"
+        assert client_sentence(capped).endswith("若用得更多，最早可能在11月28日达到上限。")
+        assert plan_sentence({**p, "runs_out_earliest": "2026-11-29T00:00:00"}).endswith(
+            "套餐很可能够用，但最早可能在11月29日用完。")
+        assert band(0, f, None)["label"] == "预测1.2–1.6 GB，最可能1.4 GB"
