@@ -60,12 +60,20 @@ def forecast(hours, now: float, start: float, end: float, cap: int | None = None
     n = max(0, min(LOOKBACK_H, (cur - first) // HOUR))
     lo, hi = bisect_left(starts, cur - n * HOUR), bisect_left(starts, cur)
     window = list(map(add, parts[0][lo:hi], parts[1][lo:hi])) if len(parts) == 2 else list(parts[0][lo:hi])
-    if hi - lo == n:  # every hour has its bucket
-        y = window
+    hours_in = starts[lo:hi]
+    days = n // DAY_H
+    # the day sums, the most recent first, found by bisection (no hour-by-hour work on four weeks)
+    edges = list(map(bisect_left, repeat(hours_in), range(cur - days * 86400, cur + 1, 86400)))
+    actual = [sum(window[i:j]) for i, j in zip(edges, edges[1:])][::-1]
+    # the hours of the last two weeks (or of the history, if shorter than a day) in a dense list
+    span = min(days, 14) * DAY_H or n
+    i = edges[-1 - min(days, 14)] if days else 0
+    if hi - lo - i == span:  # every hour has its bucket
+        recent = window[i:]
     else:
-        seen = dict(zip(starts[lo:hi], window))
-        y = list(map(seen.get, range(cur - n * HOUR, cur, HOUR), repeat(0)))  # oldest first, dense
-    model = _Model(y)
+        seen = dict(zip(hours_in[i:], window[i:]))
+        recent = list(map(seen.get, range(cur - span * HOUR, cur, HOUR), repeat(0)))
+    model = _Model(actual, recent, n)
     left = max(0.0, end - max(now, start))
     mass = model.mass(now - cur, now - cur + left) if left else 0.0
     rest = model.level * mass * math.exp(model.growth * (LAG + left / 86400 / 2))
@@ -91,18 +99,19 @@ class _Model:
     """The profile (168 values, mean 1, index 0 = the current hour's phase) and the level (bytes per
     hour at profile 1), learnt from `y`, the complete hours before now, oldest first."""
 
-    def __init__(self, y: list[int]) -> None:
-        n = len(y)
+    def __init__(self, actual: list[int], recent: list[int], n: int) -> None:
+        """actual: the day sums, the most recent first (day k = 0: the last 24 hours, phases -24(k+1)
+        .. -24k-1 mod 168); recent: the last whole days' hours (at most two weeks), oldest first, or
+        all `n` hours of a history shorter than a day."""
         self.basis = "week" if n >= 2 * WEEK_H else "day" if n >= DAY_H else "flat" if n else "none"
-        days = n // DAY_H
-        # day k = 0 is the most recent 24 hours; its phases are -24(k+1) .. -24k-1 (mod 168)
-        self.actual = [sum(y[n - DAY_H * (k + 1):n - DAY_H * k]) for k in range(days)]
-        self.profile = _profile(y, self.actual, self.basis)
+        days = len(actual)
+        self.actual = actual
+        self.profile = _profile(recent, actual, self.basis)
         self.cum = [0.0, *accumulate(self.profile * 2)]  # cum[j]: mass of phases [0, j), j < 2 * 168
         week = [self._span(-DAY_H * (k + 1), DAY_H) for k in range(7)]  # the phases repeat weekly
         self.expected = (week * 5)[:days]
         if days == 0:
-            total = sum(y)
+            total = sum(recent)
             self.level = self.average = total / max(1, n)
             self.sigma = 1.0 if n else 1.5
             self.growth = 0.0
@@ -188,15 +197,13 @@ _DECAY = [0.5 ** (k / HALF_LIFE) for k in range(LOOKBACK_H // DAY_H)]
 
 
 def _profile(y: list[int], actual: list[int], basis: str) -> list[float]:
-    """168 values of mean 1, index j = the phase of the hour j after the last one in `y`: weekday x
-    hour of day, from `actual` (the day sums, most recent first) and strided sums of `y` -- a few
-    whole-list operations in C, as this runs for every device."""
-    n = len(y)
+    """168 values of mean 1, index j = the phase of the hour j after now: weekday x hour of day, from
+    `actual` (the day sums, most recent first) and strided sums of `y` (whole days of hours, the last
+    one ending now) -- a few whole-list operations in C, as this runs for every device."""
     if basis in ("none", "flat"):
         return [1.0] * WEEK_H
     days = len(actual)
-    recent = y[n - days * DAY_H:]
-    hod = [sum(recent[j::DAY_H]) for j in range(DAY_H)] * 7  # phase j: the hours recent[j::24]
+    hod = [sum(y[j::DAY_H]) for j in range(DAY_H)] * 7  # phase j: the hours y[j::24]
     if basis == "day":
         return _mix(hod, 0.85)
     # weekday: each week's days as shares of its total, recent weeks weighing more; phase day d
