@@ -187,3 +187,19 @@ def test_forecast_sentences_in_english_and_chinese(app):
         assert plan_sentence({**p, "runs_out_earliest": "2026-11-29T00:00:00"}).endswith(
             "套餐很可能够用，但最早可能在11月29日用完。")
         assert band(0, f, None)["label"] == "预测1.2–1.6 GB，最可能1.4 GB"
+
+
+def test_alerts_say_when_the_plan_likely_runs_out():
+    from hotspot.alerts import client_message, plan_message
+
+    plan = {"used": 16 * 10**9, "allowance": 20 * 10**9, "cycle_start": NOW - 86400 * 20,
+            "cycle_end": NOW + 86400 * 10,
+            "forecast": lambda: {"end_bytes": 26 * 10**9, "low": 23 * 10**9, "high": 30 * 10**9,
+                                 "runs_out_at": NOW + 86400 * 5, "runs_out_earliest": NOW + 86400 * 3}}
+    m = plan_message(80, plan)
+    assert "At this pace the plan runs out around " in m.text and "(perhaps as early as " in m.text
+    assert m.data["forecast_high"] == 30 * 10**9
+    assert "At this pace" not in plan_message(100, plan).text  # used up: no forecast
+    c = {"mac": "aa:bb:cc:dd:ee:01", "name": "phone", "used": 8 * 10**8, "cap": 10**9,
+         "forecast": {"end_bytes": 9 * 10**8, "low": 8.5e8, "high": 9.8e8, "runs_out_at": None}}
+    assert "At this pace about 900 MB by the period's end (850 MB to 980 MB)." in client_message(80, c).text
