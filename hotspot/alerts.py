@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import datetime
 
 from hotspot import outbox
 from hotspot.config import Config
@@ -111,7 +112,35 @@ def plan_message(point: int, plan: dict) -> Message:
             f"({point}% point reached); {format_bytes(left)} left until {iso(plan.get('cycle_end')) or '-'}.")
     data = {"event": "plan", "point": point, "used": plan["used"], "allowance": plan["allowance"],
             "left": left, "cycle_start": iso(plan["cycle_start"]), "cycle_end": iso(plan.get("cycle_end"))}
+    if point < 100:
+        text, data = _with_forecast(text, data, plan.get("forecast"), "the plan runs out")
     return Message(subject=subject, text=text, data=data)
+
+
+def _with_forecast(text: str, data: dict, forecast, runs_out: str) -> tuple[str, dict]:
+    """The forecast's sentence (hotspot.forecast) added to an alert: when the allowance likely runs
+    out and how early it could, else the likely total and its range by the period's end.
+    `forecast`: {"end_bytes", "low", "high", "runs_out_at", "runs_out_earliest"} (unix times), or a
+    function that returns it (called only for an alert that fires), or None."""
+    f = forecast() if callable(forecast) else forecast
+    if not f or f.get("end_bytes") is None:
+        return text, data
+    def day(t):
+        d = datetime.fromtimestamp(t)
+        return f"{d.day} {d:%b}, {d:%H:%M}"
+
+    if f.get("runs_out_at"):
+        text += f" At this pace {runs_out} around {day(f['runs_out_at'])}"
+        if f.get("runs_out_earliest") and f["runs_out_earliest"] < f["runs_out_at"] - 3600:
+            text += f" (perhaps as early as {day(f['runs_out_earliest'])})"
+        text += "."
+    else:
+        text += (f" At this pace about {format_bytes(f['end_bytes'])} by the period's end "
+                 f"({format_bytes(f['low'])} to {format_bytes(f['high'])}).")
+    data = {**data, "forecast_end_bytes": f["end_bytes"], "forecast_low": f["low"],
+            "forecast_high": f["high"],
+            "runs_out_at": iso(f.get("runs_out_at")), "runs_out_earliest": iso(f.get("runs_out_earliest"))}
+    return text, data
 
 
 def client_message(point: int, c: dict) -> Message:
@@ -123,4 +152,6 @@ def client_message(point: int, c: dict) -> Message:
             f"period; {format_bytes(left)} left.")
     data = {"event": "client", "point": point, "mac": c["mac"], "name": c.get("name"), "used": c["used"],
             "cap": c["cap"], "left": left}
+    if point < 100:
+        text, data = _with_forecast(text, data, c.get("forecast"), "it reaches its cap")
     return Message(subject=subject, text=text, data=data)

@@ -136,6 +136,15 @@ def _parser() -> argparse.ArgumentParser:
         dp = dsub.add_parser(name, help=f"{name} ADDR (IPv4, IPv6 or a DNS name) for the device MAC")
         dp.add_argument("mac")
         dp.add_argument("destination")
+    # -- forecast (issue 8): the forecaster on a trace, no daemon, no config ------------------------
+    sp = sub.add_parser("forecast", help="forecast a period from an hourly trace (a backtest; no daemon)",
+                        description=FORECAST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("--trace", required=True, metavar="FILE", help="CSV: hour,bytes (hour in ISO 8601)")
+    sp.add_argument("--at", required=True, metavar="TIME", help="the forecast's moment (ISO 8601)")
+    sp.add_argument("--period-end", metavar="TIME", help="default: the next calendar month's start")
+    sp.add_argument("--period-start", metavar="TIME", help="default: one calendar month before the end")
+    sp.add_argument("--cap", metavar="SIZE", help="when is it reached, e.g. 20GB or 15GiB")
+    sp.add_argument("--json", dest="json_here", action="store_true", help="print JSON only")
     sub.add_parser("teardown", help="remove the kernel table (counting stops)")
     sub.add_parser("passwd", help="set the admin web UI's password (asked twice on a terminal, "
                    "else the first line of stdin)")
@@ -167,6 +176,8 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
     except (UsageError, InvalidValue) as e:
         print(f"hotspotctl: {_printable(e)}", file=env.stderr)
         return ExitStatus.USAGE
+    if ns.command == "forecast":
+        return _forecast_trace(ns, env)
     try:
         cfg = load(ns.config)
     except ConfigError as e:  # a bad config is a usage error: say everything that is wrong with it
@@ -193,6 +204,56 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
 
 def run() -> None:
     sys.exit(main())
+
+
+FORECAST_HELP = """\
+Forecast a period's bytes, and when a cap is reached, from an hourly trace, with the same forecaster
+hotspotd uses for each client and the plan, from ONLY the hours before --at. Prints period_end_bytes
+(the likely total for the whole period), low and high (an 80 % range), cap_hit_at (ISO 8601, or null).
+
+The trace: CSV lines 'hour,bytes', the hour in ISO 8601 (no UTC offset: UTC), the bytes used in that
+hour; a header line is optional, blank lines and '#' comments are skipped, a repeated hour adds up.
+The period: --at is the forecast's moment (inside an hour: that hour's start; only hours that ended
+by then are read). --period-end defaults to the start of the calendar month after --at, in --at's UTC
+offset (UTC if it has none); --period-start to one calendar month before the end (the same day, or
+the shorter month's last day). Used so far: the trace's hours in [start, at); hours missing after the
+trace's first line count as 0, hours before it as unknown (a new device).
+Exit status: 0 ok, 1 the trace cannot be read, 2 a bad argument or trace line (FILE:LINE: reason)."""
+
+
+def _forecast_trace(ns, env: Environment) -> ExitStatus:
+    """hotspotctl forecast: hotspot.trace does the work; here only the arguments and the printing."""
+    from hotspot import trace
+
+    try:
+        at = trace.parse_time(ns.at, what="--at")
+        tz = at.tzinfo
+        end = trace.parse_time(ns.period_end, tz, "--period-end") if ns.period_end else None
+        start = trace.parse_time(ns.period_start, tz, "--period-start") if ns.period_start else None
+        cap = parse_size(ns.cap) if ns.cap is not None else None
+        start, end = trace.period(at, end, start)
+        rows = trace.read(ns.trace)
+    except trace.TraceUnreadable as e:
+        print(f"hotspotctl: {_printable(e)}", file=env.stderr)
+        return ExitStatus.ERROR
+    except (trace.TraceError, InvalidValue) as e:
+        print(f"hotspotctl: {_printable(e)}", file=env.stderr)
+        return ExitStatus.USAGE
+    out = trace.as_output(trace.run(rows, at, start, end, cap), tz, start, end, at)
+    if ns.json or ns.json_here:
+        print(json.dumps(out), file=env.stdout)
+        return ExitStatus.OK
+    lines = [f"period:            {out['period_start']} – {out['period_end']} (at {out['at']})",
+             f"period_end_bytes:  {out['period_end_bytes']} ({format_bytes(out['period_end_bytes'])})",
+             f"low:               {out['low']} ({format_bytes(out['low'])})",
+             f"high:              {out['high']} ({format_bytes(out['high'])})",
+             f"cap_hit_at:        {out['cap_hit_at'] or 'null'}"]
+    if cap is not None:
+        lines.append(f"cap_hit_range:     {out['cap_hit_earliest'] or 'null'} – "
+                     f"{out['cap_hit_latest'] or 'null'}")
+    lines.append(f"history:           {out['history_days']:g} days ({out['basis']} profile)")
+    print("\n".join(lines), file=env.stdout)
+    return ExitStatus.OK
 
 
 def _value(ns):
@@ -312,6 +373,13 @@ def _admitted(c: dict) -> str:
     return f"until {c['admitted_until']}" if c["admitted_until"] else "yes"
 
 
+def _forecast_text(likely: int, low: int | None, high: int | None) -> str:
+    """'14.9 GB (13.6 GB – 16.6 GB)': the likely total and its range."""
+    if low is None or high is None:
+        return _size(likely)
+    return f"{_size(likely)} ({_size(low)} – {_size(high)})"
+
+
 def _detail(c: dict) -> str:
     rows = [
         ("mac", c["mac"]), ("hostname", _printable(c["hostname"])), ("ips", ", ".join(c["ips"]) or "-"),
@@ -322,6 +390,10 @@ def _detail(c: dict) -> str:
         ("admitted", _admitted(c)),
         ("first seen", c["first_seen"] or "-"), ("last seen", c["last_seen"] or "-"),
     ]
+    f = c.get("forecast")
+    if f:  # the period's likely total, its 80 % range, when the cap is likely reached (hotspot.forecast)
+        rows.append(("forecast", f"{_forecast_text(f['period_end_bytes'], f['low'], f['high'])} by the "
+                     f"period's end" + (f"; cap reached {f['cap_hit_at']}" if f["cap_hit_at"] else "")))
     return "\n".join(f"{k + ':':<11} {v}" for k, v in rows)
 
 
@@ -465,8 +537,11 @@ def _plan_lines(p: dict) -> list[str]:
         f"router:    {_size(p['router_bytes'])} of its own this cycle",
     ]
     if p["forecast_end_bytes"] is not None:
-        lines.append(f"forecast:  {_size(p['forecast_end_bytes'])} by the cycle's end"
-                     + (f"; runs out {p['runs_out_at']}" if p["runs_out_at"] else ""))
+        likely = _forecast_text(p["forecast_end_bytes"], p.get("forecast_low"), p.get("forecast_high"))
+        lines.append(f"forecast:  {likely} by the cycle's end"
+                     + (f"; runs out {p['runs_out_at']}" if p["runs_out_at"] else "")
+                     + (f" (perhaps from {p['runs_out_earliest']})" if p.get("runs_out_earliest")
+                        and p["runs_out_earliest"] != p["runs_out_at"] else ""))
     if points:
         lines.append(f"guard:     {guard['state']} ({points}"
                      + (f"; throttle to {_rate(guard['throttle_rate'])}" if guard["throttle_rate"] else "")

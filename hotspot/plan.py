@@ -88,19 +88,3 @@ def crossed(used: int, limit: int | None, percents: tuple[int, ...], fired: set[
 
 def remaining(used: int, limit: int | None) -> int | None:
     return None if limit is None else max(0, limit - used)
-
-
-def forecast(used: int, start: float, end: float, now: float, recent_rate: float | None = None) -> dict:
-    """Where the cycle ends at the recent pace (bytes/s, default: the cycle's average so far), and
-    when the plan would run out at that pace (filled by the caller against the allowance)."""
-    elapsed = max(1.0, now - start)
-    rate = used / elapsed if recent_rate is None else recent_rate
-    return {"rate": rate, "end_bytes": int(used + rate * max(0.0, end - now))}
-
-
-def runs_out_at(used: int, limit: int | None, rate: float, now: float, end: float) -> float | None:
-    """When the allowance is used up at `rate`, if before the cycle's end."""
-    if limit is None or rate <= 0:
-        return None
-    at = now if used >= limit else now + (limit - used) / rate
-    return at if at < end else None

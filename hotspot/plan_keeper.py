@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from hotspot import plan
+from hotspot import forecasts, plan
 from hotspot.config import Config
 from hotspot.nft import GUARD_CLASS, Guard, guard_quota_name
 from hotspot.units import iso
@@ -253,12 +253,14 @@ class PlanKeeper:
         now = self.hs.clock()
         bounds = self.cycle()
         start, end = bounds if bounds else (None, None)
-        end_bytes = runs_out = None
-        if bounds:
-            fc = plan.forecast(used, start, end, min(now, end))
-            end_bytes, runs_out = fc["end_bytes"], plan.runs_out_at(used, limit, fc["rate"], now, end)
+        fc = None
+        if bounds and now < end:
+            fc = forecasts.of_plan(self.store, used=used, limit=limit, now=max(now, start), start=start,
+                                   end=end)
         return {"used": used, "allowance": limit, "left": plan.remaining(used, limit), "start": start,
-                "end": end, "forecast_end_bytes": end_bytes, "runs_out_at": runs_out,
+                "end": end, "forecast_end_bytes": fc and fc["period_end_bytes"],
+                "forecast_low": fc and fc["low"], "forecast_high": fc and fc["high"],
+                "runs_out_at": fc and fc["cap_hit_at"], "runs_out_earliest": fc and fc["cap_hit_earliest"],
                 "guard": self.state(used, objs), "limits": self.limits()}
 
     def view(self, pending: int = 0, objs: dict[str, int] | None = None) -> dict:
@@ -278,6 +280,9 @@ class PlanKeeper:
             "expired": self.expired(),
             "forecast_end_bytes": f["forecast_end_bytes"],
             "runs_out_at": iso(f["runs_out_at"]),
+            "forecast_low": f["forecast_low"],  # the forecast's 80 % range (hotspot.forecast)
+            "forecast_high": f["forecast_high"],
+            "runs_out_earliest": iso(f["runs_out_earliest"]),
             "router_bytes": self._int("router_up") + self._int("router_down"),
             "router_up": self._int("router_up"),
             "router_down": self._int("router_down"),

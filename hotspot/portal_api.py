@@ -16,10 +16,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from hotspot import admin_auth, alerts, ghost_watch, outbox, plan, policy
+from hotspot import admin_auth, alerts, forecasts, ghost_watch, outbox, plan, policy
 from hotspot import apps as app_usage
 from hotspot.config import ConfigError, settings_text, write_settings
-from hotspot.forecast import forecast, pace
 from hotspot.neighbours import mac_of
 from hotspot.nft import TABLE, NftError, client_counters, guard_quota_name
 from hotspot.notify import DeliveryError
@@ -201,7 +200,8 @@ class PortalApi:
             if key in days:
                 days[key] += b
         up, down = self.speeds().get(c.id, (0.0, 0.0))
-        fc = forecast(view["bytes_total"], pace(hours, now, start), now, end, view["cap"])
+        fc = forecasts.of_client(store, c.id, used=view["bytes_total"], cap=view["cap"], now=now, start=start,
+                                 end=end, since=c.first_seen)
         view.update({
             "reason": why,
             "until": _until(why, iso(end) if till_end else None, plan_facts),
@@ -211,7 +211,7 @@ class PortalApi:
             "speed_down": int(down),
             "today": today,
             "days": [{"day": k, "bytes": v} for k, v in days.items()],
-            "forecast": {"period_end_bytes": fc["period_end_bytes"], "cap_hit_at": iso(fc["cap_hit_at"])},
+            "forecast": forecasts.as_view(fc),
             "admitted": admitted,
             "auth": self.cfg.auth,
             "after_cap": self.cfg.after_cap,

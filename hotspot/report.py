@@ -22,6 +22,7 @@ are bytes; every key but "range" may be left out):
         "cycle_start": ts, "cycle_end": ts,   # [start, end) of the plan's cycle
         "forecast_end_bytes": 11_000_000_000, # usage at the cycle's end at the recent pace (or None)
         "forecast_runs_out_at": ts,       # when the quota runs out at that pace, if before cycle_end
+        "forecast_low": 10_000_000_000, "forecast_high": 12_500_000_000,  # its 80 % range (optional)
         "guard": "ok",                    # plan guard level reached: ok | throttle | block | stop
       },
       "days": [(day_start, bytes_up, bytes_down), ...],   # the chart, oldest first (e.g. the cycle so
@@ -223,6 +224,24 @@ def _state_label(w: Words, state: str | None) -> str:
 
 
 def _forecast(w: Words, plan: dict, quota: int | None, used: int) -> str:
+    """The forecast's sentence, and its range where the data has one (hotspot.forecast)."""
+    text = _forecast_point(w, plan, quota, used)
+    low, high, total = (_int(plan.get(k)) for k in ("forecast_low", "forecast_high", "forecast_end_bytes"))
+    if text and None not in (low, high, total) and not (quota is not None and used >= quota):
+        text += " " + w._("Likely %(total)s in all (%(range)s).", total=format_bytes(total),
+                          range=_size_range(low, high))
+    return text
+
+
+def _size_range(low: int, high: int) -> str:
+    """'10.0–12.5 GB' (one unit when both share it)."""
+    a, b = format_bytes(low), format_bytes(high)
+    na, ua = a.rsplit(" ", 1)
+    nb, ub = b.rsplit(" ", 1)
+    return a if a == b else f"{na}–{nb} {ub}" if ua == ub else f"{a}–{b}"
+
+
+def _forecast_point(w: Words, plan: dict, quota: int | None, used: int) -> str:
     end = plan.get("cycle_end")
     total = _int(plan.get("forecast_end_bytes"))
     runs_out = plan.get("forecast_runs_out_at")
@@ -437,6 +456,7 @@ def _data(f: Figures, data: dict, view: dict, w: Words) -> dict:
             "cycle_start": _iso(plan.get("cycle_start")), "cycle_end": _iso(plan.get("cycle_end")),
             "forecast_end_bytes": _int(plan.get("forecast_end_bytes")),
             "forecast_runs_out_at": _iso(plan.get("forecast_runs_out_at")),
+            "forecast_low": _int(plan.get("forecast_low")), "forecast_high": _int(plan.get("forecast_high")),
             "forecast": view["plan"]["forecast"],
         } if plan else None,
         "top_clients": [{"name": clean(c.get("name")) or None, "mac": clean(c.get("mac"), 17),

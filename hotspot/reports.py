@@ -76,6 +76,7 @@ def gather(db, cfg: Config, *, start: float, end: float, plan: dict, names: dict
             "quota": plan["allowance"], "used": plan["used"], "left": plan["left"],
             "cycle_start": plan["start"], "cycle_end": plan["end"],
             "forecast_end_bytes": plan["forecast_end_bytes"], "forecast_runs_out_at": plan["runs_out_at"],
+            "forecast_low": plan.get("forecast_low"), "forecast_high": plan.get("forecast_high"),
             "guard": plan["guard"]},
         "days": sorted((day, up, down) for day, (up, down) in days.items()),
         "clients": clients[:10],

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import alerts, apps, outbox, policy, reports
+from hotspot import alerts, apps, forecasts, outbox, policy, reports
 from hotspot.config import Config
 from hotspot.conntrack import drop_redirected
 from hotspot.metered import active_uplink
@@ -210,7 +210,13 @@ class Hotspot:
         return [self.view(c, objs, plan) for c in self.store.clients()]
 
     def client(self, mac: str) -> dict:
-        return self.view(self.find(mac), self.live_objects())
+        c = self.find(mac)
+        v = self.view(c, self.live_objects())
+        start, end = self.period()  # the forecast (issue 8): the likely total, its range, the cap's day
+        v["forecast"] = forecasts.as_view(forecasts.of_client(
+            self.store, c.id, used=v["bytes_total"], cap=v["cap"], now=self.clock(), start=start, end=end,
+            since=c.first_seen))
+        return v
 
     def period(self) -> tuple[float, float]:
         start, end = self.store.get("period_start"), self.store.get("period_end")
@@ -930,14 +936,31 @@ class Hotspot:
             if plan_near:
                 used = self.plan.used_now(quotas)
                 plan = {"used": used, "allowance": allowance, "cycle_start": bounds[0],
-                        "cycle_end": bounds[1]}
+                        "cycle_end": bounds[1], "forecast": lambda: self._plan_forecast(quotas)}
             period_start = float(self.store.get("period_start") or 0)
             clients = [{"mac": c.mac, "name": c.alias or c.hostname, "cap": policy.effective_cap(c),
                         "used": max(c.period_total, quotas.get(quota_name(c.id), 0)),
-                        "period_start": period_start} for c in candidates]
+                        "period_start": period_start, "forecast": self._client_forecast(c)}
+                       for c in candidates]
             queued = alerts.check(self.store.db, self.cfg, plan=plan, clients=clients, now=self.clock(),
                                   channels=channels)
         return queued
+
+    # -- forecasts for the alerts (issue 8): computed only for an alert that fires ---------------------
+
+    def _plan_forecast(self, objs: dict[str, int]) -> dict:
+        f = self.plan.figures(objs=objs)
+        return {"end_bytes": f["forecast_end_bytes"], "low": f["forecast_low"], "high": f["forecast_high"],
+                "runs_out_at": f["runs_out_at"], "runs_out_earliest": f["runs_out_earliest"]}
+
+    def _client_forecast(self, c: Client):
+        def forecast() -> dict:
+            start, end = self.period()
+            f = forecasts.of_client(self.store, c.id, used=c.period_total, cap=policy.effective_cap(c),
+                                    now=self.clock(), start=start, end=end, since=c.first_seen)
+            return {"end_bytes": f["period_end_bytes"], "low": f["low"], "high": f["high"],
+                    "runs_out_at": f["cap_hit_at"], "runs_out_earliest": f["cap_hit_earliest"]}
+        return forecast
 
     def report_if_due(self, channels: list[str]) -> bool:
         """hotspotd's poll: queue the daily or weekly usage report to `channels` when its time came

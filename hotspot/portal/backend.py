@@ -24,7 +24,10 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
     speed_up, speed_down: bits/s over the last few seconds
     today: [{"hour": ISO, "bytes": int}] the hours of today so far (local time)
     days: [{"day": "YYYY-MM-DD", "bytes": int}] every day of the period so far
-    forecast: {"period_end_bytes": int, "cap_hit_at": ISO | None} at the recent pace
+    forecast: {"period_end_bytes": int the likely total, "low", "high": int its 80 % range, "cap_hit_at":
+        ISO | None when the cap is likely reached (before period_end), "cap_hit_earliest",
+        "cap_hit_latest": ISO | None the same at the range's high and low} (hotspot.forecast: the
+        recent level and the device's weekday and hour pattern)
     admitted: bool; auth: "none" | "click" | "voucher"; voucher: code or None
     voucher_bytes: the voucher's data (None: no limit), voucher_used: what all its devices used,
     voucher_remaining (None: no limit), voucher_expires: ISO | None; `remaining` is the smallest of
@@ -57,7 +60,9 @@ apps (`apps`, the owner's): hotspotctl apps --json: {"since", "until": ISO, "cli
 
 plan (`plan`): {"plan": status()["plan"] (the plan's fields flattened: plan_quota, plan_topup,
     allowance, plan_used, plan_left, plan_percent, cycle, cycle_start, cycle_end, expired,
-    forecast_end_bytes, runs_out_at, router_bytes, router_up, router_down, roaming, guard: {"state",
+    forecast_end_bytes, forecast_low, forecast_high (its 80 % range), runs_out_at, runs_out_earliest
+    (ISO | None: when the allowance is likely used up, and at the range's high), router_bytes,
+    router_up, router_down, roaming, guard: {"state",
     "limits": {level: bytes | None}, "throttle_rate", "exempt": [mac]}), "uplink": status()["uplink"],
     "exempt": [{"mac", "name"}], "modem": dict (only when hotspotd reads a modem: status()["modem"],
     hotspot.modem.Modem.as_dict() or {"error": one line}; views.modem_facts reads it)}

@@ -7,6 +7,7 @@ one place and the scripts only place finished text (with textContent) and draw c
 from __future__ import annotations
 
 from hotspot.plan import LEVELS
+from hotspot.portal import forecast_view
 from hotspot.portal.i18n import (
     _,
     format_date,
@@ -128,21 +129,7 @@ def plan_explanation(reason: str, until, used_up: bool) -> str:
 
 
 def forecast(c: dict) -> str:
-    f = c.get("forecast") or {}
-    done = c.get("reason") in ("cap_block", "cap_throttle", "voucher_used", "plan_block", "plan_stop")
-    if c.get("cap") is not None and f.get("cap_hit_at") and not done:
-        return _("At this pace you reach your cap on %(date)s.", date=format_date(f["cap_hit_at"]))
-    if f.get("period_end_bytes") is not None and not done:
-        if c.get("cap") is not None:
-            return _(
-                "At this pace you stay within your cap: about %(total)s by %(date)s.",
-                total=format_size(f["period_end_bytes"]), date=format_date(c.get("period_end")),
-            )
-        return _(
-            "At this pace you use about %(total)s by %(date)s.",
-            total=format_size(f["period_end_bytes"]), date=format_date(c.get("period_end")),
-        )
-    return ""
+    return forecast_view.client_sentence(c)
 
 
 def tone(c: dict) -> str:
@@ -215,6 +202,7 @@ def client_text(c: dict) -> dict:
         "headline": headline(c),
         "explanation": explanation(c),
         "forecast": forecast(c),
+        "forecast_band": forecast_view.band(c.get("bytes_total"), c.get("forecast"), c.get("cap")),
         "tone": tone(c),
         "state": state_label(c.get("reason") if c.get("reason") == "not_admitted" else c.get("state")),
         "up": format_size(c.get("bytes_up")),
@@ -250,7 +238,9 @@ def voucher_text(c: dict) -> dict:
 
 def admin_row(c: dict) -> dict:
     """One client as the admin table shows it (raw fields kept, text added)."""
-    return {
+    fc = {"forecast_text": forecast(c) if c.get("forecast") else "",
+          "forecast_band": forecast_view.band(c.get("bytes_total"), c.get("forecast"), c.get("cap"))}
+    return {**fc,
         "mac": c["mac"],
         "hostname": c.get("hostname") or "",
         "ips": list(c.get("ips") or []),
@@ -333,6 +323,10 @@ def plan_summary(p: dict) -> dict:
         "cycle_text": cycle_label(p.get("cycle")),
         "dates_text": f"{format_datetime(p.get('cycle_start'))} – {format_datetime(p.get('cycle_end'))}",
         "forecast_text": plan_forecast(p),
+        "forecast_band": forecast_view.band(
+            p.get("plan_used"), {"period_end_bytes": p.get("forecast_end_bytes"),
+                                 "low": p.get("forecast_low"), "high": p.get("forecast_high")},
+            p.get("allowance")),
         "router_text": format_size(p.get("router_bytes") or 0),
         "meters": [{"name": meter_label(name), "text": format_size(m["bytes"]),
                     "difference": ("+" if m["difference"] >= 0 else "−") + format_size(abs(m["difference"]))}
@@ -349,19 +343,12 @@ def meter_label(name: str) -> str:
 
 
 def plan_forecast(p: dict) -> str:
-    """Where the cycle ends at the recent pace, and whether the plan runs out before."""
+    """Where the cycle ends (with the forecast's range), and whether the plan runs out before."""
     if p.get("expired"):
         return _("The pass has ended: top up or set a new plan.")
     if p.get("cycle_start") is None:
         return _("The cycle starts with the first metered byte.")
-    end = p.get("forecast_end_bytes")
-    if p.get("runs_out_at"):
-        return _("At this pace the plan runs out on %(date)s at %(time)s.", **_when(p["runs_out_at"]))
-    if end is not None and p.get("allowance") is not None:
-        return _("At this pace about %(total)s by the cycle's end: the plan lasts.", total=format_size(end))
-    if end is not None:
-        return _("At this pace about %(total)s by the cycle's end.", total=format_size(end))
-    return ""
+    return forecast_view.plan_sentence(p)
 
 
 MODEM = ("operator", "technology", "signal", "rsrp", "roaming", "rx_bytes", "tx_bytes", "sim", "error")

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency ghost categories
+                plan_overshoot alert_latency ghost categories forecast
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -31,6 +31,7 @@ from tests.bench import (
     rebuild,
     service,
 )
+from tests.bench import forecast as forecast_bench
 from tests.bench.common import emit, log
 
 # group -> (what it runs, the names it emits: reported as null if the group fails)
@@ -51,6 +52,8 @@ GROUPS = {
     "ghost": (ghost.run_ghost, [("ghost_false_alarms_per_client_month", "alarms"),
                                 ("ghost_detection_rate", "ratio")]),
     "categories": (categories.run, [("dataplane_pps_ratio_categories", "ratio")]),
+    "forecast": (forecast_bench.run_forecast, [("forecast_mape", "%"), ("forecast_coverage", "ratio"),
+                                               ("forecast_ms_5000", "ms")]),
 }
 
 

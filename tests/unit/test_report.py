@@ -305,6 +305,8 @@ def test_percent_is_never_100_while_some_is_left():
     ({"quota": None}, "At this pace about 16.3 GB will be used by the end of the cycle (30 Nov)."),
     ({"cycle_end": ts(2026, 12, 1, 6), "forecast_end_bytes": 30_000_000_000},
      "At this pace the plan runs out before the end of the cycle (1 Dec, 06:00)."),
+    ({"forecast_end_bytes": 16_300_000_000, "forecast_low": 15_000_000_000, "forecast_high": 18_000_000_000},
+     "(30 Nov) with 3.70 GB left. Likely 16.3 GB in all (15.0–18.0 GB)."),
 ])
 def test_forecast_sentence(plan, sentence):
     m = report(sample(plan=dict(sample()["plan"], **plan)))
