@@ -117,6 +117,9 @@ class Config:
     # -- metered mode: DHCP option 43 ANDROID_METERED while the active uplink is metered -----------
     dhcp_opts_file: str | None = "/var/run/dnsmasq/hotspot.opts"  # dnsmasq's --dhcp-optsfile; None = off
     dnsmasq_pidfile: str = "/var/run/dnsmasq/dnsmasq.*.pid"  # the dnsmasq instances to tell (SIGHUP)
+    # -- usage history: retention (hotspot/history.py) ------------------------------------------
+    history_hourly_days: int = 30  # hourly buckets kept this many days (and all of the current period's)
+    history_daily_months: int = 13  # then daily buckets this many months; monthly buckets forever
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -421,6 +424,9 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "modem": _bool,
     "dhcp_opts_file": _optional_path,
     "dnsmasq_pidfile": _abs_path,
+    # -- usage history --
+    "history_hourly_days": _ranged(1, 3660, "a whole number of days between 1 and 3660"),
+    "history_daily_months": _ranged(1, 1200, "a whole number of months between 1 and 1200"),
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.

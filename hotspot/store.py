@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotspot import history as hist
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clients (
@@ -56,6 +58,22 @@ CREATE TABLE IF NOT EXISTS usage (
     up INTEGER NOT NULL DEFAULT 0,
     down INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client, hour)
+) WITHOUT ROWID;
+-- Older usage, compacted out of `usage` (hotspot/history.py): local days (YYYYMMDD) and months
+-- (YYYYMM); client -1 holds the plan's (every client's, the router's) moved with them.
+CREATE TABLE IF NOT EXISTS usage_days (
+    client INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage_months (
+    client INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, month)
 ) WITHOUT ROWID;
 """
 
@@ -346,6 +364,90 @@ class Store:
             "SELECT hour, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ? "
             "GROUP BY hour ORDER BY hour",
             (since, until))]
+
+    # -- history beyond the hourly rows (hotspot/history.py) -------------------------------------
+
+    def usage_buckets(self, by: str, cid: int | None, first: int, end: int) -> dict[int, list[int]]:
+        """{bucket key: [up, down]} for buckets [first, end) of `by` (hour starts, day or month keys)
+        of client `cid`, or of the plan (None: every client summed), from whichever tables hold
+        them: a byte is in exactly one, so adding them up never counts it twice."""
+        out: dict[int, list[int]] = {}
+
+        def add(key, up, down):
+            b = out.setdefault(key, [0, 0])
+            b[0] += up
+            b[1] += down
+
+        if by == "hour":
+            since, until = first, end
+        else:
+            since, until = int(hist.start_of(by, first)), int(hist.start_of(by, end))
+        rows = self.history(cid, since, until) if cid is not None else self.plan_history(since, until)
+        bucket = {"hour": int, "day": hist.hour_day, "month": hist.hour_month}[by]
+        for hour, up, down in rows:
+            add(bucket(hour), up, down)
+        who = hist.PLAN if cid is None else cid
+        if by == "day":
+            for day, up, down in self.db.execute(
+                    "SELECT day, up, down FROM usage_days WHERE client = ? AND day >= ? AND day < ?",
+                    (who, first, end)):
+                add(day, up, down)
+        if by == "month":
+            for day, up, down in self.db.execute(
+                    "SELECT day, up, down FROM usage_days WHERE client = ? AND day >= ? AND day < ?",
+                    (who, first * 100, end * 100)):
+                add(day // 100, up, down)
+            for month, up, down in self.db.execute(
+                    "SELECT month, up, down FROM usage_months WHERE client = ? AND month >= ? AND month < ?",
+                    (who, first, end)):
+                add(month, up, down)
+        return out
+
+    def compact(self, source: str, cutoff: int, cursor: int, limit: int = 2000,
+                visits: int = 500) -> int | None:
+        """Move one batch of rows older than `cutoff` one table coarser, in one transaction: `usage`
+        hours into `usage_days` (and into the plan's rows, client -1), or `usage_days` into
+        `usage_months` (the plan's rows move as they are). At most `limit` rows and `visits` clients
+        from client id `cursor` on, each through its primary key (no scan of the table). Returns the
+        client id to go on from, or None when no row older than `cutoff` is left."""
+        if source == "usage":
+            col, target, tcol, key = "hour", "usage_days", "day", hist.hour_day
+        else:
+            col, target, tcol, key = "day", "usage_months", "month", lambda day: day // 100
+        plan: dict[int, list[int]] = {}
+        moved = 0
+        with self.transaction() as db:
+            for _ in range(visits):
+                row = db.execute(f"SELECT client FROM {source} WHERE client >= ? ORDER BY client LIMIT 1",
+                                 (cursor,)).fetchone()
+                if row is None:
+                    cursor = None
+                    break
+                cid = row[0]
+                rows = db.execute(f"SELECT {col}, up, down FROM {source} WHERE client = ? AND {col} < ? "
+                                  f"ORDER BY {col} LIMIT ?", (cid, cutoff, limit - moved)).fetchall()
+                sums: dict[int, list[int]] = {}
+                for t, up, down in rows:
+                    for into in (sums, plan) if source == "usage" else (sums,):
+                        b = into.setdefault(key(t), [0, 0])
+                        b[0] += up
+                        b[1] += down
+                self._add_to(target, tcol, cid, sums)
+                if rows:
+                    db.execute(f"DELETE FROM {source} WHERE client = ? AND {col} >= ? AND {col} <= ?",
+                               (cid, rows[0][0], rows[-1][0]))
+                moved += len(rows)
+                if moved >= limit:
+                    break  # this client may have more: the next batch starts with it again
+                cursor = cid + 1
+            self._add_to(target, tcol, hist.PLAN, plan)
+        return cursor
+
+    def _add_to(self, table: str, col: str, cid: int, sums: dict[int, list[int]]) -> None:
+        self.db.executemany(
+            f"INSERT INTO {table} (client, {col}, up, down) VALUES (?, ?, ?, ?) ON CONFLICT (client, {col}) "
+            "DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
+            [(cid, k, up, down) for k, (up, down) in sums.items()])
 
     # -- vouchers -----------------------------------------------------------------------------
 
