@@ -31,6 +31,7 @@ OPS = frozenset({
     "me", "captive", "admit", "portal_settings", "login", "status", "clients", "client", "act",
     "settings", "set_settings", "metrics", "vouchers", "create_vouchers", "revoke_voucher",
     "plan", "plan_topup", "alerts", "test_channel",
+    "me_history", "history",  # usage history (issue 8)
 })
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
 
@@ -173,3 +174,9 @@ class IpcBackend:
 
     def test_channel(self, channel):
         return self._call("test_channel", channel=channel)
+
+    def me_history(self, ip, by="day", since=None, until=None):
+        return self._call("me_history", ip=ip, by=by, since=since, until=until)
+
+    def history(self, subject, by="day", since=None, until=None):
+        return self._call("history", subject=subject, by=by, since=since, until=until)

@@ -282,12 +282,9 @@ class Hotspot:
         self._compaction = self._history().compact(getattr(self, "_compaction", None), budget)
 
     def _history(self):
-        from hotspot.usage import UsageHistory
+        from hotspot.usage import history_over
 
-        now, _ok = trusted_now(self.clock(), float(self.store.get("last_good", "0")))
-        cycle = self.plan.cycle()
-        keep = min(self.period()[0], cycle[0] if cycle else float("inf"))
-        return UsageHistory(self.store, self.cfg, now, keep)
+        return history_over(self.store, self.cfg, self.clock(), self.period()[0], self.plan.cycle())
 
     # -- changes ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from hotspot import history as hist
+from hotspot.period import trusted_now
 from hotspot.store import Store
 from hotspot.units import InvalidValue, iso
 
@@ -91,3 +92,11 @@ class UsageHistory:
             else:
                 state.done = True
         return state
+
+
+def history_over(store: Store, cfg, now: float, period_start: float, cycle: tuple | None) -> UsageHistory:
+    """The history as of `now` (not before the last trusted time: a clock that jumped back neither
+    hides nor compacts anything), keeping the hours of the current period and plan cycle."""
+    now, _ok = trusted_now(now, float(store.get("last_good", "0")))
+    keep = min(period_start, cycle[0] if cycle else float("inf"))
+    return UsageHistory(store, cfg, now, keep)
