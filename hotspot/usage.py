@@ -65,7 +65,8 @@ class UsageHistory:
         rows = [{"start": iso(hist.start_of(by, k)), "end": iso(hist.start_of(by, hist.next_key(by, k))),
                  "bytes_up": up, "bytes_down": down, "bytes_total": up + down}
                 for k, (up, down) in sorted(found.items()) if up or down]
-        return {"by": by, "from": iso(hist.start_of(by, first)), "to": iso(hist.start_of(by, end)),
+        return {"by": by, "now": iso(self.now), "from": iso(hist.start_of(by, first)),
+                "to": iso(hist.start_of(by, end)),
                 "hourly_from": iso(hour_cut), "daily_from": iso(hist.start_of("day", day_cut)),
                 "rows": rows}
 

@@ -55,10 +55,10 @@ alerts (`alerts`): {"alerts": [{"id", "kind": "plan" | "client", "subject": "pla
     newest first
 
 history (`me_history`, `history`), as UsageHistory.query (hotspot/usage.py): {"by": "hour" | "day" |
-    "month", "from": ISO, "to": ISO (the buckets' range, [from, to)), "hourly_from": ISO (hours are kept
-    from here on: finer questions before it are refused), "daily_from": ISO (days likewise), "rows":
-    [{"start": ISO, "end": ISO, "bytes_up", "bytes_down", "bytes_total"}] only buckets with usage,
-    oldest first}; local days and months of the router's time zone
+    "month", "now": ISO (the router's), "from": ISO, "to": ISO (the buckets' range, [from, to)),
+    "hourly_from": ISO (hours are kept from here on: finer questions before it are refused),
+    "daily_from": ISO (days likewise), "rows": [{"start": ISO, "end": ISO, "bytes_up", "bytes_down",
+    "bytes_total"}] (only buckets with usage, oldest first)}; local days and months of the router
 
 voucher (`vouchers`, `create_vouchers`, `revoke_voucher`), as `hotspotctl voucher list --json`:
     code ("XXXX-XXXX"), batch (int: the vouchers made together), created, bytes (data; None: no
