@@ -280,7 +280,7 @@ class Page:
                              date=format_date(self.hourly_from))
         if top:
             w, h = max(((w, h) for w in range(7) for h in range(24)), key=lambda wh: grid[wh[0]][wh[1]])
-            heat["peak"] = _("Busiest: %(day)s %(hour)s:00", day=names[w], hour="%02d" % h)
+            heat["peak"] = _("Busiest: %(day)s %(hour)s:00", day=names[w], hour=str(h).zfill(2))
         if day is not None and day <= self.today:
             if day < self.hourly_from:
                 self.errors.append(_("Hour by hour only since %(date)s: older usage is kept by day.",
