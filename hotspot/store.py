@@ -59,8 +59,14 @@ CREATE TABLE IF NOT EXISTS usage (
     down INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client, hour)
 ) WITHOUT ROWID;
+-- The plan's hours (every client's and the router's summed, as recorded): read without a scan of `usage`.
+CREATE TABLE IF NOT EXISTS usage_plan (
+    hour INTEGER PRIMARY KEY,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 -- Older usage, compacted out of `usage` (hotspot/history.py): local days (YYYYMMDD) and months
--- (YYYYMM); client -1 holds the plan's (every client's, the router's) moved with them.
+-- (YYYYMM); client -1 holds the plan's, compacted out of `usage_plan`.
 CREATE TABLE IF NOT EXISTS usage_days (
     client INTEGER NOT NULL,
     day INTEGER NOT NULL,
@@ -145,6 +151,16 @@ class Voucher:
     used: int = 0
 
 
+def _sums(rows, key) -> dict[int, list[int]]:
+    """{key(t): [up, down]} of rows (t, up, down)."""
+    out: dict[int, list[int]] = {}
+    for t, up, down in rows:
+        b = out.setdefault(key(t), [0, 0])
+        b[0] += up
+        b[1] += down
+    return out
+
+
 def _row(r: sqlite3.Row) -> Client:
     d = dict(r)
     d["ips"] = json.loads(d["ips"])
@@ -172,6 +188,11 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()
         self.db.executescript(SCHEMA)
+        if self.get("usage_plan") is None:  # a database from before usage_plan: its hours, once
+            with self.transaction():
+                self.db.execute("INSERT OR REPLACE INTO usage_plan "
+                                "SELECT hour, SUM(up), SUM(down) FROM usage GROUP BY hour")
+                self.set("usage_plan", 1)
         have = {r[1] for r in self.db.execute("PRAGMA table_info(clients)")}
         for column, decl in _ADDED.items():
             if column not in have:
@@ -300,6 +321,10 @@ class Store:
             "ON CONFLICT (client, hour) DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
             [(cid, hour, du, dd) for cid, du, dd, _su, _sd in rows if du or dd],
         )
+        up, down = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        if up or down:
+            self.db.execute("INSERT INTO usage_plan (hour, up, down) VALUES (?, ?, ?) ON CONFLICT (hour) DO "
+                            "UPDATE SET up = up + excluded.up, down = down + excluded.down", (hour, up, down))
 
     def expired(self, now: float, idle: float | None) -> list[str]:
         """MACs whose admission ended by `now`: past admitted_until, or no bytes counted for `idle`
@@ -361,8 +386,7 @@ class Store:
         bytes and the router's (id 0); the few bytes of MACs not registered yet have no rows."""
         until = until if until is not None else 2**62
         return [tuple(r) for r in self.db.execute(
-            "SELECT hour, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ? "
-            "GROUP BY hour ORDER BY hour",
+            "SELECT hour, up, down FROM usage_plan WHERE hour >= ? AND hour < ? ORDER BY hour",
             (since, until))]
 
     # -- history beyond the hourly rows (hotspot/history.py) -------------------------------------
@@ -406,17 +430,26 @@ class Store:
     def compact(self, source: str, cutoff: int, cursor: int, limit: int = 2000,
                 visits: int = 500) -> int | None:
         """Move one batch of rows older than `cutoff` one table coarser, in one transaction: `usage`
-        hours into `usage_days` (and into the plan's rows, client -1), or `usage_days` into
-        `usage_months` (the plan's rows move as they are). At most `limit` rows and `visits` clients
-        from client id `cursor` on, each through its primary key (no scan of the table). Returns the
-        client id to go on from, or None when no row older than `cutoff` is left."""
+        hours into `usage_days` (cursor -1: first `usage_plan`'s into the plan's days, client -1), or
+        `usage_days` into `usage_months`. At most `limit` rows and `visits` clients from client id
+        `cursor` on, each through its primary key (no scan of the table). Returns the client id to go
+        on from, or None when no row older than `cutoff` is left."""
         if source == "usage":
             col, target, tcol, key = "hour", "usage_days", "day", hist.hour_day
         else:
             col, target, tcol, key = "day", "usage_months", "month", lambda day: day // 100
-        plan: dict[int, list[int]] = {}
         moved = 0
         with self.transaction() as db:
+            if source == "usage" and cursor <= hist.PLAN:
+                rows = db.execute("SELECT hour, up, down FROM usage_plan WHERE hour < ? "
+                                  "ORDER BY hour LIMIT ?", (cutoff, limit)).fetchall()
+                self._add_to(target, tcol, hist.PLAN, _sums(rows, key))
+                if rows:
+                    db.execute("DELETE FROM usage_plan WHERE hour >= ? AND hour <= ?",
+                               (rows[0][0], rows[-1][0]))
+                if len(rows) >= limit:
+                    return cursor
+                moved, cursor = len(rows), hist.PLAN + 1
             for _ in range(visits):
                 row = db.execute(f"SELECT client FROM {source} WHERE client >= ? ORDER BY client LIMIT 1",
                                  (cursor,)).fetchone()
@@ -426,13 +459,7 @@ class Store:
                 cid = row[0]
                 rows = db.execute(f"SELECT {col}, up, down FROM {source} WHERE client = ? AND {col} < ? "
                                   f"ORDER BY {col} LIMIT ?", (cid, cutoff, limit - moved)).fetchall()
-                sums: dict[int, list[int]] = {}
-                for t, up, down in rows:
-                    for into in (sums, plan) if source == "usage" else (sums,):
-                        b = into.setdefault(key(t), [0, 0])
-                        b[0] += up
-                        b[1] += down
-                self._add_to(target, tcol, cid, sums)
+                self._add_to(target, tcol, cid, _sums(rows, key))
                 if rows:
                     db.execute(f"DELETE FROM {source} WHERE client = ? AND {col} >= ? AND {col} <= ?",
                                (cid, rows[0][0], rows[-1][0]))
@@ -440,7 +467,6 @@ class Store:
                 if moved >= limit:
                     break  # this client may have more: the next batch starts with it again
                 cursor = cid + 1
-            self._add_to(target, tcol, hist.PLAN, plan)
         return cursor
 
     def _add_to(self, table: str, col: str, cid: int, sums: dict[int, list[int]]) -> None:

@@ -292,6 +292,7 @@ def history_store(clients):
             b = int(daily * shape / 14)
             rows.append((cid, t, b // 8, b - b // 8))
     store.db.executemany("INSERT INTO usage VALUES (?, ?, ?, ?)", rows)
+    store.db.execute("INSERT INTO usage_plan SELECT hour, SUM(up), SUM(down) FROM usage GROUP BY hour")
     uh, state = UsageHistory(store, FakeHistoryConfig, NOW.timestamp(), PERIOD_START.timestamp()), None
     while state is None or not state.done:
         state = uh.compact(state, budget=60, limit=100_000)

@@ -106,7 +106,7 @@ def test_injected_months_compact_without_losing_or_doubling_a_byte(cfg, store, b
 
     every = totals(store)
     plan = every.pop(hist.PLAN)
-    hourly_now = store.db.execute("SELECT SUM(up), SUM(down) FROM usage").fetchone()
+    hourly_now = store.db.execute("SELECT SUM(up), SUM(down) FROM usage_plan").fetchone()
     assert sum(u for u, _ in every.values()) == plan[0] + hourly_now[0]
     assert sum(d for _, d in every.values()) == plan[1] + hourly_now[1]
     ndays = (date(2025, 4, 1) - date(2024, 1, 1)).days
@@ -136,6 +136,7 @@ def test_a_long_backlog_moves_in_bounded_transactions_and_resumes(cfg, store, be
     start = ts(2024, 1, 1)
     rows = [(cid, start + h * 3600, h % 97, cid) for cid in (0, 2, 5) for h in range(0, 366 * 24, 3)]
     store.db.executemany("INSERT INTO usage VALUES (?, ?, ?, ?)", rows)
+    store.db.execute("INSERT INTO usage_plan SELECT hour, SUM(up), SUM(down) FROM usage GROUP BY hour")
     before = totals(store)
     now = ts(2025, 1, 1, 12)
     uh = UsageHistory(store, cfg, now)
@@ -146,8 +147,8 @@ def test_a_long_backlog_moves_in_bounded_transactions_and_resumes(cfg, store, be
     after = totals(store)
     plan = after.pop(hist.PLAN)
     assert after == before
-    left = store.db.execute("SELECT SUM(up), SUM(down) FROM usage").fetchone()
-    assert (plan[0] + left[0], plan[1] + left[1]) == tuple(map(sum, zip(*before.values())))
+    left = store.db.execute("SELECT SUM(up), SUM(down) FROM usage_plan").fetchone()
+    assert (plan[0] + (left[0] or 0), plan[1] + (left[1] or 0)) == tuple(map(sum, zip(*before.values())))
 
 
 def test_hours_of_the_current_period_are_kept_past_retention(cfg, store, berlin):
@@ -216,3 +217,14 @@ def test_cli_history_by_day_and_month_for_a_client_and_the_plan(cfg, cfg_file, b
         status, out, err = run("-c", cfg_file, *args)
         assert (status, out) == (code, ""), args
         assert err.startswith("hotspotctl: ") and err.count("\n") == 1, err
+
+
+def test_the_plans_hours_are_kept_as_recorded_and_made_once_for_an_older_database(cfg, store):
+    store.record([(0, 1, 2, 0, 0), (2, 10, 20, 0, 0), (3, 0, 0, 0, 0)], 3600, 1)
+    store.record([(2, 5, 5, 0, 0)], 3600, 2)
+    assert store.plan_history() == [(3600, 16, 27)]
+    store.db.execute("DELETE FROM usage_plan")
+    store.db.execute("DELETE FROM meta WHERE key = 'usage_plan'")  # as before usage_plan existed
+    reopened = Store(store.path)
+    assert reopened.plan_history() == [(3600, 16, 27)]
+    reopened.close()
