@@ -271,9 +271,8 @@ class Page:
             grid[t.weekday()][t.hour] += r["bytes_total"]
         top = max(max(row) for row in grid)
         names = weekday_names()
-        heat["rows"] = [{"name": names[w], "cells": [
-            {"level": level(n, top), "title": f"{names[w]} {h:02d}:00 · {format_size(n)}"}
-            for h, n in enumerate(grid[w])]} for w in range(7)]
+        heat["rows"] = [{"name": names[w], "cells": [{"level": level(n, top)} for n in grid[w]]}
+                        for w in range(7)]  # no per-cell title: 168 of them would weigh 8 kB
         heat["span"] = f"{format_date(first)} – {format_date(self.last)}"
         if first > self.first:
             heat["note"] = _("Hour by hour only since %(date)s: older usage is kept by day.",
