@@ -95,6 +95,14 @@ def _bars(items: list[tuple[str, int, str]]) -> dict:
     return {"bars": bars, "width": 10 * len(items), "max": format_size(top) if top else None}
 
 
+def _whole(items: list[tuple[str, int, str]]) -> list[int]:
+    """The finished buckets (not the current one) from the first with usage: what an average is of."""
+    spent = [n for _l, n, _t in items[:-1]]
+    while spent and not spent[0]:
+        spent.pop(0)
+    return spent
+
+
 class Page:
     """The history card's data for one request."""
 
@@ -202,9 +210,9 @@ class Page:
                                                       size=format_size(n))))
             monday += timedelta(days=7)
         out = _bars(items)
-        spent = [n for _l, n, _t in items[:-1]] or [0]
-        out.update(title=_("By week"), average=_("%(size)s a week on average",
-                                                   size=format_size(sum(spent) // len(spent))))
+        spent = _whole(items)
+        out.update(title=_("By week"), average=spent and _("%(size)s a week on average",
+                                                            size=format_size(sum(spent) // len(spent))))
         return out
 
     def _months(self, rows: list[dict]) -> dict:
@@ -215,9 +223,9 @@ class Page:
             items.append((month_short(m), n, f"{month_title(m)}: {format_size(n)}"))
             m = _add_months(m, 1)
         out = _bars(items)
-        spent = [n for _l, n, _t in items[:-1]] or [0]
-        out.update(title=_("By month"), average=_("%(size)s a month on average",
-                                                    size=format_size(sum(spent) // len(spent))))
+        spent = _whole(items)
+        out.update(title=_("By month"), average=spent and _("%(size)s a month on average",
+                                                             size=format_size(sum(spent) // len(spent))))
         return out
 
     def _calendar(self, month: date, known: dict[date, int] | None) -> dict:
