@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TextIO
 
 from hotspot.config import DEFAULT_PATH, ConfigError, load
+from hotspot.history import resolve
 from hotspot.units import (
     InvalidValue,
     format_bytes,
@@ -85,9 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--for", dest="duration", metavar="DURATION",
                     help="how long, e.g. 30m, 12h, 1d (default: the config's session_timeout)")
     sub.add_parser("unadmit", help="end a client's admission: it sees the portal again").add_argument("mac")
-    sp = sub.add_parser("history", help="usage history")
-    sp.add_argument("mac")
-    sp.add_argument("--by", choices=("hour", "day"), default="hour")
+    sp = sub.add_parser("history", help="usage history of a client (MAC) or of the plan ('plan')")
+    sp.add_argument("mac", metavar="MAC|plan")
+    sp.add_argument("--by", choices=("hour", "day", "month"), default="hour")
+    sp.add_argument("--from", dest="since", metavar="DATE", help="YYYY-MM-DD or an ISO 8601 date and "
+                    "time (default: 48 hours, 30 days or 12 months back, by --by)")
+    sp.add_argument("--to", dest="until", metavar="DATE", help="the range's end, not included (default: now)")
     sp = sub.add_parser("voucher", help="captive-portal vouchers (auth voucher): create, list, revoke")
     vsub = sp.add_subparsers(dest="voucher_command", metavar="create|list|revoke", parser_class=_Parser)
     vsub.required = True
@@ -168,6 +172,8 @@ def main(args: list[str] | None = None, env: Environment | None = None) -> ExitS
     try:
         ns = _parser().parse_args(sys.argv[1:] if args is None else args)
         for attr, parse in (("mac", parse_mac),):
+            if ns.command == "history" and ns.mac == "plan":
+                continue
             if getattr(ns, attr, None) is not None:
                 setattr(ns, attr, parse(getattr(ns, attr)))
         value = _value(ns)
@@ -279,6 +285,8 @@ def _value(ns):
         return _days(ns)
     if ns.command == "plan" and ns.plan_command == "topup":
         return parse_size(ns.size)
+    if ns.command == "history":  # checked here: a bad date fails before anything is opened
+        return resolve(ns.by, ns.since, ns.until, time.time())
     if ns.command == "plan" and ns.plan_command == "set":
         if ns.size is not None:
             parse_cap(ns.size)  # checked here: a bad size fails before the config is touched
@@ -489,12 +497,20 @@ def _changed(fn, message):
 
 
 def cmd_history(hs, ns, _v, env):
-    rows = hs.history(ns.mac, by=ns.by)
+    try:
+        rows = hs.history(ns.mac, by=ns.by, since=ns.since, until=ns.until)
+    except InvalidValue as e:  # a range finer than retention kept: a usage error, nothing read
+        print(f"hotspotctl: {_printable(e)}", file=env.stderr)
+        return ExitStatus.USAGE
     if ns.json:
         return _json(env, rows)
+    width = {"hour": 16, "day": 10, "month": 7}[ns.by]
     header = ["START", "UP", "DOWN", "TOTAL"]
-    body = [[r["start"][:16].replace("T", " "), _size(r["bytes_up"]), _size(r["bytes_down"]),
+    body = [[r["start"][:width].replace("T", " "), _size(r["bytes_up"]), _size(r["bytes_down"]),
              _size(r["bytes_total"])] for r in rows]
+    if body:
+        up, down = sum(r["bytes_up"] for r in rows), sum(r["bytes_down"] for r in rows)
+        body.append(["total", _size(up), _size(down), _size(up + down)])
     env.stdout.write((table(body, header, right={1, 2, 3}) if body else "no usage recorded") + "\n")
 
 

@@ -132,6 +132,9 @@ class Config:
     update_guard_categories: tuple[str, ...] = ("updates", "backup")  # held back while metered
     update_guard_action: str = "block"  # block | throttle
     update_guard_rate: int = 256000  # bits/s the guarded categories share (action throttle)
+    # -- usage history: retention (hotspot/history.py) ------------------------------------------
+    history_hourly_days: int = 30  # hourly buckets kept this many days (and all of the current period's)
+    history_daily_months: int = 13  # then daily buckets this many months; monthly buckets forever
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -457,6 +460,9 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "update_guard": _bool,
     "update_guard_action": _choice("block", "throttle"),
     "update_guard_rate": _rate,
+    # -- usage history --
+    "history_hourly_days": _ranged(1, 3660, "a whole number of days between 1 and 3660"),
+    "history_daily_months": _ranged(1, 1200, "a whole number of months between 1 and 1200"),
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.

@@ -385,6 +385,7 @@ class Daemon:
         self.step("discovery", self.discover)
         self.step("period", self.rollover)
         self.step("plan cycle", self.hs.plan_rollover_if_due)
+        self.step("history", self.hs.compact_history)  # bounded: a few ms, resumed at the next poll
         self.step("alerts", self.alerts)
         self.step("ghost traffic", self.ghost_check)
         self.step("report", self.report)

@@ -32,6 +32,7 @@ OPS = frozenset({
     "settings", "set_settings", "metrics", "vouchers", "create_vouchers", "revoke_voucher",
     "plan", "plan_topup", "alerts", "test_channel",
     "ghost_act", "ghost_admin",  # ghost traffic
+    "me_history", "history",  # usage history (issue 8)
 })
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
 
@@ -180,3 +181,8 @@ class IpcBackend:
 
     def ghost_admin(self, mac, action, destination=None):
         return self._call("ghost_admin", mac=mac, action=action, destination=destination)
+    def me_history(self, ip, by="day", since=None, until=None):
+        return self._call("me_history", ip=ip, by=by, since=since, until=until)
+
+    def history(self, subject, by="day", since=None, until=None):
+        return self._call("history", subject=subject, by=by, since=since, until=until)

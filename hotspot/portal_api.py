@@ -510,6 +510,34 @@ class PortalApi:
     def apps(self) -> dict:
         with self.lock:
             return self.hs.apps()
+    # -- usage history (hotspot/usage.py): a client's own through its reader, the owner's too ------
+
+    def _history(self, cid: int | None, by, since, until) -> dict:
+        from hotspot.usage import history_over
+
+        texts = all(v is None or isinstance(v, str) for v in (since, until))
+        if by not in ("hour", "day", "month") or not texts:
+            raise BackendError("by must be hour, day or month; from and to dates or nothing")
+        store = self._reader()
+        uh = history_over(store, self.cfg, self.hs.clock(), _period(store, self.hs)[0],
+                          plan_over(store, self.hs).cycle())
+        try:
+            return uh.query(cid, by, since or None, until or None)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+
+    def me_history(self, ip: str, by: str = "day", since: str | None = None,
+                   until: str | None = None) -> dict:
+        return self._history(self._client_at(ip).id, by, since, until)
+
+    def history(self, subject: str, by: str = "day", since: str | None = None,
+                until: str | None = None) -> dict:
+        if subject == "plan":
+            return self._history(None, by, since, until)
+        c = self._reader().client(_mac(subject))
+        if c is None:
+            raise BackendError(f"unknown client {subject}")
+        return self._history(c.id, by, since, until)
 
     def metrics(self) -> dict:
         return {"status": self.status(), "clients": self.clients(), "health": self.health(),

@@ -275,20 +275,26 @@ class Hotspot:
             return {"error": str(e)}
         return m.as_dict() if m else None
 
-    def history(self, mac: str, by: str = "hour", since: float | None = None) -> list[dict]:
-        c = self.find(mac)
-        rows = self.store.history(c.id, int(since or 0))
-        buckets: dict[float, list[int]] = {}
-        for hour, up, down in rows:
-            start = hour
-            if by == "day":
-                day = datetime.fromtimestamp(hour).replace(hour=0, minute=0, second=0, microsecond=0)
-                start = day.timestamp()
-            b = buckets.setdefault(start, [0, 0])
-            b[0] += up
-            b[1] += down
-        return [{"start": iso(s), "bytes_up": u, "bytes_down": d, "bytes_total": u + d}
-                for s, (u, d) in sorted(buckets.items())]
+    # -- usage history (hotspot/usage.py, hotspot/history.py) -------------------------------------
+
+    def usage_history(self, subject: str, by: str = "hour", since=None, until=None) -> dict:
+        """A client's (a MAC) or the plan's ("plan": every client and the router) usage by hour,
+        day or month over [since, until) (see UsageHistory.query); NotFound, InvalidValue."""
+        cid = None if subject == "plan" else self.find(subject).id
+        return self._history().query(cid, by, since, until)
+
+    def history(self, mac: str, by: str = "hour", since=None, until=None) -> list[dict]:
+        """`hotspotctl history`: the rows of usage_history."""
+        return self.usage_history(mac, by, since, until)["rows"]
+
+    def compact_history(self, budget: float = 0.05) -> None:
+        """hotspotd's poll: move a bounded share of expired hours into days, days into months."""
+        self._compaction = self._history().compact(getattr(self, "_compaction", None), budget)
+
+    def _history(self):
+        from hotspot.usage import history_over
+
+        return history_over(self.store, self.cfg, self.clock(), self.period()[0], self.plan.cycle())
 
     # -- changes ------------------------------------------------------------------------------
 

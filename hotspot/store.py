@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotspot import history as hist
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clients (
@@ -65,6 +67,28 @@ CREATE TABLE IF NOT EXISTS blocked_dests (
     name TEXT,                                -- the DNS name it was blocked by, if any
     created REAL NOT NULL,
     PRIMARY KEY (client, addr)
+) WITHOUT ROWID;
+-- The plan's hours (every client's and the router's summed, as recorded): read without a scan of `usage`.
+CREATE TABLE IF NOT EXISTS usage_plan (
+    hour INTEGER PRIMARY KEY,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- Older usage, compacted out of `usage` (hotspot/history.py): local days (YYYYMMDD) and months
+-- (YYYYMM); client -1 holds the plan's, compacted out of `usage_plan`.
+CREATE TABLE IF NOT EXISTS usage_days (
+    client INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage_months (
+    client INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, month)
 ) WITHOUT ROWID;
 """
 
@@ -140,6 +164,16 @@ class Voucher:
     used: int = 0
 
 
+def _sums(rows, key) -> dict[int, list[int]]:
+    """{key(t): [up, down]} of rows (t, up, down)."""
+    out: dict[int, list[int]] = {}
+    for t, up, down in rows:
+        b = out.setdefault(key(t), [0, 0])
+        b[0] += up
+        b[1] += down
+    return out
+
+
 def _row(r: sqlite3.Row) -> Client:
     d = dict(r)
     d["ips"] = json.loads(d["ips"])
@@ -170,6 +204,11 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # RAM-backed; durability comes from commit_to()
         self.db.executescript(SCHEMA)
+        if self.get("usage_plan") is None:  # a database from before usage_plan: its hours, once
+            with self.transaction():
+                self.db.execute("INSERT OR REPLACE INTO usage_plan "
+                                "SELECT hour, SUM(up), SUM(down) FROM usage GROUP BY hour")
+                self.set("usage_plan", 1)
         have = {r[1] for r in self.db.execute("PRAGMA table_info(clients)")}
         for column, decl in _ADDED.items():
             if column not in have:
@@ -298,6 +337,10 @@ class Store:
             "ON CONFLICT (client, hour) DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
             [(cid, hour, du, dd) for cid, du, dd, _su, _sd in rows if du or dd],
         )
+        up, down = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        if up or down:
+            self.db.execute("INSERT INTO usage_plan (hour, up, down) VALUES (?, ?, ?) ON CONFLICT (hour) DO "
+                            "UPDATE SET up = up + excluded.up, down = down + excluded.down", (hour, up, down))
 
     def expired(self, now: float, idle: float | None) -> list[str]:
         """MACs whose admission ended by `now`: past admitted_until, or no bytes counted for `idle`
@@ -359,9 +402,94 @@ class Store:
         bytes and the router's (id 0); the few bytes of MACs not registered yet have no rows."""
         until = until if until is not None else 2**62
         return [tuple(r) for r in self.db.execute(
-            "SELECT hour, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ? "
-            "GROUP BY hour ORDER BY hour",
+            "SELECT hour, up, down FROM usage_plan WHERE hour >= ? AND hour < ? ORDER BY hour",
             (since, until))]
+
+    # -- history beyond the hourly rows (hotspot/history.py) -------------------------------------
+
+    def usage_buckets(self, by: str, cid: int | None, first: int, end: int) -> dict[int, list[int]]:
+        """{bucket key: [up, down]} for buckets [first, end) of `by` (hour starts, day or month keys)
+        of client `cid`, or of the plan (None: every client summed), from whichever tables hold
+        them: a byte is in exactly one, so adding them up never counts it twice."""
+        out: dict[int, list[int]] = {}
+
+        def add(key, up, down):
+            b = out.setdefault(key, [0, 0])
+            b[0] += up
+            b[1] += down
+
+        if by == "hour":
+            since, until = first, end
+        else:
+            since, until = int(hist.start_of(by, first)), int(hist.start_of(by, end))
+        rows = self.history(cid, since, until) if cid is not None else self.plan_history(since, until)
+        bucket = {"hour": int, "day": hist.hour_day, "month": hist.hour_month}[by]
+        for hour, up, down in rows:
+            add(bucket(hour), up, down)
+        who = hist.PLAN if cid is None else cid
+        if by == "day":
+            for day, up, down in self.db.execute(
+                    "SELECT day, up, down FROM usage_days WHERE client = ? AND day >= ? AND day < ?",
+                    (who, first, end)):
+                add(day, up, down)
+        if by == "month":
+            for day, up, down in self.db.execute(
+                    "SELECT day, up, down FROM usage_days WHERE client = ? AND day >= ? AND day < ?",
+                    (who, first * 100, end * 100)):
+                add(day // 100, up, down)
+            for month, up, down in self.db.execute(
+                    "SELECT month, up, down FROM usage_months WHERE client = ? AND month >= ? AND month < ?",
+                    (who, first, end)):
+                add(month, up, down)
+        return out
+
+    def compact(self, source: str, cutoff: int, cursor: int, limit: int = 2000,
+                visits: int = 500) -> int | None:
+        """Move one batch of rows older than `cutoff` one table coarser, in one transaction: `usage`
+        hours into `usage_days` (cursor -1: first `usage_plan`'s into the plan's days, client -1), or
+        `usage_days` into `usage_months`. At most `limit` rows and `visits` clients from client id
+        `cursor` on, each through its primary key (no scan of the table). Returns the client id to go
+        on from, or None when no row older than `cutoff` is left."""
+        if source == "usage":
+            col, target, tcol, key = "hour", "usage_days", "day", hist.hour_day
+        else:
+            col, target, tcol, key = "day", "usage_months", "month", lambda day: day // 100
+        moved = 0
+        with self.transaction() as db:
+            if source == "usage" and cursor <= hist.PLAN:
+                rows = db.execute("SELECT hour, up, down FROM usage_plan WHERE hour < ? "
+                                  "ORDER BY hour LIMIT ?", (cutoff, limit)).fetchall()
+                self._add_to(target, tcol, hist.PLAN, _sums(rows, key))
+                if rows:
+                    db.execute("DELETE FROM usage_plan WHERE hour >= ? AND hour <= ?",
+                               (rows[0][0], rows[-1][0]))
+                if len(rows) >= limit:
+                    return cursor
+                moved, cursor = len(rows), hist.PLAN + 1
+            for _ in range(visits):
+                row = db.execute(f"SELECT client FROM {source} WHERE client >= ? ORDER BY client LIMIT 1",
+                                 (cursor,)).fetchone()
+                if row is None:
+                    cursor = None
+                    break
+                cid = row[0]
+                rows = db.execute(f"SELECT {col}, up, down FROM {source} WHERE client = ? AND {col} < ? "
+                                  f"ORDER BY {col} LIMIT ?", (cid, cutoff, limit - moved)).fetchall()
+                self._add_to(target, tcol, cid, _sums(rows, key))
+                if rows:
+                    db.execute(f"DELETE FROM {source} WHERE client = ? AND {col} >= ? AND {col} <= ?",
+                               (cid, rows[0][0], rows[-1][0]))
+                moved += len(rows)
+                if moved >= limit:
+                    break  # this client may have more: the next batch starts with it again
+                cursor = cid + 1
+        return cursor
+
+    def _add_to(self, table: str, col: str, cid: int, sums: dict[int, list[int]]) -> None:
+        self.db.executemany(
+            f"INSERT INTO {table} (client, {col}, up, down) VALUES (?, ?, ?, ?) ON CONFLICT (client, {col}) "
+            "DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
+            [(cid, k, up, down) for k, (up, down) in sums.items()])
 
     # -- vouchers -----------------------------------------------------------------------------
 

@@ -289,6 +289,45 @@ def sample_alerts() -> dict:
     return {"alerts": fired, "deliveries": deliveries, "channels": channels}
 
 
+_HISTORY: dict = {}
+
+
+class FakeHistoryConfig:
+    history_hourly_days = 30
+    history_daily_months = 13
+
+
+def history_store(clients):
+    """A Store in memory with 15 months of each client's usage: evenings and weekends heavier, a
+    little every night, nothing on some days; compacted as hotspotd would by NOW."""
+    from hotspot.store import Store
+    from hotspot.usage import Compaction, UsageHistory
+
+    store = Store(":memory:")
+    end = int(NOW.timestamp()) // 3600 * 3600
+    rows = []
+    for c in clients:
+        cid, daily = c["id"], max(c["bytes_total"], 50 * MB) / NOW.day
+        for h in range(0, 460 * 24):
+            t = end - h * 3600
+            when = datetime.fromtimestamp(t)
+            day, hour = when.toordinal(), when.hour
+            if (day * 7 + cid) % 23 == 0:
+                continue  # a day away
+            shape = 0.03 if hour < 7 else 0.5 if hour < 18 else 1.4
+            shape *= 1.5 if when.weekday() >= 5 else 1.0
+            shape *= 0.6 + ((day * 31 + hour * 17 + cid * 7) % 11) / 10
+            b = int(daily * shape / 14)
+            rows.append((cid, t, b // 8, b - b // 8))
+    store.db.executemany("INSERT INTO usage VALUES (?, ?, ?, ?)", rows)
+    store.db.execute("INSERT INTO usage_plan SELECT hour, SUM(up), SUM(down) FROM usage GROUP BY hour")
+    uh, state = UsageHistory(store, FakeHistoryConfig, NOW.timestamp(), PERIOD_START.timestamp()), None
+    while state is None or not state.done:
+        state = uh.compact(state, budget=60, limit=100_000)
+    assert isinstance(state, Compaction)
+    return store
+
+
 class FakeBackend:
     """Backend in memory; `password` is the admin password, `max_failures` failed logins per IP allowed."""
 
@@ -587,6 +626,31 @@ class FakeBackend:
                  "categories": c["apps"]} for c in self.by_ip.values()]
         return {"since": iso(PERIOD_START), "until": iso(NOW), "clients": rows,
                 "by_category": by_category({r["mac"]: r["categories"] for r in rows})}
+    # -- usage history: a real Store in memory and the real queries, over made-up usage -------------
+    def _history_store(self):
+        key = tuple((c["id"], c["bytes_total"]) for c in self.by_ip.values())
+        if key not in _HISTORY:  # made once per set of clients: the tests only read it
+            _HISTORY[key] = history_store(self.by_ip.values())
+        return _HISTORY[key]
+
+    def _history(self, cid, by, since, until) -> dict:
+        from hotspot.usage import UsageHistory
+
+        if by not in ("hour", "day", "month"):
+            raise BackendError("by must be hour, day or month")
+        try:
+            return UsageHistory(self._history_store(), FakeHistoryConfig, NOW.timestamp(),
+                                PERIOD_START.timestamp()).query(cid, by, since or None, until or None)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+
+    def me_history(self, ip: str, by: str = "day", since=None, until=None) -> dict:
+        self.calls.append(("me_history", ip, by, since, until))
+        return self._history(self._me(ip)["id"], by, since, until)
+
+    def history(self, subject: str, by: str = "day", since=None, until=None) -> dict:
+        self.calls.append(("history", subject, by, since, until))
+        return self._history(None if subject == "plan" else self._by_mac(subject)["id"], by, since, until)
 
     def metrics(self) -> dict:
         return {"apps": self.apps()["clients"], "status": self.status(), "clients": self.clients(),

@@ -448,4 +448,7 @@ bp.add_app_template_filter(lambda v: format_size(v) if v is not None else "–",
 bp.add_app_template_filter(lambda v: format_rate(v) if v is not None else "–", "rate_or_dash")
 
 # The data plan's and the alerts' pages live on this blueprint too (imported last: they use it).
-from hotspot.portal import plan_pages  # noqa: E402, F401
+from hotspot.portal import plan_pages  # noqa: E402, F401, I001
+
+# Usage history (its JSON endpoints, and history_view for web/templates/_history.html).
+from hotspot.portal import history_pages  # noqa: E402, F401, I001

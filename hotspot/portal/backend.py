@@ -74,6 +74,12 @@ alerts (`alerts`): {"alerts": [{"id", "kind": "plan" | "client", "subject": "pla
     "channels": [{"name": "webhook" | "email" | "sms", "target": where it goes, "ready": bool}]},
     newest first
 
+history (`me_history`, `history`), as UsageHistory.query (hotspot/usage.py): {"by": "hour" | "day" |
+    "month", "now": ISO (the router's), "from": ISO, "to": ISO (the buckets' range, [from, to)),
+    "hourly_from": ISO (hours are kept from here on: finer questions before it are refused),
+    "daily_from": ISO (days likewise), "rows": [{"start": ISO, "end": ISO, "bytes_up", "bytes_down",
+    "bytes_total"}] (only buckets with usage, oldest first)}; local days and months of the router
+
 voucher (`vouchers`, `create_vouchers`, `revoke_voucher`), as `hotspotctl voucher list --json`:
     code ("XXXX-XXXX"), batch (int: the vouchers made together), created, bytes (data; None: no
     limit), used, remaining (None: no limit), valid_seconds (from its first use), devices (most
@@ -121,6 +127,11 @@ class Backend(Protocol):
         """The device at `ip` acts on its ghost traffic: "block"/"unblock" a destination (an IPv4 or
         IPv6 address, or a DNS name: the addresses it has now), "pause" itself, "resume" (only if it
         paused itself). Returns its view; BackendError with a one-line reason."""
+    def me_history(self, ip: str, by: str = "day", since: str | None = None,
+                   until: str | None = None) -> dict:
+        """The device at `ip`'s own usage by hour, day or month over [since, until) (YYYY-MM-DD or
+        ISO 8601; None: the last 48 hours, 30 days or 12 months); see `history` above. NotAClient,
+        or BackendError (one line) for a bad range or one finer than retention kept."""
 
     # -- the owner's ---------------------------------------------------------------------------
     def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
@@ -183,6 +194,10 @@ class Backend(Protocol):
 
     def apps(self) -> dict:
         """Every client's bytes per app category this period (shape above)."""
+    def history(self, subject: str, by: str = "day", since: str | None = None,
+                until: str | None = None) -> dict:
+        """As me_history for a client (`subject` a MAC) or the plan ("plan": every client and the
+        router summed); BackendError for an unknown client."""
 
     def metrics(self) -> dict:
         """{"status": status(), "clients": clients(), "health": {"last_poll": ISO,

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency ghost categories forecast
+                plan_overshoot alert_latency ghost categories forecast history
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -25,6 +25,7 @@ from tests.bench import (
     dataplane,
     enforcement,
     ghost,
+    history,
     lookups,
     plan,
     portal,
@@ -54,6 +55,7 @@ GROUPS = {
     "categories": (categories.run, [("dataplane_pps_ratio_categories", "ratio")]),
     "forecast": (forecast_bench.run_forecast, [("forecast_mape", "%"), ("forecast_coverage", "ratio"),
                                                ("forecast_ms_5000", "ms")]),
+    "history": (history.run, [("history_db_mb_5000x13mo", "MB"), ("compaction_ms", "ms")]),
 }
 
 

@@ -121,6 +121,7 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-voucher-signin": (Persona("10.0.0.13", auth="voucher"), "/signin?voucher=C7YF-3GUS"),
         "client-plan-alert": (plan_persona(17_100_000_000), "/"),
         "client-plan-paused": (plan_persona(20_000_000_000), "/"),
+        "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()

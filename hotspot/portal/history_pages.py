@@ -1,0 +1,59 @@
+"""Usage history in the portal: the JSON endpoints (a client's own, named by its source address as
+everywhere in the portal; the owner's for any client or the plan) and `history_view(subject)`, which
+web/templates/_history.html calls to build its card (hotspot/portal/insights.py)."""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+
+from hotspot.portal import client
+from hotspot.portal.admin import bp as admin_bp
+from hotspot.portal.admin import login_required
+from hotspot.portal.app import backend
+from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.portal.i18n import _
+from hotspot.portal.insights import history_card
+from hotspot.units import InvalidValue, parse_mac
+
+
+def _fetcher(subject: str):
+    if subject == "me":
+        ip = request.remote_addr  # never a header: the source address is the identity
+        return lambda by, since, until: backend().me_history(ip, by, since, until)
+    return lambda by, since, until: backend().history(subject, by, since, until)
+
+
+def history_view(subject: str) -> dict:
+    """The history card of `subject`: "me" (the requesting device), a client's MAC or "plan"."""
+    return history_card(_fetcher(subject), request.args)
+
+
+def _answer(subject: str):
+    by = request.args.get("by", "day")
+    try:
+        return jsonify(_fetcher(subject)(by, request.args.get("from"), request.args.get("to")))
+    except NotAClient:
+        return jsonify(error=_("This device is not a client of this hotspot.")), 404
+    except BackendError as e:
+        return jsonify(error=str(e)), 400
+
+
+@client.bp.route("/api/me/history")
+def api_me_history():
+    """?by=hour|day|month&from=DATE&to=DATE (YYYY-MM-DD or ISO 8601, `to` not included)."""
+    return _answer("me")
+
+
+@admin_bp.route("/api/history/<subject>")
+@login_required
+def api_history(subject):
+    """As /api/me/history for a client (its MAC) or the plan ("plan")."""
+    if subject != "plan":
+        try:
+            subject = parse_mac(subject)
+        except InvalidValue:
+            abort(404)
+    return _answer(subject)
+
+
+admin_bp.add_app_template_global(history_view, "history_view")
