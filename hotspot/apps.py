@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+from hotspot import history as hist
 from hotspot.categories import CATEGORIES, OTHER
 from hotspot.store import counted_since
 
@@ -86,13 +87,31 @@ def usage(db: sqlite3.Connection, since: float, until: float,
 
 def totals(db: sqlite3.Connection, since: float, until: float,
            client: int | None = None) -> dict[int, list[int]]:
-    """{client id: [up, down]}: every metered byte of the same days (the hourly `usage` table)."""
-    query = "SELECT client, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ?"
-    args: list = [day_start(since), until]
-    if client is not None:
-        query += " AND client = ?"
-        args.append(client)
-    return {cid: [up, down] for cid, up, down in db.execute(query + " GROUP BY client", args)}
+    """{client id: [up, down]}: every metered byte of the same days, from the hours still hourly
+    (`usage`) and the days compaction moved out of them (`usage_days`, hotspot/history.py)."""
+    days = (hist.day_key(hist.local_date(since)), hist.day_key(hist.local_date(until - 1)))
+    out: dict[int, list[int]] = {}
+    for table, column, lo, hi in (("usage", "hour", day_start(since), until - 1),
+                                  ("usage_days", "day", *days)):
+        query = (f"SELECT client, SUM(up), SUM(down) FROM {table} "
+                 f"WHERE {column} BETWEEN ? AND ? AND client >= 0")
+        args: list = [lo, hi]
+        if client is not None:
+            query += " AND client = ?"
+            args.append(client)
+        for cid, up, down in db.execute(query + " GROUP BY client", args):
+            t = out.setdefault(cid, [0, 0])
+            t[0] += up
+            t[1] += down
+    return out
+
+
+def prune(db: sqlite3.Connection, before: float, limit: int = 2000) -> int:
+    """Forget the days that start before `before` (the daily history's retention), at most `limit`
+    rows in one go (caller holds a transaction); returns how many."""
+    return db.execute("DELETE FROM app_usage WHERE (client, day, category) IN "
+                      "(SELECT client, day, category FROM app_usage WHERE day < ? LIMIT ?)",
+                      (int(before), limit)).rowcount
 
 
 def breakdown(cats: dict[str, list[int]], total: list[int]) -> list[dict]:

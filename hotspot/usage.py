@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from hotspot import apps
 from hotspot import history as hist
 from hotspot.period import trusted_now
 from hotspot.store import Store
@@ -24,7 +25,7 @@ class Compaction:
     """Where a compaction pass is: the cutoffs it works to, the table and client id it is at."""
 
     cutoffs: tuple[int, int]
-    source: str = "usage"  # then "usage_days"
+    source: str = "usage"  # then "usage_days", then "app_usage" (days past retention are dropped)
     cursor: int = hist.PLAN
     done: bool = False
 
@@ -80,7 +81,12 @@ class UsageHistory:
         while not state.done and time.monotonic() - started < budget:
             t0 = time.monotonic()
             cutoff = self.cutoffs[0] if state.source == "usage" else self.cutoffs[1]
-            cursor = self.store.compact(state.source, cutoff, state.cursor, limit)
+            if state.source == "app_usage":  # the apps' days have no coarser table: they go
+                apps.ensure(self.store.db)  # (a script: it commits, so not inside the transaction)
+                with self.store.transaction() as db:
+                    cursor = 0 if apps.prune(db, hist.midnight(hist.key_date(cutoff)), limit) else None
+            else:
+                cursor = self.store.compact(state.source, cutoff, state.cursor, limit)
             if stats is not None:
                 took = (time.monotonic() - t0) * 1000
                 stats.transactions += 1
@@ -90,6 +96,8 @@ class UsageHistory:
                 state.cursor = cursor
             elif state.source == "usage":
                 state.source, state.cursor = "usage_days", hist.PLAN
+            elif state.source == "usage_days":
+                state.source = "app_usage"
             else:
                 state.done = True
         return state

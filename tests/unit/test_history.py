@@ -126,7 +126,7 @@ def test_injected_months_compact_without_losing_or_doubling_a_byte(cfg, store, b
     assert sum(r["bytes_total"] for r in client) == sum(every[2])
 
     before = dump(store)
-    assert compact_all(store, cfg, now).transactions == 2  # run again: one look at each table, nothing moves
+    assert compact_all(store, cfg, now).transactions == 3  # again: one look at each table, nothing moves
     assert dump(store) == before
 
 
@@ -228,3 +228,24 @@ def test_the_plans_hours_are_kept_as_recorded_and_made_once_for_an_older_databas
     reopened = Store(store.path)
     assert reopened.plan_history() == [(3600, 16, 27)]
     reopened.close()
+
+
+def test_app_categories_keep_their_other_after_compaction_and_go_with_the_daily_retention(cfg, store, berlin):
+    from hotspot import apps
+
+    apps.ensure(store.db)
+    old, recent = ts(2025, 1, 10, 9), ts(2026, 10, 1, 9)  # past daily retention; past hourly only
+    for hour in (old, recent):
+        store.record([(2, 1_000, 9_000, 0, 0)], hour, hour)
+        store.db.execute("INSERT INTO app_usage (client, day, category, up, down) "
+                         "VALUES (2, ?, 'video', 0, 6000)", (apps.day_start(hour),))
+    now = ts(2026, 11, 20, 12)
+    before = apps.totals(store.db, recent - 9 * 3600, recent + 86400)
+    compact_all(store, cfg, now)
+    assert store.db.execute("SELECT COUNT(*) FROM usage WHERE client = 2").fetchone()[0] == 0  # now days
+    # "other" is the day's total less its categories, whichever table the total now sits in
+    assert apps.totals(store.db, recent - 9 * 3600, recent + 86400) == before == {2: [1_000, 9_000]}
+    other = apps.breakdown(apps.usage(store.db, recent - 9 * 3600, recent + 86400, 2)[2], before[2])
+    assert {r["category"]: r["bytes_total"] for r in other}["other"] == 4_000
+    # the apps' days past the daily history's retention are gone; the kept one stays
+    assert [d for (d,) in store.db.execute("SELECT day FROM app_usage")] == [apps.day_start(recent)]

@@ -288,8 +288,10 @@ def test_two_workers_never_send_the_same_row(store, outboxes, receiver):
     a, b = outboxes(channels, clock=time.time), outboxes(channels, clock=time.time)
     ids = [queue(store, Message(f"n{i}", "t"), now=time.time())[0] for i in range(40)]
     counts = {}
+    both = threading.Barrier(2)  # on a busy machine, one thread could else drain all before the other starts
 
     def run(ob):
+        both.wait(10)
         counts[ob.token] = sum(ob.deliver_due(limit=5) for _ in range(20))
 
     threads = [threading.Thread(target=run, args=(ob,)) for ob in (a, b)]
