@@ -117,6 +117,9 @@ class Config:
     # -- metered mode: DHCP option 43 ANDROID_METERED while the active uplink is metered -----------
     dhcp_opts_file: str | None = "/var/run/dnsmasq/hotspot.opts"  # dnsmasq's --dhcp-optsfile; None = off
     dnsmasq_pidfile: str = "/var/run/dnsmasq/dnsmasq.*.pid"  # the dnsmasq instances to tell (SIGHUP)
+    # -- which apps use the data: the DNS snooper (hotspot/dnssnoop.py) ---------------------------
+    dns_snoop: bool = True  # snoop DNS answers on the LAN device to fill the category sets
+    categories_file: str | None = None  # the app categories list; None = the shipped one
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -421,6 +424,9 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "modem": _bool,
     "dhcp_opts_file": _optional_path,
     "dnsmasq_pidfile": _abs_path,
+    # which apps use the data: the DNS snooper
+    "dns_snoop": _bool,
+    "categories_file": _optional_path,
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.
