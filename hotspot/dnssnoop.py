@@ -91,7 +91,7 @@ class Snooper:
         self.names: dict[str, tuple[str, str | None, float]] = {}  # addr -> (name, category, deadline)
         self.next_flush = self.next_prune = 0.0
         self.frames = self.bad = self.dropped = 0
-        self.failing = ""  # the last flush error, logged once until it changes
+        self.failing: dict[str, str] = {}  # what -> its last error, logged once until it changes
 
     def frame(self, data: bytes, now: float) -> None:
         """One captured frame; anything that is not a well-formed answer is counted and ignored."""
@@ -129,8 +129,8 @@ class Snooper:
         names, self.names = self.names, {}
         self.next_flush = 0.0
         # nft takes whole seconds: the element expires within half a second of the answer's TTL.
-        entries = [(cat, addr, ttl, min(ttl, round(deadline - now))) for (cat, addr), (ttl, deadline)
-                   in kernel.items() if deadline - now >= 0.5]
+        entries = [(cat, addr, ttl, max(1, min(ttl, round(deadline - now))))
+                   for (cat, addr), (ttl, deadline) in kernel.items() if deadline - now >= 0.5]
         if entries:
             self._guard("kernel sets", lambda: self._to_kernel(entries))
         if names:
@@ -138,7 +138,7 @@ class Snooper:
             self._guard("names file", lambda: dnsnames.record(self.db, rows))
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_SECONDS
-            self._guard("names file", lambda: dnsnames.prune(self.db, now))
+            self._guard("names file pruning", lambda: dnsnames.prune(self.db, now))
 
     def _to_kernel(self, entries: list) -> None:
         from hotspot.nft import NftError
@@ -163,11 +163,11 @@ class Snooper:
             fn()
         except Exception as e:  # contained: the next batch tries again
             msg = f"dns snooper: {what} not updated: {type(e).__name__}: {e}"
-            if msg != self.failing:
+            if msg != self.failing.get(what):
                 log.error("%s", msg)
-            self.failing = msg
+            self.failing[what] = msg
             return
-        self.failing = ""
+        self.failing.pop(what, None)
 
 
 def bpf_program() -> bytes:

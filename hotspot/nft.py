@@ -548,9 +548,9 @@ class Nft:
     def add_category_addresses(self, entries: list[tuple[str, str, int, int]]) -> None:
         """Put (category, address, ttl, left) in the category's address set, c4_<category> or
         c6_<category>, and in the union of them all, c4_any or c6_any, as one transaction: the
-        element's timeout is the answer's TTL and it expires `left` seconds from now. An address already there gets the new timeout: `add element` keeps
-        an existing element's, so each is added, deleted and added again (the first add makes the
-        delete safe for one that is not there)."""
+        element's timeout is the answer's TTL and it expires `left` seconds from now. An address
+        already there gets the new timeout: `add element` keeps an existing element's, so each is
+        added, deleted and added again (the first add makes the delete safe for one not there)."""
         self.batch(category_address_cmds(entries))
 
     # -- reading --------------------------------------------------------------------------------
