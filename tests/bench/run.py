@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency
+                plan_overshoot alert_latency dns_snoop
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -19,7 +19,7 @@ import time
 import traceback
 
 from hotspot.lab import cleanup_stale
-from tests.bench import admit, dataplane, enforcement, lookups, plan, portal, rebuild, service
+from tests.bench import admit, dataplane, enforcement, lookups, plan, portal, rebuild, service, snoop
 from tests.bench.common import emit, log
 
 # group -> (what it runs, the names it emits: reported as null if the group fails)
@@ -37,6 +37,7 @@ GROUPS = {
     "admit": (admit.run_admit, [("admit_ms", "ms")]),
     "plan_overshoot": (plan.run_overshoot, [("plan_overshoot_bytes", "bytes")]),
     "alert_latency": (plan.run_alert_latency, [("alert_latency_ms", "ms")]),
+    "dns_snoop": (snoop.run_snoop, [("dns_snoop_cpu_pct", "%")]),
 }
 
 
