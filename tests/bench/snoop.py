@@ -22,7 +22,7 @@ from hotspot import dnsnames
 from hotspot.categories import load
 from hotspot.lab import Lab
 from hotspot.lab.hotspotd import Hotspotd
-from tests.bench.common import cpu_seconds, emit, loadavg, log
+from tests.bench.common import cpu_seconds, emit, loadavg, log, proc_vm
 from tests.lab.conftest import ECHO_PORT, ECHO_SCRIPT, listening, serve
 
 GOAL = 10.0  # % of one core
@@ -116,6 +116,7 @@ def run_snoop() -> None:
         c0, t0 = cpu_seconds(pid), time.monotonic()
         time.sleep(WINDOW)
         c1, t1 = cpu_seconds(pid), time.monotonic()
+        rss_mb = proc_vm(pid)["VmRSS"] / 1024
         out, _ = sender.communicate(timeout=30)
         sent, took = out.split()
         time.sleep(1)  # the last flush
@@ -131,7 +132,8 @@ def run_snoop() -> None:
         raise RuntimeError("the dns snooper restarted during the run")
     emit("dns_snoop_cpu_pct", round(pct, 1), "%", goal=GOAL, rate=round(int(sent) / float(took)),
          window_s=WINDOW, distinct_answers=DISTINCT, addresses_named=named, addresses_in_sets=kernel,
-         scapy_parse_us=round(scapy_us), dnswire_parse_us=round(ours_us, 1), load=loadavg())
+         scapy_parse_us=round(scapy_us), dnswire_parse_us=round(ours_us, 1), rss_mb=round(rss_mb, 1),
+         load=loadavg())
 
 
 def _addresses(payloads: list[bytes]) -> list[str]:
