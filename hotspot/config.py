@@ -135,6 +135,8 @@ class Config:
     # -- usage history: retention (hotspot/history.py) ------------------------------------------
     history_hourly_days: int = 30  # hourly buckets kept this many days (and all of the current period's)
     history_daily_months: int = 13  # then daily buckets this many months; monthly buckets forever
+    # -- which apps use the data: the DNS snooper (hotspot/dnssnoop.py) ---------------------------
+    dns_snoop: bool = True  # snoop DNS answers on the LAN device to fill the category sets
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -463,6 +465,8 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     # -- usage history --
     "history_hourly_days": _ranged(1, 3660, "a whole number of days between 1 and 3660"),
     "history_daily_months": _ranged(1, 1200, "a whole number of months between 1 and 1200"),
+    # which apps use the data: the DNS snooper
+    "dns_snoop": _bool,
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.

@@ -32,6 +32,7 @@ from hotspot.outbox import Outbox
 from hotspot.portal_api import PortalApi
 from hotspot.portal_process import PortalProcess, bind_addresses, private_copy
 from hotspot.service import Hotspot, daemon_pid, iso
+from hotspot.snoop_process import SnoopProcess
 
 log = logging.getLogger("hotspot")
 
@@ -96,10 +97,11 @@ class Daemon:
         self.config_mtime: int | None = None
         self.modem: tuple | None = None  # (the modem thread's last reading, a Modem or None)
         self.modem_used: tuple | None = None  # the reading the poll last took in
-        # Alerts and reports wait in the database's outbox; its thread delivers them.
-        # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
         self.apps_read = 0.0  # time.monotonic() of the last reading of the per-category counters
         self.nftset_made: tuple | None = None  # what dnsmasq's nftset file was last written from
+        self.snoop: SnoopProcess | None = None  # the DNS snooper (dns_snoop), a process of its own
+        # Alerts and reports wait in the database's outbox; its thread delivers them.
+        # HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s).
         self.outbox = Outbox(hs.store.path, channels_of(self.cfg, self.send_sms), clock=hs.clock,
                              base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
         self.ghost = self._ghost_watch(self.cfg)
@@ -347,6 +349,7 @@ class Daemon:
         self.outbox.channels = channels_of(cfg, self.send_sms)
         if _ghost_settings(cfg) != (self.ghost.st if self.ghost else None):
             self.ghost = self._ghost_watch(cfg)  # new settings: the bins start again
+        self.step("dns snooper reload", self.reload_snoop)  # its categories list may have changed
         log.info("settings changed: %s", cfg.path)
 
     def reload_config(self) -> None:
@@ -376,6 +379,21 @@ class Daemon:
             self._poll()
         self.poll_seconds = time.monotonic() - started
         self.step("portal", self.serve_portal)
+        self.step("dns snooper", self.supervise_snoop)
+
+    def supervise_snoop(self) -> None:
+        """The DNS snooper runs while dns_snoop is on, started again if it exits; whatever becomes
+        of it, counting and enforcement go on here."""
+        if self.cfg.dns_snoop:
+            self.snoop = self.snoop or SnoopProcess(self.cfg.path)
+            self.snoop.check()
+        elif self.snoop:
+            self.snoop.stop()
+            self.snoop = None
+
+    def reload_snoop(self) -> None:
+        if self.snoop:
+            self.snoop.reload()
 
     def _poll(self) -> None:
         self.step("table check", self.check_table)
@@ -499,6 +517,8 @@ class Daemon:
                 if self.watch in ready:
                     self.on_notifications()
         self.stop_portal()
+        if self.snoop:
+            self.step("dns snooper stop", self.snoop.stop)
         self.step("outbox stop", self.outbox.stop)
         with self.lock:
             self.step("accounting", self.account)
@@ -552,7 +572,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
-    signal.signal(signal.SIGHUP, lambda *_: daemon.step("commit", daemon.commit))
+    def hup(*_):
+        daemon.step("commit", daemon.commit)
+        daemon.step("dns snooper reload", daemon.reload_snoop)  # the categories list again
+
+    signal.signal(signal.SIGHUP, hup)
     try:
         daemon.start()
         log.info("hotspotd %s: lan %s, wan %s, polling every %gs", __version__, cfg.lan_device,

@@ -9,6 +9,7 @@ formats thousands of objects as JSON far too slowly for a router (see tests/benc
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import socket
 import struct
@@ -589,6 +590,16 @@ class Nft:
         if gone:
             self.batch([{"delete": _elem("unknown", gone)}])
 
+    # -- app categories: addresses the DNS snooper saw (hotspot/dnssnoop.py) ---------------------
+
+    def add_category_addresses(self, entries: list[tuple[str, str, int, int]]) -> None:
+        """Put (category, address, ttl, left) in the category's address set, c4_<category> or
+        c6_<category>, and in the union of them all, c4_any or c6_any, as one transaction: the
+        element's timeout is the answer's TTL and it expires `left` seconds from now. An address
+        already there gets the new timeout: `add element` keeps an existing element's, so each is
+        added, deleted and added again (the first add makes the delete safe for one not there)."""
+        self.batch(category_address_cmds(entries))
+
     # -- reading --------------------------------------------------------------------------------
 
     def read_objects(self) -> dict[str, int]:
@@ -661,6 +672,30 @@ def _release_memory() -> None:
 def _one_line(text: str) -> str:
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip() and not ln.strip().startswith("^")]
     return lines[0] if lines else ""
+
+
+def category_address_cmds(entries: list[tuple[str, str, int, int]]) -> list[dict]:
+    """The JSON commands of Nft.add_category_addresses. Every address is parsed before it goes near
+    nft (a name never does); a bad entry raises ValueError and nothing is sent."""
+    from hotspot.categories import CATEGORIES
+
+    by_set: dict[str, dict[str, dict]] = {}
+    for category, address, ttl, left in entries:
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        ip = ipaddress.ip_address(address)
+        ttl, left = int(ttl), int(left)
+        if not 1 <= left <= ttl:
+            raise ValueError(f"expiry {left} s is not between 1 s and the timeout ({ttl} s)")
+        elem = {"elem": {"val": str(ip), "timeout": ttl, "expires": left}}
+        for name in (f"c{ip.version}_{category}", f"c{ip.version}_any"):
+            by_set.setdefault(name, {})[str(ip)] = elem
+    cmds = []
+    for name, elems in by_set.items():
+        fresh = list(elems.values())
+        cmds += [{"add": _elem(name, fresh)}, {"delete": _elem(name, list(elems))},
+                 {"add": _elem(name, fresh)}]
+    return cmds
 
 
 # -- netlink: the fast read path ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency ghost categories forecast history
+                plan_overshoot alert_latency ghost categories forecast history dns_snoop
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -31,6 +31,7 @@ from tests.bench import (
     portal,
     rebuild,
     service,
+    snoop,
 )
 from tests.bench import forecast as forecast_bench
 from tests.bench.common import emit, log
@@ -56,6 +57,7 @@ GROUPS = {
     "forecast": (forecast_bench.run_forecast, [("forecast_mape", "%"), ("forecast_coverage", "ratio"),
                                                ("forecast_ms_5000", "ms")]),
     "history": (history.run, [("history_db_mb_5000x13mo", "MB"), ("compaction_ms", "ms")]),
+    "dns_snoop": (snoop.run_snoop, [("dns_snoop_cpu_pct", "%")]),
 }
 
 

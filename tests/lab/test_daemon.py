@@ -41,5 +41,6 @@ def test_logs_are_one_line_per_event_without_timestamps(lab):
     d.wait_client(lab.clients["c1"].mac)
     assert d.stop() == 0
     lines = d.log().splitlines()
-    assert lines and all(ln.startswith(("hotspotd[", "hotspot-portal[")) for ln in lines), lines
+    prefixes = ("hotspotd[", "hotspot-portal[", "hotspot-dnssnoop[")
+    assert lines and all(ln.startswith(prefixes) for ln in lines), lines
     assert any("new client" in ln for ln in lines) and "committed" in lines[-1]

@@ -640,3 +640,13 @@ def test_https_needs_both_certificate_and_key(write):
     assert (c.tls_cert, c.tls_key, c.tls_port) == ("/a.pem", "/a.key", 8443)
     assert c.portal_name == "portal.example.com"
     assert "is not a DNS name" in error_of(write, "config hotspot\n\toption portal_name 'my_router'\n")
+
+
+# -- the DNS snooper ------------------------------------------------------------------------------
+
+def test_dns_snoop_options(write):
+    assert (Config().dns_snoop, Config().categories_file) == (True, None)
+    cfg = load_text(write, "config hotspot\n\toption dns_snoop '0'\n")
+    assert cfg.dns_snoop is False
+    msg = error_of(write, "config hotspot\n\toption dns_snoop 'yes please'\n")
+    assert msg.startswith("2: option dns_snoop:")

@@ -248,7 +248,7 @@ def test_makefile_dependencies():
     deps = text.split()
     assert all(d.startswith("+") for d in deps), deps
     for dep in ("+python3-light", "+python3-sqlite3", "+python3-logging", "+python3-decimal",
-                "+nftables-json", "+kmod-sched-core", "+tc-tiny"):
+                "+nftables-json", "+kmod-sched-core", "+tc-tiny", "+python3-scapy"):
         assert dep in deps, dep
 
 
