@@ -137,6 +137,7 @@ class Config:
     history_daily_months: int = 13  # then daily buckets this many months; monthly buckets forever
     # -- which apps use the data: the DNS snooper (hotspot/dnssnoop.py) ---------------------------
     dns_snoop: bool = True  # snoop DNS answers on the LAN device to fill the category sets
+    dns_min_ttl: int = 60  # seconds a snooped address stays at least (answers with TTL 0 are common)
     path: str = field(default=DEFAULT_PATH, compare=False)  # the file this came from
 
     def __post_init__(self) -> None:
@@ -467,6 +468,7 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     "history_daily_months": _ranged(1, 1200, "a whole number of months between 1 and 1200"),
     # which apps use the data: the DNS snooper
     "dns_snoop": _bool,
+    "dns_min_ttl": _ranged(0, 86400, "a whole number of seconds between 0 and 86400"),
 }
 # Options that take several values ('list', or one 'option' with values separated by spaces), and
 # the check of each value.

@@ -86,8 +86,9 @@ _SO_ATTACH_FILTER = 26
 class Snooper:
     """What the capture saw since the last flush, and the flush: no capture here (unit-tested)."""
 
-    def __init__(self, categories: Categories, nft, db, clock=time.time) -> None:
+    def __init__(self, categories: Categories, nft, db, clock=time.time, min_ttl: int = 0) -> None:
         self.categories = categories
+        self.min_ttl = max(1, min_ttl)  # nft's timeouts are whole seconds, 1 at least
         self.nft = nft  # hotspot.nft.Nft, or a fake
         self.db = db  # the names file (hotspot.dnsnames)
         self.clock = clock
@@ -115,7 +116,7 @@ class Snooper:
                 continue  # an answer for the root: nothing to name
             if i == 0 or chain != found[i - 1].chain:
                 category = next((c for c in map(match, chain) if c), None)
-            ttl = max(1, min(ttl, MAX_TTL))
+            ttl = max(self.min_ttl, min(ttl, MAX_TTL))
             deadline = now + ttl
             self.names[addr] = (chain[0], category, deadline)
             if category:
@@ -219,7 +220,7 @@ def run(config_path: str) -> int:
         return EXIT_CANNOT_RUN
     from hotspot.nft import Nft
 
-    snooper = Snooper(categories, Nft(), dnsnames.connect(cfg.run_dir))
+    snooper = Snooper(categories, Nft(), dnsnames.connect(cfg.run_dir), min_ttl=cfg.dns_min_ttl)
     stop, reload = [], []
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
@@ -253,7 +254,9 @@ def run(config_path: str) -> int:
         if reload:
             reload.clear()
             try:
-                snooper.categories = load_categories(load_config(config_path).categories_file)
+                cfg = load_config(config_path)
+                snooper.categories = load_categories(cfg.categories_file)
+                snooper.min_ttl = max(1, cfg.dns_min_ttl)
                 log.info("dns snooper: categories reloaded (%d domains)", len(snooper.categories.domains))
             except (ConfigError, CategoriesError) as e:
                 log.error("dns snooper: categories not reloaded: %s", str(e).splitlines()[0])

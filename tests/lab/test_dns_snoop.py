@@ -65,7 +65,7 @@ def test_snooper_fills_category_sets_with_ttls(lab, start_hotspotd):
     lab.wait_for(lambda: listening(lab, lab.internet, ECHO_PORT, "u"), 10, "the internet's UDP echo")
     cats = Path(lab.dir) / "categories.conf"
     cats.write_text(CATEGORIES)
-    d = start_hotspotd(categories_file=str(cats))
+    d = start_hotspotd(categories_file=str(cats), dns_min_ttl=0)  # each address exactly its TTL
     lab.wait_for(lambda: "dns snooper: watching" in d.log(), 10, "the dns snooper")
     run_dir = d.config.run_dir
 

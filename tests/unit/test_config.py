@@ -646,7 +646,10 @@ def test_https_needs_both_certificate_and_key(write):
 
 def test_dns_snoop_options(write):
     assert (Config().dns_snoop, Config().categories_file) == (True, None)
-    cfg = load_text(write, "config hotspot\n\toption dns_snoop '0'\n")
-    assert cfg.dns_snoop is False
+    assert Config().dns_min_ttl == 60
+    cfg = load_text(write, "config hotspot\n\toption dns_snoop '0'\n\toption dns_min_ttl '0'\n")
+    assert cfg.dns_snoop is False and cfg.dns_min_ttl == 0
+    assert "option dns_min_ttl: '-1' is not a whole number" in error_of(
+        write, "config hotspot\n\toption dns_min_ttl '-1'\n")
     msg = error_of(write, "config hotspot\n\toption dns_snoop 'yes please'\n")
     assert msg.startswith("2: option dns_snoop:")

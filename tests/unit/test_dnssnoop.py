@@ -218,6 +218,15 @@ def test_a_repeated_answer_takes_the_latest_ttl_and_ttls_are_capped(db):
                             ("video", "192.0.2.3", MAX_TTL, MAX_TTL)]]
 
 
+def test_dns_min_ttl_keeps_short_lived_answers_long_enough_to_count(db):
+    nft = FakeNft()
+    s = Snooper(CATS, nft, db, min_ttl=60)  # the default: a TTL-0 answer's connection still counts
+    s.frame(frame4(dns("b.video.test", ("b.video.test", "A", 0, "192.0.2.2"))), 1000.0)
+    s.frame(frame4(dns("c.video.test", ("c.video.test", "A", 600, "192.0.2.3"))), 1000.0)
+    s.flush(1000.5)
+    assert nft.batches == [[("video", "192.0.2.2", 60, 60), ("video", "192.0.2.3", 600, 600)]]
+
+
 def test_a_full_set_costs_only_its_own_category_and_is_logged_once(db, caplog):
     nft = FakeNft(refuse={"video"})
     s = Snooper(CATS, nft, db)
