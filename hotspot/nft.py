@@ -217,6 +217,7 @@ def _priority(classid: str) -> dict:
 
 
 _COUNTER = {"counter": {"packets": 0, "bytes": 0}}
+_CAT_UP, _CAT_DOWN = _goto("cat_up"), _goto("cat_down")  # the app categories (hotspot.nft)
 
 
 def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tuple[list[list], list[list]]:
@@ -236,8 +237,10 @@ def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tup
                          "value": {"|": [{"&": [{"ct": {"key": "mark"}}, marks.keep]}, marks.value(c.id)]}}}
     chains = []
     # The counter comes first: `ct mark set` reads the mark, which breaks the rule for a packet without
-    # a conntrack entry, and that packet must still be counted.
-    for counter, hold, remote in (([_COUNTER, set_id], _GATE, "daddr"), ([_COUNTER], _DROP, "saddr")):
+    # a conntrack entry, and that packet must still be counted. The counter rule ends in the app
+    # categories' chain of its direction (hotspot.nft): only what the chain let through gets there.
+    for counter, hold, remote in (([_COUNTER, set_id, _CAT_UP], _GATE, "daddr"),
+                                  ([_COUNTER, _CAT_DOWN], _DROP, "saddr")):
         rules: list[list] = []
         if c.blocked:
             rules.append([_DROP])
@@ -296,11 +299,11 @@ def app_guard_rules(categories: tuple[str, ...], field: str, verdict: dict) -> l
     return rules
 
 
-def router_rules(guard: Guard) -> list[list]:
-    """The router's own chains (up0, down0): the guard's quotas, which only count except "stop",
-    then the counter."""
+def router_rules(guard: Guard, categories: dict) -> list[list]:
+    """One of the router's own chains (up0, down0): the guard's quotas, which only count except
+    "stop", then the counter, on to the app categories of that direction (`categories`)."""
     drops, _ = guard.rules(exempt=True, hold=_DROP)
-    return drops + [[_COUNTER]]
+    return drops + [[_COUNTER, categories]]
 
 
 def free_verdict(c: ClientElements) -> dict:
@@ -413,17 +416,12 @@ class Nft:
         """Which devices are the LAN, the metered uplinks and the free ones."""
         paths = [[{"concat": [a, b]}, _goto(chain)]
                  for l_ in lan for w in wan for a, b, chain in ((l_, w, "upload"), (w, l_, "download"))]
-        cat_paths = [[{"concat": [a, b]}, _goto(chain)]
-                     for l_ in lan for w in wan for a, b, chain in ((l_, w, "cat_up"), (w, l_, "cat_down"))]
         paths += [[{"concat": [l_, f]}, _goto("free_upload")] for l_ in lan for f in free]
         cmds = [{"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "paths"}}},
                 {"add": _elem("paths", paths)}]
         for name, items in (("lan_ifaces", lan), ("wan_ifaces", wan)):
             cmds += [{"flush": {"set": {"family": FAMILY, "table": TABLE, "name": name}}},
                      {"add": _elem(name, list(dict.fromkeys(items)))}]
-        cmds.append({"flush": {"map": {"family": FAMILY, "table": TABLE, "name": "cat_paths"}}})
-        if cat_paths:
-            cmds.append({"add": _elem("cat_paths", cat_paths)})
         self.batch(cmds)
 
     def _build_guard(self, guard: Guard, limits: dict[str, int], base: int) -> None:
@@ -436,9 +434,9 @@ class Nft:
             drops, setters = guard.rules(exempt=False, hold=hold)
             rules = drops + [r for _, r in sorted(setters, key=lambda x: -x[0])]
             cmds += [{"insert": _rule_at(chain, counter, expr)} for expr in rules]
-        for chain in chain_names(ROUTER):
+        for chain, categories in zip(chain_names(ROUTER), (_CAT_UP, _CAT_DOWN)):
             cmds.append({"add": _obj("chain", chain)})
-            cmds += [{"add": _rule(chain, expr)} for expr in router_rules(guard)]
+            cmds += [{"add": _rule(chain, expr)} for expr in router_rules(guard, categories)]
         self.batch(cmds)
 
     def set_guard_limits(self, limits: dict[str, int | None], base: int) -> None:

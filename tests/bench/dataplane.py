@@ -46,8 +46,7 @@ SCALING_GOAL = 0.95
 
 # table -> the client id of the real MAC (the last id) in it
 _TABLES = {"ours": ("hotspot", CLIENTS + 1), "ours10": ("hotspot10", FEW + 1)}
-_HOOK_CHAINS = ("forward", "output", "input", "prerouting", "cat_forward", "cat_output",
-                "cat_input")  # hook.nft's base chains
+_HOOK_CHAINS = ("forward", "output", "input", "prerouting")  # hook.nft's base chains
 _CLEAR = "".join(f"table inet {t}\ndelete table inet {t}\n" for t in ("hotspot", "hotspot10", "peer"))
 
 

@@ -36,8 +36,7 @@ def load_ours(args: dict) -> dict:
     seconds = time.monotonic() - t0
     if not args.get("hook", True):
         nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": name}}}
-                   for name in ("forward", "output", "input", "prerouting", "cat_forward", "cat_output",
-                                "cat_input")])
+                   for name in ("forward", "output", "input", "prerouting")])
     return {"seconds": seconds, "clients": len(elems)}
 
 

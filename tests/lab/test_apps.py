@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from hotspot.lab import FREE_DEVICE, WAN_DEVICE, Lab
 from hotspot.lab.hotspotd import Hotspotd
@@ -136,6 +137,13 @@ def test_app_categories_the_update_guard_and_dns_redirect(tmp_path):
         lab.iperf("c1", bytes=3_000_000, address=VIDEO4)
         lab.iperf("c1", bytes=2_000_000, address=VIDEO4, reverse=True)
         lab.iperf("c1", bytes=1_000_000, address=PLAIN4)
+        # a connection keeps its category for its whole life (its conntrack label): its address
+        # leaving the sets mid-flight, as when its answer's TTL runs out, changes nothing for it
+        run = lab.iperf_start("c1", seconds=3, address=VIDEO4, reverse=True)
+        time.sleep(1.5)
+        for name in ("c4_video", "c4_any"):
+            lab.run(lab.router, "nft", "delete", "element", "inet", "hotspot", name, f"{{ {VIDEO4} }}")
+        run.wait()
         w = wire(lab, "c1")
         assert w["video_tx"] > 3_000_000 and w["video_rx"] > 2_000_000
         assert category_bytes(d, "cu_video", c1["id"]) == w["video_tx"]

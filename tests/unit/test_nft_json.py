@@ -51,7 +51,9 @@ SET_ID = {"mangle": {"key": {"ct": {"key": "mark"}},
                      "value": {"|": [{"&": [{"ct": {"key": "mark"}}, 0xFFFF]}, 5 << 16]}}}
 DROP = {"drop": None}
 COUNTER = {"counter": {"packets": 0, "bytes": 0}}
-UP, DOWN = [COUNTER, SET_ID], [COUNTER]  # the counter rules, always last; counting before the mark
+CAT_UP, CAT_DOWN = {"goto": {"target": "cat_up"}}, {"goto": {"target": "cat_down"}}
+# the counter rules, always last; counting before the mark, then on to the app categories
+UP, DOWN = [COUNTER, SET_ID, CAT_UP], [COUNTER, CAT_DOWN]
 
 
 def prio(classid):
@@ -257,10 +259,6 @@ def test_set_interfaces_are_json_values(nft):
         {"add": elem("lan_ifaces", ["br-lan"])},
         {"flush": {"set": {**T, "name": "wan_ifaces"}}},
         {"add": elem("wan_ifaces", ["wwan0", "eth1"])},
-        {"flush": {"map": {**T, "name": "cat_paths"}}},
-        {"add": elem("cat_paths", [[{"concat": [a, b]}, {"goto": {"target": f"cat_{d}"}}]
-                                   for w in ("wwan0", "eth1")
-                                   for a, b, d in (("br-lan", w, "up"), (w, "br-lan", "down"))])},
     ]}]
     assert fake.text_commands == []
 
@@ -406,5 +404,6 @@ def test_the_strictest_throttle_class_is_set_last():
 def test_the_routers_chains_count_and_stop_only():
     from hotspot.nft import router_rules
 
-    assert router_rules(GUARD) == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP], [COUNTER]]
-    assert router_rules(Guard()) == [[COUNTER]]
+    assert router_rules(GUARD, CAT_UP) == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP],
+                                           [COUNTER, CAT_UP]]
+    assert router_rules(Guard(), CAT_DOWN) == [[COUNTER, CAT_DOWN]]
