@@ -97,6 +97,7 @@ def banner(lab: Lab, d: Hotspotd, forwards: dict[str, Forward] | None = None) ->
         f"  {ctl} clients",
         f"  {ctl} topup {phone} 20MB",
         f"  {ctl} plan            # the plan: used, left, forecast, the guard; 'plan topup 1GB' adds",
+        f"  {ctl} history plan --by hour   # what the pages' calendar, trend and heatmap draw",
         *web(forwards or {}),
         "Ctrl-C stops the demo and removes every namespace and process it made.",
         "",
