@@ -10,14 +10,17 @@ from hotspot.units import iso
 HOUR = fc.HOUR
 
 
-def _lookback(now: float, start: float) -> int:
+def lookback(now: float, start: float) -> int:
+    """The first hour the forecaster reads: four weeks back, or the period's start if earlier."""
     return int(min(start, now - fc.LOOKBACK_H * HOUR)) // HOUR * HOUR
 
 
 def of_client(store, cid: int, *, used: int, cap: int | None, now: float, start: float, end: float,
-              since: float | None = None) -> dict:
-    """A client's forecast (unix times); `used`: its bytes this period, up to this instant."""
-    rows = store.history(cid, _lookback(now, start))
+              since: float | None = None, rows: list | None = None) -> dict:
+    """A client's forecast (unix times); `used`: its bytes this period, up to this instant; `rows`:
+    its hours from `lookback(now, start)` on, if the caller has read them already."""
+    if rows is None:
+        rows = store.history(cid, lookback(now, start))
     return fc.forecast(rows, now, start, end, cap, used=used, since=since)
 
 
@@ -27,7 +30,7 @@ _plan_cache: dict = {}  # (database, hour, since) -> the plan's complete hours
 def of_plan(store, *, used: int, limit: int | None, now: float, start: float, end: float) -> dict:
     """The plan's forecast (unix times); `limit`: its allowance (cap_hit_at is when it runs out)."""
     cur = int(now) // HOUR * HOUR
-    key = (str(getattr(store, "path", id(store))), cur, _lookback(now, start))
+    key = (str(getattr(store, "path", id(store))), cur, lookback(now, start))
     rows = _plan_cache.get(key)
     if rows is None:
         rows = store.plan_history(key[2], cur)

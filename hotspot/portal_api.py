@@ -183,8 +183,9 @@ class PortalApi:
         admitted = self._admitted(c)
         why, till_end = reason(view, self.cfg, admitted)
         plan_facts = plan_for_client(keeper, plan, view)
-        rows = store.history(c.id, int(start) // 3600 * 3600)
-        hours = [(h, u + d) for h, u, d in rows]
+        learnt = store.history(c.id, forecasts.lookback(now, start))  # the forecaster's hours too
+        first = int(start) // 3600 * 3600
+        hours = [(h, u + d) for h, u, d in learnt if h >= first]
         midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
         today_from = midnight.timestamp()
         by_hour = dict(hours)
@@ -201,7 +202,7 @@ class PortalApi:
                 days[key] += b
         up, down = self.speeds().get(c.id, (0.0, 0.0))
         fc = forecasts.of_client(store, c.id, used=view["bytes_total"], cap=view["cap"], now=now, start=start,
-                                 end=end, since=c.first_seen)
+                                 end=end, since=c.first_seen, rows=learnt)
         view.update({
             "reason": why,
             "until": _until(why, iso(end) if till_end else None, plan_facts),

@@ -4,14 +4,16 @@ web/templates/_history.html calls to build its card (hotspot/portal/insights.py)
 
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+import time
+
+from flask import abort, current_app, jsonify, request
 
 from hotspot.portal import client
 from hotspot.portal.admin import bp as admin_bp
 from hotspot.portal.admin import login_required
 from hotspot.portal.app import backend
 from hotspot.portal.backend import BackendError, NotAClient
-from hotspot.portal.i18n import _
+from hotspot.portal.i18n import _, get_locale
 from hotspot.portal.insights import history_card
 from hotspot.units import InvalidValue, parse_mac
 
@@ -23,9 +25,26 @@ def _fetcher(subject: str):
     return lambda by, since, until: backend().history(subject, by, since, until)
 
 
+CARD_SECONDS = 30  # a card is made again at most this often per device, range and language
+
+
 def history_view(subject: str) -> dict:
-    """The history card of `subject`: "me" (the requesting device), a client's MAC or "plan"."""
-    return history_card(_fetcher(subject), request.args)
+    """The history card of `subject`: "me" (the requesting device), a client's MAC or "plan".
+    Three history queries make a card, each a round trip to hotspotd with hundreds of buckets, while
+    the card changes by the hour: a page refreshed every few seconds reuses it for CARD_SECONDS
+    (the usage figures above it stay live)."""
+    who = request.remote_addr if subject == "me" else subject
+    key = (who, tuple(sorted(request.args.items(multi=True))), get_locale())
+    now = time.monotonic()
+    cards = current_app.extensions.setdefault("history_cards", {})  # this app's (a test makes many)
+    hit = cards.get(key)
+    if hit and now - hit[0] < CARD_SECONDS:
+        return hit[1]
+    card = history_card(_fetcher(subject), request.args)
+    if len(cards) >= 512:
+        cards.clear()
+    cards[key] = (now, card)
+    return card
 
 
 def _answer(subject: str):
