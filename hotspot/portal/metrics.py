@@ -126,8 +126,12 @@ def plan_families(plan: dict) -> list[str]:
         out += _family("hotspot_plan_bytes_allowed", "gauge", "Bytes the data plan allows this cycle, "
                        "top-ups included.", [("", plan["allowance"])])
     if plan.get("forecast_end_bytes") is not None:
-        out += _family("hotspot_plan_forecast_bytes", "gauge", "Bytes used by the cycle's end at the "
-                       "recent pace.", [("", plan["forecast_end_bytes"])])
+        out += _family("hotspot_plan_forecast_bytes", "gauge", "Bytes likely used by the cycle's end "
+                       "(hotspot.forecast).", [("", plan["forecast_end_bytes"])])
+    if plan.get("forecast_low") is not None and plan.get("forecast_high") is not None:
+        out += _family("hotspot_plan_forecast_range_bytes", "gauge", "The forecast's 80 % range for the "
+                       "cycle's end.", [('{bound="low"}', plan["forecast_low"]),
+                                       ('{bound="high"}', plan["forecast_high"])])
     end = _timestamp(plan.get("cycle_end"))
     if end is not None:
         out += _family("hotspot_plan_cycle_end_timestamp_seconds", "gauge", "When the plan's cycle ends.",

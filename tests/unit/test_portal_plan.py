@@ -294,9 +294,11 @@ def test_plan_metrics(client, backend):
                  'hotspot_plan_guard_level{level="ok"} 0', 'hotspot_plan_guard_level{level="throttle"} 1',
                  'hotspot_plan_guard_point_bytes{level="block"} 20000000000',
                  'hotspot_router_bytes_total{direction="down"} 310000000', "hotspot_plan_roaming 0",
+                 'hotspot_plan_forecast_range_bytes{bound="low"} ',
+                 'hotspot_plan_forecast_range_bytes{bound="high"} ',
                  'hotspot_alerts_fired_total{kind="client"} 3', 'hotspot_deliveries{status="failed"} 1',
                  "# TYPE hotspot_alerts_fired_total counter", "# TYPE hotspot_plan_guard_level gauge"):
-        assert line + "\n" in text, line
+        assert (line if line.endswith(" ") else line + "\n") in text, line
     assert 'hotspot_plan_guard_point_bytes{level="stop"}' not in text  # not set: no sample
     assert "hotspot_modem" not in text  # no modem: no modem families at all
 
