@@ -3,8 +3,9 @@
 The kernel counts each metered packet whose remote address a DNS answer gave to a name of a category
 (nft/hotspot.nft, chains cat_up and cat_down) into a per-client element of that category's set;
 hotspotd reads them (Nft.read_apps) into `app_usage` here, keeping the last readings in `app_seen`
-like the clients' own counters. "other" is never counted: it is the client's total (the `usage`
-table) minus its categories, so it also holds what encrypted DNS hid from the router.
+like the clients' own counters (both tables are in hotspot/store.py's schema). "other" is never
+counted: it is the client's total (the `usage` table) minus its categories, so it also holds what
+encrypted DNS hid from the router.
 """
 
 from __future__ import annotations
@@ -15,28 +16,6 @@ from datetime import datetime
 from hotspot import history as hist
 from hotspot.categories import CATEGORIES, OTHER
 from hotspot.store import counted_since
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS app_usage (
-    client INTEGER NOT NULL,                  -- clients.id; 0 = the router, 1 = not registered yet
-    day INTEGER NOT NULL,                     -- unix time of the local day's start
-    category TEXT NOT NULL,                   -- one of hotspot.categories.CATEGORIES
-    up INTEGER NOT NULL DEFAULT 0,
-    down INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (client, day, category)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS app_seen (         -- the kernel's per-category counters at the last reading
-    client INTEGER NOT NULL,
-    category TEXT NOT NULL,
-    up INTEGER NOT NULL DEFAULT 0,
-    down INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (client, category)
-) WITHOUT ROWID;
-"""
-
-
-def ensure(db: sqlite3.Connection) -> None:
-    db.executescript(SCHEMA)
 
 
 def day_start(t: float) -> int:

@@ -97,7 +97,6 @@ class Hotspot:
         self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
         self.modem_info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self.plan = PlanKeeper(self)
-        apps.ensure(self.store.db)
 
     @property
     def nft(self) -> Nft:

@@ -83,6 +83,22 @@ CREATE TABLE IF NOT EXISTS usage_days (
     down INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client, day)
 ) WITHOUT ROWID;
+-- Bytes per client per app category per day, and the kernel readings they came from (hotspot/apps.py).
+CREATE TABLE IF NOT EXISTS app_usage (
+    client INTEGER NOT NULL,                  -- clients.id; 0 = the router, 1 = not registered yet
+    day INTEGER NOT NULL,                     -- unix time of the local day's start
+    category TEXT NOT NULL,                   -- one of hotspot.categories.CATEGORIES
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, day, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS app_seen (         -- the kernel's per-category counters at the last reading
+    client INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client, category)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS usage_months (
     client INTEGER NOT NULL,
     month INTEGER NOT NULL,

@@ -82,7 +82,6 @@ class UsageHistory:
             t0 = time.monotonic()
             cutoff = self.cutoffs[0] if state.source == "usage" else self.cutoffs[1]
             if state.source == "app_usage":  # the apps' days have no coarser table: they go
-                apps.ensure(self.store.db)  # (a script: it commits, so not inside the transaction)
                 with self.store.transaction() as db:
                     cursor = 0 if apps.prune(db, hist.midnight(hist.key_date(cutoff)), limit) else None
             else:

@@ -50,7 +50,6 @@ def test_install_writes_and_restarts_only_on_a_change(tmp_path):
 def db():
     db = sqlite3.connect(":memory:", isolation_level=None)
     db.executescript(SCHEMA)
-    apps.ensure(db)
     return db
 
 

@@ -233,7 +233,6 @@ def test_the_plans_hours_are_kept_as_recorded_and_made_once_for_an_older_databas
 def test_app_categories_keep_their_other_after_compaction_and_go_with_the_daily_retention(cfg, store, berlin):
     from hotspot import apps
 
-    apps.ensure(store.db)
     old, recent = ts(2025, 1, 10, 9), ts(2026, 10, 1, 9)  # past daily retention; past hourly only
     for hour in (old, recent):
         store.record([(2, 1_000, 9_000, 0, 0)], hour, hour)
