@@ -227,7 +227,8 @@ class Hotspot:
     def status(self) -> dict:
         objs = self.live_objects()
         plan = self.plan.snapshot(objs)
-        views = [self.view(c, objs, plan) for c in self.store.clients()]
+        clients = self.store.clients()
+        views = [self.view(c, objs, plan) for c in clients]
         start, end = self.period()
         pid = daemon_pid(self.cfg)
         present = set(self.shaper.present()) if objs or pid else set()
@@ -249,7 +250,7 @@ class Hotspot:
                 "after_cap": self.cfg.after_cap,
                 "after_cap_rate": self.cfg.after_cap_rate if self.cfg.after_cap == "throttle" else None,
                 **{f"plan_{k}" if k in ("quota", "topup", "used", "left", "percent") else k: v
-                   for k, v in self.plan_view(objs).items()},
+                   for k, v in self.plan_view(objs, clients).items()},
             },
             "clients": len(views),
             "states": {s: sum(v["state"] == s for v in views) for s in policy.STATES},
@@ -914,11 +915,13 @@ class Hotspot:
             self.plan.add_topup(size)
         return self.plan_view()
 
-    def plan_view(self, objs: dict[str, int] | None = None) -> dict:
+    def plan_view(self, objs: dict[str, int] | None = None, clients: list[Client] | None = None) -> dict:
+        """The plan as `hotspotctl plan` shows it; `clients`: the rows the caller read already."""
         objs = self.live_objects() if objs is None else objs
         pending = 0
         if objs:
-            pending = sum(sum(self.pending(objs, c)) for c in self.store.clients())
+            clients = self.store.clients() if clients is None else clients
+            pending = sum(sum(self.pending(objs, c)) for c in clients)
             pending += sum(_delta(objs.get(k), int(self.store.get(f"router_{d}_seen", "0")))
                            for k, d in zip(counter_names(ROUTER), ("up", "down")))
         return self.plan.view(pending, objs)
