@@ -11,7 +11,6 @@ encrypted DNS hid from the router.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 
 from hotspot import history as hist
 from hotspot.categories import CATEGORIES, OTHER
@@ -19,7 +18,8 @@ from hotspot.store import counted_since
 
 
 def day_start(t: float) -> int:
-    return int(datetime.fromtimestamp(t).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    """The unix time the local day of `t` starts (the history's days, hotspot/history.py)."""
+    return int(hist.midnight(hist.local_date(t)))
 
 
 def record(db: sqlite3.Connection, readings: dict[tuple[int, str, str], int], now: float) -> int:
