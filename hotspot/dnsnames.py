@@ -50,13 +50,30 @@ def prune(db: sqlite3.Connection, now: float) -> int:
     return db.execute("DELETE FROM names WHERE expires <= ?", (now,)).rowcount
 
 
+def _read(run_dir: str, query, empty):
+    """`query(db)` on the names file, or `empty` when the snooper has not made it (or its table)."""
+    db = connect(run_dir, readonly=True)
+    if db is None:
+        return empty
+    try:
+        return query(db)
+    except sqlite3.OperationalError:
+        return empty
+    finally:
+        db.close()
+
+
+def addresses_for(run_dir: str, name: str, now: float) -> list[str]:
+    """The addresses a live answer gave `name`, sorted."""
+    return _read(run_dir, lambda db: sorted(r[0] for r in db.execute(
+        "SELECT addr FROM names WHERE name = ? AND expires > ?", (name, now))), [])
+
+
 def names_for(run_dir: str, addrs: Iterable[str], now: float) -> dict[str, str]:
     """{address: name} for those of `addrs` a live answer named."""
     addrs = list(dict.fromkeys(addrs))
-    db = connect(run_dir, readonly=True) if addrs else None
-    if db is None:
-        return {}
-    try:
+
+    def query(db) -> dict[str, str]:
         found = {}
         for i in range(0, len(addrs), 500):
             chunk = addrs[i:i + 500]
@@ -64,7 +81,5 @@ def names_for(run_dir: str, addrs: Iterable[str], now: float) -> dict[str, str]:
             found.update(db.execute(
                 f"SELECT addr, name FROM names WHERE addr IN ({marks}) AND expires > ?", [*chunk, now]))
         return found
-    except sqlite3.OperationalError:  # the snooper has not made its table yet
-        return {}
-    finally:
-        db.close()
+
+    return _read(run_dir, query, {}) if addrs else {}

@@ -99,22 +99,6 @@ def parse_destination(text: str) -> tuple[str | None, str | None]:
     return str(a), None
 
 
-def addresses_of(run_dir: str, name: str, now: float) -> list[str]:
-    """The addresses a live DNS answer gave `name` (the snooper's file, hotspot.dnsnames)."""
-    from hotspot import dnsnames
-
-    db = dnsnames.connect(run_dir, readonly=True)
-    if db is None:
-        return []
-    try:
-        return sorted(r[0] for r in db.execute("SELECT addr FROM names WHERE name = ? AND expires > ?",
-                                                (name, now)))
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
-
-
 # -- events -------------------------------------------------------------------------------------
 
 

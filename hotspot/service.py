@@ -637,11 +637,12 @@ class Hotspot:
     def block_destination(self, mac: str, target: str) -> dict:
         """Drop a client's traffic to and from a remote address (v4 or v6), in its own chains; a DNS
         name blocks the addresses the snooper saw it have (live answers), and says which."""
-        from hotspot.ghost_watch import MAX_BLOCKED, addresses_of, parse_destination
+        from hotspot.dnsnames import addresses_for
+        from hotspot.ghost_watch import MAX_BLOCKED, parse_destination
 
         addr, name = parse_destination(target)
         now = self.clock()
-        addrs = [addr] if addr else addresses_of(self.cfg.run_dir, name, now)
+        addrs = [addr] if addr else addresses_for(self.cfg.run_dir, name, now)
         if not addrs:
             raise ValueError(f"no address is known for {name} (no DNS answer for it was seen lately); "
                              "block one of its addresses instead")

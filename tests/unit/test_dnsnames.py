@@ -8,5 +8,7 @@ def test_names_live_until_their_ttl(tmp_path):
                          ("2001:db8::1", "backup.example.net", "backup", 50.0)])
     got = dnsnames.names_for(str(tmp_path), ["192.0.2.1", "2001:db8::1", "192.0.2.9"], 60.0)
     assert got == {"192.0.2.1": "cdn.example.com"}
+    assert dnsnames.addresses_for(str(tmp_path), "cdn.example.com", 60.0) == ["192.0.2.1"]
+    assert dnsnames.addresses_for(str(tmp_path), "backup.example.net", 60.0) == []  # its TTL ran out
     assert dnsnames.prune(db, 60.0) == 1
     assert dnsnames.names_for(str(tmp_path), ["192.0.2.1"], 100.0) == {}
