@@ -46,19 +46,32 @@ class Answer(NamedTuple):
     chain: tuple[str, ...]  # the name asked for, then each CNAME target down to the record's owner
 
 
-def frame_answers(frame: bytes) -> list[Answer]:
-    """The answers in one captured frame; DnsError for anything else, whatever the bytes."""
+class Reply(NamedTuple):
+    server: bytes  # the answer's source address, packed (4 or 16 bytes)
+    client: str  # the frame's Ethernet destination, the device the answer goes to (aa:bb:cc:dd:ee:ff)
+    answers: list[Answer]
+
+
+def frame_reply(frame: bytes) -> Reply:
+    """Who sent the answer in one captured frame, to which device, and what it says; DnsError for
+    anything else, whatever the bytes."""
     try:
-        return answers(udp_payload(frame))
+        server, payload = udp_payload(frame)
+        return Reply(server, frame[:6].hex(":"), answers(payload))
     except DnsError:
         raise
     except (struct.error, IndexError, ValueError) as e:  # belt and braces: every read is bounded
         raise DnsError(f"malformed: {e}") from None
 
 
-def udp_payload(frame: bytes) -> bytes:
-    """The payload of an Ethernet frame's UDP datagram from port 53 (IPv4 unfragmented or the first
-    fragment, IPv6 without extension headers)."""
+def frame_answers(frame: bytes) -> list[Answer]:
+    """The answers in one captured frame; DnsError for anything else, whatever the bytes."""
+    return frame_reply(frame).answers
+
+
+def udp_payload(frame: bytes) -> tuple[bytes, bytes]:
+    """(source address, packed; payload) of an Ethernet frame's UDP datagram from port 53 (IPv4
+    unfragmented or the first fragment, IPv6 without extension headers)."""
     off = 12
     if len(frame) < 14:
         _fail("short frame")
@@ -79,15 +92,17 @@ def udp_payload(frame: bytes) -> bytes:
         if frame[ip + 9] != 17 or ihl < 20 or _H.unpack_from(frame, ip + 6)[0] & 0x1FFF:
             _fail("not a first UDP fragment")
         udp, end = ip + ihl, min(len(frame), ip + total)
+        source = frame[ip + 12:ip + 16]
     elif ethertype == 0x86DD:
         if len(frame) < ip + 40 or frame[ip] >> 4 != 6 or frame[ip + 6] != 17:
             _fail("not IPv6 UDP")
         udp, end = ip + 40, min(len(frame), ip + 40 + _H.unpack_from(frame, ip + 4)[0])
+        source = frame[ip + 8:ip + 24]
     else:
         _fail("not IP")
     if end < udp + 8 or _H.unpack_from(frame, udp)[0] != 53:
         _fail("not UDP from port 53")
-    return frame[udp + 8:min(end, udp + _H.unpack_from(frame, udp + 4)[0])]
+    return source, frame[udp + 8:min(end, udp + _H.unpack_from(frame, udp + 4)[0])]
 
 
 def answers(msg: bytes) -> list[Answer]:

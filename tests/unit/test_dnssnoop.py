@@ -31,6 +31,11 @@ def dns(qname="www.video.test", *records, qtype="A", **flags) -> DNS:
     return DNS(id=1, qr=1, rd=1, ra=1, qd=DNSQR(qname=qname, qtype=qtype), an=an, **flags)
 
 
+# The answers' source in frame4 and frame6: the router's own resolver, for the snooper's tests that
+# fill the shared sets.
+RESOLVERS = ("203.0.113.10", "2001:db8:ffff::10")
+
+
 def frame4(msg, sport=53, **ip) -> bytes:
     ip = IP(src="203.0.113.10", dst="10.77.0.100", **ip)
     return bytes(Ether() / ip / UDP(sport=sport, dport=40000) / msg)
@@ -312,7 +317,7 @@ def db(tmp_path):
 
 def test_a_flush_puts_categorised_addresses_in_the_kernel_and_every_name_in_the_file(db, tmp_path):
     nft = FakeNft()
-    s = Snooper(CATS, nft, db)
+    s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
     s.frame(frame4(CHAIN), 1000.0)
     s.frame(frame4(dns("plain.example", ("plain.example", "A", 30, "192.0.2.3"))), 1000.0)
     s.frame(frame4(dns("x.example", ("x.example", "CNAME", 30, "dl.updates.test"),
@@ -330,9 +335,37 @@ def test_a_flush_puts_categorised_addresses_in_the_kernel_and_every_name_in_the_
     assert not s.due(1001.0)  # nothing waits
 
 
+def test_an_answer_from_another_server_changes_no_set_and_names_only_its_device(db, tmp_path):
+    """A device resolving through its own server can make it say anything ("8.8.8.8 is an update
+    server"): only the router's resolver's answers reach the sets every device meets."""
+    nft = FakeNft()
+    s = Snooper(CATS, nft, db, resolvers=("10.77.0.1", "fe80::1"))
+    own = dns("dl.updates.test", ("dl.updates.test", "A", 300, "8.8.8.8"))
+    s.frame(bytes(Ether(dst="02:00:00:00:00:0a") / IP(src="203.0.113.10", dst="10.77.0.100")
+                  / UDP(sport=53, dport=4000) / own), 1000.0)
+    video = dns("www.video.test", ("www.video.test", "A", 60, "192.0.2.1"))
+    s.frame(bytes(Ether(dst="02:00:00:00:00:0b") / IP(src="10.77.0.1", dst="10.77.0.101")
+                  / UDP(sport=53, dport=4000) / video), 1000.0)
+    v6 = dns("v6.video.test", ("v6.video.test", "AAAA", 60, "2001:db8::1"), qtype="AAAA")
+    s.frame(bytes(Ether(dst="02:00:00:00:00:0b") / IPv6(src="fe80::1", dst="fe80::b")
+                  / UDP(sport=53, dport=4000) / v6), 1000.0)
+    s.flush(1000.5)
+    assert nft.batches == [[("video", "192.0.2.1", 60, 60), ("video", "2001:db8::1", 60, 60)]]
+    run = str(tmp_path)
+    assert dnsnames.names_for(run, ["8.8.8.8", "192.0.2.1"], 1000.5) == {"192.0.2.1": "www.video.test"}
+    assert dnsnames.names_for(run, ["8.8.8.8"], 1000.5, device="02:00:00:00:00:0b") == {}
+    assert dnsnames.names_for(run, ["8.8.8.8"], 1000.5, device="02:00:00:00:00:0a") == {
+        "8.8.8.8": "dl.updates.test"}
+    s.set_resolvers(["203.0.113.10"])  # the LAN's addresses read again: now that server is the router's
+    s.frame(bytes(Ether(dst="02:00:00:00:00:0a") / IP(src="203.0.113.10", dst="10.77.0.100")
+                  / UDP(sport=53, dport=4000) / own), 1001.0)
+    s.flush(1001.5)
+    assert nft.batches[-1] == [("updates", "8.8.8.8", 300, 300)]
+
+
 def test_a_repeated_answer_takes_the_latest_ttl_and_ttls_are_capped(db):
     nft = FakeNft()
-    s = Snooper(CATS, nft, db)
+    s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
     s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 300, "192.0.2.1"))), 1000.0)
     s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 5, "192.0.2.1"))), 1000.1)
     s.frame(frame4(dns("b.video.test", ("b.video.test", "A", 0, "192.0.2.2"))), 1000.1)
@@ -344,7 +377,8 @@ def test_a_repeated_answer_takes_the_latest_ttl_and_ttls_are_capped(db):
 
 def test_dns_min_ttl_keeps_short_lived_answers_long_enough_to_count(db):
     nft = FakeNft()
-    s = Snooper(CATS, nft, db, min_ttl=60)  # the default: a TTL-0 answer's connection still counts
+    # the default min TTL: a TTL-0 answer's connection still counts
+    s = Snooper(CATS, nft, db, min_ttl=60, resolvers=RESOLVERS)
     s.frame(frame4(dns("b.video.test", ("b.video.test", "A", 0, "192.0.2.2"))), 1000.0)
     s.frame(frame4(dns("c.video.test", ("c.video.test", "A", 600, "192.0.2.3"))), 1000.0)
     s.flush(1000.5)
@@ -353,7 +387,7 @@ def test_dns_min_ttl_keeps_short_lived_answers_long_enough_to_count(db):
 
 def test_a_full_set_costs_only_its_own_category_and_is_logged_once(db, caplog):
     nft = FakeNft(refuse={"video"})
-    s = Snooper(CATS, nft, db)
+    s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
     for at in (1000.0, 1001.0):
         s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 30, "192.0.2.1"))), at)
         s.frame(frame4(dns("b.updates.test", ("b.updates.test", "A", 30, "192.0.2.2"))), at)
@@ -363,7 +397,7 @@ def test_a_full_set_costs_only_its_own_category_and_is_logged_once(db, caplog):
 
 
 def test_answers_whose_ttl_ran_out_are_pruned(db, tmp_path):
-    s = Snooper(CATS, FakeNft(), db)
+    s = Snooper(CATS, FakeNft(), db, resolvers=RESOLVERS)
     s.frame(frame4(dns("a.test", ("a.test", "A", 2, "192.0.2.1"))), 1000.0)
     s.flush(1000.5)
     s.next_prune = 0
