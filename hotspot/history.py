@@ -88,11 +88,12 @@ def parse_when(text: str, what: str = "date") -> datetime:
     t = text.strip()
     try:
         if _DATE.fullmatch(t):
-            d = check_when(date.fromisoformat(t), what, text)
-            return datetime(d.year, d.month, d.day)
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]+", t, re.ASCII):
+            d = date.fromisoformat(t)
+            when = datetime(d.year, d.month, d.day)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]+", t, re.ASCII):
+            when = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        else:
             raise ValueError(t)
-        when = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidValue(f"{what} {quote(text)} is not YYYY-MM-DD or an ISO 8601 date and time") from None
     check_when(when, what, text)
