@@ -25,6 +25,7 @@ from hotspot.config import DEFAULT_PATH, ConfigError, load
 from hotspot.history import resolve
 from hotspot.units import (
     InvalidValue,
+    check_when,
     format_bytes,
     format_duration,
     format_rate,
@@ -315,6 +316,7 @@ def _days(ns) -> tuple[float | None, float | None]:
             day = datetime.strptime(text, "%Y-%m-%d")
         except ValueError:
             raise UsageError(f"apps: {flag} {text!r} is not a date (YYYY-MM-DD)") from None
+        check_when(day, f"apps: {flag}", text)
         out.append(day.timestamp() + after * 86400)
     if out[0] is not None and out[1] is not None and out[1] <= out[0]:
         raise UsageError("apps: --to is before --from")

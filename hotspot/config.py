@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 from hotspot.units import (
     InvalidValue,
     format_duration,
+    out_of_range,
     parse_duration,
     parse_mac,
     parse_rate,
@@ -344,9 +345,13 @@ def _datetime(v: str) -> float | None:
     from datetime import datetime
 
     try:
-        return datetime.fromisoformat(v.strip()).timestamp()
+        when = datetime.fromisoformat(v.strip())
     except ValueError:
         raise _Bad(f"{quote(v)} is not a date and time like '2026-11-28 14:00' (or '' for unset)") from None
+    why = out_of_range(when)
+    if why:
+        raise _Bad(f"{quote(v)}: {why}")
+    return when.timestamp()
 
 
 def _url(v: str) -> str | None:

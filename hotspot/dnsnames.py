@@ -4,6 +4,10 @@ The DNS snooper (its own process) writes what it saw to a small SQLite file in r
 batches; hotspotd and the portal only read it, to name the destinations of a client's traffic.
 An address keeps its name until its answer's TTL runs out; a name the router's own dnsmasq gave
 is seen there too, since the snooper watches the LAN side, where every answer passes.
+
+An answer from the router's own resolver names the address for every device (device ''); one
+from any other server was asked by one device and names it for that device only (its MAC), so
+no device can name, and so block by name, another's destinations.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from pathlib import Path
 DB_NAME = "dns.db"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS names (
-    addr TEXT PRIMARY KEY,          -- as ipaddress prints it (IPv6 compressed, lower case)
+    addr TEXT NOT NULL,             -- as ipaddress prints it (IPv6 compressed, lower case)
+    device TEXT NOT NULL,           -- '' (the router's resolver: every device) or the device's MAC
     name TEXT NOT NULL,             -- the name asked for (the first of a CNAME chain), lower case
     category TEXT,                  -- its category slug from the categories list, NULL = other
-    expires REAL NOT NULL           -- unix time the answer's TTL ran out
+    expires REAL NOT NULL,          -- unix time the answer's TTL ran out
+    PRIMARY KEY (addr, device)
 ) WITHOUT ROWID;
 """
+SHARED = ""  # the device of the router's own resolver's answers
 
 
 def connect(run_dir: str, *, readonly: bool = False) -> sqlite3.Connection | None:
@@ -33,15 +40,18 @@ def connect(run_dir: str, *, readonly: bool = False) -> sqlite3.Connection | Non
     db = sqlite3.connect(str(path), timeout=5, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")  # RAM, and a lost name only shows as an address
+    columns = {row[1] for row in db.execute("PRAGMA table_info(names)")}
+    if columns and "device" not in columns:  # an older snooper's file: names are a cache, start anew
+        db.execute("DROP TABLE names")
     db.executescript(SCHEMA)
     return db
 
 
-def record(db: sqlite3.Connection, seen: Iterable[tuple[str, str, str | None, float]]) -> None:
-    """Keep (addr, name, category, expires) rows, one transaction for the batch."""
+def record(db: sqlite3.Connection, seen: Iterable[tuple[str, str, str | None, float, str]]) -> None:
+    """Keep (addr, name, category, expires, device) rows, one transaction for the batch."""
     db.execute("BEGIN IMMEDIATE")
-    db.executemany("INSERT OR REPLACE INTO names (addr, name, category, expires) VALUES (?, ?, ?, ?)",
-                   list(seen))
+    db.executemany("INSERT OR REPLACE INTO names (addr, name, category, expires, device) "
+                   "VALUES (?, ?, ?, ?, ?)", list(seen))
     db.execute("COMMIT")
 
 
@@ -63,14 +73,17 @@ def _read(run_dir: str, query, empty):
         db.close()
 
 
-def addresses_for(run_dir: str, name: str, now: float) -> list[str]:
-    """The addresses a live answer gave `name`, sorted."""
-    return _read(run_dir, lambda db: sorted(r[0] for r in db.execute(
-        "SELECT addr FROM names WHERE name = ? AND expires > ?", (name, now))), [])
+def addresses_for(run_dir: str, name: str, now: float, device: str | None = None) -> list[str]:
+    """The addresses a live answer gave `name`: the router's resolver's, and those `device` (a MAC)
+    was given by a server of its own; sorted."""
+    return _read(run_dir, lambda db: sorted({r[0] for r in db.execute(
+        "SELECT addr FROM names WHERE name = ? AND expires > ? AND device IN (?, ?)",
+        (name, now, SHARED, device or SHARED))}), [])
 
 
-def names_for(run_dir: str, addrs: Iterable[str], now: float) -> dict[str, str]:
-    """{address: name} for those of `addrs` a live answer named."""
+def names_for(run_dir: str, addrs: Iterable[str], now: float, device: str | None = None) -> dict[str, str]:
+    """{address: name} for those of `addrs` a live answer named: the name `device` (a MAC) was given
+    by a server of its own, else the router's resolver's."""
     addrs = list(dict.fromkeys(addrs))
 
     def query(db) -> dict[str, str]:
@@ -78,8 +91,10 @@ def names_for(run_dir: str, addrs: Iterable[str], now: float) -> dict[str, str]:
         for i in range(0, len(addrs), 500):
             chunk = addrs[i:i + 500]
             marks = ", ".join("?" * len(chunk))
-            found.update(db.execute(
-                f"SELECT addr, name FROM names WHERE addr IN ({marks}) AND expires > ?", [*chunk, now]))
+            rows = db.execute(f"SELECT addr, name FROM names WHERE addr IN ({marks}) AND expires > ? "
+                              "AND device IN (?, ?) ORDER BY device <> ?",
+                              [*chunk, now, SHARED, device or SHARED, SHARED])
+            found.update(rows)  # the router's rows first: the device's own, if any, win
         return found
 
     return _read(run_dir, query, {}) if addrs else {}

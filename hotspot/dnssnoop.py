@@ -16,6 +16,11 @@ Answers from the router's own dnsmasq cross the LAN device too and are not skipp
 nftset option fills the sets only for the domains its config lists, without their TTL, and never
 writes the names file, which wants every name; adding an address again costs one element update.
 
+Only the router's own answers (from one of the LAN device's addresses: its resolver) go into the
+category sets, which every device's traffic meets. An answer from any other server was asked by one
+device, which can make it say anything (8.8.8.8 is an "update" server): it names its addresses for
+that device alone in the names file and changes nothing in the kernel.
+
 SIGHUP reloads the config's categories list (a bad list is reported and the old one kept).
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import ipaddress
 import logging
 import os
 import select
@@ -31,11 +37,12 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Iterable
 
 from hotspot import dnsnames
 from hotspot.categories import Categories, CategoriesError
 from hotspot.categories import load as load_categories
-from hotspot.dnswire import DnsError, frame_answers
+from hotspot.dnswire import DnsError, frame_reply
 
 log = logging.getLogger("hotspot")
 
@@ -44,6 +51,7 @@ PRUNE_SECONDS = 10  # how often the names file forgets answers whose TTL ran out
 MAX_TTL = 86400  # an answer's TTL is capped here: a forged "forever" must not pin an address
 MAX_PENDING = 50000  # addresses waiting for a flush; past this a burst is dropped, not hoarded
 READ_BURST = 256  # frames read per wake-up before the loop looks at its clock again
+ADDRESSES_SECONDS = 10  # how often the LAN device's own addresses (the router's resolver) are read again
 # After a wake-up with frames, let the next ones gather in the socket's buffer for this long rather
 # than wake (and fail a read) for nearly every frame: at 1,000 answers/s the snooper took 12 % of a
 # core without this, 7 % with it (tests/bench/snoop.py).
@@ -86,29 +94,38 @@ _SO_ATTACH_FILTER = 26
 class Snooper:
     """What the capture saw since the last flush, and the flush: no capture here (unit-tested)."""
 
-    def __init__(self, categories: Categories, nft, db, clock=time.time, min_ttl: int = 0) -> None:
+    def __init__(self, categories: Categories, nft, db, clock=time.time, min_ttl: int = 0,
+                 resolvers: Iterable[str] = ()) -> None:
         self.categories = categories
+        self.set_resolvers(resolvers)
         self.min_ttl = max(1, min_ttl)  # nft's timeouts are whole seconds, 1 at least
         self.nft = nft  # hotspot.nft.Nft, or a fake
         self.db = db  # the names file (hotspot.dnsnames)
         self.clock = clock
         self.kernel: dict[tuple[str, str], tuple[int, float]] = {}  # (category, addr) -> (ttl, deadline)
-        self.names: dict[str, tuple[str, str | None, float]] = {}  # addr -> (name, category, deadline)
+        # (addr, device: dnsnames.SHARED or a MAC) -> (name, category, deadline)
+        self.names: dict[tuple[str, str], tuple[str, str | None, float]] = {}
         self.next_flush = self.next_prune = 0.0
         self.frames = self.bad = self.dropped = 0
         self.failing: dict[str, str] = {}  # what -> its last error, logged once until it changes
+
+    def set_resolvers(self, addresses: Iterable[str]) -> None:
+        """The router's own addresses: answers from them are its resolver's, for every device."""
+        self.resolvers = frozenset(ipaddress.ip_address(a).packed for a in addresses)
 
     def frame(self, data: bytes, now: float) -> None:
         """One captured frame; anything that is not a well-formed answer is counted and ignored."""
         self.frames += 1
         try:
-            found = frame_answers(data)
+            server, client, found = frame_reply(data)
         except DnsError:
             self.bad += 1
             return
         if len(self.names) >= MAX_PENDING:
             self.dropped += len(found)
             return
+        shared = server in self.resolvers  # else one device asked it: its answers are that device's
+        device = dnsnames.SHARED if shared else client
         match = self.categories.match
         category = None
         for i, (addr, ttl, chain) in enumerate(found):
@@ -118,8 +135,8 @@ class Snooper:
                 category = next((c for c in map(match, chain) if c), None)
             ttl = max(self.min_ttl, min(ttl, MAX_TTL))
             deadline = now + ttl
-            self.names[addr] = (chain[0], category, deadline)
-            if category:
+            self.names[(addr, device)] = (chain[0], category, deadline)
+            if category and shared:
                 self.kernel[(category, addr)] = (ttl, deadline)  # the latest answer's, refreshed
         if not self.next_flush:
             self.next_flush = now + FLUSH_SECONDS
@@ -139,7 +156,8 @@ class Snooper:
         if entries:
             self._guard("kernel sets", lambda: self._to_kernel(entries))
         if names:
-            rows = [(addr, name, cat, deadline) for addr, (name, cat, deadline) in names.items()]
+            rows = [(addr, name, cat, deadline, device)
+                    for (addr, device), (name, cat, deadline) in names.items()]
             self._guard("names file", lambda: dnsnames.record(self.db, rows))
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_SECONDS
@@ -173,6 +191,17 @@ class Snooper:
             self.failing[what] = msg
             return
         self.failing.pop(what, None)
+
+
+def own_addresses(device: str) -> list[str]:
+    """The LAN device's addresses, link-local ones included: where the router's resolver answers."""
+    from hotspot.neighbours import addresses
+
+    try:
+        return addresses(device, link_local=True)
+    except OSError as e:
+        log.error("dns snooper: cannot read the addresses of %s: %s", device, e)
+        return []
 
 
 def bpf_program() -> bytes:
@@ -220,7 +249,9 @@ def run(config_path: str) -> int:
         return EXIT_CANNOT_RUN
     from hotspot.nft import Nft
 
-    snooper = Snooper(categories, Nft(), dnsnames.connect(cfg.run_dir), min_ttl=cfg.dns_min_ttl)
+    snooper = Snooper(categories, Nft(), dnsnames.connect(cfg.run_dir), min_ttl=cfg.dns_min_ttl,
+                      resolvers=own_addresses(cfg.lan_device))
+    next_addresses = time.time() + ADDRESSES_SECONDS
     stop, reload = [], []
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
@@ -261,6 +292,9 @@ def run(config_path: str) -> int:
             except (ConfigError, CategoriesError) as e:
                 log.error("dns snooper: categories not reloaded: %s", str(e).splitlines()[0])
         now = time.time()
+        if now >= next_addresses:  # a new IPv6 prefix, an address added: the resolver's answers
+            next_addresses = now + ADDRESSES_SECONDS
+            snooper.set_resolvers(own_addresses(cfg.lan_device))
         if snooper.due(now) or now >= snooper.next_prune:
             snooper.flush(now)
     log.info("dns snooper: stopped (%d frames, %d not answers)", snooper.frames, snooper.bad)

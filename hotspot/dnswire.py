@@ -19,6 +19,14 @@ from typing import NamedTuple
 TYPE_A, TYPE_CNAME, TYPE_AAAA = 1, 5, 28
 CLASS_IN = 1
 MAX_CHAIN = 16  # CNAME hops followed from the question (resolvers stop at about 8-16)
+# Pointers followed, and labels read again behind them, per message, over all its names. Each
+# pointer may only go backwards, so no name loops, but chains of them can make every record's name a
+# walk through the whole message: a 1.5 kB answer built so took 650 times an ordinary one. (What a
+# name holds in place is read once: the message's length bounds that.) A full frame holds about 90
+# address records (16 bytes each); owners that each point to a name of 6 labels take 90 x 8 = 720.
+# A message that needs more is malformed.
+MAX_NAME_STEPS = 768
+MAX_VLAN_TAGS = 2  # 802.1Q, or 802.1ad with the 802.1Q tag inside it
 _ETH_VLAN = (0x8100, 0x88A8)
 _H = struct.Struct(">H")
 _DNS_HEADER = struct.Struct(">HHHHHH")
@@ -38,27 +46,42 @@ class Answer(NamedTuple):
     chain: tuple[str, ...]  # the name asked for, then each CNAME target down to the record's owner
 
 
-def frame_answers(frame: bytes) -> list[Answer]:
-    """The answers in one captured frame; DnsError for anything else, whatever the bytes."""
+class Reply(NamedTuple):
+    server: bytes  # the answer's source address, packed (4 or 16 bytes)
+    client: str  # the frame's Ethernet destination, the device the answer goes to (aa:bb:cc:dd:ee:ff)
+    answers: list[Answer]
+
+
+def frame_reply(frame: bytes) -> Reply:
+    """Who sent the answer in one captured frame, to which device, and what it says; DnsError for
+    anything else, whatever the bytes."""
     try:
-        return answers(udp_payload(frame))
+        server, payload = udp_payload(frame)
+        return Reply(server, frame[:6].hex(":"), answers(payload))
     except DnsError:
         raise
     except (struct.error, IndexError, ValueError) as e:  # belt and braces: every read is bounded
         raise DnsError(f"malformed: {e}") from None
 
 
-def udp_payload(frame: bytes) -> bytes:
-    """The payload of an Ethernet frame's UDP datagram from port 53 (IPv4 unfragmented or the first
-    fragment, IPv6 without extension headers)."""
+def frame_answers(frame: bytes) -> list[Answer]:
+    """The answers in one captured frame; DnsError for anything else, whatever the bytes."""
+    return frame_reply(frame).answers
+
+
+def udp_payload(frame: bytes) -> tuple[bytes, bytes]:
+    """(source address, packed; payload) of an Ethernet frame's UDP datagram from port 53 (IPv4
+    unfragmented or the first fragment, IPv6 without extension headers)."""
     off = 12
     if len(frame) < 14:
         _fail("short frame")
     (ethertype,) = _H.unpack_from(frame, off)
+    tags = 0
     while ethertype in _ETH_VLAN:  # a tag scapy put back from the packet's metadata
+        tags += 1
         off += 4
-        if len(frame) < off + 2:
-            _fail("short frame")
+        if tags > MAX_VLAN_TAGS or len(frame) < off + 2:
+            _fail("too many VLAN tags" if tags > MAX_VLAN_TAGS else "short frame")
         (ethertype,) = _H.unpack_from(frame, off)
     ip = off + 2
     if ethertype == 0x0800:
@@ -69,15 +92,17 @@ def udp_payload(frame: bytes) -> bytes:
         if frame[ip + 9] != 17 or ihl < 20 or _H.unpack_from(frame, ip + 6)[0] & 0x1FFF:
             _fail("not a first UDP fragment")
         udp, end = ip + ihl, min(len(frame), ip + total)
+        source = frame[ip + 12:ip + 16]
     elif ethertype == 0x86DD:
         if len(frame) < ip + 40 or frame[ip] >> 4 != 6 or frame[ip + 6] != 17:
             _fail("not IPv6 UDP")
         udp, end = ip + 40, min(len(frame), ip + 40 + _H.unpack_from(frame, ip + 4)[0])
+        source = frame[ip + 8:ip + 24]
     else:
         _fail("not IP")
     if end < udp + 8 or _H.unpack_from(frame, udp)[0] != 53:
         _fail("not UDP from port 53")
-    return frame[udp + 8:min(end, udp + _H.unpack_from(frame, udp + 4)[0])]
+    return source, frame[udp + 8:min(end, udp + _H.unpack_from(frame, udp + 4)[0])]
 
 
 def answers(msg: bytes) -> list[Answer]:
@@ -90,12 +115,12 @@ def answers(msg: bytes) -> list[Answer]:
         return []
     if qdcount != 1:
         _fail("not one question")
-    asked, pos = read_name(msg, 12)
+    asked, pos, steps = read_name(msg, 12, MAX_NAME_STEPS)
     pos += 4  # qtype, qclass
     cnames: dict[str, str] = {}
     records: list[tuple[str, int, bytes]] = []
     for _ in range(ancount):
-        owner, pos = read_name(msg, pos)
+        owner, pos, steps = read_name(msg, pos, steps)
         if pos + 10 > len(msg):
             _fail("truncated record")
         rtype, rclass, ttl, rdlen = _RR.unpack_from(msg, pos)
@@ -104,7 +129,8 @@ def answers(msg: bytes) -> list[Answer]:
             _fail("truncated record")
         if rclass == CLASS_IN:
             if rtype == TYPE_CNAME:
-                cnames.setdefault(owner, read_name(msg, pos)[0])
+                target, _end, steps = read_name(msg, pos, steps)
+                cnames.setdefault(owner, target)
             elif rtype == TYPE_A and rdlen == 4 or rtype == TYPE_AAAA and rdlen == 16:
                 records.append((owner, ttl & 0x7FFFFFFF, msg[pos:pos + rdlen]))  # RFC 2181 8
         pos += rdlen
@@ -126,9 +152,11 @@ def answers(msg: bytes) -> list[Answer]:
     return out
 
 
-def read_name(msg: bytes, pos: int) -> tuple[str, int]:
-    """(name, lower case without the final dot; the position after it), following compression
-    pointers, which may only point backwards (so a loop cannot run forever)."""
+def read_name(msg: bytes, pos: int, steps: int) -> tuple[str, int, int]:
+    """(name, lower case without the final dot; the position after it; what is left of `steps`),
+    following compression pointers, which may only point backwards (so a loop cannot run forever).
+    Each pointer followed and each label read behind one takes one of `steps`, the message's
+    budget (MAX_NAME_STEPS)."""
     labels: list[bytes] = []
     end = None  # where the name ends in the record, once a pointer is followed
     size = 0
@@ -136,6 +164,10 @@ def read_name(msg: bytes, pos: int) -> tuple[str, int]:
     while True:
         if pos >= len(msg):
             _fail("truncated name")
+        if end is not None:  # behind a pointer: what this message's names may read again
+            steps -= 1
+            if steps < 0:
+                _fail("too many compression pointers and labels behind them in one message")
         n = msg[pos]
         if n == 0:
             pos += 1
@@ -162,7 +194,7 @@ def read_name(msg: bytes, pos: int) -> tuple[str, int]:
             _fail("bad byte in name")
         labels.append(label)
         pos += 1 + n
-    return b".".join(labels).decode("ascii").lower(), pos if end is None else end
+    return b".".join(labels).decode("ascii").lower(), pos if end is None else end, steps
 
 
 def _fail(why: str):

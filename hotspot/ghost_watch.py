@@ -272,7 +272,7 @@ class GhostWatch:
         schema(db)
         queued = []
         for e, new in found:
-            named = names_for(run_dir, [d["addr"] for d in e["destinations"]], now)
+            named = names_for(run_dir, [d["addr"] for d in e["destinations"]], now, device=e["mac"])
             for d in e["destinations"]:
                 d["name"] = named.get(d["addr"])
             dests = json.dumps(e["destinations"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from hotspot.units import InvalidValue, quote
+from hotspot.units import MAX_YEAR, MIN_YEAR, InvalidValue, check_when, quote
 
 BYS = ("hour", "day", "month")
 PLAN = -1  # the client id of the plan's own rows in usage_days/usage_months: every client summed
@@ -81,20 +81,28 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def parse_when(text: str, what: str = "date") -> datetime:
-    """YYYY-MM-DD (local midnight) or an ISO 8601 date-time (local time unless it names an offset)."""
+    """YYYY-MM-DD (local midnight) or an ISO 8601 date-time (local time unless it names an offset),
+    in the years MIN_YEAR..MAX_YEAR (hotspot/units.py), both as written and in local time."""
     if not isinstance(text, str) or len(text) > 40:
         raise InvalidValue(f"{what} must be YYYY-MM-DD or an ISO 8601 date and time")
     t = text.strip()
     try:
         if _DATE.fullmatch(t):
             d = date.fromisoformat(t)
-            return datetime(d.year, d.month, d.day)
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]+", t, re.ASCII):
+            when = datetime(d.year, d.month, d.day)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]+", t, re.ASCII):
+            when = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        else:
             raise ValueError(t)
-        when = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidValue(f"{what} {quote(text)} is not YYYY-MM-DD or an ISO 8601 date and time") from None
-    return when.astimezone().replace(tzinfo=None) if when.tzinfo else when
+    check_when(when, what, text)
+    return check_when(when.astimezone().replace(tzinfo=None), what, text) if when.tzinfo else when
+
+
+def _limits() -> tuple[float, float]:
+    """The first and the last instant a range may cover, as unix times (local midnights)."""
+    return midnight(date(MIN_YEAR, 1, 1)), midnight(date(MAX_YEAR + 1, 1, 1))
 
 
 def _ts(when: datetime) -> float:
@@ -132,10 +140,13 @@ def resolve(by: str, since: str | None, until: str | None, now: float) -> tuple[
     d_since, d_until = default_range(by, now)
     s = _ts(parse_when(since, "--from")) if since else None
     u = _ts(parse_when(until, "--to")) if until else None
+    first, last = _limits()
     if s is None and u is not None:
-        s = u - (d_until - d_since)  # the default range's length, ending at --to
+        s = max(first, u - (d_until - d_since))  # the default range's length, ending at --to
+    if u is None and s is not None:
+        u = max(d_until, min(last, s + (d_until - d_since)))  # at least that length from --from
     s = d_since if s is None else s
-    u = max(d_until, s + (d_until - d_since)) if u is None else u
+    u = d_until if u is None else u
     if u <= s:
         raise InvalidValue("--to must be after --from")
     return s, u

@@ -93,8 +93,9 @@ def neighbours(dev: str) -> dict[str, list[str]]:
     return found
 
 
-def addresses(dev: str) -> list[str]:
-    """The device's own addresses (IPv4 and global/ULA IPv6), where the portal listens."""
+def addresses(dev: str, link_local: bool = False) -> list[str]:
+    """The device's own addresses (IPv4 and global/ULA IPv6, where the portal listens; and the
+    link-local ones with `link_local`)."""
     idx = ifindex(dev)
     if idx is None:
         return []
@@ -107,6 +108,6 @@ def addresses(dev: str) -> list[str]:
         raw = found.get(IFA_LOCAL) or found.get(IFA_ADDRESS)
         if raw:
             addr = ipaddress.ip_address(raw)
-            if not addr.is_link_local:
+            if link_local or not addr.is_link_local:
                 out.append(str(addr))
     return out

@@ -642,7 +642,8 @@ class Hotspot:
 
         addr, name = parse_destination(target)
         now = self.clock()
-        addrs = [addr] if addr else addresses_for(self.cfg.run_dir, name, now)
+        # the router's resolver's answers, and this device's own: never another device's
+        addrs = [addr] if addr else addresses_for(self.cfg.run_dir, name, now, device=self.find(mac).mac)
         if not addrs:
             raise ValueError(f"no address is known for {name} (no DNS answer for it was seen lately); "
                              "block one of its addresses instead")

@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 
 from hotspot import forecast as fc
 from hotspot.period import _add_months, _month_start
+from hotspot.units import out_of_range
 
 
 class TraceError(ValueError):
@@ -31,13 +32,16 @@ class TraceUnreadable(TraceError):
 
 def parse_time(text: str, tz=None, what: str = "time") -> datetime:
     """ISO 8601 date or date and time; without an offset, in `tz` (UTC by default)."""
+    s = text.strip()
     try:
-        t = datetime.fromisoformat(text.strip())
-        if len(text.strip()) <= 10:  # a date alone: its midnight
-            t = datetime.combine(date.fromisoformat(text.strip()), datetime.min.time())
+        t = datetime.fromisoformat(s)
+        if len(s) <= 10:  # a date alone: its midnight
+            t = datetime.combine(date.fromisoformat(s), datetime.min.time())
     except ValueError:
-        raise TraceError(f"invalid {what} {text.strip()[:40]!r}: use ISO 8601, e.g. 2026-11-15T00:00+08:00"
-                         ) from None
+        raise TraceError(f"invalid {what} {s[:40]!r}: use ISO 8601, e.g. 2026-11-15T00:00+08:00") from None
+    why = out_of_range(t)  # the years the periods' arithmetic and the unix times stay sane in
+    if why:
+        raise TraceError(f"invalid {what} {s[:40]!r}: {why}")
     return t if t.tzinfo else t.replace(tzinfo=tz or timezone.utc)
 
 

@@ -196,6 +196,51 @@ def format_duration(seconds: int) -> str:
     return "".join(out) or "0s"
 
 
+# The years a date or time a person types may name: what the history and the plans can hold, with
+# room on both sides for the arithmetic done on it (a day, a month, a year on or back, a UTC offset)
+# to stay inside what datetime and time_t hold. A router without a real-time clock boots in 1970
+# (DESIGN: clock jumps): nothing of that time is kept, so there is nothing there to ask for.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_OFFSET_HOURS = 14  # the widest UTC offset in use (Kiribati); +14:30 is a typing error
+
+
+def out_of_range(when) -> str | None:
+    """Why `when` (a date, or a datetime with or without an offset) is not one a person may name, or
+    None. The first instant after MAX_YEAR is allowed: it is the exclusive end of a range in it."""
+    from datetime import date, datetime
+
+    if isinstance(when, datetime):
+        offset = when.utcoffset()
+        if offset is not None and abs(offset.total_seconds()) > MAX_OFFSET_HOURS * 3600:
+            return f"a UTC offset is at most ±{MAX_OFFSET_HOURS}:00"
+        ok = datetime(MIN_YEAR, 1, 1) <= when.replace(tzinfo=None) <= datetime(MAX_YEAR + 1, 1, 1)
+    else:
+        ok = date(MIN_YEAR, 1, 1) <= when <= date(MAX_YEAR + 1, 1, 1)
+    return None if ok else f"out of range: dates are in the years {MIN_YEAR} to {MAX_YEAR}"
+
+
+def check_when(when, what: str, text: object):
+    """`when` if out_of_range finds nothing wrong with it; else InvalidValue naming `what` and the
+    `text` it was read from."""
+    why = out_of_range(when)
+    if why:
+        raise InvalidValue(f"{what} {quote(text)}: {why}")
+    return when
+
+
+def check_timestamp(ts: object, what: str) -> float:
+    """A unix time within MIN_YEAR..MAX_YEAR (a day's slack either side for any time zone), as a float;
+    else InvalidValue (infinities and NaN included)."""
+    from datetime import datetime, timezone
+
+    lo = datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() - 86400
+    hi = datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() + 86400
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not lo <= ts <= hi:  # NaN fails too
+        raise InvalidValue(f"{what} {quote(ts)}: out of range: dates are in the years {MIN_YEAR} to "
+                           f"{MAX_YEAR}")
+    return float(ts)
+
+
 def iso(ts: float | None) -> str | None:
     """A unix time as ISO 8601 in the router's local time (None for none)."""
     if not ts:

@@ -17,7 +17,7 @@ from hotspot import apps
 from hotspot import history as hist
 from hotspot.period import trusted_now
 from hotspot.store import Store
-from hotspot.units import InvalidValue, iso
+from hotspot.units import InvalidValue, check_timestamp, iso
 
 
 @dataclass
@@ -50,8 +50,8 @@ class UsageHistory:
         InvalidValue for a bad range or one finer than retention kept."""
         texts = [v if isinstance(v, str) or v is None else None for v in (since, until)]
         s, u = hist.resolve(by, *texts, self.now)
-        s = since if isinstance(since, (int, float)) else s
-        u = until if isinstance(until, (int, float)) else u
+        s = check_timestamp(since, "--from") if isinstance(since, (int, float)) else s
+        u = check_timestamp(until, "--to") if isinstance(until, (int, float)) else u
         if u <= s:
             raise InvalidValue("--to must be after --from")
         first, end = hist.bucket_range(by, s, u)

@@ -52,6 +52,10 @@ def safe_url(url: str | None) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return None
+    try:
+        parts.port  # noqa: B018 -- raises for a port that cannot be
+    except ValueError:
+        return None
     return url
 
 

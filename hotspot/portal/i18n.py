@@ -11,7 +11,7 @@ import gettext as _gettext
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, current_app, g, request
 
@@ -168,10 +168,21 @@ def format_percent(part: float | None, whole: float | None) -> int:
     return max(0, min(100, round(100 * part / whole)))
 
 
+# What a path may keep as it is (RFC 3986 pchar and "/"); anything else is percent-encoded, so that
+# no backslash, tab, newline, space or other character a browser reads as a separator survives.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def local_path(path: str) -> str:
+    """`path` (as the request named it, decoded) as a link that stays on this site: percent-encoded,
+    starting with exactly one "/" (a browser reads "//host" and "/\\host" as another site)."""
+    return "/" + quote(path, safe=_PATH_SAFE).lstrip("/")
+
+
 def lang_url(code: str) -> str:
     """This page's URL with `lang=code`, keeping its other parameters (a kept `url`, say)."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"] + [("lang", code)]
-    return request.path + "?" + urlencode(args)
+    return local_path(request.path) + "?" + urlencode(args)
 
 
 def init_app(app: Flask) -> None:

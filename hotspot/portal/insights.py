@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_date, format_size, get_locale
+from hotspot.units import MAX_YEAR, MIN_YEAR
 
 LEVELS = 5
 TREND_WEEKS = 26  # a longer range is drawn by month
@@ -59,11 +60,18 @@ def month_short(d: date) -> str:
     return f"{d.month}月" if get_locale() == "zh" else _MONTHS_EN[d.month - 1][:3]
 
 
-def _day(text) -> date | None:
+def _written_day(text) -> date | None:
     try:
         return date.fromisoformat(text) if isinstance(text, str) and len(text) == 10 else None
     except ValueError:
         return None
+
+
+def _day(text) -> date | None:
+    """A YYYY-MM-DD in the years a date may name (hotspot/units.py), else None: the day after it,
+    the month around it, are still dates."""
+    d = _written_day(text)
+    return d if d is not None and date(MIN_YEAR, 1, 1) <= d <= date(MAX_YEAR, 12, 31) else None
 
 
 def _month(text) -> date | None:
@@ -124,8 +132,12 @@ class Page:
             return default
         first, last = (_day(g) if g else None for g in given)
         if (given[0] and first is None) or (given[1] and last is None):
-            self.errors.append(_("Dates are written YYYY-MM-DD, e.g. %(example)s.",
-                                 example=self.today.isoformat()))
+            if all(_written_day(g) for g in given if g):
+                self.errors.append(_("Dates are in the years %(first)s to %(last)s.",
+                                     first=MIN_YEAR, last=MAX_YEAR))
+            else:
+                self.errors.append(_("Dates are written YYYY-MM-DD, e.g. %(example)s.",
+                                     example=self.today.isoformat()))
             return default
         last = last or self.today
         first = first or last - timedelta(days=83)

@@ -1,9 +1,10 @@
 """The DNS snooper's CPU at 1,000 DNS answers/s, as the real hotspotd runs it in the lab.
 
 A client sends answers (a CNAME and two addresses each, half of them for names of the shipped
-categories list, IPv4 and IPv6) to the internet's UDP echo on port 53, which returns them from
-port 53: 1,000 real DNS responses a second leave the router's LAN device towards the client, while
-the same bytes come in as queries the kernel filter must drop. The figure is the snooper process's
+categories list, IPv4 and IPv6) to a UDP echo on port 53 of one of the router's LAN addresses (a
+stand-in for the router's resolver, the only one whose answers fill the category sets), which
+returns them: 1,000 real DNS responses a second leave the router's LAN device towards the client,
+while the same bytes come in as queries the kernel filter must drop. The figure is the snooper process's
 CPU time (/proc, user + system) over a measured window, as a percentage of one core.
 
 Also reported: scapy's own parse of the same answers next to hotspot.dnswire's, the measurement
@@ -23,7 +24,7 @@ from hotspot.categories import load
 from hotspot.lab import Lab
 from hotspot.lab.hotspotd import Hotspotd
 from tests.bench.common import cpu_seconds, emit, loadavg, log, proc_vm
-from tests.lab.conftest import ECHO_PORT, ECHO_SCRIPT, listening, serve
+from tests.lab.conftest import RESOLVER4, router_resolver
 
 GOAL = 10.0  # % of one core
 RATE = 1000  # answers/s
@@ -102,15 +103,14 @@ def run_snoop() -> None:
     scapy_us, ours_us = parse_costs(payloads)
     log(f"parse: scapy {scapy_us:.0f} us/answer, hotspot.dnswire {ours_us:.1f} us/answer")
     with Lab(clients=("c1",), ipv6=True) as lab:
-        serve(lab, lab.internet, ECHO_SCRIPT, ECHO_PORT)
-        lab.wait_for(lambda: listening(lab, lab.internet, ECHO_PORT, "u"), 10, "the UDP echo")
+        router_resolver(lab)  # answers from the router's own resolver: the ones that fill the sets
         d = Hotspotd(lab).start()
         lab.wait_for(lambda: "dns snooper: watching" in d.log(), 10, "the dns snooper")
         pid = int(re.findall(r"dns snooper started \(pid (\d+)\)", d.log())[-1])
         path = Path(lab.dir) / "answers.hex"
         path.write_text("\n".join(p.hex() for p in payloads))
         seconds = WARMUP + WINDOW + 1
-        sender = lab.popen("c1", sys.executable, "-c", SENDER, RATE, seconds, lab.server4, path,
+        sender = lab.popen("c1", sys.executable, "-c", SENDER, RATE, seconds, RESOLVER4, path,
                            stdout=-1, text=True)
         time.sleep(WARMUP)
         c0, t0 = cpu_seconds(pid), time.monotonic()

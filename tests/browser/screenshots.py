@@ -122,6 +122,7 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-plan-alert": (plan_persona(17_100_000_000), "/"),
         "client-plan-paused": (plan_persona(20_000_000_000), "/"),
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
+        "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()

@@ -112,3 +112,29 @@ def web(lab):
         lab.wait_for(lambda ns=ns, port=port, proto=proto: listening(lab, ns, port, proto), 10,
                      f"a server on {ns} port {port}")
     return lab
+
+
+# A UDP echo on given addresses (a stand-in for a resolver on the router: what it gets, it answers).
+ROUTER_ECHO = r"""
+import select, socket, sys
+socks = []
+for addr in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, int(sys.argv[1])))
+    socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        data, peer = s.recvfrom(2048)
+        s.sendto(data, peer)
+"""
+RESOLVER4, RESOLVER6 = "10.77.0.53", "2001:db8:77::53"  # more of the router's LAN addresses
+
+
+def router_resolver(lab) -> None:
+    """The echo on two more of the router's own LAN addresses, port 53 (dnsmasq binds only the
+    addresses it found at its start): answers sent to it come back from the router's resolver."""
+    lab.run(lab.router, "sh", "-ec", f"ip addr add {RESOLVER4}/24 dev {lab.lan_device}; "
+            f"ip -6 addr add {RESOLVER6}/64 dev {lab.lan_device} nodad")
+    serve(lab, lab.router, ROUTER_ECHO, 53, RESOLVER4, RESOLVER6)
+    lab.wait_for(lambda: RESOLVER4 in lab.run(lab.router, "ss", "-Hnul", "sport = :53").stdout, 10,
+                 "the router's stand-in resolver")

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+from hotspot import dnsnames
 from hotspot.lab import FREE_DEVICE, WAN_DEVICE, Lab
 from hotspot.lab.hotspotd import Hotspotd
 
@@ -83,7 +84,7 @@ def category_bytes(d: Hotspotd, name: str, cid: int) -> int:
     return sum(e["elem"]["counter"]["bytes"] for e in kernel_set(d, name) if e["elem"]["val"] == mark)
 
 
-def start(tmp_path) -> tuple[Lab, Hotspotd]:
+def start(tmp_path, dns_redirect: bool = True) -> tuple[Lab, Hotspotd]:
     conf_dir = tmp_path / "dnsmasq.d"
     conf_dir.mkdir()
     (tmp_path / "categories.conf").write_text(CATEGORIES)
@@ -99,11 +100,11 @@ def start(tmp_path) -> tuple[Lab, Hotspotd]:
                   f"--listen-address={UPSTREAM6}", "--user=root", "--group=root",
                   f"--address=/video.test/{VIDEO4}", f"--address=/video.test/{VIDEO6}",
                   f"--address=/update.test/{UPDATE4}", f"--address=/plain.test/{PLAIN4}",
-                  "--address=/internet.lab/203.0.113.99")
+                  "--address=/internet.lab/203.0.113.99", f"--address=/fake.update.test/{PLAIN4}")
         lab.nft(lab.clients["c1"].ns, _METER)
         d = Hotspotd(lab, categories_file=str(tmp_path / "categories.conf"),
                      dnsmasq_nftset_file=str(conf_dir / "hotspot-categories.conf"),
-                     unmetered_device=(FREE_DEVICE,), dns_redirect=True, poll_interval=0.2)
+                     unmetered_device=(FREE_DEVICE,), dns_redirect=dns_redirect, poll_interval=0.2)
         d.extra_env["HOTSPOT_APPS_INTERVAL"] = "0"
         d.start()
     except BaseException:
@@ -172,6 +173,45 @@ def test_app_categories_the_update_guard_and_dns_redirect(tmp_path):
         # dns_redirect: plain DNS asked of another server gets the router's answer
         assert ask(lab, "c2", UPSTREAM4, "internet.lab") == [lab.server4]
         assert ask(lab, "c2", UPSTREAM6, "internet.lab", 28) == [lab.server6]
+    finally:
+        d.stop()
+        lab.close()
+
+
+def test_a_devices_own_dns_answers_never_change_what_other_devices_reach(tmp_path):
+    """c1 resolves through its own server on the internet, which says an "update" name is at an
+    address everyone uses (PLAIN4, as 8.8.8.8 would be): the snooper sees that answer cross the LAN
+    device, but it was asked by one device, so it fills no shared set, and c2, whose update guard
+    blocks, still reaches the address. The router's own answers still fill the sets."""
+    lab, d = start(tmp_path, dns_redirect=False)
+    try:
+        lab.wait_for(lambda: "dns snooper: watching" in d.log(), 10, "the dns snooper")
+        lab.wait_for((tmp_path / "dnsmasq.d" / "hotspot-categories.conf").exists, 5, "the nftset lines")
+        lab.restart_dnsmasq()
+        c1, c2 = lab.clients["c1"], lab.clients["c2"]
+        for c in (c1, c2):
+            lab.ping(c.name, lab.server4)
+            d.wait_client(c.mac)
+        assert d.json("guard", c2.mac, "on")["update_guard"] is True
+        assert lab.ping("c2", PLAIN4), "nothing holds the address back yet"
+
+        assert ask(lab, "c1", UPSTREAM4, "fake.update.test") == [PLAIN4]  # not the router's resolver
+        time.sleep(2)  # the snooper's batch (every half second), had it taken the answer
+        assert lab.ping("c2", PLAIN4), "another device's answer blocked this one"
+        assert PLAIN4 not in addresses(d, "c4_updates") | addresses(d, "c4_any")
+        assert lab.ping("c1", PLAIN4)
+        run_dir = d.config.run_dir
+        assert dnsnames.names_for(run_dir, [PLAIN4], time.time()) == {}  # nobody else's name for it
+        assert dnsnames.names_for(run_dir, [PLAIN4], time.time(), device=c1.mac) == {
+            PLAIN4: "fake.update.test"}  # c1's own: its ghost traffic is named as it asked
+        assert dnsnames.addresses_for(run_dir, "fake.update.test", time.time()) == []
+        assert dnsnames.addresses_for(run_dir, "fake.update.test", time.time(), device=c1.mac) == [PLAIN4]
+
+        # the router's own resolver still fills the sets, and the guard holds back what it names
+        assert ask(lab, "c2", lab.router4, "update.test") == [UPDATE4]
+        lab.wait_for(lambda: UPDATE4 in addresses(d, "c4_updates"), 3, "the router's answer in c4_updates")
+        assert not lab.ping("c2", UPDATE4, timeout=1)
+        assert "Traceback" not in d.log()
     finally:
         d.stop()
         lab.close()

@@ -1,7 +1,9 @@
 """The DNS snooper, run by the real hotspotd: scapy-crafted answers with exact names and TTLs cross
-the router's LAN device on their way from the lab's internet to a client (answers dnsmasq never
-saw), and their addresses land in the right category sets with the TTL as timeout, expire at the
-TTL, are refreshed by a repeated answer and are named in the names file."""
+the router's LAN device on their way to a client from a resolver on one of the router's own LAN
+addresses (answers dnsmasq never gave), and their addresses land in the right category sets with the
+TTL as timeout, expire at the TTL, are refreshed by a repeated answer and are named in the names
+file. The same answers from a server on the internet were asked by one device: they feed no set,
+and only that device's names."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import time
 from pathlib import Path
 
 from hotspot import dnsnames
-from tests.lab.conftest import ECHO_PORT, ECHO_SCRIPT, listening, serve
+from hotspot.lab import ROUTER_MAC
+from tests.lab.conftest import ECHO_PORT, ECHO_SCRIPT, RESOLVER4, RESOLVER6, listening, router_resolver, serve
 
 CATEGORIES = "[video]\nvideo.test\n[updates]\nupdates.test\n"
 
@@ -63,6 +66,7 @@ def snooper_pids(d) -> list[int]:
 def test_snooper_fills_category_sets_with_ttls(lab, start_hotspotd):
     serve(lab, lab.internet, ECHO_SCRIPT, ECHO_PORT)
     lab.wait_for(lambda: listening(lab, lab.internet, ECHO_PORT, "u"), 10, "the internet's UDP echo")
+    router_resolver(lab)
     cats = Path(lab.dir) / "categories.conf"
     cats.write_text(CATEGORIES)
     d = start_hotspotd(categories_file=str(cats), dns_min_ttl=0)  # each address exactly its TTL
@@ -73,10 +77,15 @@ def test_snooper_fills_category_sets_with_ttls(lab, start_hotspotd):
                    ("edge.cdn.example", "CNAME", 300, "e1.cdn.example"),
                    ("e1.cdn.example", "A", 3, "198.51.100.1"),
                    ("off.chain.example", "A", 300, "198.51.100.66"))  # not on the chain: ignored
-    s4, s6 = lab.server4, lab.server6
+    s4, s6 = RESOLVER4, RESOLVER6
     # A client's own "answer" (from its port 53, into the router) must not feed the sets.
-    send(lab, (s4, answer("spoof.video.test", ("spoof.video.test", "A", 300, "198.51.100.9"))),
+    send(lab, (lab.server4, answer("spoof.video.test", ("spoof.video.test", "A", 300, "198.51.100.9"))),
          sport=53, dport=9)
+    # Nor must answers from a server on the internet: one device asked them (c1 resolving through its
+    # own server); they name destinations for that device only.
+    send(lab, (lab.server4, answer("net.video.test", ("net.video.test", "A", 300, "198.51.100.20"))),
+         (lab.server6, answer("net6.video.test", ("net6.video.test", "AAAA", 300, "2001:db8:abcd::20"),
+                              qtype="AAAA")))
     sent = send(lab, (s4, chain),
                 (s4, answer("foo.example", ("foo.example", "CNAME", 30, "x.updates.test"),
                             ("x.updates.test", "A", 30, "198.51.100.2"))),  # the CNAME target's category
@@ -100,6 +109,11 @@ def test_snooper_fills_category_sets_with_ttls(lab, start_hotspotd):
     assert dnsnames.names_for(run_dir, addrs, time.time()) == {
         "198.51.100.1": "www.video.test", "198.51.100.2": "foo.example", "198.51.100.3": "plain.example",
         "2001:db8:abcd::1": "v6.video.test", "198.51.100.5": "short.video.test"}
+    own = ["198.51.100.20", "2001:db8:abcd::20"]
+    assert dnsnames.names_for(run_dir, own, time.time()) == {}
+    assert dnsnames.names_for(run_dir, own, time.time(), device=lab.clients["c1"].mac) == {
+        "198.51.100.20": "net.video.test", "2001:db8:abcd::20": "net6.video.test"}
+    assert dnsnames.names_for(run_dir, own, time.time(), device=ROUTER_MAC) == {}
 
     # The chain's answer again, a second in: its address stays its full TTL from now on.
     time.sleep(max(0.0, sent + 1.2 - time.monotonic()))
@@ -121,7 +135,8 @@ def test_snooper_fills_category_sets_with_ttls(lab, start_hotspotd):
 
     # The router's own dnsmasq answers pass the LAN device too: their names are kept.
     lab.run("c1", "busybox", "nslookup", "internet.lab", lab.router4)
-    lab.wait_for(lambda: dnsnames.names_for(run_dir, [s4], time.time()).get(s4) == "internet.lab", 3,
+    net = lab.server4
+    lab.wait_for(lambda: dnsnames.names_for(run_dir, [net], time.time()).get(net) == "internet.lab", 3,
                  "dnsmasq's answer in the names file")
 
     # An edited list, applied by a reload (hotspotd forwards its SIGHUP).

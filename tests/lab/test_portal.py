@@ -127,3 +127,36 @@ def test_rfc8908_over_https_with_the_owners_certificate():
         copy = Path(d.config.run_dir) / "tls" / "portal.key"
         assert copy.stat().st_mode & 0o777 == 0o400 and copy.stat().st_uid == pwd.getpwnam("nobody").pw_uid
         d.stop()
+
+
+def test_dates_at_the_edges_are_a_clean_4xx_or_a_line_on_the_card_never_a_500(lab, start_hotspotd):
+    """Through the real hotspotd: the portal's gunicorn asks hotspotd's socket for the history of a
+    date out of range, and hotspotctl is asked the same. Each answers in one line; nothing crashes."""
+    d = start_hotspotd()
+    register(lab, d, "c1")
+    d.wait_portal()
+    mac = lab.clients["c1"].mac
+    for query in ("from=0001-01-01", "to=9999-12-31", "by=month&from=1969-12-31", "from=10000-01-01",
+                  "by=hour&from=2100-12-31T23:00%2B14:30"):
+        out = lab.curl("c1", d.portal(f"/api/me/history?{query}"), "-i").stdout
+        head, _, body = out.partition("\n\n")
+        assert head.startswith("HTTP/1.1 400"), (query, out)
+        error = json.loads(body)["error"]
+        assert error and "\n" not in error, (query, error)
+    for query in ("to=9999-12-31", "from=0001-01-01", "from=9999-12-30&to=9999-12-31", "month=9999-12"):
+        out = lab.curl("c1", d.portal(f"/?{query}"), "-i").stdout
+        assert out.startswith("HTTP/1.1 200"), (query, out[:200])
+        assert '<p class="error" role="alert">' in out, query
+    for args in (("history", mac, "--from", "0001-01-01"), ("history", "plan", "--to", "9999-12-31"),
+                 ("history", mac, "--by", "month", "--from", "1969-12-31")):
+        r = d.ctl(*args, check=False)
+        assert (r.returncode, r.stdout) == (2, ""), (args, r)
+        assert r.stderr.startswith("hotspotctl: ") and r.stderr.count("\n") == 1, (args, r.stderr)
+        assert "2000" in r.stderr and "2100" in r.stderr, r.stderr
+    trace = Path(lab.dir) / "trace.csv"
+    trace.write_text("2026-11-01T00,5\n")
+    for at in ("10000-01-01", "9999-12-31", "0001-01-01"):
+        r = d.ctl("forecast", "--trace", str(trace), "--at", at, check=False)
+        assert (r.returncode, r.stdout) == (2, "") and r.stderr.count("\n") == 1, (at, r)
+        assert r.stderr.startswith("hotspotctl: invalid --at"), r.stderr
+    assert "Traceback" not in d.log()

@@ -87,13 +87,20 @@ def test_sign_in_without_accepting_is_refused(client, backend):
 
 
 @pytest.mark.parametrize("bad", ["javascript:alert(1)", "//evil.example/", "data:text/html,x", "/\\evil",
-                                 "http://user:pw@evil.example/", "ftp://example.com/"])
+                                 "http://user:pw@evil.example/", "ftp://example.com/",
+                                 "\\\\evil.example", "\\/evil.example", "http:\\\\evil.example",
+                                 "https:/\\evil.example", "http:evil.example", "http:///evil.example",
+                                 " http://evil.example/", "java\tscript:alert(1)", "JaVaScRiPt:alert(1)",
+                                 "http://evil.example\\@ok.example/", "\x00http://evil.example/",
+                                 "http://[::1", "///evil.example", "\u3000http://evil.example/",
+                                 "data:,http://x", "vbscript:msgbox(1)", "/%2F%2Fevil.example",
+                                 "http://evil.example:99999/", "https://" + "a" * 2100 + ".example/"])
 def test_no_open_redirect(client, bad):
     token = csrf(client)
     r = client.post("/signin", data={"csrf": token, "accept": "yes", "url": bad},
                     environ_base={"REMOTE_ADDR": GUEST})
     assert r.status_code == 303 and r.headers["Location"] == "http://localhost/"
-    assert bad not in get(client, "/signin?url=" + bad).get_data(as_text=True)
+    assert bad not in get(client, "/signin", query_string={"url": bad}).get_data(as_text=True)
 
 
 def test_voucher_sign_in():
@@ -155,3 +162,12 @@ def test_a_stopped_client_redirected_by_the_kernel_lands_on_the_page_that_says_w
     assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/"
     page = get(client, "/", ip).get_data(as_text=True)
     assert ("paused" in page) or ("used" in page)
+
+
+@pytest.mark.parametrize("good", ["http://example.com/a", "https://example.com/a?b=c#d", "HTTP://Example.com/",
+                                  "http://192.0.2.1:8080/x", "http://[2001:db8::1]/"])
+def test_sign_in_returns_to_an_absolute_http_url(client, good):
+    token = csrf(client)
+    r = client.post("/signin", data={"csrf": token, "accept": "yes", "url": good},
+                    environ_base={"REMOTE_ADDR": GUEST})
+    assert r.status_code == 303 and r.headers["Location"] == good

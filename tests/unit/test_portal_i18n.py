@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import re
+from urllib.parse import unquote, urljoin
+
 import pytest
 
 from hotspot.portal.i18n import (
@@ -80,3 +84,36 @@ def test_rates_numbers_dates(app):
     with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
         assert format_datetime("2026-12-01T00:00:00") == "12月1日 00:00"
         assert format_date("2026-11-27") == "11月27日"
+
+
+# -- links built from the request stay on the portal ------------------------------------------------
+
+def _as_browser_reads(href: str) -> str:
+    """What a browser makes of an href: tabs and newlines dropped, a backslash read as a slash (WHATWG
+    URL, special schemes)."""
+    return "".join(c for c in html_lib.unescape(href) if c not in "\t\n\r").replace("\\", "/")
+
+
+@pytest.mark.parametrize("path", ["/%5Cevil.example/", "//evil.example/", "/%2F%2Fevil.example/",
+                                  "/%5C%5Cevil.example", "/\\evil.example/", "/%09/evil.example",
+                                  "///evil.example/x", "/%5C/evil.example", "/%0A/evil.example",
+                                  "/%E2%80%A8/evil.example", "/ /evil.example", "/?x=%5Cevil"])
+def test_the_language_switch_never_leaves_the_portal(client, path):
+    raw, _, query = path.partition("?")
+    wsgi_path = unquote(raw, encoding="latin-1")  # the path as a WSGI server hands it over
+    r = client.get("/", query_string=query, environ_base={"REMOTE_ADDR": LAPTOP},
+                   environ_overrides={"PATH_INFO": wsgi_path})
+    hrefs = re.findall(r'<a href="([^"]*)" lang="(?:en|zh-CN)"', r.get_data(as_text=True))
+    assert len(hrefs) == 2, (path, r.status_code)
+    for href in hrefs:
+        seen = _as_browser_reads(href)
+        assert seen.startswith("/") and not seen.startswith("//"), (path, href)
+        assert urljoin("http://portal.lab/a/b", seen).startswith("http://portal.lab/"), (path, href)
+        assert "lang=" in seen
+
+
+def test_the_language_switch_keeps_the_page_and_its_parameters(client):
+    html = client.get("/admin/login?next=x&lang=en").get_data(as_text=True)
+    assert 'href="/admin/login?next=x&amp;lang=zh"' in html
+    html = client.get("/%5Cevil.example/").get_data(as_text=True)  # the 404 page still switches
+    assert 'href="/%5Cevil.example/?lang=zh"' in html
