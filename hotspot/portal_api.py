@@ -313,13 +313,13 @@ class PortalApi:
         one hash is computed at a time."""
         if not isinstance(ip, str) or not isinstance(password, str) or len(password) > admin_auth.MAX_LENGTH:
             return None
+        stored = admin_auth.stored_hash(self.cfg.state_dir)
+        if stored is None:
+            raise BackendError("no admin password is set: run 'hotspotctl passwd' on the router")
         keys = admin_auth.login_keys(ip, mac_of(ip, self.cfg.lan_device))
         wait = self.limiter.attempt(keys)
         if wait > 0:
             raise BackendError(f"too many failed logins; try again in {max(1, round(wait))} s")
-        stored = admin_auth.stored_hash(self.cfg.state_dir)
-        if stored is None:
-            raise BackendError("no admin password is set: run 'hotspotctl passwd' on the router")
         if not self._hashing.acquire(timeout=admin_auth.HASH_WAIT):
             raise BackendError("hotspotd is busy checking other logins; try again in a few seconds")
         try:

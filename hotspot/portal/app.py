@@ -43,8 +43,8 @@ class AsOwner:
         self._backend, self._token = b, token
 
     def __getattr__(self, name: str):
-        method = getattr(self._backend, name)
-        if OPS[name].who in (ADMIN, METRICS):
+        method, op = getattr(self._backend, name), OPS.get(name)
+        if op is not None and op.who in (ADMIN, METRICS):
             return lambda *args, **kw: method(*args, session=self._token, **kw)
         return method
 
