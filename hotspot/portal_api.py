@@ -336,6 +336,7 @@ class PortalApi:
         return {"ended": self.sessions.end_all()}
 
     def end_sessions(self) -> dict:
+        """Root's (hotspotctl passwd): every session ends now rather than at its next check."""
         return {"ended": self.sessions.end_all()}
 
     def session_valid(self, token) -> bool:

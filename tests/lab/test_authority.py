@@ -184,16 +184,23 @@ def test_sessions_end_at_logout_and_passwd(lab, start_hotspotd):
     assert "Dads secret" in owner.request(f"/admin/clients/{victim}")[2]
 
 
-def _parallel_logins(lab, d, client: str, password: str, n: int = 8) -> list[int]:
-    """n login attempts from one device at once, each with its own session and CSRF token."""
-    browsers = [Browser(lab, d, client) for _ in range(n)]
-    for i, b in enumerate(browsers):
-        b.jar = Path(lab.dir) / f"cookies-{client}-{i}"
-    tokens = [b.csrf("/admin/login") for b in browsers]
-    procs = [lab.popen(client, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-b", str(b.jar),
-                       "--data-urlencode", f"csrf={t}", "--data-urlencode", f"password={password}",
-                       d.portal("/admin/login"), stdout=subprocess.PIPE, text=True)
-             for b, t in zip(browsers, tokens)]
+def _sessions(lab, d, client: str, name: str, n: int = 8, ipv6: bool = False) -> list[tuple[str, str]]:
+    """n sessions of one device's browser (over IPv4 or IPv6), each a cookie jar and its CSRF token."""
+    found = []
+    for i in range(n):
+        jar = f"{lab.dir}/cookies-{client}-{name}-{i}"
+        page = lab.curl(client, d.portal("/admin/login", ipv6=ipv6), "-c", jar).stdout
+        found.append((jar, re.search(r'name="csrf" value="([^"]+)"', page).group(1)))
+    return found
+
+
+def _parallel_logins(lab, d, client: str, sessions: list[tuple[str, str]], password: str,
+                     ipv6: bool = False) -> list[int]:
+    """A login try from each session at once."""
+    procs = [lab.popen(client, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-b", jar,
+                       "--data-urlencode", f"csrf={token}", "--data-urlencode", f"password={password}",
+                       d.portal("/admin/login", ipv6=ipv6), stdout=subprocess.PIPE, text=True)
+             for jar, token in sessions]
     return sorted(int(p.communicate(timeout=30)[0]) for p in procs)
 
 
@@ -202,21 +209,22 @@ def test_login_limits_hold_per_device_and_atomically(lab, start_hotspotd):
     register(lab, d, "c1", "c2")
     d.ctl("passwd", input=PASSWORD + "\n")
     d.wait_portal()
+    lab.ping("c1", lab.server6)
+    first, second = _sessions(lab, d, "c1", "first"), _sessions(lab, d, "c1", "second")
+    over_v6 = _sessions(lab, d, "c1", "v6", n=1, ipv6=True)
     guesser = Browser(lab, d, "c1")
     for _ in range(4):  # one free try left
         assert guesser.post("/admin/login", {"password": "guess-guess"})[0] == 403
     # Eight tries at once: the check and the count are one step, so only one is tried.
-    assert _parallel_logins(lab, d, "c1", "guess-guess") == [403] + [429] * 7
-    # At the limit, eight at once with the right password: none gets through.
-    assert _parallel_logins(lab, d, "c1", PASSWORD) == [429] * 8
+    assert _parallel_logins(lab, d, "c1", first, "guess-guess") == [403] + [429] * 7
+    # Its wait doubles with each failure: 1 s, 2 s, then 4 s...
+    for wait in (1, 2):
+        time.sleep(wait + 0.1)
+        assert guesser.post("/admin/login", {"password": "guess-guess"})[0] == 403
+    # ...and at the limit, eight at once with the right password: none gets through.
+    assert _parallel_logins(lab, d, "c1", second, PASSWORD) == [429] * 8
     # The same device from its IPv6 address is the same device (its MAC, from the neighbour table).
-    lab.ping("c1", lab.server6)
-    v6 = lab.curl("c1", d.portal("/admin/login", ipv6=True), "-c", f"{lab.dir}/v6jar").stdout
-    token = re.search(r'name="csrf" value="([^"]+)"', v6).group(1)
-    code = lab.curl("c1", d.portal("/admin/login", ipv6=True), "-b", f"{lab.dir}/v6jar", "-o", "/dev/null",
-                    "-w", "%{http_code}", "--data-urlencode", f"csrf={token}",
-                    "--data-urlencode", f"password={PASSWORD}").stdout
-    assert code == "429"
+    assert _parallel_logins(lab, d, "c1", over_v6, PASSWORD, ipv6=True) == [429]
     # Another device is not held back by it.
     assert Browser(lab, d, "c2").post("/admin/login", {"password": PASSWORD})[0] == 303
 
