@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="daemon, uplink and plan summary")
     sub.add_parser("clients", help="one row per client")
     for name, helptext in (("client", "one client in detail"), ("block", "cut a client off"),
-                           ("unblock", "let a blocked client back on"),
+                           ("unblock", "let a blocked client back on (the owner's block and its own pause)"),
                            ("reset", "zero this period's usage")):
         sub.add_parser(name, help=helptext).add_argument("mac")
     sp = sub.add_parser("cap", help="per-period cap: SIZE (e.g. 2GB, 500MiB) or none")
@@ -390,13 +390,19 @@ def _forecast_text(likely: int, low: int | None, high: int | None) -> str:
     return f"{_size(likely)} ({_size(low)} – {_size(high)})"
 
 
+def _held(c: dict) -> str:
+    """Who holds a client: the owner's block, its own pause (from its page), or both."""
+    who = [w for w, on in (("by the owner", c["owner_blocked"]), ("paused itself", c["self_paused"])) if on]
+    return f"yes ({', '.join(who)})" if who else "no"
+
+
 def _detail(c: dict) -> str:
     rows = [
         ("mac", c["mac"]), ("hostname", _printable(c["hostname"])), ("ips", ", ".join(c["ips"]) or "-"),
         ("state", c["state"]), ("up", _size(c["bytes_up"])), ("down", _size(c["bytes_down"])),
         ("total", _size(c["bytes_total"])), ("cap", _size(c["cap"])),
         ("remaining", _size(c["remaining"])), ("top-up", _size(c["topup"])),
-        ("rate limit", _rate(c["rate_limit"])), ("blocked", "yes" if c["blocked"] else "no"),
+        ("rate limit", _rate(c["rate_limit"])), ("blocked", _held(c)),
         ("admitted", _admitted(c)),
         ("first seen", c["first_seen"] or "-"), ("last seen", c["last_seen"] or "-"),
     ]
@@ -694,10 +700,23 @@ def cmd_passwd(hs, ns, _v, env):
     if problem:
         print(f"hotspotctl: {problem}; nothing changed", file=env.stderr)
         return ExitStatus.USAGE
-    set_password(hs.cfg.state_dir, password)
+    set_password(hs.cfg.state_dir, password)  # a running hotspotd sees it at the next check: sessions end
+    ended = _end_sessions(hs.cfg)
     if ns.json:
-        return _json(env, {"password_set": True})
-    env.stdout.write("admin password set\n")
+        return _json(env, {"password_set": True, "sessions_ended": ended})
+    env.stdout.write("admin password set; every admin session ended\n")
+
+
+def _end_sessions(cfg) -> int:
+    """Tell a running hotspotd to forget its admin sessions now (the new password ends them anyway);
+    how many it had open, 0 without a hotspotd."""
+    from hotspot.ipc import IpcBackend, socket_path
+    from hotspot.portal.backend import BackendError
+
+    try:
+        return int(IpcBackend(socket_path(cfg.run_dir)).end_sessions()["ended"])
+    except (BackendError, OSError, KeyError, TypeError, ValueError):
+        return 0
 
 
 def cmd_top(hs, ns, _v, env):

@@ -75,7 +75,7 @@ class Config:
     warn_at: int = 80  # percent of the cap at which a client is 'warned'
     leases_file: str = "/tmp/dhcp.leases"  # dnsmasq's lease file, for hostnames
     ct_mark_mask: int = 0xFFFF0000  # the conntrack mark bits that hold the client id
-    portal_user: str = "nobody"  # the unprivileged user the portal's processes run as
+    portal_user: str = "hotspot"  # the portal's own unprivileged user (never root, nor a shared one)
     portal_name: str | None = None  # the router's DNS name for the portal (the TLS certificate's name)
     tls_cert: str | None = None  # the portal's certificate (PEM, with its chain) for HTTPS on tls_port
     tls_key: str | None = None  # its private key (PEM)
@@ -258,6 +258,8 @@ _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}", re.ASCII)
 def _user(v: str) -> str:
     if not _USER.fullmatch(v):
         raise _Bad(f"{quote(v)} is not a user name")
+    if v in ("root", "nobody"):  # root holds everything; nobody is shared by other daemons
+        raise _Bad(f"the portal needs a user of its own (e.g. 'hotspot'), not {quote(v)}")
     return v
 
 

@@ -23,7 +23,7 @@ from hotspot import __version__
 from hotspot.alerts import channels_of
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
-from hotspot.ipc import IpcServer
+from hotspot.ipc import IpcServer, socket_path
 from hotspot.metered import DhcpHint, active_uplink
 from hotspot.modem import interface_bytes
 from hotspot.neighbours import addresses, neighbours
@@ -289,7 +289,7 @@ class Daemon:
                             portal_hosts=self.portal_hosts, test_send=self.outbox.test,
                             channels=lambda: sorted(self.outbox.channels))
             portal_uid = pwd.getpwnam(self.cfg.portal_user).pw_uid
-            self.ipc = IpcServer(Path(self.cfg.run_dir) / "hotspotd.sock", api, {0, portal_uid})
+            self.ipc = IpcServer(socket_path(self.cfg.run_dir), api, peers={0: "root", portal_uid: "portal"})
             self.ipc.start()
         if self.portal is None:
             found = addresses(self.cfg.lan_device)

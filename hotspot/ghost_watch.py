@@ -128,19 +128,14 @@ def events(db: sqlite3.Connection, client: int | None = None, since: float = 0,
         return []
 
 
-def self_paused_key(mac: str) -> str:
-    """The meta key that says a device paused itself from its page (so it may also resume)."""
-    return f"ghost_self_paused:{mac}"
-
-
 def view(db: sqlite3.Connection, c, now: float) -> dict:
-    """What a client's page shows: its events of the last day, its blocked destinations, and
-    whether it paused itself (Client `c`, any connection)."""
-    blocked = [{"addr": a, "name": n} for a, n in db.execute(
-        "SELECT addr, name FROM blocked_dests WHERE client = ? ORDER BY created, addr", (c.id,))]
-    paused = db.execute("SELECT 1 FROM meta WHERE key = ?", (self_paused_key(c.mac),)).fetchone()
+    """What a client's page shows: its events of the last day, its blocked destinations and who
+    blocked each ("owner" or "device": it may unblock only its own), and whether it paused itself
+    (Client `c`, any connection)."""
+    blocked = [{"addr": a, "name": n, "by": "device" if d else "owner"} for a, n, d in db.execute(
+        "SELECT addr, name, by_device FROM blocked_dests WHERE client = ? ORDER BY created, addr", (c.id,))]
     return {"events": events(db, c.id, since=now - BANNER_SECONDS, limit=3), "blocked": blocked,
-            "self_paused": bool(paused) and c.blocked}
+            "self_paused": c.paused}
 
 
 def message(e: dict, name: str | None) -> Message:

@@ -1,10 +1,16 @@
 """hotspotd's Unix socket: how the unprivileged portal asks for what needs privilege.
 
-One request per connection, one JSON line each way: {"op": NAME, "args": {...}} and back
-{"ok": true, "result": ...} or {"ok": false, "error": "one line", "kind": KIND}, KIND one of
-"NotAClient" | "BackendError" | "VoucherRefused" (which adds "reason").
-Only the operations of the portal's Backend interface can be called, and only by root or the portal's
-own user (checked with SO_PEERCRED), so a local process cannot use hotspotd as a way up to root.
+One request per connection, one JSON line each way: {"op": NAME, "args": {...}, "session": TOKEN,
+"token": TOKEN} (the last two only where the operation wants them) and back {"ok": true, "result": ...}
+or {"ok": false, "error": "one line", "kind": KIND}, KIND one of "NotAClient" | "BackendError" |
+"VoucherRefused" (which adds "reason") | "NotAdmin".
+
+What may be asked, with which arguments and by whom is declared once, in hotspot.portal.backend
+(OPERATIONS): the server's allow-list, dispatch and authorisation come from it, and so does IpcBackend,
+the portal's side. Who is asking is the peer's uid (SO_PEERCRED): root, or the portal's own user (guest
+and portal operations, and the owner's with a session hotspotd checks); anyone else is not answered.
+A request is at most MAX_REQUEST bytes nested at most MAX_DEPTH deep, and at most `handlers`
+requests are served at once: beyond that a connection gets a one-line refusal, not a thread.
 """
 
 from __future__ import annotations
@@ -18,23 +24,32 @@ import struct
 import threading
 from pathlib import Path
 
-from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
+from hotspot.portal.backend import (
+    ADMIN,
+    CREDENTIALS,
+    METRICS,
+    OPERATIONS,
+    OPS,
+    ROOT,
+    TIMEOUT,
+    BackendError,
+    NotAClient,
+    NotAdmin,
+    Operation,
+    VoucherRefused,
+)
 
 log = logging.getLogger("hotspot")
 
 MAX_REQUEST = 64 * 1024  # a password, a form's fields: far less; anything bigger is refused
-TIMEOUT = 10.0
-# A test message waits for the channel's receiver: an SMTP server may take its timeouts (20 s each)
-# for the connection and a few commands, so the portal waits longer for that answer alone.
-SLOW_OPS = {"test_channel": 75.0}
-OPS = frozenset({
-    "me", "captive", "admit", "portal_settings", "login", "status", "clients", "client", "act",
-    "settings", "set_settings", "metrics", "vouchers", "create_vouchers", "revoke_voucher",
-    "plan", "plan_topup", "alerts", "test_channel",
-    "ghost_act", "ghost_admin",  # ghost traffic
-    "me_history", "history",  # usage history (issue 8)
-})
+MAX_DEPTH = 8  # {"args": {"values": {...}}} is 3 deep; nothing the portal sends is deeper
+HANDLERS = 32  # requests served at once (the portal's workers have 2 x 4 threads)
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
+
+
+def socket_path(run_dir: str) -> Path:
+    """Where hotspotd listens (run_dir: root's, RAM)."""
+    return Path(run_dir) / "hotspotd.sock"
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -42,58 +57,123 @@ def peer_uid(sock: socket.socket) -> int:
     return uid
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    timeout = TIMEOUT
-
-    def handle(self) -> None:
-        server: IpcServer = self.server  # type: ignore[assignment]
-        uid = peer_uid(self.request)
-        if uid not in server.allowed_uids:
-            log.warning("ipc: refused a connection from uid %d", uid)
-            return
-        line = self.rfile.readline(MAX_REQUEST + 1)
-        if len(line) > MAX_REQUEST:
-            answer = {"ok": False, "error": "request too large", "kind": "BackendError"}
-        else:
-            answer = server.answer(line)
-        self.wfile.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+def _too_deep(value, most: int) -> bool:
+    """Does `value` nest lists and dicts more than `most` deep?"""
+    if not isinstance(value, (list, dict)):
+        return False
+    if most == 0:
+        return True
+    return any(_too_deep(v, most - 1) for v in (value.values() if isinstance(value, dict) else value))
 
 
-class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """Serves `target`'s Backend methods; each request in a thread of its own, so a slow one (an
-    admin page reading every client) never holds up a client's page."""
+def _refusal(error: str, kind: str = "BackendError") -> dict:
+    return {"ok": False, "error": error, "kind": kind}
 
-    daemon_threads = True
 
-    def __init__(self, path: str | Path, target, allowed_uids: set[int]) -> None:
+def _send(sock: socket.socket, answer: dict) -> None:
+    sock.sendall(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+
+
+class IpcServer(socketserver.UnixStreamServer):
+    """Serves the declared operations on `target` (hotspotd's PortalApi), each request in a thread of
+    its own so a slow one (an admin page reading every client) never holds up a client's page, up to
+    `handlers` at once. `target` also says whether an admin session or a metrics token is good
+    (`session_valid`, `token_valid`)."""
+
+    def __init__(self, path: str | Path, target, *, peers: dict[int, str], handlers: int = HANDLERS) -> None:
+        """`peers`: who each uid that may connect is, "root" or "portal" (hotspotd: {0: "root",
+        the portal user's uid: "portal"}); any other uid is not answered."""
         self.path = Path(path)
         self.path.unlink(missing_ok=True)
         self.target = target
-        self.allowed_uids = allowed_uids
-        super().__init__(str(self.path), _Handler)
+        self.peers = peers
+        self.slots = threading.BoundedSemaphore(handlers)
+        super().__init__(str(self.path), None)
         os.chmod(self.path, 0o666)  # who may talk is checked per connection (SO_PEERCRED)
         self.thread: threading.Thread | None = None
 
-    def answer(self, line: bytes) -> dict:
+    def process_request(self, request: socket.socket, client_address) -> None:
+        """In the accepting thread: a stranger is dropped at once; anyone else gets a handler thread
+        if one is free, else a one-line refusal."""
+        uid = peer_uid(request)
+        peer = self.peers.get(uid)
+        if peer not in ("root", "portal"):
+            log.warning("ipc: refused a connection from uid %d", uid)
+            self.shutdown_request(request)
+            return
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.settimeout(0.5)
+                _send(request, _refusal("hotspotd is busy: too many requests at once; try again"))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        threading.Thread(target=self._serve, args=(request, peer), name="ipc-request", daemon=True).start()
+
+    def _serve(self, request: socket.socket, peer: str) -> None:
+        try:
+            request.settimeout(TIMEOUT)
+            with request.makefile("rb") as f:
+                line = f.readline(MAX_REQUEST + 1)
+            if not line:
+                return
+            answer = (_refusal("request too large") if len(line) > MAX_REQUEST
+                      else self.answer(line, peer))
+            _send(request, answer)
+        except OSError:
+            pass  # the portal gave up waiting; nothing to tell it
+        except Exception:  # an answer that cannot be sent: a bug, logged, and the slot comes back
+            log.exception("ipc: a request failed")
+        finally:
+            self.shutdown_request(request)
+            self.slots.release()
+
+    def answer(self, line: bytes, peer: str) -> dict:
+        """The answer to one request line from `peer` ("root" or "portal")."""
         try:
             req = json.loads(line)
-            op, args = req["op"], req.get("args", {})
-            if op not in OPS or not isinstance(args, dict):
-                raise ValueError(op)
-        except (ValueError, KeyError, TypeError):
-            return {"ok": False, "error": "malformed request", "kind": "BackendError"}
+        except RecursionError:
+            return _refusal("malformed request: nested too deeply")
+        except ValueError:
+            return _refusal("malformed request")
+        if isinstance(req, dict) and _too_deep(req, MAX_DEPTH):
+            return _refusal("malformed request: nested too deeply")
+        name = req.get("op") if isinstance(req, dict) else None
+        op = OPS.get(name) if isinstance(name, str) else None
+        args = req.get("args", {}) if op else None
+        if op is None or not isinstance(args, dict):
+            return _refusal("malformed request")
+        unknown, missing = set(args) - set(op.arg_names), op.required - set(args)
+        if unknown or missing:
+            return _refusal(f"bad arguments for {op.name}: " + ", ".join(
+                [f"unknown {n}" for n in sorted(unknown)] + [f"missing {n}" for n in sorted(missing)]))
+        if not self.allowed(op, peer, req):
+            kind = "root only" if op.who == ROOT else "log in first: no admin session hotspotd accepts"
+            return _refusal(f"{op.name}: {kind}", "NotAdmin")
         try:
-            return {"ok": True, "result": getattr(self.target, op)(**args)}
+            return {"ok": True, "result": getattr(self.target, op.name)(**args)}
         except VoucherRefused as e:
             return {"ok": False, "error": str(e), "kind": "VoucherRefused", "reason": e.reason}
         except BackendError as e:
-            return {"ok": False, "error": str(e), "kind": type(e).__name__}
-        except TypeError as e:  # wrong arguments for the operation
-            return {"ok": False, "error": f"bad arguments for {op}: {e}", "kind": "BackendError"}
+            return _refusal(str(e), type(e).__name__)
         except Exception as e:  # contained: one failing request never stops the daemon
-            log.error("ipc: %s failed: %s: %s", op, type(e).__name__, e)
-            log.debug("ipc: %s failed", op, exc_info=True)
-            return {"ok": False, "error": "internal error", "kind": "BackendError"}
+            log.error("ipc: %s failed: %s: %s", op.name, type(e).__name__, e)
+            log.debug("ipc: %s failed", op.name, exc_info=True)
+            return _refusal("internal error")
+
+    def allowed(self, op: Operation, peer: str, req: dict) -> bool:
+        """Root may do anything; the portal's user a device's and its own operations, the owner's
+        only with a session hotspotd itself issued (or, for metrics, the metrics token)."""
+        if peer == "root":
+            return True
+        if op.who == ROOT:
+            return False
+        if op.who in (ADMIN, METRICS) and self.target.session_valid(req.get("session")):
+            return True
+        if op.who == METRICS:
+            return self.target.token_valid(req.get("token"))
+        return op.who not in (ADMIN, METRICS)
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.serve_forever, name="ipc", daemon=True)
@@ -106,13 +186,15 @@ class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class IpcBackend:
-    """The portal's side: every Backend method is a call over the socket."""
+    """The portal's side: a method per declared operation (made below from OPERATIONS), each a call
+    over the socket; the owner's carry the session keyword, which goes to hotspotd to check."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
 
-    def _call(self, op: str, **args):
-        wait = SLOW_OPS.get(op, TIMEOUT)
+    def _call(self, op: str, args: dict, **credentials):
+        wait = OPS[op].wait
+        request = {"op": op, "args": args, **{k: v for k, v in credentials.items() if v is not None}}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(TIMEOUT)
             try:
@@ -121,7 +203,10 @@ class IpcBackend:
             except OSError as e:
                 raise BackendError(f"hotspotd is not answering ({e.strerror or e})") from None
             try:
-                s.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+                try:
+                    s.sendall(json.dumps(request).encode() + b"\n")
+                except BrokenPipeError:
+                    pass  # refused before it was read (hotspotd is busy): its one line is there
                 with s.makefile("rb") as f:
                     line = f.readline()
             except TimeoutError:
@@ -133,56 +218,31 @@ class IpcBackend:
         answer = json.loads(line)
         if answer.get("ok"):
             return answer["result"]
-        if answer.get("kind") == "VoucherRefused":
+        kind = answer.get("kind")
+        if kind == "VoucherRefused":
             raise VoucherRefused(answer.get("error", "error"), str(answer.get("reason", "invalid")))
-        raise _ERRORS.get(answer.get("kind"), BackendError)(answer.get("error", "error"))
+        if kind == "NotAdmin":
+            raise NotAdmin(answer.get("error", "log in first"))
+        raise _ERRORS.get(kind, BackendError)(answer.get("error", "error"))
 
-    def __getattr__(self, op: str):
-        if op not in OPS:
-            raise AttributeError(op)
-        return lambda **args: self._call(op, **args)
 
-    # Positional forms of the calls the portal makes (the Backend signatures).
-    def me(self, ip):
-        return self._call("me", ip=ip)
+def _method(o: Operation):
+    sig = o.signature(credentials=True)
+    creds = CREDENTIALS.get(o.who, ())
 
-    def captive(self, ip):
-        return self._call("captive", ip=ip)
+    def call(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        given = {k: v for k, v in bound.arguments.items() if k != "self"}
+        return self._call(o.name, {k: v for k, v in given.items() if k not in creds},
+                          **{k: given[k] for k in creds})
 
-    def admit(self, ip, voucher=None):
-        return self._call("admit", ip=ip, voucher=voucher)
+    call.__name__ = call.__qualname__ = o.name
+    call.__doc__ = o.doc
+    call.__signature__ = sig
+    return call
 
-    def login(self, ip, password):
-        return self._call("login", ip=ip, password=password)
 
-    def client(self, mac):
-        return self._call("client", mac=mac)
-
-    def act(self, mac, action, value=None):
-        return self._call("act", mac=mac, action=action, value=value)
-
-    def set_settings(self, values):
-        return self._call("set_settings", values=values)
-
-    def create_vouchers(self, count, data, valid, devices):
-        return self._call("create_vouchers", count=count, data=data, valid=valid, devices=devices)
-
-    def revoke_voucher(self, code):
-        return self._call("revoke_voucher", code=code)
-
-    def plan_topup(self, size):
-        return self._call("plan_topup", size=size)
-
-    def test_channel(self, channel):
-        return self._call("test_channel", channel=channel)
-
-    def ghost_act(self, ip, action, destination=None):
-        return self._call("ghost_act", ip=ip, action=action, destination=destination)
-
-    def ghost_admin(self, mac, action, destination=None):
-        return self._call("ghost_admin", mac=mac, action=action, destination=destination)
-    def me_history(self, ip, by="day", since=None, until=None):
-        return self._call("me_history", ip=ip, by=by, since=since, until=until)
-
-    def history(self, subject, by="day", since=None, until=None):
-        return self._call("history", subject=subject, by=by, since=since, until=until)
+for _op in OPERATIONS:
+    setattr(IpcBackend, _op.name, _method(_op))
+del _op

@@ -41,7 +41,7 @@ def rate_limit(c: Client, cfg: Config, quota_used: int | None = None) -> int | N
 
 
 def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
-    if c.blocked:
+    if c.held:
         return "blocked"
     if capped(c, quota_used):
         return "throttled" if cfg.after_cap == "throttle" else "capped"
@@ -73,7 +73,7 @@ def to_portal(c: Client, cfg: Config, quota_used: int | None = None) -> bool:
     """Does the client's plain HTTP go to the portal? When it is blocked, not admitted, or capped
     (its cap or its voucher's data used up and after_cap is block), so it sees a page saying why
     instead of a timeout."""
-    if c.blocked or not admitted(c, cfg):
+    if c.held or not admitted(c, cfg):
         return True
     return cfg.after_cap == "block" and capped(c, quota_used)
 
@@ -95,7 +95,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         mac=c.mac,
         quota=effective_cap(c),
         used=c.period_total if used is None else used,
-        blocked=c.blocked,
+        blocked=c.held,
         shape=class_id(c.id) if c.rate else None,
         shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
         ips=tuple(c.ips),

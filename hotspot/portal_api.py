@@ -8,7 +8,6 @@ with 5 clients or 5,000. Everything else goes through the daemon's Hotspot under
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from datetime import datetime
@@ -30,26 +29,9 @@ from hotspot.store import Client, Store
 from hotspot.units import InvalidValue, parse_cap, parse_duration, parse_mac, parse_rate_or_none, parse_size
 from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
-SECRET_FILE = "portal.key"
 MAX_ALIAS = 32
 CHANNELS = ("webhook", "email", "sms")  # the alert channels the admin UI may test
 LOG_LIMIT = 100  # alerts and deliveries the Alerts page shows
-
-
-def portal_secret(state_dir: str) -> str:
-    """The key that signs the portal's session cookies: made once, kept on flash, root only."""
-    path = Path(state_dir) / SECRET_FILE
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
-            f.write(key + "\n")
-        tmp.replace(path)
-        return key
 
 
 def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
@@ -58,8 +40,10 @@ def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
     client whatever its own cap says; its throttle only when the client's own cap is not spent."""
     state = view["state"]
     guard = view.get("plan_guard")
-    if view["blocked"]:
+    if view["owner_blocked"]:
         return "blocked", False
+    if view["self_paused"]:
+        return "paused", False
     if not admitted:
         return "not_admitted", False
     voucher_used = view.get("voucher_remaining") == 0
@@ -143,7 +127,13 @@ class PortalApi:
         self.portal_hosts = portal_hosts  # the router's own addresses and names: a Host the portal owns
         self.test_send = test_send  # the daemon's Outbox.test: a test message through a channel, now
         self.channels = channels  # the names of the channels the daemon's outbox delivers through
-        self.limiter = LoginLimiterLocked()
+        self.limiter = admin_auth.LoginLimiter()
+        self.sessions = admin_auth.Sessions(hs.cfg.state_dir)
+        self._hashing = threading.Lock()  # one scrypt (16 MiB) at a time, however many try at once
+        # Signs the portal's cookies (CSRF tokens, language): made here, in memory, so both portal
+        # processes and every worker share it while hotspotd runs. It makes no one admin.
+        self.cookie_key = secrets.token_hex(32)
+        (Path(hs.cfg.state_dir) / "portal.key").unlink(missing_ok=True)  # the old fixed key, gone
         self._local = threading.local()
 
     @property
@@ -172,13 +162,16 @@ class PortalApi:
     def _admitted(self, c: Client) -> bool:
         return policy.admitted(c, self.cfg)
 
-    def _view(self, c: Client, objs: dict[str, int], store: Store) -> dict:
+    def _view(self, c: Client, objs: dict[str, int], store: Store, *, owner: bool) -> dict:
+        """The client view; `owner`: for the owner (named by the owner's alias), else for the
+        device itself (its DHCP hostname only: the owner's name for it is the owner's)."""
         now = self.hs.clock()
         # the plan through `store` (a client's page: its thread's reader, never the daemon's
         # connection) and the guard's quotas in `objs`
         keeper = plan_over(store, self.hs)
         plan = plan_snapshot(keeper, objs)
-        view = _named(self.hs.view(c, objs, plan))
+        view = self.hs.view(c, objs, plan)
+        view = _named(view) if owner else _unnamed(view)
         start, end = _period(store, self.hs)
         admitted = self._admitted(c)
         why, till_end = reason(view, self.cfg, admitted)
@@ -232,43 +225,47 @@ class PortalApi:
             objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None, guard)
         except (NftError, OSError):
             objs = {}  # no table right now: the database's bytes, up to the last poll
-        return self._view(c, objs, self._reader())
+        return self._view(c, objs, self._reader(), owner=False)
 
     # -- ghost traffic: the one-tap actions (hotspot.ghost_watch) --------------------------------
 
     def ghost_act(self, ip: str, action: str, destination: str | None = None) -> dict:
         """The device at `ip` acts on its own ghost traffic: "block" or "unblock" a destination,
-        "pause" itself, or "resume" if it paused itself (never from an owner's block)."""
+        "pause" itself, or "resume". It lifts only what it set itself: its own pause, never the
+        owner's block; a destination it blocked, never one the owner blocked."""
         c = self._client_at(ip)
-        if action == "resume" and not ghost_watch.view(self._reader().db, c, self.hs.clock())["self_paused"]:
+        if action == "resume" and not c.paused:
             raise BackendError("Only the hotspot's owner can resume this device.")
-        self._ghost(c.mac, action, destination, by_client=True)
+        self._ghost(c.mac, action, destination, by_device=True)
         return self.me(ip)
 
     def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
         """The owner's same actions on a client ("pause" and "resume" are block and unblock);
         returns the client's view (with `ghost`)."""
         mac = _mac(mac)
-        self._ghost(mac, action, destination, by_client=False)
+        self._ghost(mac, action, destination, by_device=False)
         return self.client(mac)
 
-    def _ghost(self, mac: str, action: str, destination, *, by_client: bool) -> None:
+    def _ghost(self, mac: str, action: str, destination, *, by_device: bool) -> None:
         if action not in ("block", "unblock", "pause", "resume"):
             raise BackendError(f"unknown action {action!r}")
         with self.lock:
             try:
                 if action == "block":
-                    self.hs.block_destination(mac, _text(destination))
+                    self.hs.block_destination(mac, _text(destination), by_device=by_device)
                 elif action == "unblock":
-                    self.hs.unblock_destination(mac, _text(destination))
+                    self.hs.unblock_destination(mac, _text(destination), by_device=by_device)
+                elif by_device:
+                    self.hs.pause(mac, action == "pause")
                 else:
-                    self.hs.block(mac, action == "pause", by_client=by_client)
+                    self.hs.block(mac, action == "pause")
             except (NotFound, InvalidValue, ValueError) as e:
                 raise BackendError(str(e).splitlines()[0]) from None
 
     def captive(self, ip: str) -> dict:
         view = self.me(ip)
-        captive = view["reason"] in ("not_admitted", "blocked", "cap_block", "plan_block", "plan_stop") or (
+        captive = view["reason"] in ("not_admitted", "blocked", "paused", "cap_block", "plan_block",
+                                     "plan_stop") or (
             view["reason"] == "voucher_used" and view["state"] == "capped")
         until = view.get("admitted_until")
         until = None if captive or until is None else datetime.fromisoformat(until).timestamp()
@@ -300,30 +297,56 @@ class PortalApi:
 
     def portal_settings(self) -> dict:
         return {
-            "secret": portal_secret(self.cfg.state_dir),
+            "cookie_key": self.cookie_key,
             "auth": self.cfg.auth,
             "portal_port": self.cfg.portal_port,
             "tls": bool(self.cfg.tls_cert and self.cfg.tls_key),
-            "metrics_token": self.cfg.metrics_token,
+            "tls_port": self.cfg.tls_port,
             "venue": self.cfg.venue,
             "portal_url": self.portal_url(),
             "portal_hosts": self.portal_hosts(),
         }
 
-    def login(self, ip: str, password: str) -> bool:
-        if not isinstance(password, str) or len(password) > admin_auth.MAX_LENGTH:
-            return False
-        wait = self.limiter.wait(ip)
-        if wait > 0:
-            raise BackendError(f"too many failed logins from this device; try again in {wait:.0f} s")
+    def login(self, ip: str, password: str) -> str | None:
+        """A new session's token for the right password, None for a wrong one. The try is counted
+        before the hash is computed, for the device's address, MAC and /64 and for everyone, and only
+        one hash is computed at a time."""
+        if not isinstance(ip, str) or not isinstance(password, str) or len(password) > admin_auth.MAX_LENGTH:
+            return None
         stored = admin_auth.stored_hash(self.cfg.state_dir)
         if stored is None:
             raise BackendError("no admin password is set: run 'hotspotctl passwd' on the router")
-        if admin_auth.verify_password(password, stored):
-            self.limiter.succeeded(ip)
-            return True
-        self.limiter.failed(ip)
-        return False
+        keys = admin_auth.login_keys(ip, mac_of(ip, self.cfg.lan_device))
+        wait = self.limiter.attempt(keys)
+        if wait > 0:
+            raise BackendError(f"too many failed logins; try again in {max(1, round(wait))} s")
+        if not self._hashing.acquire(timeout=admin_auth.HASH_WAIT):
+            raise BackendError("hotspotd is busy checking other logins; try again in a few seconds")
+        try:
+            right = admin_auth.verify_password(password, stored)
+        finally:
+            self._hashing.release()
+        if not right:
+            return None
+        self.limiter.succeeded(keys)
+        return self.sessions.issue(stored)
+
+    def logout(self) -> dict:
+        """The admin logs out: every session ends (a copy of a cookie is worth nothing after)."""
+        return {"ended": self.sessions.end_all()}
+
+    def end_sessions(self) -> dict:
+        """Root's (hotspotctl passwd): every session ends now rather than at its next check."""
+        return {"ended": self.sessions.end_all()}
+
+    def session_valid(self, token) -> bool:
+        """For the socket server: is `token` an admin session hotspotd issued and still open?"""
+        return self.sessions.valid(token)
+
+    def token_valid(self, token) -> bool:
+        """For the socket server: is `token` the metrics bearer token of the config?"""
+        want = self.cfg.metrics_token
+        return bool(want) and isinstance(token, str) and secrets.compare_digest(token.encode(), want.encode())
 
     def _with_speed(self, view: dict) -> dict:
         view = _named(view)
@@ -350,7 +373,7 @@ class PortalApi:
                 c = self.hs.find(mac)
             except NotFound as e:
                 raise BackendError(str(e)) from None
-            view = self._view(c, self.hs.live_objects(), self.hs.store)
+            view = self._view(c, self.hs.live_objects(), self.hs.store, owner=True)
             now = int(self.hs.clock() // 3600 * 3600)
             since = now - 7 * 24 * 3600 + 3600
             rows = {h: (u, d) for h, u, d in self.hs.store.history(c.id, since)}
@@ -557,26 +580,6 @@ class PortalApi:
                 "deliveries": {k: sent.get(k, 0) for k in ("pending", "sent", "failed")}}
 
 
-class LoginLimiterLocked(admin_auth.LoginLimiter):
-    """The limiter, safe for the IPC server's threads."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def wait(self, ip: str) -> float:
-        with self._lock:
-            return super().wait(ip)
-
-    def failed(self, ip: str) -> None:
-        with self._lock:
-            super().failed(ip)
-
-    def succeeded(self, ip: str) -> None:
-        with self._lock:
-            super().succeeded(ip)
-
-
 def _app_rows(store: Store, cid: int, start: float, now: float) -> list[dict]:
     """One client's bytes per app category this period (two indexed reads)."""
     cats = app_usage.usage(store.db, start, now + 86400, cid).get(cid, {})
@@ -585,9 +588,16 @@ def _app_rows(store: Store, cid: int, start: float, now: float) -> list[dict]:
 
 
 def _named(view: dict) -> dict:
-    """The portal shows a client by the owner's name for it, else its DHCP hostname."""
+    """The owner sees a client by the owner's name for it, else its DHCP hostname."""
     view["dhcp_hostname"] = view["hostname"]
     view["hostname"] = view.get("alias") or view["hostname"]
+    return view
+
+
+def _unnamed(view: dict) -> dict:
+    """The device itself sees its own DHCP hostname, never the owner's private name for it."""
+    view.pop("alias", None)
+    view["dhcp_hostname"] = view["hostname"]
     return view
 
 

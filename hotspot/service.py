@@ -186,7 +186,9 @@ class Hotspot:
             "remaining": remaining,
             "rate_limit": policy.rate_limit(live, self.cfg, quota_used),
             "throttle": c.rate,
-            "blocked": c.blocked,
+            "blocked": c.held,
+            "owner_blocked": c.blocked,
+            "self_paused": c.paused,
             "admitted": policy.admitted(c, self.cfg),
             "admitted_until": iso(c.admitted_until) if self.cfg.auth != "none" else None,
             "state": state,
@@ -334,17 +336,15 @@ class Hotspot:
     def throttle(self, mac: str, rate: int | None) -> dict:
         return self._change(mac, rate=rate)
 
-    def block(self, mac: str, blocked: bool = True, *, by_client: bool = False) -> dict:
-        """Block (pause) or unblock a client; `by_client`: it paused itself from its page (ghost
-        traffic), which is what lets it resume from there: an owner's block it cannot lift."""
-        from hotspot.ghost_watch import self_paused_key
+    def block(self, mac: str, blocked: bool = True) -> dict:
+        """The owner blocks a client, or lets it online again: unblock lifts the owner's block and the
+        device's own pause (the owner's say is the last)."""
+        return self._change(mac, blocked=True) if blocked else self._change(mac, blocked=False, paused=False)
 
-        view = self._change(mac, blocked=blocked)
-        if blocked and by_client:
-            self.store.set(self_paused_key(mac), self.clock())
-        else:
-            self.store.db.execute("DELETE FROM meta WHERE key = ?", (self_paused_key(mac),))
-        return view
+    def pause(self, mac: str, paused: bool = True) -> dict:
+        """The device pauses itself from its page, or resumes: its own pause only, a fact beside the
+        owner's block, which it never changes (the device stays held while either holds)."""
+        return self._change(mac, paused=paused)
 
     def rename(self, mac: str, alias: str | None) -> dict:
         """The owner's name for a client (None: back to its DHCP hostname)."""
@@ -417,7 +417,7 @@ class Hotspot:
 
     def _remember_http(self, c: Client, portal: bool) -> None:
         self._http[c.id] = portal
-        if portal and not c.blocked and policy.admitted(c, self.cfg):
+        if portal and not c.held and policy.admitted(c, self.cfg):
             self._by_cap.add(c.id)
         else:
             self._by_cap.discard(c.id)
@@ -622,9 +622,12 @@ class Hotspot:
         return ghost_watch.events(self.store.db, cid, since)
 
     def blocked_destinations(self, mac: str) -> list[dict]:
+        """The destinations a client's chains drop, and who blocked each: "owner" or "device"."""
         c = self.find(mac)
-        return [{"addr": a, "name": n, "created": iso(t)} for a, n, t in self.store.db.execute(
-            "SELECT addr, name, created FROM blocked_dests WHERE client = ? ORDER BY created, addr", (c.id,))]
+        return [{"addr": a, "name": n, "created": iso(t), "by": "device" if d else "owner"}
+                for a, n, t, d in self.store.db.execute(
+                    "SELECT addr, name, created, by_device FROM blocked_dests WHERE client = ? "
+                    "ORDER BY created, addr", (c.id,))]
 
     def ghost(self, mac: str) -> dict:
         """What a client's page and the admin UI show of it: its events of the last day and the
@@ -634,9 +637,11 @@ class Hotspot:
         return {"mac": mac, "events": self.ghost_events(mac, since=self.clock() - BANNER_SECONDS),
                 "blocked": self.blocked_destinations(mac)}
 
-    def block_destination(self, mac: str, target: str) -> dict:
+    def block_destination(self, mac: str, target: str, *, by_device: bool = False) -> dict:
         """Drop a client's traffic to and from a remote address (v4 or v6), in its own chains; a DNS
-        name blocks the addresses the snooper saw it have (live answers), and says which."""
+        name blocks the addresses the snooper saw it have (live answers), and says which. `by_device`:
+        the device blocked it itself (so it may unblock it); the owner's block of an address the
+        device blocked makes it the owner's."""
         from hotspot.dnsnames import addresses_for
         from hotspot.ghost_watch import MAX_BLOCKED, parse_destination
 
@@ -653,16 +658,22 @@ class Hotspot:
             if len(before.blocked_dests) + len(new) > MAX_BLOCKED:
                 raise ValueError(f"client {mac} may block at most {MAX_BLOCKED} destinations")
             self.store.db.executemany(
-                "INSERT INTO blocked_dests (client, addr, name, created) VALUES (?, ?, ?, ?)",
-                [(before.id, a, name, now) for a in new])
+                "INSERT INTO blocked_dests (client, addr, name, created, by_device) VALUES (?, ?, ?, ?, ?)",
+                [(before.id, a, name, now, int(by_device)) for a in new])
+            if not by_device:
+                self.store.db.executemany(
+                    "UPDATE blocked_dests SET by_device = 0 WHERE client = ? AND addr = ?",
+                    [(before.id, a) for a in addrs])
             after = dataclasses.replace(before, blocked_dests=tuple(sorted({*before.blocked_dests, *new})))
             self._apply(before, after)
         if new:
             log.info("client %s: destination %s blocked", mac, " ".join(new))
         return {"mac": mac, "name": name, "addresses": addrs, "blocked": self.blocked_destinations(mac)}
 
-    def unblock_destination(self, mac: str, target: str) -> dict:
-        """Let a client reach a blocked address again (or every address blocked by that name)."""
+    def unblock_destination(self, mac: str, target: str, *, by_device: bool = False) -> dict:
+        """Let a client reach a blocked address again (or every address blocked by that name).
+        `by_device`: the device asks, and may lift only blocks it set itself; if any of them is the
+        owner's, nothing changes."""
         from hotspot.ghost_watch import parse_destination
 
         addr, name = parse_destination(target)
@@ -673,6 +684,12 @@ class Hotspot:
             gone = [a for a in gone if a in before.blocked_dests]
             if not gone:
                 raise ValueError(f"client {mac} has not blocked {target.strip()}")
+            if by_device:
+                owners = [r[0] for r in self.store.db.execute(
+                    f"SELECT addr FROM blocked_dests WHERE client = ? AND by_device = 0 AND addr IN "
+                    f"({', '.join('?' * len(gone))})", (before.id, *gone))]
+                if owners:
+                    raise ValueError(f"only the hotspot's owner can unblock {' '.join(sorted(owners))}")
             self.store.db.executemany("DELETE FROM blocked_dests WHERE client = ? AND addr = ?",
                                       [(before.id, a) for a in gone])
             after = dataclasses.replace(before, blocked_dests=tuple(a for a in before.blocked_dests

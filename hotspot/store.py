@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS clients (
     cap INTEGER,                              -- bytes per period, NULL = none
     topup INTEGER NOT NULL DEFAULT 0,         -- bytes added to this period's cap
     rate INTEGER,                             -- manual throttle, bits/s
-    blocked INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,       -- the owner blocked it
+    paused INTEGER NOT NULL DEFAULT 0,        -- it paused itself from its page (it may also resume)
     period_up INTEGER NOT NULL DEFAULT 0,     -- bytes this period
     period_down INTEGER NOT NULL DEFAULT 0,
     seen_up INTEGER NOT NULL DEFAULT 0,       -- kernel counter values at the last poll
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS blocked_dests (
     addr TEXT NOT NULL,                       -- as ipaddress prints it
     name TEXT,                                -- the DNS name it was blocked by, if any
     created REAL NOT NULL,
+    by_device INTEGER NOT NULL DEFAULT 0,     -- 1: the device blocked it itself (it may unblock it)
     PRIMARY KEY (client, addr)
 ) WITHOUT ROWID;
 -- The plan's hours (every client's and the router's summed, as recorded): read without a scan of `usage`.
@@ -123,7 +125,8 @@ class Client:
     cap: int | None = None
     topup: int = 0
     rate: int | None = None
-    blocked: bool = False
+    blocked: bool = False  # by the owner
+    paused: bool = False  # by the device itself; either holds it
     period_up: int = 0
     period_down: int = 0
     seen_up: int = 0
@@ -143,14 +146,20 @@ class Client:
     def period_total(self) -> int:
         return self.period_up + self.period_down
 
+    @property
+    def held(self) -> bool:
+        """Blocked by the owner or paused by itself: no metered traffic either way."""
+        return self.blocked or self.paused
+
 
 _JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires", "blocked_dests")
 _COLUMNS = [f for f in Client.__dataclass_fields__ if f not in _JOINED]
-POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "hostname", "alias", "ips", "last_seen",
+POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "paused", "hostname", "alias", "ips", "last_seen",
                  "admitted_until", "admitted_at", "voucher", "update_guard"}
 # Columns added after the first release, with their declarations: an older database gets them at open.
 _ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "voucher": "INTEGER",
-          "update_guard": "INTEGER"}
+          "update_guard": "INTEGER", "paused": "INTEGER NOT NULL DEFAULT 0"}
+_ADDED_DESTS = {"by_device": "INTEGER NOT NULL DEFAULT 0"}  # a destination blocked before: the owner's
 # A client with what policy needs of its voucher, in one query (a primary-key join).
 CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, "
            "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires, "
@@ -193,7 +202,7 @@ def _sums(rows, key) -> dict[int, list[int]]:
 def _row(r: sqlite3.Row) -> Client:
     d = dict(r)
     d["ips"] = json.loads(d["ips"])
-    d["blocked"] = bool(d["blocked"])
+    d["blocked"], d["paused"] = bool(d["blocked"]), bool(d["paused"])
     d["blocked_dests"] = tuple(sorted((d.get("blocked_dests") or "").split()))
     if d.get("update_guard") is not None:
         d["update_guard"] = bool(d["update_guard"])
@@ -229,6 +238,15 @@ class Store:
         for column, decl in _ADDED.items():
             if column not in have:
                 self.db.execute(f"ALTER TABLE clients ADD COLUMN {column} {decl}")
+        if "paused" not in have:  # a device's own pause was a meta key beside the owner's column
+            with self.transaction():
+                self.db.execute("UPDATE clients SET paused = blocked, blocked = 0 WHERE "
+                                "'ghost_self_paused:' || mac IN (SELECT key FROM meta)")
+                self.db.execute("DELETE FROM meta WHERE key LIKE 'ghost_self_paused:%'")
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(blocked_dests)")}
+        for column, decl in _ADDED_DESTS.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE blocked_dests ADD COLUMN {column} {decl}")
 
     @classmethod
     def open(cls, run_dir: str, state_dir: str) -> Store:

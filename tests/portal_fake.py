@@ -1,15 +1,18 @@
 """An in-memory Backend with the exact dict shapes of hotspot/portal/backend.py, for tests and screenshots.
 
 Clients are keyed by IP like hotspotd's neighbour lookup; every call is recorded in `calls` so a test can
-assert what the portal asked for (or that it asked nothing).
+assert what the portal asked for (or that it asked nothing). Its methods are checked against the socket's
+declared operations at import (check_backend), and like hotspotd it issues the admin's session at login
+and refuses an owner's operation without one (NotAdmin).
 """
 
 from __future__ import annotations
 
 import copy
+import secrets
 from datetime import datetime, timedelta
 
-from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
+from hotspot.portal.backend import BackendError, NotAClient, NotAdmin, VoucherRefused, check_backend
 from hotspot.units import (
     InvalidValue,
     parse_cap,
@@ -77,6 +80,7 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
         "voucher_remaining": None, "voucher_expires": None,
         "history": hist,
         "ghost": {"events": [], "blocked": [], "self_paused": False},
+        "blocked": state == "blocked", "owner_blocked": state == "blocked", "self_paused": False,
         "apps": fake_apps(up, used - up, i),
         "update_guard": i % 2 == 0, "update_guard_choice": None,
         "update_guard_categories": ["updates", "backup"],
@@ -290,6 +294,7 @@ def sample_alerts() -> dict:
 
 
 _HISTORY: dict = {}
+_INSIDE = object()  # the fake calling its own owner's operations (metrics with the bearer token)
 
 
 class FakeHistoryConfig:
@@ -337,6 +342,8 @@ class FakeBackend:
         self.password = password
         self.max_failures = max_failures
         self.failures: dict[str, int] = {}
+        self.sessions: set[str] = set()  # the admin sessions it issued
+        self.metrics_token = metrics_token
         self.codes = sample_vouchers()
         self.calls: list[tuple] = []
         self._settings = {"default_cap": "2GB", "period": "monthly", "period_start": "1",
@@ -349,8 +356,8 @@ class FakeBackend:
         self.plan_state = FakePlan(self._settings)
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
-        self._portal = {"secret": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
-                        "metrics_token": metrics_token, "venue": "Café Sunrise", "portal_url": portal_url}
+        self._portal = {"cookie_key": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
+                        "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url}
 
     # -- helpers -----------------------------------------------------------------------------------
     def _view(self, c: dict, history: bool = False) -> dict:
@@ -436,17 +443,30 @@ class FakeBackend:
     def portal_settings(self) -> dict:
         return dict(self._portal)
 
-    def login(self, ip: str, password: str) -> bool:
+    def login(self, ip: str, password: str) -> str | None:
         self.calls.append(("login", ip))
         if self.failures.get(ip, 0) >= self.max_failures:
             raise BackendError("Too many failed attempts; try again in 5 minutes.")
         if password == self.password:
             self.failures.pop(ip, None)
-            return True
+            token = secrets.token_urlsafe(16)
+            self.sessions.add(token)
+            return token
         self.failures[ip] = self.failures.get(ip, 0) + 1
-        return False
+        return None
 
-    def status(self) -> dict:
+    def _owner(self, session) -> None:
+        """As hotspotd: an owner's operation needs a session it issued."""
+        if session is not _INSIDE and session not in self.sessions:
+            raise NotAdmin("log in first: no admin session")
+
+    def logout(self, *, session) -> dict:
+        self._owner(session)
+        ended, self.sessions = len(self.sessions), set()
+        return {"ended": ended}
+
+    def status(self, *, session) -> dict:
+        self._owner(session)
         views = list(self.by_ip.values())
         names = ("ok", "warned", "capped", "throttled", "blocked")
         states = {s: sum(v["state"] == s for v in views) for s in names}
@@ -465,15 +485,18 @@ class FakeBackend:
             **({"modem": dict(self.modem)} if self.modem is not None else {}),
         }
 
-    def clients(self) -> list[dict]:
+    def clients(self, *, session) -> list[dict]:
+        self._owner(session)
         self.calls.append(("clients",))
         return [self._view(c) for c in self.by_ip.values()]
 
-    def client(self, mac: str) -> dict:
+    def client(self, mac: str, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("client", mac))
         return self._view(self._by_mac(mac), history=True)
 
-    def act(self, mac: str, action: str, value: str | None = None) -> dict:
+    def act(self, mac: str, action: str, value: str | None = None, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("act", mac, action, value))
         c = self._by_mac(parse_mac(mac))
         try:
@@ -484,8 +507,11 @@ class FakeBackend:
                 c["state"], c["reason"] = ("throttled", "throttle") if c["rate_limit"] else ("ok", None)
             elif action == "block":
                 c["state"], c["reason"] = "blocked", "blocked"
-            elif action == "unblock":
+                c.update(blocked=True, owner_blocked=True)
+            elif action == "unblock":  # the owner's block and the device's own pause
                 c["state"], c["reason"] = "ok", None
+                c.update(blocked=False, owner_blocked=False, self_paused=False)
+                c["ghost"]["self_paused"] = False
             elif action == "reset":
                 c.update(bytes_up=0, bytes_down=0, bytes_total=0)
             elif action == "topup":
@@ -507,6 +533,7 @@ class FakeBackend:
 
     # -- ghost traffic ----------------------------------------------------------------------------
     def _ghost(self, c: dict, action: str, destination, by_client: bool) -> None:
+        """As hotspotd: the device lifts only what it set itself (its pause, its own destinations)."""
         from hotspot.ghost_watch import parse_destination
 
         g = c["ghost"]
@@ -517,15 +544,27 @@ class FakeBackend:
                 raise BackendError(str(e)) from None
             if addr is None:
                 raise BackendError(f"no address is known for {name}")
-            if action == "block" and all(b["addr"] != addr for b in g["blocked"]):
-                g["blocked"].append({"addr": addr, "name": None})
+            found = [b for b in g["blocked"] if b["addr"] == addr]
+            if action == "block" and not found:
+                g["blocked"].append({"addr": addr, "name": None, "by": "device" if by_client else "owner"})
+            elif action == "block" and not by_client:
+                found[0]["by"] = "owner"
             elif action == "unblock":
+                if by_client and any(b["by"] == "owner" for b in found):
+                    raise BackendError(f"only the hotspot's owner can unblock {addr}")
                 g["blocked"] = [b for b in g["blocked"] if b["addr"] != addr]
         elif action in ("pause", "resume"):
-            if action == "resume" and by_client and not g["self_paused"]:
+            if action == "resume" and by_client and not c["self_paused"]:
                 raise BackendError("Only the hotspot's owner can resume this device.")
-            c["state"], c["reason"] = ("blocked", "blocked") if action == "pause" else ("ok", None)
-            g["self_paused"] = action == "pause" and by_client
+            if by_client:
+                c["self_paused"] = action == "pause"
+            else:
+                c["owner_blocked"] = action == "pause"
+                c["self_paused"] = c["self_paused"] and action == "pause"
+            g["self_paused"] = c["self_paused"]
+            c["blocked"] = c["owner_blocked"] or c["self_paused"]
+            why = "blocked" if c["owner_blocked"] else "paused" if c["self_paused"] else None
+            c["state"], c["reason"] = ("blocked", why) if why else ("ok", None)
         else:
             raise BackendError(f"unknown action {action!r}")
 
@@ -534,22 +573,26 @@ class FakeBackend:
         self._ghost(self._me(ip), action, destination, True)
         return self.me(ip)
 
-    def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
+    def ghost_admin(self, mac: str, action: str, destination: str | None = None, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("ghost_admin", mac, action, destination))
         self._ghost(self._by_mac(parse_mac(mac)), action, destination, False)
-        return self.client(mac)
+        return self.client(mac, session=session)
 
-    def settings(self) -> dict:
+    def settings(self, *, session) -> dict:
+        self._owner(session)
         return dict(self._settings)
 
-    def set_settings(self, values: dict[str, str]) -> dict:
+    def set_settings(self, values: dict[str, str], *, session) -> dict:
+        self._owner(session)
         self.calls.append(("set_settings", dict(values)))
         self._settings.update(values)
         return dict(self._settings)
 
-    def plan(self) -> dict:
+    def plan(self, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("plan",))
-        status = self.status()
+        status = self.status(session=session)
         names = {c["mac"]: c["hostname"] for c in self.by_ip.values()}
         found = {"plan": status["plan"], "uplink": status["uplink"],
                  "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt]}
@@ -557,7 +600,8 @@ class FakeBackend:
             found["modem"] = status["modem"]
         return found
 
-    def plan_topup(self, size) -> dict:
+    def plan_topup(self, size, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("plan_topup", size))
         try:
             n = parse_size(size)
@@ -568,11 +612,13 @@ class FakeBackend:
         self.plan_state.topup += n
         return self.plan_state.view()
 
-    def alerts(self) -> dict:
+    def alerts(self, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("alerts",))
         return copy.deepcopy(self.alert_log)
 
-    def test_channel(self, channel) -> dict:
+    def test_channel(self, channel, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("test_channel", channel))
         if channel == "webhook":
             return {"channel": channel, "receipt": "HTTP 204"}
@@ -580,11 +626,13 @@ class FakeBackend:
             raise BackendError("email: connection refused by smtp.example.com:587")
         raise BackendError(f"{channel}: no channel {channel!r} is configured (configured: email, webhook)")
 
-    def vouchers(self) -> list[dict]:
+    def vouchers(self, *, session) -> list[dict]:
+        self._owner(session)
         self.calls.append(("vouchers",))
         return [dict(v) for v in self.codes.values()]
 
-    def create_vouchers(self, count, data, valid, devices) -> list[dict]:
+    def create_vouchers(self, count, data, valid, devices, *, session) -> list[dict]:
+        self._owner(session)
         self.calls.append(("create_vouchers", count, data, valid, devices))
         try:
             n, size = parse_count(count, "count", MAX_BATCH), parse_cap(data or "none")
@@ -601,7 +649,8 @@ class FakeBackend:
         self.codes.update({v["code"]: v for v in made})
         return [dict(v) for v in made]
 
-    def revoke_voucher(self, code) -> dict:
+    def revoke_voucher(self, code, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("revoke_voucher", code))
         try:
             v = self.codes.get(parse_code(code))
@@ -618,7 +667,8 @@ class FakeBackend:
         c["update_guard"] = c["update_guard_choice"] = bool(on)
         return self._view(c)
 
-    def apps(self) -> dict:
+    def apps(self, *, session) -> dict:
+        self._owner(session)
         from hotspot.apps import by_category
 
         self.calls.append(("apps",))
@@ -648,13 +698,21 @@ class FakeBackend:
         self.calls.append(("me_history", ip, by, since, until))
         return self._history(self._me(ip)["id"], by, since, until)
 
-    def history(self, subject: str, by: str = "day", since=None, until=None) -> dict:
+    def history(self, subject: str, by: str = "day", since=None, until=None, *, session) -> dict:
+        self._owner(session)
         self.calls.append(("history", subject, by, since, until))
         return self._history(None if subject == "plan" else self._by_mac(subject)["id"], by, since, until)
 
-    def metrics(self) -> dict:
-        return {"apps": self.apps()["clients"], "status": self.status(), "clients": self.clients(),
+    def metrics(self, *, session=None, token=None) -> dict:
+        if not (self.metrics_token and token == self.metrics_token):
+            self._owner(session)
+        session = _INSIDE
+        return {"apps": self.apps(session=session)["clients"], "status": self.status(session=session),
+                "clients": self.clients(session=session),
                 "health": {"last_poll": iso(NOW), "poll_seconds": 0.0042, "rebuilds": 3,
                            "uptime_seconds": 86400.0},
                 "alerts": {"fired": {"plan": 1, "client": 3},
                            "deliveries": {"pending": 1, "sent": 3, "failed": 1}}}
+
+
+check_backend(FakeBackend)  # the socket's declared operations, exactly

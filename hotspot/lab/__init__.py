@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -696,6 +697,23 @@ def _owner_alive(lab: str) -> bool:
     except (OSError, ValueError):
         return False
     return owner.get("start") is not None and _start_time(owner["pid"]) == owner["start"]
+
+
+def ensure_user(name: str) -> None:
+    """The portal's own system user (hotspotd drops the portal to it), made if this machine lacks it,
+    as the OpenWrt package makes it on a router: a fresh Debian has no 'hotspot' user."""
+    for _ in range(20):
+        try:
+            pwd.getpwnam(name)
+            return
+        except KeyError:
+            pass
+        p = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                           capture_output=True, text=True)
+        if p.returncode not in (0, 9, 10):  # 9: made meanwhile by another run; 10: /etc/passwd busy
+            raise RuntimeError(f"cannot create the portal's user {name}: {p.stderr.strip()}")
+        time.sleep(0.1 if p.returncode else 0)
+    pwd.getpwnam(name)
 
 
 def warm_up() -> None:

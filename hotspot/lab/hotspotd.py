@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from hotspot.config import Config, dump
-from hotspot.lab import Lab
+from hotspot.lab import Lab, ensure_user
 
 
 class Hotspotd:
@@ -32,6 +32,7 @@ class Hotspotd:
             dnsmasq_nftset_file=None,  # never the host's /tmp/dnsmasq.d: a test gives its own
             dnsmasq_restart=None,
         ).replace(**options)
+        ensure_user(self.config.portal_user)
         self.config_path = self.dir / "hotspot.conf"
         self.config_path.write_text(dump(self.config))
         self.clock_file = self.dir / "clock-offset"  # seconds added to the daemon's wall clock

@@ -25,8 +25,8 @@ from flask import (
     url_for,
 )
 
-from hotspot.portal.app import backend, portal_base
-from hotspot.portal.backend import BackendError
+from hotspot.portal.app import backend, owner, portal_base
+from hotspot.portal.backend import BackendError, NotAdmin
 from hotspot.portal.i18n import _, format_datetime, format_rate, format_size, ngettext
 from hotspot.portal.views import admin_row, plan_summary, state_label
 from hotspot.units import (
@@ -48,17 +48,24 @@ _NAME = re.compile(r"[^\x00-\x1f\x7f]*")
 
 
 def login_required(view):
-    """Without an admin session: 401 JSON for the API, else a redirect to the login page."""
+    """Without an admin session token: 401 JSON for the API, else a redirect to the login page. The
+    token is only the cookie's claim: hotspotd checks it with every owner's operation (NotAdmin, which
+    errors.py answers the same way, when it has ended)."""
 
     @wraps(view)
     def wrapped(**kwargs):
-        if not session.get("admin"):
-            if request.path.startswith("/admin/api/"):
-                return jsonify(error=_("Log in first.")), 401
-            return redirect(url_for("admin.login"))
+        if not isinstance(session.get("admin"), str):
+            return not_logged_in()
         return view(**kwargs)
 
     return wrapped
+
+
+def not_logged_in():
+    session.pop("admin", None)
+    if request.path.startswith("/admin/api/"):
+        return jsonify(error=_("Log in first.")), 401
+    return redirect(url_for("admin.login"))
 
 
 def wants_json() -> bool:
@@ -68,29 +75,34 @@ def wants_json() -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
-        if session.get("admin"):
+        if isinstance(session.get("admin"), str):
             return redirect(url_for("admin.dashboard"))
         return render_template("admin/login.html")
     password = request.form.get("password", "")
     if not password or len(password) > 256:
         return render_template("admin/login.html", error=_("Enter the admin password.")), 400
     try:
-        ok = backend().login(request.remote_addr, password)
+        token = backend().login(request.remote_addr, password)
     except BackendError as e:
         return render_template("admin/login.html", error=str(e)), 429
-    if not ok:
+    if not token:
         return render_template("admin/login.html", error=_("Wrong password.")), 403
     lang = session.get("lang")
     session.clear()  # a fresh session (and CSRF token) on every login
     if lang:
         session["lang"] = lang
-    session["admin"] = True
+    session["admin"] = token  # hotspotd's session: it checks it with every owner's operation
     session["csrf"] = secrets.token_urlsafe(24)
     return redirect(url_for("admin.dashboard"), 303)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """hotspotd ends every admin session: a copy of this cookie is worth nothing after."""
+    try:
+        owner().logout()
+    except (NotAdmin, BackendError):
+        pass  # ended already, or hotspotd is down (its sessions went with it)
     session.clear()
     return redirect(url_for("admin.login"), 303)
 
@@ -99,8 +111,8 @@ def logout():
 @bp.route("")
 @login_required
 def dashboard():
-    status = backend().status()
-    clients = backend().clients()
+    status = owner().status()
+    clients = owner().clients()
     top = sorted(clients, key=lambda c: c.get("bytes_total") or 0, reverse=True)[:5]
     counts: dict = {}
     for c in clients:
@@ -115,7 +127,7 @@ def dashboard():
 @login_required
 def apps_page():
     """Which apps use the data: every category this period, its share and its biggest clients."""
-    found = backend().apps()
+    found = owner().apps()
     names = {c["mac"] or "router": c["name"] or c["mac"] or _("This router") for c in found["clients"]}
     whole = sum(cat["bytes_total"] for cat in found["by_category"]) or 1
     cats = [{**cat, "percent": round(100 * cat["bytes_total"] / whole, 1),
@@ -139,8 +151,8 @@ def after_cap_text(plan: dict) -> str:
 @bp.route("/api/status")
 @login_required
 def api_status():
-    s = backend().status()
-    clients = backend().clients()
+    s = owner().status()
+    clients = owner().clients()
     counts: dict = {}
     for c in clients:
         counts[c.get("state")] = counts.get(c.get("state"), 0) + 1
@@ -153,7 +165,7 @@ def api_status():
 @bp.route("/clients")
 @login_required
 def clients():
-    rows = [admin_row(c) for c in backend().clients()]
+    rows = [admin_row(c) for c in owner().clients()]
     rows.sort(key=lambda r: r["bytes_total"] or 0, reverse=True)
     return render_template("admin/clients.html", rows=rows)
 
@@ -161,7 +173,7 @@ def clients():
 @bp.route("/api/clients")
 @login_required
 def api_clients():
-    rows = [admin_row(c) for c in backend().clients()]
+    rows = [admin_row(c) for c in owner().clients()]
     rows.sort(key=lambda r: r["bytes_total"] or 0, reverse=True)
     return jsonify(clients=rows)
 
@@ -175,7 +187,7 @@ def _mac_or_404(mac: str) -> str:
 
 def _client_or_404(mac: str) -> dict:
     try:
-        return backend().client(mac)
+        return owner().client(mac)
     except BackendError as e:
         abort(404, description=str(e))
 
@@ -226,7 +238,7 @@ def act(mac):
     action = request.form.get("action", "")
     try:
         value = validate_action(action, request.form.get("value"))
-        result = backend().act(mac, action, value)
+        result = owner().act(mac, action, value)
     except (InvalidValue, BackendError) as e:
         if wants_json():
             return jsonify(error=str(e)), 400
@@ -277,12 +289,12 @@ def validate_settings(form) -> dict[str, str]:
 @login_required
 def settings_page():
     if request.method == "GET":
-        return render_template("admin/settings.html", s=backend().settings())
+        return render_template("admin/settings.html", s=owner().settings())
     try:
         values = validate_settings(request.form)
-        backend().set_settings(values)
+        owner().set_settings(values)
     except (InvalidValue, BackendError) as e:
-        return render_template("admin/settings.html", s={**backend().settings(), **request.form.to_dict()},
+        return render_template("admin/settings.html", s={**owner().settings(), **request.form.to_dict()},
                                error=str(e)), 400
     flash(_("Settings saved."))
     return redirect(url_for("admin.settings_page"), 303)
@@ -300,7 +312,7 @@ def export_csv():
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(["mac", "hostname", "bytes_up", "bytes_down", "bytes_total", "cap", "state"])
-    for c in backend().clients():
+    for c in owner().clients():
         w.writerow([csv_cell(c.get(k)) for k in
                     ("mac", "hostname", "bytes_up", "bytes_down", "bytes_total", "cap", "state")])
     return Response(out.getvalue(), mimetype="text/csv",
@@ -392,13 +404,13 @@ def vouchers():
         form = {k: request.form.get(k, "") for k in VOUCHER_FIELDS}
         try:
             v = validate_vouchers(request.form)
-            made = backend().create_vouchers(v["count"], v["data"], v["valid"], v["devices"])
+            made = owner().create_vouchers(v["count"], v["data"], v["valid"], v["devices"])
         except (InvalidValue, BackendError) as e:
             error, status = str(e), 400
         else:
             flash(ngettext("Made %(num)s voucher.", "Made %(num)s vouchers.", len(made)))
             return redirect(url_for("admin.vouchers", made=made[0]["batch"] if made else None), 303)
-    rows = [voucher_row(v) for v in backend().vouchers()]
+    rows = [voucher_row(v) for v in owner().vouchers()]
     made = request.args.get("made", type=int)
     return render_template("admin/vouchers.html", batches=_batches(rows), form=form, error=error,
                            made=made, nvouchers=len(rows)), status
@@ -409,7 +421,7 @@ def vouchers():
 def revoke_voucher(code):
     try:
         code = parse_code(code)
-        backend().revoke_voucher(code)
+        owner().revoke_voucher(code)
     except (InvalidValue, BackendError) as e:
         flash(str(e))
         return redirect(url_for("admin.vouchers"), 303)
@@ -420,7 +432,7 @@ def revoke_voucher(code):
 @bp.route("/vouchers/print/<int:batch>")
 @login_required
 def print_vouchers(batch):
-    rows = [voucher_row(v) for v in backend().vouchers() if v.get("batch") == batch]
+    rows = [voucher_row(v) for v in owner().vouchers() if v.get("batch") == batch]
     if not rows:
         abort(404)
     base = portal_base()
@@ -437,7 +449,7 @@ def export_vouchers():
     cols = ("code", "batch", "state", "bytes", "used", "remaining", "valid_seconds", "devices",
             "devices_used", "created", "first_used", "expires", "revoked")
     w.writerow(cols)
-    for v in backend().vouchers():
+    for v in owner().vouchers():
         w.writerow([csv_cell(v.get(k)) for k in cols])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="hotspot-vouchers.csv"'})

@@ -1,7 +1,10 @@
 """The portal: a Flask application factory and its blueprints.
 
 The portal runs as an unprivileged gunicorn worker on the LAN; everything it shows or changes it asks of
-hotspotd through a Backend (`backend.py`), so the app itself holds no state but the signed session cookie.
+hotspotd through a Backend (`backend.py`), so the app itself holds no state but the signed session cookie:
+a CSRF token, the language and, for the owner, the session token hotspotd issued at login, which goes
+with every owner's operation for hotspotd to check. The key that signs the cookie comes from hotspotd and
+makes no one admin.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, current_app, redirect, request, session
 
-from hotspot.portal.backend import Backend, BackendError
+from hotspot.portal.backend import ADMIN, METRICS, OPS, Backend, BackendError
 
 
 def web_dir() -> Path:
@@ -31,6 +34,24 @@ def web_dir() -> Path:
 def backend() -> Backend:
     """The Backend of the running app."""
     return current_app.extensions["hotspot.backend"]
+
+
+class AsOwner:
+    """The Backend as the logged-in owner: each owner's operation carries this session's token."""
+
+    def __init__(self, b: Backend, token) -> None:
+        self._backend, self._token = b, token
+
+    def __getattr__(self, name: str):
+        method, op = getattr(self._backend, name), OPS.get(name)
+        if op is not None and op.who in (ADMIN, METRICS):
+            return lambda *args, **kw: method(*args, session=self._token, **kw)
+        return method
+
+
+def owner() -> AsOwner:
+    """The Backend for the owner's pages: hotspotd checks the session token with every call."""
+    return AsOwner(backend(), session.get("admin"))
 
 
 def settings() -> dict:
@@ -86,6 +107,24 @@ def _check_csrf() -> None:
         abort(400, description="csrf")
 
 
+def https_only():
+    """With TLS configured, the admin UI is HTTPS only: plain HTTP /admin* (any method: a password
+    sent in the clear is not acted on) goes to the same path on the HTTPS portal."""
+    if request.is_secure or not settings().get("tls"):
+        return None
+    admin = request.path == "/admin" or request.path.startswith("/admin/")
+    if not admin or not is_portal_host():
+        return None  # another site's request the kernel sent here: the captive catch-all's
+    base = settings().get("portal_url") or ""
+    if not base.startswith("https://"):
+        host = urlsplit("//" + request.host).hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = settings().get("tls_port") or 443
+        base = f"https://{host}" + ("" if port == 443 else f":{port}")
+    query = "?" + request.query_string.decode("latin-1") if request.query_string else ""
+    return redirect(base.rstrip("/") + request.path + query, 302)
+
+
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:
     """Build the portal around `backend`; `overrides` go into app.config last (tests, screenshots)."""
     from hotspot.portal import admin, captive, client, ghost_pages, i18n, metrics
@@ -98,15 +137,18 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
         static_url_path="/static",
     )
     ps = backend.portal_settings()
+    tls = os.environ.get("HOTSPOT_TLS") == "1"  # hotspotd sets it for the process that serves HTTPS
     app.config.from_mapping(
-        SECRET_KEY=bytes.fromhex(ps["secret"]) if ps.get("secret") else secrets.token_bytes(32),
+        # hotspotd's key for this run: both portal processes and every worker share it, so a form
+        # made by one is accepted by another
+        SECRET_KEY=bytes.fromhex(ps["cookie_key"]) if ps.get("cookie_key") else secrets.token_bytes(32),
         TESTING=testing,
-        SESSION_COOKIE_NAME="hotspot",
+        # Secure, and a name of its own, only in the HTTPS process: the plain HTTP portal (captive
+        # sign-in, the guests' pages) must keep its cookies too, and cannot overwrite a Secure one.
+        SESSION_COOKIE_NAME="__Host-hotspot" if tls else "hotspot",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        # Secure only in the process that serves HTTPS (hotspotd sets HOTSPOT_TLS for it): the plain
-        # HTTP portal (captive sign-in, admin on the LAN address) must keep its cookies too.
-        SESSION_COOKIE_SECURE=os.environ.get("HOTSPOT_TLS") == "1",
+        SESSION_COOKIE_SECURE=tls,
         MAX_CONTENT_LENGTH=16 * 1024,
         MAX_FORM_MEMORY_SIZE=16 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
@@ -119,6 +161,7 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
     app.extensions["hotspot.portal_settings_at"] = time.monotonic()
 
     i18n.init_app(app)
+    app.before_request(https_only)
     app.before_request(_check_csrf)
     app.jinja_env.globals.update(csrf_token=csrf_token)
     app.context_processor(lambda: {"venue": settings().get("venue")})
@@ -130,6 +173,8 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["Referrer-Policy"] = "no-referrer"
+        if request.is_secure:
+            resp.headers["Strict-Transport-Security"] = "max-age=31536000"
         resp.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self' http: https:"

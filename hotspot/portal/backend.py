@@ -1,18 +1,34 @@
-"""What the portal asks of hotspotd.
+"""What the portal asks of hotspotd: every operation of hotspotd's socket, declared once.
 
 The portal's workers run unprivileged; everything that needs the kernel, the database or a secret is
-asked of hotspotd through this interface. `hotspot.ipc.IpcBackend` implements it over hotspotd's Unix
-socket; tests use a fake with the same methods. A client is always named by the source address of
-its request (`ip`): hotspotd maps it to a MAC through the kernel's neighbour table, so nothing the
-client sends (headers, parameters) can make it another client.
+asked of hotspotd over its Unix socket (`hotspot.ipc`). OPERATIONS below is the one list of what can be
+asked: each operation's name, its arguments, its answer's shape and who may call it. hotspotd's server
+takes its allow-list, its dispatch and its authorisation from it; the portal's client (`IpcBackend`) is
+generated from it; any other backend (the tests' fake, hotspotd's PortalApi) is checked against it
+(`check_backend`), so none of them can drift from the others.
+
+Who may call an operation (`who`):
+- guest: the portal, for the device its connection came from, named by `ip` (the request's source
+  address: hotspotd maps it to a MAC through the kernel's neighbour table, so nothing the client sends,
+  headers or parameters, can make it another client). It carries nothing else.
+- portal: the portal itself (what it needs to run).
+- admin: the portal with the admin's session token (`session`), which hotspotd issued at login and
+  checks on every call; the portal holds nothing that makes one.
+- metrics: as admin, or with the metrics bearer token (`token`), which hotspotd checks.
+- root: root only (hotspotctl). Root may call every operation, and any user but root and the portal's
+  own none at all (SO_PEERCRED).
 
 Dict shapes (ISO 8601 strings for times, bytes and bits/s as integers, None where nothing applies):
 
 client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` plus (except that
-`hostname` is the name to show: the owner's `alias` if set, else `dhcp_hostname`):
+`hostname` is the name to show: for the owner the owner's `alias` if set, else `dhcp_hostname`; for the
+device itself (`me`) its DHCP hostname only, and no `alias`):
     mac, id, hostname, ips, bytes_up, bytes_down, bytes_total, cap, remaining, rate_limit,
     state ("ok" | "warned" | "capped" | "throttled" | "blocked"), first_seen, last_seen,
-    reason: why the state is not "ok", one of None | "blocked" | "cap_block" (cap reached, blocked
+    blocked: held by the owner's block or its own pause; owner_blocked: the owner blocked it;
+    self_paused: it paused itself from its page (it may resume; the owner's block it cannot lift)
+    reason: why the state is not "ok", one of None | "blocked" (by the owner) | "paused" (by itself)
+        | "cap_block" (cap reached, blocked
         until the period ends) | "cap_throttle" (cap reached, slowed to `rate_limit`) | "throttle"
         (slowed by the owner) | "warned" (close to the cap) | "not_admitted" (captive, not signed in)
         | "voucher_used" (its voucher's data is used up: blocked if state is "capped", slowed if
@@ -44,7 +60,8 @@ client view (`me`, `clients`, `client`, `act`), as `hotspotctl clients --json` p
     ghost: ghost traffic (hotspot.ghost_watch): {"events": [{"id", "kind": "upload" | "unusual_hour" |
         "idle", "start", "end", "fired": ISO, "bytes_up", "bytes_down", "bytes_total", "destinations":
         [{"addr", "name": DNS name or None, "up", "down"}], ...}] of the last day, newest first, at
-        most 3; "blocked": [{"addr", "name"}] the destinations its chains drop; "self_paused": bool,
+        most 3; "blocked": [{"addr", "name", "by": "owner" | "device"}] the destinations its chains
+        drop and who blocked each (the device may unblock only its own); "self_paused": bool,
         it paused itself from its page (so it may resume from there)}
 `client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
 The client view (`me`, `client`) also has (which apps use the data, hotspot/apps.py):
@@ -89,7 +106,14 @@ voucher (`vouchers`, `create_vouchers`, `revoke_voucher`), as `hotspotctl vouche
 
 from __future__ import annotations
 
-from typing import Protocol
+import ast
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+GUEST, PORTAL, ADMIN, METRICS, ROOT = "guest", "portal", "admin", "metrics", "root"
+CREDENTIALS = {ADMIN: ("session",), METRICS: ("session", "token")}  # what the portal adds to a call
+TIMEOUT = 10.0  # seconds the portal waits for an answer
 
 
 class BackendError(Exception):
@@ -110,97 +134,140 @@ class VoucherRefused(BackendError):
         self.reason = reason
 
 
-class Backend(Protocol):
-    # -- the client's own, named by its address ------------------------------------------------
-    def me(self, ip: str) -> dict:
-        """The client view of the device at `ip`; NotAClient if none."""
+class NotAdmin(Exception):
+    """An owner's operation without a session hotspotd accepts (none, ended, expired, or the password
+    changed). Not a BackendError: no page shows it as a form's error; the portal sends to the login."""
 
-    def captive(self, ip: str) -> dict:
-        """RFC 8908 state: {"captive": bool, "seconds_remaining": int|None,
-        "bytes_remaining": int|None, "can_extend": bool}."""
 
-    def admit(self, ip: str, voucher: str | None = None) -> dict:
-        """Admit the device at `ip` (click: accepted terms; voucher: a code, any case, dash optional);
-        returns its view. VoucherRefused when the code cannot admit it."""
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    who: str
+    params: tuple[tuple[str, Any], ...]  # (name, default), inspect.Parameter.empty for none
+    result: str  # the answer's shape (the shapes above name the larger ones)
+    doc: str
+    wait: float = TIMEOUT  # how long the portal waits for the answer
 
-    def ghost_act(self, ip: str, action: str, destination: str | None = None) -> dict:
-        """The device at `ip` acts on its ghost traffic: "block"/"unblock" a destination (an IPv4 or
-        IPv6 address, or a DNS name: the addresses it has now), "pause" itself, "resume" (only if it
-        paused itself). Returns its view; BackendError with a one-line reason."""
-    def me_history(self, ip: str, by: str = "day", since: str | None = None,
-                   until: str | None = None) -> dict:
-        """The device at `ip`'s own usage by hour, day or month over [since, until) (YYYY-MM-DD or
-        ISO 8601; None: the last 48 hours, 30 days or 12 months); see `history` above. NotAClient,
-        or BackendError (one line) for a bad range or one finer than retention kept."""
+    def signature(self, *, credentials: bool) -> inspect.Signature:
+        """The method's parameters: the arguments, then (for the portal's side, `credentials`) the
+        session or token hotspotd checks, keyword-only; `session` is required for admin operations."""
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = [inspect.Parameter("self", kind)]
+        params += [inspect.Parameter(n, kind, default=d) for n, d in self.params]
+        if credentials:
+            optional = self.who == METRICS
+            params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY,
+                                         default=None if optional else inspect.Parameter.empty)
+                       for n in CREDENTIALS.get(self.who, ())]
+        return inspect.Signature(params)
 
-    # -- the owner's ---------------------------------------------------------------------------
-    def ghost_admin(self, mac: str, action: str, destination: str | None = None) -> dict:
-        """The owner's same actions on a client (pause/resume = block/unblock); its `client` view."""
+    @property
+    def arg_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.params)
 
-    def portal_settings(self) -> dict:
-        """What the portal needs to run: {"secret": hex str, "auth", "portal_port", "tls": bool,
-        "metrics_token": str|None, "venue": str|None}."""
+    @property
+    def required(self) -> set[str]:
+        return {n for n, d in self.params if d is inspect.Parameter.empty}
 
-    def login(self, ip: str, password: str) -> bool:
-        """Check the admin password; BackendError when `ip` made too many failed attempts."""
 
-    def status(self) -> dict:
-        """As `hotspotctl status --json`, plus speed_up/speed_down for the whole LAN."""
+def op(name: str, who: str, params: str, result: str, doc: str, wait: float = TIMEOUT) -> Operation:
+    """An Operation from its parameters written as in Python ("ip, voucher=None")."""
+    parsed = []
+    for part in filter(None, (p.strip() for p in params.split(","))):
+        pname, eq, default = part.partition("=")
+        parsed.append((pname.strip(), ast.literal_eval(default.strip()) if eq else inspect.Parameter.empty))
+    return Operation(name, who, tuple(parsed), result, doc, wait)
 
-    def clients(self) -> list[dict]:
-        """Every client's view."""
 
-    def client(self, mac: str) -> dict:
-        """One client's view with its history; BackendError if unknown."""
+OPERATIONS = (
+    # -- a device's own, named by the address its connection came from --------------------------------
+    op("me", GUEST, "ip", "client view",
+       "The device at `ip`; NotAClient if none. Never the owner's private name for it (`alias`)."),
+    op("captive", GUEST, "ip", '{"captive": bool, "seconds_remaining", "bytes_remaining": int|None, '
+       '"can_extend": bool}', "RFC 8908 state of the device at `ip`."),
+    op("admit", GUEST, "ip, voucher=None", "client view",
+       "Admit the device at `ip` (click: accepted terms; voucher: a code, any case, dash optional); "
+       "VoucherRefused when the code cannot admit it."),
+    op("ghost_act", GUEST, "ip, action, destination=None", "client view",
+       'The device acts on its ghost traffic: "block"/"unblock" a destination (an IPv4 or IPv6 address, '
+       'or a DNS name: the addresses it has now), "pause" itself, "resume". It lifts only what it set '
+       "itself: never the owner's block of it or of a destination; BackendError with a one-line reason."),
+    op("set_update_guard", GUEST, "ip, on", "client view",
+       "The device switches the update guard on or off for itself."),
+    op("me_history", GUEST, 'ip, by="day", since=None, until=None', "history",
+       "The device's own usage by hour, day or month over [since, until) (YYYY-MM-DD or ISO 8601; None: "
+       "the last 48 hours, 30 days or 12 months); BackendError for a bad range or one finer than "
+       "retention kept."),
+    op("login", GUEST, "ip, password", "str | None: a new admin session token, None for a wrong password",
+       "Check the admin password (one hash at a time); BackendError while the device (its address, "
+       "its MAC, its IPv6 /64) or the hotspot as a whole made too many failed attempts."),
+    # -- the portal itself -------------------------------------------------------------------------------
+    op("portal_settings", PORTAL, "", '{"cookie_key": hex str (signs the portal\'s cookies: CSRF tokens, '
+       'language; hotspotd makes it at start and keeps it in memory), "auth", "portal_port", "tls": bool, '
+       '"tls_port", "venue": str|None, "portal_url", "portal_hosts": [str]}',
+       "What the portal needs to run. Nothing in it lets the portal act as admin."),
+    # -- the owner's, with the session hotspotd issued at login -------------------------------------------
+    op("logout", ADMIN, "", '{"ended": int}', "End every admin session at once."),
+    op("status", ADMIN, "", "status", "As `hotspotctl status --json`, plus speed_up/speed_down for the LAN."),
+    op("clients", ADMIN, "", "[client view]", "Every client's view."),
+    op("client", ADMIN, "mac", "client view with history",
+       "One client's view with its history; BackendError if unknown."),
+    op("act", ADMIN, "mac, action, value=None", "client view",
+       "cap SIZE|none, throttle RATE|none, block, unblock (the owner's block and the device's own "
+       'pause), reset, topup SIZE, rename NAME|"", guard on|off|default: parsed and applied like the CLI.'),
+    op("ghost_admin", ADMIN, "mac, action, destination=None", "client view with history",
+       "The owner's ghost actions on a client (pause/resume = block/unblock); any block it may lift."),
+    op("settings", ADMIN, "", "{field: config string}",
+       "default_cap, period, period_start, after_cap, after_cap_rate, auth, and the data plan's "
+       "(config.SETTABLE)."),
+    op("set_settings", ADMIN, "values", "{field: config string}",
+       "Validate and write to the config file; BackendError names the bad field."),
+    op("vouchers", ADMIN, "", "[voucher]", "Every voucher, oldest first."),
+    op("create_vouchers", ADMIN, "count, data, valid, devices", "[voucher]",
+       "A batch of `count` (1-500) vouchers of `data` SIZE|none shared by up to `devices` (1-50), valid "
+       "for `valid` DURATION from the first use; BackendError names the bad field."),
+    op("revoke_voucher", ADMIN, "code", "voucher",
+       "Revoke a voucher; its devices lose their session at once. BackendError if unknown."),
+    op("plan", ADMIN, "", "plan", "The uplink's data plan for the Plan page."),
+    op("plan_topup", ADMIN, "size", "as `hotspotctl plan --json`",
+       "Add SIZE to this cycle's plan; BackendError when the size is bad or the plan has no quota."),
+    op("alerts", ADMIN, "", "alerts", "The alerts fired, the delivery log and the configured channels."),
+    op("test_channel", ADMIN, "channel", '{"channel", "receipt"}',
+       'Send a test message now through "webhook", "email" or "sms"; BackendError with the channel\'s '
+       "one-line reason.", wait=75.0),  # an SMTP server may take its timeouts for a few commands
+    op("apps", ADMIN, "", "apps", "Every client's bytes per app category this period."),
+    op("history", ADMIN, 'subject, by="day", since=None, until=None', "history",
+       'As me_history for a client (`subject` a MAC) or the plan ("plan"); BackendError if unknown.'),
+    op("metrics", METRICS, "", '{"status", "clients", "health": {"last_poll", "poll_seconds", "rebuilds", '
+       '"uptime_seconds"}, "alerts": {"fired": {"plan", "client"}, "deliveries": {"pending", "sent", '
+       '"failed"}}, "apps": apps()["clients"]}', "Everything /metrics exposes."),
+    # -- root's (hotspotctl) -------------------------------------------------------------------------------
+    op("end_sessions", ROOT, "", '{"ended": int}',
+       "End every admin session now (`hotspotctl passwd`; a new password ends them in any case)."),
+)
+OPS = {o.name: o for o in OPERATIONS}
 
-    def act(self, mac: str, action: str, value: str | None = None) -> dict:
-        """cap SIZE|none, throttle RATE|none, block, unblock, reset, topup SIZE, rename NAME|"":
-        parsed and applied by hotspotd like the CLI; returns the client's new view."""
+# A Backend: an object with a method per operation (the portal's side: IpcBackend, the tests' fake).
+Backend = Any
 
-    def settings(self) -> dict:
-        """The settings as their config strings: default_cap, period, period_start, after_cap,
-        after_cap_rate, auth, and the data plan's (config.SETTABLE: plan_quota, plan_period, ...)."""
 
-    def set_settings(self, values: dict[str, str]) -> dict:
-        """Validate and write to the config file; BackendError names the bad field."""
+def check_backend(cls: type, *, credentials: bool = True) -> type:
+    """Raise TypeError unless `cls` has a method for every operation, with exactly its declared
+    parameters (`credentials`: the portal's side, which adds the session or token; else hotspotd's
+    side, which gets the arguments only). Root's operations are not the portal's to call."""
+    def shape(sig: inspect.Signature) -> list:  # names, kinds and defaults; annotations are free
+        return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
 
-    def vouchers(self) -> list[dict]:
-        """Every voucher, oldest first."""
-
-    def create_vouchers(self, count: str, data: str, valid: str, devices: str) -> list[dict]:
-        """Make a batch: `count` vouchers (1-500) of `data` SIZE|none shared by up to `devices` (1-50)
-        devices, valid for `valid` DURATION from the first use; parsed like the CLI, BackendError
-        names the bad field. Returns the new vouchers."""
-
-    def revoke_voucher(self, code: str) -> dict:
-        """Revoke a voucher; its devices lose their session at once. BackendError if unknown."""
-
-    def plan(self) -> dict:
-        """The uplink's data plan for the admin's Plan page (see `plan` above)."""
-
-    def plan_topup(self, size: str) -> dict:
-        """Add SIZE to this cycle's plan, like `hotspotctl plan topup`; BackendError when the size is
-        bad or the plan has no quota. Returns the plan as `hotspotctl plan --json`."""
-
-    def alerts(self) -> dict:
-        """The alerts fired, the delivery log and the configured channels (see `alerts` above)."""
-
-    def test_channel(self, channel: str) -> dict:
-        """Send a test message now through "webhook", "email" or "sms": {"channel", "receipt"}, or
-        BackendError with the channel's one-line reason."""
-
-    def set_update_guard(self, ip: str, on: bool) -> dict:
-        """The client at `ip` switches the update guard on or off for itself; its `me` view after."""
-
-    def apps(self) -> dict:
-        """Every client's bytes per app category this period (shape above)."""
-    def history(self, subject: str, by: str = "day", since: str | None = None,
-                until: str | None = None) -> dict:
-        """As me_history for a client (`subject` a MAC) or the plan ("plan": every client and the
-        router summed); BackendError for an unknown client."""
-
-    def metrics(self) -> dict:
-        """{"status": status(), "clients": clients(), "health": {"last_poll": ISO,
-        "poll_seconds": float, "rebuilds": int, "uptime_seconds": float}, "alerts": {"fired":
-        {"plan": int, "client": int} (all time), "deliveries": {"pending", "sent", "failed": int}
-        (in the delivery log)}, "apps": apps()["clients"]}."""
+    wrong = []
+    for o in OPERATIONS:
+        if credentials and o.who == ROOT:
+            continue
+        method = getattr(cls, o.name, None)
+        want = o.signature(credentials=credentials)
+        if not callable(method):
+            wrong.append(f"{o.name}: missing")
+        elif shape(inspect.signature(method)) != shape(want):
+            wrong.append(f"{o.name}{inspect.signature(method)}: declared {o.name}{want}")
+    if wrong:
+        raise TypeError(f"{cls.__name__} does not match the socket's operations: " + "; ".join(wrong))
+    return cls

@@ -21,7 +21,8 @@ from hotspot.portal.views import client_text
 bp = Blueprint("captive", __name__)
 
 MAX_URL = 2000
-STOPPED = ("blocked", "cap_block", "voucher_used", "plan_block", "plan_stop")  # admitted, no traffic goes out
+STOPPED = ("blocked", "paused", "cap_block", "voucher_used", "plan_block",
+           "plan_stop")  # admitted, no traffic goes out
 BY_VOUCHER = ("cap_block", "voucher_used")  # of those, what a new voucher code ends
 VOUCHER = re.compile(r"[A-Za-z0-9-]{4,32}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from hotspot.portal.backend import NotAdmin
 from hotspot.portal.i18n import _
 
 
@@ -23,6 +24,13 @@ def _message(e: HTTPException) -> str:
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(NotAdmin)
+    def _not_admin(_e: NotAdmin):
+        """hotspotd did not accept the admin session (ended, expired, a new password): log in again."""
+        from hotspot.portal.admin import not_logged_in
+
+        return not_logged_in()
+
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
         msg = _message(e)

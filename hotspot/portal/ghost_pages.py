@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 
 from hotspot.portal.admin import login_required
-from hotspot.portal.app import backend
+from hotspot.portal.app import backend, owner
 from hotspot.portal.backend import BackendError, NotAClient
 from hotspot.portal.i18n import _, format_date, format_size, format_time
 
@@ -72,7 +72,7 @@ def client_act():
 def admin_act(mac):
     try:
         action, dest = _action()
-        backend().ghost_admin(mac, action, dest)
+        owner().ghost_admin(mac, action, dest)
         flash(_done(action))
     except BackendError as e:
         flash(str(e))

@@ -11,7 +11,7 @@ from flask import abort, current_app, jsonify, request
 from hotspot.portal import client
 from hotspot.portal.admin import bp as admin_bp
 from hotspot.portal.admin import login_required
-from hotspot.portal.app import backend
+from hotspot.portal.app import backend, owner
 from hotspot.portal.backend import BackendError, NotAClient
 from hotspot.portal.i18n import _, get_locale
 from hotspot.portal.insights import history_card
@@ -22,7 +22,7 @@ def _fetcher(subject: str):
     if subject == "me":
         ip = request.remote_addr  # never a header: the source address is the identity
         return lambda by, since, until: backend().me_history(ip, by, since, until)
-    return lambda by, since, until: backend().history(subject, by, since, until)
+    return lambda by, since, until: owner().history(subject, by, since, until)
 
 
 CARD_SECONDS = 30  # a card is made again at most this often per device, range and language

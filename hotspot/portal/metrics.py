@@ -1,13 +1,14 @@
-"""Prometheus text exposition for fleet monitoring: an admin session or the bearer token may read it."""
+"""Prometheus text exposition for fleet monitoring: an admin session or the bearer token may read it,
+both checked by hotspotd (the portal never holds the token)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from flask import Blueprint, Response, request, session
 
-from hotspot.portal.app import backend, settings
+from hotspot.portal.app import backend
+from hotspot.portal.backend import NotAdmin
 from hotspot.portal.views import STATES, modem_facts
 
 bp = Blueprint("metrics", __name__)
@@ -33,16 +34,6 @@ def _timestamp(iso) -> float | None:
         return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
     except (TypeError, ValueError):
         return None
-
-
-def _authorized() -> bool:
-    if session.get("admin"):
-        return True
-    token = settings().get("metrics_token")
-    auth = request.headers.get("Authorization", "")
-    if token and auth.startswith("Bearer "):
-        return secrets.compare_digest(auth[7:].strip().encode(), token.encode())
-    return False
 
 
 def render(m: dict) -> str:
@@ -186,7 +177,12 @@ def modem_families(modem) -> list[str]:
 
 @bp.route("/metrics")
 def metrics():
-    if not _authorized():
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.startswith("Bearer ") else None
+    admin = session.get("admin")
+    try:
+        found = backend().metrics(session=admin if isinstance(admin, str) else None, token=token or None)
+    except NotAdmin:
         return Response("unauthorized\n", 401, {"WWW-Authenticate": 'Bearer realm="hotspot"'},
                         mimetype="text/plain")
-    return Response(render(backend().metrics()), mimetype="text/plain; version=0.0.4")
+    return Response(render(found), mimetype="text/plain; version=0.0.4")

@@ -11,7 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from hotspot.config import check_setting
 from hotspot.portal.admin import bp, login_required
-from hotspot.portal.app import backend
+from hotspot.portal.app import owner
 from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_datetime, format_size
 from hotspot.portal.views import modem_facts, plan_summary
@@ -60,8 +60,8 @@ def validate_plan(form) -> dict[str, str]:
 
 def render_plan(error: str | None = None, where: str | None = None, status: int = 200):
     """The Plan page; after a refused form, its error next to that form and the values as typed."""
-    found = backend().plan()
-    s = backend().settings()
+    found = owner().plan()
+    s = owner().settings()
     if error and where in FORMS:
         s = {**s, **{k: request.form.get(k, "") for k in FORMS[where]}}
     topup = request.form.get("size", "") if where == "topup" else ""
@@ -77,7 +77,7 @@ def plan_page():
     if request.method == "GET":
         return render_plan()
     try:
-        backend().set_settings(validate_plan(request.form))
+        owner().set_settings(validate_plan(request.form))
     except (InvalidValue, BackendError) as e:
         return render_plan(str(e), request.form.get("form"), 400)
     flash(_("Plan settings saved."))
@@ -91,7 +91,7 @@ def plan_topup():
     size = (request.form.get("size") or "").strip()
     try:
         n = parse_size(size)
-        backend().plan_topup(size)
+        owner().plan_topup(size)
     except InvalidValue:
         return render_plan(_("Top-up: a size such as 500MB or 2GB."), "topup", 400)
     except BackendError as e:
@@ -141,7 +141,7 @@ def delivery_row(d: dict) -> dict:
 
 
 def render_alerts(error: str | None = None, channel: str | None = None, status: int = 200):
-    found = backend().alerts()
+    found = owner().alerts()
     channels = [{**c, "label": channel_label(c.get("name"))} for c in found.get("channels") or []]
     return render_template("admin/alerts.html", alerts=[alert_row(a) for a in found.get("alerts") or []],
                            deliveries=[delivery_row(d) for d in found.get("deliveries") or []],
@@ -162,7 +162,7 @@ def test_channel():
     if channel not in CHANNELS:
         return render_alerts(_("Unknown channel."), None, 400)
     try:
-        result = backend().test_channel(channel)
+        result = owner().test_channel(channel)
     except BackendError as e:
         return render_alerts(str(e), channel, 502)  # the receiver (or the modem) failed, not the form
     flash(_("Test sent through %(channel)s: %(receipt)s", channel=channel_label(channel),

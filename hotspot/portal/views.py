@@ -43,6 +43,7 @@ def headline(c: dict) -> str:
         "throttle": _("You're slowed down"),
         "cap_block": _("Your internet is paused"),
         "blocked": _("Your internet is paused"),
+        "paused": _("Your internet is paused"),
         "not_admitted": _("You're not signed in yet"),
         "voucher_used": _("You're slowed down") if c.get("state") == "throttled"
         else _("Your internet is paused"),
@@ -89,6 +90,8 @@ def explanation(c: dict) -> str:
         return _("Slowed to %(rate)s by the hotspot's owner.", rate=rate)
     if reason == "blocked":
         return _("The hotspot's owner has paused this device. Ask them to unblock it.")
+    if reason == "paused":
+        return _("You paused this device. Resume it here when you are ready.")
     if reason == "warned":
         return _(
             "You have used %(pct)s%% of your %(cap)s: %(left)s left until %(date)s at %(time)s.",

@@ -97,6 +97,21 @@ def plan_persona(used: int) -> Persona:
     return p
 
 
+def blocked_by_both(backend: FakeBackend) -> None:
+    """The phone (10.0.0.10) paused itself, with a destination the owner blocked and one it blocked."""
+    c = backend.by_ip["10.0.0.10"]
+    c["ghost"]["blocked"] = [{"addr": "203.0.113.50", "name": "upload.photos-sync.example", "by": "owner"},
+                             {"addr": "2001:db8:5::7", "name": None, "by": "device"}]
+    c.update(blocked=True, self_paused=True, state="blocked", reason="paused")
+    c["ghost"]["self_paused"] = True
+
+
+def ghost_persona() -> Persona:
+    p = Persona("10.0.0.10")
+    blocked_by_both(p.backend)
+    return p
+
+
 def admin_persona() -> Persona:
     """The owner, with the plan past its throttle point and a modem that reports its figures."""
     p = Persona("10.0.0.10")
@@ -105,6 +120,7 @@ def admin_persona() -> Persona:
     p.backend.modem = {"state": "connected", "access_technologies": ["lte"], "operator_name": "Vodafone DE",
                        "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
                        "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
+    blocked_by_both(p.backend)
     return p
 
 
@@ -123,6 +139,7 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-plan-paused": (plan_persona(20_000_000_000), "/"),
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
         "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
+        "client-ghost-paused": (ghost_persona(), "/"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()

@@ -125,7 +125,8 @@ def test_rfc8908_over_https_with_the_owners_certificate():
         assert body["captive"] is False and 3500 <= body["seconds-remaining"] <= 3600
         # The owner's key stays root's: the portal reads a copy only its user may read.
         copy = Path(d.config.run_dir) / "tls" / "portal.key"
-        assert copy.stat().st_mode & 0o777 == 0o400 and copy.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        portal_uid = pwd.getpwnam(d.config.portal_user).pw_uid
+        assert copy.stat().st_mode & 0o777 == 0o400 and copy.stat().st_uid == portal_uid
         d.stop()
 
 

@@ -127,7 +127,7 @@ def test_settings_saved_and_validated(admin, backend):
     good = {"default_cap": "5GB", "period": "weekly", "period_start": "1", "after_cap": "block",
             "after_cap_rate": "256kbit", "auth": "click"}
     assert post(admin, "/admin/settings", **good).status_code == 303
-    assert backend.settings()["auth"] == "click"
+    assert backend._settings["auth"] == "click"
     n = len(backend.calls)
     for field, bad in [("default_cap", "huge"), ("period", "yearly"), ("period_start", "8"),
                        ("after_cap", "explode"), ("after_cap_rate", "fast"), ("auth", "x")]:
@@ -138,7 +138,7 @@ def test_settings_saved_and_validated(admin, backend):
 
 
 def test_settings_backend_error_shown_next_to_form(admin, backend):
-    def refuse(values):
+    def refuse(values, *, session):
         from hotspot.portal.backend import BackendError
 
         raise BackendError("default_cap: the file is read-only")

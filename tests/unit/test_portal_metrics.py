@@ -43,10 +43,13 @@ def test_no_token_configured_means_no_bearer_access():
     assert client.get("/metrics", headers={"Authorization": "Bearer None"}).status_code == 401
 
 
-def test_admin_session(client):
+def test_admin_session(client, backend):
     with client.session_transaction() as s:
-        s["admin"] = True
+        s["admin"] = backend.login("10.0.0.10", backend.password)  # a session the backend issued
     assert client.get("/metrics").status_code == 200
+    with client.session_transaction() as s:
+        s["admin"] = True  # a cookie that merely claims to be the admin's
+    assert client.get("/metrics").status_code == 401
 
 
 def test_label_escaping(client, backend):

@@ -209,7 +209,7 @@ def test_guard_points_saved(admin, backend):
 def test_hotspotd_refusing_the_settings_is_shown(admin, backend):
     from hotspot.portal.backend import BackendError
 
-    def refuse(values):
+    def refuse(values, *, session):
         raise BackendError("plan_block_at: 100% of what? set plan_quota, or give a size such as '18GB'")
 
     backend.set_settings = refuse
@@ -282,8 +282,10 @@ def test_nav_links_the_plan_and_alerts(admin):
 
 
 def metrics(client):
+    """/metrics with an admin session the backend issued (as hotspotd does at login)."""
+    backend = client.application.extensions["hotspot.backend"]
     with client.session_transaction() as s:
-        s["admin"] = True
+        s["admin"] = backend.login("10.0.0.10", backend.password)
     return client.get("/metrics").get_data(as_text=True)
 
 

@@ -364,7 +364,7 @@ def test_admin_creates_lists_prints_and_revokes(vadmin, vbackend):
     assert ("create_vouchers", "4", "500MB", "2h", "2") in vbackend.calls
     assert "Made 4 vouchers." in vadmin.get(r.headers["Location"]).get_data(as_text=True)
     html = vadmin.get("/admin/vouchers/print/3").get_data(as_text=True)
-    codes = [v["code"] for v in vbackend.vouchers() if v["batch"] == 3]
+    codes = [v["code"] for v in vbackend.codes.values() if v["batch"] == 3]
     assert len(codes) == 4 and html.count("data-qr=") == 4
     for code in codes:
         assert f'data-qr="http://localhost/signin?voucher={code}"' in html
