@@ -36,3 +36,24 @@ def test_limiter_slows_one_address_and_forgets_on_success():
     for ip in "bcd":
         lim.failed(ip)
     assert list(lim.failures) == ["c", "d"]  # bounded memory, oldest forgotten
+
+
+def test_set_password_never_writes_through_a_planted_link_and_keeps_state_dir_root_only(tmp_path):
+    import os
+
+    from hotspot.admin_auth import PASSWORD_FILE, set_password, stored_hash
+
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    state = tmp_path / "state"
+    old = os.umask(0o022)
+    try:
+        set_password(str(state), "first-password")
+        for name in ("admin.tmp", f"{PASSWORD_FILE}.tmp", ".admin.passwd.tmp"):
+            (state / name).symlink_to(victim)
+        set_password(str(state), "second-password")
+    finally:
+        os.umask(old)
+    assert victim.read_text() == "untouched\n"
+    assert verify_password("second-password", stored_hash(str(state)))
+    assert (state.stat().st_mode & 0o777, (state / PASSWORD_FILE).stat().st_mode & 0o777) == (0o700, 0o600)
