@@ -8,7 +8,6 @@ with 5 clients or 5,000. Everything else goes through the daemon's Hotspot under
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from datetime import datetime
@@ -24,6 +23,7 @@ from hotspot.nft import TABLE, NftError, client_counters, guard_quota_name
 from hotspot.notify import DeliveryError
 from hotspot.plan_keeper import PlanKeeper, guard_of
 from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
+from hotspot.safefile import STATE_DIR_MODE, own_dir, write_atomic
 from hotspot.service import Hotspot, NotFound, iso
 from hotspot.service import VoucherRefused as Refused
 from hotspot.store import Client, Store
@@ -42,13 +42,9 @@ def portal_secret(state_dir: str) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        own_dir(state_dir, STATE_DIR_MODE, "state_dir")
         key = secrets.token_hex(32)
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
-            f.write(key + "\n")
-        tmp.replace(path)
+        write_atomic(path, key + "\n", 0o600, keep=False)
         return key
 
 

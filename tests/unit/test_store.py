@@ -70,7 +70,7 @@ def test_commit_to_writes_a_consistent_copy_readable_by_sqlite(store, cfg):
         c = store.add_client(MAC, 1.0)
         store.record([(c.id, 10, 20, 10, 20)], HOUR, 5.0)
     stale = Path(cfg.state_dir)
-    stale.mkdir(parents=True)
+    stale.mkdir(parents=True, exist_ok=True)
     (stale / "hotspot.tmp").write_bytes(b"left over by a power cut")
 
     target = store.commit_to(cfg.state_dir)
@@ -315,25 +315,28 @@ def test_commit_never_writes_through_a_link_planted_at_its_temporary_file(cfg, t
 
 
 @pytest.mark.parametrize("which", ["run_dir", "state_dir"])
-def test_a_linked_or_foreign_run_dir_or_state_dir_is_refused(cfg, tmp_path, which):
+def test_a_run_dir_or_state_dir_another_user_could_change_is_refused(cfg, tmp_path, which):
     import os
 
+    path = Path(getattr(cfg, which))
+    path.mkdir(mode=0o777)
+    path.chmod(0o777)  # any user could plant links in it
+    with pytest.raises(OSError, match=f"{which} {path} is writable by other users"):
+        Store.open(cfg.run_dir, cfg.state_dir)
+    assert list(path.iterdir()) == []
+    path.rmdir()
+    if os.geteuid() != 0:
+        return  # links and directories of another user's need root to make
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
-    path = Path(getattr(cfg, which))
     path.symlink_to(elsewhere)
-    with pytest.raises(OSError, match=str(path)):
+    os.lchown(path, 65534, 65534)  # another user's link to a directory of root's
+    with pytest.raises(OSError, match=f"{which} {path}: {path} is a link of uid 65534"):
         Store.open(cfg.run_dir, cfg.state_dir)
     assert list(elsewhere.iterdir()) == [] and _mode(elsewhere) == 0o700
     path.unlink()
-    path.mkdir(mode=0o777)
-    path.chmod(0o777)  # any user could plant links in it
-    with pytest.raises(OSError, match=str(path)):
+    path.mkdir(mode=0o700)
+    os.chown(path, 65534, 65534)  # another user's directory
+    with pytest.raises(OSError, match=f"{which} {path} belongs to uid 65534"):
         Store.open(cfg.run_dir, cfg.state_dir)
     assert list(path.iterdir()) == []
-    if os.geteuid() == 0:
-        path.chmod(0o700)
-        os.chown(path, 65534, 65534)  # another user's
-        with pytest.raises(OSError, match=str(path)):
-            Store.open(cfg.run_dir, cfg.state_dir)
-        assert list(path.iterdir()) == []
