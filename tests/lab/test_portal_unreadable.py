@@ -18,7 +18,7 @@ def test_a_portal_its_user_cannot_read_is_one_line_and_counting_goes_on(lab):
     private = Path(lab.dir) / "clone"
     private.mkdir(mode=0o700)
     private.chmod(0o700)
-    for part in ("hotspot", "web"):
+    for part in ("hotspot", "nft", "web"):
         shutil.copytree(REPO / part, private / part, ignore=shutil.ignore_patterns("__pycache__"))
     d = Hotspotd(lab)
     user = d.config.portal_user
@@ -31,8 +31,8 @@ def test_a_portal_its_user_cannot_read_is_one_line_and_counting_goes_on(lab):
 
     line = lab.wait_for(lambda: [x for x in d.log().splitlines() if "portal: user" in x], 15,
                         "hotspotd to say why the portal cannot start")
-    assert line == [f"hotspotd[{d.proc.pid}]: ERROR: portal: user {user} cannot read {private}/hotspot: "
-                    f"Permission denied; make the path readable (chmod o+x {private}) or install the "
+    assert line == [f"hotspotd[{d.proc.pid}]: ERROR: portal: user {user} cannot read {private}: "
+                    f"Permission denied; make the path readable (chmod o+rx {private}) or install the "
                     f"package"], d.log()[-2000:]
 
     # Counting goes on, and the line is not repeated while hotspotd tries again.
@@ -44,7 +44,7 @@ def test_a_portal_its_user_cannot_read_is_one_line_and_counting_goes_on(lab):
     assert d.portal_pids() == []
     assert d.ctl("status").stdout.startswith("daemon:    running")
 
-    # The owner opens the path: the next try starts the portal.
-    private.chmod(0o711)
+    # The owner does as it says: the next try starts the portal.
+    private.chmod(0o755)
     d.wait_portal(timeout=60)
     assert "Traceback" not in d.log()
