@@ -751,6 +751,9 @@ def load(path: str | os.PathLike = DEFAULT_PATH) -> Config:
         key = "tls_key" if values.get("tls_cert") else "tls_cert"
         other = "tls_cert" if key == "tls_key" else "tls_key"
         error(other, last_line[other], f"needs {key} too (HTTPS takes a certificate and its key)")
+    if values.get("smtp_security") == "none" and values.get("smtp_user") and not bad & {"smtp_security"}:
+        error("smtp_user", last_line["smtp_user"], "smtp_security 'none' sends no password (it would go in "
+              "plain text): use 'starttls' or 'tls', or set smtp_user ''")
     if errors:
         errors.sort(key=lambda e: e[0])  # stable: one line's errors keep the order they were found in
         raise ConfigError([f"{path}:{lineno}: {reason}" for lineno, reason in errors])
