@@ -103,7 +103,7 @@ class Config:
     alert_at: tuple[int, ...] = (80, 95, 100)  # percent of a cap or of the plan that raises an alert
     alert_clients: bool = True  # also tell the owner when a client reaches its cap's thresholds
     alert_webhook: str | None = None  # URL that gets each alert as a JSON POST
-    alert_webhook_secret: str | None = None  # signs the POST (X-Hotspot-Signature: sha256=HMAC)
+    alert_webhook_secret: str | None = None  # signs each POST with its time and delivery id (README)
     alert_email: tuple[str, ...] = ()  # the owner's addresses, for alerts and reports
     alert_sms: tuple[str, ...] = ()  # phone numbers (E.164) texted through the modem
     smtp_host: str | None = None
