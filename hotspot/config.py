@@ -900,5 +900,4 @@ def write_settings(path: str, values: dict[str, str]) -> Config:
 
     # The file keeps its mode and owner: it may hold smtp_password and the other secrets (0600).
     write_atomic(path, "\n".join(lines), keep=True, check=check)
-    config = found[0]
-    return config.replace(path=path)
+    return found[0].replace(path=path)

@@ -50,7 +50,8 @@ def bind_addresses(addresses: list[str], port: int) -> list[str]:
 
 
 # Run as the portal's user before gunicorn starts: the first path it cannot reach, as a line
-# "kind<TAB>path<TAB>reason<TAB>the first directory on the way it may not pass (or the path)".
+# "kind<TAB>path<TAB>reason<TAB>the first directory on the way it may not pass (the path itself if
+# none; nothing if the path is missing)".
 PROBE = r"""
 import os, sys
 for kind, path in zip(sys.argv[1::2], sys.argv[2::2]):
@@ -65,7 +66,7 @@ for kind, path in zip(sys.argv[1::2], sys.argv[2::2]):
         parts = path.split("/")
         dirs = ["/".join(parts[:i]) for i in range(2, len(parts))]
         closed = next((d for d in dirs if not os.access(d, os.X_OK)), path)
-        print(kind, path, e.strerror, closed, sep="\t")
+        print(kind, path, e.strerror, "" if isinstance(e, FileNotFoundError) else closed, sep="\t")
         break
 """
 
@@ -145,6 +146,8 @@ class PortalProcess:
         if kind == "socket":
             return (f"user {user.pw_name} cannot reach {path}: {reason}; let it pass (chmod o+x {closed}) "
                     f"or set run_dir to a directory it can pass")
+        if not closed:
+            return f"user {user.pw_name} cannot read {path}: {reason}; install the package"
         grant = "o+rx" if closed == path and kind == "dir" else "o+r" if closed == path else "o+x"
         return (f"user {user.pw_name} cannot read {path}: {reason}; make the path readable "
                 f"(chmod {grant} {closed}) or install the package")
