@@ -31,7 +31,7 @@ from hotspot.nft import TableGone, TableWatch
 from hotspot.outbox import Outbox
 from hotspot.portal_api import PortalApi
 from hotspot.portal_process import PortalProcess, bind_addresses, remove_old_copies
-from hotspot.safefile import UnsafePath, write_atomic
+from hotspot.safefile import write_atomic
 from hotspot.service import Hotspot, daemon_pid, iso
 from hotspot.snoop_process import SnoopProcess
 
@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)
     try:
         hs = Hotspot(cfg)
-    except UnsafePath as e:
+    except OSError as e:  # e.g. UnsafePath: a run_dir or state_dir another user could change
         log.error("%s", e)
         return 1
     offloads = flow_offloading(hs)
