@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
 import secrets
 import threading
 import time
 from pathlib import Path
+
+from hotspot.safefile import STATE_DIR_MODE, own_dir, write_atomic
 
 PASSWORD_FILE = "admin.passwd"
 MIN_LENGTH, MAX_LENGTH = 8, 128
@@ -53,15 +54,8 @@ def check_new_password(password: str) -> str | None:
 
 def set_password(state_dir: str, password: str) -> None:
     """Store the hash atomically, readable by root only."""
-    path = Path(state_dir) / PASSWORD_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(hash_password(password) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    own_dir(state_dir, STATE_DIR_MODE, "state_dir")
+    write_atomic(Path(state_dir) / PASSWORD_FILE, hash_password(password) + "\n", 0o600, keep=False)
 
 
 def stored_hash(state_dir: str) -> str | None:

@@ -41,19 +41,26 @@ def schema(db: sqlite3.Connection) -> None:
 
 
 def channels_of(cfg: Config, send_sms=None) -> dict:
-    """The delivery channels the config sets up ({name: channel}); SMS only with a modem."""
+    """The delivery channels the config sets up ({name: channel}); SMS only with a modem. A channel
+    that refuses its settings is logged and left out: the others, and counting, go on without it."""
     from hotspot.notify import EmailChannel, SmsChannel, WebhookChannel
 
-    found: dict = {}
+    made = {}
     if cfg.alert_webhook:
-        found["webhook"] = WebhookChannel(cfg.alert_webhook, cfg.alert_webhook_secret)
+        made["webhook"] = lambda: WebhookChannel(cfg.alert_webhook, cfg.alert_webhook_secret)
     if cfg.alert_email and cfg.smtp_host:
-        found["email"] = EmailChannel(cfg.smtp_host, port=cfg.smtp_port, security=cfg.smtp_security,
-                                      user=cfg.smtp_user, password=cfg.smtp_password,
-                                      sender=cfg.smtp_from or f"hotspot@{cfg.smtp_host}",
-                                      recipients=list(cfg.alert_email))
+        made["email"] = lambda: EmailChannel(
+            cfg.smtp_host, port=cfg.smtp_port, security=cfg.smtp_security, user=cfg.smtp_user,
+            password=cfg.smtp_password, sender=cfg.smtp_from or f"hotspot@{cfg.smtp_host}",
+            recipients=list(cfg.alert_email))
     if cfg.alert_sms and send_sms is not None:
-        found["sms"] = SmsChannel(send_sms, list(cfg.alert_sms))
+        made["sms"] = lambda: SmsChannel(send_sms, list(cfg.alert_sms))
+    found: dict = {}
+    for name, make in made.items():
+        try:
+            found[name] = make()
+        except Exception as e:  # whatever a channel refuses, it is this channel's problem only
+            log.error("alerts: the %s channel is off: %s", name, e)
     return found
 
 

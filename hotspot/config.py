@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
+from hotspot.safefile import write_atomic
 from hotspot.units import (
     InvalidValue,
     format_duration,
@@ -103,7 +104,7 @@ class Config:
     alert_at: tuple[int, ...] = (80, 95, 100)  # percent of a cap or of the plan that raises an alert
     alert_clients: bool = True  # also tell the owner when a client reaches its cap's thresholds
     alert_webhook: str | None = None  # URL that gets each alert as a JSON POST
-    alert_webhook_secret: str | None = None  # signs the POST (X-Hotspot-Signature: sha256=HMAC)
+    alert_webhook_secret: str | None = None  # signs each POST with its time and delivery id (README)
     alert_email: tuple[str, ...] = ()  # the owner's addresses, for alerts and reports
     alert_sms: tuple[str, ...] = ()  # phone numbers (E.164) texted through the modem
     smtp_host: str | None = None
@@ -535,25 +536,42 @@ _NAME = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
 
 def _statements(line: str) -> list[list[str]]:
     """Split one line into statements (';' separates them) of words, honouring UCI quoting and comments."""
-    statements: list[list[str]] = [[]]
+    return [words for words, _start, _end in _spans(line)]
+
+
+def _spans(line: str) -> list[tuple[list[str], int, int]]:
+    """The line's statements, each as (words, start, end): line[start:end] is the statement's text
+    from its first word's first character to its last word's last, without separators or comment."""
+    statements: list[tuple[list[str], int, int]] = []
+    words: list[str] = []
+    start = end = 0
     word: str | None = None  # None between words; '' for a quoted empty string
     i = 0
+
+    def close() -> None:
+        nonlocal words
+        if words:
+            statements.append((words, start, end))
+        words = []
+
     while i < len(line):
         c = line[i]
+        if word is None and c not in " \t\r\f\v#;" and not words:
+            start = i
         if c in " \t\r\f\v" or c in "#;":
             if word is not None:
-                statements[-1].append(word)
-                word = None
+                words.append(word)
+                word, end = None, i
             if c == "#":
                 break
             if c == ";":
-                statements.append([])
+                close()
         elif c == "'":
-            end = line.find("'", i + 1)
-            if end < 0:
+            close_at = line.find("'", i + 1)
+            if close_at < 0:
                 raise _Bad("unterminated ' quote")
-            word = (word or "") + line[i + 1 : end]
-            i = end
+            word = (word or "") + line[i + 1 : close_at]
+            i = close_at
         elif c == '"':
             i += 1
             part = []
@@ -574,8 +592,10 @@ def _statements(line: str) -> list[list[str]]:
             word = (word or "") + c
         i += 1
     if word is not None:
-        statements[-1].append(word)
-    return [s for s in statements if s]
+        words.append(word)
+        end = i
+    close()
+    return statements
 
 
 # The errors found in a file, as (line, reason).
@@ -738,6 +758,9 @@ def load(path: str | os.PathLike = DEFAULT_PATH) -> Config:
         key = "tls_key" if values.get("tls_cert") else "tls_cert"
         other = "tls_cert" if key == "tls_key" else "tls_key"
         error(other, last_line[other], f"needs {key} too (HTTPS takes a certificate and its key)")
+    if values.get("smtp_security") == "none" and values.get("smtp_user") and not bad & {"smtp_security"}:
+        error("smtp_user", last_line["smtp_user"], "smtp_security 'none' sends no password (it would go in "
+              "plain text): use 'starttls' or 'tls', or set smtp_user ''")
     if errors:
         errors.sort(key=lambda e: e[0])  # stable: one line's errors keep the order they were found in
         raise ConfigError([f"{path}:{lineno}: {reason}" for lineno, reason in errors])
@@ -831,6 +854,14 @@ def settings_text(config: Config) -> dict[str, str]:
     return {key: found[key] for key in SETTABLE}
 
 
+def _section_at(section: str | None, statements: list, start: int) -> str | None:
+    """The section a statement at `start` of a line is in: a 'config' earlier on the line opens one."""
+    for (keyword, *args), at, _end in statements:
+        if at < start and keyword == "config":
+            section = args[0] if args else None
+    return section
+
+
 def write_settings(path: str, values: dict[str, str]) -> Config:
     """Set options of our section in the file, keeping every other line and comment as it is; the
     new file is checked as a whole before it replaces the old one. Raises ConfigError (nothing
@@ -846,30 +877,34 @@ def write_settings(path: str, values: dict[str, str]) -> Config:
     section, ours_end, done = None, None, set()
     for i, line in enumerate(lines):
         try:
-            statements = _statements(line)
+            statements = _spans(line)
         except _Bad:
             continue
-        for keyword, *args in statements:
+        # Each option set is replaced where it stands: the line's other statements and its comment stay.
+        for (keyword, *args), start, end in reversed(statements):
+            if keyword == "option" and len(args) == 2 and args[0] in values and \
+                    _section_at(section, statements, start) == SECTION_TYPE:
+                line = f"{line[:start]}option {args[0]} {_uci_quote(values[args[0]])}{line[end:]}"
+                done.add(args[0])
+        lines[i] = line
+        for (keyword, *args), _start, _end in statements:
             if keyword == "config":
                 section = args[0] if args else None
-            elif section == SECTION_TYPE and keyword == "option" and len(args) == 2 and args[0] in values:
-                indent = line[: len(line) - len(line.lstrip())] or "\t"
-                lines[i] = f"{indent}option {args[0]} {_uci_quote(values[args[0]])}"
-                done.add(args[0])
-            if section == SECTION_TYPE and statements:
+            if section == SECTION_TYPE:
                 ours_end = i
     if ours_end is None:
         lines[:0] = [f"config {SECTION_TYPE} 'main'"]
         ours_end = 0
     lines[ours_end + 1:ours_end + 1] = [f"\toption {k} {_uci_quote(v)}" for k, v in values.items()
                                         if k not in done]
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    try:
-        config = load(tmp)
-    except ConfigError as e:
-        os.unlink(tmp)
-        raise ConfigError([line.replace(tmp, path, 1) for line in e.errors]) from None
-    os.replace(tmp, path)
-    return config.replace(path=path)
+    found: list[Config] = []
+
+    def check(tmp: str) -> None:
+        try:
+            found.append(load(tmp))
+        except ConfigError as e:
+            raise ConfigError([line.replace(tmp, path, 1) for line in e.errors]) from None
+
+    # The file keeps its mode and owner: it may hold smtp_password and the other secrets (0600).
+    write_atomic(path, "\n".join(lines), keep=True, check=check)
+    return found[0].replace(path=path)

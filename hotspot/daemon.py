@@ -30,7 +30,8 @@ from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
 from hotspot.outbox import Outbox
 from hotspot.portal_api import PortalApi
-from hotspot.portal_process import PortalProcess, bind_addresses, private_copy
+from hotspot.portal_process import PortalProcess, bind_addresses, remove_old_copies
+from hotspot.safefile import write_atomic
 from hotspot.service import Hotspot, daemon_pid, iso
 from hotspot.snoop_process import SnoopProcess
 
@@ -288,8 +289,11 @@ class Daemon:
                             on_config=self.apply_config, portal_url=self.portal_url,
                             portal_hosts=self.portal_hosts, test_send=self.outbox.test,
                             channels=lambda: sorted(self.outbox.channels))
-            portal_uid = pwd.getpwnam(self.cfg.portal_user).pw_uid
-            self.ipc = IpcServer(socket_path(self.cfg.run_dir), api, peers={0: "root", portal_uid: "portal"})
+            try:
+                peers = {0: "root", pwd.getpwnam(self.cfg.portal_user).pw_uid: "portal"}
+            except KeyError:  # the portal cannot start either: PortalProcess says why
+                peers = {0: "root"}
+            self.ipc = IpcServer(socket_path(self.cfg.run_dir), api, peers=peers)
             self.ipc.start()
         if self.portal is None:
             found = addresses(self.cfg.lan_device)
@@ -297,22 +301,16 @@ class Daemon:
                 return  # the LAN has no address yet: the next poll tries again
             self.portal = self._portal_process(bind_addresses(found, self.cfg.portal_port))
             if self.cfg.tls_cert and self.cfg.tls_key:
-                try:
-                    tls = private_copy([self.cfg.tls_cert, self.cfg.tls_key], self.cfg.run_dir,
-                                       self.cfg.portal_user)
-                except OSError as e:  # once: plain HTTP goes on; a restart tries again
-                    log.error("no HTTPS portal: cannot read %s: %s", e.filename, e.strerror)
-                else:
-                    self.portal_tls = self._portal_process(bind_addresses(found, self.cfg.tls_port), tls=tls)
+                self.portal_tls = self._portal_process(bind_addresses(found, self.cfg.tls_port),
+                                                       tls=(self.cfg.tls_cert, self.cfg.tls_key))
         for p in (self.portal, self.portal_tls):
             if p is not None:
-                p.check()
+                p.check()  # started, or started again (with a back-off), or told why it cannot be
 
-    def _portal_process(self, binds: list[str], tls: list[str] | None = None) -> PortalProcess:
+    def _portal_process(self, binds: list[str], tls: tuple[str, str] | None = None) -> PortalProcess:
         p = PortalProcess(user=self.cfg.portal_user, run_dir=self.cfg.run_dir, binds=binds,
-                          socket_path=str(self.ipc.path), tls=tuple(tls) if tls else None)
+                          socket_path=str(self.ipc.path), tls=tls)
         p.kill_leftover()
-        p.start()
         return p
 
     def portal_url(self) -> str | None:
@@ -549,11 +547,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Nothing hotspotd writes is for other users (the database holds every client's usage), but the
-    # portal's user must reach the socket in run_dir: it may pass through, not list.
+    # portal's user must reach the socket in run_dir: it may pass through, not list (the store makes
+    # run_dir so, or refuses one another user could change).
     os.umask(0o077)
-    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
-    os.chmod(cfg.run_dir, 0o711)
-    hs = Hotspot(cfg)
+    try:
+        hs = Hotspot(cfg)
+    except OSError as e:  # e.g. UnsafePath: a run_dir or state_dir another user could change
+        log.error("%s", e)
+        return 1
     offloads = flow_offloading(hs)
     if offloads:
         log.error(FLOW_OFFLOAD_HELP.format(where="; ".join(offloads)))
@@ -563,7 +564,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("hotspotd is already running (pid %d)", other)
         return 1
     pidfile = Path(cfg.run_dir) / "hotspotd.pid"
-    pidfile.write_text(f"{os.getpid()}\n")
+    write_atomic(pidfile, f"{os.getpid()}\n", 0o600, keep=False)
+    remove_old_copies(cfg.run_dir)
 
     daemon = Daemon(hs)
     def stop(*_):

@@ -16,6 +16,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from hotspot.safefile import RUN_DIR_MODE, mend_private, own_dir, private_file
+
 DB_NAME = "dns.db"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS names (
@@ -37,6 +39,10 @@ def connect(run_dir: str, *, readonly: bool = False) -> sqlite3.Connection | Non
         if not path.exists():
             return None
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, isolation_level=None)
+    own_dir(run_dir, RUN_DIR_MODE, "run_dir")
+    private_file(path)  # which sites each client visits: root's alone, -wal and -shm too
+    for extra in ("-wal", "-shm"):
+        mend_private(f"{path}{extra}")
     db = sqlite3.connect(str(path), timeout=5, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")  # RAM, and a lost name only shows as an address

@@ -32,15 +32,14 @@ hotspotd looks for the dnsmasq process whose innermost pid (NSpid in /proc/PID/s
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import logging
 import os
 import signal
 import socket
-import tempfile
 
 from hotspot.routes import default_route_device
+from hotspot.safefile import write_atomic
 
 log = logging.getLogger("hotspot")
 
@@ -100,22 +99,12 @@ class DhcpHint:
             return None
 
     def _write(self, text: str) -> None:
-        """tmp + rename: dnsmasq never reads half a file. The tmp file is made with O_EXCL (mkstemp):
-        the directory may belong to dnsmasq's user. 0644: dnsmasq re-reads it after dropping root."""
-        directory = os.path.dirname(self.opts_file) or "."
+        """Atomically (dnsmasq never reads half a file), through a new file of a unique name: the
+        directory may belong to dnsmasq's user. 0644: dnsmasq re-reads it after dropping root."""
         try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".hotspot-opts-")
+            write_atomic(self.opts_file, text, 0o644, keep=False)
         except OSError as e:
             raise OSError(e.errno, f"cannot write {self.opts_file}: {e.strerror}") from None
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                os.fchmod(f.fileno(), 0o644)
-            os.replace(tmp, self.opts_file)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
 
     def _signal(self) -> bool:
         """SIGHUP every running dnsmasq named by the pid file(s); True if at least one got it."""

@@ -369,19 +369,24 @@ class Nft:
               dns_redirect: bool = False) -> int:
         """Build the table with every client in it, hooking it into the forward and nat paths only
         at the end, so no packet meets a table without its clients; returns the table's handle.
-        `portal_port`: where plain HTTP to the portal is redirected; `gate_unregistered` (auth click
-        or voucher): MACs not registered yet are gated and their HTTP goes to the portal. `free`:
+        `portal_port`: where plain HTTP to the portal is redirected (0: no portal, nothing is
+        redirected and a held client's HTTP meets its gate like its other packets);
+        `gate_unregistered` (auth click or voucher): MACs not registered yet are gated and their HTTP
+        goes to the portal. `free`:
         uplinks that are not metered. `guard`: the plan guard's levels, each with its point in
         `guard_limits` (bytes), seeded with `plan_used`, the plan's bytes this cycle so far.
         `dns_redirect`: plain DNS from the LAN to any server goes to the router's own resolver."""
         port = int(portal_port)
-        if not 1 <= port <= 65535:
-            raise ValueError(f"portal port {port} is not between 1 and 65535")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"portal port {port} is not between 0 (no portal) and 65535")
         # A context of its own, dropped after: libnftables caches what a batch touched, ~15 MB at
         # 5,000 clients, which a long-running daemon would otherwise keep.
         kept, self._nft = self._nft, self._context()
         try:
-            self._file(self.marks.defines() + f"redefine PORTAL_PORT = {port}\n" + RULESET.read_text())
+            # The file needs a port to parse; without a portal its one redirect is flushed at once.
+            self._file(self.marks.defines() + f"redefine PORTAL_PORT = {port or 1}\n" + RULESET.read_text())
+            if not port:
+                self.batch([{"flush": {"chain": {"family": FAMILY, "table": TABLE, "name": "portal"}}}])
             handle = self.table_handle()
             assert handle is not None
             self.guard = guard

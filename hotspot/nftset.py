@@ -11,14 +11,13 @@ OpenWrt's dnsmasq reads every file in /tmp/dnsmasq.d (its default confdir), whic
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shlex
 import subprocess
-import tempfile
 
 from hotspot.categories import Categories, by_category_sets
+from hotspot.safefile import write_atomic
 
 log = logging.getLogger("hotspot")
 
@@ -63,18 +62,8 @@ def install(path: str, text: str, restart: str = "") -> bool:
                 return False
     except FileNotFoundError:
         pass
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".hotspot-nftset-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            os.fchmod(f.fileno(), 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_atomic(path, text, 0o644, keep=False)  # dnsmasq reads it after dropping root
     if restart:
         proc = subprocess.run(shlex.split(restart), capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:

@@ -5,13 +5,11 @@ Each channel has a `name` and `send(message, delivery_id=None) -> str`: a short 
 it and retry. Standard library only: the router has nothing else. No channel follows proxies or
 redirects, and every network operation has a timeout, so a dead receiver costs a bounded wait.
 
-A webhook receiver verifies a signed request like this (`secret` is the owner's `webhook_secret`)::
-
-    expected = "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    ok = hmac.compare_digest(expected, request.headers["X-Hotspot-Signature"])
-
-and may drop a repeated `X-Hotspot-Delivery` id: after a crash between a send and its record the
-outbox sends again with the same id.
+A signed webhook (`alert_webhook_secret`) carries X-Hotspot-Timestamp (unix seconds of this attempt),
+X-Hotspot-Delivery (the delivery's id) and X-Hotspot-Signature, `sha256=` and the hex HMAC-SHA256 of
+`<timestamp>.<delivery id>.<body>`: a receiver that checks the signature, refuses an old timestamp and
+drops an id it has seen cannot be fed a captured request again (the README has its five lines). After
+a crash between a send and its record the outbox sends again with the same id and a new timestamp.
 """
 
 from __future__ import annotations
@@ -20,7 +18,9 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import socket
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -77,9 +77,11 @@ def _tls_context(cafile: str | None) -> ssl.SSLContext:
 # -- webhook ------------------------------------------------------------------------------------
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The X-Hotspot-Signature value of a body: `sha256=<hex HMAC-SHA256(secret, body)>`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp: int, delivery_id: str, body: bytes) -> str:
+    """The X-Hotspot-Signature value: `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<delivery id>.<body>")>`,
+    so neither the time nor the id of a captured request can be changed to send it again."""
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 class WebhookChannel:
@@ -114,10 +116,14 @@ class WebhookChannel:
         body = self.body(message)
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    "Content-Length": str(len(body))}
-        if self.secret:
-            headers["X-Hotspot-Signature"] = signature(self.secret, body)
+        if self.secret and delivery_id is None:
+            delivery_id = f"adhoc-{secrets.token_hex(8)}"  # a signature names its delivery
         if delivery_id is not None:
             headers["X-Hotspot-Delivery"] = str(delivery_id)
+        if self.secret:
+            timestamp = int(time.time())
+            headers["X-Hotspot-Timestamp"] = str(timestamp)
+            headers["X-Hotspot-Signature"] = signature(self.secret, timestamp, str(delivery_id), body)
         if self._https:
             conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
                                                context=_tls_context(self.cafile))

@@ -16,6 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotspot import history as hist
+from hotspot.safefile import (
+    RUN_DIR_MODE,
+    STATE_DIR_MODE,
+    mend_private,
+    own_dir,
+    private_file,
+    sync_dir,
+    temp_path,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -222,6 +231,10 @@ class Store:
                                       isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             return
+        if str(self.path) != ":memory:":
+            private_file(self.path)  # every client's usage: root's alone, -wal and -shm too (SQLite
+            for extra in ("-wal", "-shm"):  # copies the database's mode), whichever command made it
+                mend_private(f"{self.path}{extra}")
         # hotspotd's IPC threads use the daemon's Store too (a voucher redeemed, an admin's action), one
         # at a time under the daemon's lock: the connection may be used from another thread.
         self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
@@ -250,10 +263,13 @@ class Store:
 
     @classmethod
     def open(cls, run_dir: str, state_dir: str) -> Store:
-        """Open the working copy, first restoring it from flash if RAM lost it (a reboot)."""
+        """Open the working copy, first restoring it from flash if RAM lost it (a reboot). run_dir and
+        state_dir are root's (made so if missing): UnsafePath if another user could change them."""
+        own_dir(run_dir, RUN_DIR_MODE, "run_dir")
+        own_dir(state_dir, STATE_DIR_MODE, "state_dir")
         run, saved = Path(run_dir) / DB_NAME, Path(state_dir) / DB_NAME
-        run.parent.mkdir(parents=True, exist_ok=True)
         if not run.exists() and saved.exists():
+            private_file(run)
             src = sqlite3.connect(str(saved))
             dst = sqlite3.connect(str(run))
             src.backup(dst)
@@ -276,26 +292,30 @@ class Store:
         self.db.execute("COMMIT")
 
     def commit_to(self, state_dir: str) -> Path:
-        """Write a consistent copy to flash atomically (temp file, fsync, rename)."""
+        """Write a consistent copy to flash atomically (a new temporary file of root's alone, fsync,
+        rename)."""
+        own_dir(state_dir, STATE_DIR_MODE, "state_dir")
         target = Path(state_dir) / DB_NAME
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        dst = sqlite3.connect(str(tmp))
-        self.db.backup(dst)
-        dst.execute("PRAGMA journal_mode=DELETE")
-        dst.close()
-        fd = os.open(tmp, os.O_RDONLY)
+        for stale in [target.with_suffix(".tmp"), *target.parent.glob(f".{DB_NAME}.*.tmp")]:
+            stale.unlink(missing_ok=True)  # a commit a power cut ended
+        tmp = temp_path(target)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        dfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+            dst = sqlite3.connect(tmp)
+            try:
+                self.db.backup(dst)
+                dst.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dst.close()
+            fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        sync_dir(target.parent)
         return target
 
     # -- meta ---------------------------------------------------------------------------------

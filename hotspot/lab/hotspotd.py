@@ -40,6 +40,9 @@ class Hotspotd:
         self.log_path = self.dir / "hotspotd.log"
         self.proc: subprocess.Popen | None = None
         self.extra_env: dict[str, str] = {}  # more environment for hotspotd and hotspotctl
+        # The interpreter hotspotd runs with: a test may take the system's, without the venv's editable
+        # install of this repository (which would find the package wherever PYTHONPATH says it is).
+        self.python = sys.executable
 
     def env(self) -> dict:
         # a failed delivery is retried after 1 s, not 30: tests wait for receivers that come back
@@ -49,7 +52,7 @@ class Hotspotd:
     def start(self, wait: bool = True) -> Hotspotd:
         self._log_from = len(self.log())  # a restart appends: wait for this run's own lines
         with open(self.log_path, "a") as log:
-            self.proc = self.lab.popen(self.lab.router, sys.executable, "-m", "hotspot.daemon",
+            self.proc = self.lab.popen(self.lab.router, self.python, "-m", "hotspot.daemon",
                                        "-c", str(self.config_path), stdout=log, stderr=log, env=self.env())
         if wait:
             self.lab.wait_for(lambda: self._running(), 10, "hotspotd to load its table")

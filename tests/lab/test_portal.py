@@ -80,6 +80,18 @@ def test_portal_holds_no_root_and_always_comes_back(lab, start_hotspotd):
     assert _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
 
 
+def _memory_files(pid: int, name: str) -> list[os.stat_result]:
+    """What a process holds open of the memory files called `name` (memfd_create)."""
+    found = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if f"memfd:{name}" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                found.append(os.stat(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # a file the process closed meanwhile
+            pass
+    return found
+
+
 def _lab_ca(d: Path) -> dict[str, str]:
     """A throwaway CA and a certificate for the lab's portal name, as an owner would get one."""
     ca_key, ca, key, csr, cert = (str(d / n) for n in ("ca.key", "ca.pem", "portal.key", "portal.csr",
@@ -123,10 +135,14 @@ def test_rfc8908_over_https_with_the_owners_certificate():
         d.ctl("admit", mac)
         head, body = api()
         assert body["captive"] is False and 3500 <= body["seconds-remaining"] <= 3600
-        # The owner's key stays root's: the portal reads a copy only its user may read.
-        copy = Path(d.config.run_dir) / "tls" / "portal.key"
+        # The owner's key stays root's: the portal reads a copy in memory only its user may read (no
+        # copy on disk, nothing of the portal's user's where root writes).
+        key = Path(pki["key"]).stat()
+        assert key.st_mode & 0o777 == 0o600 and key.st_uid == 0
+        assert not (Path(d.config.run_dir) / "tls").exists()
         portal_uid = pwd.getpwnam(d.config.portal_user).pw_uid
-        assert copy.stat().st_mode & 0o777 == 0o400 and copy.stat().st_uid == portal_uid
+        copies = [st for pid in d.portal_pids() for st in _memory_files(pid, "hotspot-tls_key")]
+        assert copies and all(st.st_mode & 0o777 == 0o400 and st.st_uid == portal_uid for st in copies)
         d.stop()
 
 

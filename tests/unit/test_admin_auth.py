@@ -184,3 +184,24 @@ def test_hotspotd_computes_one_password_hash_at_a_time(cfg, monkeypatch):
     assert most[0] == 1
     assert sorted(a is None for a in answers) == [False] * 4 + [True] * 4
     assert all(api.session_valid(a) for a in answers if a)
+
+
+def test_set_password_never_writes_through_a_planted_link_and_keeps_state_dir_root_only(tmp_path):
+    import os
+
+    from hotspot.admin_auth import PASSWORD_FILE, set_password, stored_hash
+
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    state = tmp_path / "state"
+    old = os.umask(0o022)
+    try:
+        set_password(str(state), "first-password")
+        for name in ("admin.tmp", f"{PASSWORD_FILE}.tmp", ".admin.passwd.tmp"):
+            (state / name).symlink_to(victim)
+        set_password(str(state), "second-password")
+    finally:
+        os.umask(old)
+    assert victim.read_text() == "untouched\n"
+    assert verify_password("second-password", stored_hash(str(state)))
+    assert (state.stat().st_mode & 0o777, (state / PASSWORD_FILE).stat().st_mode & 0o777) == (0o700, 0o600)

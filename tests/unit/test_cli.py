@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -192,6 +193,45 @@ def test_passwd_stores_a_salted_hash_that_verifies(cfg_file, cfg):
     # a short password is refused and changes nothing
     assert main(["-c", cfg_file, "passwd"], Environment(out, err, io.StringIO("short\n"))) == 2
     assert "8 to 128 characters" in err.getvalue() and path.read_text() == stored
+
+
+def _modes(*roots: str) -> dict[str, str]:
+    found = {}
+    for root in roots:
+        found[root] = f"{os.stat(root).st_mode & 0o777:04o}"
+        for name in os.listdir(root):
+            found[os.path.join(root, name)] = f"{os.lstat(os.path.join(root, name)).st_mode & 0o777:04o}"
+    return found
+
+
+def _files_root_only(modes: dict[str, str], cfg) -> bool:
+    return all(mode == "0600" for path, mode in modes.items() if path not in (cfg.run_dir, cfg.state_dir))
+
+
+def test_the_real_cli_before_hotspotd_ever_ran_makes_every_private_file_root_only(cfg_file, cfg):
+    """`hotspotctl passwd` right after install, from a shell with the usual umask 022: run_dir,
+    state_dir and the database it makes (with its -wal and -shm) are not for other users."""
+    import subprocess
+    import sys
+
+    def run_cli(*args: str, input: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hotspot.cli", "-c", cfg_file, *args], input=input,
+                              capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.umask(0o022))
+
+    p = run_cli("passwd", input="s3cret-pass\n")
+    assert p.returncode == 0, p.stderr
+    modes = _modes(cfg.run_dir, cfg.state_dir)
+    assert modes[cfg.run_dir] == "0711" and modes[cfg.state_dir] == "0700", modes
+    assert {os.path.basename(p) for p in modes} >= {"hotspot.db", "admin.passwd"}
+    assert _files_root_only(modes, cfg), modes
+    # a database another version left readable is made root's again by the next command
+    db = os.path.join(cfg.run_dir, "hotspot.db")
+    for path in (db, db + "-wal", db + "-shm"):
+        with open(path, "ab"):
+            os.chmod(path, 0o644)
+    assert run_cli("clients").returncode == 0
+    modes = _modes(cfg.run_dir, cfg.state_dir)
+    assert _files_root_only(modes, cfg), modes
 
 
 def _client_json(cfg_file, *args):

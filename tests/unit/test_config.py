@@ -653,3 +653,70 @@ def test_dns_snoop_options(write):
         write, "config hotspot\n\toption dns_min_ttl '-1'\n")
     msg = error_of(write, "config hotspot\n\toption dns_snoop 'yes please'\n")
     assert msg.startswith("2: option dns_snoop:")
+
+
+# -- rewrites keep the file's secrets, its other statements and its comments ------------------------
+
+
+def test_write_settings_keeps_the_files_mode_and_owner(tmp_path):
+    """The config holds smtp_password, alert_webhook_secret and metrics_token: a 0600 file stays 0600
+    (and keeps its owner and group), whoever rewrites it and whatever the umask."""
+    import os
+
+    from hotspot.config import write_settings
+
+    path = tmp_path / "hotspot"
+    path.write_text("config hotspot 'main'\n\toption smtp_password 'hunter2-hunter2'\n")
+    path.chmod(0o600)
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    os.chown(path, *owner)
+    old = os.umask(0o022)
+    try:
+        write_settings(str(path), {"plan_quota": "20GB"})
+    finally:
+        os.umask(old)
+    st = path.stat()
+    assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o600, *owner)
+    assert "option plan_quota '20GB'" in path.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hotspot"]  # no temporary file left
+
+
+def test_write_settings_keeps_comments_and_other_statements_on_the_line_it_changes(tmp_path):
+    from hotspot.config import write_settings
+
+    path = tmp_path / "hotspot"
+    path.write_text("config hotspot 'main'\n"
+                    "\toption plan_quota '20GB' # our SIM\n"
+                    "\toption auth 'none'; option default_cap '2GB'   # two on a line\n"
+                    "    option period monthly#tight comment\n")
+    cfg = write_settings(str(path), {"plan_quota": "30GB", "default_cap": "3GB", "period": "weekly"})
+    assert path.read_text() == ("config hotspot 'main'\n"
+                                "\toption plan_quota '30GB' # our SIM\n"
+                                "\toption auth 'none'; option default_cap '3GB'   # two on a line\n"
+                                "    option period 'weekly'#tight comment\n")
+    assert (cfg.plan_quota, cfg.default_cap, cfg.period) == (30 * 10**9, 3 * 10**9, "weekly")
+    assert cfg.auth == "none"
+
+
+def test_write_settings_never_writes_through_a_link_planted_at_its_temporary_file(tmp_path):
+    from hotspot.config import write_settings
+
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    path = tmp_path / "hotspot"
+    path.write_text("config hotspot 'main'\n")
+    (tmp_path / "hotspot.tmp").symlink_to(victim)
+    write_settings(str(path), {"auth": "click"})
+    assert victim.read_text() == "untouched\n"
+    assert load(path).auth == "click"
+
+
+def test_smtp_without_tls_cannot_log_in_and_says_where(write):
+    """hotspotd would refuse this email channel at start: load() says so, at the line to fix."""
+    text = ("config hotspot 'main'\n\toption smtp_host 'mail.example.com'\n\toption smtp_security 'none'\n"
+            "\tlist alert_email 'owner@example.com'\n\toption smtp_user 'owner'\n")
+    assert errors_of(write, text) == [
+        "5: option smtp_user: smtp_security 'none' sends no password (it would go in plain text): use "
+        "'starttls' or 'tls', or set smtp_user ''"]
+    assert load(write(text.replace("'none'", "'starttls'"))).smtp_user == "owner"
+    assert load(write(text.replace("'owner'\n", "''\n"))).smtp_user is None

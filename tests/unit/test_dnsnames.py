@@ -46,3 +46,19 @@ def test_an_older_names_file_is_made_anew(tmp_path):
     db = dnsnames.connect(str(tmp_path))
     dnsnames.record(db, [("8.8.8.8", "dns.google", None, 100.0, dnsnames.SHARED)])
     assert dnsnames.names_for(str(tmp_path), ["8.8.8.8"], 0.0) == {"8.8.8.8": "dns.google"}
+
+
+def test_the_names_file_is_root_only_whatever_the_umask(tmp_path):
+    """It says which sites each client visits."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        db = dnsnames.connect(str(tmp_path / "run"))
+        dnsnames.record(db, [("192.0.2.1", "cdn.example.com", "video", 100.0, dnsnames.SHARED)])
+    finally:
+        os.umask(old)
+    files = sorted((tmp_path / "run").iterdir())
+    assert [p.name for p in files] == ["dns.db", "dns.db-shm", "dns.db-wal"]
+    assert {p.stat().st_mode & 0o777 for p in files} == {0o600}
+    db.close()

@@ -142,11 +142,56 @@ def test_webhook_posts_json_with_a_verifiable_signature_and_the_delivery_id(rece
     assert req.headers["X-Hotspot-Delivery"] == "d-42"
     doc = json.loads(req.body)
     assert doc == {"subject": MESSAGE.subject, "text": MESSAGE.text, **MESSAGE.data}
-    # What a receiver does, as the module's docstring tells it:
-    expected = "sha256=" + hmac.new(SECRET.encode(), req.body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(expected, req.headers["X-Hotspot-Signature"])
-    forged = "sha256=" + hmac.new(b"wrong", req.body, hashlib.sha256).hexdigest()
-    assert not hmac.compare_digest(forged, req.headers["X-Hotspot-Signature"])
+    # What a receiver does, as the README tells it:
+    assert verify(SECRET, req.headers, req.body, now=time.time(), seen=set())
+    assert not verify("wrong", req.headers, req.body, now=time.time(), seen=set())
+    assert req.headers["X-Hotspot-Signature"].startswith("sha256=")
+
+
+def verify(secret: str, headers, body: bytes, *, now: float, seen: set, tolerance: float = 300) -> bool:
+    """A receiver's check (the README's "Webhooks"): the signature covers the timestamp, the delivery
+    id and the body; a timestamp older than `tolerance` or a delivery id seen before is a replay."""
+    ts, delivery = headers.get("X-Hotspot-Timestamp", ""), headers.get("X-Hotspot-Delivery", "")
+    signed = f"{ts}.{delivery}.".encode() + body
+    expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers.get("X-Hotspot-Signature", "")):
+        return False
+    if not ts.isdigit() or abs(now - int(ts)) > tolerance or delivery in seen:
+        return False
+    seen.add(delivery)
+    return True
+
+
+def test_a_captured_webhook_cannot_be_replayed_later_or_as_another_delivery(receiver):
+    r = receiver()
+    ch = WebhookChannel(r.url(), secret=SECRET, timeout=5)
+    ch.send(MESSAGE, delivery_id="d-1")
+    (req,) = r.requests
+    sent = int(req.headers["X-Hotspot-Timestamp"])
+    assert abs(sent - time.time()) < 5
+    seen: set = set()
+    assert verify(SECRET, req.headers, req.body, now=sent + 1, seen=seen)
+    # the same request again: a delivery id the receiver has seen
+    assert not verify(SECRET, req.headers, req.body, now=sent + 2, seen=seen)
+    # later, at a receiver that forgot its ids: too old
+    assert not verify(SECRET, req.headers, req.body, now=sent + 301, seen=set())
+    # with a fresh timestamp or another delivery id: the signature no longer matches
+    for header, value in (("X-Hotspot-Timestamp", str(sent + 300)), ("X-Hotspot-Delivery", "d-2")):
+        forged = {**dict(req.headers), header: value}
+        assert not verify(SECRET, forged, req.body, now=int(forged["X-Hotspot-Timestamp"]), seen=set())
+    # nor with another body
+    assert not verify(SECRET, req.headers, req.body.replace(b"90", b"10"), now=sent, seen=set())
+
+
+def test_a_signed_webhook_without_a_delivery_id_gets_one_of_its_own(receiver):
+    r = receiver()
+    ch = WebhookChannel(r.url(), secret=SECRET, timeout=5)
+    ch.send(Message("s", "t"))
+    ch.send(Message("s", "t"))
+    first, second = r.requests
+    assert first.headers["X-Hotspot-Delivery"] != second.headers["X-Hotspot-Delivery"]
+    seen: set = set()
+    assert all(verify(SECRET, q.headers, q.body, now=time.time(), seen=seen) for q in (first, second))
 
 
 def test_webhook_without_secret_or_id_sends_neither_header(receiver):
@@ -418,3 +463,18 @@ def test_check_phone():
                      ("+12345", "E.164"), ("+1234567890123456", "E.164")]:
         with pytest.raises(ValueError, match=why):
             check_phone(bad)
+
+
+def test_one_broken_channel_is_logged_and_skipped_the_others_go_on(caplog):
+    """A Config made in code (not by load()) may hold what a channel refuses: hotspotd starts anyway,
+    with the channels that work, and says in one line which one is off and why."""
+    from hotspot.alerts import channels_of
+    from hotspot.config import Config
+
+    cfg = Config(alert_webhook="http://127.0.0.1:9/hook", alert_email=("owner@example.com",),
+                 smtp_host="mail.example.com", smtp_security="none", smtp_user="owner")
+    with caplog.at_level("ERROR", logger="hotspot"):
+        found = channels_of(cfg)
+    assert sorted(found) == ["webhook"]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("alerts: the email channel is off: ") and "plain text" in line

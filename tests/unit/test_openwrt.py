@@ -52,7 +52,7 @@ def test_init_script_is_procd():
     assert text.startswith("#!/bin/sh /etc/rc.common\n")
     assert re.search(r"^USE_PROCD=1$", text, re.M)
     assert re.search(r"^START=95$", text, re.M)
-    respawn = "${respawn_threshold:-3600} ${respawn_timeout:-5} ${respawn_retry:-5}"
+    respawn = "\"${respawn_threshold:-3600}\" \"${respawn_timeout:-5}\" \"${respawn_retry:-5}\""
     assert f"procd_set_param respawn {respawn}\n" in text
     assert 'procd_add_reload_trigger "hotspot"' in text
     assert 'procd_add_interface_trigger "interface.*" lan /etc/init.d/hotspot reload' in text

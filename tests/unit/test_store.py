@@ -70,7 +70,7 @@ def test_commit_to_writes_a_consistent_copy_readable_by_sqlite(store, cfg):
         c = store.add_client(MAC, 1.0)
         store.record([(c.id, 10, 20, 10, 20)], HOUR, 5.0)
     stale = Path(cfg.state_dir)
-    stale.mkdir(parents=True)
+    stale.mkdir(parents=True, exist_ok=True)
     (stale / "hotspot.tmp").write_bytes(b"left over by a power cut")
 
     target = store.commit_to(cfg.state_dir)
@@ -261,3 +261,82 @@ def test_near_cap(store):
     assert [c.mac[-2:] for c in store.near_cap(10)] == ["02", "04"]
     assert [c.mac[-2:] for c in store.near_cap(300)] == ["02", "03", "04"]
     assert [c.id for c in store.clients_by_id([3, 5])] == [3, 5] and store.clients_by_id([]) == []
+
+
+@pytest.fixture
+def umask022():
+    import os
+
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return Path(path).stat().st_mode & 0o777
+
+
+def test_every_copy_of_the_database_is_root_only_whatever_the_umask(cfg, umask022):
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    with s.transaction():
+        s.add_client(MAC, 1000.0)
+    s.commit_to(cfg.state_dir)
+    run, state = Path(cfg.run_dir), Path(cfg.state_dir)
+    assert (_mode(run), _mode(state)) == (0o711, 0o700)
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        assert _mode(run / name) == 0o600, name
+    assert _mode(state / DB_NAME) == 0o600
+    s.close()
+    for f in run.iterdir():  # a reboot: the working copy comes back from flash, root's alone too
+        f.unlink()
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    assert [c.mac for c in s.clients()] == [MAC] and _mode(run / DB_NAME) == 0o600
+    s.close()
+
+
+def test_a_database_left_readable_is_made_root_only_at_open(cfg):
+    Store.open(cfg.run_dir, cfg.state_dir).close()
+    path = Path(cfg.run_dir) / DB_NAME
+    path.chmod(0o644)
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    assert _mode(path) == 0o600
+    s.close()
+
+
+def test_commit_never_writes_through_a_link_planted_at_its_temporary_file(cfg, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    s.commit_to(cfg.state_dir)
+    (Path(cfg.state_dir) / "hotspot.tmp").symlink_to(victim)
+    s.commit_to(cfg.state_dir)
+    assert victim.read_text() == "untouched\n"
+    s.close()
+
+
+@pytest.mark.parametrize("which", ["run_dir", "state_dir"])
+def test_a_run_dir_or_state_dir_another_user_could_change_is_refused(cfg, tmp_path, which):
+    import os
+
+    path = Path(getattr(cfg, which))
+    path.mkdir(mode=0o777)
+    path.chmod(0o777)  # any user could plant links in it
+    with pytest.raises(OSError, match=f"{which} {path} is writable by other users"):
+        Store.open(cfg.run_dir, cfg.state_dir)
+    assert list(path.iterdir()) == []
+    path.rmdir()
+    if os.geteuid() != 0:
+        return  # links and directories of another user's need root to make
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    path.symlink_to(elsewhere)
+    os.lchown(path, 65534, 65534)  # another user's link to a directory of root's
+    with pytest.raises(OSError, match=f"{which} {path}: {path} is a link of uid 65534"):
+        Store.open(cfg.run_dir, cfg.state_dir)
+    assert list(elsewhere.iterdir()) == [] and _mode(elsewhere) == 0o700
+    path.unlink()
+    path.mkdir(mode=0o700)
+    os.chown(path, 65534, 65534)  # another user's directory
+    with pytest.raises(OSError, match=f"{which} {path} belongs to uid 65534"):
+        Store.open(cfg.run_dir, cfg.state_dir)
+    assert list(path.iterdir()) == []
