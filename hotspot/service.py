@@ -866,11 +866,11 @@ class Hotspot:
         """hotspotd's poll, after accounting: delete the kernel elements of unregistered devices whose
         bytes are credited (and their cap's), then their rows. A crash between the two leaves rows
         whose elements the next reading no longer finds: they go then."""
-        if not self.table_is_ours():
-            return
+        credited = [key for key, (nbytes, _seen) in self.store.unregistered().items() if not nbytes]
+        if not credited or not self.table_is_ours():
+            return  # the common case: one query of an empty table, no client list read
         owners = self._owners()
-        done = [key for key, (nbytes, _seen) in self.store.unregistered().items()
-                if not nbytes and key in owners]
+        done = [key for key in credited if key in owners]
         if not done:
             return
         macs = [k for k, d in done if d == "up"]

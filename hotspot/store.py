@@ -464,6 +464,8 @@ class Store:
 
     def new_period(self) -> None:
         self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0")
+        # the bytes of devices never registered whose elements are gone: the plan keeps them
+        self.db.execute("DELETE FROM unregistered WHERE seen = 0")
 
     def history(self, cid: int, since: int = 0, until: int | None = None) -> list[tuple[int, int, int]]:
         """Hourly buckets (hour, up, down) in [since, until)."""
