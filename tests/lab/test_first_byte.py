@@ -199,3 +199,14 @@ def test_a_flush_keeps_the_plans_bytes_of_unregistered_devices(lab, start):
     assert abs(_plan_used(d) - plan0 - wire) <= 0.005 * wire, (_plan_used(d) - plan0, wire)
     assert d.client(new.mac)["bytes_total"] <= 1.005 * wire  # never twice, for the device either
     assert "kept" in d.log()
+
+
+def test_a_new_device_is_registered_at_once_not_at_the_next_poll(lab, start):
+    """The kernel's notice of a new neighbour on the LAN wakes hotspotd: with a poll every 30 s, a
+    device is registered in the moment it joins (its DHCP or its first ARP)."""
+    d = start(poll_interval=30)
+    d.wait_client(lab.clients["c1"].mac)
+    new = lab.add_client("c3")
+    lab.wait_for(lambda: new.mac in d.clients(), 5, "the new device to be registered")
+    lab.ping("c3", lab.server4)
+    assert "neighbour notifications" not in d.log()
