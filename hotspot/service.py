@@ -835,13 +835,9 @@ class Hotspot:
         its MAC, a download one by the client that has its address now. The plan counted these bytes
         already (the chains' own counters): it is not billed again."""
         self.store.add_unregistered(readings)
-        pending = [key for key, (nbytes, _seen) in self.store.unregistered().items() if nbytes]
-        if not pending:
-            return
-        owners = self._owners()
         keys: dict[int, list] = {}
-        for key in pending:
-            c = owners.get(key)
+        for key, (nbytes, _seen) in self.store.unregistered().items():
+            c = self.store.owner(*key) if nbytes else None
             if c is not None:
                 keys.setdefault(c.id, []).append(key)
         credited = 0
@@ -853,29 +849,20 @@ class Hotspot:
             total = int(self.store.get("unregistered_credited", "0")) + credited
             self.store.set("unregistered_credited", total)
 
-    def _owners(self) -> dict[tuple[str, str], Client]:
-        """Which client an element of the unregistered sets belongs to now: (MAC, "up") and
-        (address, "down") -> client."""
-        owners = {}
-        for c in self.store.clients():
-            owners[(c.mac, "up")] = c
-            owners.update({(ip, "down"): c for ip in c.ips})
-        return owners
-
     def forget_credited(self) -> None:
         """hotspotd's poll, after accounting: delete the kernel elements of unregistered devices whose
         bytes are credited (and their cap's), then their rows. A crash between the two leaves rows
         whose elements the next reading no longer finds: they go then."""
         credited = [key for key, (nbytes, _seen) in self.store.unregistered().items() if not nbytes]
         if not credited or not self.table_is_ours():
-            return  # the common case: one query of an empty table, no client list read
-        owners = self._owners()
-        done = [key for key in credited if key in owners]
+            return  # the common case: one query of an empty table
+        owners = {key: self.store.owner(*key) for key in credited}
+        done = [key for key, c in owners.items() if c is not None]
         if not done:
             return
         macs = [k for k, d in done if d == "up"]
         addrs = [k for k, d in done if d == "down"]
-        addrs += [ip for mac in macs for ip in owners[(mac, "up")].ips]  # their cap's elements
+        addrs += [ip for k in done if k[1] == "up" for ip in owners[k].ips]  # their cap's elements
         self.nft.forget_unregistered(macs, addrs)
         with self.store.transaction():
             self.store.forget_unregistered(done)
@@ -899,8 +886,8 @@ class Hotspot:
     def release_holds(self) -> None:
         """hotspotd at start: a hold a crash left behind must not outlive it."""
         if self.table_is_ours():
-            for name in ("unreg_hold", "unreg_hold4", "unreg_hold6"):
-                self.nft.batch([{"flush": {"set": {"family": "inet", "table": "hotspot", "name": name}}}])
+            self.nft.batch([{"flush": {"set": {"family": "inet", "table": "hotspot", "name": name}}}
+                            for name in ("unreg_hold", "unreg_hold4", "unreg_hold6")])
 
     def register(self, found: dict[str, dict]) -> list[Client]:
         """Add clients seen for the first time; refresh hostnames and addresses of known ones. An

@@ -415,6 +415,18 @@ class Store:
                             f"ON CONFLICT (hour) {add}", (hour, up, down))
         return up, down
 
+    def owner(self, key: str, direction: str) -> Client | None:
+        """The client an element of an unregistered device belongs to now: by its MAC (upload) or,
+        for a download element, the client that has its address. Through the MAC's index, or one
+        text match over the address lists, not the whole client list parsed."""
+        if direction == "up":
+            return self.client(key)
+        for r in self.db.execute(f"{CLIENTS} WHERE clients.ips LIKE ?", (f'%"{key}"%',)):
+            c = _row(r)
+            if key in c.ips:
+                return c
+        return None
+
     def forget_unregistered(self, keys: list[tuple[str, str]]) -> None:
         """Rows whose kernel elements were deleted after their bytes were credited."""
         self.db.executemany("DELETE FROM unregistered WHERE key = ? AND dir = ? AND bytes = 0", keys)

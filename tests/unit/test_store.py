@@ -353,3 +353,14 @@ def test_forgotten_rows_are_only_those_credited(store):
         store.credit(c.id, [UP], HOUR, 1001.0)
         store.forget_unregistered([UP, DOWN])
     assert store.unregistered() == {DOWN: (300, 300)}
+
+
+def test_an_element_belongs_to_the_client_with_its_mac_or_its_address(store):
+    with store.transaction():
+        c = store.add_client(MAC, 1000.0, ips=["10.0.0.2", "2001:db8::2"])
+        store.add_client("aa:bb:cc:dd:ee:02", 1000.0, ips=["10.0.0.20"])
+    assert store.owner(MAC, "up").id == c.id
+    assert store.owner("2001:db8::2", "down").id == c.id
+    assert store.owner("10.0.0.2", "down").id == c.id  # not 10.0.0.20's client: the whole address
+    assert store.owner("10.0.0.3", "down") is None
+    assert store.owner("aa:bb:cc:dd:ee:03", "up") is None
