@@ -260,9 +260,10 @@ class Hotspot:
             "bytes_up": sum(v["bytes_up"] for v in views),
             "bytes_down": sum(v["bytes_down"] for v in views),
             "bytes_total": sum(v["bytes_total"] for v in views),
-            # counted before registration and credited to no client (yet)
-            "bytes_unregistered": max(0, int(self.store.get("unregistered", "0"))
-                                      - int(self.store.get("unregistered_credited", "0"))),
+            # the plan's bytes of devices not registered yet, and those of them credited to the
+            # devices once registered (both only grow)
+            "bytes_unregistered": int(self.store.get("unregistered", "0")),
+            "bytes_unregistered_credited": int(self.store.get("unregistered_credited", "0")),
             "modem": self._modem(),
             "last_commit": iso(float(self.store.get("last_commit", "0"))),
         }

@@ -210,3 +210,21 @@ def test_a_new_device_is_registered_at_once_not_at_the_next_poll(lab, start):
     lab.wait_for(lambda: new.mac in d.clients(), 5, "the new device to be registered")
     lab.ping("c3", lab.server4)
     assert "neighbour notifications" not in d.log()
+
+
+def test_a_hold_left_by_a_crash_is_let_go_at_start(lab, start):
+    """hotspotd holds a device's packets for the milliseconds of its registration with a cap; one
+    killed in between leaves the hold in the kernel, and the next one lets it go."""
+    d = start(default_cap=CAP)
+    d.wait_client(lab.clients["c1"].mac)
+    with paused(d):
+        new = lab.add_client("c3")
+        lab.run(lab.router, "nft", "add", "element", "inet", "hotspot", "unreg_hold", "{", new.mac, "}")
+        lab.run(lab.router, "nft", "add", "element", "inet", "hotspot", "unreg_hold4", "{", new.ipv4, "}")
+        assert not lab.ping("c3", lab.server4), "held"
+        d.kill9()
+    d.start()
+    d.wait_client(new.mac)
+    for name in ("unreg_hold", "unreg_hold4"):
+        assert "elements" not in d.nft("list", "set", "inet", "hotspot", name)
+    assert lab.ping("c3", lab.server4)
