@@ -26,7 +26,7 @@ from hotspot.discovery import Leases
 from hotspot.ipc import IpcServer, socket_path
 from hotspot.metered import DhcpHint, active_uplink
 from hotspot.modem import interface_bytes
-from hotspot.neighbours import addresses, neighbours
+from hotspot.neighbours import NeighbourWatch, addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
 from hotspot.outbox import Outbox
 from hotspot.portal_api import PortalApi
@@ -83,6 +83,7 @@ class Daemon:
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
         self.watch: TableWatch | None = None
+        self.newcomers: NeighbourWatch | None = None  # wakes discovery when a new device appears
         self._wake_r, self._wake_w = os.pipe()  # a signal handler writes here to end the wait at once
         os.set_blocking(self._wake_w, False)
         # The portal's requests run in the IPC server's threads; this lock keeps them and the loop
@@ -257,6 +258,11 @@ class Daemon:
         else:
             log.info("table inet hotspot still loaded: counting went on while hotspotd was down")
             self.hs.sync_http()  # who is capped may have changed meanwhile
+        self.step("holds", self.hs.release_holds)
+        try:
+            self.newcomers = NeighbourWatch(self.cfg.lan_device)
+        except OSError as e:
+            log.warning("no neighbour notifications (%s): new devices are registered at the next poll", e)
         self.hs.rollover_if_due()
         if self.ghost is not None:
             from hotspot.conntrack import enable_accounting
@@ -396,6 +402,7 @@ class Daemon:
     def _poll(self) -> None:
         self.step("table check", self.check_table)
         self.step("accounting", self.account)
+        self.step("credited", self.hs.forget_credited)
         self.step("sessions", self.hs.expire_sessions)
         self.step("captive verdicts", self.hs.refresh_portal)
         self.step("discovery", self.discover)
@@ -438,6 +445,14 @@ class Daemon:
             gone = self.watch.read() if self.watch else []
             if gone:
                 self.step("table check", lambda: self.check_table(gone))
+
+    def on_newcomers(self) -> None:
+        """The kernel learnt a neighbour on the LAN: register it now if it is new (milliseconds after
+        its first ARP, not a poll later)."""
+        macs = self.newcomers.read() if self.newcomers else set()
+        if macs - set(self.known):
+            with self.lock:
+                self.step("discovery", self.discover)
 
     def rollover(self) -> None:
         if self.hs.rollover_if_due():
@@ -508,12 +523,14 @@ class Daemon:
                 wait = deadline - time.monotonic()
                 if wait <= 0:
                     break
-                waiting = [self._wake_r] + ([self.watch] if self.watch else [])
+                waiting = [self._wake_r] + [w for w in (self.watch, self.newcomers) if w]
                 ready, _, _ = select.select(waiting, [], [], wait)
                 if self._wake_r in ready:
                     os.read(self._wake_r, 64)
                 if self.watch in ready:
                     self.on_notifications()
+                if self.newcomers in ready:
+                    self.on_newcomers()
         self.stop_portal()
         if self.snoop:
             self.step("dns snooper stop", self.snoop.stop)

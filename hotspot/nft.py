@@ -197,6 +197,52 @@ def _gate_unregistered_rule() -> list:
     return [{"set": {"op": "add", "elem": ether_saddr, "set": "@unknown"}}, _GATE]
 
 
+# How many rules end upload and download counting devices not registered yet (hotspot.nft): the
+# default cap's rules and the plan guard's go before them.
+TAIL = {"upload": 2, "download": 3}
+
+
+def unregistered_cap_rules(cap: int, chain: str) -> list[list]:
+    """default_cap for devices not registered yet, in upload or download: a quota per device
+    address (hotspot.nft, unreg_cap4/6), which drops the packet that would cross the cap."""
+    field = "saddr" if chain == "upload" else "daddr"
+    quota = {"quota": {"val": int(cap), "val_unit": "bytes", "inv": True}}
+    return [[{"set": {"op": "update", "elem": {"payload": {"protocol": proto, "field": field}},
+                      "set": f"@unreg_cap{family}", "stmt": [quota]}}, _DROP]
+            for proto, family in (("ip", 4), ("ip6", 6))]
+
+
+UNREGISTERED_SETS = {"unreg_up": "up", "unreg_down4": "down", "unreg_down6": "down"}
+
+
+def unregistered_key(raw: bytes) -> str:
+    """A key of the unregistered sets as hotspot writes it: a MAC (6 bytes) or an address."""
+    if len(raw) == 6:
+        return ":".join(f"{b:02x}" for b in raw)
+    return str(ipaddress.ip_address(bytes(raw)))
+
+
+def hold_cmds(op: str, macs: list[str], addrs: list[str]) -> list[dict]:
+    """Add (or delete) devices to the sets that hold their packets while hotspotd reads their bytes."""
+    cmds = []
+    for name, items in (("unreg_hold", macs), ("unreg_hold4", [a for a in addrs if ":" not in a]),
+                        ("unreg_hold6", [a for a in addrs if ":" in a])):
+        if items:
+            cmds.append({op: _elem(name, sorted(set(items)))})
+    return cmds
+
+
+def forget_unregistered_cmds(macs: list[str], addrs: list[str]) -> list[dict]:
+    """Delete the elements of devices whose bytes were credited: their counters and cap quotas."""
+    cmds = []
+    v4, v6 = sorted({a for a in addrs if ":" not in a}), sorted({a for a in addrs if ":" in a})
+    for name, items in (("unreg_up", sorted(set(macs))), ("unreg_down4", v4), ("unreg_cap4", v4),
+                        ("unreg_down6", v6), ("unreg_cap6", v6)):
+        if items:
+            cmds.append({"delete": _elem(name, items)})
+    return cmds
+
+
 def _address_cmds(op: str, owned: list[tuple[str, int]]) -> list[dict]:
     """Add or delete addr4/addr6 elements for (address, client id) pairs."""
     cmds = []
@@ -366,7 +412,7 @@ class Nft:
     def build(self, lan: list[str], wan: list[str], clients: list[ClientElements], *,
               portal_port: int = 8080, gate_unregistered: bool = False, free: list[str] = (),
               guard: Guard = Guard(), guard_limits: dict[str, int] | None = None, plan_used: int = 0,
-              dns_redirect: bool = False) -> int:
+              dns_redirect: bool = False, unregistered_cap: int | None = None) -> int:
         """Build the table with every client in it, hooking it into the forward and nat paths only
         at the end, so no packet meets a table without its clients; returns the table's handle.
         `portal_port`: where plain HTTP to the portal is redirected (0: no portal, nothing is
@@ -375,7 +421,8 @@ class Nft:
         goes to the portal. `free`:
         uplinks that are not metered. `guard`: the plan guard's levels, each with its point in
         `guard_limits` (bytes), seeded with `plan_used`, the plan's bytes this cycle so far.
-        `dns_redirect`: plain DNS from the LAN to any server goes to the router's own resolver."""
+        `dns_redirect`: plain DNS from the LAN to any server goes to the router's own resolver.
+        `unregistered_cap`: default_cap, met by devices not registered yet from their first byte."""
         port = int(portal_port)
         if not 0 <= port <= 65535:
             raise ValueError(f"portal port {port} is not between 0 (no portal) and 65535")
@@ -397,7 +444,7 @@ class Nft:
                             {"add": _rule("free_upload", [_GATE])}])
             if dns_redirect:
                 self.batch([{"add": _rule("dns_redirect", [{"redirect": None}])}])
-            self._build_guard(guard, guard_limits or {}, plan_used)
+            self._build_guard(guard, guard_limits or {}, plan_used, unregistered_cap)
             taken: set[str] = set()  # an address names one client, even if the database says two
             unique = []
             for c in clients:
@@ -429,16 +476,18 @@ class Nft:
                      {"add": _elem(name, list(dict.fromkeys(items)))}]
         self.batch(cmds)
 
-    def _build_guard(self, guard: Guard, limits: dict[str, int], base: int) -> None:
-        """The guard's quotas, its rules in the unregistered tails (before their counter rule), and
-        the router's own chains: all before the hook, like the clients'."""
+    def _build_guard(self, guard: Guard, limits: dict[str, int], base: int, cap: int | None = None) -> None:
+        """The guard's quotas, the default cap's and the guard's rules in the unregistered tails
+        (before their counting rules: what they drop counts nowhere), and the router's own chains:
+        all before the hook, like the clients'."""
         cmds = [{"add": _obj("quota", guard_quota_name(level), **_guard_quota(limits.get(level), base))}
                 for level in guard.levels]
         for chain, hold in (("upload", _GATE), ("download", _DROP)):
-            counter = self._rule_handles(chain)[-1]
+            tail = self._rule_handles(chain)[-TAIL[chain]]
             drops, setters = guard.rules(exempt=False, hold=hold)
-            rules = drops + [r for _, r in sorted(setters, key=lambda x: -x[0])]
-            cmds += [{"insert": _rule_at(chain, counter, expr)} for expr in rules]
+            rules = [] if cap is None else unregistered_cap_rules(cap, chain)
+            rules += drops + [r for _, r in sorted(setters, key=lambda x: -x[0])]
+            cmds += [{"insert": _rule_at(chain, tail, expr)} for expr in rules]
         for chain, categories in zip(chain_names(ROUTER), (_CAT_UP, _CAT_DOWN)):
             cmds.append({"add": _obj("chain", chain)})
             cmds += [{"add": _rule(chain, expr)} for expr in router_rules(guard, categories)]
@@ -463,10 +512,12 @@ class Nft:
 
     # -- clients --------------------------------------------------------------------------------
 
-    def add_clients(self, clients: list[ClientElements], chunk: int = 250) -> None:
+    def add_clients(self, clients: list[ClientElements], chunk: int = 250, *,
+                    release: tuple[list[str], list[str]] = ([], [])) -> None:
         """Create the quotas, chains and map elements of new clients. Batches hold `chunk`
         clients: libnftables' memory grows with a batch (a 5,000-client one costs a router 180 MB;
-        250 keeps the daemon near 40 MB, and larger batches are no faster)."""
+        250 keeps the daemon near 40 MB, and larger batches are no faster). `release`: (MACs,
+        addresses) held while their bytes were read, let go in the batch that registers them."""
         for i in range(0, len(clients), chunk):
             part = clients[i:i + chunk]
             cmds: list[dict] = []
@@ -486,6 +537,8 @@ class Nft:
                 {"add": _elem("free", [[c.mac, free_verdict(c)] for c in part])},
             ]
             cmds += _address_cmds("add", [(ip, c.id) for c in part for ip in c.ips])
+            if i + chunk >= len(clients):
+                cmds += hold_cmds("delete", *release)
             self.batch(cmds)
         self.forget_unknown([c.mac for c in clients])
 
@@ -592,6 +645,39 @@ class Nft:
         gone = [m for m in macs if m in present]
         if gone:
             self.batch([{"delete": _elem("unknown", gone)}])
+
+    # -- devices not registered yet: their own bytes, their default cap -------------------------
+
+    def read_unregistered(self) -> dict[tuple[str, str], int]:
+        """{(MAC or address, "up"/"down"): bytes} from the elements of unregistered devices."""
+        out = {}
+        for name, direction in UNREGISTERED_SETS.items():
+            for raw, nbytes in dump_set_counters(TABLE, name).items():
+                out[(unregistered_key(raw), direction)] = nbytes
+        return out
+
+    def read_unregistered_caps(self) -> dict[str, int]:
+        """{address: bytes its default-cap quota consumed} of unregistered devices (drops included)."""
+        return {unregistered_key(raw): used for name in ("unreg_cap4", "unreg_cap6")
+                for raw, used in dump_set_counters(TABLE, name, "quota").items()}
+
+    def forget_unregistered(self, macs: list[str], addrs: list[str]) -> None:
+        """Delete the elements of devices whose bytes were credited. One that is gone already (it timed
+        out) is no error: the batch is tried again one element at a time."""
+        cmds = forget_unregistered_cmds(macs, addrs)
+        try:
+            self.batch(cmds)
+        except NftError:
+            for cmd in cmds:
+                for item in cmd["delete"]["element"]["elem"]:
+                    try:
+                        self.batch([{"delete": _elem(cmd["delete"]["element"]["name"], [item])}])
+                    except NftError:
+                        pass
+
+    def hold(self, macs: list[str], addrs: list[str]) -> None:
+        """Drop the packets of unregistered devices (by MAC up, by address down) for a moment."""
+        self.batch(hold_cmds("add", macs, addrs))
 
     # -- app categories: addresses the DNS snooper saw (hotspot/dnssnoop.py) ---------------------
 
@@ -866,8 +952,23 @@ def dump_app_counters(table: str) -> dict[tuple[str, str], dict[int, int]]:
     return result
 
 
-def _parse_elems(buf: bytes, start: int, end: int, out: dict[int, int]) -> None:
-    """One GETSETELEM answer: each element's 32-bit key and its counter's bytes."""
+def dump_set_counters(table: str, name: str, what: str = "counter") -> dict[bytes, int]:
+    """{key as the kernel holds it: bytes} of a set whose elements have a counter (or, with what
+    "quota", a quota: the bytes it consumed)."""
+    found: dict[bytes, int] = {}
+    attrs = _attr(_NFTA_SET_ELEM_LIST_TABLE, table.encode() + b"\0")
+    attrs += _attr(_NFTA_SET_ELEM_LIST_SET, name.encode() + b"\0")
+    _dump(_NFT_MSG_GETSETELEM, attrs, lambda buf, a, b: _parse_elems(buf, a, b, found, raw=True, what=what))
+    return found
+
+
+_STATEFUL = {"counter": (b"counter", _NFTA_COUNTER_BYTES), "quota": (b"quota", _NFTA_QUOTA_CONSUMED)}
+
+
+def _parse_elems(buf: bytes, start: int, end: int, out: dict, raw: bool = False,
+                 what: str = "counter") -> None:
+    """One GETSETELEM answer: each element's key (a 32-bit one as a number, or with `raw` its
+    bytes) and its counter's bytes (or its quota's consumed bytes)."""
     for kind, a, b in _attrs(buf, start, end):
         if kind != _NFTA_SET_ELEM_LIST_ELEMENTS:
             continue
@@ -875,19 +976,21 @@ def _parse_elems(buf: bytes, start: int, end: int, out: dict[int, int]) -> None:
             key = nbytes = None
             for k, xa, xb in _attrs(buf, ea, eb):
                 if k == _NFTA_SET_ELEM_KEY:
-                    for _, va, _vb in _attrs(buf, xa, xb):  # NFTA_DATA_VALUE: host byte order
-                        (key,) = struct.unpack_from("=I", buf, va)
+                    for _, va, vb in _attrs(buf, xa, xb):  # NFTA_DATA_VALUE: host byte order
+                        key = bytes(buf[va:vb]) if raw else struct.unpack_from("=I", buf, va)[0]
                 elif k in (_NFTA_SET_ELEM_EXPR, _NFTA_SET_ELEM_EXPRESSIONS):
-                    nbytes = _counter_bytes(buf, xa, xb, k == _NFTA_SET_ELEM_EXPRESSIONS)
+                    nbytes = _counter_bytes(buf, xa, xb, k == _NFTA_SET_ELEM_EXPRESSIONS, *_STATEFUL[what])
             if key is not None and nbytes is not None:
                 out[key] = nbytes
 
 
-def _counter_bytes(buf: bytes, start: int, end: int, listed: bool) -> int | None:
-    """The bytes of a counter expression (or of the first counter in a list of expressions)."""
+def _counter_bytes(buf: bytes, start: int, end: int, listed: bool, expr: bytes = b"counter",
+                   field: int = _NFTA_COUNTER_BYTES) -> int | None:
+    """The bytes of a counter expression (or of the first counter in a list of expressions); with
+    `expr` and `field`, another attribute of another expression (a quota's consumed bytes)."""
     if listed:
         for _, a, b in _attrs(buf, start, end):
-            found = _counter_bytes(buf, a, b, False)
+            found = _counter_bytes(buf, a, b, False, expr, field)
             if found is not None:
                 return found
         return None
@@ -897,10 +1000,10 @@ def _counter_bytes(buf: bytes, start: int, end: int, listed: bool) -> int | None
             name = bytes(buf[a:b]).rstrip(b"\0")
         elif k == _NFTA_EXPR_DATA:
             data = (a, b)
-    if name != b"counter" or data is None:
+    if name != expr or data is None:
         return None
     for k, a, _b in _attrs(buf, *data):
-        if k == _NFTA_COUNTER_BYTES:
+        if k == field:
             return _BE64.unpack_from(buf, a)[0]
     return None
 

@@ -25,6 +25,7 @@ from hotspot.nft import (
     NftError,
     TableGone,
     counter_names,
+    hold_cmds,
     quota_name,
     voucher_quota_name,
 )
@@ -117,7 +118,9 @@ class Hotspot:
         gate = "gate" if self.cfg.auth != "none" else "open"
         guard = "+".join(guard_of(self.cfg).levels) or "noguard"
         dns = "/dns" if self.cfg.dns_redirect else ""  # the redirect is built into the table
-        return f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}/{guard}{dns}"
+        cap = f"/cap{self.cfg.default_cap}" if self.cfg.default_cap else ""  # so is the unregistered's cap
+        return (f"{boot_id()}/{handle}/{self.cfg.ct_mark_mask:#x}/{gate}/{self.cfg.portal_port}/{guard}"
+                f"{dns}{cap}")
 
     def table_is_ours(self, handle: int | None = None) -> bool:
         """True when the kernel table (`handle`, default: looked up) is the one whose counters the
@@ -259,7 +262,10 @@ class Hotspot:
             "bytes_up": sum(v["bytes_up"] for v in views),
             "bytes_down": sum(v["bytes_down"] for v in views),
             "bytes_total": sum(v["bytes_total"] for v in views),
+            # the plan's bytes of devices not registered yet, and those of them credited to the
+            # devices once registered (both only grow)
             "bytes_unregistered": int(self.store.get("unregistered", "0")),
+            "bytes_unregistered_credited": int(self.store.get("unregistered_credited", "0")),
             "modem": self._modem(),
             "last_commit": iso(float(self.store.get("last_commit", "0"))),
         }
@@ -758,7 +764,8 @@ class Hotspot:
                                     gate_unregistered=self.cfg.auth != "none",
                                     free=list(self.cfg.unmetered_device), guard=guard_of(self.cfg),
                                     guard_limits=self.plan.limits(), plan_used=self.plan.used(),
-                                    dns_redirect=self.cfg.dns_redirect)
+                                    dns_redirect=self.cfg.dns_redirect,
+                                    unregistered_cap=self.cfg.default_cap)
             apps.reset_seen(self.store.db)
             self._http.clear()
             self._by_cap.clear()
@@ -792,7 +799,8 @@ class Hotspot:
         end = self.store.get("period_end")
         if end is not None:  # a rollover is due: these bytes belong to the period that is ending
             now = min(now, float(end) - 0.001)
-        if objs is None:
+        live = objs is None
+        if live:
             objs = self.nft.read_counters()
         rows, moved, vouchers = [], {}, {}
         for cid, seen_up, seen_down, voucher in self.store.db.execute(
@@ -817,6 +825,8 @@ class Hotspot:
         self.plan.snapshot(objs)
         if router and (router[1] or router[2]):
             moved[ROUTER] = router[1:3]
+        if live:  # a table just deleted took its elements of unregistered devices along, unread
+            self._tally_unregistered(self.nft.read_unregistered(), now)
         return moved
 
     def _account_router(self, objs: dict[str, int]) -> tuple[int, int, int, int, int] | None:
@@ -835,6 +845,68 @@ class Hotspot:
         if delta:
             log.info("%d bytes from clients not registered yet", delta)
         return delta
+
+    # -- devices not registered yet: counted from their first byte (hotspot.nft: unreg_*) ----------
+
+    def _tally_unregistered(self, readings: dict[tuple[str, str], int], now: float) -> None:
+        """Take in the kernel's per-device counters of unregistered devices (the caller holds a
+        transaction) and credit the bytes of those registered since to them: an upload element by
+        its MAC, a download one by the client that has its address now. The plan counted these bytes
+        already (the chains' own counters): it is not billed again."""
+        self.store.add_unregistered(readings)
+        keys: dict[int, list] = {}
+        for key, (nbytes, _seen) in self.store.unregistered().items():
+            c = self.store.owner(*key) if nbytes else None
+            if c is not None:
+                keys.setdefault(c.id, []).append(key)
+        credited = 0
+        for cid, ks in keys.items():
+            up, down = self.store.credit(cid, ks, int(now // 3600 * 3600), now)
+            credited += up + down
+            log.info("client id %d: %d bytes up, %d down from before its registration", cid, up, down)
+        if credited:
+            total = int(self.store.get("unregistered_credited", "0")) + credited
+            self.store.set("unregistered_credited", total)
+
+    def forget_credited(self) -> None:
+        """hotspotd's poll, after accounting: delete the kernel elements of unregistered devices whose
+        bytes are credited (and their cap's), then their rows. A crash between the two leaves rows
+        whose elements the next reading no longer finds: they go then."""
+        credited = [key for key, (nbytes, _seen) in self.store.unregistered().items() if not nbytes]
+        if not credited or not self.table_is_ours():
+            return  # the common case: one query of an empty table
+        owners = {key: self.store.owner(*key) for key in credited}
+        done = [key for key, c in owners.items() if c is not None]
+        if not done:
+            return
+        macs = [k for k, d in done if d == "up"]
+        addrs = [k for k, d in done if d == "down"]
+        addrs += [ip for k in done if k[1] == "up" for ip in owners[k].ips]  # their cap's elements
+        self.nft.forget_unregistered(macs, addrs)
+        with self.store.transaction():
+            self.store.forget_unregistered(done)
+
+    def _hold_for_credit(self, new: list[Client], readings: dict) -> tuple[list[str], list[str]]:
+        """New clients with a cap that were counted before registration: hold their packets until
+        the batch that registers them, so the quota of their own starts from every byte they used
+        (read once held), not from a reading a flood has already left behind. Returns (MACs,
+        addresses) held. Only for the few milliseconds of one dump and one batch."""
+        macs, addrs = [], []
+        for c in new:
+            if policy.effective_cap(c) is None:
+                continue
+            if (c.mac, "up") in readings or any((ip, "down") in readings for ip in c.ips):
+                macs.append(c.mac)
+                addrs += c.ips
+        if macs:
+            self.nft.hold(macs, addrs)
+        return macs, addrs
+
+    def release_holds(self) -> None:
+        """hotspotd at start: a hold a crash left behind must not outlive it."""
+        if self.table_is_ours():
+            self.nft.batch([{"flush": {"set": {"family": "inet", "table": "hotspot", "name": name}}}
+                            for name in ("unreg_hold", "unreg_hold4", "unreg_hold6")])
 
     def register(self, found: dict[str, dict]) -> list[Client]:
         """Add clients seen for the first time; refresh hostnames and addresses of known ones. An
@@ -879,13 +951,37 @@ class Hotspot:
             if self.table_is_ours():
                 self.nft.move_addresses(dropped, added)
                 if new:
-                    self.shaper.set_classes({cls: rate for c in new
-                                             for cls, rate in policy.shaping(c, self.cfg).items() if rate})
-                    elements = [policy.elements(c, self.cfg, held=self._held(c)) for c in new]
-                    self.nft.add_clients(elements)
-                    for c, e in zip(new, elements):
-                        self._remember_http(c, e.portal)
+                    self._add_new(new)
         return new
+
+    def _add_new(self, new: list[Client]) -> None:
+        """Put newly registered clients into the kernel, credited with the bytes they used before,
+        which also seed their quota (caller holds the transaction that registered them)."""
+        readings = self.nft.read_unregistered()
+        held = self._hold_for_credit(new, readings)
+        try:
+            if held[0]:
+                readings = self.nft.read_unregistered()  # nothing of theirs moves now
+            self._tally_unregistered(readings, self.trusted_time())
+            caps = self.nft.read_unregistered_caps() if held[0] else {}
+            new[:] = [self.store.client(c.mac) for c in new]
+            self.shaper.set_classes({cls: rate for c in new
+                                     for cls, rate in policy.shaping(c, self.cfg).items() if rate})
+            # Its quota starts from what its cap's quotas consumed, if more: they also counted the
+            # packet they dropped at the cap, so one that ran out stays out.
+            used = [max(c.period_total, sum(caps.get(ip, 0) for ip in c.ips)) for c in new]
+            elements = [policy.elements(c, self.cfg, used=u, quota_used=u, held=self._held(c))
+                        for c, u in zip(new, used)]
+            self.nft.add_clients(elements, release=held)
+        except BaseException:
+            if held[0]:
+                try:
+                    self.nft.batch(hold_cmds("delete", *held))
+                except NftError:
+                    pass  # the batch that registers them let them go already
+            raise
+        for c, e in zip(new, elements):
+            self._remember_http(c, e.portal)
 
     def rollover_if_due(self) -> bool:
         """Start a new period once the clock passes the current period's end."""

@@ -110,6 +110,17 @@ CREATE TABLE IF NOT EXISTS app_seen (         -- the kernel's per-category count
     down INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client, category)
 ) WITHOUT ROWID;
+-- Bytes of devices not registered yet, by the kernel element that counted them (hotspot.nft: unreg_up
+-- by MAC, unreg_down4/6 by address): what is not credited to a client yet, and the element's counter
+-- at the last reading. Credited bytes leave `bytes` in the transaction that adds them to the client,
+-- so a crash neither loses nor doubles them; the row goes once the kernel element is deleted.
+CREATE TABLE IF NOT EXISTS unregistered (
+    key TEXT NOT NULL,                        -- the MAC (dir 'up') or the address (dir 'down')
+    dir TEXT NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, dir)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS usage_months (
     client INTEGER NOT NULL,
     month INTEGER NOT NULL,
@@ -396,6 +407,68 @@ class Store:
             self.db.execute("INSERT INTO usage_plan (hour, up, down) VALUES (?, ?, ?) ON CONFLICT (hour) DO "
                             "UPDATE SET up = up + excluded.up, down = down + excluded.down", (hour, up, down))
 
+    # -- devices not registered yet (table unregistered) ---------------------------------------
+
+    def add_unregistered(self, readings: dict[tuple[str, str], int]) -> int:
+        """Take in a reading of the kernel's elements of unregistered devices, {(key, dir): counter}:
+        each adds what it counted since the last reading. A row whose element is gone (it timed out,
+        or was deleted once credited) keeps its bytes, if any, with nothing seen: an element made
+        again counts from zero. Returns the bytes added."""
+        rows = {(k, d): (b, seen) for k, d, b, seen in self.db.execute(
+            "SELECT key, dir, bytes, seen FROM unregistered")}
+        added = 0
+        for key, raw in readings.items():
+            pending, seen = rows.get(key, (0, 0))
+            delta = counted_since(raw, seen)
+            added += delta
+            self.db.execute("INSERT OR REPLACE INTO unregistered (key, dir, bytes, seen) VALUES (?, ?, ?, ?)",
+                            (*key, pending + delta, raw))
+        gone = [key for key in rows if key not in readings]
+        self.db.executemany("DELETE FROM unregistered WHERE key = ? AND dir = ? AND bytes = 0", gone)
+        self.db.executemany("UPDATE unregistered SET seen = 0 WHERE key = ? AND dir = ?", gone)
+        return added
+
+    def unregistered(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """{(key, dir): (bytes not credited yet, counter seen)}."""
+        return {(k, d): (b, seen) for k, d, b, seen in self.db.execute(
+            "SELECT key, dir, bytes, seen FROM unregistered")}
+
+    def credit(self, cid: int, keys: list[tuple[str, str]], hour: int, now: float) -> tuple[int, int]:
+        """Move the bytes of unregistered elements `keys` into a client: its period, its hour and the
+        plan's hour (the plan itself counted them when they crossed); returns (up, down) moved."""
+        up = down = 0
+        for key, d in keys:
+            row = self.db.execute("SELECT bytes FROM unregistered WHERE key = ? AND dir = ?",
+                                  (key, d)).fetchone()
+            if row and row[0]:
+                up, down = (up + row[0], down) if d == "up" else (up, down + row[0])
+                self.db.execute("UPDATE unregistered SET bytes = 0 WHERE key = ? AND dir = ?", (key, d))
+        if up or down:
+            self.db.execute("UPDATE clients SET period_up = period_up + ?, period_down = period_down + ?, "
+                            "last_seen = ? WHERE id = ?", (up, down, now, cid))
+            add = "DO UPDATE SET up = up + excluded.up, down = down + excluded.down"
+            self.db.execute(f"INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?) "
+                            f"ON CONFLICT (client, hour) {add}", (cid, hour, up, down))
+            self.db.execute(f"INSERT INTO usage_plan (hour, up, down) VALUES (?, ?, ?) "
+                            f"ON CONFLICT (hour) {add}", (hour, up, down))
+        return up, down
+
+    def owner(self, key: str, direction: str) -> Client | None:
+        """The client an element of an unregistered device belongs to now: by its MAC (upload) or,
+        for a download element, the client that has its address. Through the MAC's index, or one
+        text match over the address lists, not the whole client list parsed."""
+        if direction == "up":
+            return self.client(key)
+        for r in self.db.execute(f"{CLIENTS} WHERE clients.ips LIKE ?", (f'%"{key}"%',)):
+            c = _row(r)
+            if key in c.ips:
+                return c
+        return None
+
+    def forget_unregistered(self, keys: list[tuple[str, str]]) -> None:
+        """Rows whose kernel elements were deleted after their bytes were credited."""
+        self.db.executemany("DELETE FROM unregistered WHERE key = ? AND dir = ? AND bytes = 0", keys)
+
     def expired(self, now: float, idle: float | None) -> list[str]:
         """MACs whose admission ended by `now`: past admitted_until, or no bytes counted for `idle`
         seconds since the later of their last counted byte and their admission."""
@@ -436,9 +509,13 @@ class Store:
         self.db.execute("UPDATE clients SET seen_up = 0, seen_down = 0")
         self.db.execute("UPDATE meta SET value = '0' WHERE key IN "
                         "('router_up_seen', 'router_down_seen', 'unregistered_seen')")
+        self.db.execute("DELETE FROM unregistered WHERE bytes = 0")
+        self.db.execute("UPDATE unregistered SET seen = 0")
 
     def new_period(self) -> None:
         self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0")
+        # the bytes of devices never registered whose elements are gone: the plan keeps them
+        self.db.execute("DELETE FROM unregistered WHERE seen = 0")
 
     def history(self, cid: int, since: int = 0, until: int | None = None) -> list[tuple[int, int, int]]:
         """Hourly buckets (hour, up, down) in [since, until)."""

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency ghost categories forecast history dns_snoop
+                plan_overshoot alert_latency ghost categories forecast history dns_snoop register
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -30,6 +30,7 @@ from tests.bench import (
     plan,
     portal,
     rebuild,
+    register,
     service,
     snoop,
 )
@@ -49,6 +50,7 @@ GROUPS = {
     "portal": (portal.run_portal, [("portal_p99_ms", "ms"), ("portal_rss_mb", "MB")]),
     "page_weight": (portal.run_page_weight, [("page_weight_kb", "kB")]),
     "admit": (admit.run_admit, [("admit_ms", "ms")]),
+    "register": (register.run_register, [("register_ms", "ms")]),
     "plan_overshoot": (plan.run_overshoot, [("plan_overshoot_bytes", "bytes")]),
     "alert_latency": (plan.run_alert_latency, [("alert_latency_ms", "ms")]),
     "ghost": (ghost.run_ghost, [("ghost_false_alarms_per_client_month", "alarms"),

@@ -142,10 +142,18 @@ class FakeNftables:
         self.json_batches: list = []
         self.text_commands: list[str] = []
         self.output, self.rc, self.error = output or {"nftables": []}, rc, error
+        self.lists: dict[str, dict] = {}  # chain name -> what listing it answers
+        self.fail_on = lambda cmds: False  # batches refused, as nft would (a missing element)
 
     def json_cmd(self, obj):
         json.dumps(obj)  # must be plain JSON data
         self.json_batches.append(obj)
+        cmds = obj["nftables"]
+        if self.fail_on(cmds):
+            return 1, None, "Error: Could not process rule: No such file or directory"
+        listed = cmds[0].get("list", {}).get("chain", {}).get("name") if len(cmds) == 1 else None
+        if listed in self.lists:
+            return 0, self.lists[listed], ""
         return self.rc, self.output, self.error
 
     def cmd(self, text):
@@ -407,3 +415,78 @@ def test_the_routers_chains_count_and_stop_only():
     assert router_rules(GUARD, CAT_UP) == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP],
                                            [COUNTER, CAT_UP]]
     assert router_rules(Guard(), CAT_DOWN) == [[COUNTER, CAT_DOWN]]
+
+
+# -- devices not registered yet -----------------------------------------------------------------
+
+
+def test_the_default_cap_before_registration_is_a_quota_per_address_in_both_directions():
+    from hotspot.nft import unregistered_cap_rules
+
+    quota = {"quota": {"val": 5_000_000, "val_unit": "bytes", "inv": True}}
+
+    def rule(proto, field, family):
+        key = {"payload": {"protocol": proto, "field": field}}
+        return [{"set": {"op": "update", "elem": key, "set": f"@unreg_cap{family}", "stmt": [quota]}}, DROP]
+
+    # the device's address is its source on the way up and the destination on the way down: both
+    # directions meet the same element, so a download's acknowledgements count against it too
+    assert unregistered_cap_rules(5_000_000, "upload") == [rule("ip", "saddr", 4), rule("ip6", "saddr", 6)]
+    assert unregistered_cap_rules(5_000_000, "download") == [rule("ip", "daddr", 4), rule("ip6", "daddr", 6)]
+
+
+def test_the_cap_and_the_guard_go_before_the_unregistered_tail(nft):
+    """The default cap first (what it drops counts nowhere, not even in the guard's quotas), then the
+    guard, then the rules that count (per device, then the chain's own counter)."""
+    from hotspot.nft import TAIL, unregistered_cap_rules
+
+    fake = FakeNftables()
+    handles = {"upload": [10, 11, 12, 13, 14], "download": [20, 21, 22, 23, 24, 25, 26, 27]}
+    fake.lists = {chain: {"nftables": [{"rule": {**T, "chain": chain, "handle": h}} for h in hs]}
+                  for chain, hs in handles.items()}
+    nft._nft = fake
+    nft._build_guard(Guard(levels=("stop",)), {"stop": 100}, 0, cap=5_000_000)
+    batch = fake.json_batches[-1]["nftables"]
+    inserts = [c["insert"]["rule"] for c in batch if "insert" in c]
+    for chain in ("upload", "download"):
+        mine = [r for r in inserts if r["chain"] == chain]
+        assert {r["handle"] for r in mine} == {handles[chain][-TAIL[chain]]}
+        assert [r["expr"] for r in mine] == unregistered_cap_rules(5_000_000, chain) + [[q("g_stop"), DROP]]
+    # without a default cap, only the guard
+    fake.json_batches.clear()
+    nft._build_guard(Guard(levels=("stop",)), {"stop": 100}, 0)
+    inserts = [c["insert"]["rule"] for c in fake.json_batches[-1]["nftables"] if "insert" in c]
+    assert [r["expr"] for r in inserts] == [[q("g_stop"), DROP]] * 2
+
+
+def test_holds_and_forgetting_pass_macs_and_addresses_as_json_values():
+    from hotspot.nft import forget_unregistered_cmds, hold_cmds
+
+    assert hold_cmds("add", [MAC], ["10.0.0.2", "2001:db8::2"]) == [
+        {"add": elem("unreg_hold", [MAC])}, {"add": elem("unreg_hold4", ["10.0.0.2"])},
+        {"add": elem("unreg_hold6", ["2001:db8::2"])}]
+    assert hold_cmds("delete", [], []) == []
+    assert forget_unregistered_cmds([MAC, MAC], ["10.0.0.2", "2001:db8::2", "10.0.0.2"]) == [
+        {"delete": elem("unreg_up", [MAC])},
+        {"delete": elem("unreg_down4", ["10.0.0.2"])}, {"delete": elem("unreg_cap4", ["10.0.0.2"])},
+        {"delete": elem("unreg_down6", ["2001:db8::2"])}, {"delete": elem("unreg_cap6", ["2001:db8::2"])}]
+
+
+def test_a_deleted_element_that_is_gone_already_is_no_error(nft):
+    """forget_unregistered tries the batch, then each element alone: one that timed out meanwhile
+    must not keep the others."""
+    fake = FakeNftables()
+    fake.fail_on = lambda cmds: any("unreg_down4" in json.dumps(c) for c in cmds)
+    nft._nft = fake
+    nft.forget_unregistered([MAC], ["10.0.0.2"])
+    singles = [b["nftables"] for b in fake.json_batches[1:]]
+    assert [{"delete": elem("unreg_up", [MAC])}] in singles
+    assert [{"delete": elem("unreg_cap4", ["10.0.0.2"])}] in singles
+
+
+def test_unregistered_keys_read_as_hotspot_writes_them():
+    from hotspot.nft import unregistered_key
+
+    assert unregistered_key(bytes.fromhex("aabbccddee01")) == MAC
+    assert unregistered_key(bytes([10, 0, 0, 2])) == "10.0.0.2"
+    assert unregistered_key(bytes.fromhex("20010db8" + "0" * 22 + "02")) == "2001:db8::2"

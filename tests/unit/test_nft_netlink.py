@@ -91,3 +91,35 @@ def test_rules_deleted_without_the_table_are_forgotten_at_the_end_of_their_trans
     w = watch()
     assert feed(w, message(DELRULE, rule("hotspot", "up5", counter(1000))), message(NEWGEN, b"")) == []
     assert feed(w, GONE, message(NEWGEN, b"")) == [TableGone(42, {})]
+
+
+def element(key: bytes, *exprs: bytes, listed: bool = False) -> bytes:
+    """One element of a GETSETELEM answer: its key and its stateful expressions."""
+    key_attr = nest(1, _attr(1, key))  # NFTA_SET_ELEM_KEY { NFTA_DATA_VALUE }
+    if listed:
+        return nest(1, key_attr, nest(11, *exprs))  # NFTA_SET_ELEM_EXPRESSIONS: a list
+    return nest(1, key_attr, *[_attr(7 | 0x8000, e[4:]) for e in exprs])  # NFTA_SET_ELEM_EXPR
+
+
+def quota_expr(consumed: int, limit: int = 5_000_000) -> bytes:
+    return expr("quota", _attr(1, struct.pack(">Q", limit)), _attr(2, struct.pack(">I", 1)),
+                _attr(4, struct.pack(">Q", consumed)))
+
+
+def test_elements_of_unregistered_devices_are_read_by_their_raw_key():
+    from hotspot.nft import _parse_elems
+
+    mac, v6 = bytes.fromhex("aabbccddee01"), bytes(15) + b"\x02"
+    answer = nest(3, element(mac, counter(1500)), element(v6, counter(40), listed=True))
+    found: dict = {}
+    _parse_elems(answer, 0, len(answer), found, raw=True)
+    assert found == {mac: 1500, v6: 40}
+    # the default cap's elements: what their quota consumed, drops included
+    answer = nest(3, element(bytes([10, 0, 0, 2]), quota_expr(5_001_448)))
+    found = {}
+    _parse_elems(answer, 0, len(answer), found, raw=True, what="quota")
+    assert found == {bytes([10, 0, 0, 2]): 5_001_448}
+    # an element without the expression asked for is skipped, not read as zero
+    found = {}
+    _parse_elems(answer, 0, len(answer), found, raw=True)
+    assert found == {}

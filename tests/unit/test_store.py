@@ -340,3 +340,106 @@ def test_a_run_dir_or_state_dir_another_user_could_change_is_refused(cfg, tmp_pa
     with pytest.raises(OSError, match=f"{which} {path} belongs to uid 65534"):
         Store.open(cfg.run_dir, cfg.state_dir)
     assert list(path.iterdir()) == []
+
+
+# -- devices not registered yet: their bytes, credited once ----------------------------------------
+
+UP, DOWN = (MAC, "up"), ("10.0.0.2", "down")
+
+
+def test_unregistered_readings_add_what_each_element_counted_since_the_last(store):
+    with store.transaction():
+        assert store.add_unregistered({UP: 1000, DOWN: 5000}) == 6000
+        assert store.add_unregistered({UP: 1500, DOWN: 5000}) == 500
+    assert store.unregistered() == {UP: (1500, 1500), DOWN: (5000, 5000)}
+
+
+def test_credit_moves_the_bytes_into_the_client_once(store):
+    with store.transaction():
+        c = store.add_client(MAC, 1000.0, ips=["10.0.0.2"])
+        store.add_unregistered({UP: 1000, DOWN: 5000})
+        assert store.credit(c.id, [UP, DOWN], HOUR, 1001.0) == (1000, 5000)
+        assert store.credit(c.id, [UP, DOWN], HOUR, 1002.0) == (0, 0)  # nothing twice
+    c = store.client(MAC)
+    assert (c.period_up, c.period_down) == (1000, 5000)
+    assert store.history(c.id) == [(HOUR, 1000, 5000)]
+    assert store.plan_history() == [(HOUR, 1000, 5000)]
+    assert store.unregistered() == {UP: (0, 1000), DOWN: (0, 5000)}  # the elements' counters, still seen
+
+
+def test_a_crash_after_the_credit_and_before_the_elements_went_doubles_nothing(cfg):
+    """The credit and the counter values it took are in one transaction: a new process that reads the
+    same elements again (they were not deleted yet) credits only what they counted since."""
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    with s.transaction():
+        c = s.add_client(MAC, 1000.0)
+        s.add_unregistered({UP: 1000})
+        s.credit(c.id, [UP], HOUR, 1001.0)
+    s.close()  # kill -9: the kernel element is still there, and counted on a little
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    try:
+        with s.transaction():
+            s.add_unregistered({UP: 1200})
+            assert s.credit(c.id, [UP], HOUR, 1002.0) == (200, 0)
+        assert s.client(MAC).period_up == 1200
+    finally:
+        s.close()
+
+
+def test_a_crash_before_the_credit_loses_nothing(cfg):
+    s = Store.open(cfg.run_dir, cfg.state_dir)
+    with s.transaction():
+        s.add_unregistered({UP: 1000})
+    try:
+        with s.transaction():
+            c = s.add_client(MAC, 1000.0)
+            s.credit(c.id, [UP], HOUR, 1001.0)
+            raise RuntimeError("killed")
+    except RuntimeError:
+        pass
+    with s.transaction():
+        s.add_unregistered({UP: 1100})
+        c = s.add_client(MAC, 1000.0)
+        assert s.credit(c.id, [UP], HOUR, 1002.0) == (1100, 0)
+    s.close()
+
+
+def test_an_element_that_went_counts_again_from_zero(store):
+    with store.transaction():
+        store.add_unregistered({UP: 1000, DOWN: 300})
+        c = store.add_client(MAC, 1000.0)
+        store.credit(c.id, [UP], HOUR, 1001.0)
+        # both elements are gone: the credited row goes, the other keeps its bytes, seen nothing
+        store.add_unregistered({})
+        assert store.unregistered() == {DOWN: (300, 0)}
+        assert store.add_unregistered({DOWN: 50}) == 50  # made again: all it holds is new
+        assert store.unregistered() == {DOWN: (350, 50)}
+
+
+def test_a_rebuilt_table_keeps_the_uncredited_bytes_and_forgets_the_counters(store):
+    with store.transaction():
+        store.add_unregistered({UP: 1000, DOWN: 300})
+        c = store.add_client(MAC, 1000.0)
+        store.credit(c.id, [UP], HOUR, 1001.0)
+        store.reset_seen()
+    assert store.unregistered() == {DOWN: (300, 0)}
+
+
+def test_forgotten_rows_are_only_those_credited(store):
+    with store.transaction():
+        store.add_unregistered({UP: 1000, DOWN: 300})
+        c = store.add_client(MAC, 1000.0)
+        store.credit(c.id, [UP], HOUR, 1001.0)
+        store.forget_unregistered([UP, DOWN])
+    assert store.unregistered() == {DOWN: (300, 300)}
+
+
+def test_an_element_belongs_to_the_client_with_its_mac_or_its_address(store):
+    with store.transaction():
+        c = store.add_client(MAC, 1000.0, ips=["10.0.0.2", "2001:db8::2"])
+        store.add_client("aa:bb:cc:dd:ee:02", 1000.0, ips=["10.0.0.20"])
+    assert store.owner(MAC, "up").id == c.id
+    assert store.owner("2001:db8::2", "down").id == c.id
+    assert store.owner("10.0.0.2", "down").id == c.id  # not 10.0.0.20's client: the whole address
+    assert store.owner("10.0.0.3", "down") is None
+    assert store.owner("aa:bb:cc:dd:ee:03", "up") is None
