@@ -119,3 +119,88 @@ def test_kill9_at_100_moments_inside_the_poll_loses_and_doubles_nothing(lab, sta
     assert billed == counted, "the plan's bytes differ from its clients'"
     assert abs(counted - wire) <= 0.005 * wire, (counted, wire)
     assert d.client(mac)["bytes_total"] == after["total"]
+
+
+# -- the flash full when hotspotd commits ------------------------------------------------------------
+
+
+def _fill(path: str) -> None:
+    """Fill the file system `path` is on to its last byte."""
+    for name, chunk in (("filler", 65536), ("filler-tail", 1)):
+        with open(Path(path) / name, "wb", buffering=0) as f:
+            try:
+                while f.write(b"\0" * chunk):
+                    pass
+            except OSError:
+                pass
+
+
+def _unfill(path: str) -> None:
+    for name in ("filler", "filler-tail"):
+        (Path(path) / name).unlink(missing_ok=True)
+
+
+def _capped(lab: Lab, name: str) -> bool:
+    """The client gets nothing more through: two seconds of trying move no byte to it."""
+    before = lab.ip_bytes(name)
+    lab.ping(name, lab.server4, count=2, timeout=1)
+    lab.curl(name, f"http://{lab.server4}:9/", check=False, timeout=1)
+    after = lab.ip_bytes(name)
+    return after["rx4"] == before["rx4"] and after["rx6"] == before["rx6"]
+
+
+def test_a_full_flash_fails_the_commit_loudly_and_loses_nothing_once_space_returns(lab, start_hotspotd):
+    flash = lab.tmpfs("flash", "256k")
+    d = start_hotspotd(state_dir=flash, commit_interval=10, poll_interval=0.5)
+    register(lab, d, "c1", "c2")
+    c1, c2 = lab.clients["c1"].mac, lab.clients["c2"].mac
+    d.ctl("cap", c1, "5MB")
+    d.ctl("throttle", c2, "20mbit")
+    lab.wait_for(lambda: (Path(flash) / "hotspot.db").exists(), 15, "the first commit")
+    d.wait_polls()
+    base, wire0 = _stored(d, c2)["total"], _wire(lab, "c2")
+    _fill(flash)
+    log_from = len(d.log())
+    traffic = Traffic(lab, "c2", seconds=2)
+    try:
+        lab.iperf("c1", seconds=2, reverse=True, timeout=5)  # stalls once the cap cuts it off
+    except Exception:
+        pass
+    failed = lab.wait_for(lambda: [line for line in d.log()[log_from:].splitlines() if "commit" in line],
+                          15, "the commit to fail")
+    print("\n" + "\n".join(failed))
+    assert "No space left on device" in failed[0] or "disk is full" in failed[0], failed
+    assert flash in failed[0], "the log says where"
+    # enforcement goes on: the capped client stays capped
+    assert d.client(c1)["state"] == "capped"
+    assert _capped(lab, "c1")
+    traffic.check()
+    traffic.stop()
+    d.wait_polls(2)
+    counted = _stored(d, c2)["total"] - base  # the working database in RAM has every byte
+    wire = _wire(lab, "c2") - wire0
+    assert wire > 5_000_000
+    assert abs(counted - wire) <= 0.005 * wire, (counted, wire)
+    assert sorted(p.name for p in Path(flash).iterdir()) == ["filler", "filler-tail", "hotspot.db",
+                                                             "portal.key"], "a failed commit left a file"
+    assert sum("commit" in line for line in d.log()[log_from:].splitlines()) <= 2, \
+        "a commit that failed is tried again after a while, not at every poll"
+    assert "alerts failed" not in d.log(), "the alert fired; only its commit failed"
+
+    _unfill(flash)  # space returns: the next commit has every byte
+    lab.wait_for(lambda: _stored(d, c2, "state")["total"] == _stored(d, c2)["total"], 15,
+                 "the next commit")
+    committed = {mac: _stored(d, mac, "state")["total"] for mac in (c1, c2)}
+    assert committed == {mac: _stored(d, mac)["total"] for mac in (c1, c2)}
+    assert abs(committed[c2] - base - wire) <= 0.005 * wire
+    assert "committed again" in d.log()[log_from:]
+
+    # a power cut after that: RAM and the kernel table are gone; the flash copy brings back every byte
+    d.kill9()
+    d.ctl("teardown")
+    for f in Path(d.config.run_dir).iterdir():
+        f.unlink()
+    d.start()
+    assert {mac: d.client(mac)["bytes_total"] for mac in (c1, c2)} == committed
+    assert d.client(c1)["state"] == "capped"
+    assert _capped(lab, "c1")
