@@ -14,6 +14,7 @@ import pwd
 import select
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -48,6 +49,8 @@ MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
 # Seconds between readings of the per-category counters (HOTSPOT_APPS_INTERVAL: tests read every poll).
 APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
+# A commit to flash that failed (the flash full, read-only, worn out) is tried again this often at most.
+COMMIT_RETRY = 60.0
 
 
 def flow_offloading(hs: Hotspot) -> list[str]:
@@ -78,7 +81,8 @@ class Daemon:
         self.stop = threading.Event()
         self.leases = Leases(self.cfg.leases_file)
         self.known: dict[str, tuple] = {}  # mac -> (hostname, ips) as last registered
-        self.last_commit = time.monotonic()
+        self.next_commit = time.monotonic() + self.cfg.commit_interval
+        self.commit_failures = 0  # commits to flash that failed in a row
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
         self.watch: TableWatch | None = None
@@ -413,8 +417,8 @@ class Daemon:
         self.step("shaping", self.check_devices)
         self.step("app categories", self.read_apps)
         self.step("dnsmasq nftset", self.dnsmasq_sets)
-        if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
-            self.step("commit", self.commit)
+        if time.monotonic() >= self.next_commit:
+            self.commit()
 
     def check_table(self, gone: list[TableGone] = ()) -> None:
         started = time.monotonic()
@@ -490,10 +494,30 @@ class Daemon:
         return bool(info["hostname"] and info["hostname"] != hostname
                     or info["ips"] and sorted(info["ips"]) != ips)
 
-    def commit(self) -> None:
-        self.hs.commit()
-        self.last_commit = time.monotonic()
+    def commit(self) -> bool:
+        """Copy the database to flash. A failure is loud and contained: counting and enforcement go on
+        in the working copy in RAM, and the copy is tried again after COMMIT_RETRY (or commit_interval
+        if shorter), not at every poll; the first that succeeds has every byte."""
+        now = time.monotonic()
+        try:
+            self.hs.commit()
+        except (OSError, sqlite3.Error) as e:
+            self.commit_failures += 1
+            retry = min(self.cfg.commit_interval, COMMIT_RETRY)
+            self.next_commit = now + retry
+            last = iso(float(self.hs.store.get("last_commit") or 0))
+            loss = f"what was counted since {last}" if last else "all it counted (no commit made it yet)"
+            log.error("commit to %s failed: %s; counting goes on in RAM (%s), but a power cut now would "
+                      "lose %s; trying again in %g s", self.cfg.state_dir, getattr(e, "strerror", None) or e,
+                      self.cfg.run_dir, loss, retry)
+            return False
+        if self.commit_failures:
+            log.warning("committed again to %s after %d failed tries", self.cfg.state_dir,
+                        self.commit_failures)
+            self.commit_failures = 0
+        self.next_commit = now + self.cfg.commit_interval
         log.debug("committed to %s", self.cfg.state_dir)
+        return True
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -523,8 +547,12 @@ class Daemon:
         with self.lock:
             self.step("accounting", self.account)
             self.step("app categories", lambda: self.read_apps(now=True))
-            self.step("commit", self.commit)
-        log.info("stopped; usage committed to %s", self.cfg.state_dir)
+            committed = self.commit()
+        if committed:
+            log.info("stopped; usage committed to %s", self.cfg.state_dir)
+        else:
+            log.error("stopped; usage is not on flash, only in RAM (%s): a restart takes it from there, a "
+                      "reboot loses it", self.cfg.run_dir)
 
 
 def _ghost_settings(cfg):
@@ -573,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     def hup(*_):
-        daemon.step("commit", daemon.commit)
+        daemon.commit()
         daemon.step("dns snooper reload", daemon.reload_snoop)  # the categories list again
 
     signal.signal(signal.SIGHUP, hup)

@@ -6,9 +6,11 @@ transaction: if nftables or tc refuse it, the transaction rolls back and nothing
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -1015,9 +1017,19 @@ class Hotspot:
         return build_report(data, now=self.clock())
 
     def commit(self) -> None:
+        """Copy the database to flash; `last_commit` says when the last copy that made it was made."""
+        before = self.store.get("last_commit")
         with self.store.transaction():
             self.store.set("last_commit", self.clock())
-        self.store.commit_to(self.cfg.state_dir)
+        try:
+            self.store.commit_to(self.cfg.state_dir)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error), self.store.transaction():
+                if before is None:
+                    self.store.db.execute("DELETE FROM meta WHERE key = 'last_commit'")
+                else:
+                    self.store.set("last_commit", before)
+            raise
 
     def teardown(self) -> bool:
         self.shaper.teardown()

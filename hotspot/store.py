@@ -263,16 +263,24 @@ class Store:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
-        dst = sqlite3.connect(str(tmp))
-        self.db.backup(dst)
-        dst.execute("PRAGMA journal_mode=DELETE")
-        dst.close()
-        fd = os.open(tmp, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+            dst = sqlite3.connect(str(tmp))
+            try:
+                self.db.backup(dst)
+                dst.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dst.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            # a full flash: the partial copy would keep its space from everything else on it
+            for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+                leftover.unlink(missing_ok=True)
+            raise
         dfd = os.open(target.parent, os.O_RDONLY)
         try:
             os.fsync(dfd)
