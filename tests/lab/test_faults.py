@@ -210,3 +210,51 @@ def test_a_full_flash_fails_the_commit_loudly_and_loses_nothing_once_space_retur
     _download(lab, "c1")  # takes what was left of the cap, up to the packet that crosses it
     assert committed[c1] + _wire(lab, "c1") - rx0 <= 5_000_000 + 256 * 1024
     assert d.client(c1)["state"] == "capped" and _capped(lab, "c1")
+
+
+# -- run_dir (RAM) full while hotspotd runs ----------------------------------------------------------
+
+
+def test_a_full_run_dir_is_loud_and_safe_and_loses_no_byte_once_space_returns(lab, start_hotspotd):
+    """The working database lives in run_dir: while it cannot grow, no poll can move the kernel's bytes
+    into it. The kernel goes on counting and enforcing; the first poll once space returns moves every
+    byte (filed in that poll's hour)."""
+    ram = lab.tmpfs("ram", "8m")
+    d = start_hotspotd(run_dir=ram, poll_interval=0.5)
+    register(lab, d, "c1", "c2")
+    c1, c2 = lab.clients["c1"].mac, lab.clients["c2"].mac
+    d.ctl("throttle", c1, "20mbit")
+    d.ctl("cap", c2, "3MB")
+    d.wait_polls()
+    before, wire0 = _stored(d, c1), _wire(lab, "c1")
+    kernel0 = _kernel(d, before["id"])
+    _fill(ram)
+    log_from = len(d.log())
+    traffic = Traffic(lab, "c1", seconds=2)
+    _download(lab, "c2")
+    full = lab.wait_for(lambda: [line for line in d.log()[log_from:].splitlines() if ram in line], 10,
+                        "hotspotd to say run_dir is full")
+    print("\n" + "\n".join(full))
+    assert "full" in full[0]
+    # safe: the kernel counts and enforces on its own
+    assert d.client(c2)["state"] == "capped" and _capped(lab, "c2")
+    refused = d.ctl("cap", c1, "1GB", check=False)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused
+    traffic.check()
+    traffic.stop()
+    d.wait_polls()
+    counted_kernel, wire = _kernel(d, before["id"]) - kernel0, _wire(lab, "c1") - wire0
+    assert abs(counted_kernel - wire) <= 0.005 * wire, (counted_kernel, wire)
+    assert _stored(d, c1)["total"] < before["total"] + counted_kernel // 2, "the database could not grow"
+    lines = d.log()[log_from:].splitlines()
+    assert len(lines) <= 8, "loud once, not at every poll:\n" + "\n".join(lines)  # 10 polls or more
+
+    _unfill(ram)  # space returns: the next poll moves every byte the kernel counted meanwhile
+    lab.wait_for(lambda: "again" in d.log()[log_from:], 10, "hotspotd to say it works again")
+    d.wait_polls()
+    after = _stored(d, c1)
+    counted = after["total"] - before["total"]
+    assert counted == _kernel(d, after["id"]) - kernel0, "a byte lost or doubled"
+    assert abs(counted - wire) <= 0.005 * wire, (counted, wire)
+    assert after["hours"] - before["hours"] == counted
+    assert d.client(c1)["cap"] is None, "the refused command changed nothing"
