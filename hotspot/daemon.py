@@ -49,6 +49,8 @@ MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
 # Seconds between readings of the per-category counters (HOTSPOT_APPS_INTERVAL: tests read every poll).
 APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
+# A poll's step that keeps failing the same way is logged again after this many seconds.
+REPEAT_LOG = 600.0
 # A commit to flash that failed (the flash full, read-only, worn out) is tried again this often at most.
 COMMIT_RETRY = 60.0
 
@@ -83,6 +85,7 @@ class Daemon:
         self.known: dict[str, tuple] = {}  # mac -> (hostname, ips) as last registered
         self.next_commit = time.monotonic() + self.cfg.commit_interval
         self.commit_failures = 0  # commits to flash that failed in a row
+        self.failing: dict[str, tuple] = {}  # step -> (its failure, when last logged, failures since)
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
         self.watch: TableWatch | None = None
@@ -273,11 +276,27 @@ class Daemon:
             threading.Thread(target=self.read_modem, name="modem", daemon=True).start()
 
     def step(self, name: str, fn) -> None:
+        """One step of the poll, contained: a failure is logged and the next poll tries again. A step
+        that keeps failing the same way is logged again only every REPEAT_LOG seconds (a router's log
+        is a small ring buffer: it must keep what came before), and once when it works again."""
         try:
             fn()
-        except Exception as e:  # contained: the next poll tries again
-            log.error("%s failed: %s: %s", name, type(e).__name__, e)
+        except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
+            if isinstance(e, sqlite3.OperationalError) and "full" in str(e):
+                reason += (f" ({self.cfg.run_dir} is full: the kernel counts and enforces on, and what it "
+                           "counts is moved into the database once there is room)")
+            now = time.monotonic()
+            last, at, count = self.failing.get(name, (None, 0.0, 0))
+            if reason != last or now - at >= REPEAT_LOG:
+                log.error("%s failed: %s%s", name, reason, f" ({count} times since)" if count else "")
+                at, count = now, 0
+            self.failing[name] = (reason, at, count + 1)
             log.debug("%s failed", name, exc_info=True)
+        else:
+            if name in self.failing:
+                log.warning("%s works again", name)
+                del self.failing[name]
 
     def health(self) -> dict:
         return {"last_poll": iso(self.last_poll), "poll_seconds": self.poll_seconds,

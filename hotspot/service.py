@@ -1017,19 +1017,12 @@ class Hotspot:
         return build_report(data, now=self.clock())
 
     def commit(self) -> None:
-        """Copy the database to flash; `last_commit` says when the last copy that made it was made."""
-        before = self.store.get("last_commit")
-        with self.store.transaction():
-            self.store.set("last_commit", self.clock())
-        try:
-            self.store.commit_to(self.cfg.state_dir)
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error), self.store.transaction():
-                if before is None:
-                    self.store.db.execute("DELETE FROM meta WHERE key = 'last_commit'")
-                else:
-                    self.store.set("last_commit", before)
-            raise
+        """Copy the database to flash, stamped with the time; the working copy records it once the copy
+        made it (a full run_dir, where it cannot, does not keep the copy from the flash)."""
+        now = self.clock()
+        self.store.commit_to(self.cfg.state_dir, {"last_commit": now})
+        with contextlib.suppress(sqlite3.OperationalError), self.store.transaction():
+            self.store.set("last_commit", now)
 
     def teardown(self) -> bool:
         self.shaper.teardown()

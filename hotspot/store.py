@@ -255,10 +255,18 @@ class Store:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            # SQLite may keep the transaction open after a failed COMMIT (SQLITE_FULL, SQLITE_IOERR):
+            # left open, it would take every later write with it
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
-    def commit_to(self, state_dir: str) -> Path:
-        """Write a consistent copy to flash atomically (temp file, fsync, rename)."""
+    def commit_to(self, state_dir: str, meta: dict | None = None) -> Path:
+        """Write a consistent copy to flash atomically (temp file, fsync, rename), with `meta` set in
+        the copy."""
         target = Path(state_dir) / DB_NAME
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
@@ -267,6 +275,9 @@ class Store:
             dst = sqlite3.connect(str(tmp))
             try:
                 self.db.backup(dst)
+                with dst:
+                    dst.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                    [(k, str(v)) for k, v in (meta or {}).items()])
                 dst.execute("PRAGMA journal_mode=DELETE")
             finally:
                 dst.close()
