@@ -11,9 +11,11 @@ import sqlite3
 import statistics
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 from hotspot.lab import CommandError, Lab
+from hotspot.lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 
 
@@ -258,3 +260,75 @@ def test_a_full_run_dir_is_loud_and_safe_and_loses_no_byte_once_space_returns(la
     assert abs(counted - wire) <= 0.005 * wire, (counted, wire)
     assert after["hours"] - before["hours"] == counted
     assert d.client(c1)["cap"] is None, "the refused command changed nothing"
+
+
+# -- the clock a year back and forward again ---------------------------------------------------------
+
+YEAR = 365 * 86400
+
+
+def test_the_clock_back_a_year_and_forward_again_rolls_no_period_misfiles_no_hour_fires_no_alert_twice(lab):
+    """A router without a real-time clock boots at an old date and jumps to the real time when NTP
+    syncs: here the clock goes a year back 12 s before an hour ends, hotspotd restarts (as at boot),
+    and the clock comes back 6 s into the next hour, with a steady 1 MB/s flowing throughout."""
+    from tests.lab.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
+
+    hooks = Path(lab.dir) / "hooks.jsonl"
+    web = _serve(lab, RECEIVER, WEBHOOK_PORT, hooks)
+    # the daemon's clock: the 15th of this month, a minute before 11:00 (local), far from a period's end
+    hour = datetime.now().replace(day=15, hour=11, minute=0, second=0, microsecond=0).timestamp()
+    offset = hour - 60 - time.time()
+    d = Hotspotd(lab, period="monthly", plan_quota=20_000_000, alert_at=(50,),
+                 alert_webhook=f"http://127.0.0.1:{WEBHOOK_PORT}/hook")
+    d.clock_file.write_text(str(offset))
+    d.start()
+    register(lab, d, "c1")
+    mac = lab.clients["c1"].mac
+    d.ctl("cap", mac, "60MB")  # its 50 % comes during the flow below
+    lab.iperf("c1", bytes=11_000_000, reverse=True)  # past 50 % of the plan: its alert fires
+    lab.wait_for(lambda: len(_lines(hooks)) == 1, 10, "the plan's alert")
+    d.ctl("throttle", mac, "8mbit")
+    d.wait_polls()
+    status = d.json("status")["plan"]
+    period, cycle = status["period_start"], status["cycle_start"]
+    before, wire0 = _stored(d, mac), _wire(lab, "c1")
+
+    def at(t: float) -> None:  # wait until the daemon's clock (before the jump) reads `hour + t`
+        time.sleep(max(0.0, hour + t - (time.time() + offset)))
+
+    at(-15)
+    traffic = lab.iperf_start("c1", seconds=22, reverse=True)
+    at(-12)
+    d.clock_file.write_text(str(offset - YEAR))
+    at(-10)
+    d.stop()
+    d.start()  # as at boot, a year back
+    assert d.json("status")["plan"]["period_start"] == period
+    at(6)
+    d.clock_file.write_text(str(offset))  # NTP syncs
+    traffic.wait()
+    d.wait_polls()
+    after, wire = _stored(d, mac), _wire(lab, "c1") - wire0
+    counted = after["total"] - before["total"]
+    assert abs(counted - wire) <= 0.005 * wire, (counted, wire)
+
+    status = d.json("status")["plan"]
+    assert (status["period_start"], status["cycle_start"]) == (period, cycle), "a period rolled"
+    day = datetime.fromtimestamp(hour).date().isoformat()
+    hours = {h["start"]: h for h in d.json("history", mac, "--by", "hour", "--from", day)}
+    assert sum(h["bytes_total"] for h in d.json("history", mac, "--by", "month", "--from", "2000-01-01")) \
+        == after["total"], "usage filed outside the day (a year back?)"
+    ten, eleven = (hours.get(datetime.fromtimestamp(hour + dt).astimezone().isoformat(timespec="seconds"),
+                             {"bytes_total": 0})["bytes_total"] for dt in (-3600, 0))
+    print(f"\n10:00 {ten} B, 11:00 {eleven} B; counted {counted} B, wire {wire} B")
+    # the flow: 15 s before 11:00, 7 s after it (1 MB/s), give or take a poll and the restart
+    rate = counted / 22
+    assert abs(ten - before["total"] - 15 * rate) <= 2.5 * rate, (ten, eleven, rate)
+    assert abs(eleven - 7 * rate) <= 2.5 * rate, (ten, eleven, rate)
+
+    time.sleep(2)
+    fired = sorted((h["body"]["event"], h["body"]["point"]) for h in _lines(hooks))
+    assert fired == [("client", 50), ("plan", 50)], fired
+    assert len(d.json("alerts")["alerts"]) == 2
+    web.kill()
+    d.stop()
