@@ -169,7 +169,14 @@ class Hotspotd:
 
     def portal_pids(self) -> list[int]:
         """gunicorn's processes (master and workers) in the router's namespace."""
-        out = self.lab.run(self.lab.router, "pgrep", "-f", "hotspot.portal.wsgi", check=False).stdout
+        return self._pids("hotspot.portal.wsgi")
+
+    def snoop_pids(self) -> list[int]:
+        """The DNS snooper's process in the router's namespace."""
+        return self._pids("hotspot.dnssnoop")
+
+    def _pids(self, pattern: str) -> list[int]:
+        out = self.lab.run(self.lab.router, "pgrep", "-f", pattern, check=False).stdout
         return [int(p) for p in out.split() if _in_netns(int(p), self.lab.router)]
 
     def nft(self, *args: str) -> str:

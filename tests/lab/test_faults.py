@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -334,3 +335,121 @@ def test_the_clock_back_a_year_and_forward_again_rolls_no_period_misfiles_no_hou
     assert len(d.json("alerts")["alerts"]) == 2
     web.kill()
     d.stop()
+
+
+# -- dnsmasq, the portal and the DNS snooper killed or stopped ---------------------------------------
+
+
+def _last_poll(d) -> float:
+    """When hotspotd's last poll filed its bytes (meta last_good, written at every poll)."""
+    db = _db(d)
+    try:
+        return float(db.execute("SELECT value FROM meta WHERE key = 'last_good'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _said(d, text: str, since: int) -> bool:
+    return text in d.log()[since:]
+
+
+def _dns(lab: Lab) -> bool:
+    return lab.run("c1", "getent", "hosts", "internet.lab", check=False, timeout=3).returncode == 0
+
+
+def _portal(d) -> bool:
+    answer = d.lab.curl("c1", d.portal("/api/captive"), "-o", "/dev/null", check=False, timeout=1)
+    return answer.returncode == 0
+
+
+def _snooping(d) -> list[int]:
+    from hotspot.lab.hotspotd import _state
+
+    return [p for p in d.snoop_pids() if _state(p) != "T"]
+
+
+def test_dnsmasq_the_portal_and_the_snooper_killed_or_stopped_under_traffic(lab, start_hotspotd):
+    """Each in turn, killed (-9) or stopped (SIGSTOP, 2 s, SIGCONT): hotspotd polls on throughout,
+    counts every byte and keeps a capped client capped; the portal and the snooper come back by
+    hotspotd, dnsmasq by the lab (procd on a router), and hotspotd says that dnsmasq went."""
+    import signal
+    import socket
+
+    d = start_hotspotd(poll_interval=0.5)
+    register(lab, d, "c1", "c2")
+    c1, c2 = lab.clients["c1"].mac, lab.clients["c2"].mac
+    d.ctl("throttle", c1, "20mbit")
+    d.ctl("cap", c2, "2MB")
+    _download(lab, "c2")
+    d.wait_portal()
+    lab.wait_for(lambda: _snooping(d), 10, "the DNS snooper")
+    d.wait_polls()
+    before, wire0 = _stored(d, c1), _wire(lab, "c1")
+    kernel0, capped0 = _kernel(d, before["id"]), lab.ip_bytes("c2")
+    traffic = Traffic(lab, "c1", seconds=2)
+    lab.popen("c2", "ping", "-n", "-q", "-i", "0.2", lab.server4, stdout=subprocess.DEVNULL)  # tries on
+
+    def master() -> int:
+        return int((Path(d.config.run_dir) / "portal.pid").read_text())
+
+    def send(what: str, sig: int) -> None:
+        if what == "dnsmasq":
+            os.kill(lab.dnsmasq.pid, sig)  # `ip netns exec` exec'd dnsmasq
+        elif what == "portal":  # gunicorn's master, or with its worker (its process group)
+            os.kill(master(), sig) if sig == signal.SIGKILL else os.killpg(master(), sig)
+        else:
+            for pid in d.snoop_pids():
+                os.kill(pid, sig)
+
+    recovery = {}
+    for what in ("dnsmasq", "portal", "snooper"):
+        for how in ("kill", "stop"):
+            log_from, polled = len(d.log()), _last_poll(d)
+            gone = {"dnsmasq": lab.dnsmasq.pid, "portal": master(), "snooper": d.snoop_pids()[0]}[what]
+            back = {"dnsmasq": lambda: _dns(lab),
+                    "portal": lambda gone=gone: master() != gone and _portal(d),
+                    "snooper": lambda gone=gone: [p for p in _snooping(d) if p != gone]}[what]
+            if how == "stop":
+                back = {"dnsmasq": lambda: _dns(lab), "portal": lambda: _portal(d),
+                        "snooper": lambda: _snooping(d)}[what]
+            t = time.monotonic()
+            send(what, signal.SIGKILL if how == "kill" else signal.SIGSTOP)
+            hung = None
+            if what == "portal" and how == "stop":  # as if it stopped halfway through a request
+                hung = socket.socket(socket.AF_UNIX)
+                hung.connect(str(Path(d.config.run_dir) / "hotspotd.sock"))
+                hung.sendall(b'{"op": "me", "ar')
+            while time.monotonic() - t < 2:
+                traffic.check()
+                if how == "kill" and what != "dnsmasq" and f"{what} {how}" not in recovery and back():
+                    recovery[f"{what} {how}"] = round(time.monotonic() - t, 2)  # hotspotd's doing
+                time.sleep(0.05)
+            assert _last_poll(d) - polled >= 1.5, f"{what} {how}: hotspotd's poll stalled"
+            if how == "stop":
+                t = time.monotonic()
+                send(what, signal.SIGCONT)
+                if hung:
+                    hung.close()
+            elif what == "dnsmasq":
+                lab.wait_for(lambda since=log_from: _said(d, "dnsmasq is not running", since), 8,
+                             "hotspotd to say dnsmasq went")
+                t = time.monotonic()
+                lab.restart_dnsmasq()  # procd's part on a router
+            lab.wait_for(back, 20, f"{what} back after {how}", interval=0.05)
+            recovery.setdefault(f"{what} {how}", round(time.monotonic() - t, 2))
+            if what == "dnsmasq" and how == "kill":
+                lab.renew("c1")  # DHCP works again
+                lab.wait_for(lambda since=log_from: _said(d, "dnsmasq is running again", since), 8,
+                             "hotspotd to say dnsmasq is back")
+    traffic.stop()
+    d.wait_polls(2)
+
+    after, wire = _stored(d, c1), _wire(lab, "c1") - wire0
+    counted = after["total"] - before["total"]
+    print(f"\nrecovery (s): {recovery}; counted {counted} B, wire {wire} B")
+    assert counted == _kernel(d, after["id"]) - kernel0
+    assert abs(counted - wire) <= 0.005 * wire, (counted, wire)
+    assert after["hours"] - before["hours"] == counted
+    capped = lab.ip_bytes("c2")
+    assert capped["tx4"] > capped0["tx4"] and capped["rx4"] == capped0["rx4"], "the capped client got through"
+    assert d.client(c2)["state"] == "capped"
