@@ -8,6 +8,7 @@ loop goes on, so a bad lease file or a missing WAN device never stops the counti
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import os
 import pwd
@@ -25,7 +26,7 @@ from hotspot.alerts import channels_of
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
 from hotspot.ipc import IpcServer
-from hotspot.metered import DhcpHint, active_uplink
+from hotspot.metered import DhcpHint, active_uplink, dnsmasq_pids
 from hotspot.modem import interface_bytes
 from hotspot.neighbours import addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
@@ -49,6 +50,8 @@ MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
 # Seconds between readings of the per-category counters (HOTSPOT_APPS_INTERVAL: tests read every poll).
 APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
+# Seconds between looks at dnsmasq (on OpenWrt a look reads /proc: procd jails it in a pid namespace).
+DNSMASQ_WATCH = 5.0
 # A poll's step that keeps failing the same way is logged again after this many seconds.
 REPEAT_LOG = 600.0
 # A commit to flash that failed (the flash full, read-only, worn out) is tried again this often at most.
@@ -86,6 +89,7 @@ class Daemon:
         self.next_commit = time.monotonic() + self.cfg.commit_interval
         self.commit_failures = 0  # commits to flash that failed in a row
         self.failing: dict[str, tuple] = {}  # step -> (its failure, when last logged, failures since)
+        self.dnsmasq_seen: tuple[float, bool | None] = (0.0, None)  # (when looked, running then)
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
         self.watch: TableWatch | None = None
@@ -198,6 +202,21 @@ class Daemon:
                 total = (total or 0) + sum(found)
         with self.hs.store.transaction():
             self.hs.plan.meter("interfaces", total)
+
+    def watch_dnsmasq(self) -> None:
+        """dnsmasq (procd's on a router, not hotspotd's) gives the clients their addresses and names:
+        say when it goes and when it is back. Counting and enforcement do not need it."""
+        looked, running = self.dnsmasq_seen
+        if time.monotonic() - looked < DNSMASQ_WATCH:
+            return
+        files = glob.glob(self.cfg.dnsmasq_pidfile)
+        now = bool(files) and any(dnsmasq_pids(path) for path in files)
+        if files and not now and running is not False:
+            log.warning("dnsmasq is not running (%s): clients get no new address and no DNS answer until "
+                        "it is back; counting and enforcement go on", self.cfg.dnsmasq_pidfile)
+        elif now and running is False:
+            log.info("dnsmasq is running again")
+        self.dnsmasq_seen = (time.monotonic(), now if files else running)
 
     def metered_hint(self) -> None:
         """DHCP option 43 ANDROID_METERED while the uplink in use is metered (hotspot.metered)."""
@@ -431,6 +450,7 @@ class Daemon:
         self.step("ghost traffic", self.ghost_check)
         self.step("report", self.report)
         self.step("metered hint", self.metered_hint)
+        self.step("dnsmasq", self.watch_dnsmasq)
         self.step("modem", self.use_modem)
         self.step("uplink meters", self.uplink_meters)
         self.step("shaping", self.check_devices)

@@ -395,6 +395,8 @@ def test_dnsmasq_the_portal_and_the_snooper_killed_or_stopped_under_traffic(lab,
     def send(what: str, sig: int) -> None:
         if what == "dnsmasq":
             os.kill(lab.dnsmasq.pid, sig)  # `ip netns exec` exec'd dnsmasq
+            if sig == signal.SIGKILL:
+                lab.dnsmasq.wait()  # reaped, as procd does
         elif what == "portal":  # gunicorn's master, or with its worker (its process group)
             os.kill(master(), sig) if sig == signal.SIGKILL else os.killpg(master(), sig)
         else:
@@ -433,6 +435,7 @@ def test_dnsmasq_the_portal_and_the_snooper_killed_or_stopped_under_traffic(lab,
             elif what == "dnsmasq":
                 lab.wait_for(lambda since=log_from: _said(d, "dnsmasq is not running", since), 8,
                              "hotspotd to say dnsmasq went")
+                recovery["dnsmasq noticed"] = round(time.monotonic() - t, 2)
                 t = time.monotonic()
                 lab.restart_dnsmasq()  # procd's part on a router
             lab.wait_for(back, 20, f"{what} back after {how}", interval=0.05)
