@@ -76,11 +76,27 @@ class Hotspotd:
         self.log_mark("--- killed ---")
 
     def kill9_in_poll(self, rng: random.Random, skip: int = 1) -> str:
-        """SIGKILL hotspotd at a random moment inside one of its next polls, not while it waits
+        """SIGKILL hotspotd at a random moment inside one of its next polls (see stop_in_poll); returns
+        what its main thread was doing when it died."""
+        doing = self.stop_in_poll(rng, skip)
+        self.proc.kill()
+        self.proc.wait(5)
+        self.log_mark("--- killed ---")
+        return doing
+
+    def signal_in_poll(self, rng: random.Random, sig: int, skip: int = 1) -> str:
+        """Send `sig` to hotspotd at a random moment inside one of its next polls, then let it go on."""
+        doing = self.stop_in_poll(rng, skip)
+        os.kill(self.proc.pid, sig)
+        os.kill(self.proc.pid, signal.SIGCONT)
+        return doing
+
+    def stop_in_poll(self, rng: random.Random, skip: int = 1) -> str:
+        """Stop hotspotd (SIGSTOP) at a random moment inside one of its next polls, not while it waits
         between two: after 0 to `skip` polls that start, a random time into the next, up to as long as
-        its polls took so far; checked while it is stopped (SIGSTOP), and a poll that ended first is
-        let go and the next one taken. Returns what the daemon's main thread was doing when it died
-        (/proc/PID/syscall: "running", a system call's number, or "-1" for user space)."""
+        its polls took so far; a poll that ended first is let go and the next one taken. Returns what
+        the daemon's main thread was doing (/proc/PID/syscall: "running", a system call's number, or
+        "-1" for user space)."""
         pid = self.proc.pid  # `ip netns exec` exec'd python: the pid is hotspotd's
         wait = _WAIT_SYSCALLS[platform.machine()]
         polls = rng.randint(0, skip)
@@ -103,9 +119,6 @@ class Hotspotd:
                 time.sleep(0.0002)
             doing = _syscall(pid)
             if doing not in wait:
-                self.proc.kill()
-                self.proc.wait(5)
-                self.log_mark("--- killed ---")
                 return doing
             os.kill(pid, signal.SIGCONT)  # the poll was over: take the next one
 

@@ -53,7 +53,7 @@ def _stored(d, mac: str, where: str = "run") -> dict:
     return {"id": cid, "total": up + down, "seen": seen_up + seen_down, "hours": hours,
             "plan_used": int(meta.get("plan_used", 0)),
             "router": int(meta.get("router_up", 0)) + int(meta.get("router_down", 0)),
-            "unregistered": int(meta.get("unregistered", 0))}
+            "unregistered": int(meta.get("unregistered", 0)), "last_commit": meta.get("last_commit")}
 
 
 class Traffic:
@@ -456,3 +456,41 @@ def test_dnsmasq_the_portal_and_the_snooper_killed_or_stopped_under_traffic(lab,
     capped = lab.ip_bytes("c2")
     assert capped["tx4"] > capped0["tx4"] and capped["rx4"] == capped0["rx4"], "the capped client got through"
     assert d.client(c2)["state"] == "capped"
+
+
+# -- SIGHUP (commit, reload the categories) inside the poll ------------------------------------------
+
+
+HUPS = 40  # about one in twenty lands inside a write transaction
+
+
+def test_sighup_inside_the_poll_commits_a_whole_poll_and_never_hangs_hotspotd(lab, start_hotspotd):
+    """SIGHUP makes hotspotd commit and the snooper reload its categories. Landing inside a poll, in
+    the middle of its transaction, it must neither wait for that transaction (it would wait for ever)
+    nor copy half of it to flash."""
+    import signal
+
+    d = start_hotspotd(poll_interval=0.2, commit_interval=3600, dns_snoop=False)
+    register(lab, d, "c1")
+    mac = lab.clients["c1"].mac
+    d.ctl("throttle", mac, "40mbit")
+    rng = random.Random()
+    traffic = Traffic(lab, "c1")
+    flash = Path(d.config.state_dir) / "hotspot.db"
+
+    def stamp() -> str | None:
+        return _stored(d, mac, "state")["last_commit"] if flash.exists() else None
+
+    for i in range(HUPS):
+        before = stamp()
+        doing = d.signal_in_poll(rng, signal.SIGHUP)
+        lab.wait_for(lambda before=before: stamp() != before, 3,
+                     f"the commit SIGHUP {i + 1} asks for (sent in system call {doing})")
+        copy = _stored(d, mac, "state")
+        assert copy["total"] == copy["hours"], "half a poll's transaction on flash"
+        traffic.check()
+    polled = _last_poll(d)
+    time.sleep(1)
+    assert _last_poll(d) > polled, "hotspotd's poll stopped"
+    traffic.stop()
+    assert "ERROR" not in d.log(), d.log()[-2000:]
