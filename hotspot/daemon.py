@@ -84,6 +84,7 @@ class Daemon:
         self.hs = hs
         self.cfg = hs.cfg
         self.stop = threading.Event()
+        self.hup = False  # SIGHUP came: commit and reload between two polls (see main)
         self.leases = Leases(self.cfg.leases_file)
         self.known: dict[str, tuple] = {}  # mac -> (hostname, ips) as last registered
         self.next_commit = time.monotonic() + self.cfg.commit_interval
@@ -558,6 +559,12 @@ class Daemon:
         log.debug("committed to %s", self.cfg.state_dir)
         return True
 
+    def reload(self) -> None:
+        """SIGHUP: commit now, and the snooper reads its categories list again."""
+        with self.lock:
+            self.commit()
+        self.step("dns snooper reload", self.reload_snoop)
+
     def run(self) -> None:
         while not self.stop.is_set():
             started = time.monotonic()
@@ -570,6 +577,9 @@ class Daemon:
                 end = min(end, cycle[1])
             deadline = started + min(self.cfg.poll_interval, max(0.0, end - self.hs.clock()))
             while not self.stop.is_set():
+                if self.hup:
+                    self.hup = False
+                    self.reload()
                 wait = deadline - time.monotonic()
                 if wait <= 0:
                     break
@@ -640,8 +650,10 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     def hup(*_):
-        daemon.commit()
-        daemon.step("dns snooper reload", daemon.reload_snoop)  # the categories list again
+        # Not here: the handler runs between two bytecodes of the poll, maybe inside its transaction,
+        # which a commit's copy would wait for (for ever) or copy halfway.
+        daemon.hup = True
+        daemon.wake()
 
     signal.signal(signal.SIGHUP, hup)
     try:
