@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -243,6 +244,9 @@ def test_a_full_run_dir_is_loud_and_safe_and_loses_no_byte_once_space_returns(la
     assert d.client(c2)["state"] == "capped" and _capped(lab, "c2")
     refused = d.ctl("cap", c1, "1GB", check=False)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused
+    d.proc.send_signal(signal.SIGHUP)  # a commit: the flash gets the database as it is
+    lab.wait_for(lambda: (Path(d.config.state_dir) / "hotspot.db").exists(), 5, "the commit")
+    assert _stored(d, c1, "state")["total"] == _stored(d, c1)["total"]
     traffic.check()
     traffic.stop()
     d.wait_polls()
@@ -372,7 +376,6 @@ def test_dnsmasq_the_portal_and_the_snooper_killed_or_stopped_under_traffic(lab,
     """Each in turn, killed (-9) or stopped (SIGSTOP, 2 s, SIGCONT): hotspotd polls on throughout,
     counts every byte and keeps a capped client capped; the portal and the snooper come back by
     hotspotd, dnsmasq by the lab (procd on a router), and hotspotd says that dnsmasq went."""
-    import signal
     import socket
 
     d = start_hotspotd(poll_interval=0.5)
@@ -468,8 +471,6 @@ def test_sighup_inside_the_poll_commits_a_whole_poll_and_never_hangs_hotspotd(la
     """SIGHUP makes hotspotd commit and the snooper reload its categories. Landing inside a poll, in
     the middle of its transaction, it must neither wait for that transaction (it would wait for ever)
     nor copy half of it to flash."""
-    import signal
-
     d = start_hotspotd(poll_interval=0.2, commit_interval=3600, dns_snoop=False)
     register(lab, d, "c1")
     mac = lab.clients["c1"].mac
