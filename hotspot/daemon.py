@@ -534,11 +534,14 @@ class Daemon:
         return bool(info["hostname"] and info["hostname"] != hostname
                     or info["ips"] and sorted(info["ips"]) != ips)
 
-    def commit(self) -> bool:
+    def commit(self, force: bool = False) -> bool:
         """Copy the database to flash. A failure is loud and contained: counting and enforcement go on
         in the working copy in RAM, and the copy is tried again after COMMIT_RETRY (or commit_interval
-        if shorter), not at every poll; the first that succeeds has every byte."""
+        if shorter), not at every poll or alert (unless `force`: SIGHUP, the stop); the first that
+        succeeds has every byte."""
         now = time.monotonic()
+        if self.commit_failures and not force and now < self.next_commit:
+            return False
         try:
             self.hs.commit()
         except (OSError, sqlite3.Error) as e:
@@ -562,7 +565,7 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: commit now, and the snooper reads its categories list again."""
         with self.lock:
-            self.commit()
+            self.commit(force=True)
         self.step("dns snooper reload", self.reload_snoop)
 
     def run(self) -> None:
@@ -596,7 +599,7 @@ class Daemon:
         with self.lock:
             self.step("accounting", self.account)
             self.step("app categories", lambda: self.read_apps(now=True))
-            committed = self.commit()
+            committed = self.commit(force=True)
         if committed:
             log.info("stopped; usage committed to %s", self.cfg.state_dir)
         else:
