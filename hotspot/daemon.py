@@ -8,12 +8,14 @@ loop goes on, so a bad lease file or a missing WAN device never stops the counti
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import os
 import pwd
 import select
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -24,7 +26,7 @@ from hotspot.alerts import channels_of
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
 from hotspot.ipc import IpcServer, socket_path
-from hotspot.metered import DhcpHint, active_uplink
+from hotspot.metered import DhcpHint, active_uplink, dnsmasq_pids
 from hotspot.modem import interface_bytes
 from hotspot.neighbours import NeighbourWatch, addresses, neighbours
 from hotspot.nft import TableGone, TableWatch
@@ -49,6 +51,12 @@ MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
 # Seconds between readings of the per-category counters (HOTSPOT_APPS_INTERVAL: tests read every poll).
 APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
+# Seconds between looks at dnsmasq (on OpenWrt a look reads /proc: procd jails it in a pid namespace).
+DNSMASQ_WATCH = 5.0
+# A poll's step that keeps failing the same way is logged again after this many seconds.
+REPEAT_LOG = 600.0
+# A commit to flash that failed (the flash full, read-only, worn out) is tried again this often at most.
+COMMIT_RETRY = 60.0
 
 
 def flow_offloading(hs: Hotspot) -> list[str]:
@@ -77,9 +85,13 @@ class Daemon:
         self.hs = hs
         self.cfg = hs.cfg
         self.stop = threading.Event()
+        self.hup = False  # SIGHUP came: commit and reload between two polls (see main)
         self.leases = Leases(self.cfg.leases_file)
         self.known: dict[str, tuple] = {}  # mac -> (hostname, ips) as last registered
-        self.last_commit = time.monotonic()
+        self.next_commit = time.monotonic() + self.cfg.commit_interval
+        self.commit_failures = 0  # commits to flash that failed in a row
+        self.failing: dict[str, tuple] = {}  # step -> (its failure, when last logged, failures since)
+        self.dnsmasq_seen: tuple[float, bool | None] = (0.0, None)  # (when looked, running then)
         self.last_poll = time.time()
         self.devices: list[str] | None = None  # the shaped devices present at the last poll
         self.watch: TableWatch | None = None
@@ -194,6 +206,21 @@ class Daemon:
         with self.hs.store.transaction():
             self.hs.plan.meter("interfaces", total)
 
+    def watch_dnsmasq(self) -> None:
+        """dnsmasq (procd's on a router, not hotspotd's) gives the clients their addresses and names:
+        say when it goes and when it is back. Counting and enforcement do not need it."""
+        looked, running = self.dnsmasq_seen
+        if time.monotonic() - looked < DNSMASQ_WATCH:
+            return
+        files = glob.glob(self.cfg.dnsmasq_pidfile)
+        now = bool(files) and any(dnsmasq_pids(path) for path in files)
+        if files and not now and running is not False:
+            log.warning("dnsmasq is not running (%s): clients get no new address and no DNS answer until "
+                        "it is back; counting and enforcement go on", self.cfg.dnsmasq_pidfile)
+        elif now and running is False:
+            log.info("dnsmasq is running again")
+        self.dnsmasq_seen = (time.monotonic(), now if files else running)
+
     def metered_hint(self) -> None:
         """DHCP option 43 ANDROID_METERED while the uplink in use is metered (hotspot.metered)."""
         if not self.cfg.dhcp_opts_file:
@@ -276,11 +303,27 @@ class Daemon:
             threading.Thread(target=self.read_modem, name="modem", daemon=True).start()
 
     def step(self, name: str, fn) -> None:
+        """One step of the poll, contained: a failure is logged and the next poll tries again. A step
+        that keeps failing the same way is logged again only every REPEAT_LOG seconds (a router's log
+        is a small ring buffer: it must keep what came before), and once when it works again."""
         try:
             fn()
-        except Exception as e:  # contained: the next poll tries again
-            log.error("%s failed: %s: %s", name, type(e).__name__, e)
+        except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
+            if isinstance(e, sqlite3.OperationalError) and "full" in str(e):
+                reason += (f" ({self.cfg.run_dir} is full: the kernel counts and enforces on, and what it "
+                           "counts is moved into the database once there is room)")
+            now = time.monotonic()
+            last, at, count = self.failing.get(name, (None, 0.0, 0))
+            if reason != last or now - at >= REPEAT_LOG:
+                log.error("%s failed: %s%s", name, reason, f" ({count} times since)" if count else "")
+                at, count = now, 0
+            self.failing[name] = (reason, at, count + 1)
             log.debug("%s failed", name, exc_info=True)
+        else:
+            if name in self.failing:
+                log.warning("%s works again", name)
+                del self.failing[name]
 
     def health(self) -> dict:
         return {"last_poll": iso(self.last_poll), "poll_seconds": self.poll_seconds,
@@ -413,13 +456,14 @@ class Daemon:
         self.step("ghost traffic", self.ghost_check)
         self.step("report", self.report)
         self.step("metered hint", self.metered_hint)
+        self.step("dnsmasq", self.watch_dnsmasq)
         self.step("modem", self.use_modem)
         self.step("uplink meters", self.uplink_meters)
         self.step("shaping", self.check_devices)
         self.step("app categories", self.read_apps)
         self.step("dnsmasq nftset", self.dnsmasq_sets)
-        if time.monotonic() - self.last_commit >= self.cfg.commit_interval:
-            self.step("commit", self.commit)
+        if time.monotonic() >= self.next_commit:
+            self.commit()
 
     def check_table(self, gone: list[TableGone] = ()) -> None:
         started = time.monotonic()
@@ -503,10 +547,39 @@ class Daemon:
         return bool(info["hostname"] and info["hostname"] != hostname
                     or info["ips"] and sorted(info["ips"]) != ips)
 
-    def commit(self) -> None:
-        self.hs.commit()
-        self.last_commit = time.monotonic()
+    def commit(self, force: bool = False) -> bool:
+        """Copy the database to flash. A failure is loud and contained: counting and enforcement go on
+        in the working copy in RAM, and the copy is tried again after COMMIT_RETRY (or commit_interval
+        if shorter), not at every poll or alert (unless `force`: SIGHUP, the stop); the first that
+        succeeds has every byte."""
+        now = time.monotonic()
+        if self.commit_failures and not force and now < self.next_commit:
+            return False
+        try:
+            self.hs.commit()
+        except (OSError, sqlite3.Error) as e:
+            self.commit_failures += 1
+            retry = min(self.cfg.commit_interval, COMMIT_RETRY)
+            self.next_commit = now + retry
+            last = iso(float(self.hs.store.get("last_commit") or 0))
+            loss = f"what was counted since {last}" if last else "all it counted (no commit made it yet)"
+            log.error("commit to %s failed: %s; counting goes on in RAM (%s), but a power cut now would "
+                      "lose %s; trying again in %g s", self.cfg.state_dir, getattr(e, "strerror", None) or e,
+                      self.cfg.run_dir, loss, retry)
+            return False
+        if self.commit_failures:
+            log.warning("committed again to %s after %d failed tries", self.cfg.state_dir,
+                        self.commit_failures)
+            self.commit_failures = 0
+        self.next_commit = now + self.cfg.commit_interval
         log.debug("committed to %s", self.cfg.state_dir)
+        return True
+
+    def reload(self) -> None:
+        """SIGHUP: commit now, and the snooper reads its categories list again."""
+        with self.lock:
+            self.commit(force=True)
+        self.step("dns snooper reload", self.reload_snoop)
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -520,6 +593,9 @@ class Daemon:
                 end = min(end, cycle[1])
             deadline = started + min(self.cfg.poll_interval, max(0.0, end - self.hs.clock()))
             while not self.stop.is_set():
+                if self.hup:
+                    self.hup = False
+                    self.reload()
                 wait = deadline - time.monotonic()
                 if wait <= 0:
                     break
@@ -538,8 +614,12 @@ class Daemon:
         with self.lock:
             self.step("accounting", self.account)
             self.step("app categories", lambda: self.read_apps(now=True))
-            self.step("commit", self.commit)
-        log.info("stopped; usage committed to %s", self.cfg.state_dir)
+            committed = self.commit(force=True)
+        if committed:
+            log.info("stopped; usage committed to %s", self.cfg.state_dir)
+        else:
+            log.error("stopped; usage is not on flash, only in RAM (%s): a restart takes it from there, a "
+                      "reboot loses it", self.cfg.run_dir)
 
 
 def _ghost_settings(cfg):
@@ -592,8 +672,10 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     def hup(*_):
-        daemon.step("commit", daemon.commit)
-        daemon.step("dns snooper reload", daemon.reload_snoop)  # the categories list again
+        # Not here: the handler runs between two bytecodes of the poll, maybe inside its transaction,
+        # which a commit's copy would wait for (for ever) or copy halfway.
+        daemon.hup = True
+        daemon.wake()
 
     signal.signal(signal.SIGHUP, hup)
     try:

@@ -60,9 +60,9 @@ def trusted_now(now: float, last_good: float, slack: float = 3600) -> tuple[floa
     Routers without a real-time clock boot at an old date (the firmware build time, or 1970) until NTP
     syncs. Usage filed at that time would land in a long-past period and history bucket, and could reset
     or double-count the current period. So a `now` more than `slack` seconds before the last time we
-    trusted is not believed: usage is filed at `last_good` instead, and the caller should not advance
-    `last_good` until the clock is back. Small backward steps (NTP corrections) within `slack` are
-    accepted. Forward jumps are accepted: they are what NTP's first sync looks like.
+    trusted is not believed: `last_good` is returned instead, from which the caller goes on by a
+    monotonic clock until the wall clock is back. Small backward steps (NTP corrections) within
+    `slack` are accepted. Forward jumps are accepted: they are what NTP's first sync looks like.
     """
     if now < last_good - slack:
         return last_good, False

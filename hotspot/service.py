@@ -6,9 +6,11 @@ transaction: if nftables or tc refuse it, the transaction rolls back and nothing
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -98,6 +100,7 @@ class Hotspot:
         self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
         self.modem_info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self.plan = PlanKeeper(self)
+        self._trusted: tuple[float, float] | None = None  # (trusted time, time.monotonic() then)
 
     @property
     def nft(self) -> Nft:
@@ -787,9 +790,21 @@ class Hotspot:
         self.shaper.set_classes(classes)
 
     def trusted_time(self) -> float:
-        now, ok = trusted_now(self.clock(), float(self.store.get("last_good", "0")))
+        """The time to file usage at (hotspot.period.trusted_now). While the wall clock is behind the
+        last trusted time (a router without a real-time clock, before NTP syncs), time goes on from
+        there by the monotonic clock, which no step of the wall clock moves: an hour's bytes stay in
+        their hour, and a period ends when it really does."""
+        last_good = float(self.store.get("last_good", "0"))
+        now, ok = trusted_now(self.clock(), last_good)
+        mono = time.monotonic()
         if ok:
-            self.store.set("last_good", now)
+            self._trusted = (now, mono)
+        else:
+            if self._trusted is None:  # this process never saw a trusted time: from the last on record
+                self._trusted = (last_good, mono)
+            wall, at = self._trusted
+            now = max(last_good, wall + mono - at)
+        self.store.set("last_good", now)
         return now
 
     def account(self, objs: dict[str, int] | None = None) -> dict[int, tuple[int, int]]:
@@ -1129,9 +1144,12 @@ class Hotspot:
         return build_report(data, now=self.clock())
 
     def commit(self) -> None:
-        with self.store.transaction():
-            self.store.set("last_commit", self.clock())
-        self.store.commit_to(self.cfg.state_dir)
+        """Copy the database to flash, stamped with the time; the working copy records it once the copy
+        made it (a full run_dir, where it cannot, does not keep the copy from the flash)."""
+        now = self.clock()
+        self.store.commit_to(self.cfg.state_dir, {"last_commit": now})
+        with contextlib.suppress(sqlite3.OperationalError), self.store.transaction():
+            self.store.set("last_commit", now)
 
     def teardown(self) -> bool:
         self.shaper.teardown()

@@ -300,11 +300,18 @@ class Store:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            # SQLite may keep the transaction open after a failed COMMIT (SQLITE_FULL, SQLITE_IOERR):
+            # left open, it would take every later write with it
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
-    def commit_to(self, state_dir: str) -> Path:
+    def commit_to(self, state_dir: str, meta: dict | None = None) -> Path:
         """Write a consistent copy to flash atomically (a new temporary file of root's alone, fsync,
-        rename)."""
+        rename), with `meta` set in the copy."""
         own_dir(state_dir, STATE_DIR_MODE, "state_dir")
         target = Path(state_dir) / DB_NAME
         for stale in [target.with_suffix(".tmp"), *target.parent.glob(f".{DB_NAME}.*.tmp")]:
@@ -314,6 +321,9 @@ class Store:
             dst = sqlite3.connect(tmp)
             try:
                 self.db.backup(dst)
+                with dst:
+                    dst.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                    [(k, str(v)) for k, v in (meta or {}).items()])
                 dst.execute("PRAGMA journal_mode=DELETE")
             finally:
                 dst.close()
@@ -324,7 +334,9 @@ class Store:
                 os.close(fd)
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            # a full flash: the partial copy would keep its space from everything else on it
+            for leftover in (tmp, f"{tmp}-journal"):
+                Path(leftover).unlink(missing_ok=True)
             raise
         sync_dir(target.parent)
         return target

@@ -292,6 +292,7 @@ class Lab:
         for ns in reversed(self._namespaces):
             _delete_ns(ns)
         if self.dir:
+            _unmount_under(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(OWNERS_DIR, f"{self.name}.json"))
@@ -326,6 +327,15 @@ class Lab:
 
     def nft(self, ns: str | Client, rules: str) -> None:
         self.run(ns, "nft", "-f", "-", input=rules)
+
+    def tmpfs(self, name: str, size: str) -> str:
+        """A small RAM disk of its own (`size` as mount takes it: "256k") in the lab's directory, as a
+        router's flash or /var/run that can fill up; unmounted at teardown. Returns its path."""
+        path = os.path.join(self.dir, name)
+        os.makedirs(path)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0711", "tmpfs", path],
+                       check=True, capture_output=True)
+        return path
 
     def use_uplink(self, dev: str) -> None:
         """Send the router's and the clients' traffic out of `dev` (wan0 or, with free_uplink, wan1),
@@ -680,6 +690,15 @@ def _stop_processes(procs: list[subprocess.Popen], grace: float = 3) -> None:
             p.wait()
 
 
+def _unmount_under(path: str) -> None:
+    """Unmount what a lab mounted in its directory (Lab.tmpfs), deepest first."""
+    prefix = os.path.realpath(path) + "/"
+    with open("/proc/self/mounts") as f:
+        points = [line.split()[1] for line in f]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
 def _delete_ns(ns: str) -> None:
     """Kill whatever still runs in ns (untracked processes), delete it and its /etc/netns directory."""
     out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
@@ -754,6 +773,7 @@ def cleanup_stale() -> list[str]:
             with contextlib.suppress(OSError, ValueError), open(os.path.join(OWNERS_DIR, entry)) as f:
                 d = json.load(f).get("dir")
                 if d and os.path.basename(d).startswith(f"{lab}-"):
+                    _unmount_under(d)
                     shutil.rmtree(d, ignore_errors=True)
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(OWNERS_DIR, entry))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -12,6 +15,9 @@ from pathlib import Path
 
 from hotspot.config import Config, dump
 from hotspot.lab import Lab, ensure_user
+
+# The system call hotspotd's loop waits in between two polls (select.select: pselect6), by machine.
+_WAIT_SYSCALLS = {"x86_64": {"270", "23"}, "aarch64": {"72"}}
 
 
 class Hotspotd:
@@ -43,6 +49,7 @@ class Hotspotd:
         # The interpreter hotspotd runs with: a test may take the system's, without the venv's editable
         # install of this repository (which would find the package wherever PYTHONPATH says it is).
         self.python = sys.executable
+        self.poll_seconds = [0.005]  # how long its polls took, as kill9_in_poll watched them
 
     def env(self) -> dict:
         # a failed delivery is retried after 1 s, not 30: tests wait for receivers that come back
@@ -71,6 +78,53 @@ class Hotspotd:
         self.stop(signal.SIGKILL)
         # a SIGKILLed daemon leaves its pid file; a new one checks the pid is gone
         self.log_mark("--- killed ---")
+
+    def kill9_in_poll(self, rng: random.Random, skip: int = 1) -> str:
+        """SIGKILL hotspotd at a random moment inside one of its next polls (see stop_in_poll); returns
+        what its main thread was doing when it died."""
+        doing = self.stop_in_poll(rng, skip)
+        self.proc.kill()
+        self.proc.wait(5)
+        self.log_mark("--- killed ---")
+        return doing
+
+    def signal_in_poll(self, rng: random.Random, sig: int, skip: int = 1) -> str:
+        """Send `sig` to hotspotd at a random moment inside one of its next polls, then let it go on."""
+        doing = self.stop_in_poll(rng, skip)
+        os.kill(self.proc.pid, sig)
+        os.kill(self.proc.pid, signal.SIGCONT)
+        return doing
+
+    def stop_in_poll(self, rng: random.Random, skip: int = 1) -> str:
+        """Stop hotspotd (SIGSTOP) at a random moment inside one of its next polls, not while it waits
+        between two: after 0 to `skip` polls that start, a random time into the next, up to as long as
+        its polls took so far; a poll that ended first is let go and the next one taken. Returns what
+        the daemon's main thread was doing (/proc/PID/syscall: "running", a system call's number, or
+        "-1" for user space)."""
+        pid = self.proc.pid  # `ip netns exec` exec'd python: the pid is hotspotd's
+        wait = _WAIT_SYSCALLS[platform.machine()]
+        polls = rng.randint(0, skip)
+        while True:
+            waiting, began = _syscall(pid) in wait, None
+            while True:  # watch the loop: a poll starts when it leaves its wait
+                now, t = _syscall(pid) in wait, time.monotonic()
+                if waiting and not now:
+                    if polls == 0:
+                        break
+                    polls, began = polls - 1, t
+                elif now and not waiting and began is not None:
+                    self.poll_seconds.append(t - began)
+                    began = None
+                waiting = now
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0, statistics.median(self.poll_seconds[-20:])))
+            os.kill(pid, signal.SIGSTOP)
+            while _state(pid) != "T":
+                time.sleep(0.0002)
+            doing = _syscall(pid)
+            if doing not in wait:
+                return doing
+            os.kill(pid, signal.SIGCONT)  # the poll was over: take the next one
 
     def log_mark(self, text: str) -> None:
         with open(self.log_path, "a") as f:
@@ -132,11 +186,29 @@ class Hotspotd:
 
     def portal_pids(self) -> list[int]:
         """gunicorn's processes (master and workers) in the router's namespace."""
-        out = self.lab.run(self.lab.router, "pgrep", "-f", "hotspot.portal.wsgi", check=False).stdout
+        return self._pids("hotspot.portal.wsgi")
+
+    def snoop_pids(self) -> list[int]:
+        """The DNS snooper's process in the router's namespace."""
+        return self._pids("hotspot.dnssnoop")
+
+    def _pids(self, pattern: str) -> list[int]:
+        out = self.lab.run(self.lab.router, "pgrep", "-f", pattern, check=False).stdout
         return [int(p) for p in out.split() if _in_netns(int(p), self.lab.router)]
 
     def nft(self, *args: str) -> str:
         return self.lab.run(self.lab.router, "nft", *args).stdout
+
+
+def _syscall(pid: int) -> str:
+    """The system call the process's main thread is in ("running", or "-1" in user space)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        return f.read().split()[0]
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def _in_netns(pid: int, ns: str) -> bool:
