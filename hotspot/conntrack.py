@@ -110,6 +110,26 @@ def drop_redirected(ips: list[str], portal_port: int) -> int:
     return dropped
 
 
+_CTA_MARK_MASK = 21
+
+
+def drop_marked(mark: int, mask: int) -> None:
+    """Delete every conntrack entry (IPv4 and IPv6) whose mark holds `mark` in the bits of `mask`:
+    one request, the kernel walks its own table. A forgotten client's connections carry its id in
+    their mark, and a new client given that id must not inherit their replies (its down chain is
+    found by the mark). A packet of such a connection after this starts an entry without the id."""
+    payload = attr(_CTA_MARK, struct.pack(">I", mark)) + attr(_CTA_MARK_MASK, struct.pack(">I", mask))
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as sock:
+        # nfgenmsg version 0: the kernel flushes every family (AF_UNSPEC), filtered by the mark only
+        _request(sock, _MSG_DELETE, socket.AF_INET, NLM_F_REQUEST | NLM_F_ACK, payload)
+        data = sock.recv(4096)
+        for kind, body, _end in messages(data):
+            if kind == NLMSG_ERROR:
+                (errno,) = struct.unpack_from("=i", data, body)
+                if errno and -errno != 2:  # ENOENT: nothing matched
+                    raise OSError(-errno, os.strerror(-errno))
+
+
 # -- flows with byte counters (ghost traffic: which destinations carried a client's bytes) ---------
 
 ACCT_SYSCTL = "/proc/sys/net/netfilter/nf_conntrack_acct"

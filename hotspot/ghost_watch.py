@@ -198,6 +198,13 @@ class GhostWatch:
             b[1] += down
         return closed
 
+    def forget(self, ids) -> None:
+        """Drop what is kept about client ids (forgotten devices; a new device given one of them
+        starts with nothing)."""
+        for cid in ids:
+            for kept in (self.bins, self.filling, self.baselines, self.snapshots, self.open):
+                kept.pop(cid, None)
+
     def _close(self) -> None:
         for cid in set(self.bins) | set(self.filling):
             up, down = self.filling.get(cid, (0, 0))
