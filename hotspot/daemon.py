@@ -48,6 +48,8 @@ MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 FIREWALL_CONFIG = os.environ.get("HOTSPOT_FIREWALL_CONFIG", "/etc/config/firewall")
 # Seconds between readings of the per-category counters (HOTSPOT_APPS_INTERVAL: tests read every poll).
 APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
+# Seconds between looks for devices to forget (HOTSPOT_RETENTION_INTERVAL: tests look every poll).
+RETENTION_INTERVAL = float(os.environ.get("HOTSPOT_RETENTION_INTERVAL", retention.INTERVAL))
 
 
 def flow_offloading(hs: Hotspot) -> list[str]:
@@ -474,7 +476,7 @@ class Daemon:
         if time.monotonic() < self.retain_next:
             return
         done = self.hs.retain()
-        self.retain_next = time.monotonic() + (0 if len(done) >= retention.STEP else retention.INTERVAL)
+        self.retain_next = time.monotonic() + (0 if len(done) >= retention.STEP else RETENTION_INTERVAL)
 
     def notice_forgotten(self) -> None:
         """Devices were forgotten (retention, the admin UI, hotspotctl in another process): discovery

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hotspot import alerts, apps, forecasts, outbox, policy, reports, retention
 from hotspot.config import Config
-from hotspot.conntrack import drop_marked, drop_redirected
+from hotspot.conntrack import drop_redirected, remark
 from hotspot.metered import active_uplink
 from hotspot.nft import (
     ROUTER,
@@ -751,9 +751,10 @@ class Hotspot:
         """Forget devices (the caller holds a transaction). In the kernel first: they are unlinked
         from the maps, so their traffic counts as not registered from the next packet, and the last
         bytes their chains counted are filed (the plan's totals and history, their vouchers); then
-        their chains, quotas, per-category counters, tc classes and the conntrack entries that
-        carry their id go. Then the database forgets them (Store.forget_client). If nftables
-        refuses, hotspotd rebuilds the table from the database instead, which has them no more."""
+        their chains, quotas, per-category counters and tc classes go, and the connections that
+        carry their id in the conntrack mark carry the not-registered id instead. Then the
+        database forgets them (Store.forget_client). If nftables refuses, hotspotd rebuilds the
+        table from the database instead, which has them no more."""
         if not clients:
             return []
         if self.table_is_ours():
@@ -792,7 +793,7 @@ class Hotspot:
             self.shaper.set_classes(classes)
         except ShaperError as e:
             log.warning("could not remove forgotten clients' tc classes: %s", e)
-        self._drop_flows([c.id for c in clients])
+        self._release_flows([c.id for c in clients])
 
     def _settle(self, clients: list[Client]) -> None:
         """File what the kernel counted for these clients since the last poll, reading only their
@@ -830,24 +831,26 @@ class Hotspot:
             self.nft.drop_app_counters(ids)
         except NftError as e:
             log.warning("could not clear the category counters of ids %s: %s", ids, e)
-        self._drop_flows(ids)
+        self._release_flows(ids)
         marks = ", ".join("?" * len(ids))
         for table in ("app_seen", "app_usage"):
             self.store.db.execute(f"DELETE FROM {table} WHERE client IN ({marks})", ids)
 
     def _scrub_later(self, ids: list[int]) -> None:
-        """Without our table now: the next build drops the connections that carry these ids."""
+        """Without our table now: the next build releases the connections that carry these ids."""
         if ids:
             waiting = json.loads(self.store.get("scrub_ids", "[]"))
             self.store.set("scrub_ids", json.dumps(sorted(set(waiting) | set(ids))))
 
-    def _drop_flows(self, ids: list[int]) -> None:
+    def _release_flows(self, ids: list[int]) -> None:
+        """The connections that carry these ids in their mark carry the not-registered id instead
+        (conntrack.remark): they go on, counted as a device not registered yet."""
         marks = self.nft.marks
         for cid in ids:
             try:
-                drop_marked(marks.value(cid), marks.mask)
+                remark(marks.value(cid), marks.mask, marks.value(UNREGISTERED))
             except OSError as e:
-                log.warning("could not drop the connections of id %d: %s", cid, e)
+                log.warning("could not release the connections of id %d: %s", cid, e)
 
     def notice_forgotten(self) -> set[int] | None:
         """hotspotd's poll: when devices were forgotten since the last look (here, through the
@@ -898,7 +901,7 @@ class Hotspot:
             self.store.reset_seen()
             self.store.set("guard_base", self.plan.used())  # the guard's quotas count from here
             self.store.set("table", self._identity(handle))
-            self._drop_flows(json.loads(self.store.get("scrub_ids", "[]")))  # its counting sets are new
+            self._release_flows(json.loads(self.store.get("scrub_ids", "[]")))  # its counting sets are new
             self.store.set("scrub_ids", "[]")
         return True
 
