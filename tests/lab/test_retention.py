@@ -8,8 +8,10 @@ import time
 
 from hotspot.config import Config
 from hotspot.lab import Lab
+from hotspot.lab.hotspotd import Hotspotd
 from hotspot.lab.service import LabService
 from hotspot.shaper import class_id
+from tests.lab.conftest import register
 
 MB = 1_000_000
 
@@ -100,3 +102,57 @@ def test_an_id_given_again_while_the_old_device_s_flow_runs_counts_only_the_new_
         finally:
             svc.call("teardown")
             svc.close()
+
+
+def test_hotspotctl_forget_beside_hotspotd_erases_the_device_and_it_comes_back_new(lab, start_hotspotd):
+    d = start_hotspotd()
+    register(lab, d, "c1", "c2")
+    mac = lab.clients["c1"].mac
+    d.ctl("cap", mac, "1GB")
+    lab.iperf("c1", bytes=3 * MB, reverse=True)
+    d.wait_polls()
+    before = d.client(mac)
+    assert before["bytes_total"] > 3 * MB and d.json("history", mac, "--by", "hour")
+    plan_before = sum(r["bytes_total"] for r in d.json("history", "plan", "--by", "hour"))
+    used_before = d.json("plan")["used"]
+
+    p = d.ctl("forget", mac)
+    assert p.stderr == "" and p.stdout.count("\n") == 1 and p.stdout.startswith(f"{mac}: forgotten")
+    assert lab.ping("c1", lab.server4)  # it is still here: hotspotd finds it again, as a new device
+    back = lab.wait_for(lambda: (d.clients().get(mac) or {}).get("first_seen", "") > before["first_seen"] and
+                        d.client(mac), 10, "c1 registered again")
+    assert back["cap"] is None and back["bytes_total"] < 10_000  # the default cap, counting from zero
+    assert sum(r["bytes_total"] for r in d.json("history", mac, "--by", "hour")) < 10_000
+    assert sum(r["bytes_total"] for r in d.json("history", "plan", "--by", "hour")) >= plan_before
+    assert d.json("plan")["used"] >= used_before > 3 * MB  # its bytes stay the plan's
+
+    other = lab.clients["c2"].mac
+    forgotten = d.json("forget", other)
+    assert forgotten["mac"] == other and forgotten["forgotten"] is True and isinstance(forgotten["id"], int)
+    for args, status in ((("forget", "02:00:00:00:00:99"), 1), (("forget", "zz:zz"), 2)):
+        bad = d.ctl(*args, check=False)
+        assert (bad.returncode, bad.stdout, bad.stderr.count("\n")) == (status, "", 1), bad
+    assert "Traceback" not in d.log() and "ERROR" not in d.log()
+
+
+def test_hotspotd_forgets_an_idle_device_and_keeps_one_with_bytes_this_period(lab):
+    """client_retention in hotspotd's poll: c2 (registered by its lease, never metered) is forgotten
+    once the clock is past the retention, and found again as a new device; c1 used data this period
+    and stays, whatever its idle time."""
+    d = Hotspotd(lab, client_retention=3600)
+    d.extra_env["HOTSPOT_RETENTION_INTERVAL"] = "0"
+    d.start()
+    try:
+        register(lab, d, "c1")
+        c1, c2 = (lab.clients[n].mac for n in ("c1", "c2"))
+        first = d.wait_client(c2)
+        kept = d.client(c1)
+        d.clock_file.write_text("7200")  # two hours later
+        lab.wait_for(lambda: f"client {c2} forgotten after 1h without traffic" in d.log(), 10,
+                     "hotspotd to forget c2")
+        again = d.wait_client(c2)
+        assert again["first_seen"] > first["first_seen"]
+        assert d.client(c1)["first_seen"] == kept["first_seen"]
+        assert f"client {c1} forgotten" not in d.log()
+    finally:
+        d.stop()
