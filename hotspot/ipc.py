@@ -33,6 +33,7 @@ OPS = frozenset({
     "plan", "plan_topup", "alerts", "test_channel",
     "ghost_act", "ghost_admin",  # ghost traffic
     "me_history", "history",  # usage history (issue 8)
+    "forget",  # devices that leave
 })
 _ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
 
@@ -160,6 +161,9 @@ class IpcBackend:
 
     def act(self, mac, action, value=None):
         return self._call("act", mac=mac, action=action, value=value)
+
+    def forget(self, mac):
+        return self._call("forget", mac=mac)
 
     def set_settings(self, values):
         return self._call("set_settings", values=values)

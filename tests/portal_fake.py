@@ -350,7 +350,8 @@ class FakeBackend:
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
         self._portal = {"secret": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
-                        "metrics_token": metrics_token, "venue": "Café Sunrise", "portal_url": portal_url}
+                        "metrics_token": metrics_token, "venue": "Café Sunrise", "portal_url": portal_url,
+                        "retention": {"client_days": 90, "hourly_days": 30, "daily_months": 13}}
 
     # -- helpers -----------------------------------------------------------------------------------
     def _view(self, c: dict, history: bool = False) -> dict:
@@ -506,6 +507,14 @@ class FakeBackend:
         return self._view(c)
 
     # -- ghost traffic ----------------------------------------------------------------------------
+    def forget(self, mac: str) -> dict:
+        self.calls.append(("forget", mac))
+        c = self._by_mac(parse_mac(mac))
+        ip = next(ip for ip, v in self.by_ip.items() if v is c)
+        del self.by_ip[ip]
+        return {"mac": c["mac"], "id": c["id"], "forgotten": True, "bytes_total": c["bytes_total"],
+                "last_seen": c["last_seen"], "rows_erased": 0}
+
     def _ghost(self, c: dict, action: str, destination, by_client: bool) -> None:
         from hotspot.ghost_watch import parse_destination
 

@@ -139,7 +139,9 @@ class Backend(Protocol):
 
     def portal_settings(self) -> dict:
         """What the portal needs to run: {"secret": hex str, "auth", "portal_port", "tls": bool,
-        "metrics_token": str|None, "venue": str|None}."""
+        "metrics_token": str|None, "venue": str|None, "retention": {"client_days": days without
+        traffic before a device is forgotten (None: never), "hourly_days", "daily_months": the
+        history's retention}}."""
 
     def login(self, ip: str, password: str) -> bool:
         """Check the admin password; BackendError when `ip` made too many failed attempts."""
@@ -156,6 +158,11 @@ class Backend(Protocol):
     def act(self, mac: str, action: str, value: str | None = None) -> dict:
         """cap SIZE|none, throttle RATE|none, block, unblock, reset, topup SIZE, rename NAME|"":
         parsed and applied by hotspotd like the CLI; returns the client's new view."""
+
+    def forget(self, mac: str) -> dict:
+        """Erase a device with everything recorded about it, as `hotspotctl forget` (its bytes stay
+        in the plan's totals): {"mac", "id", "forgotten": True, "bytes_total", "last_seen",
+        "rows_erased"}; BackendError if unknown."""
 
     def settings(self) -> dict:
         """The settings as their config strings: default_cap, period, period_start, after_cap,

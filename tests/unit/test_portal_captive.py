@@ -155,3 +155,32 @@ def test_a_stopped_client_redirected_by_the_kernel_lands_on_the_page_that_says_w
     assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/"
     page = get(client, "/", ip).get_data(as_text=True)
     assert ("paused" in page) or ("used" in page)
+
+
+def _privacy(html: str) -> str:
+    import re
+
+    found = re.search(r'<section class="privacy".*?</section>', html, re.S)
+    assert found, "no notice of what is recorded"
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(0)).split())
+
+
+@pytest.mark.parametrize("path, ip", [("/signin", GUEST), ("/", GUEST), ("/", PHONE)])
+def test_guests_read_what_is_recorded_about_their_device_and_for_how_long(client, backend, path, ip):
+    text = _privacy(get(client, path, ip).get_data(as_text=True))
+    assert text.startswith("What this hotspot records about your device")
+    assert "by hour, day and month, and by app" in text and "names it looks up in DNS" in text
+    assert "destinations of traffic that looks unusual" in text
+    assert "by the hour for 30 days, then by the day for 13 months, then by the month" in text
+    assert "uses no data for 90 days is forgotten with everything recorded about it" in text
+    zh = _privacy(get(client, path + "?lang=zh", ip).get_data(as_text=True))
+    assert zh.startswith("本热点记录了您设备的哪些信息")
+    assert "按小时保存 30 天" in zh and "13 个月" in zh and "连续 90 天不用流量" in zh
+
+
+def test_the_notice_follows_the_settings(backend):
+    backend._portal["retention"] = {"client_days": None, "hourly_days": 7, "daily_months": 2}
+    client = create_app(backend, testing=True).test_client()
+    text = _privacy(get(client, "/signin").get_data(as_text=True))
+    assert "by the hour for 7 days, then by the day for 2 months" in text
+    assert "kept until the hotspot’s owner forgets the device" in text and "forgotten with" not in text
