@@ -156,3 +156,30 @@ def test_hotspotd_forgets_an_idle_device_and_keeps_one_with_bytes_this_period(la
         assert f"client {c1} forgotten" not in d.log()
     finally:
         d.stop()
+
+
+def test_the_admin_ui_forgets_a_device_and_guests_read_what_is_kept(lab, start_hotspotd):
+    """Through the real portal and hotspotd's socket: the sign-in page's notice gives the configured
+    retention; the owner's 'Forget this device' erases the device, which comes back as a new one."""
+    from tests.lab.test_portal_security import PASSWORD, Browser
+
+    d = start_hotspotd(auth="click", client_retention=30 * 86400, history_hourly_days=14)
+    register(lab, d, "c1", "c2")
+    d.ctl("passwd", input=PASSWORD + "\n")
+    d.wait_portal()
+    guest, owner = Browser(lab, d, "c1"), Browser(lab, d, "c2")
+    page = " ".join(guest.request("/signin")[2].split())
+    assert "What this hotspot records about your device" in page
+    assert "by the hour for 14 days, then by the day for 13 months" in page
+    assert "uses no data for 30 days is forgotten with everything recorded about it" in page
+
+    victim = lab.clients["c1"].mac
+    before = d.client(victim)
+    assert owner.post("/admin/login", {"password": PASSWORD})[0] == 303
+    assert owner.post(f"/admin/clients/{victim}/forget", {}, csrf="forged")[0] == 400
+    assert d.client(victim)["first_seen"] == before["first_seen"]
+    token = owner.csrf(f"/admin/clients/{victim}")
+    status, head, _ = owner.post(f"/admin/clients/{victim}/forget", {}, csrf=token)
+    assert status == 303 and "/admin/clients" in head
+    assert f"client {victim} forgotten (id {before['id']} is free again)" in d.log()
+    assert "Forgotten: " in owner.request("/admin/clients")[2]
