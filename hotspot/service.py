@@ -846,11 +846,10 @@ class Hotspot:
         """The connections that carry these ids in their mark carry the not-registered id instead
         (conntrack.remark): they go on, counted as a device not registered yet."""
         marks = self.nft.marks
-        for cid in ids:
-            try:
-                remark(marks.value(cid), marks.mask, marks.value(UNREGISTERED))
-            except OSError as e:
-                log.warning("could not release the connections of id %d: %s", cid, e)
+        try:
+            remark({marks.value(cid) for cid in ids}, marks.mask, marks.value(UNREGISTERED))
+        except OSError as e:
+            log.warning("could not release the connections of ids %s: %s", ids, e)
 
     def notice_forgotten(self) -> set[int] | None:
         """hotspotd's poll: when devices were forgotten since the last look (here, through the
