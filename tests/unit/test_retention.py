@@ -245,3 +245,26 @@ def test_the_report_still_adds_up_to_the_plan_after_a_device_is_forgotten(hs):
     data = reports.gather(hs.store.db, hs.cfg, start=hour, end=hour + DAY, names={},
                           plan={"start": None, "allowance": None, "used": 0})
     assert data["range_bytes"] == 330 and sum(u + d for _day, u, d in data["days"]) == 330
+
+
+def test_the_socket_s_forget_op_refuses_bad_input_in_one_line_and_says_how_long_things_are_kept(hs, tmp_path):
+    import threading
+
+    from hotspot.ipc import OPS
+    from hotspot.portal.backend import BackendError
+    from hotspot.portal_api import PortalApi
+
+    a = macs(0, 1)[0]
+    hs.register(found(a))
+    api = PortalApi(hs, lock=threading.RLock())
+    assert "forget" in OPS
+    for bad in ("zz:zz", None, 5, "02:aa:00:00:00:01; flush ruleset"):
+        with pytest.raises(BackendError) as e:
+            api.forget(bad)
+        assert "\n" not in str(e.value)
+    with pytest.raises(BackendError, match="unknown client"):
+        api.forget(macs(9, 1)[0])
+    assert len(hs.store.clients()) == 1
+    assert api.forget(a.upper())["mac"] == a and hs.store.clients() == []
+    hs.cfg = hs.cfg.replace(client_retention=36 * 3600, history_hourly_days=7)
+    assert api.portal_settings()["retention"] == {"client_days": 2, "hourly_days": 7, "daily_months": 13}
