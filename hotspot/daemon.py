@@ -266,7 +266,6 @@ class Daemon:
             if not enable_accounting():  # the destinations of ghost traffic need conntrack's counters
                 log.warning("ghost traffic: cannot turn on net.netfilter.nf_conntrack_acct; events will "
                             "name no destinations")
-        self.hs.notice_forgotten()  # the mark from here on
         self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
         self.outbox.start()
         if self.cfg.modem:

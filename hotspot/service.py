@@ -99,6 +99,7 @@ class Hotspot:
         self._by_cap: set[int] = set()
         self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
         self.modem_info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
+        self._forgotten = self.store.get("forgotten")  # how many forgets the database had at the last look
         self.plan = PlanKeeper(self)
 
     @property
@@ -856,8 +857,7 @@ class Hotspot:
         socket, or by hotspotctl in another process), the ids registered now (the caller drops what
         it keeps about the others); None when nothing was."""
         mark = self.store.get("forgotten")
-        if mark == getattr(self, "_forgotten", mark):
-            self._forgotten = mark
+        if mark == self._forgotten:
             return None
         self._forgotten = mark
         ids = {r[0] for r in self.store.db.execute("SELECT id FROM clients")}

@@ -268,3 +268,16 @@ def test_the_socket_s_forget_op_refuses_bad_input_in_one_line_and_says_how_long_
     assert api.forget(a.upper())["mac"] == a and hs.store.clients() == []
     hs.cfg = hs.cfg.replace(client_retention=36 * 3600, history_hourly_days=7)
     assert api.portal_settings()["retention"] == {"client_days": 2, "hourly_days": 7, "daily_months": 13}
+
+
+def test_hotspotd_notices_a_forget_made_by_another_process(hs, cfg):
+    a, b = macs(0, 2)
+    hs.register(found(a, b))
+    assert hs.notice_forgotten() is None
+    cli = Hotspot(hs.cfg, clock=hs.clock)  # hotspotctl forget, beside hotspotd
+    try:
+        cli.forget(a)
+    finally:
+        cli.close()
+    assert hs.notice_forgotten() == {hs.find(b).id}
+    assert hs.notice_forgotten() is None  # once
