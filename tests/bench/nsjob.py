@@ -510,9 +510,9 @@ def churn(args: dict) -> dict:
     only, args["days"] days, through the real service layer and store (and, with "kernel", the real
     table in the lab router's namespace). Each day's new devices register and use data for one to
     three hours; then the steps of hotspotd's poll that keep the database run as they would through
-    the day: the period's rollover, the history's compaction, and retention in its steps (at most
-    25 devices each; hotspotd takes one a minute). Returns the highest id ever given, the most
-    clients at once and the database's size on flash at the end."""
+    the day: the period's rollover, the history's compaction, and retention in steps of "step"
+    devices (hotspotd's are 25, one a minute: 36,000 a day). Returns the highest id ever given, the
+    most clients at once, the database's size on flash at the end and each retention step's time."""
     import os
 
     from hotspot.service import Hotspot
@@ -526,8 +526,8 @@ def churn(args: dict) -> dict:
     n, days = args["macs"], args["days"]
     found = _found(n)
     macs = list(found)
-    ids_max = most = steps = 0
-    forgotten = 0
+    ids_max = most = 0
+    forgotten, step_s = 0, []
     t0 = time.monotonic()
     timings = {"register": 0.0, "usage": 0.0, "maintenance": 0.0}
     for day in range(days):
@@ -554,11 +554,12 @@ def churn(args: dict) -> dict:
         hs.rollover_if_due()
         hs.compact_history(budget=10)
         while True:
-            done = hs.retain()
-            forgotten += len(done)
-            steps += bool(done)
+            t_step = time.monotonic()
+            done = hs.retain(args.get("step", 25))
             if not done:
                 break
+            step_s.append((time.monotonic() - t_step, len(done)))
+            forgotten += len(done)
         timings["maintenance"] += time.monotonic() - t
     hs.commit()
     size = os.path.getsize(os.path.join(cfg.state_dir, "hotspot.db"))
@@ -567,7 +568,9 @@ def churn(args: dict) -> dict:
         hs.teardown()
     hs.close()
     return {"ids_max": ids_max, "clients_max": most, "clients_end": left, "forgotten": forgotten,
-            "retention_steps": steps, "db_bytes": size, "seconds": time.monotonic() - t0,
+            "retention_steps": len(step_s), "db_bytes": size, "seconds": time.monotonic() - t0,
+            "step_ms": sorted(round(s * 1000, 1) for s, _n in step_s),
+            "ms_per_device": round(1000 * sum(s for s, _n in step_s) / max(1, forgotten), 2),
             "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
