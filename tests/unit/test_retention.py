@@ -281,3 +281,21 @@ def test_hotspotd_notices_a_forget_made_by_another_process(hs, cfg):
         cli.close()
     assert hs.notice_forgotten() == {hs.find(b).id}
     assert hs.notice_forgotten() is None  # once
+
+
+def test_a_voucher_keeps_the_bytes_of_a_device_forgotten(hs):
+    hs.cfg = hs.cfg.replace(auth="voucher")
+    a, b = macs(0, 2)
+    hs.register(found(a, b))
+    (v,) = hs.create_vouchers(1, 1_000_000_000, 86400, 2)
+    for mac in (a, b):
+        hs.redeem(mac, v["code"])
+    with hs.store.transaction():
+        hs.store.add_voucher_used({hs.find(a).voucher: 300_000})
+    hs.forget(a)
+    after = hs.voucher(v["code"])
+    assert (after["used"], after["devices_used"]) == (300_000, 1)
+    hs.clock_.now += 60
+    hs.register(found(a))  # back: a new device, not on the voucher; it may redeem it again
+    assert hs.find(a).voucher is None
+    assert hs.redeem(a, v["code"])["voucher"] == v["code"]
