@@ -128,6 +128,13 @@ def events(db: sqlite3.Connection, client: int | None = None, since: float = 0,
         return []
 
 
+def forget(db: sqlite3.Connection, cid: int, mac: str) -> int:
+    """Erase a client's ghost-traffic events and its self-pause (a device forgotten); how many."""
+    schema(db)
+    db.execute("DELETE FROM meta WHERE key = ?", (self_paused_key(mac),))
+    return db.execute("DELETE FROM ghost_events WHERE client = ? OR mac = ?", (cid, mac)).rowcount
+
+
 def self_paused_key(mac: str) -> str:
     """The meta key that says a device paused itself from its page (so it may also resume)."""
     return f"ghost_self_paused:{mac}"

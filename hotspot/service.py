@@ -754,7 +754,8 @@ class Hotspot:
         bytes their chains counted are filed (the plan's totals and history, their vouchers); then
         their chains, quotas, per-category counters and tc classes go, and the connections that
         carry their id in the conntrack mark carry the not-registered id instead. Then the
-        database forgets them (Store.forget_client). If nftables refuses, hotspotd rebuilds the
+        database forgets them: their rows (Store.forget_client), their ghost-traffic events, the
+        alerts about them and those alerts' deliveries. If nftables refuses, hotspotd rebuilds the
         table from the database instead, which has them no more."""
         if not clients:
             return []
@@ -763,9 +764,12 @@ class Hotspot:
             clients = self.store.clients_by_id([c.id for c in clients])  # with the bytes just filed
         else:
             self._scrub_later([c.id for c in clients])
+        from hotspot import ghost_watch
+
         done = []
         for c in clients:
-            erased = self.store.forget_client(c)
+            erased = (self.store.forget_client(c) + ghost_watch.forget(self.store.db, c.id, c.mac)
+                      + alerts.forget(self.store.db, c.mac) + outbox.forget(self.store.db, c.mac))
             self._http.pop(c.id, None)
             self._by_cap.discard(c.id)
             done.append({"mac": c.mac, "id": c.id, "forgotten": True, "bytes_total": c.period_total,

@@ -315,7 +315,8 @@ class Store:
         forgotten device's id is given again). Every id below meta `free_from` is taken, so the
         search starts there: a registration costs a few index lookups however many clients there
         are and however many were forgotten."""
-        start = max(first_id, int(self.get("free_from") or first_id))
+        hint = int(self.get("free_from") or 2)
+        start = max(first_id, hint)
         cid = start
         if self.db.execute("SELECT 1 FROM clients WHERE id = ?", (start,)).fetchone():
             cid = self.db.execute(
@@ -328,7 +329,8 @@ class Store:
         cols = ", ".join(values)
         self.db.execute(f"INSERT INTO clients ({cols}) VALUES ({', '.join('?' * len(values))})",
                         list(values.values()))
-        self.set("free_from", cid + 1)
+        if first_id <= hint:  # (an id asked from further up leaves the free ones below it free)
+            self.set("free_from", cid + 1)
         if cid > self.id_high():
             self.set("id_high", cid)
         return c
@@ -348,23 +350,16 @@ class Store:
             "ORDER BY last_seen, id", (cutoff,))]
 
     def forget_client(self, c: Client) -> int:
-        """Erase a device (the caller holds a transaction): its row and every row that names it,
-        its history by hour, day and month, its app usage and readings, its blocked destinations,
-        its ghost-traffic events, the alerts about it and their deliveries. The plan's own rows
-        (usage_plan, and client -1 in the daily and monthly tables) keep its bytes, and a voucher
-        it used keeps its `used`. Its id is free again. Returns the rows erased besides its own."""
+        """Erase a device's row and the rows of this schema that name it (the caller holds a
+        transaction; the service erases the rest: hotspot.service.Hotspot.forget_clients): its
+        history by hour, day and month, its app usage and readings, its blocked destinations. The
+        plan's own rows (usage_plan, and client -1 in the daily and monthly tables) keep its bytes,
+        and a voucher it used keeps its `used`. Its id is free again. Returns the rows erased
+        besides its own."""
         self.set("id_high", self.id_high())  # before the top id may go
         erased = 0
         for table in ("usage", "usage_days", "usage_months", "app_usage", "app_seen", "blocked_dests"):
             erased += self.db.execute(f"DELETE FROM {table} WHERE client = ?", (c.id,)).rowcount
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        for table, where, args in (
-                ("ghost_events", "client = ? OR mac = ?", (c.id, c.mac)),
-                ("alerts", "kind = 'client' AND subject = ?", (c.mac,)),
-                ("deliveries", "kind IN ('alert', 'ghost') AND instr(message_json, ?) > 0", (c.mac,))):
-            if table in tables:
-                erased += self.db.execute(f"DELETE FROM {table} WHERE {where}", args).rowcount
-        self.db.execute("DELETE FROM meta WHERE key = ?", (f"ghost_self_paused:{c.mac}",))
         self.db.execute("DELETE FROM clients WHERE id = ?", (c.id,))
         self.set("free_from", min(c.id, int(self.get("free_from") or c.id)))
         self.set("forgotten", int(self.get("forgotten", "0")) + 1)

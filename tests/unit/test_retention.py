@@ -100,6 +100,11 @@ def store(cfg):
     s.close()
 
 
+def test_an_id_asked_from_further_up_leaves_the_lower_ones_free(store):
+    assert store.add_client(macs(0, 1)[0], START, first_id=100).id == 100
+    assert [store.add_client(m, START).id for m in macs(1, 2)] == [2, 3]
+
+
 def test_a_forgotten_id_is_given_again_lowest_first(store):
     ids = [store.add_client(m, START).id for m in macs(0, 5)]
     assert ids == [2, 3, 4, 5, 6]
@@ -110,51 +115,6 @@ def test_a_forgotten_id_is_given_again_lowest_first(store):
     store.forget_client(store.clients_by_id([7])[0])  # the top id: still given once
     assert store.id_high() == 7
     assert store.add_client(macs(20, 1)[0], START).id == 7
-
-
-def test_forget_client_erases_every_row_that_names_it_and_nothing_of_the_plan(store):
-    from hotspot import alerts, ghost_watch, outbox
-    from hotspot.message import Message
-
-    a, b = (store.add_client(m, START, voucher=None) for m in macs(0, 2))
-    hour = int(START // 3600 * 3600)
-    store.record([(a.id, 100, 900, 100, 900), (b.id, 7, 7, 7, 7)], hour, START)
-    db = store.db
-    for cid in (a.id, b.id):
-        db.execute("INSERT INTO usage_days VALUES (?, 20240101, 5, 5)", (cid,))
-        db.execute("INSERT INTO usage_months VALUES (?, 202312, 6, 6)", (cid,))
-        db.execute("INSERT INTO app_usage VALUES (?, 0, 'video', 1, 2)", (cid,))
-        db.execute("INSERT INTO app_seen VALUES (?, 'video', 1, 2)", (cid,))
-        db.execute("INSERT INTO blocked_dests VALUES (?, '192.0.2.1', NULL, 0)", (cid,))
-    db.execute("INSERT INTO usage_days VALUES (-1, 20240101, 50, 50)")
-    ghost_watch.schema(db)
-    alerts.schema(db)
-    for c in (a, b):
-        db.execute("INSERT INTO ghost_events (client, mac, kind, start, end, up, down, fired) "
-                   "VALUES (?, ?, 'idle', 0, 1, 1, 1, 1)", (c.id, c.mac))
-        db.execute("INSERT INTO alerts (kind, subject, period, point, fired, used, allowance) "
-                   "VALUES ('client', ?, 0, 80, 0, 8, 10)", (c.mac,))
-        for kind in ("alert", "ghost", "report"):
-            message = Message(subject="s", text=f"{c.mac} used 80%", data={"mac": c.mac})
-            outbox.enqueue(db, message, ["webhook"], kind=kind, now=START)
-    store.set(ghost_watch.self_paused_key(a.mac), START)
-    plan_before = [tuple(r) for r in db.execute("SELECT * FROM usage_plan")]
-
-    erased = store.forget_client(store.client(a.mac))
-
-    assert store.client(a.mac) is None and store.client(b.mac) is not None
-    for table in ("usage", "usage_days", "usage_months", "app_usage", "app_seen", "blocked_dests",
-                  "ghost_events"):
-        left = {r[0] for r in db.execute(f"SELECT client FROM {table}")}
-        assert a.id not in left and b.id in left, table
-    assert [r[0] for r in db.execute("SELECT subject FROM alerts")] == [b.mac]
-    kept = db.execute("SELECT kind, message_json FROM deliveries").fetchall()
-    assert sorted(k for k, _ in kept) == ["alert", "ghost", "report", "report"]  # its report stays
-    assert all(b.mac in m for k, m in kept if k != "report")
-    assert store.get(ghost_watch.self_paused_key(a.mac)) is None
-    assert [tuple(r) for r in db.execute("SELECT * FROM usage_plan")] == plan_before == [(hour, 107, 907)]
-    assert [tuple(r) for r in db.execute("SELECT up FROM usage_days WHERE client = -1")] == [(50,)]
-    assert erased == 10  # its hour, day, month, app day, app reading, destination, event, alert, 2 deliveries
 
 
 # -- the service ---------------------------------------------------------------------------------------
@@ -299,3 +259,50 @@ def test_a_voucher_keeps_the_bytes_of_a_device_forgotten(hs):
     hs.register(found(a))  # back: a new device, not on the voucher; it may redeem it again
     assert hs.find(a).voucher is None
     assert hs.redeem(a, v["code"])["voucher"] == v["code"]
+
+
+def test_forget_erases_every_row_that_names_it_and_nothing_of_the_plan(hs):
+    from hotspot import alerts, ghost_watch, outbox
+    from hotspot.message import Message
+
+    store = hs.store
+    hs.register(found(*macs(0, 2)))
+    a, b = (store.client(m) for m in macs(0, 2))
+    hour = int(START // 3600 * 3600)
+    store.record([(a.id, 100, 900, 100, 900), (b.id, 7, 7, 7, 7)], hour, START)
+    db = store.db
+    for cid in (a.id, b.id):
+        db.execute("INSERT INTO usage_days VALUES (?, 20240101, 5, 5)", (cid,))
+        db.execute("INSERT INTO usage_months VALUES (?, 202312, 6, 6)", (cid,))
+        db.execute("INSERT INTO app_usage VALUES (?, 0, 'video', 1, 2)", (cid,))
+        db.execute("INSERT INTO app_seen VALUES (?, 'video', 1, 2)", (cid,))
+        db.execute("INSERT INTO blocked_dests VALUES (?, '192.0.2.1', NULL, 0)", (cid,))
+    db.execute("INSERT INTO usage_days VALUES (-1, 20240101, 50, 50)")
+    ghost_watch.schema(db)
+    alerts.schema(db)
+    for c in (a, b):
+        db.execute("INSERT INTO ghost_events (client, mac, kind, start, end, up, down, fired) "
+                   "VALUES (?, ?, 'idle', 0, 1, 1, 1, 1)", (c.id, c.mac))
+        db.execute("INSERT INTO alerts (kind, subject, period, point, fired, used, allowance) "
+                   "VALUES ('client', ?, 0, 80, 0, 8, 10)", (c.mac,))
+        for kind in ("alert", "ghost", "report"):
+            message = Message(subject="s", text=f"{c.mac} used 80%", data={"mac": c.mac})
+            outbox.enqueue(db, message, ["webhook"], kind=kind, now=START)
+    store.set(ghost_watch.self_paused_key(a.mac), START)
+    plan_before = [tuple(r) for r in db.execute("SELECT * FROM usage_plan")]
+
+    erased = hs.forget(a.mac)["rows_erased"]
+
+    assert store.client(a.mac) is None and store.client(b.mac) is not None
+    for table in ("usage", "usage_days", "usage_months", "app_usage", "app_seen", "blocked_dests",
+                  "ghost_events"):
+        left = {r[0] for r in db.execute(f"SELECT client FROM {table}")}
+        assert a.id not in left and b.id in left, table
+    assert [r[0] for r in db.execute("SELECT subject FROM alerts")] == [b.mac]
+    kept = db.execute("SELECT kind, message_json FROM deliveries").fetchall()
+    assert sorted(k for k, _ in kept) == ["alert", "ghost", "report", "report"]  # its report stays
+    assert all(b.mac in m for k, m in kept if k != "report")
+    assert store.get(ghost_watch.self_paused_key(a.mac)) is None
+    assert [tuple(r) for r in db.execute("SELECT * FROM usage_plan")] == plan_before == [(hour, 107, 907)]
+    assert [tuple(r) for r in db.execute("SELECT up FROM usage_days WHERE client = -1")] == [(50,)]
+    assert erased == 10  # its hour, day, month, app day, app reading, destination, event, alert, 2 deliveries
