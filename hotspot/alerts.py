@@ -40,6 +40,12 @@ def schema(db: sqlite3.Connection) -> None:
     db.execute(TABLE)
 
 
+def forget(db: sqlite3.Connection, mac: str) -> int:
+    """Erase the alerts about a client (a device forgotten); how many."""
+    schema(db)
+    return db.execute("DELETE FROM alerts WHERE kind = 'client' AND subject = ?", (mac,)).rowcount
+
+
 def channels_of(cfg: Config, send_sms=None) -> dict:
     """The delivery channels the config sets up ({name: channel}); SMS only with a modem. A channel
     that refuses its settings is logged and left out: the others, and counting, go on without it."""

@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--for", dest="duration", metavar="DURATION",
                     help="how long, e.g. 30m, 12h, 1d (default: the config's session_timeout)")
     sub.add_parser("unadmit", help="end a client's admission: it sees the portal again").add_argument("mac")
+    sub.add_parser("forget", help="erase a device now: its row, its kernel state and everything "
+                   "recorded about it (its bytes stay in the plan's totals); back, it is a new device"
+                   ).add_argument("mac")
     sp = sub.add_parser("history", help="usage history of a client (MAC) or of the plan ('plan')")
     sp.add_argument("mac", metavar="MAC|plan")
     sp.add_argument("--by", choices=("hour", "day", "month"), default="hour")
@@ -677,6 +680,15 @@ def cmd_destination(hs, ns, _v, env):
     return None
 
 
+def cmd_forget(hs, ns, _v, env):
+    r = hs.forget(ns.mac)
+    if ns.json:
+        return _json(env, r)
+    env.stdout.write(f"{r['mac']}: forgotten with everything recorded about it (id {r['id']} is free again; "
+                     f"its {_size(r['bytes_total'])} this period stay in the plan's totals)\n")
+    return None
+
+
 def cmd_teardown(hs, ns, _v, env):
     removed = hs.teardown()
     if ns.json:
@@ -760,6 +772,7 @@ COMMANDS = {
     "unadmit": _changed(lambda hs, mac, v: hs.unadmit(mac), lambda c, v: "not admitted" + (
         "" if not c["admitted"] else " (auth none: every client still is)")),
     "history": cmd_history,
+    "forget": cmd_forget,
     "voucher": cmd_voucher,
     "plan": cmd_plan,
     "alerts": cmd_alerts,

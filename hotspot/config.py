@@ -137,6 +137,8 @@ class Config:
     # -- usage history: retention (hotspot/history.py) ------------------------------------------
     history_hourly_days: int = 30  # hourly buckets kept this many days (and all of the current period's)
     history_daily_months: int = 13  # then daily buckets this many months; monthly buckets forever
+    # -- devices that leave (hotspot/retention.py) -----------------------------------------------
+    client_retention: int | None = 90 * 86400  # seconds without traffic, then forgotten; None = never
     # -- which apps use the data: the DNS snooper (hotspot/dnssnoop.py) ---------------------------
     dns_snoop: bool = True  # snoop DNS answers on the LAN device to fill the category sets
     dns_min_ttl: int = 60  # seconds a snooped address stays at least (answers with TTL 0 are common)
@@ -240,6 +242,18 @@ def _duration_or_none(v: str) -> int | None:
         return parse_duration(v)
     except InvalidValue as e:
         raise _Bad(f"{e} (or 'none' for no idle timeout)") from None
+
+
+def _retention(v: str) -> int | None:
+    if v.strip().lower() in ("0", "none"):
+        return None
+    try:
+        seconds = parse_duration(v)
+    except InvalidValue as e:
+        raise _Bad(f"{e} (or 'none' to keep devices for ever)") from None
+    if seconds < 3600:
+        raise _Bad(f"{quote(v)} is less than an hour (or 'none' to keep devices for ever)")
+    return seconds
 
 
 def _mark_mask(v: str) -> int:
@@ -474,6 +488,7 @@ _CHECKS: dict[str, Callable[[str], object]] = {
     # -- usage history --
     "history_hourly_days": _ranged(1, 3660, "a whole number of days between 1 and 3660"),
     "history_daily_months": _ranged(1, 1200, "a whole number of months between 1 and 1200"),
+    "client_retention": _retention,
     # which apps use the data: the DNS snooper
     "dns_snoop": _bool,
     "dns_min_ttl": _ranged(0, 86400, "a whole number of seconds between 0 and 86400"),
@@ -789,7 +804,7 @@ def _exact_size(n: int) -> str:
 def _spell(key: str, value: object) -> str:
     """One option's value as the config file spells it."""
     if value is None:
-        return "none" if key == "idle_timeout" else ""
+        return "none" if key in ("idle_timeout", "client_retention") else ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, Threshold):
@@ -798,7 +813,7 @@ def _spell(key: str, value: object) -> str:
         return _exact_size(value)
     if key.endswith("_rate"):
         return _exact(value, _RATE_UNITS)
-    if key in ("session_timeout", "idle_timeout", "plan_pass_length"):
+    if key in ("session_timeout", "idle_timeout", "plan_pass_length", "client_retention"):
         return format_duration(value)
     if key == "poll_interval":
         text = repr(float(value))

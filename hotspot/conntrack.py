@@ -110,6 +110,66 @@ def drop_redirected(ips: list[str], portal_port: int) -> int:
     return dropped
 
 
+_MSG_NEW = 0
+_CTA_ZONE, _CTA_MARK_MASK = 18, 21
+
+
+def remark(marks: set[int], mask: int, new: int) -> int:
+    """Give every connection (IPv4 and IPv6) whose mark holds one of `marks` in the bits of `mask`
+    the value `new` in those bits instead, keeping the others (mwan3's); returns how many changed.
+    A forgotten client's connections become a not-registered device's: they go on (an IPv4
+    connection's NAT lives in its entry, so deleting the entry would end it) and their packets,
+    counted as not registered, reach nothing of the next client given the id (its down chain is
+    found by the mark). One dump of the whole table (the kernel walks every bucket of its hash for
+    each, so never one per client; filtered by the kernel when there is one mark), then one update
+    per connection found."""
+    if not marks:
+        return 0
+    changed = 0
+    wanted = b""
+    if len(marks) == 1:
+        wanted = attr(_CTA_MARK, struct.pack(">I", next(iter(marks)))) + attr(_CTA_MARK_MASK,
+                                                                              struct.pack(">I", mask))
+    update = attr(_CTA_MARK, struct.pack(">I", new & mask)) + attr(_CTA_MARK_MASK, struct.pack(">I", mask))
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        for family, orig, zone in _marked(sock, wanted, marks, mask):
+            payload = attr(_CTA_TUPLE_ORIG | 0x8000, orig) + zone + update  # NLA_F_NESTED
+            _request(sock, _MSG_NEW, family, NLM_F_REQUEST | NLM_F_ACK, payload)
+            data = sock.recv(4096)
+            for kind, body, _end in messages(data):
+                if kind == NLMSG_ERROR:
+                    (errno,) = struct.unpack_from("=i", data, body)
+                    if errno == 0:
+                        changed += 1
+                    elif -errno != 2:  # ENOENT: it ended meanwhile
+                        raise OSError(-errno, os.strerror(-errno))
+    return changed
+
+
+def _marked(sock: socket.socket, wanted: bytes, marks: set[int],
+            mask: int) -> list[tuple[int, bytes, bytes]]:
+    """(family, original tuple, zone attribute or b"") of the entries of every family (AF_UNSPEC)
+    whose mark holds one of `marks` in `mask` (`wanted`: the kernel's filter, if any)."""
+    _request(sock, _MSG_GET, socket.AF_UNSPEC, NLM_F_REQUEST | NLM_F_DUMP, wanted)
+    found = []
+    while True:
+        data = sock.recv(1 << 16)
+        for kind, body, end in messages(data):
+            if kind in (NLMSG_DONE, NLMSG_ERROR):
+                return found
+            orig, zone, value = None, b"", 0
+            for k, a, b in attrs(data, body + 4, end):  # after the nfgenmsg header
+                if k == _CTA_TUPLE_ORIG:
+                    orig = bytes(data[a:b])
+                elif k == _CTA_ZONE:
+                    zone = attr(_CTA_ZONE, bytes(data[a:b]))
+                elif k == _CTA_MARK:
+                    (value,) = struct.unpack_from(">I", data, a)
+            if orig is not None and value & mask in marks:
+                found.append((data[body], orig, zone))
+
+
 # -- flows with byte counters (ghost traffic: which destinations carried a client's bytes) ---------
 
 ACCT_SYSCTL = "/proc/sys/net/netfilter/nf_conntrack_acct"

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from hotspot import __version__
+from hotspot import __version__, retention
 from hotspot.alerts import channels_of
 from hotspot.config import DEFAULT_PATH, ConfigError, load, uci_options
 from hotspot.discovery import Leases
@@ -57,6 +57,8 @@ DNSMASQ_WATCH = 5.0
 REPEAT_LOG = 600.0
 # A commit to flash that failed (the flash full, read-only, worn out) is tried again this often at most.
 COMMIT_RETRY = 60.0
+# Seconds between looks for devices to forget (HOTSPOT_RETENTION_INTERVAL: tests look every poll).
+RETENTION_INTERVAL = float(os.environ.get("HOTSPOT_RETENTION_INTERVAL", retention.INTERVAL))
 
 
 def flow_offloading(hs: Hotspot) -> list[str]:
@@ -120,6 +122,7 @@ class Daemon:
                              base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
         self.ghost = self._ghost_watch(self.cfg)
         self.ghost_due = False  # a ghost-traffic bin closed: look for events at this poll
+        self.retain_next = 0.0  # time.monotonic() of the next look for devices to forget
 
     def send_sms(self, number: str, text: str) -> None:
         """SMS alerts go out through the modem (ModemManager's messaging), one message each."""
@@ -448,10 +451,12 @@ class Daemon:
         self.step("credited", self.hs.forget_credited)
         self.step("sessions", self.hs.expire_sessions)
         self.step("captive verdicts", self.hs.refresh_portal)
+        self.step("forgotten", self.notice_forgotten)  # before discovery: it may find them again
         self.step("discovery", self.discover)
         self.step("period", self.rollover)
         self.step("plan cycle", self.hs.plan_rollover_if_due)
         self.step("history", self.hs.compact_history)  # bounded: a few ms, resumed at the next poll
+        self.step("retention", self.retain)  # bounded too: a few devices at a time
         self.step("alerts", self.alerts)
         self.step("ghost traffic", self.ghost_check)
         self.step("report", self.report)
@@ -521,6 +526,24 @@ class Daemon:
         if self.ghost is not None and self.ghost.add(moved, self.hs.clock()):
             self.ghost_due = True
 
+    def retain(self) -> None:
+        """client_retention: forget the devices with no traffic for that long, a few at a time, once
+        a minute (at once again while a look finds more than a step's worth)."""
+        if time.monotonic() < self.retain_next:
+            return
+        done = self.hs.retain()
+        self.retain_next = time.monotonic() + (0 if len(done) >= retention.STEP else RETENTION_INTERVAL)
+
+    def notice_forgotten(self) -> None:
+        """Devices were forgotten (retention, the admin UI, hotspotctl in another process): discovery
+        may register their MACs again, as new devices, and the ghost-traffic bins of their ids go."""
+        ids = self.hs.notice_forgotten()
+        if ids is None:
+            return
+        self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
+        if self.ghost is not None:
+            self.ghost.forget(set(self.ghost.bins) - ids)
+
     def discover(self) -> None:
         """Register MACs seen in the unknown set, the neighbour table or the leases; keep names fresh."""
         found: dict[str, dict] = {}
@@ -536,8 +559,11 @@ class Daemon:
         changed = {mac: info for mac, info in found.items() if self._changed(mac, info)}
         if not changed:
             return
-        for c in self.hs.register(changed):
+        new = self.hs.register(changed)
+        for c in new:
             log.info("new client %s (%s) id %d", c.mac, c.hostname or "no hostname", c.id)
+        if self.ghost is not None and new:
+            self.ghost.forget({c.id for c in new})  # an id given again starts with no bins
         self.known = {c.mac: (c.hostname, sorted(c.ips)) for c in self.hs.store.clients()}
 
     def _changed(self, mac: str, info: dict) -> bool:

@@ -128,6 +128,12 @@ def events(db: sqlite3.Connection, client: int | None = None, since: float = 0,
         return []
 
 
+def forget(db: sqlite3.Connection, cid: int, mac: str) -> int:
+    """Erase a client's ghost-traffic events (a device forgotten); how many."""
+    schema(db)
+    return db.execute("DELETE FROM ghost_events WHERE client = ? OR mac = ?", (cid, mac)).rowcount
+
+
 def view(db: sqlite3.Connection, c, now: float) -> dict:
     """What a client's page shows: its events of the last day, its blocked destinations and who
     blocked each ("owner" or "device": it may unblock only its own), and whether it paused itself
@@ -192,6 +198,13 @@ class GhostWatch:
             b[0] += up
             b[1] += down
         return closed
+
+    def forget(self, ids) -> None:
+        """Drop what is kept about client ids (forgotten devices; a new device given one of them
+        starts with nothing)."""
+        for cid in ids:
+            for kept in (self.bins, self.filling, self.baselines, self.snapshots, self.open):
+                kept.pop(cid, None)
 
     def _close(self) -> None:
         for cid in set(self.bins) | set(self.filling):

@@ -596,6 +596,42 @@ class Nft:
         cmds += _address_cmds("add", [(ip, c.id) for ip in c.ips if ip not in was.ips])
         return cmds
 
+    # -- clients that leave (hotspot/retention.py) ------------------------------------------------
+
+    def unlink_clients(self, clients: list[ClientElements]) -> None:
+        """Take clients out of every map that reaches their chains (`client_up` by MAC,
+        `client_down` by conntrack mark, `addr4`/`addr6` by address) and out of `http` and `free`,
+        in one transaction. From the next packet on their traffic counts as not registered, so
+        their chains' counters hold their last bytes, to be read before drop_clients."""
+        if not clients:
+            return
+        cmds = [{"delete": _elem("client_up", [c.mac for c in clients])},
+                {"delete": _elem("client_down", [self.marks.value(c.id) for c in clients])},
+                {"delete": _elem("http", [c.mac for c in clients])},
+                {"delete": _elem("free", [c.mac for c in clients])}]
+        self.batch(cmds + _address_cmds("delete", [(ip, c.id) for c in clients for ip in c.ips]))
+
+    def drop_clients(self, clients: list[ClientElements]) -> None:
+        """Delete unlinked clients' chains and quotas (one transaction), then their elements in the
+        per-category counting sets: nothing of theirs is left for a new client given the same id."""
+        if not clients:
+            return
+        cmds = [{"delete": _obj("chain", name)} for c in clients for name in chain_names(c.id)]
+        cmds += [{"delete": _obj("quota", quota_name(c.id))} for c in clients if c.quota is not None]
+        self.batch(cmds)
+        self.drop_app_counters([c.id for c in clients])
+
+    def drop_app_counters(self, ids: list[int]) -> None:
+        """Delete the elements of client ids in the per-category counting sets (cu_*, cd_*): one
+        dump of the sets, one transaction for the elements found."""
+        marks = {self.marks.value(cid) for cid in ids}
+        cmds = []
+        for (category, direction), counts in dump_app_counters(TABLE).items():
+            found = sorted(m for m in counts if m in marks)
+            if found:
+                cmds.append({"delete": _elem(app_counter_set(category, direction), found)})
+        self.batch(cmds)
+
     def set_http(self, clients: list[tuple[str, bool]]) -> None:
         """Send each (MAC, portal) client's plain HTTP to the portal or let it pass, whatever it did
         before (every registered client has an element in `http`). 1,000 clients a batch, to keep

@@ -64,6 +64,14 @@ def schema(db: sqlite3.Connection) -> None:
     db.execute(INDEX)
 
 
+def forget(db: sqlite3.Connection, name: str) -> int:
+    """Erase the deliveries of alerts and ghost-traffic events that name `name` (a device's MAC:
+    the device was forgotten); a report, about everyone, stays. How many."""
+    schema(db)
+    return db.execute("DELETE FROM deliveries WHERE kind IN ('alert', 'ghost') "
+                      "AND instr(message_json, ?) > 0", (name,)).rowcount
+
+
 def dump_message(message: Message, *, text_only: bool = False) -> str:
     doc = {"subject": message.subject, "text": message.text, "data": message.data}
     if not text_only:

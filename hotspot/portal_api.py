@@ -34,6 +34,12 @@ CHANNELS = ("webhook", "email", "sms")  # the alert channels the admin UI may te
 LOG_LIMIT = 100  # alerts and deliveries the Alerts page shows
 
 
+def retention_facts(cfg) -> dict:
+    """How long what is recorded about a device is kept, for the notice guests read."""
+    return {"client_days": None if cfg.client_retention is None else -(-cfg.client_retention // 86400),
+            "hourly_days": cfg.history_hourly_days, "daily_months": cfg.history_daily_months}
+
+
 def reason(view: dict, cfg, admitted: bool) -> tuple[str | None, bool]:
     """Why a client is not simply 'ok' (see backend.py), and whether it lasts until the period's end.
     The plan guard is named when it is what holds the client back: its block or stop stops the
@@ -305,6 +311,7 @@ class PortalApi:
             "venue": self.cfg.venue,
             "portal_url": self.portal_url(),
             "portal_hosts": self.portal_hosts(),
+            "retention": retention_facts(self.cfg),
         }
 
     def login(self, ip: str, password: str) -> str | None:
@@ -409,6 +416,15 @@ class PortalApi:
         with self.lock:
             try:
                 return self._with_speed(call())
+            except NotFound as e:
+                raise BackendError(str(e)) from None
+
+    def forget(self, mac: str) -> dict:
+        """The owner erases a device, as `hotspotctl forget`: {"mac", "id", "forgotten", ...}."""
+        mac = _mac(mac)
+        with self.lock:
+            try:
+                return self.hs.forget(mac)
             except NotFound as e:
                 raise BackendError(str(e)) from None
 

@@ -35,7 +35,9 @@ def gather(db, cfg: Config, *, start: float, end: float, plan: dict, names: dict
     """The report's input (see hotspot.report): `plan` is the plan's figures (PlanKeeper.figures);
     `names`: client id -> {"name", "mac", "cap", "state", "first_seen"}."""
     cycle_start = plan.get("start") or start
-    rows = db.execute("SELECT hour, SUM(up), SUM(down) FROM usage WHERE hour >= ? AND hour < ? GROUP BY hour",
+    # The plan's own hours (every client's and the router's, as recorded): a forgotten device's
+    # rows are gone from `usage`, its bytes are still the plan's.
+    rows = db.execute("SELECT hour, up, down FROM usage_plan WHERE hour >= ? AND hour < ? ORDER BY hour",
                       (int(min(cycle_start, start)), int(end))).fetchall()
     days: dict[float, list[int]] = {}
     for hour, up, down in rows:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import sqlite3
@@ -15,17 +16,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import alerts, apps, forecasts, outbox, policy, reports
+from hotspot import alerts, apps, forecasts, outbox, policy, reports, retention
 from hotspot.config import Config
-from hotspot.conntrack import drop_redirected
+from hotspot.conntrack import drop_redirected, remark
 from hotspot.metered import active_uplink
 from hotspot.nft import (
     ROUTER,
+    TABLE,
     UNREGISTERED,
     Marks,
     Nft,
     NftError,
     TableGone,
+    client_counters,
     counter_names,
     hold_cmds,
     quota_name,
@@ -33,10 +36,10 @@ from hotspot.nft import (
 )
 from hotspot.period import bounds, trusted_now
 from hotspot.plan_keeper import PlanKeeper, guard_of, guard_shaping
-from hotspot.shaper import MAX_CLIENT_ID, Shaper
+from hotspot.shaper import MAX_CLIENT_ID, Shaper, ShaperError
 from hotspot.store import Client, Store, Voucher
 from hotspot.store import counted_since as _delta
-from hotspot.units import InvalidValue, iso
+from hotspot.units import InvalidValue, format_duration, iso
 from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
 
 log = logging.getLogger("hotspot")
@@ -99,6 +102,7 @@ class Hotspot:
         self._by_cap: set[int] = set()
         self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
         self.modem_info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
+        self._forgotten = self.store.get("forgotten")  # how many forgets the database had at the last look
         self.plan = PlanKeeper(self)
         self._trusted: tuple[float, float] | None = None  # (trusted time, time.monotonic() then)
 
@@ -742,6 +746,157 @@ class Hotspot:
         """A device opts in (True) or out (False) of the update guard, or follows the default (None)."""
         return self._change(mac, update_guard=choice)
 
+    # -- devices that leave (hotspot/retention.py) -----------------------------------------------
+
+    def forget(self, mac: str) -> dict:
+        """Erase a device now, whatever its idle time (hotspotctl forget, the admin UI): as
+        retention does (forget_clients). NotFound for a MAC that is not registered."""
+        with self.store.transaction():
+            (done,) = self.forget_clients([self.find(mac)])
+        log.info("client %s forgotten (id %d is free again)", done["mac"], done["id"])
+        return done
+
+    def retain(self, limit: int = retention.STEP) -> list[dict]:
+        """hotspotd's poll: forget up to `limit` devices that had no traffic for client_retention,
+        the longest idle first (hotspot.retention says which); what forget returns for each. A
+        clock behind the last trusted time forgets nobody: nothing is surely idle then."""
+        if self.cfg.client_retention is None:
+            return []
+        with self.store.transaction():
+            now, trusted = trusted_now(self.clock(), float(self.store.get("last_good", "0")))
+            if not trusted:
+                return []
+            idle = self.store.idle_since(now - self.cfg.client_retention)
+            due = retention.due(idle, now, self.cfg.client_retention, exempt=self.cfg.plan_exempt,
+                                limit=limit)
+            done = self.forget_clients(self.store.clients_by_id([c.id for c in due])) if due else []
+        for d in done:
+            log.info("client %s forgotten after %s without traffic (client_retention); id %d is free again",
+                     d["mac"], format_duration(self.cfg.client_retention), d["id"])
+        return done
+
+    def forget_clients(self, clients: list[Client]) -> list[dict]:
+        """Forget devices (the caller holds a transaction). In the kernel first: they are unlinked
+        from the maps, so their traffic counts as not registered from the next packet, and the last
+        bytes their chains counted are filed (the plan's totals and history, their vouchers); then
+        their chains, quotas, per-category counters and tc classes go, and the connections that
+        carry their id in the conntrack mark carry the not-registered id instead. Then the
+        database forgets them: their rows (Store.forget_client), their ghost-traffic events, the
+        alerts about them and those alerts' deliveries. If nftables refuses, hotspotd rebuilds the
+        table from the database instead, which has them no more."""
+        if not clients:
+            return []
+        if self.table_is_ours():
+            self._unplug(clients)
+            clients = self.store.clients_by_id([c.id for c in clients])  # with the bytes just filed
+        else:
+            self._scrub_later([c.id for c in clients])
+        from hotspot import ghost_watch
+
+        done = []
+        for c in clients:
+            erased = (self.store.forget_client(c) + ghost_watch.forget(self.store.db, c.id, c.mac)
+                      + alerts.forget(self.store.db, c.mac) + outbox.forget(self.store.db, c.mac))
+            self._http.pop(c.id, None)
+            self._by_cap.discard(c.id)
+            done.append({"mac": c.mac, "id": c.id, "forgotten": True, "bytes_total": c.period_total,
+                         "last_seen": iso(c.last_seen), "rows_erased": erased})
+        return done
+
+    def _unplug(self, clients: list[Client]) -> None:
+        elements = [policy.elements(c, self.cfg) for c in clients]
+        try:
+            self.nft.unlink_clients(elements)
+            unlinked = True
+        except NftError as e:
+            self._rebuild_table(f"could not unlink forgotten clients: {e}")
+            unlinked = False
+        try:
+            self._settle(clients)  # unlinked: their chains count nothing more
+        except (NftError, OSError) as e:
+            log.error("could not read the last bytes of forgotten clients: %s", e)
+        if unlinked:
+            try:
+                self.nft.drop_clients(elements)
+            except NftError as e:
+                self._rebuild_table(f"could not delete forgotten clients' chains: {e}")
+        classes = {cls: None for c in clients for cls, rate in policy.shaping(c, self.cfg).items() if rate}
+        try:
+            self.shaper.set_classes(classes)
+        except ShaperError as e:
+            log.warning("could not remove forgotten clients' tc classes: %s", e)
+        self._release_flows([c.id for c in clients])
+
+    def _settle(self, clients: list[Client]) -> None:
+        """File what the kernel counted for these clients since the last poll, reading only their
+        own chains (the caller holds a transaction), as account() does for everyone."""
+        now = self.trusted_time()
+        end = self.store.get("period_end")
+        if end is not None:
+            now = min(now, float(end) - 0.001)
+        rows, vouchers = [], {}
+        for c in clients:
+            objs = client_counters(TABLE, c.id)
+            ku, kd = (objs.get(name) for name in counter_names(c.id))
+            if ku is None or kd is None:
+                continue
+            du, dd = _delta(ku, c.seen_up), _delta(kd, c.seen_down)
+            rows.append((c.id, du, dd, ku, kd))
+            if c.voucher is not None and du + dd:
+                vouchers[c.voucher] = vouchers.get(c.voucher, 0) + du + dd
+        self.store.record(rows, int(now // 3600 * 3600), now)
+        self.store.add_voucher_used(vouchers)
+        self.plan.add(sum(du + dd for _cid, du, dd, _u, _d in rows), now)
+
+    def _rebuild_table(self, why: str) -> None:
+        """The table no longer matches the database: hotspotd builds it again at its next poll
+        (keeping what it counted: the identity still names this boot and handle)."""
+        log.error("%s; the table is rebuilt from the database", why)
+        self.store.set("table", f"{self.store.get('table')}/stale")
+
+    def _scrub(self, ids: list[int]) -> None:
+        """Before a forgotten device's id names a new client: nothing the old one left may reach
+        it. Forgetting took its kernel state already; a packet that was in flight then may have
+        made a counting element or marked a connection, and a reading of such an element since
+        may have made rows for the id."""
+        try:
+            self.nft.drop_app_counters(ids)
+        except NftError as e:
+            log.warning("could not clear the category counters of ids %s: %s", ids, e)
+        self._release_flows(ids)
+        marks = ", ".join("?" * len(ids))
+        for table in ("app_seen", "app_usage"):
+            self.store.db.execute(f"DELETE FROM {table} WHERE client IN ({marks})", ids)
+
+    def _scrub_later(self, ids: list[int]) -> None:
+        """Without our table now: the next build releases the connections that carry these ids."""
+        if ids:
+            waiting = json.loads(self.store.get("scrub_ids", "[]"))
+            self.store.set("scrub_ids", json.dumps(sorted(set(waiting) | set(ids))))
+
+    def _release_flows(self, ids: list[int]) -> None:
+        """The connections that carry these ids in their mark carry the not-registered id instead
+        (conntrack.remark): they go on, counted as a device not registered yet."""
+        marks = self.nft.marks
+        try:
+            remark({marks.value(cid) for cid in ids}, marks.mask, marks.value(UNREGISTERED))
+        except OSError as e:
+            log.warning("could not release the connections of ids %s: %s", ids, e)
+
+    def notice_forgotten(self) -> set[int] | None:
+        """hotspotd's poll: when devices were forgotten since the last look (here, through the
+        socket, or by hotspotctl in another process), the ids registered now (the caller drops what
+        it keeps about the others); None when nothing was."""
+        mark = self.store.get("forgotten")
+        if mark == self._forgotten:
+            return None
+        self._forgotten = mark
+        ids = {r[0] for r in self.store.db.execute("SELECT id FROM clients")}
+        for cid in set(self._http) - ids:
+            del self._http[cid]
+        self._by_cap &= ids
+        return ids
+
     # -- the engine (hotspotd) ----------------------------------------------------------------
 
     def ensure_table(self, gone: list[TableGone] = ()) -> bool:
@@ -777,6 +932,8 @@ class Hotspot:
             self.store.reset_seen()
             self.store.set("guard_base", self.plan.used())  # the guard's quotas count from here
             self.store.set("table", self._identity(handle))
+            self._release_flows(json.loads(self.store.get("scrub_ids", "[]")))  # its counting sets are new
+            self.store.set("scrub_ids", "[]")
         return True
 
     def reshape(self, clients: list[Client] | None = None) -> None:
@@ -929,6 +1086,7 @@ class Hotspot:
         now = self.clock()
         new = []
         with self.store.transaction():
+            high = self.store.id_high()  # a new client at or below it gets a forgotten device's id
             known = {c.mac: c for c in self.store.clients()}
             owner = {ip: c for c in known.values() for ip in c.ips}
             claims = {mac: sorted(set(info.get("ips") or [])) for mac, info in found.items()}
@@ -963,8 +1121,13 @@ class Hotspot:
                     added += [(ip, c.id) for ip in claims[mac] if ip not in c.ips]
                 if changes:
                     self.store.update(c.id, **changes)
-            if self.table_is_ours():
+            reused = [c.id for c in new if c.id <= high]
+            if not self.table_is_ours():
+                self._scrub_later(reused)
+            else:
                 self.nft.move_addresses(dropped, added)
+                if reused:
+                    self._scrub(reused)
                 if new:
                     self._add_new(new)
         return new

@@ -372,23 +372,59 @@ class Store:
         return _row(r) if r else None
 
     def add_client(self, mac: str, now: float, *, first_id: int = 2, **fields) -> Client:
-        """Register a MAC under the lowest free id (ids name kernel objects and tc classes)."""
-        count, top = self.db.execute("SELECT COUNT(*), MAX(id) FROM clients").fetchone()
-        if top is None or count == top - first_id + 1:
-            cid = (top or first_id - 1) + 1  # no gaps: the common case, without a scan per insert
-        else:
+        """Register a MAC under the lowest free id (ids name kernel objects and tc classes, and a
+        forgotten device's id is given again). Every id below meta `free_from` is taken, so the
+        search starts there: a registration costs a few index lookups however many clients there
+        are and however many were forgotten."""
+        hint = int(self.get("free_from") or 2)
+        start = max(first_id, hint)
+        cid = start
+        if self.db.execute("SELECT 1 FROM clients WHERE id = ?", (start,)).fetchone():
             cid = self.db.execute(
-                "SELECT MIN(id) + 1 FROM (SELECT id FROM clients UNION SELECT ?) AS t "
-                "WHERE id + 1 NOT IN (SELECT id FROM clients)",
-                (first_id - 1,),
-            ).fetchone()[0]
+                "SELECT c.id + 1 FROM clients AS c WHERE c.id >= ? AND NOT EXISTS "
+                "(SELECT 1 FROM clients AS d WHERE d.id = c.id + 1) ORDER BY c.id LIMIT 1",
+                (start,)).fetchone()[0]
         c = Client(id=cid, mac=mac, first_seen=now, last_seen=now, **fields)
         values = {k: getattr(c, k) for k in _COLUMNS}
         values["ips"] = json.dumps(c.ips)
         cols = ", ".join(values)
         self.db.execute(f"INSERT INTO clients ({cols}) VALUES ({', '.join('?' * len(values))})",
                         list(values.values()))
+        if first_id <= hint:  # (an id asked from further up leaves the free ones below it free)
+            self.set("free_from", cid + 1)
+        if cid > self.id_high():
+            self.set("id_high", cid)
         return c
+
+    def id_high(self) -> int:
+        """The highest id ever given: an id at or below it may have named a forgotten device."""
+        high = self.get("id_high")
+        if high is not None:
+            return int(high)
+        return self.db.execute("SELECT COALESCE(MAX(id), 1) FROM clients").fetchone()[0]
+
+    def idle_since(self, cutoff: float) -> list[tuple[int, str, float, int, bool]]:
+        """(id, mac, last_seen, bytes this period, blocked) of the clients with no traffic since
+        `cutoff` (client_retention's candidates, hotspot/retention.py)."""
+        return [(cid, mac, seen, used, bool(blocked)) for cid, mac, seen, used, blocked in self.db.execute(
+            "SELECT id, mac, last_seen, period_up + period_down, blocked FROM clients WHERE last_seen < ? "
+            "ORDER BY last_seen, id", (cutoff,))]
+
+    def forget_client(self, c: Client) -> int:
+        """Erase a device's row and the rows of this schema that name it (the caller holds a
+        transaction; the service erases the rest: hotspot.service.Hotspot.forget_clients): its
+        history by hour, day and month, its app usage and readings, its blocked destinations. The
+        plan's own rows (usage_plan, and client -1 in the daily and monthly tables) keep its bytes,
+        and a voucher it used keeps its `used`. Its id is free again. Returns the rows erased
+        besides its own."""
+        self.set("id_high", self.id_high())  # before the top id may go
+        erased = 0
+        for table in ("usage", "usage_days", "usage_months", "app_usage", "app_seen", "blocked_dests"):
+            erased += self.db.execute(f"DELETE FROM {table} WHERE client = ?", (c.id,)).rowcount
+        self.db.execute("DELETE FROM clients WHERE id = ?", (c.id,))
+        self.set("free_from", min(c.id, int(self.get("free_from") or c.id)))
+        self.set("forgotten", int(self.get("forgotten", "0")) + 1)
+        return erased
 
     def update(self, cid: int, **fields) -> None:
         bad = set(fields) - POLICY_FIELDS - {"period_up", "period_down", "seen_up", "seen_down"}

@@ -357,7 +357,8 @@ class FakeBackend:
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
         self._portal = {"cookie_key": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
-                        "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url}
+                        "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url,
+                        "retention": {"client_days": 90, "hourly_days": 30, "daily_months": 13}}
 
     # -- helpers -----------------------------------------------------------------------------------
     def _view(self, c: dict, history: bool = False) -> dict:
@@ -531,7 +532,17 @@ class FakeBackend:
             c["remaining"] = max(0, c["cap"] - c["bytes_total"])
         return self._view(c)
 
+    def forget(self, mac: str, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("forget", mac))
+        c = self._by_mac(parse_mac(mac))
+        ip = next(ip for ip, v in self.by_ip.items() if v is c)
+        del self.by_ip[ip]
+        return {"mac": c["mac"], "id": c["id"], "forgotten": True, "bytes_total": c["bytes_total"],
+                "last_seen": c["last_seen"], "rows_erased": 0}
+
     # -- ghost traffic ----------------------------------------------------------------------------
+
     def _ghost(self, c: dict, action: str, destination, by_client: bool) -> None:
         """As hotspotd: the device lifts only what it set itself (its pause, its own destinations)."""
         from hotspot.ghost_watch import parse_destination

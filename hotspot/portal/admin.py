@@ -250,6 +250,25 @@ def act(mac):
                     or url_for("admin.client", mac=mac), 303)
 
 
+@bp.route("/clients/<mac>/forget", methods=["POST"])
+@login_required
+def forget(mac):
+    """Erase a device with everything recorded about it (the page asks to confirm first)."""
+    mac = _mac_or_404(mac)
+    try:
+        done = owner().forget(mac)
+    except BackendError as e:
+        if wants_json():
+            return jsonify(error=str(e)), 400
+        flash(str(e))
+        return redirect(url_for("admin.clients"), 303)
+    if wants_json():
+        return jsonify(forgotten=done)
+    flash(_("Forgotten: %(mac)s and everything recorded about it. Its data stays in the plan's totals.",
+            mac=done["mac"]))
+    return redirect(url_for("admin.clients"), 303)
+
+
 def action_label(action: str) -> str:
     return {
         "cap": _("cap set"), "throttle": _("speed limit set"), "block": _("blocked"),

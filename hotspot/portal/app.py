@@ -164,7 +164,8 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
     app.before_request(https_only)
     app.before_request(_check_csrf)
     app.jinja_env.globals.update(csrf_token=csrf_token)
-    app.context_processor(lambda: {"venue": settings().get("venue")})
+    app.context_processor(lambda: {"venue": settings().get("venue"),
+                                   "retention": settings().get("retention")})  # what is kept, how long
 
     @app.after_request
     def _headers(resp):

@@ -204,7 +204,9 @@ OPERATIONS = (
     # -- the portal itself -------------------------------------------------------------------------------
     op("portal_settings", PORTAL, "", '{"cookie_key": hex str (signs the portal\'s cookies: CSRF tokens, '
        'language; hotspotd makes it at start and keeps it in memory), "auth", "portal_port", "tls": bool, '
-       '"tls_port", "venue": str|None, "portal_url", "portal_hosts": [str]}',
+       '"tls_port", "venue": str|None, "portal_url", "portal_hosts": [str], "retention": {"client_days": '
+       'days without traffic before a device is forgotten (None: never), "hourly_days", "daily_months": '
+       'the history\'s retention}}',
        "What the portal needs to run. Nothing in it lets the portal act as admin."),
     # -- the owner's, with the session hotspotd issued at login -------------------------------------------
     op("logout", ADMIN, "", '{"ended": int}', "End every admin session at once."),
@@ -215,6 +217,9 @@ OPERATIONS = (
     op("act", ADMIN, "mac, action, value=None", "client view",
        "cap SIZE|none, throttle RATE|none, block, unblock (the owner's block and the device's own "
        'pause), reset, topup SIZE, rename NAME|"", guard on|off|default: parsed and applied like the CLI.'),
+    op("forget", ADMIN, "mac", '{"mac", "id", "forgotten": True, "bytes_total", "last_seen", "rows_erased"}',
+       "Erase a device with everything recorded about it, as `hotspotctl forget` (its bytes stay in the "
+       "plan's totals); BackendError if unknown."),
     op("ghost_admin", ADMIN, "mac, action, destination=None", "client view with history",
        "The owner's ghost actions on a client (pause/resume = block/unblock); any block it may lift."),
     op("settings", ADMIN, "", "{field: config string}",

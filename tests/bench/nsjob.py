@@ -505,8 +505,77 @@ def rebuild_profile(args: dict) -> dict:
     return {"first_build_ms": first_ms, "runs": runs}
 
 
+def churn(args: dict) -> dict:
+    """A busy shop's year: args["macs"] distinct MACs (phones with random MACs), each seen on one day
+    only, args["days"] days, through the real service layer and store (and, with "kernel", the real
+    table in the lab router's namespace). Each day's new devices register and use data for one to
+    three hours; then the steps of hotspotd's poll that keep the database run as they would through
+    the day: the period's rollover, the history's compaction, and retention in steps of "step"
+    devices (hotspotd's are 25, one a minute: 36,000 a day). Returns the highest id ever given, the
+    most clients at once, the database's size on flash at the end and each retention step's time."""
+    import os
+
+    from hotspot.service import Hotspot
+
+    now = [args.get("start", 1_735_718_400.0)]  # 2025-01-01 08:00 UTC
+    cfg = _config(args)
+    hs = Hotspot(cfg, clock=lambda: now[0])
+    if args.get("kernel"):
+        hs.nft.delete_table()
+        hs.ensure_table()
+    n, days = args["macs"], args["days"]
+    found = _found(n)
+    macs = list(found)
+    ids_max = most = 0
+    forgotten, step_s = 0, []
+    t0 = time.monotonic()
+    timings = {"register": 0.0, "usage": 0.0, "maintenance": 0.0}
+    for day in range(days):
+        day_start = args.get("start", 1_735_718_400.0) + day * 86400
+        now[0] = day_start
+        batch = macs[n * day // days:n * (day + 1) // days]
+        t = time.monotonic()
+        new = hs.register({m: found[m] for m in batch})
+        timings["register"] += time.monotonic() - t
+        if len(new) != len(batch):
+            raise RuntimeError(f"day {day}: {len(batch) - len(new)} devices not registered")
+        ids_max = max([ids_max] + [c.id for c in new])
+        t = time.monotonic()
+        with hs.store.transaction():
+            for i, c in enumerate(new):
+                for h in range(1 + i % 3):
+                    hour = int(day_start // 3600 * 3600) + 3600 * ((i + h * 5) % 12)
+                    nbytes = 2_000_000 + (i * 7919 + day * 104_729) % 60_000_000
+                    hs.store.record([(c.id, nbytes // 9, nbytes - nbytes // 9, 0, 0)], hour, hour + 60)
+        timings["usage"] += time.monotonic() - t
+        most = max(most, hs.store.db.execute("SELECT COUNT(*) FROM clients").fetchone()[0])
+        t = time.monotonic()
+        now[0] = day_start + 15 * 3600
+        hs.rollover_if_due()
+        hs.compact_history(budget=10)
+        while True:
+            t_step = time.monotonic()
+            done = hs.retain(args.get("step", 25))
+            if not done:
+                break
+            step_s.append((time.monotonic() - t_step, len(done)))
+            forgotten += len(done)
+        timings["maintenance"] += time.monotonic() - t
+    hs.commit()
+    size = os.path.getsize(os.path.join(cfg.state_dir, "hotspot.db"))
+    left = hs.store.db.execute("SELECT COUNT(*) FROM clients").fetchone()[0]
+    if args.get("kernel"):
+        hs.teardown()
+    hs.close()
+    return {"ids_max": ids_max, "clients_max": most, "clients_end": left, "forgotten": forgotten,
+            "retention_steps": len(step_s), "db_bytes": size, "seconds": time.monotonic() - t0,
+            "step_ms": sorted(round(s * 1000, 1) for s, _n in step_s),
+            "ms_per_device": round(1000 * sum(s for s, _n in step_s) / max(1, forgotten), 2),
+            "timings": {k: round(v, 2) for k, v in timings.items()}}
+
+
 JOBS = {"load_ours": load_ours, "make_db": make_db, "poll": poll, "flush_rebuild": flush_rebuild,
-        "rebuild_profile": rebuild_profile}
+        "rebuild_profile": rebuild_profile, "churn": churn}
 
 if __name__ == "__main__":
     print(json.dumps(JOBS[sys.argv[1]](json.loads(sys.argv[2]))))

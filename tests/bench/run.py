@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal page_weight admit
-                plan_overshoot alert_latency ghost categories forecast history dns_snoop register
+                plan_overshoot alert_latency ghost categories forecast history dns_snoop register churn
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -22,6 +22,7 @@ from hotspot.lab import cleanup_stale
 from tests.bench import (
     admit,
     categories,
+    churn,
     dataplane,
     enforcement,
     ghost,
@@ -60,6 +61,7 @@ GROUPS = {
                                                ("forecast_ms_5000", "ms")]),
     "history": (history.run, [("history_db_mb_5000x13mo", "MB"), ("compaction_ms", "ms")]),
     "dns_snoop": (snoop.run_snoop, [("dns_snoop_cpu_pct", "%")]),
+    "churn": (churn.run, [("churn_ids_max", "ids"), ("churn_db_mb", "MB")]),
 }
 
 

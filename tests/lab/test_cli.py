@@ -25,6 +25,9 @@ BAD = [
     ("block", '"; flush ruleset; "'),
     ("block", "02:00:00:00:00:99"),  # well formed, unknown
     ("reset", "02:00:00:00:00:99"),
+    ("forget", "02:00:00:00:00:99"),
+    ("forget", "{mac}; flush ruleset"),
+    ("forget", "aa:bb:cc:dd:ee"),
     ("history", "{mac}", "--by", "week"),
     ("frobnicate",),
 ]

@@ -57,7 +57,7 @@ BAD_MACS = ["aa:bb:cc:dd:ee:ff } ", "aa:bb:cc:dd:ee", "gg:bb:cc:dd:ee:ff", "01:0
         *[("cap", MAC, s) for s in BAD_SIZES],
         *[("topup", MAC, s) for s in [*BAD_SIZES, "none"]],
         *[("throttle", MAC, r) for r in BAD_RATES],
-        *[(cmd, m) for m in BAD_MACS for cmd in ("client", "block", "unblock", "reset", "history")],
+        *[(cmd, m) for m in BAD_MACS for cmd in ("client", "block", "unblock", "reset", "history", "forget")],
         *[("cap", m, "1GB") for m in BAD_MACS],
         *[("throttle", m, "1mbit") for m in BAD_MACS],
         *[("topup", m, "1GB") for m in BAD_MACS],
@@ -164,7 +164,7 @@ def test_a_bad_value_changes_nothing_for_a_known_client(cfg, cfg_file):
     "args",
     [("client", MAC), ("cap", MAC, "1GB"), ("cap", MAC, "none"), ("throttle", MAC, "1mbit"),
      ("block", MAC), ("unblock", MAC), ("topup", MAC, "1GB"), ("history", MAC), ("admit", MAC),
-     ("admit", MAC, "--for", "1h"), ("unadmit", MAC)],
+     ("admit", MAC, "--for", "1h"), ("unadmit", MAC), ("forget", MAC)],
 )
 def test_unknown_client_is_a_one_line_error(cfg, cfg_file, args):
     status, out, err = run("-c", cfg_file, "--json", *args)

@@ -180,3 +180,29 @@ def test_secure_cookie_flags(monkeypatch):
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
     monkeypatch.setenv("HOTSPOT_TLS", "1")  # ...the one hotspotd starts for HTTPS marks them Secure
     assert create_app(b, testing=True).config["SESSION_COOKIE_SECURE"]
+
+
+def test_forget_asks_to_confirm_then_erases_the_device(admin, backend):
+    page = admin.get(f"/admin/clients/{MAC}").get_data(as_text=True)
+    assert 'id="forget"' in page and "data-confirm=\"Forget this device?" in page
+    assert f'action="/admin/clients/{MAC}/forget"' in page
+    r = post(admin, f"/admin/clients/{MAC}/forget")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/admin/clients")
+    assert ("forget", MAC) in backend.calls
+    page = admin.get("/admin/clients").get_data(as_text=True)
+    assert f"Forgotten: {MAC} and everything recorded about it." in page  # the flash, once
+    assert MAC not in admin.get("/admin/clients").get_data(as_text=True)
+    assert admin.get(f"/admin/clients/{MAC}").status_code == 404
+
+
+def test_forget_needs_login_csrf_and_a_known_mac(client, backend):
+    assert client.post(f"/admin/clients/{MAC}/forget").status_code == 400  # no CSRF token, no session
+    assert login(client).status_code == 303
+    assert client.post(f"/admin/clients/{MAC}/forget", data={"csrf": "wrong"},
+                       environ_base={"REMOTE_ADDR": ADMIN_IP}).status_code == 400
+    assert client.get(f"/admin/clients/{MAC}/forget").status_code == 405
+    assert post(client, "/admin/clients/not-a-mac/forget").status_code == 404
+    r = post(client, "/admin/clients/02:00:00:00:00:99/forget")
+    assert r.status_code == 303
+    assert "no client 02:00:00:00:00:99" in client.get("/admin/clients").get_data(as_text=True)
+    assert [c for c in backend.calls if c[0] == "forget"] == [("forget", "02:00:00:00:00:99")]

@@ -171,3 +171,33 @@ def test_sign_in_returns_to_an_absolute_http_url(client, good):
     r = client.post("/signin", data={"csrf": token, "accept": "yes", "url": good},
                     environ_base={"REMOTE_ADDR": GUEST})
     assert r.status_code == 303 and r.headers["Location"] == good
+
+
+def _privacy(html: str) -> str:
+    import re
+
+    found = re.search(r'<section class="privacy".*?</section>', html, re.S)
+    assert found, "no notice of what is recorded"
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(0)).split())
+
+
+@pytest.mark.parametrize("path, ip", [("/signin", GUEST), ("/", GUEST), ("/", PHONE)])
+def test_guests_read_what_is_recorded_about_their_device_and_for_how_long(client, backend, path, ip):
+    text = _privacy(get(client, path, ip).get_data(as_text=True))
+    assert text.startswith("What this hotspot records about your device")
+    assert "by hour, day and month, and by app" in text and "names it looks up in DNS" in text
+    assert "destinations of traffic that looks unusual" in text
+    assert "by the hour for 30 days, then by the day for 13 months, then by the month" in text
+    assert "uses no data for 90 days is forgotten with everything recorded about it" in text
+    zh = _privacy(get(client, path + "?lang=zh", ip).get_data(as_text=True))
+    assert zh.startswith("本热点记录了您设备的哪些信息")
+    assert "按小时保存 30 天" in zh and "13 个月" in zh and "按月保存。设备连续 90 天不用流量" in zh
+
+
+def test_the_notice_follows_the_settings(backend):
+    backend._portal["retention"] = {"client_days": None, "hourly_days": 7, "daily_months": 2}
+    client = create_app(backend, testing=True).test_client()
+    text = _privacy(get(client, "/signin").get_data(as_text=True))
+    assert "by the hour for 7 days, then by the day for 2 months" in text
+    assert "then by the month, until the hotspot’s owner forgets the device" in text
+    assert "forgotten with" not in text
