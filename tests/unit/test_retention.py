@@ -276,7 +276,8 @@ def test_forget_erases_every_row_that_names_it_and_nothing_of_the_plan(hs):
         db.execute("INSERT INTO usage_months VALUES (?, 202312, 6, 6)", (cid,))
         db.execute("INSERT INTO app_usage VALUES (?, 0, 'video', 1, 2)", (cid,))
         db.execute("INSERT INTO app_seen VALUES (?, 'video', 1, 2)", (cid,))
-        db.execute("INSERT INTO blocked_dests (client, addr, name, created) VALUES (?, '192.0.2.1', NULL, 0)", (cid,))
+        db.execute("INSERT INTO blocked_dests (client, addr, name, created) "
+                   "VALUES (?, '192.0.2.1', NULL, 0)", (cid,))
     db.execute("INSERT INTO usage_days VALUES (-1, 20240101, 50, 50)")
     ghost_watch.schema(db)
     alerts.schema(db)
