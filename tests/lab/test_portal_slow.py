@@ -42,16 +42,17 @@ class _Slow:
             argv += ["--source", s]
         self.proc = lab.popen(client, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=ROOT)
-        self.n = n
+        self.n, self.what = n, f"{n} slow connections {' '.join(args)} to port {port}"
 
     def ready(self, timeout: float = 30) -> dict:
         r, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if r else ""
         if not line:
             self.proc.kill()
-            raise AssertionError(f"slowload not ready: {self.proc.stderr.read()[-2000:]}")
+            raise AssertionError(f"{self.what}: not all open within {timeout} s (the portal took no more) "
+                                 f"{self.proc.stderr.read()[-2000:]}")
         info = json.loads(line)
-        assert info["opened"] == self.n, info
+        assert info["opened"] == self.n, (self.what, info)
         return info
 
     def summary(self, timeout: float = 60) -> dict:
