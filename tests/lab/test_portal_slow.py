@@ -13,12 +13,12 @@ from pathlib import Path
 
 from hotspot.lab import PORTAL_NAME, Lab
 from hotspot.lab.hotspotd import Hotspotd
+from hotspot.portal_worker import HEAD_DEADLINE as HEADER_DEADLINE
+from hotspot.portal_worker import PER_ADDRESS
 from tests.lab.conftest import register
 from tests.lab.test_portal import _lab_ca
 
 ROOT = Path(__file__).resolve().parents[2]
-PER_ADDRESS = 32  # the portal's cap on one address's open connections
-HEADER_DEADLINE = 10.0  # s from accept (after the TLS handshake) to the end of the headers
 PROMPT = 2.0  # s: what "still answers" means here; a functional check, not a benchmark
 
 
