@@ -207,7 +207,11 @@ class PortalWorker(Worker):
                 continue
             deadline = time.monotonic() + HEAD_DEADLINE
             if self.tls:
-                sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                try:
+                    sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                except OSError:  # the client is gone already
+                    sock.close()
+                    continue
             conn = _Conn(sock, peer, server, HANDSHAKE if self.tls else HEAD, deadline)
             self.conns[conn] = None
             self.by_addr.setdefault(peer[0], {})[conn] = None
@@ -240,6 +244,9 @@ class PortalWorker(Worker):
         except ssl.SSLWantWriteError:
             self._want(conn, selectors.EVENT_WRITE)
         except OSError:  # reset, TLS alerts: the connection is over
+            self._close(conn)
+        except Exception:  # a bug must cost this connection, not every one the worker holds
+            self.log.exception("dropped a connection from %s", conn.peer[0])
             self._close(conn)
 
     def _want(self, conn: _Conn, events: int) -> None:
@@ -347,6 +354,7 @@ class PortalWorker(Worker):
 
     def _answer(self, conn: _Conn, out: bytes, linger: bool) -> None:
         conn.state, conn.out, conn.sent, conn.linger = WRITE, memoryview(out), 0, linger
+        conn.buf = bytearray()
         conn.deadline = time.monotonic() + WRITE_DEADLINE
         self._step(conn)
 

@@ -184,6 +184,8 @@ def test_tls_handshakes_never_wait_for_a_silent_client(tmp_path):
         assert got["scheme"] == "https" and got["path"] == "/over-tls"
         body = os.urandom(BODY_MAX)
         assert _json(server.request(_post("/f", body), pieces=8))["sha"] == hashlib.sha256(body).hexdigest()
+        big = server.request(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").partition(b"\r\n\r\n")[2]
+        assert big.replace(b"\r\n", b"").count(bytes(range(256))) >= 12_000
         for s in [*silent, half]:
             s.close()
     finally:
