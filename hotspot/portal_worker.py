@@ -128,11 +128,13 @@ class PortalWorker(Worker):
         super().init_process()  # loads the app, then run()
 
     def _raise_file_limit(self, wanted: int) -> int:
+        """How many connections to hold: `wanted`, or as many as the open-files limit allows."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         need = wanted + SPARE_FILES
-        if soft != resource.RLIM_INFINITY and soft < need:
-            soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        if soft == resource.RLIM_INFINITY or soft >= need:
+            return wanted
+        soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         return max(16, min(wanted, soft - SPARE_FILES))
 
     def _tls_context(self) -> ssl.SSLContext:
