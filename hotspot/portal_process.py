@@ -1,4 +1,5 @@
-"""The portal's web server: gunicorn, started and watched by hotspotd, never running as root.
+"""The portal's web server: gunicorn with hotspot's own worker (hotspot/portal_worker.py), started
+and watched by hotspotd, never running as root.
 
 gunicorn gets a session and process group of its own and drops to `portal_user` before it runs
 (the master too: nothing in the portal holds root). The kernel sends it SIGTERM if hotspotd dies,
@@ -73,7 +74,7 @@ for kind, path in zip(sys.argv[1::2], sys.argv[2::2]):
 
 class PortalProcess:
     def __init__(self, *, user: str, binds: list[str], socket_path: str, run_dir: str,
-                 threads: int = 4, tls: tuple[str, str] | None = None) -> None:
+                 threads: int = 4, connections: int = 512, tls: tuple[str, str] | None = None) -> None:
         """`tls`: (certificate, key) to serve HTTPS with: a second gunicorn, as one cannot serve
         plain HTTP (where the kernel sends captive clients) and HTTPS side by side."""
         self.user_name = user
@@ -81,7 +82,8 @@ class PortalProcess:
         self.socket_path = socket_path
         self.tls = tls
         self.pidfile = Path(run_dir) / (f"tls-{PIDFILE}" if tls else PIDFILE)
-        self.threads = threads
+        self.threads = threads  # run the app; requests reach them only once whole
+        self.connections = connections  # open at once, slow ones included (each up to 24 KiB buffered)
         self.proc: subprocess.Popen | None = None
         self.failures = 0
         self.next_start = 0.0
@@ -89,8 +91,11 @@ class PortalProcess:
 
     def argv(self, tls_files: list[str] = ()) -> list[str]:
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:hotspot.portal_gunicorn",
-                "--worker-class", "gthread", "--workers", "1",
-                "--threads", str(self.threads), "--graceful-timeout", "3", "--timeout", "30",
+                # an event loop that reads each request whole, then threads that run the app: a slow
+                # or idle guest costs a descriptor and a buffer, never a thread (hotspot.portal_worker)
+                "--worker-class", "hotspot.portal_worker.PortalWorker", "--workers", "1",
+                "--threads", str(self.threads), "--worker-connections", str(self.connections),
+                "--graceful-timeout", "3", "--timeout", "30",
                 # No keep-alive: a connection the kernel redirected here (a captive client's request
                 # for another site) must not be reused once the client is admitted, or the browser
                 # would keep talking to the portal in that site's name. On a LAN a connection is cheap.

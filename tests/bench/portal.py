@@ -1,5 +1,6 @@
 """The portal as clients see it: latency under an open-loop load with 5,000 registered clients (against 5),
-gunicorn's memory after it, and the weight of the client page with everything it loads."""
+and beside 200 slow connections; gunicorn's memory after it; the weight of the client page with
+everything it loads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import math
 import os
 import resource
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +34,10 @@ PATHS = ("/api/me", "/")
 ROUNDS = 2  # of (5,000 clients, 5 clients), alternating
 IDLE = 2 * Config.poll_interval  # s: hotspotd's own CPU (polls), before the load
 CAP = 10**10  # every client capped (never reached): a quota and two chains each in the kernel
+SLOW_CLIENT = "slow"  # a lab client that holds SLOW connections open, dribbling half a request
+SLOW = 200
+SLOW_ADDRESSES = 10  # SLOW / 10 = 20 connections an address: under the portal's per-address cap
+SLOW_INTERVAL = 3.0  # s between two bytes of a slow connection
 
 
 CPU_KEYS = ("portal_cpu_percent", "hotspotd_cpu_percent", "hotspotd_idle_cpu_percent", "load_cpu_percent",
@@ -147,10 +154,39 @@ def _summary(results: list[dict]) -> dict:
     }
 
 
-def _one(synthetic: int) -> dict:
-    """A lab with the load clients, hotspotd with `synthetic` more clients in its database, the load."""
-    with Lab(clients=LAB_CLIENTS) as lab:
+def _slow_start(lab: Lab, d: Hotspotd) -> subprocess.Popen:
+    """SLOW connections from SLOW_CLIENT's SLOW_ADDRESSES addresses that send half a request and a byte
+    every SLOW_INTERVAL s, each opened again when the portal cuts it (at its deadline): a slowloris."""
+    c = lab.clients[SLOW_CLIENT]
+    argv = [sys.executable, "-m", "tests.bench.slowload", "--host", lab.router4, "--port",
+            str(d.config.portal_port), "--connections", str(SLOW), "--interval", str(SLOW_INTERVAL),
+            "--duration", "600", "--reconnect"]
+    for k in range(SLOW_ADDRESSES):
+        address = f"10.77.0.{210 + k}"  # outside the DHCP pool
+        lab.run(c.ns, "ip", "addr", "add", f"{address}/24", "dev", c.dev)
+        argv += ["--source", address]
+    p = lab.popen(c, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    ready = json.loads(p.stdout.readline() if select.select([p.stdout], [], [], 60)[0] else "{}")
+    if ready.get("opened") != SLOW:
+        p.kill()
+        raise RuntimeError(f"the slow connections did not open: {ready} {p.stderr.read()[-500:]}")
+    return p
+
+
+def _slow_stop(p: subprocess.Popen) -> dict:
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    if p.returncode:
+        raise RuntimeError(f"slowload exited {p.returncode}: {err.strip()[-500:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _one(synthetic: int, slow: bool = False, extra_clients: tuple[str, ...] = ()) -> dict:
+    """A lab with the load clients, hotspotd with `synthetic` more clients in its database, the load
+    (with `slow`: beside SLOW slow connections)."""
+    with Lab(clients=LAB_CLIENTS + extra_clients) as lab:
         d, info = _start_hotspotd(lab, synthetic)
+        slowload = None
         try:
             d.wait_portal("c1", timeout=30)
             for c in LAB_CLIENTS:
@@ -159,6 +195,8 @@ def _one(synthetic: int) -> dict:
             quotas = _quotas(d)
             log(f"{registered} clients registered, {quotas} quotas in the kernel; "
                 f"{RATE:g} requests/s for {WARMUP:g}+{DURATION:g} s")
+            if slow:
+                slowload = _slow_start(lab, d)
             hpid = int((Path(d.config.run_dir) / "hotspotd.pid").read_text())
             watched = {"hotspotd": [hpid], "portal": d.portal_pids()}
             idle0, t0 = cpu_seconds(hpid), time.monotonic()
@@ -181,8 +219,11 @@ def _one(synthetic: int) -> dict:
                 log(f"the portal's processes changed during the load: {watched['portal']} -> {pids}")
             vm = {pid: proc_vm(pid) for pid in pids}
             pss = {pid: _pss(pid) for pid in pids}
+            slow_stats = _slow_stop(slowload) if slowload else None
             errors = [ln for ln in d.log().splitlines() if "ERROR" in ln or "Traceback" in ln]
         finally:
+            if slowload and slowload.poll() is None:
+                slowload.kill()
             rc = d.stop(timeout=30)
     if errors:
         log("hotspotd errors:\n" + "\n".join(errors[-10:]))
@@ -195,7 +236,7 @@ def _one(synthetic: int) -> dict:
             "pss_kb": sum(pss.values()),
             "rss_kb_each": [v.get("VmRSS", 0) for v in vm.values()],
             "hwm_kb": sum(v.get("VmHWM", 0) for v in vm.values()),
-            "daemon_errors": len(errors), "exit_code": rc}
+            "daemon_errors": len(errors), "exit_code": rc, "slow": slow_stats}
 
 
 def run_portal(rounds: int = ROUNDS) -> None:
@@ -245,8 +286,9 @@ def run_portal(rounds: int = ROUNDS) -> None:
                f"time, so queueing counts), {WARMUP:g} s warm-up then {DURATION:g} s measured. "
                f"With {SYNTHETIC} synthetic clients (make_db, all capped: kernel quotas and chains) "
                f"plus the lab clients registered, against only the {len(LAB_CLIENTS)} lab clients "
-               "(p99_ms_5), each in a fresh lab, alternating. gunicorn as hotspotd runs it (gthread, "
-               f"1 worker); hotspotd polls every {Config.poll_interval:g} s (the shipped default). The "
+               "(p99_ms_5), each in a fresh lab, alternating. gunicorn as hotspotd runs it (one "
+               f"hotspot.portal_worker, 4 app threads); hotspotd polls every {Config.poll_interval:g} s "
+               "(the shipped default). The "
                "load generators share the box's CPUs with the portal and hotspotd; send_lag is how late "
                "a generator sent (every thread busy, or no CPU: included in the latency); cpu_percent "
                "(of one CPU) over the load: gunicorn, hotspotd (answering the portal's socket and "
@@ -265,6 +307,53 @@ def run_portal(rounds: int = ROUNDS) -> None:
                "peak = sum of VmHWM; rss_mb_5: the same after the load with the lab clients only. "
                "The worker is forked from the master, which never imports Flask."))
 
+
+def run_portal_slow(rounds: int = ROUNDS) -> None:
+    """portal_p99_ms_slow: the portal_p99_ms load (5,000 registered) while SLOW connections dribble half
+    a request, against the same load without them, alternating, each in a fresh lab."""
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    for _ in range(rounds):
+        for slow in (True, False):
+            runs[slow].append(_one(SYNTHETIC, slow=slow, extra_clients=(SLOW_CLIENT,)))
+    slow, quiet = runs[True], runs[False]
+
+    def pooled(rs: list[dict], p: float) -> float | None:
+        return _pct([x for r in rs for x in r["samples"]], p)
+
+    def ms(x):
+        return rnd(x, 2)
+
+    p99, p99_quiet = pooled(slow, 99), pooled(quiet, 99)
+    last = slow[-1]
+    stats = [r["slow"] for r in slow]
+    log(f"slow connections: {stats}")
+    emit("portal_p99_ms_slow", ms(p99), "ms", goal=50, p50=ms(pooled(slow, 50)), p90=ms(pooled(slow, 90)),
+         max=ms(max(x for r in slow for x in r["samples"])), p99_by_path=last["p99_by_path"],
+         rate=rnd(median([r["rate"] for r in slow]), 1), target_rate=RATE,
+         requests=sum(r["ok"] + r["errors"] for r in slow), errors=sum(r["errors"] for r in slow),
+         error_samples=last["error_samples"], registered=last["registered"],
+         p99_ms_quiet=ms(p99_quiet), p50_ms_quiet=ms(pooled(quiet, 50)),
+         errors_quiet=sum(r["errors"] for r in quiet),
+         ratio_slow_vs_quiet=rnd(p99 / p99_quiet, 3) if p99 and p99_quiet else None,
+         rounds_p99_ms=[ms(r["p99"]) for r in slow], rounds_p99_ms_quiet=[ms(r["p99"]) for r in quiet],
+         slow_connections=SLOW, slow_addresses=SLOW_ADDRESSES, slow_interval_s=SLOW_INTERVAL,
+         slow_opened=[s["opened"] for s in stats], slow_cut=[s["closed_by_server"] for s in stats],
+         slow_open_at_end=[s["still_open"] for s in stats], slow_replies=stats[-1]["replies"],
+         slow_lifetime_s_median=[s["lifetime_s_median"] for s in stats],
+         pss_mb=round(last["pss_kb"] / 1024, 1), pss_mb_quiet=round(quiet[-1]["pss_kb"] / 1024, 1),
+         portal_restarted=any(r["portal_restarted"] for r in slow + quiet),
+         cpu_percent={k: last[k] for k in CPU_KEYS}, cpu_percent_quiet={k: quiet[-1][k] for k in CPU_KEYS},
+         send_lag_ms_p99=max(r["send_lag_ms_p99"] for r in slow + quiet),
+         worst_ms_by_second=last["worst_ms_by_second"],
+         daemon_errors=sum(r["daemon_errors"] for r in slow + quiet), loadavg=loadavg(),
+         note=(f"the portal_p99_ms load ({RATE:g} requests/s open loop from {len(LAB_CLIENTS)} lab clients, "
+               f"/api/me and / in turn, {SYNTHETIC} synthetic clients registered) while a further lab "
+               f"client holds {SLOW} connections to the portal from {SLOW_ADDRESSES} addresses (under the "
+               "per-address cap), each sending a request line and a Host header and then one byte of a "
+               f"header every {SLOW_INTERVAL:g} s, never ending it, and opening again whenever the portal "
+               "cuts it at its deadline (slow_cut: how many it cut, with a 408); against the same load "
+               "and lab without them (p99_ms_quiet), alternating. pss_mb: the portal's processes after "
+               "the load, slow connections still open."))
 
 # -- page weight ------------------------------------------------------------------------------------------
 
