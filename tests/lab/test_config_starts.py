@@ -37,6 +37,7 @@ def _values(lab, d: Hotspotd, pki: dict) -> dict:
         "run_dir": pick(str(home / "run"), str(home / "run2")),
         "poll_interval": pick("0.2", "0.5", "1", "2"),
         "commit_interval": pick("10", "60", "600", "86400"),
+        "client_retention": pick("none", "0", "1h", "90d", "2w"),
         "portal_port": pick("0", "8080", "18080"),
         "auth": pick("none", "click", "voucher"),
         "session_timeout": pick(*durations),
