@@ -144,6 +144,10 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     o.go("/admin/alerts/test", form={"channel": "webhook"}, want=303)
     d.lab.wait_for(lambda: _lines(hooks), 10, "the test message at the webhook")
 
+    o.go("/admin/clients/<mac>/forget", f"/admin/clients/{victim}/forget", {}, 303)
+    after = {c["mac"]: c for c in d.json("clients")}
+    assert victim not in after or after[victim]["cap"] != 10**9  # gone, or found again as a new device
+
     o.go("/admin/logout", form={}, want=303)
     status, head, _ = o.request("/admin/clients")
     assert status == 302 and "/admin/login" in head
