@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -70,11 +71,13 @@ def step(d: webdriver.Chrome, s: dict):
     elif "accept" in s:
         WebDriverWait(d, timeout).until(ec.alert_is_present()).accept()
     elif "wait" in s:
+        # A page that is replaced while it is read (a form's redirect, the page's own refresh) answers
+        # "node does not belong to the document" once: look again until the timeout.
+        wait = WebDriverWait(d, timeout, ignored_exceptions=(WebDriverException,))
         if "text" in s:
-            WebDriverWait(d, timeout).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, s["wait"]),
-                                                                             s["text"]))
+            wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, s["wait"]), s["text"]))
         else:
-            WebDriverWait(d, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, s["wait"])))
+            wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, s["wait"])))
     elif "text" in s:
         return d.find_element(By.CSS_SELECTOR, s["text"]).text
     elif "count" in s:
