@@ -33,7 +33,7 @@ test: setup lint
 	$(PY) -m pytest -q tests/unit tests/lab tests/browser
 
 demo: setup
-	$(PY) -m hotspot.lab.demo
+	$(PY) -m lab.demo
 
 bench: setup
 	$(PY) -m tests.bench.run

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
-from hotspot.config import DEFAULT_PATH, ConfigError, load
-from hotspot.history import resolve
-from hotspot.units import (
+from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.core.config import DEFAULT_PATH, ConfigError, load
+from hotspot.core.units import (
     InvalidValue,
     check_when,
     format_bytes,
@@ -36,7 +36,7 @@ from hotspot.units import (
     parse_rate_or_none,
     parse_size,
 )
-from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.history.buckets import resolve
 
 
 class ExitStatus(enum.IntEnum):
@@ -232,8 +232,8 @@ Exit status: 0 ok, 1 the trace cannot be read, 2 a bad argument or trace line (F
 
 
 def _forecast_trace(ns, env: Environment) -> ExitStatus:
-    """hotspotctl forecast: hotspot.trace does the work; here only the arguments and the printing."""
-    from hotspot import trace
+    """hotspotctl forecast: hotspot.forecast.trace does the work; here only the arguments and the printing."""
+    from hotspot.forecast import trace
 
     try:
         at = trace.parse_time(ns.at, what="--at")
@@ -282,7 +282,7 @@ def _value(ns):
     if ns.command == "voucher" and ns.voucher_command == "revoke":
         return parse_code(ns.code)
     if ns.command == "destination":
-        from hotspot.ghost_watch import parse_destination
+        from hotspot.ghost.watch import parse_destination
 
         parse_destination(ns.destination)  # checked here: a bad one fails before anything is opened
     if ns.command == "apps":
@@ -410,7 +410,7 @@ def _detail(c: dict) -> str:
         ("first seen", c["first_seen"] or "-"), ("last seen", c["last_seen"] or "-"),
     ]
     f = c.get("forecast")
-    if f:  # the period's likely total, its 80 % range, when the cap is likely reached (hotspot.forecast)
+    if f:  # the period's likely total, its 80 % range, when the cap is likely reached (forecast.model)
         rows.append(("forecast", f"{_forecast_text(f['period_end_bytes'], f['low'], f['high'])} by the "
                      f"period's end" + (f"; cap reached {f['cap_hit_at']}" if f["cap_hit_at"] else "")))
     return "\n".join(f"{k + ':':<11} {v}" for k, v in rows)
@@ -598,7 +598,7 @@ def _modem_lines(m: dict | None, plan: dict) -> list[str]:
 
 
 def cmd_plan(hs, ns, value, env):
-    from hotspot.config import write_settings
+    from hotspot.core.config import write_settings
 
     if ns.plan_command == "topup":
         p = hs.plan_topup(value)
@@ -620,10 +620,11 @@ def cmd_plan(hs, ns, value, env):
 
 
 def cmd_alerts(hs, ns, _v, env):
-    from hotspot import alerts, outbox
+    from hotspot.alerts import outbox
+    from hotspot.alerts import points as alerts
 
     if ns.alerts_command == "test":
-        from hotspot.modem import send_sms
+        from hotspot.uplink.modem import send_sms
 
         box = outbox.Outbox(hs.store.path, alerts.channels_of(hs.cfg, send_sms))
         try:
@@ -697,7 +698,7 @@ def cmd_teardown(hs, ns, _v, env):
 
 
 def cmd_passwd(hs, ns, _v, env):
-    from hotspot.admin_auth import check_new_password, set_password
+    from hotspot.admin.auth import check_new_password, set_password
 
     if env.stdin.isatty():
         import getpass

@@ -16,11 +16,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot import alerts, apps, forecasts, outbox, policy, reports, retention
-from hotspot.config import Config
-from hotspot.conntrack import drop_redirected, remark
-from hotspot.metered import active_uplink
-from hotspot.nft import (
+from hotspot.alerts import outbox, reports
+from hotspot.alerts import points as alerts
+from hotspot.apps import usage as apps
+from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
+from hotspot.clients import policy, retention
+from hotspot.core.clock import bounds, trusted_now
+from hotspot.core.config import Config
+from hotspot.core.store import Client, Store, Voucher
+from hotspot.core.store import counted_since as _delta
+from hotspot.core.units import InvalidValue, format_duration, iso
+from hotspot.forecast import from_history as forecasts
+from hotspot.kernel.conntrack import drop_redirected, remark
+from hotspot.kernel.nft import (
     ROUTER,
     TABLE,
     UNREGISTERED,
@@ -34,13 +42,9 @@ from hotspot.nft import (
     quota_name,
     voucher_quota_name,
 )
-from hotspot.period import bounds, trusted_now
-from hotspot.plan_keeper import PlanKeeper, guard_of, guard_shaping
-from hotspot.shaper import MAX_CLIENT_ID, Shaper, ShaperError
-from hotspot.store import Client, Store, Voucher
-from hotspot.store import counted_since as _delta
-from hotspot.units import InvalidValue, format_duration, iso
-from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
+from hotspot.kernel.tc import MAX_CLIENT_ID, Shaper, ShaperError
+from hotspot.plan.keeper import PlanKeeper, guard_of, guard_shaping
+from hotspot.uplink.metered import active_uplink
 
 log = logging.getLogger("hotspot")
 
@@ -282,7 +286,7 @@ class Hotspot:
         None without ModemManager or a modem."""
         if self.modem_info is not None or not self.cfg.modem:
             return self.modem_info
-        from hotspot.modem import ModemError, read
+        from hotspot.uplink.modem import ModemError, read
 
         try:
             m = read(timeout=1.0)
@@ -290,7 +294,7 @@ class Hotspot:
             return {"error": str(e)}
         return m.as_dict() if m else None
 
-    # -- usage history (hotspot/usage.py, hotspot/history.py) -------------------------------------
+    # -- usage history (hotspot/history) --------------------------------------------------------
 
     def usage_history(self, subject: str, by: str = "hour", since=None, until=None) -> dict:
         """A client's (a MAC) or the plan's ("plan": every client and the router) usage by hour,
@@ -307,7 +311,7 @@ class Hotspot:
         self._compaction = self._history().compact(getattr(self, "_compaction", None), budget)
 
     def _history(self):
-        from hotspot.usage import history_over
+        from hotspot.history.usage import history_over
 
         return history_over(self.store, self.cfg, self.clock(), self.period()[0], self.plan.cycle())
 
@@ -625,11 +629,11 @@ class Hotspot:
                 self.nft.delete_quotas([voucher_quota_name(v.id)])
         return self.voucher(code)
 
-    # -- ghost traffic (hotspot.ghost_watch) ---------------------------------------------------
+    # -- ghost traffic (hotspot.ghost.watch) ---------------------------------------------------
 
     def ghost_events(self, mac: str | None = None, since: float = 0) -> list[dict]:
         """Ghost-traffic events, newest first: one client's, or everyone's."""
-        from hotspot import ghost_watch
+        from hotspot.ghost import watch as ghost_watch
 
         cid = self.find(mac).id if mac else None
         return ghost_watch.events(self.store.db, cid, since)
@@ -645,7 +649,7 @@ class Hotspot:
     def ghost(self, mac: str) -> dict:
         """What a client's page and the admin UI show of it: its events of the last day and the
         destinations it blocked."""
-        from hotspot.ghost_watch import BANNER_SECONDS
+        from hotspot.ghost.watch import BANNER_SECONDS
 
         return {"mac": mac, "events": self.ghost_events(mac, since=self.clock() - BANNER_SECONDS),
                 "blocked": self.blocked_destinations(mac)}
@@ -655,8 +659,8 @@ class Hotspot:
         name blocks the addresses the snooper saw it have (live answers), and says which. `by_device`:
         the device blocked it itself (so it may unblock it); the owner's block of an address the
         device blocked makes it the owner's."""
-        from hotspot.dnsnames import addresses_for
-        from hotspot.ghost_watch import MAX_BLOCKED, parse_destination
+        from hotspot.apps.snoop.names import addresses_for
+        from hotspot.ghost.watch import MAX_BLOCKED, parse_destination
 
         addr, name = parse_destination(target)
         now = self.clock()
@@ -687,7 +691,7 @@ class Hotspot:
         """Let a client reach a blocked address again (or every address blocked by that name).
         `by_device`: the device asks, and may lift only blocks it set itself; if any of them is the
         owner's, nothing changes."""
-        from hotspot.ghost_watch import parse_destination
+        from hotspot.ghost.watch import parse_destination
 
         addr, name = parse_destination(target)
         with self.store.transaction():
@@ -746,7 +750,7 @@ class Hotspot:
         """A device opts in (True) or out (False) of the update guard, or follows the default (None)."""
         return self._change(mac, update_guard=choice)
 
-    # -- devices that leave (hotspot/retention.py) -----------------------------------------------
+    # -- devices that leave (hotspot/clients/retention.py) -----------------------------------------------
 
     def forget(self, mac: str) -> dict:
         """Erase a device now, whatever its idle time (hotspotctl forget, the admin UI): as
@@ -758,7 +762,7 @@ class Hotspot:
 
     def retain(self, limit: int = retention.STEP) -> list[dict]:
         """hotspotd's poll: forget up to `limit` devices that had no traffic for client_retention,
-        the longest idle first (hotspot.retention says which); what forget returns for each. A
+        the longest idle first (hotspot.clients.retention says which); what forget returns for each. A
         clock behind the last trusted time forgets nobody: nothing is surely idle then."""
         if self.cfg.client_retention is None:
             return []
@@ -791,7 +795,7 @@ class Hotspot:
             clients = self.store.clients_by_id([c.id for c in clients])  # with the bytes just filed
         else:
             self._scrub_later([c.id for c in clients])
-        from hotspot import ghost_watch
+        from hotspot.ghost import watch as ghost_watch
 
         done = []
         for c in clients:
@@ -947,7 +951,7 @@ class Hotspot:
         self.shaper.set_classes(classes)
 
     def trusted_time(self) -> float:
-        """The time to file usage at (hotspot.period.trusted_now). While the wall clock is behind the
+        """The time to file usage at (hotspot.core.clock.trusted_now). While the wall clock is behind the
         last trusted time (a router without a real-time clock, before NTP syncs), time goes on from
         there by the monotonic clock, which no step of the wall clock moves: an hour's bytes stay in
         their hour, and a period ends when it really does."""
@@ -1018,7 +1022,7 @@ class Hotspot:
             log.info("%d bytes from clients not registered yet", delta)
         return delta
 
-    # -- devices not registered yet: counted from their first byte (hotspot.nft: unreg_*) ----------
+    # -- devices not registered yet: counted from their first byte (nft/hotspot.nft: unreg_*) ----------
 
     def _tally_unregistered(self, readings: dict[tuple[str, str], int], now: float) -> None:
         """Take in the kernel's per-device counters of unregistered devices (the caller holds a
@@ -1220,7 +1224,7 @@ class Hotspot:
         return self.plan.view(pending, objs)
 
     def check_alerts(self, channels: list[str]) -> list:
-        """hotspotd's poll: fire the alert points the plan and the clients reached (hotspot.alerts),
+        """hotspotd's poll: fire the alert points the plan and the clients reached (hotspot.alerts.points),
         queueing their notifications to `channels`. Usage is the database's, or a kernel quota's
         where it is ahead (it counts the packet it dropped at the cap)."""
         if not self.cfg.alert_at:
@@ -1265,7 +1269,7 @@ class Hotspot:
 
     def report_if_due(self, channels: list[str]) -> bool:
         """hotspotd's poll: queue the daily or weekly usage report to `channels` when its time came
-        (hotspot.reports); True if one was queued."""
+        (hotspot.alerts.reports); True if one was queued."""
         if self.cfg.report == "none":
             return False
         now = self.clock()
@@ -1287,7 +1291,7 @@ class Hotspot:
     def report(self, at: float):
         """The usage report for the day or week before `at`, as a Message (with the modem as
         hotspotd last read it)."""
-        from hotspot.report import build_report
+        from hotspot.alerts.report_email import build_report
 
         start, end = reports.span(at, self.cfg.report)
         objs = self.live_objects()

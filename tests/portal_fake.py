@@ -12,8 +12,8 @@ import copy
 import secrets
 from datetime import datetime, timedelta
 
-from hotspot.portal.backend import BackendError, NotAClient, NotAdmin, VoucherRefused, check_backend
-from hotspot.units import (
+from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.core.units import (
     InvalidValue,
     parse_cap,
     parse_duration,
@@ -21,7 +21,7 @@ from hotspot.units import (
     parse_rate_or_none,
     parse_size,
 )
-from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.portal.backend import BackendError, NotAClient, NotAdmin, VoucherRefused, check_backend
 
 NOW = datetime(2026, 11, 22, 14, 30)
 PERIOD_START, PERIOD_END = datetime(2026, 11, 1), datetime(2026, 12, 1)
@@ -88,8 +88,8 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
 
 
 def fake_apps(up: int, down: int, seed: int) -> list[dict]:
-    """A client's bytes per app category (hotspot.apps.breakdown's shape), deterministic per seed."""
-    from hotspot.apps import breakdown
+    """A client's bytes per app category (hotspot.apps.usage.breakdown's shape), deterministic per seed."""
+    from hotspot.apps.usage import breakdown
 
     shares = {"video": 0.42, "social": 0.18, "messaging": 0.05, "maps": 0.02,
               "updates": 0.08 + seed % 3 * 0.03, "backup": 0.04, "games": 0.0 if seed % 2 else 0.06}
@@ -305,8 +305,8 @@ class FakeHistoryConfig:
 def history_store(clients):
     """A Store in memory with 15 months of each client's usage: evenings and weekends heavier, a
     little every night, nothing on some days; compacted as hotspotd would by NOW."""
-    from hotspot.store import Store
-    from hotspot.usage import Compaction, UsageHistory
+    from hotspot.core.store import Store
+    from hotspot.history.usage import Compaction, UsageHistory
 
     store = Store(":memory:")
     end = int(NOW.timestamp()) // 3600 * 3600
@@ -545,7 +545,7 @@ class FakeBackend:
 
     def _ghost(self, c: dict, action: str, destination, by_client: bool) -> None:
         """As hotspotd: the device lifts only what it set itself (its pause, its own destinations)."""
-        from hotspot.ghost_watch import parse_destination
+        from hotspot.ghost.watch import parse_destination
 
         g = c["ghost"]
         if action in ("block", "unblock"):
@@ -680,7 +680,7 @@ class FakeBackend:
 
     def apps(self, *, session) -> dict:
         self._owner(session)
-        from hotspot.apps import by_category
+        from hotspot.apps.usage import by_category
 
         self.calls.append(("apps",))
         rows = [{"mac": c["mac"], "name": c["hostname"], "update_guard": c["update_guard"],
@@ -695,7 +695,7 @@ class FakeBackend:
         return _HISTORY[key]
 
     def _history(self, cid, by, since, until) -> dict:
-        from hotspot.usage import UsageHistory
+        from hotspot.history.usage import UsageHistory
 
         if by not in ("hour", "day", "month"):
             raise BackendError("by must be hour, day or month")

@@ -25,11 +25,8 @@ from flask import (
     url_for,
 )
 
-from hotspot.portal.app import backend, owner, portal_base
-from hotspot.portal.backend import BackendError, NotAdmin
-from hotspot.portal.i18n import _, format_datetime, format_rate, format_size, ngettext
-from hotspot.portal.views import admin_row, plan_summary, state_label
-from hotspot.units import (
+from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.core.units import (
     InvalidValue,
     parse_cap,
     parse_duration,
@@ -38,7 +35,10 @@ from hotspot.units import (
     parse_rate_or_none,
     parse_size,
 )
-from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.portal.app import backend, owner, portal_base
+from hotspot.portal.backend import BackendError, NotAdmin
+from hotspot.portal.i18n import _, format_datetime, format_rate, format_size, ngettext
+from hotspot.portal.views import admin_row, plan_summary, state_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -42,7 +42,7 @@ device itself (`me`) its DHCP hostname only, and no `alias`):
     days: [{"day": "YYYY-MM-DD", "bytes": int}] every day of the period so far
     forecast: {"period_end_bytes": int the likely total, "low", "high": int its 80 % range, "cap_hit_at":
         ISO | None when the cap is likely reached (before period_end), "cap_hit_earliest",
-        "cap_hit_latest": ISO | None the same at the range's high and low} (hotspot.forecast: the
+        "cap_hit_latest": ISO | None the same at the range's high and low} (hotspot.forecast.model: the
         recent level and the device's weekday and hour pattern)
     admitted: bool; auth: "none" | "click" | "voucher"; voucher: code or None
     voucher_bytes: the voucher's data (None: no limit), voucher_used: what all its devices used,
@@ -57,15 +57,15 @@ device itself (`me`) its DHCP hostname only, and no `alias`):
         (None: no such point), "alert_point": the highest alert point of the plan passed or None,
         "next_level": the next level that would hold it back or None, "next_at_percent": its point,
         "cycle_end": ISO | None, "renews": False for a pass}
-    ghost: ghost traffic (hotspot.ghost_watch): {"events": [{"id", "kind": "upload" | "unusual_hour" |
+    ghost: ghost traffic (hotspot.ghost.watch): {"events": [{"id", "kind": "upload" | "unusual_hour" |
         "idle", "start", "end", "fired": ISO, "bytes_up", "bytes_down", "bytes_total", "destinations":
         [{"addr", "name": DNS name or None, "up", "down"}], ...}] of the last day, newest first, at
         most 3; "blocked": [{"addr", "name", "by": "owner" | "device"}] the destinations its chains
         drop and who blocked each (the device may unblock only its own); "self_paused": bool,
         it paused itself from its page (so it may resume from there)}
 `client` adds: history: [{"hour": ISO, "up": int, "down": int}] for the last 7 days.
-The client view (`me`, `client`) also has (which apps use the data, hotspot/apps.py):
-    apps: [{"category": one of hotspot.categories.CATEGORIES or "other", "bytes_up", "bytes_down",
+The client view (`me`, `client`) also has (which apps use the data, hotspot/apps/usage.py):
+    apps: [{"category": one of hotspot.apps.categories.CATEGORIES or "other", "bytes_up", "bytes_down",
         "bytes_total", "percent": float share of the total}] this period, largest first
     update_guard: bool (the guard holds back its chosen categories while metered),
     update_guard_choice: True | False (the device's own choice) | None (the default),
@@ -82,7 +82,7 @@ plan (`plan`): {"plan": status()["plan"] (the plan's fields flattened: plan_quot
     router_up, router_down, roaming, guard: {"state",
     "limits": {level: bytes | None}, "throttle_rate", "exempt": [mac]}), "uplink": status()["uplink"],
     "exempt": [{"mac", "name"}], "modem": dict (only when hotspotd reads a modem: status()["modem"],
-    hotspot.modem.Modem.as_dict() or {"error": one line}; views.modem_facts reads it)}
+    hotspot.uplink.modem.Modem.as_dict() or {"error": one line}; views.modem_facts reads it)}
 
 alerts (`alerts`): {"alerts": [{"id", "kind": "plan" | "client", "subject": "plan" or a MAC, "name":
     the client's name or None, "period": ISO, "point": percent, "fired": ISO, "used", "allowance"}],
@@ -91,7 +91,7 @@ alerts (`alerts`): {"alerts": [{"id", "kind": "plan" | "client", "subject": "pla
     "channels": [{"name": "webhook" | "email" | "sms", "target": where it goes, "ready": bool}]},
     newest first
 
-history (`me_history`, `history`), as UsageHistory.query (hotspot/usage.py): {"by": "hour" | "day" |
+history (`me_history`, `history`), as UsageHistory.query (hotspot/history/usage.py): {"by": "hour" | "day" |
     "month", "now": ISO (the router's), "from": ISO, "to": ISO (the buckets' range, [from, to)),
     "hourly_from": ISO (hours are kept from here on: finer questions before it are refused),
     "daily_from": ISO (days likewise), "rows": [{"start": ISO, "end": ISO, "bytes_up", "bytes_down",

@@ -1,6 +1,6 @@
 """The forecast in words and as a band, for the client page, the admin client page and the plan:
 "1.2–1.6 GB by 1 Dec, likely 1.4 GB", and when a cap or the plan is likely reached. The range is the
-forecaster's 80 % range (hotspot.forecast); the pages draw it with the macro in _forecast.html."""
+forecaster's 80 % range (hotspot.forecast.model); the pages draw it with the macro in _forecast.html."""
 
 from __future__ import annotations
 

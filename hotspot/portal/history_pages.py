@@ -8,6 +8,7 @@ import time
 
 from flask import abort, current_app, jsonify, request
 
+from hotspot.core.units import InvalidValue, parse_mac
 from hotspot.portal import client
 from hotspot.portal.admin import bp as admin_bp
 from hotspot.portal.admin import login_required
@@ -15,7 +16,6 @@ from hotspot.portal.app import backend, owner
 from hotspot.portal.backend import BackendError, NotAClient
 from hotspot.portal.i18n import _, get_locale
 from hotspot.portal.insights import history_card
-from hotspot.units import InvalidValue, parse_mac
 
 
 def _fetcher(subject: str):

@@ -15,9 +15,9 @@ import math
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from hotspot.core.units import MAX_YEAR, MIN_YEAR
 from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_date, format_size, get_locale
-from hotspot.units import MAX_YEAR, MIN_YEAR
 
 LEVELS = 5
 TREND_WEEKS = 26  # a longer range is drawn by month
@@ -68,7 +68,7 @@ def _written_day(text) -> date | None:
 
 
 def _day(text) -> date | None:
-    """A YYYY-MM-DD in the years a date may name (hotspot/units.py), else None: the day after it,
+    """A YYYY-MM-DD in the years a date may name (hotspot/core/units.py), else None: the day after it,
     the month around it, are still dates."""
     d = _written_day(text)
     return d if d is not None and date(MIN_YEAR, 1, 1) <= d <= date(MAX_YEAR, 12, 31) else None

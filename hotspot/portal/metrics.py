@@ -118,7 +118,7 @@ def plan_families(plan: dict) -> list[str]:
                        "top-ups included.", [("", plan["allowance"])])
     if plan.get("forecast_end_bytes") is not None:
         out += _family("hotspot_plan_forecast_bytes", "gauge", "Bytes likely used by the cycle's end "
-                       "(hotspot.forecast).", [("", plan["forecast_end_bytes"])])
+                       "(hotspot.forecast.model).", [("", plan["forecast_end_bytes"])])
     if plan.get("forecast_low") is not None and plan.get("forecast_high") is not None:
         out += _family("hotspot_plan_forecast_range_bytes", "gauge", "The forecast's 80 % range for the "
                        "cycle's end.", [('{bound="low"}', plan["forecast_low"]),

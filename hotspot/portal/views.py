@@ -6,7 +6,7 @@ one place and the scripts only place finished text (with textContent) and draw c
 
 from __future__ import annotations
 
-from hotspot.plan import LEVELS
+from hotspot.plan.model import LEVELS
 from hotspot.portal import forecast_view
 from hotspot.portal.i18n import (
     _,
@@ -358,7 +358,7 @@ MODEM = ("operator", "technology", "signal", "rsrp", "roaming", "rx_bytes", "tx_
 
 
 def modem_facts(m) -> dict | None:
-    """The modem's figures (status()["modem"], hotspot.modem.Modem.as_dict()) with every key of MODEM
+    """The modem's figures (status()["modem"], hotspot.uplink.modem.Modem.as_dict()) with every key of MODEM
     present, None where unknown; None when hotspotd reads no modem. Short names are taken too
     (operator, technology, signal, signal_dbm, a bearer's {"rx_bytes", "tx_bytes"} under "bearer")."""
     if not isinstance(m, dict):

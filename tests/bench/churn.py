@@ -10,8 +10,8 @@ the database holds their history only.
 
 from __future__ import annotations
 
-from hotspot.config import Config
-from hotspot.lab import Lab
+from hotspot.core.config import Config
+from lab import Lab
 from tests.bench.common import emit, log, nsjob
 
 MACS = 100_000

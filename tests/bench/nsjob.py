@@ -21,7 +21,7 @@ def load_ours(args: dict) -> dict:
     (last ids), each with a quota (never reached) so every packet also passes a quota rule, and the
     plan guard's three quotas (unless "guard": false). With "hook": false the hook chains are left out
     (the table is loaded but sees no packet)."""
-    from hotspot import nft as hn
+    from hotspot.kernel import nft as hn
 
     t0 = time.monotonic()
     nft = hn.Nft()
@@ -41,7 +41,7 @@ def load_ours(args: dict) -> dict:
 
 
 def _config(args: dict):
-    from hotspot.config import Config, load
+    from hotspot.core.config import Config, load
 
     if "config" in args:
         return load(args["config"])
@@ -106,8 +106,8 @@ def _kernel_with_bytes(hs, clients) -> int:
     """Build the table and add the clients' chains as Nft.add_clients does, but with their counter
     rules already holding bytes (so every client has something to account at each poll); returns the
     table handle."""
-    from hotspot import nft as hn
-    from hotspot import policy
+    from hotspot.clients import policy
+    from hotspot.kernel import nft as hn
 
     def obj(kind, name, **extra):
         return {kind: {"family": hn.FAMILY, "table": hn.TABLE, "name": name, **extra}}
@@ -149,7 +149,7 @@ def poll(args: dict) -> dict:
     import io
     import pstats
 
-    from hotspot.daemon import Daemon
+    from hotspot.daemon.loop import Daemon
     from hotspot.service import Hotspot
 
     cfg = _config(args)
@@ -316,8 +316,8 @@ class Netlink:
 def _expected(cfg) -> dict:
     """What the table must hold for the clients in the database: rules per client chain, quotas, map
     elements, tc classes."""
-    from hotspot import policy
-    from hotspot.nft import chain_names, client_rules
+    from hotspot.clients import policy
+    from hotspot.kernel.nft import chain_names, client_rules
     from hotspot.service import Hotspot
 
     hs = Hotspot(cfg)
@@ -343,7 +343,7 @@ def _complete(cfg, nl: Netlink, want: dict) -> list[str]:
 
     import nftables
 
-    from hotspot.nft import TABLE, dump_quotas
+    from hotspot.kernel.nft import TABLE, dump_quotas
 
     problems = []
     have = nl.rules_per_chain(TABLE)
@@ -383,8 +383,8 @@ def flush_rebuild(args: dict) -> dict:
 
     import nftables
 
-    from hotspot.config import load
-    from hotspot.nft import TABLE
+    from hotspot.core.config import load
+    from hotspot.kernel.nft import TABLE
 
     cfg = load(args["config"])
     interval, timeout = args.get("interval", 0.001), args.get("timeout", 30)
@@ -450,9 +450,9 @@ def rebuild_profile(args: dict) -> dict:
     call; nested steps are also inside their callers)."""
     import nftables
 
-    import hotspot.nft as hn
-    from hotspot import policy
-    from hotspot.config import load
+    import hotspot.kernel.nft as hn
+    from hotspot.clients import policy
+    from hotspot.core.config import load
     from hotspot.service import Hotspot
 
     cfg = load(args["config"])

@@ -9,8 +9,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from hotspot.config import Threshold
-from hotspot.lab import CommandError
+from hotspot.core.config import Threshold
+from lab import CommandError
 from tests.browser.conftest import DESKTOP, PHONE, shot
 from tests.lab.conftest import register
 from tests.lab.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve

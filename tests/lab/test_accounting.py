@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 
 SIZE = 200_000_000
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.lab import Lab
+from lab import Lab
 from tests.lab.conftest import register
 
 WEBHOOK_PORT, SMTP_PORT = 18080, 18025
@@ -113,7 +113,7 @@ def test_alerts_fire_once_reach_webhook_and_email_and_survive_restarts(lab, star
 def test_the_daily_report_reaches_the_owner_by_email(lab, start_hotspotd):
     from email import message_from_string
 
-    from hotspot.reports import next_time
+    from hotspot.alerts.reports import next_time
 
     mails = Path(lab.dir) / "report-mails.jsonl"
     smtp = _serve(lab, SMTP, SMTP_PORT, mails)

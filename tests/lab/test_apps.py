@@ -12,9 +12,9 @@ import json
 import sys
 import time
 
-from hotspot import dnsnames
-from hotspot.lab import FREE_DEVICE, WAN_DEVICE, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from hotspot.apps.snoop import names as dnsnames
+from lab import FREE_DEVICE, WAN_DEVICE, Lab
+from lab.hotspotd import Hotspotd
 
 UPSTREAM4, UPSTREAM6 = Lab.server4, Lab.server6  # a DNS server on the lab's internet
 VIDEO4, VIDEO6, UPDATE4, PLAIN4 = "203.0.113.11", "2001:db8:ffff::11", "203.0.113.12", "203.0.113.13"

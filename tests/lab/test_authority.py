@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.lab import SERVER4
+from lab import SERVER4
 from tests.lab.conftest import register
 from tests.lab.test_portal_security import Browser
 

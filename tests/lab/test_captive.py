@@ -10,7 +10,7 @@ import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from hotspot.lab import CommandError
+from lab import CommandError
 from tests.lab.conftest import ECHO_PORT, HTTP_SCRIPT, OTHER_PORT, listening, register, serve
 
 PORTAL_PORT = 8080

@@ -9,9 +9,9 @@ import random
 import time
 from pathlib import Path
 
-from hotspot import categories
-from hotspot.config import _LISTS, _OPTIONS, ConfigError, load
-from hotspot.lab.hotspotd import Hotspotd
+from hotspot.apps import categories
+from hotspot.core.config import _LISTS, _OPTIONS, ConfigError, load
+from lab.hotspotd import Hotspotd
 from tests.lab.test_portal import _lab_ca
 
 SEED = 20240517

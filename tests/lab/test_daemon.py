@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotspot.lab.hotspotd import Hotspotd
+from lab.hotspotd import Hotspotd
 
 FIREWALL = """
 config defaults

@@ -6,8 +6,8 @@ import json
 import sys
 import time
 
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 
 
 def test_dhcp_and_static_clients_are_discovered_within_two_polls():
@@ -53,7 +53,7 @@ def test_hostile_hostname_is_cleaned_and_never_reaches_nft():
 
 NEIGHBOUR_PROBE = """
 import json, sys
-from hotspot.neighbours import mac_of, neighbours
+from hotspot.kernel.neighbours import mac_of, neighbours
 dev = sys.argv[1]
 print(json.dumps({"all": neighbours(dev), "of": {ip: mac_of(ip, dev) for ip in sys.argv[2:]}}))
 """

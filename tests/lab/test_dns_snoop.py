@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot import dnsnames
-from hotspot.lab import ROUTER_MAC
+from hotspot.apps.snoop import names as dnsnames
+from lab import ROUTER_MAC
 from tests.lab.conftest import ECHO_PORT, ECHO_SCRIPT, RESOLVER4, RESOLVER6, listening, router_resolver, serve
 
 CATEGORIES = "[video]\nvideo.test\n[updates]\nupdates.test\n"

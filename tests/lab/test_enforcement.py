@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from hotspot.lab import CommandError
+from lab import CommandError
 from tests.lab.conftest import register
 
 CAP = 10_000_000

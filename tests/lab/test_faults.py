@@ -16,8 +16,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hotspot.lab import CommandError, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import CommandError, Lab
+from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 
 
@@ -369,7 +369,7 @@ def _portal(d) -> bool:
 
 
 def _snooping(d) -> list[int]:
-    from hotspot.lab.hotspotd import _state
+    from lab.hotspotd import _state
 
     return [p for p in d.snoop_pids() if _state(p) != "T"]
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.lab.hotspotd import Hotspotd
+from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 from tests.lab.test_portal import _lab_ca
 

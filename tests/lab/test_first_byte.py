@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from hotspot.lab import CommandError, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import CommandError, Lab
+from lab.hotspotd import Hotspotd
 
 SIZE = 40_000_000
 CAP = 5_000_000

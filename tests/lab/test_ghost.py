@@ -8,8 +8,8 @@ import re
 import time
 from pathlib import Path
 
-from hotspot.lab import SERVER4, SERVER6
-from hotspot.store import Store
+from hotspot.core.store import Store
+from lab import SERVER4, SERVER6
 from tests.lab.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 
 OTHER4 = "203.0.113.20"  # a second server address on the lab's internet
@@ -27,7 +27,7 @@ def _quiet_history(d, mac: str, now: float) -> None:
 
 
 def test_background_upload_alerts_owner_and_client_blocks_the_destination(lab, start_hotspotd):
-    from hotspot.lab.hotspotd import Hotspotd
+    from lab.hotspotd import Hotspotd
 
     lab.run(lab.internet, "ip", "addr", "add", f"{OTHER4}/32", "dev", "lo")
     mac = lab.clients["c1"].mac

@@ -1,7 +1,8 @@
-"""The metered hint in the real kernel and with the real dnsmasq: hotspot.metered.active_uplink() follows
-the router's default route from one device to another, and DhcpHint puts DHCP option 43 ANDROID_METERED
-into the lab dnsmasq's --dhcp-optsfile, where a real DHCP client (udhcpc asking for option 43, as
-Android does) finds it at its next renewal, and finds it gone at the renewal after the switch."""
+"""The metered hint in the real kernel and with the real dnsmasq: hotspot.uplink.metered.active_uplink()
+follows the router's default route from one device to another, and DhcpHint puts DHCP option 43
+ANDROID_METERED into the lab dnsmasq's --dhcp-optsfile, where a real DHCP client (udhcpc asking for
+option 43, as Android does) finds it at its next renewal, and finds it gone at the renewal after the
+switch."""
 
 from __future__ import annotations
 
@@ -9,18 +10,18 @@ import json
 import os
 import sys
 
-from hotspot.lab import Lab
-from hotspot.metered import DhcpHint
+from hotspot.uplink.metered import DhcpHint
+from lab import Lab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 METERED, UNMETERED = "wan0", "wan9"  # the lab's own uplink and this test's second one (a veth pair)
 
-_ACTIVE = "import json, sys; from hotspot.metered import active_uplink; " \
+_ACTIVE = "import json, sys; from hotspot.uplink.metered import active_uplink; " \
           "print(json.dumps(active_uplink([sys.argv[1]], [sys.argv[2]])))"
 
 
 def active_uplink(lab: Lab) -> tuple[str | None, bool]:
-    """hotspot.metered.active_uplink() as hotspotd would run it: in the router's namespace."""
+    """hotspot.uplink.metered.active_uplink() as hotspotd would run it: in the router's namespace."""
     out = lab.run(lab.router, "env", f"PYTHONPATH={ROOT}", sys.executable, "-c", _ACTIVE, METERED, UNMETERED)
     dev, metered = json.loads(out.stdout)
     return dev, metered

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dbus
 import pytest
 
-from hotspot.config import Threshold
+from hotspot.core.config import Threshold
 from tests.lab.conftest import register
 from tests.modem_mock import BEARER, BUS_NAME, MODEM_3GPP, Bus, MockModemManager
 
@@ -22,7 +22,7 @@ def modem():
 
 
 def test_the_modem_shows_roaming_tightens_the_guard_and_alerts_go_by_sms(lab, modem, start_hotspotd):
-    from hotspot.lab.hotspotd import Hotspotd
+    from lab.hotspotd import Hotspotd
 
     bus, mm, path = modem
     d = Hotspotd(lab, plan_quota=100_000_000, roaming_block_at=Threshold(bytes=5_000_000),

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hotspot.lab import CommandError
+from lab import CommandError
 from tests.lab.conftest import register
 
 
@@ -24,7 +24,7 @@ def _received(lab, name) -> int:
 
 
 def test_rollover_at_the_boundary_resets_caps_and_keeps_history(lab, start_hotspotd):
-    from hotspot.lab.hotspotd import Hotspotd
+    from lab.hotspotd import Hotspotd
 
     d = Hotspotd(lab, period="daily", poll_interval=0.5, commit_interval=3600)
     midnight = _next_midnight()

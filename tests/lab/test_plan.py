@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.config import Threshold
-from hotspot.lab import FREE_DEVICE, CommandError, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from hotspot.core.config import Threshold
+from lab import FREE_DEVICE, CommandError, Lab
+from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 
 MAX_OVERSHOOT = 256 * 1024  # as for a client's cap (tests/lab/test_enforcement.py)

@@ -10,8 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from hotspot.lab import PORTAL_NAME, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import PORTAL_NAME, Lab
+from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 
 

@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from hotspot.lab import SERVER4
+from lab import SERVER4
 from tests.lab.conftest import register
 from tests.lab.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 from tests.lab.test_portal_security import Browser

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.lab import PORTAL_NAME, Lab
-from hotspot.lab.hotspotd import Hotspotd
-from hotspot.portal_worker import HEAD_DEADLINE as HEADER_DEADLINE
-from hotspot.portal_worker import PER_ADDRESS
+from hotspot.portal.worker import HEAD_DEADLINE as HEADER_DEADLINE
+from hotspot.portal.worker import PER_ADDRESS
+from lab import PORTAL_NAME, Lab
+from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 from tests.lab.test_portal import _lab_ca
 

@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from hotspot.lab.hotspotd import Hotspotd
+from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
 
 REPO = Path(__file__).resolve().parents[2]

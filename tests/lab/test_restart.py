@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hotspot.lab import CommandError
+from lab import CommandError
 from tests.lab.conftest import register
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
-from hotspot.config import Config
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
-from hotspot.lab.service import LabService
-from hotspot.shaper import class_id
+from hotspot.core.config import Config
+from hotspot.kernel.tc import class_id
+from lab import Lab
+from lab.hotspotd import Hotspotd
+from lab.service import LabService
 from tests.lab.conftest import register
 
 MB = 1_000_000

@@ -7,7 +7,7 @@ import json
 import subprocess
 import time
 
-from hotspot.lab import CommandError
+from lab import CommandError
 from tests.lab.conftest import register
 
 # Like mwan3: mark a new connection with its uplink's bits, then route/match on them for every packet

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from hotspot.lab import CommandError
+from lab import CommandError
 from tests.lab.conftest import register
 
 MB = 1_000_000

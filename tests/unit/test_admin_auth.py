@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from hotspot.admin_auth import (
+from hotspot.admin.auth import (
     LoginLimiter,
     Sessions,
     check_new_password,
@@ -52,7 +52,7 @@ def test_limiter_slows_one_address_and_forgets_on_success():
 
 
 def test_a_device_is_named_by_its_address_its_mac_and_its_64():
-    from hotspot.admin_auth import login_keys
+    from hotspot.admin.auth import login_keys
 
     assert login_keys("10.0.0.2", "aa:bb:cc:dd:ee:01") == ["ip 10.0.0.2", "mac aa:bb:cc:dd:ee:01"]
     assert login_keys("2001:db8:1:2::99", None) == ["ip 2001:db8:1:2::99", "net 2001:db8:1:2::/64"]
@@ -146,8 +146,9 @@ def test_logout_and_a_new_password_end_every_session_at_once(tmp_path):
 def test_hotspotd_computes_one_password_hash_at_a_time(cfg, monkeypatch):
     """Eight logins at once from eight devices (none slowed by the limiter): the scrypt hashes (16 MiB
     each) run one after another, never side by side, and each login still gets its answer."""
-    from hotspot import admin_auth, portal_api
-    from hotspot.portal_api import PortalApi
+    from hotspot.admin import auth as admin_auth
+    from hotspot.daemon import api as portal_api
+    from hotspot.daemon.api import PortalApi
     from hotspot.service import Hotspot
 
     hs = Hotspot(cfg)
@@ -189,7 +190,7 @@ def test_hotspotd_computes_one_password_hash_at_a_time(cfg, monkeypatch):
 def test_set_password_never_writes_through_a_planted_link_and_keeps_state_dir_root_only(tmp_path):
     import os
 
-    from hotspot.admin_auth import PASSWORD_FILE, set_password, stored_hash
+    from hotspot.admin.auth import PASSWORD_FILE, set_password, stored_hash
 
     victim = tmp_path / "victim"
     victim.write_text("untouched\n")

@@ -8,11 +8,15 @@ import sqlite3
 
 import pytest
 
-from hotspot import apps, categories, cli, nftset, policy
+from hotspot import cli
+from hotspot.apps import categories
+from hotspot.apps import dnsmasq as nftset
+from hotspot.apps import usage as apps
 from hotspot.cli import Environment, ExitStatus
-from hotspot.config import ConfigError, load
-from hotspot.nft import APP_GUARD_CLASS, ClientElements, Marks, client_rules
-from hotspot.store import SCHEMA, Client
+from hotspot.clients import policy
+from hotspot.core.config import ConfigError, load
+from hotspot.core.store import SCHEMA, Client
+from hotspot.kernel.nft import APP_GUARD_CLASS, ClientElements, Marks, client_rules
 
 
 def test_nftset_lines_cover_every_domain_in_lines_dnsmasq_can_read():

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
-from hotspot import portal_api
-from hotspot.nft import NftError
+from hotspot.daemon import api as portal_api
+from hotspot.daemon.api import PortalApi
+from hotspot.kernel.nft import NftError
 from hotspot.portal.backend import BackendError
-from hotspot.portal_api import PortalApi
 from hotspot.service import Hotspot
 from tests.conftest import Clock
 from tests.portal_fake import FakeBackend
@@ -101,7 +101,7 @@ def test_an_older_self_pause_becomes_the_devices_own(cfg):
     import sqlite3
     from pathlib import Path
 
-    from hotspot.store import DB_NAME, Store
+    from hotspot.core.store import DB_NAME, Store
 
     Path(cfg.run_dir).mkdir(parents=True)
     db = sqlite3.connect(str(Path(cfg.run_dir) / DB_NAME))

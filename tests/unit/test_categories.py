@@ -1,7 +1,7 @@
 import pytest
 
-from hotspot import categories
-from hotspot.categories import CategoriesError
+from hotspot.apps import categories
+from hotspot.apps.categories import CategoriesError
 
 
 def test_shipped_list_loads_and_matches_by_longest_suffix():

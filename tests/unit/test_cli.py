@@ -10,7 +10,7 @@ import pytest
 
 from hotspot import cli
 from hotspot.cli import Environment, ExitStatus
-from hotspot.store import DB_NAME, Store
+from hotspot.core.store import DB_NAME, Store
 
 MAC = "aa:bb:cc:dd:ee:ff"
 
@@ -35,8 +35,8 @@ def untouched(monkeypatch, cfg, cfg_file):
         raise AssertionError("bad input reached the config, database or kernel")
 
     monkeypatch.setattr(cli, "load", forbidden)
-    monkeypatch.setattr("hotspot.nft.Nft.__init__", forbidden)
-    monkeypatch.setattr("hotspot.store.Store.__init__", forbidden)
+    monkeypatch.setattr("hotspot.kernel.nft.Nft.__init__", forbidden)
+    monkeypatch.setattr("hotspot.core.store.Store.__init__", forbidden)
     yield cfg_file
     assert not Path(cfg.run_dir).exists()
     assert not Path(cfg.state_dir).exists()
@@ -180,7 +180,7 @@ def test_passwd_stores_a_salted_hash_that_verifies(cfg_file, cfg):
     import io
     from pathlib import Path
 
-    from hotspot.admin_auth import PASSWORD_FILE, verify_password
+    from hotspot.admin.auth import PASSWORD_FILE, verify_password
     from hotspot.cli import Environment, main
 
     out, err = io.StringIO(), io.StringIO()
@@ -243,7 +243,7 @@ def _client_json(cfg_file, *args):
 @pytest.fixture
 def click_file(cfg, tmp_path):
     """A config with auth click (and the database of `cfg`)."""
-    from hotspot.config import dump
+    from hotspot.core.config import dump
 
     path = tmp_path / "click"
     path.write_text(dump(cfg.replace(auth="click", session_timeout=7200)))

@@ -17,14 +17,15 @@ from datetime import date, datetime
 
 import pytest
 
-from hotspot import cli, trace
-from hotspot import history as hist
+from hotspot import cli
 from hotspot.cli import Environment, ExitStatus
-from hotspot.config import ConfigError, load
+from hotspot.core.config import ConfigError, load
+from hotspot.core.units import InvalidValue
+from hotspot.forecast import trace
+from hotspot.history import buckets as hist
+from hotspot.history.usage import UsageHistory
 from hotspot.portal.backend import BackendError
 from hotspot.portal.insights import history_card
-from hotspot.units import InvalidValue
-from hotspot.usage import UsageHistory
 
 MAC = "02:00:00:00:00:02"
 YEARS = ["0001", "0100", "1969", "1970", "1999", "2000", "2026", "2038", "2100", "2101", "9999", "10000",
@@ -118,7 +119,7 @@ def test_history_dates_are_valid_or_a_one_line_invalid_value(zone):
 
 
 def test_history_queries_over_the_store_answer_or_say_why(zone, cfg):
-    from hotspot.store import Store
+    from hotspot.core.store import Store
 
     store = Store(":memory:")
     uh = UsageHistory(store, cfg, NOW)
@@ -173,7 +174,7 @@ class Card:
     """The history card's fetch over a real (empty) Store, as the fake backend answers it."""
 
     def __init__(self, cfg) -> None:
-        from hotspot.store import Store
+        from hotspot.core.store import Store
 
         self.uh = UsageHistory(Store(":memory:"), cfg, NOW)
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from hotspot.discovery import Leases, clean_hostname, parse_leases
+from hotspot.clients.discovery import Leases, clean_hostname, parse_leases
 
 # /tmp/dhcp.leases as dnsmasq writes it on OpenWrt: DHCPv4 leases ("expiry mac ip hostname client-id"),
 # then the server's DUID line and DHCPv6 leases ("expiry iaid ip hostname client-duid").

@@ -1,4 +1,4 @@
-from hotspot import dnsnames
+from hotspot.apps.snoop import names as dnsnames
 
 
 def test_names_live_until_their_ttl(tmp_path):

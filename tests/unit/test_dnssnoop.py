@@ -14,11 +14,11 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
-from hotspot import dnsnames
-from hotspot.categories import parse
-from hotspot.dnssnoop import BPF_PROGRAM, MAX_TTL, Snooper
-from hotspot.dnswire import Answer, DnsError, frame_answers
-from hotspot.nft import NftError, category_address_cmds
+from hotspot.apps.categories import parse
+from hotspot.apps.snoop import names as dnsnames
+from hotspot.apps.snoop.snooper import BPF_PROGRAM, MAX_TTL, Snooper
+from hotspot.apps.snoop.wire import Answer, DnsError, frame_answers
+from hotspot.kernel.nft import NftError, category_address_cmds
 
 CATS = parse("[video]\nvideo.test\n[updates]\nupdates.test\n")
 

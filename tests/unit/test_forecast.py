@@ -1,4 +1,4 @@
-"""The forecaster (hotspot/forecast.py): its backtest on the shipped traces, its range, the cap, and
+"""The forecaster (hotspot/forecast/model.py): its backtest on the shipped traces, its range, the cap, and
 `hotspotctl forecast --trace` in-process."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from hotspot.cli import Environment, main
-from hotspot.forecast import forecast
+from hotspot.forecast.model import forecast
 from tests.bench.forecast import TRACES, backtest
 
 H = 3600
@@ -118,7 +118,7 @@ def test_cli_forecast_bad_input(tmp_path, lines, args, rc, message):
 
 
 def test_period_defaults_to_the_calendar_month():
-    from hotspot.trace import parse_time, period
+    from hotspot.forecast.trace import parse_time, period
 
     at = parse_time("2026-03-31T12:00+09:00")
     start, end = period(at)
@@ -134,7 +134,7 @@ def test_client_plan_and_status_show_the_forecast_with_its_range(cfg, cfg_file):
     range, and --json carries them."""
     import time
 
-    from hotspot.store import Store
+    from hotspot.core.store import Store
 
     mac = "aa:bb:cc:dd:ee:01"
     store = Store.open(cfg.run_dir, cfg.state_dir)
@@ -190,7 +190,7 @@ def test_forecast_sentences_in_english_and_chinese(app):
 
 
 def test_alerts_say_when_the_plan_likely_runs_out():
-    from hotspot.alerts import client_message, plan_message
+    from hotspot.alerts.points import client_message, plan_message
 
     plan = {"used": 16 * 10**9, "allowance": 20 * 10**9, "cycle_start": NOW - 86400 * 20,
             "cycle_end": NOW + 86400 * 10,

@@ -1,6 +1,6 @@
 """The ghost-traffic detector on synthetic devices: what they always do raises nothing, leaks do."""
 
-from hotspot import ghost
+from hotspot.ghost import detector as ghost
 from tests.bench import ghost as synth
 
 

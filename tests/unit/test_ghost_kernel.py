@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 import struct
 
-from hotspot.conntrack import parse_flow
-from hotspot.ghost_watch import destinations
-from hotspot.netlink import attr
-from hotspot.nft import ClientElements, Marks, client_rules
+from hotspot.ghost.watch import destinations
+from hotspot.kernel.conntrack import parse_flow
+from hotspot.kernel.netlink import attr
+from hotspot.kernel.nft import ClientElements, Marks, client_rules
 
 NESTED = 0x8000
 

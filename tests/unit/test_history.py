@@ -13,12 +13,12 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from hotspot import cli
-from hotspot import history as hist
 from hotspot.cli import Environment, ExitStatus
+from hotspot.core.store import Store
+from hotspot.core.units import InvalidValue
+from hotspot.history import buckets as hist
+from hotspot.history.usage import Stats, UsageHistory
 from hotspot.service import Hotspot
-from hotspot.store import Store
-from hotspot.units import InvalidValue
-from hotspot.usage import Stats, UsageHistory
 
 MAC = "02:00:00:00:00:02"
 
@@ -231,7 +231,7 @@ def test_the_plans_hours_are_kept_as_recorded_and_made_once_for_an_older_databas
 
 
 def test_app_categories_keep_their_other_after_compaction_and_go_with_the_daily_retention(cfg, store, berlin):
-    from hotspot import apps
+    from hotspot.apps import usage as apps
 
     old, recent = ts(2025, 1, 10, 9), ts(2026, 10, 1, 9)  # past daily retention; past hourly only
     for hour in (old, recent):

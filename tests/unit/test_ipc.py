@@ -231,7 +231,7 @@ def test_a_stranger_is_refused(tmp_path):
 def test_everyone_follows_the_declaration():
     """hotspotd's PortalApi, the portal's IpcBackend and the tests' fake all match the declared
     operations; a backend that drifts is refused by name."""
-    from hotspot.portal_api import PortalApi
+    from hotspot.daemon.api import PortalApi
     from tests.portal_fake import FakeBackend
 
     check_backend(PortalApi, credentials=False)

@@ -1,5 +1,5 @@
 """The metered hint without root: the optsfile's text and how it is written and signalled
-(hotspot/metered.py), and the parsing of an RTM_GETROUTE dump (hotspot/routes.py)."""
+(hotspot/uplink/metered.py), and the parsing of an RTM_GETROUTE dump (hotspot/kernel/routes.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from hotspot import metered, routes
-from hotspot.metered import DhcpHint, active_uplink, opts_text
-from hotspot.netlink import attr, messages
+from hotspot.kernel import routes
+from hotspot.kernel.netlink import attr, messages
+from hotspot.uplink import metered
+from hotspot.uplink.metered import DhcpHint, active_uplink, opts_text
 
 
 def test_opts_text_is_one_dnsmasq_option_line_or_nothing():

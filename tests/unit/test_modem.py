@@ -1,4 +1,4 @@
-"""hotspot.modem against a ModemManager mock (python-dbusmock, tests/modem_mock.py) on a private
+"""hotspot.uplink.modem against a ModemManager mock (python-dbusmock, tests/modem_mock.py) on a private
 dbus-daemon: reading, roaming, bearer stats, SIM/eSIM, absence, SMS; the sysfs fallback; the wire
 format. No test touches the machine's system bus: every call names the private bus."""
 
@@ -13,8 +13,8 @@ import time
 import dbus
 import pytest
 
-from hotspot import modem
-from hotspot.units import InvalidValue
+from hotspot.core.units import InvalidValue
+from hotspot.uplink import modem
 from tests.modem_mock import MAIN_OBJ, MESSAGING, MODEM, MODEM_3GPP, Bus, MockModemManager
 
 

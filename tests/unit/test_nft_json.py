@@ -7,7 +7,16 @@ import json
 
 import pytest
 
-from hotspot.nft import ClientElements, Guard, Marks, Nft, NftError, client_rules, counter_names, quota_name
+from hotspot.kernel.nft import (
+    ClientElements,
+    Guard,
+    Marks,
+    Nft,
+    NftError,
+    client_rules,
+    counter_names,
+    quota_name,
+)
 
 T = {"family": "inet", "table": "hotspot"}
 MAC = "aa:bb:cc:dd:ee:01"
@@ -368,7 +377,7 @@ def test_set_http_passes_the_mac_as_one_json_value(nft, mac):
 
 
 def test_the_ruleset_gates_in_our_table_only():
-    from hotspot.nft import HOOK, RULESET
+    from hotspot.kernel.nft import HOOK, RULESET
 
     ruleset, hook = RULESET.read_text(), HOOK.read_text()
     assert "redirect to :$PORTAL_PORT" in ruleset
@@ -410,7 +419,7 @@ def test_the_strictest_throttle_class_is_set_last():
 
 
 def test_the_routers_chains_count_and_stop_only():
-    from hotspot.nft import router_rules
+    from hotspot.kernel.nft import router_rules
 
     assert router_rules(GUARD, CAT_UP) == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP],
                                            [COUNTER, CAT_UP]]
@@ -421,7 +430,7 @@ def test_the_routers_chains_count_and_stop_only():
 
 
 def test_the_default_cap_before_registration_is_a_quota_per_address_in_both_directions():
-    from hotspot.nft import unregistered_cap_rules
+    from hotspot.kernel.nft import unregistered_cap_rules
 
     quota = {"quota": {"val": 5_000_000, "val_unit": "bytes", "inv": True}}
 
@@ -438,7 +447,7 @@ def test_the_default_cap_before_registration_is_a_quota_per_address_in_both_dire
 def test_the_cap_and_the_guard_go_before_the_unregistered_tail(nft):
     """The default cap first (what it drops counts nowhere, not even in the guard's quotas), then the
     guard, then the rules that count (per device, then the chain's own counter)."""
-    from hotspot.nft import TAIL, unregistered_cap_rules
+    from hotspot.kernel.nft import TAIL, unregistered_cap_rules
 
     fake = FakeNftables()
     handles = {"upload": [10, 11, 12, 13, 14], "download": [20, 21, 22, 23, 24, 25, 26, 27]}
@@ -460,7 +469,7 @@ def test_the_cap_and_the_guard_go_before_the_unregistered_tail(nft):
 
 
 def test_holds_and_forgetting_pass_macs_and_addresses_as_json_values():
-    from hotspot.nft import forget_unregistered_cmds, hold_cmds
+    from hotspot.kernel.nft import forget_unregistered_cmds, hold_cmds
 
     assert hold_cmds("add", [MAC], ["10.0.0.2", "2001:db8::2"]) == [
         {"add": elem("unreg_hold", [MAC])}, {"add": elem("unreg_hold4", ["10.0.0.2"])},
@@ -485,7 +494,7 @@ def test_a_deleted_element_that_is_gone_already_is_no_error(nft):
 
 
 def test_unregistered_keys_read_as_hotspot_writes_them():
-    from hotspot.nft import unregistered_key
+    from hotspot.kernel.nft import unregistered_key
 
     assert unregistered_key(bytes.fromhex("aabbccddee01")) == MAC
     assert unregistered_key(bytes([10, 0, 0, 2])) == "10.0.0.2"

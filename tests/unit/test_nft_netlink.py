@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from hotspot.nft import TableGone, TableWatch, _attr, _rule_counter, counter_key
+from hotspot.kernel.nft import TableGone, TableWatch, _attr, _rule_counter, counter_key
 
 
 def nest(kind: int, *attrs: bytes) -> bytes:
@@ -107,7 +107,7 @@ def quota_expr(consumed: int, limit: int = 5_000_000) -> bytes:
 
 
 def test_elements_of_unregistered_devices_are_read_by_their_raw_key():
-    from hotspot.nft import _parse_elems
+    from hotspot.kernel.nft import _parse_elems
 
     mac, v6 = bytes.fromhex("aabbccddee01"), bytes(15) + b"\x02"
     answer = nest(3, element(mac, counter(1500)), element(v6, counter(40), listed=True))

@@ -17,8 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hotspot.message import Message
-from hotspot.notify import (
+from hotspot.alerts.channels import (
     DeliveryError,
     EmailChannel,
     SmsChannel,
@@ -28,6 +27,7 @@ from hotspot.notify import (
     check_url,
     shorten,
 )
+from hotspot.alerts.message import Message
 
 LOOPBACK = "127.0.0.1"
 SECRET = "s3cret-for-hmac"
@@ -468,8 +468,8 @@ def test_check_phone():
 def test_one_broken_channel_is_logged_and_skipped_the_others_go_on(caplog):
     """A Config made in code (not by load()) may hold what a channel refuses: hotspotd starts anyway,
     with the channels that work, and says in one line which one is off and why."""
-    from hotspot.alerts import channels_of
-    from hotspot.config import Config
+    from hotspot.alerts.points import channels_of
+    from hotspot.core.config import Config
 
     cfg = Config(alert_webhook="http://127.0.0.1:9/hook", alert_email=("owner@example.com",),
                  smtp_host="mail.example.com", smtp_security="none", smtp_user="owner")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hotspot.config import uci_options
-from hotspot.nft import Nft
+from hotspot.core.config import uci_options
+from hotspot.kernel.nft import Nft
 
 FW4_RULESET = {"nftables": [
     {"metainfo": {"version": "1.0.6", "json_schema_version": 1}},

@@ -278,7 +278,7 @@ def test_makefile_install_targets(source, mode, target):
 
 
 def test_installed_ruleset_is_where_nft_py_looks():
-    assert 'Path("/usr/share/hotspot")' in (ROOT / "hotspot" / "nft.py").read_text()
+    assert 'Path("/usr/share/hotspot")' in (ROOT / "hotspot" / "kernel" / "nft.py").read_text()
     assert sorted(p.name for p in (ROOT / "nft").iterdir()) == ["hook.nft", "hotspot.nft"]
 
 
@@ -293,9 +293,13 @@ def test_makefile_installs_both_commands():
     assert names == {"hotspotd", "hotspotctl"}
 
 
-def test_makefile_leaves_the_lab_out():
-    filespec = define("Py3Package/hotspot/filespec")
-    assert filespec == ["+|$(PYTHON3_PKG_DIR)", "-|$(PYTHON3_PKG_DIR)/hotspot/lab"]
+def test_the_lab_is_not_in_the_package():
+    """The lab drives network namespaces for the tests: it lives beside the package, not in it."""
+    assert not (ROOT / "hotspot" / "lab").exists() and (ROOT / "lab" / "__init__.py").exists()
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    assert setup["options.packages.find"]["include"].split(", ") == ["hotspot", "hotspot.*"]
+    assert define("Py3Package/hotspot/filespec") == ["+|$(PYTHON3_PKG_DIR)"]
 
 
 def test_makefile_keeps_config_and_state_across_upgrades():

@@ -10,10 +10,18 @@ from collections import Counter
 
 import pytest
 
-from hotspot.message import Message
-from hotspot.notify import DeliveryError, SmsChannel, WebhookChannel
-from hotspot.outbox import Outbox, dump_message, enqueue, load_message, log_entries, make_test_message, schema
-from hotspot.store import Store
+from hotspot.alerts.channels import DeliveryError, SmsChannel, WebhookChannel
+from hotspot.alerts.message import Message
+from hotspot.alerts.outbox import (
+    Outbox,
+    dump_message,
+    enqueue,
+    load_message,
+    log_entries,
+    make_test_message,
+    schema,
+)
+from hotspot.core.store import Store
 from tests.conftest import Clock
 from tests.unit.test_notify import LOOPBACK, MESSAGE, Receiver, closed_port
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hotspot.period import bounds, period_id, trusted_now
+from hotspot.core.clock import bounds, period_id, trusted_now
 
 
 def dt(s: str) -> datetime:

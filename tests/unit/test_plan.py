@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hotspot import alerts, outbox, plan, reports
-from hotspot.config import Config, ConfigError, Threshold, dump, load
+from hotspot.alerts import outbox, reports
+from hotspot.alerts import points as alerts
+from hotspot.core.config import Config, ConfigError, Threshold, dump, load
+from hotspot.plan import model as plan
 from hotspot.service import Hotspot
 from tests.conftest import Clock
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot import policy
-from hotspot.nft import ClientElements
-from hotspot.shaper import MAX_CLIENT_ID, class_id
-from hotspot.store import Client
+from hotspot.clients import policy
+from hotspot.core.store import Client
+from hotspot.kernel.nft import ClientElements
+from hotspot.kernel.tc import MAX_CLIENT_ID, class_id
 
 MAC = "aa:bb:cc:dd:ee:01"
 GB = 10**9

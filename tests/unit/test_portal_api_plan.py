@@ -10,13 +10,13 @@ from datetime import datetime
 
 import pytest
 
-from hotspot import portal_api
-from hotspot.config import Threshold
-from hotspot.nft import NftError
-from hotspot.notify import DeliveryError
+from hotspot.alerts.channels import DeliveryError
+from hotspot.core.config import Threshold
+from hotspot.daemon import api as portal_api
+from hotspot.daemon.api import PortalApi
+from hotspot.kernel.nft import NftError
 from hotspot.portal.app import create_app
 from hotspot.portal.backend import BackendError
-from hotspot.portal_api import PortalApi
 from hotspot.service import Hotspot
 from tests.conftest import Clock
 

@@ -319,7 +319,7 @@ def test_modem_metrics_when_hotspotd_reads_a_modem(client, backend):
     assert "hotspot_modem" not in metrics(client)
 
 
-# hotspot.modem.Modem.as_dict(), as hotspotd's status() carries it
+# hotspot.uplink.modem.Modem.as_dict(), as hotspotd's status() carries it
 MODEM = {"path": "/org/freedesktop/ModemManager1/Modem/0", "index": 0, "manufacturer": "Quectel",
          "model": "EG25", "state": "connected", "access_technologies": ["lte", "5gnr"],
          "operator_name": "<b>Telekom.de</b>", "operator_code": "26201", "registration": "roaming",

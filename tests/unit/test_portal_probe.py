@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.portal_process import PortalProcess
+from hotspot.daemon.portal import PortalProcess
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"), reason="needs root")
 

@@ -1,4 +1,4 @@
-"""hotspot.portal_worker under real gunicorn on loopback, with a small echo app: what it does with
+"""hotspot.portal.worker under real gunicorn on loopback, with a small echo app: what it does with
 requests that are whole, split, oversized, malformed, over TLS, and while it stops. (The portal
 itself, slow guests and the per-address cap are tested against the real hotspotd in
 tests/lab/test_portal_slow.py.)"""
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.portal_worker import BODY_MAX, HEAD_MAX
+from hotspot.portal.worker import BODY_MAX, HEAD_MAX
 
 APP = '''
 import hashlib, json, time
@@ -52,7 +52,7 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        argv = [sys.executable, "-m", "gunicorn", "--worker-class", "hotspot.portal_worker.PortalWorker",
+        argv = [sys.executable, "-m", "gunicorn", "--worker-class", "hotspot.portal.worker.PortalWorker",
                 "--workers", "1", "--threads", "2", "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout",
                 "5", "--forwarded-allow-ips", "", "--log-level", "warning", "echo_app:app"]
         self.tls = None

@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hotspot import png
-from hotspot.message import Message
-from hotspot.report import CHART_HEIGHT, CHART_WIDTH, COLOUR, build_report, percent, width
-from hotspot.units import format_bytes
+from hotspot.alerts import png
+from hotspot.alerts.message import Message
+from hotspot.alerts.report_email import CHART_HEIGHT, CHART_WIDTH, COLOUR, build_report, percent, width
+from hotspot.core.units import format_bytes
 
 DAY = 86400
 

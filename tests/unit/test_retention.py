@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot import retention
-from hotspot.config import Config, ConfigError, dump, load
+from hotspot.clients import retention
+from hotspot.core.config import Config, ConfigError, dump, load
+from hotspot.core.store import Store
 from hotspot.service import Hotspot, NotFound
-from hotspot.store import Store
 from tests.conftest import Clock
 
 DAY = 86400
@@ -194,7 +194,7 @@ def test_retain_trusts_no_clock_that_went_back_and_none_keeps_everyone(hs, cfg):
 
 
 def test_the_report_still_adds_up_to_the_plan_after_a_device_is_forgotten(hs):
-    from hotspot import reports
+    from hotspot.alerts import reports
 
     a, b = macs(0, 2)
     hs.register(found(a, b))
@@ -210,9 +210,9 @@ def test_the_report_still_adds_up_to_the_plan_after_a_device_is_forgotten(hs):
 def test_the_socket_s_forget_op_refuses_bad_input_in_one_line_and_says_how_long_things_are_kept(hs, tmp_path):
     import threading
 
+    from hotspot.daemon.api import PortalApi
     from hotspot.ipc import OPS
     from hotspot.portal.backend import BackendError
-    from hotspot.portal_api import PortalApi
 
     a = macs(0, 1)[0]
     hs.register(found(a))
@@ -262,8 +262,10 @@ def test_a_voucher_keeps_the_bytes_of_a_device_forgotten(hs):
 
 
 def test_forget_erases_every_row_that_names_it_and_nothing_of_the_plan(hs):
-    from hotspot import alerts, ghost_watch, outbox
-    from hotspot.message import Message
+    from hotspot.alerts import outbox
+    from hotspot.alerts import points as alerts
+    from hotspot.alerts.message import Message
+    from hotspot.ghost import watch as ghost_watch
 
     store = hs.store
     hs.register(found(*macs(0, 2)))

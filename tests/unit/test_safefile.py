@@ -1,4 +1,4 @@
-"""hotspot.safefile: what root writes goes only where no other user can change the path."""
+"""hotspot.core.files: what root writes goes only where no other user can change the path."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.safefile import UnsafePath, own_dir, private_file, read_trusted, write_atomic
+from hotspot.core.files import UnsafePath, own_dir, private_file, read_trusted, write_atomic
 
 ROOT = os.geteuid() == 0
 OTHER = 65534  # nobody

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.store import DB_NAME, Store
+from hotspot.core.store import DB_NAME, Store
 
 MAC = "aa:bb:cc:dd:ee:01"
 HOUR = 1_700_000_000 // 3600 * 3600

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.units import (
+from hotspot.core.units import (
     MAX_SIZE,
     InvalidValue,
     format_bytes,

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hotspot import cli, policy
+from hotspot import cli
+from hotspot.captive.vouchers import ALPHABET, new_code, parse_code
 from hotspot.cli import Environment, ExitStatus
-from hotspot.nft import ClientElements, Marks, Nft, client_rules, voucher_quota_name
+from hotspot.clients import policy
+from hotspot.core.store import Client, Store, Voucher
+from hotspot.core.units import InvalidValue
+from hotspot.kernel.nft import ClientElements, Marks, Nft, client_rules, voucher_quota_name
 from hotspot.service import Hotspot, NotFound, VoucherRefused
-from hotspot.store import Client, Store, Voucher
-from hotspot.units import InvalidValue
-from hotspot.vouchers import ALPHABET, new_code, parse_code
 from tests.conftest import Clock
 from tests.unit.test_cli import untouched as untouched_  # noqa: F401  (the fixture, under another name)
 from tests.unit.test_nft_json import DOWN, DROP, UP, FakeNftables, prio, quota
@@ -136,10 +137,10 @@ def test_two_devices_one_quota_seeded_with_what_the_voucher_used(nft):
 
 
 def test_rollover_keeps_voucher_quotas(nft, monkeypatch):
-    monkeypatch.setattr("hotspot.nft.dump_quotas", lambda table: {"q2": 5, "q3": 6, "v1": 7})
+    monkeypatch.setattr("hotspot.kernel.nft.dump_quotas", lambda table: {"q2": 5, "q3": 6, "v1": 7})
     nft.reset_quotas()
     assert nft._nft.json_batches[0]["nftables"] == [{"reset": quota(2)}, {"reset": quota(3)}]
-    monkeypatch.setattr("hotspot.nft.dump_quotas", lambda table: {"q2": 5})
+    monkeypatch.setattr("hotspot.kernel.nft.dump_quotas", lambda table: {"q2": 5})
     nft.reset_quotas()
     assert nft._nft.json_batches[1]["nftables"] == [{"reset": {"quotas": T}}]
 
