@@ -10,10 +10,14 @@ made in, which is what makes this work without socat or iptables.)
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import threading
+
+# The repository, for the child's `-m lab.forward` whatever the current directory (lab is not installed).
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Forward:
@@ -21,9 +25,10 @@ class Forward:
         self.listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         fd = self.listener.fileno()
+        path = os.pathsep.join(p for p in (_REPOSITORY, os.environ.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "lab.forward", str(fd), host,
-             str(target_port)], pass_fds=(fd,), stdin=subprocess.DEVNULL)
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "lab.forward", str(fd), host, str(target_port)],
+            pass_fds=(fd,), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path})
 
     def close(self) -> None:
         self.proc.kill()

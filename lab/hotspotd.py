@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import pwd
 import random
 import signal
 import statistics
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from hotspot.core.config import Config, dump
-from lab import Lab, ensure_user
+from lab import Lab
 
 # The system call hotspotd's loop waits in between two polls (select.select: pselect6), by machine.
 _WAIT_SYSCALLS = {"x86_64": {"270", "23"}, "aarch64": {"72"}}
@@ -198,6 +199,23 @@ class Hotspotd:
 
     def nft(self, *args: str) -> str:
         return self.lab.run(self.lab.router, "nft", *args).stdout
+
+
+def ensure_user(name: str) -> None:
+    """The portal's own system user (hotspotd drops the portal to it), made if this machine lacks it,
+    as the OpenWrt package makes it on a router: a fresh Debian has no 'hotspot' user."""
+    for _ in range(20):
+        try:
+            pwd.getpwnam(name)
+            return
+        except KeyError:
+            pass
+        p = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                           capture_output=True, text=True)
+        if p.returncode not in (0, 9, 10):  # 9: made meanwhile by another run; 10: /etc/passwd busy
+            raise RuntimeError(f"cannot create the portal's user {name}: {p.stderr.strip()}")
+        time.sleep(0.1 if p.returncode else 0)
+    pwd.getpwnam(name)
 
 
 def _syscall(pid: int) -> str:
