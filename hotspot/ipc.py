@@ -75,7 +75,7 @@ def _send(sock: socket.socket, answer: dict) -> None:
 
 
 class IpcServer(socketserver.UnixStreamServer):
-    """Serves the declared operations on `target` (hotspotd's PortalApi), each request in a thread of
+    """Serves the declared operations on `target` (the house's operations), each request in a thread of
     its own so a slow one (an admin page reading every client) never holds up a client's page, up to
     `handlers` at once. `target` also says whether an admin session or a metrics token is good
     (`session_valid`, `token_valid`)."""

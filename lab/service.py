@@ -1,4 +1,5 @@
-"""hotspot's service layer (hotspot.service.Hotspot) in a lab's router namespace, one call at a time.
+"""hotspot's house (hotspot.house.House: the core and the keepers) in a lab's router namespace, one
+call at a time.
 
 For the tests that must order what hotspotd's poll would do on its own: which device registers when
 (discovery would find a device again the moment it is forgotten), when the kernel's counters are
@@ -21,25 +22,25 @@ import dataclasses, json, sys
 from hotspot.kernel import conntrack
 from hotspot.core.config import load
 from hotspot.kernel.nft import TABLE, client_counters, dump_app_counters
-from hotspot.service import Hotspot
+from hotspot.house import House
 
-hs = Hotspot(load(sys.argv[1]))
+hs = House(load(sys.argv[1]))
 marks = hs.nft.marks
 
 
 def account():
     with hs.store.transaction():
-        return {str(k): v for k, v in hs.account().items()}
+        return {str(k): v for k, v in hs.counting.account().items()}
 
 
 OPS = {
-    "ensure_table": lambda: hs.ensure_table(),
-    "register": lambda found: [dataclasses.asdict(c) for c in hs.register(found)],
+    "ensure_table": lambda: hs.counting.ensure_table(),
+    "register": lambda found: [dataclasses.asdict(c) for c in hs.counting.register(found)],
     "account": account,
-    "forget": lambda mac: hs.forget(mac),
-    "set_cap": lambda mac, size: hs.set_cap(mac, size),
-    "throttle": lambda mac, rate: hs.throttle(mac, rate),
-    "client": lambda mac: hs.client(mac),
+    "forget": lambda mac: hs.forgetting.forget_device(mac),
+    "set_cap": lambda mac, size: hs.clients.set_cap(mac, size),
+    "throttle": lambda mac, rate: hs.clients.throttle(mac, rate),
+    "client": lambda mac: hs.clients.detail(mac),
     "counters": lambda cid: client_counters(TABLE, cid),
     "flows": lambda: [[f.mark >> marks.shift, f.src, f.dst] for f in conntrack.flows(marks.mask)],
     "app_counters": lambda: [[cat, d, m >> marks.shift, n] for (cat, d), c in dump_app_counters(TABLE).items()
@@ -60,7 +61,7 @@ for line in sys.stdin:
 
 
 class LabService:
-    """Hotspot(config) in the lab's router; `call(op, *args)` runs one of the driver's OPS."""
+    """House(config) in the lab's router; `call(op, *args)` runs one of the driver's OPS."""
 
     def __init__(self, lab: Lab, config: Config) -> None:
         self.dir = Path(lab.dir) / "service"

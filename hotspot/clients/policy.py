@@ -1,6 +1,13 @@
-"""What the kernel should do with a client: pure functions of its record and the config."""
+"""What the kernel should do with a client: pure functions of its record, the config and the plan.
+
+`decide` is the one place a client's whole kernel state comes from: its elements and chains (its quota,
+block, gate, throttle marks, the verdict for its plain HTTP) and its tc classes. A change to a client is
+a change to its row; applying it is applying the difference between two decisions.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from hotspot.core.config import Config
 from hotspot.core.store import Client, Voucher
@@ -111,6 +118,22 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         app_guard=cfg.update_guard_categories if update_guarded(c, cfg) else (),
         app_guard_rate=cfg.update_guard_rate if cfg.update_guard_action == "throttle" else None,
     )
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """Everything the kernel holds of one client: its elements and chains, and its tc classes (class
+    id -> rate, None: no class)."""
+
+    elements: ClientElements
+    classes: dict[str, int | None]
+
+
+def decide(c: Client, cfg: Config, *, held: bool = False, used: int | None = None,
+           quota_used: int | None = None) -> ClientState:
+    """The client's whole kernel state from its row, the config and the plan guard (`held`: the guard
+    blocks or stops it); `used` and `quota_used` as for `elements`."""
+    return ClientState(elements(c, cfg, used=used, quota_used=quota_used, held=held), shaping(c, cfg))
 
 
 def update_guarded(c: Client, cfg: Config) -> bool:

@@ -3,7 +3,7 @@
 Client ids end at 32,766 (two tc classes per id in 16 bits, and the id's bits in the conntrack
 mark), and a shop sees hundreds of new phones a week, each with a random MAC: without forgetting,
 the ids run out within a year and every guest's usage is kept for ever. So a device with no
-metered traffic for `client_retention` is forgotten (hotspot.service.Hotspot.forget_clients) and
+metered traffic for `client_retention` is forgotten (hotspot.clients.forgetting) and
 its id may be given to the next new device. Two kinds of device stay whatever their idle time:
 
 - one with bytes counted this period: forgetting it would give it a fresh cap when it comes back,

@@ -1,13 +1,16 @@
-"""Accounting periods (daily, weekly, monthly) in the router's local wall-clock time.
+"""Time on a router: the wall clock, time to trust when it jumps, and calendar periods.
 
-Periods are computed on naive local datetimes so a period starts at local midnight whatever the UTC offset,
-and a DST change only makes that day 23 or 25 hours long.
+Periods (daily, weekly, monthly) are computed on naive local datetimes so a period starts at local
+midnight whatever the UTC offset, and a DST change only makes that day 23 or 25 hours long.
 """
 
 from __future__ import annotations
 
 import calendar
+import os
+import time as _time
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 PERIODS = ("daily", "weekly", "monthly")
 
@@ -67,3 +70,22 @@ def trusted_now(now: float, last_good: float, slack: float = 3600) -> tuple[floa
     if now < last_good - slack:
         return last_good, False
     return now, True
+
+
+def default_clock() -> float:
+    """The wall clock; tests shift it through HOTSPOT_CLOCK_FILE (seconds to add) to cross periods."""
+    path = os.environ.get("HOTSPOT_CLOCK_FILE")
+    if path:
+        try:
+            return _time.time() + float(Path(path).read_text().strip() or 0)
+        except (OSError, ValueError):
+            pass
+    return _time.time()
+
+
+def boot_id() -> str:
+    """This boot of the kernel: a table handle means something only within one."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"

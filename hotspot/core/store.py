@@ -412,7 +412,7 @@ class Store:
 
     def forget_client(self, c: Client) -> int:
         """Erase a device's row and the rows of this schema that name it (the caller holds a
-        transaction; the service erases the rest: hotspot.service.Hotspot.forget_clients): its
+        transaction; each capability erases the rest: hotspot.clients.forgetting): its
         history by hour, day and month, its app usage and readings, its blocked destinations. The
         plan's own rows (usage_plan, and client -1 in the daily and monthly tables) keep its bytes,
         and a voucher it used keeps its `used`. Its id is free again. Returns the rows erased

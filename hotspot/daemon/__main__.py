@@ -2,6 +2,6 @@
 
 import sys
 
-from hotspot.daemon.loop import main
+from hotspot.daemon.main import main
 
 sys.exit(main())

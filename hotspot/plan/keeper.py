@@ -37,16 +37,30 @@ def guard_shaping(cfg: Config) -> dict[str, int | None]:
 
 
 class PlanKeeper:
-    def __init__(self, hs) -> None:
-        self.hs = hs  # the service: its store, nft, shaper, config and clock
+    """The plan's keeper. `store`: another connection to read through (a request's reader: it must
+    never use the daemon's connection, which the poll may hold in a transaction). `counting` (set by
+    the house): files the kernel's bytes up to now before the cycle changes."""
+
+    def __init__(self, core, store=None) -> None:
+        self.core = core
+        self._store = store
+        self.counting = None
 
     @property
     def store(self):
-        return self.hs.store
+        return self._store or self.core.store
 
     @property
     def cfg(self) -> Config:
-        return self.hs.cfg
+        return self.core.cfg
+
+    def guard(self) -> Guard:
+        """The guard's levels and throttle rate the table holds for this config."""
+        return guard_of(self.cfg)
+
+    def over(self, store) -> PlanKeeper:
+        """The same plan, read through `store`."""
+        return PlanKeeper(self.core, store)
 
     # -- figures --------------------------------------------------------------------------------
 
@@ -70,7 +84,7 @@ class PlanKeeper:
 
     def expired(self) -> bool:
         end = self.store.get("plan_end")
-        return self.cfg.plan_period == "pass" and end is not None and self.hs.clock() >= float(end)
+        return self.cfg.plan_period == "pass" and end is not None and self.core.clock() >= float(end)
 
     def limits(self) -> dict[str, int | None]:
         return plan.guard_limits(self.cfg, self.allowance(), self.roaming())
@@ -118,7 +132,7 @@ class PlanKeeper:
         start, end = self.store.get("plan_start"), self.store.get("plan_end")
         if start is not None and end is not None:
             return float(start), float(end)
-        return plan.cycle(self.hs.clock(), self.cfg, self.activated())
+        return plan.cycle(self.core.clock(), self.cfg, self.activated())
 
     # -- changes (the caller holds a transaction) ---------------------------------------------
 
@@ -214,10 +228,10 @@ class PlanKeeper:
         """The guard's quotas count again from the plan's bytes now (the caller accounted the
         kernel's counters first, where it matters) up to the points in force."""
         if ours is None:
-            ours = self.hs.table_is_ours()
+            ours = self.core.table_is_ours()
         if ours:
             base = self.used()
-            self.hs.nft.set_guard_limits(self.limits(), base)
+            self.core.nft.set_guard_limits(self.limits(), base)
             self.store.set("guard_base", base)
 
     def guard_base(self) -> int:
@@ -236,13 +250,111 @@ class PlanKeeper:
         if _cycle_settings(old) != _cycle_settings(self.cfg):
             if old.plan_activated != self.cfg.plan_activated:
                 self.store.db.execute("DELETE FROM meta WHERE key = 'plan_activated'")
-            now, end = self.hs.clock(), self.store.get("plan_end")
+            now, end = self.core.clock(), self.store.get("plan_end")
             bounds = plan.cycle(now, self.cfg, self.activated())
             if bounds and end is not None and bounds[0] >= float(end):
-                self._new_cycle(now, self.hs.table_is_ours())
+                self._new_cycle(now, self.core.table_is_ours())
             elif bounds:
                 self._start_cycle(now)
         self._push_limits()
+
+    # -- what hotspotd's poll, hotspotctl and the admin UI do --------------------------------------
+
+    def rollover_step(self) -> bool:
+        """hotspotd's poll: start the plan's next cycle once the clock passes the current one's end."""
+        now = self.core.trusted_time()
+        end = self.store.get("plan_end")
+        if end is not None and (now < float(end) or self.cfg.plan_period == "pass"):
+            return False
+        with self.core.transaction():
+            ours = self.core.table_is_ours()
+            if ours and end is not None:
+                self.counting.account()  # the ending cycle's last bytes
+            return self.rollover_if_due(now, ours)
+
+    def topup_plan(self, size: int) -> dict:
+        """Add to this cycle's plan (the owner bought an add-on): the guard's points move up at once."""
+        with self.core.transaction():
+            if self.core.table_is_ours():
+                self.counting.account()  # the guard counts on from the plan's bytes up to this instant
+            self.add_topup(size)
+        return self.view_now()
+
+    def view_now(self, objs: dict[str, int] | None = None, clients=None) -> dict:
+        """The plan as `hotspotctl plan` shows it, with the bytes the kernel counted since the last
+        poll; `clients`: the rows the caller read already."""
+        objs = self.core.live_objects() if objs is None else objs
+        return self.view(self.counting.pending_total(objs, clients), objs)
+
+    def plan_topup(self, size) -> dict:
+        """The socket's: add SIZE to this cycle's plan, like `hotspotctl plan topup`."""
+        from hotspot.clients.keeper import text
+        from hotspot.core.units import InvalidValue, parse_size
+        from hotspot.portal.backend import BackendError
+
+        try:
+            n = parse_size(text(size))
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        with self.core.lock:
+            try:
+                return self.topup_plan(n)
+            except ValueError as e:
+                raise BackendError(str(e).splitlines()[0]) from None
+
+    # -- the kernel's part ---------------------------------------------------------------------------
+
+    def table_options(self) -> dict:
+        return {"guard": guard_of(self.cfg), "guard_limits": self.limits(), "plan_used": self.used()}
+
+    def built_for(self, cfg: Config) -> str:
+        return "+".join(guard_of(cfg).levels) or "noguard"
+
+    def table_built(self) -> None:
+        self.store.set("guard_base", self.used())  # the guard's quotas count from here
+
+    # -- a client's page -------------------------------------------------------------------------------
+
+    def request_snapshot(self, objs: dict[str, int]) -> dict:
+        """As snapshot, for one request: the database's bytes to the last poll, or the guard's kernel
+        quotas in `objs` where they are ahead. They are when the guard cut in: the packet that would
+        cross a point is dropped, so the bytes the poll moves stop just short of it and the database
+        alone would tell a blocked guest it is online. `used` is added for facts_for."""
+        used = self.used_now(objs)
+        return {"state": self.state(used, objs), "left_exempt": self.left_for(True, used),
+                "left_other": self.left_for(False, used), "used": used}
+
+    def client_part(self, c, view: dict, seen) -> dict:
+        """The plan-level facts that affect one client, and nothing about other clients: how much of
+        the plan is used, the guard's level and whether it holds this client back, the plan's bytes
+        left for it, the highest alert point passed, and the next guard step that would hold it back.
+        None when the plan has no quota."""
+        keeper = self.over(seen.store)
+        snap = seen.plan
+        cfg = self.cfg
+        allowance = keeper.allowance()
+        if not allowance:
+            return {"plan": None}
+        limits = keeper.limits()
+        used = snap["used"]
+        exempt = view["mac"] in cfg.plan_exempt
+        held = view.get("plan_guard")
+        mine = ("stop",) if exempt else plan.LEVELS
+        stricter = plan.LEVELS[plan.LEVELS.index(held) + 1:] if held else plan.LEVELS
+        ahead = sorted((point, level) for level, point in limits.items()
+                       if level in mine and level in stricter and point is not None and point > used)
+        bounds = keeper.cycle()
+        return {"plan": {
+            "percent": round(used * 100 / allowance, 1),
+            "guard": snap["state"],
+            "held": held,
+            "left_for_you": snap["left_exempt" if exempt else "left_other"],
+            "alert_point": plan.passed(used, allowance, cfg.alert_at),
+            "next_level": ahead[0][1] if ahead else None,
+            "next_at_percent": round(ahead[0][0] * 100 / allowance, 1) if ahead else None,
+            "cycle_end": iso(bounds[1]) if bounds else None,
+            "renews": cfg.plan_period != "pass",
+        }}
 
     # -- views --------------------------------------------------------------------------------
 
@@ -251,7 +363,7 @@ class PlanKeeper:
         poll; `objs`: the kernel's counters and quotas."""
         used = self.used() + pending
         limit = self.allowance()
-        now = self.hs.clock()
+        now = self.core.clock()
         bounds = self.cycle()
         start, end = bounds if bounds else (None, None)
         fc = None

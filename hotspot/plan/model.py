@@ -88,3 +88,10 @@ def crossed(used: int, limit: int | None, percents: tuple[int, ...], fired: set[
 
 def remaining(used: int, limit: int | None) -> int | None:
     return None if limit is None else max(0, limit - used)
+
+
+def passed(used: int, whole: int | None, points) -> int | None:
+    """The highest alert point (percent of `whole`) that `used` reached, or None."""
+    if not whole:
+        return None
+    return max((p for p in points if used * 100 >= whole * p), default=None)

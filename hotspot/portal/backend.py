@@ -4,7 +4,7 @@ The portal's workers run unprivileged; everything that needs the kernel, the dat
 asked of hotspotd over its Unix socket (`hotspot.ipc`). OPERATIONS below is the one list of what can be
 asked: each operation's name, its arguments, its answer's shape and who may call it. hotspotd's server
 takes its allow-list, its dispatch and its authorisation from it; the portal's client (`IpcBackend`) is
-generated from it; any other backend (the tests' fake, hotspotd's PortalApi) is checked against it
+generated from it; any other backend (the tests' fake, the house's operations) is checked against it
 (`check_backend`), so none of them can drift from the others.
 
 Who may call an operation (`who`):
@@ -256,23 +256,28 @@ OPS = {o.name: o for o in OPERATIONS}
 Backend = Any
 
 
-def check_backend(cls: type, *, credentials: bool = True) -> type:
-    """Raise TypeError unless `cls` has a method for every operation, with exactly its declared
-    parameters (`credentials`: the portal's side, which adds the session or token; else hotspotd's
-    side, which gets the arguments only). Root's operations are not the portal's to call."""
+def check_backend(target, *, credentials: bool = True):
+    """Raise TypeError unless `target` (a class, or an object of bound methods) has a method for every
+    operation, with exactly its declared parameters (`credentials`: the portal's side, which adds the
+    session or token; else hotspotd's side, which gets the arguments only). Root's operations are not
+    the portal's to call."""
     def shape(sig: inspect.Signature) -> list:  # names, kinds and defaults; annotations are free
         return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
 
+    bound = not isinstance(target, type)
+    name = type(target).__name__ if bound else target.__name__
     wrong = []
     for o in OPERATIONS:
         if credentials and o.who == ROOT:
             continue
-        method = getattr(cls, o.name, None)
+        method = getattr(target, o.name, None)
         want = o.signature(credentials=credentials)
+        if bound:  # a bound method has no `self`
+            want = want.replace(parameters=list(want.parameters.values())[1:])
         if not callable(method):
             wrong.append(f"{o.name}: missing")
         elif shape(inspect.signature(method)) != shape(want):
             wrong.append(f"{o.name}{inspect.signature(method)}: declared {o.name}{want}")
     if wrong:
-        raise TypeError(f"{cls.__name__} does not match the socket's operations: " + "; ".join(wrong))
-    return cls
+        raise TypeError(f"{name} does not match the socket's operations: " + "; ".join(wrong))
+    return target

@@ -67,12 +67,12 @@ def make_db(args: dict) -> dict:
     """Register n clients through the service layer (database only: no table loaded yet). With
     "mixed": every CAP_EVERY-th client capped, every THROTTLE_EVERY-th throttled, every BLOCK_EVERY-th
     blocked (offset so the three overlap only now and then), the last capped and throttled."""
-    from hotspot.service import Hotspot
+    from hotspot.house import House
 
-    hs = Hotspot(_config(args))
+    hs = House(_config(args))
     hs.nft.delete_table()
     t0 = time.monotonic()
-    new = hs.register(_found(args["clients"]))
+    new = hs.counting.register(_found(args["clients"]))
     seconds = time.monotonic() - t0
     kinds = {"capped": 0, "throttled": 0, "blocked": 0}
     if args.get("mixed"):
@@ -91,7 +91,7 @@ def make_db(args: dict) -> dict:
                 kinds["capped"] += "cap" in fields
                 kinds["throttled"] += "rate" in fields
                 kinds["blocked"] += "blocked" in fields
-    hs.commit()
+    hs.core.commit()
     hs.close()
     return {"registered": len(new), "register_seconds": seconds, **kinds}
 
@@ -150,13 +150,13 @@ def poll(args: dict) -> dict:
     import pstats
 
     from hotspot.daemon.loop import Daemon
-    from hotspot.service import Hotspot
+    from hotspot.house import House
 
     cfg = _config(args)
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     hs.nft.delete_table()
     t0 = time.monotonic()
-    hs.register(_found(args["clients"]))
+    hs.counting.register(_found(args["clients"]))
     register_s = time.monotonic() - t0
     clients = hs.store.clients()
     t0 = time.monotonic()
@@ -164,7 +164,7 @@ def poll(args: dict) -> dict:
     kernel_s = time.monotonic() - t0
     with hs.store.transaction():
         hs.store.reset_seen()
-        hs.store.set("table", hs._identity(handle))
+        hs.store.set("table", hs.core.identity(handle))
 
     parts: dict[str, float] = {}
 
@@ -186,7 +186,7 @@ def poll(args: dict) -> dict:
         parts.clear()
         t = time.perf_counter()
         with hs.store.transaction():
-            moved = hs.account()
+            moved = hs.counting.account()
             t_body = time.perf_counter()
         t_end = time.perf_counter()
         if len(moved) != len(clients):
@@ -200,7 +200,7 @@ def poll(args: dict) -> dict:
     prof = cProfile.Profile()
     prof.enable()
     with hs.store.transaction():
-        hs.account()
+        hs.counting.account()
     prof.disable()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(8)
@@ -317,10 +317,10 @@ def _expected(cfg) -> dict:
     """What the table must hold for the clients in the database: rules per client chain, quotas, map
     elements, tc classes."""
     from hotspot.clients import policy
+    from hotspot.house import House
     from hotspot.kernel.nft import chain_names, client_rules
-    from hotspot.service import Hotspot
 
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     try:
         clients = hs.store.clients()
         marks = hs.nft.marks
@@ -453,12 +453,12 @@ def rebuild_profile(args: dict) -> dict:
     import hotspot.kernel.nft as hn
     from hotspot.clients import policy
     from hotspot.core.config import load
-    from hotspot.service import Hotspot
+    from hotspot.house import House
 
     cfg = load(args["config"])
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     t0 = time.perf_counter()
-    hs.ensure_table()
+    hs.counting.ensure_table()
     first_ms = (time.perf_counter() - t0) * 1000
     parts: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
@@ -472,7 +472,7 @@ def rebuild_profile(args: dict) -> dict:
     for attr in ("clients", "reset_seen", "record", "set"):
         wrap(hs.store, attr, f"store.{attr}")
     for attr in ("setup", "set_classes", "present", "_run", "_ours"):
-        wrap(hs.shaper, attr, f"shaper.{attr}")
+        wrap(hs.core.tc, attr, f"shaper.{attr}")
     wrap(policy, "elements", "policy.elements")
     wrap(hn, "client_rules", "nft.client_rules")
     lib = nftables.Nftables()
@@ -490,7 +490,7 @@ def rebuild_profile(args: dict) -> dict:
             if not gone:
                 time.sleep(0.0005)
         t_read = time.perf_counter()
-        built = hs.ensure_table(gone)
+        built = hs.counting.ensure_table(gone)
         t_end = time.perf_counter()
         watch.close()
         calls = {k: {"ms": round(sum(v) * 1000, 1), "calls": len(v),
@@ -515,14 +515,14 @@ def churn(args: dict) -> dict:
     most clients at once, the database's size on flash at the end and each retention step's time."""
     import os
 
-    from hotspot.service import Hotspot
+    from hotspot.house import House
 
     now = [args.get("start", 1_735_718_400.0)]  # 2025-01-01 08:00 UTC
     cfg = _config(args)
-    hs = Hotspot(cfg, clock=lambda: now[0])
+    hs = House(cfg, clock=lambda: now[0])
     if args.get("kernel"):
         hs.nft.delete_table()
-        hs.ensure_table()
+        hs.counting.ensure_table()
     n, days = args["macs"], args["days"]
     found = _found(n)
     macs = list(found)
@@ -535,7 +535,7 @@ def churn(args: dict) -> dict:
         now[0] = day_start
         batch = macs[n * day // days:n * (day + 1) // days]
         t = time.monotonic()
-        new = hs.register({m: found[m] for m in batch})
+        new = hs.counting.register({m: found[m] for m in batch})
         timings["register"] += time.monotonic() - t
         if len(new) != len(batch):
             raise RuntimeError(f"day {day}: {len(batch) - len(new)} devices not registered")
@@ -551,17 +551,17 @@ def churn(args: dict) -> dict:
         most = max(most, hs.store.db.execute("SELECT COUNT(*) FROM clients").fetchone()[0])
         t = time.monotonic()
         now[0] = day_start + 15 * 3600
-        hs.rollover_if_due()
-        hs.compact_history(budget=10)
+        hs.counting.rollover_if_due()
+        hs.history.compact(budget=10)
         while True:
             t_step = time.monotonic()
-            done = hs.retain(args.get("step", 25))
+            done = hs.forgetting.retain(args.get("step", 25))
             if not done:
                 break
             step_s.append((time.monotonic() - t_step, len(done)))
             forgotten += len(done)
         timings["maintenance"] += time.monotonic() - t
-    hs.commit()
+    hs.core.commit()
     size = os.path.getsize(os.path.join(cfg.state_dir, "hotspot.db"))
     left = hs.store.db.execute("SELECT COUNT(*) FROM clients").fetchone()[0]
     if args.get("kernel"):

@@ -147,13 +147,12 @@ def test_hotspotd_computes_one_password_hash_at_a_time(cfg, monkeypatch):
     """Eight logins at once from eight devices (none slowed by the limiter): the scrypt hashes (16 MiB
     each) run one after another, never side by side, and each login still gets its answer."""
     from hotspot.admin import auth as admin_auth
-    from hotspot.daemon import api as portal_api
-    from hotspot.daemon.api import PortalApi
-    from hotspot.service import Hotspot
+    from hotspot.admin import keeper as admin_keeper
+    from hotspot.house import House
 
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     set_password(cfg.state_dir, "correct horse")
-    api = PortalApi(hs, lock=threading.RLock())
+    api = hs.answers()
     running, most = [0], [0]
     real = admin_auth.verify_password
     guard = threading.Lock()
@@ -169,7 +168,7 @@ def test_hotspotd_computes_one_password_hash_at_a_time(cfg, monkeypatch):
                 running[0] -= 1
 
     monkeypatch.setattr(admin_auth, "verify_password", counted)
-    monkeypatch.setattr(portal_api, "mac_of", lambda ip, dev: None)
+    monkeypatch.setattr(admin_keeper, "mac_of", lambda ip, dev: None)
     start, answers = threading.Barrier(8), []
 
     def login(i):

@@ -5,15 +5,12 @@ sends an ended session to the login, and with TLS keeps the admin UI on HTTPS.""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from hotspot.daemon import api as portal_api
-from hotspot.daemon.api import PortalApi
+from hotspot.clients import keeper as clients_keeper
+from hotspot.house import House
 from hotspot.kernel.nft import NftError
 from hotspot.portal.backend import BackendError
-from hotspot.service import Hotspot
 from tests.conftest import Clock
 from tests.portal_fake import FakeBackend
 
@@ -27,18 +24,20 @@ def no_table(*_args, **_kw):
 
 @pytest.fixture
 def api(cfg, monkeypatch):
-    hs = Hotspot(cfg, clock=Clock())
+    hs = House(cfg, clock=Clock())
     with hs.store.transaction():
         hs.store.add_client(PHONE, hs.clock(), hostname="annas-phone")
         hs.store.add_client(OTHER, hs.clock(), hostname="laptop")
-    monkeypatch.setattr(portal_api, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
-    monkeypatch.setattr(portal_api, "client_counters", no_table)
-    yield PortalApi(hs, lock=threading.RLock())
+    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
+    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
+    api = hs.answers()  # what hotspotd's socket serves
+    api.hs = hs
+    yield api
     hs.close()
 
 
 def held(api) -> tuple[bool, bool, bool, str]:
-    v = api.hs.client(PHONE)
+    v = api.hs.clients.detail(PHONE)
     return v["blocked"], v["owner_blocked"], v["self_paused"], v["state"]
 
 
@@ -66,7 +65,7 @@ def test_a_device_lifts_its_own_pause_and_the_owner_lifts_both(api):
     assert held(api) == (False, False, False, "ok")
     # the policy holds it while either holds
     api.ghost_act("10.0.0.2", "pause")
-    c = api.hs.find(PHONE)
+    c = api.hs.clients.find(PHONE)
     assert c.held and not c.blocked and c.paused
 
 
@@ -84,9 +83,9 @@ def test_a_device_unblocks_only_the_destinations_it_blocked(api):
     api.ghost_admin(PHONE, "block", "198.51.100.7")
     with pytest.raises(BackendError, match="only the hotspot's owner"):
         api.ghost_act("10.0.0.2", "unblock", "198.51.100.7")
-    assert {b["by"] for b in api.hs.blocked_destinations(PHONE)} == {"owner"}
+    assert {b["by"] for b in api.hs.ghost.blocked_destinations(PHONE)} == {"owner"}
     api.ghost_admin(PHONE, "unblock", "203.0.113.50")  # the owner lifts any
-    assert [b["addr"] for b in api.hs.blocked_destinations(PHONE)] == ["198.51.100.7"]
+    assert [b["addr"] for b in api.hs.ghost.blocked_destinations(PHONE)] == ["198.51.100.7"]
 
 
 def test_a_device_sees_its_dhcp_hostname_never_the_owners_name_for_it(api):

@@ -490,7 +490,7 @@ def test_cli_reports_every_config_error_and_exits_2(write, tmp_path):
 
 
 def test_daemon_logs_every_config_error_and_exits_2(write, monkeypatch, caplog):
-    from hotspot.daemon import loop as daemon
+    from hotspot.daemon import main as daemon
 
     monkeypatch.setattr(daemon, "setup_logging", lambda verbose=False: None)  # keep pytest's log capture
     path = write(SEVERAL_MISTAKES)

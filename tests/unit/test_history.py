@@ -18,7 +18,7 @@ from hotspot.core.store import Store
 from hotspot.core.units import InvalidValue
 from hotspot.history import buckets as hist
 from hotspot.history.usage import Stats, UsageHistory
-from hotspot.service import Hotspot
+from hotspot.house import House
 
 MAC = "02:00:00:00:00:02"
 
@@ -191,7 +191,7 @@ def run(*args: str) -> tuple[ExitStatus, str, str]:
 
 
 def test_cli_history_by_day_and_month_for_a_client_and_the_plan(cfg, cfg_file, berlin):
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     now = time.time()
     with hs.store.transaction():
         c = hs.store.add_client(MAC, now)

@@ -228,13 +228,15 @@ def test_a_stranger_is_refused(tmp_path):
         IpcBackend(server.path).me("10.0.0.2")
 
 
-def test_everyone_follows_the_declaration():
-    """hotspotd's PortalApi, the portal's IpcBackend and the tests' fake all match the declared
+def test_everyone_follows_the_declaration(cfg):
+    """hotspotd's answers, the portal's IpcBackend and the tests' fake all match the declared
     operations; a backend that drifts is refused by name."""
-    from hotspot.daemon.api import PortalApi
+    from hotspot.house import House
     from tests.portal_fake import FakeBackend
 
-    check_backend(PortalApi, credentials=False)
+    house = House(cfg)
+    check_backend(house.answers(), credentials=False)
+    house.close()
     check_backend(IpcBackend)
     check_backend(FakeBackend)
     assert {o.name for o in OPERATIONS} <= set(dir(IpcBackend))

@@ -10,8 +10,8 @@ import pytest
 from hotspot.alerts import outbox, reports
 from hotspot.alerts import points as alerts
 from hotspot.core.config import Config, ConfigError, Threshold, dump, load
+from hotspot.house import House
 from hotspot.plan import model as plan
-from hotspot.service import Hotspot
 from tests.conftest import Clock
 
 GB = 10**9
@@ -120,7 +120,7 @@ def test_bad_plan_options_are_one_line_each(tmp_path, line, reason):
 @pytest.fixture
 def hs(cfg):
     clock = Clock(ts("2026-11-20 12:00"))
-    h = Hotspot(cfg.replace(plan_quota=10 * GB, plan_block_at=Threshold(percent=100.0), alert_at=(80, 100),
+    h = House(cfg.replace(plan_quota=10 * GB, plan_block_at=Threshold(percent=100.0), alert_at=(80, 100),
                             plan_exempt=(OTHER,)), clock=clock)
     with h.store.transaction():
         for mac in (MAC, OTHER):
@@ -131,46 +131,46 @@ def hs(cfg):
 
 
 def test_plan_bytes_topups_and_a_new_cycle(hs):
-    assert hs.plan_rollover_if_due() is False  # the first cycle starts
+    assert hs.plan.rollover_step() is False  # the first cycle starts
     with hs.store.transaction():
         hs.plan.add(4 * GB, hs.clock())
-    p = hs.plan_view()
+    p = hs.plan.view_now()
     assert (p["used"], p["left"], p["percent"]) == (4 * GB, 6 * GB, 40.0)
-    hs.plan_topup(GB)
-    assert hs.plan_view()["allowance"] == 11 * GB
+    hs.plan.topup_plan(GB)
+    assert hs.plan.view_now()["allowance"] == 11 * GB
     hs.clock_.now = ts("2026-12-01 00:00")
-    assert hs.plan_rollover_if_due() is True
-    p = hs.plan_view()
+    assert hs.plan.rollover_step() is True
+    p = hs.plan.view_now()
     assert (p["used"], p["topup"], p["cycle_start"][:10]) == (0, 0, "2026-12-01")
 
 
 def test_the_guard_holds_back_all_but_the_exempt(hs):
     with hs.store.transaction():
         hs.plan.add(10 * GB, hs.clock())
-    views = {c["mac"]: c for c in hs.clients()}
+    views = {c["mac"]: c for c in hs.clients.views()}
     mine = views[MAC]
     assert (mine["state"], mine["plan_guard"], mine["remaining"]) == ("capped", "block", 0)
     assert views[OTHER]["state"] == "ok" and views[OTHER]["plan_guard"] is None
 
 
 def test_alerts_fire_once_per_point_and_period_and_queue_their_messages(hs):
-    hs.plan_rollover_if_due()
+    hs.plan.rollover_step()
     with hs.store.transaction():
         hs.plan.add(8 * GB, hs.clock())
         hs.store.update(hs.store.client(MAC).id, period_down=GB)
-    fired = hs.check_alerts(["webhook"])
+    fired = hs.alerts.fire(["webhook"])
     assert sorted(f"{m.data['event']}{m.data['point']}" for m in fired) == [
         "client100", "client80", "plan80"]
-    assert hs.check_alerts(["webhook"]) == []
+    assert hs.alerts.fire(["webhook"]) == []
     queued = outbox.log_entries(hs.store.db)
     assert len(queued) == 3 and {d["channel"] for d in queued} == {"webhook"}
     assert "aa:bb:cc:dd:ee:01" in fired[0].text + fired[1].text + fired[2].text
     # a new plan cycle: the plan's points fire again, once
     hs.clock_.now = ts("2026-12-01 00:01")
-    hs.plan_rollover_if_due()
+    hs.plan.rollover_step()
     with hs.store.transaction():
         hs.plan.add(9 * GB, hs.clock())
-    assert [m.data["point"] for m in hs.check_alerts([])] == [80]
+    assert [m.data["point"] for m in hs.alerts.fire([])] == [80]
     assert len(alerts.recent(hs.store.db)) == 4
 
 
@@ -186,18 +186,18 @@ def test_report_times():
 
 def test_the_report_goes_out_once_at_its_time_with_the_figures(hs):
     hs.cfg = hs.cfg.replace(report="daily", report_hour=8, venue="Van 1")
-    hs.modem_info = {"operator_name": "Example Mobile", "roaming": False, "access_technologies": ["lte"],
+    hs.uplink.info = {"operator_name": "Example Mobile", "roaming": False, "access_technologies": ["lte"],
                      "signal_quality": 71, "rsrp": -95.0}  # as hotspotd's modem thread leaves it
-    hs.plan_rollover_if_due()
+    hs.plan.rollover_step()
     mac_id = hs.store.client(MAC).id
     with hs.store.transaction():
         hs.store.record([(mac_id, 10**8, 2 * 10**9, 0, 0), (0, 10**6, 4 * 10**6, 0, 0)],
                         int(ts("2026-11-20 13:00")), hs.clock())
         hs.plan.add(2 * 10**9, hs.clock())
-    assert hs.report_if_due(["email"]) is False  # schedules the first one: tomorrow 08:00
+    assert hs.alerts.report_if_due(["email"]) is False  # schedules the first one: tomorrow 08:00
     hs.clock_.now = ts("2026-11-21 08:00")
-    assert hs.report_if_due(["email"]) is True
-    assert hs.report_if_due(["email"]) is False
+    assert hs.alerts.report_if_due(["email"]) is True
+    assert hs.alerts.report_if_due(["email"]) is False
     (row,) = outbox.log_entries(hs.store.db)
     assert row["kind"] == "report" and "Van 1" in row["subject"]
     message = outbox.load_message(hs.store.db.execute("SELECT message_json FROM deliveries").fetchone()[0])
@@ -208,23 +208,23 @@ def test_the_report_goes_out_once_at_its_time_with_the_figures(hs):
 
 def test_a_pass_ends_and_a_new_one_starts_from_zero(cfg):
     clock = Clock(ts("2026-11-20 12:00"))
-    h = Hotspot(cfg.replace(plan_quota=5 * GB, plan_period="pass", plan_pass_length=7 * 86400,
+    h = House(cfg.replace(plan_quota=5 * GB, plan_period="pass", plan_pass_length=7 * 86400,
                             plan_block_at=Threshold(percent=100.0)), clock=clock)
     try:
-        h.plan_rollover_if_due()
-        assert h.plan_view()["cycle_start"] is None  # not activated yet: it starts at its first byte
+        h.plan.rollover_step()
+        assert h.plan.view_now()["cycle_start"] is None  # not activated yet: it starts at its first byte
         with h.store.transaction():
             h.plan.add(GB, clock.now)
-        p = h.plan_view()
+        p = h.plan.view_now()
         assert p["cycle_start"][:16] == "2026-11-20T12:00" and p["cycle_end"][:10] == "2026-11-27"
         clock.now = ts("2026-11-27 12:00")
-        assert h.plan_rollover_if_due() is False  # a pass does not renew...
-        p = h.plan_view()
+        assert h.plan.rollover_step() is False  # a pass does not renew...
+        p = h.plan.view_now()
         assert p["expired"] and (p["allowance"], p["left"], p["guard"]["state"]) == (GB, 0, "block")
         # ...the owner buys a new one
         h.set_config(h.cfg.replace(plan_activated=ts("2026-11-27 13:00")))
         clock.now = ts("2026-11-27 13:30")
-        p = h.plan_view()
+        p = h.plan.view_now()
         assert (p["used"], p["expired"], p["allowance"], p["guard"]["state"]) == (0, False, 5 * GB, "ok")
     finally:
         h.close()

@@ -5,19 +5,17 @@ the owner's top-up, alerts, delivery log and channel test."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 
 import pytest
 
 from hotspot.alerts.channels import DeliveryError
+from hotspot.clients import keeper as clients_keeper
 from hotspot.core.config import Threshold
-from hotspot.daemon import api as portal_api
-from hotspot.daemon.api import PortalApi
+from hotspot.house import House
 from hotspot.kernel.nft import NftError
 from hotspot.portal.app import create_app
 from hotspot.portal.backend import BackendError
-from hotspot.service import Hotspot
 from tests.conftest import Clock
 
 GB, MB = 10**9, 10**6
@@ -43,13 +41,13 @@ def hs(cfg, monkeypatch):
     cfg = cfg.replace(plan_quota=10 * GB, plan_throttle_at=Threshold(percent=90.0),
                       plan_block_at=Threshold(percent=100.0), alert_at=(80, 95, 100), plan_exempt=(OWNER,),
                       alert_webhook="https://user:pw@hooks.example.com/t0k3n", alert_sms=("+4915112345678",))
-    h = Hotspot(cfg, clock=clock)
+    h = House(cfg, clock=clock)
     with h.store.transaction():
         h.store.add_client(GUEST, clock.now, cap=GB, hostname="<b>guest</b>")
         h.store.add_client(OWNER, clock.now, hostname="owner-phone")
-    h.plan_rollover_if_due()  # the first cycle starts
-    monkeypatch.setattr(portal_api, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
-    monkeypatch.setattr(portal_api, "client_counters", no_table)
+    h.plan.rollover_step()  # the first cycle starts
+    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
+    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
     yield h
     h.close()
 
@@ -60,8 +58,13 @@ def use(hs, nbytes: int) -> None:
         hs.plan.add(nbytes, hs.clock())
 
 
-def api_of(hs, **kw) -> PortalApi:
-    return PortalApi(hs, lock=threading.RLock(), **kw)
+def api_of(hs, channels=None, test_send=None):
+    """hotspotd's answers to the portal; `channels`: the channels its outbox delivers through now,
+    `test_send`: its outbox's test (None: no outbox runs)."""
+    if channels is not None:
+        hs.alerts.channel_names = channels
+    hs.alerts.send_test = test_send
+    return hs.answers()
 
 
 def test_the_plans_bound_reaches_rfc8908_bytes_remaining(hs):
@@ -90,7 +93,7 @@ def test_the_guards_kernel_quota_pauses_the_page_before_the_database_knows(hs, m
         asked.append(tuple(quotas))
         return {"g_throttle": 10 * GB + 1400, "g_block": 10 * GB + 1400}
 
-    monkeypatch.setattr(portal_api, "client_counters", counters)
+    monkeypatch.setattr(clients_keeper, "client_counters", counters)
     use(hs, 10 * GB - 28_000)
     me = api_of(hs).me("10.0.0.2")
     assert asked == [("g_throttle", "g_block")]  # the guard's levels in the table, nothing else
@@ -151,7 +154,7 @@ def test_alerts_the_log_and_the_channels(hs):
     use(hs, 8 * GB)
     with hs.store.transaction():
         hs.store.update(hs.store.client(GUEST).id, period_down=900 * MB)
-    hs.check_alerts(["webhook"])
+    hs.alerts.fire(["webhook"])
     found = api_of(hs, channels=lambda: ["webhook"]).alerts()
     fired = {(a["kind"], a["point"]): a for a in found["alerts"]}
     assert set(fired) == {("plan", 80), ("client", 80)}
@@ -162,12 +165,12 @@ def test_alerts_the_log_and_the_channels(hs):
     # the webhook's path and credentials may be secrets: only its scheme and host are shown
     assert found["channels"] == [{"name": "webhook", "target": "https://hooks.example.com", "ready": True},
                                  {"name": "sms", "target": "+4915112345678", "ready": False}]
-    counts = api_of(hs)._alert_counts()
+    counts = hs.alerts.counts()
     assert counts == {"fired": {"plan": 1, "client": 1}, "deliveries": {"pending": 2, "sent": 0, "failed": 0}}
 
 
 def test_alert_counts_before_any_table(hs):
-    assert api_of(hs)._alert_counts() == {"fired": {"plan": 0, "client": 0},
+    assert hs.alerts.counts() == {"fired": {"plan": 0, "client": 0},
                                           "deliveries": {"pending": 0, "sent": 0, "failed": 0}}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hotspot.clients import retention
+from hotspot.clients.keeper import NotFound
 from hotspot.core.config import Config, ConfigError, dump, load
 from hotspot.core.store import Store
-from hotspot.service import Hotspot, NotFound
+from hotspot.house import House
 from tests.conftest import Clock
 
 DAY = 86400
@@ -32,14 +33,14 @@ def test_a_shop_s_year_of_new_macs_never_runs_out_of_ids(cfg):
     """33,000 phones with random MACs, each seen once, over 99 days: ids end at 32,766 (the tc class
     space and the conntrack mark's bits), so without retention registration stops for good."""
     clock = Clock(START)
-    hs = Hotspot(cfg, clock=clock)  # the default client_retention: 90 days without traffic
+    hs = House(cfg, clock=clock)  # the default client_retention: 90 days without traffic
     try:
         for batch in range(33):
             found = {m: {"ips": [], "hostname": None} for m in macs(batch * 1000, 1000)}
-            new = hs.register(found)
+            new = hs.counting.register(found)
             assert len(new) == 1000, f"day {batch * 3}: {len(new)} of 1000 new devices registered"
             clock.now += 3 * DAY
-            while hs.retain():  # hotspotd's poll step, in bounded steps
+            while hs.forgetting.retain():  # hotspotd's poll step, in bounded steps
                 pass
         assert max(c.id for c in hs.store.clients()) <= 32766
     finally:
@@ -122,7 +123,7 @@ def test_a_forgotten_id_is_given_again_lowest_first(store):
 @pytest.fixture
 def hs(cfg):
     clock = Clock(START)
-    h = Hotspot(cfg.replace(default_cap=5_000_000), clock=clock)
+    h = House(cfg.replace(default_cap=5_000_000), clock=clock)
     h.clock_ = clock
     yield h
     h.close()
@@ -134,89 +135,87 @@ def found(*ms: str) -> dict:
 
 def test_forget_erases_the_device_and_keeps_its_bytes_in_the_plan(hs):
     a, b = macs(0, 2)
-    hs.register(found(a, b))
-    hs.set_cap(a, 9_000_000_000)
-    ida = hs.find(a).id
+    hs.counting.register(found(a, b))
+    hs.clients.set_cap(a, 9_000_000_000)
+    ida = hs.clients.find(a).id
     hour = int(START // 3600 * 3600)
     with hs.store.transaction():
-        hs.store.record([(ida, 1000, 9000, 0, 0), (hs.find(b).id, 5, 5, 0, 0)], hour, START)
+        hs.store.record([(ida, 1000, 9000, 0, 0), (hs.clients.find(b).id, 5, 5, 0, 0)], hour, START)
         hs.plan.add(10_010, START)
-    plan = hs.usage_history("plan", "hour", since=hour, until=hour + 3600)["rows"]
-    used = hs.plan_view()["used"]
+    plan = hs.history.query("plan", "hour", since=hour, until=hour + 3600)["rows"]
+    used = hs.plan.view_now()["used"]
 
-    done = hs.forget(a)
+    done = hs.forgetting.forget_device(a)
 
     assert done == {"mac": a, "id": ida, "forgotten": True, "bytes_total": 10_000,
                     "last_seen": done["last_seen"], "rows_erased": 1}
     with pytest.raises(NotFound):
-        hs.find(a)
-    assert hs.usage_history("plan", "hour", since=hour, until=hour + 3600)["rows"] == plan
-    assert plan[0]["bytes_total"] == 10_010 and hs.plan_view()["used"] == used
+        hs.clients.find(a)
+    assert hs.history.query("plan", "hour", since=hour, until=hour + 3600)["rows"] == plan
+    assert plan[0]["bytes_total"] == 10_010 and hs.plan.view_now()["used"] == used
     hs.clock_.now += 60
-    (back,) = hs.register(found(a))  # it comes back: a new device with the default cap
+    (back,) = hs.counting.register(found(a))  # it comes back: a new device with the default cap
     assert (back.id, back.cap, back.first_seen, back.period_total) == (ida, 5_000_000, START + 60, 0)
-    assert hs.usage_history(a, "hour", since=hour, until=hour + 3600)["rows"] == []
+    assert hs.history.query(a, "hour", since=hour, until=hour + 3600)["rows"] == []
 
 
 def test_forget_an_unknown_device_changes_nothing(hs):
-    hs.register(found(*macs(0, 2)))
+    hs.counting.register(found(*macs(0, 2)))
     before = hs.store.clients()
     with pytest.raises(NotFound):
-        hs.forget(macs(5, 1)[0])
+        hs.forgetting.forget_device(macs(5, 1)[0])
     assert hs.store.clients() == before and hs.store.get("forgotten") is None
 
 
 def test_retain_forgets_in_bounded_steps_only_what_the_rule_says(hs):
     old, busy, blocked = macs(0, 30), macs(100, 1)[0], macs(200, 1)[0]
-    hs.register(found(*old, busy, blocked))
-    hs.block(blocked)
+    hs.counting.register(found(*old, busy, blocked))
+    hs.clients.block(blocked)
     with hs.store.transaction():
-        hs.store.record([(hs.find(busy).id, 1, 1, 1, 1)], int(START // 3600 * 3600), START)
+        hs.store.record([(hs.clients.find(busy).id, 1, 1, 1, 1)], int(START // 3600 * 3600), START)
     hs.clock_.now += 89 * DAY
-    assert hs.retain() == []
+    assert hs.forgetting.retain() == []
     hs.clock_.now += 2 * DAY
-    first = hs.retain()
+    first = hs.forgetting.retain()
     assert len(first) == retention.STEP and all(d["forgotten"] for d in first)
-    assert [d["mac"] for d in first + hs.retain()] == old  # the longest idle first (here: by id)
-    assert hs.retain() == []
+    assert [d["mac"] for d in first + hs.forgetting.retain()] == old  # the longest idle first (here: by id)
+    assert hs.forgetting.retain() == []
     assert sorted(c.mac for c in hs.store.clients()) == sorted([busy, blocked])
 
 
 def test_retain_trusts_no_clock_that_went_back_and_none_keeps_everyone(hs, cfg):
-    hs.register(found(*macs(0, 3)))
+    hs.counting.register(found(*macs(0, 3)))
     with hs.store.transaction():
         hs.store.set("last_good", START + 400 * DAY)  # the clock is far behind what we trusted
     hs.clock_.now += 100 * DAY
-    assert hs.retain() == []
+    assert hs.forgetting.retain() == []
     hs.cfg = hs.cfg.replace(client_retention=None)
     hs.clock_.now += 400 * DAY
-    assert hs.retain() == [] and len(hs.store.clients()) == 3
+    assert hs.forgetting.retain() == [] and len(hs.store.clients()) == 3
 
 
 def test_the_report_still_adds_up_to_the_plan_after_a_device_is_forgotten(hs):
     from hotspot.alerts import reports
 
     a, b = macs(0, 2)
-    hs.register(found(a, b))
+    hs.counting.register(found(a, b))
     hour = int(START // 3600 * 3600)
     with hs.store.transaction():
-        hs.store.record([(hs.find(a).id, 100, 200, 0, 0), (hs.find(b).id, 10, 20, 0, 0)], hour, START)
-    hs.forget(a)
+        ida, idb = hs.clients.find(a).id, hs.clients.find(b).id
+        hs.store.record([(ida, 100, 200, 0, 0), (idb, 10, 20, 0, 0)], hour, START)
+    hs.forgetting.forget_device(a)
     data = reports.gather(hs.store.db, hs.cfg, start=hour, end=hour + DAY, names={},
                           plan={"start": None, "allowance": None, "used": 0})
     assert data["range_bytes"] == 330 and sum(u + d for _day, u, d in data["days"]) == 330
 
 
 def test_the_socket_s_forget_op_refuses_bad_input_in_one_line_and_says_how_long_things_are_kept(hs, tmp_path):
-    import threading
-
-    from hotspot.daemon.api import PortalApi
     from hotspot.ipc import OPS
     from hotspot.portal.backend import BackendError
 
     a = macs(0, 1)[0]
-    hs.register(found(a))
-    api = PortalApi(hs, lock=threading.RLock())
+    hs.counting.register(found(a))
+    api = hs.answers()
     assert "forget" in OPS
     for bad in ("zz:zz", None, 5, "02:aa:00:00:00:01; flush ruleset"):
         with pytest.raises(BackendError) as e:
@@ -232,33 +231,33 @@ def test_the_socket_s_forget_op_refuses_bad_input_in_one_line_and_says_how_long_
 
 def test_hotspotd_notices_a_forget_made_by_another_process(hs, cfg):
     a, b = macs(0, 2)
-    hs.register(found(a, b))
-    assert hs.notice_forgotten() is None
-    cli = Hotspot(hs.cfg, clock=hs.clock)  # hotspotctl forget, beside hotspotd
+    hs.counting.register(found(a, b))
+    assert hs.forgetting.notice_forgotten() is None
+    cli = House(hs.cfg, clock=hs.clock)  # hotspotctl forget, beside hotspotd
     try:
-        cli.forget(a)
+        cli.forgetting.forget_device(a)
     finally:
         cli.close()
-    assert hs.notice_forgotten() == {hs.find(b).id}
-    assert hs.notice_forgotten() is None  # once
+    assert hs.forgetting.notice_forgotten() == {hs.clients.find(b).id}
+    assert hs.forgetting.notice_forgotten() is None  # once
 
 
 def test_a_voucher_keeps_the_bytes_of_a_device_forgotten(hs):
     hs.cfg = hs.cfg.replace(auth="voucher")
     a, b = macs(0, 2)
-    hs.register(found(a, b))
-    (v,) = hs.create_vouchers(1, 1_000_000_000, 86400, 2)
+    hs.counting.register(found(a, b))
+    (v,) = hs.captive.make_vouchers(1, 1_000_000_000, 86400, 2)
     for mac in (a, b):
-        hs.redeem(mac, v["code"])
+        hs.captive.redeem(mac, v["code"])
     with hs.store.transaction():
-        hs.store.add_voucher_used({hs.find(a).voucher: 300_000})
-    hs.forget(a)
-    after = hs.voucher(v["code"])
+        hs.store.add_voucher_used({hs.clients.find(a).voucher: 300_000})
+    hs.forgetting.forget_device(a)
+    after = hs.captive.voucher(v["code"])
     assert (after["used"], after["devices_used"]) == (300_000, 1)
     hs.clock_.now += 60
-    hs.register(found(a))  # back: a new device, not on the voucher; it may redeem it again
-    assert hs.find(a).voucher is None
-    assert hs.redeem(a, v["code"])["voucher"] == v["code"]
+    hs.counting.register(found(a))  # back: a new device, not on the voucher; it may redeem it again
+    assert hs.clients.find(a).voucher is None
+    assert hs.captive.redeem(a, v["code"])["voucher"] == v["code"]
 
 
 def test_forget_erases_every_row_that_names_it_and_nothing_of_the_plan(hs):
@@ -268,7 +267,7 @@ def test_forget_erases_every_row_that_names_it_and_nothing_of_the_plan(hs):
     from hotspot.ghost import watch as ghost_watch
 
     store = hs.store
-    hs.register(found(*macs(0, 2)))
+    hs.counting.register(found(*macs(0, 2)))
     a, b = (store.client(m) for m in macs(0, 2))
     hour = int(START // 3600 * 3600)
     store.record([(a.id, 100, 900, 100, 900), (b.id, 7, 7, 7, 7)], hour, START)
@@ -293,7 +292,7 @@ def test_forget_erases_every_row_that_names_it_and_nothing_of_the_plan(hs):
             outbox.enqueue(db, message, ["webhook"], kind=kind, now=START)
     plan_before = [tuple(r) for r in db.execute("SELECT * FROM usage_plan")]
 
-    erased = hs.forget(a.mac)["rows_erased"]
+    erased = hs.forgetting.forget_device(a.mac)["rows_erased"]
 
     assert store.client(a.mac) is None and store.client(b.mac) is not None
     for table in ("usage", "usage_days", "usage_months", "app_usage", "app_seen", "blocked_dests",

@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from hotspot import cli
+from hotspot.captive.keeper import VoucherRefused
 from hotspot.captive.vouchers import ALPHABET, new_code, parse_code
 from hotspot.cli import Environment, ExitStatus
 from hotspot.clients import policy
+from hotspot.clients.keeper import NotFound
 from hotspot.core.store import Client, Store, Voucher
 from hotspot.core.units import InvalidValue
+from hotspot.house import House
 from hotspot.kernel.nft import ClientElements, Marks, Nft, client_rules, voucher_quota_name
-from hotspot.service import Hotspot, NotFound, VoucherRefused
 from tests.conftest import Clock
 from tests.unit.test_cli import untouched as untouched_  # noqa: F401  (the fixture, under another name)
 from tests.unit.test_nft_json import DOWN, DROP, UP, FakeNftables, prio, quota
@@ -150,7 +152,7 @@ def test_rollover_keeps_voucher_quotas(nft, monkeypatch):
 @pytest.fixture
 def hs(cfg):
     clock = Clock()
-    h = Hotspot(cfg.replace(auth="voucher"), clock=clock)
+    h = House(cfg.replace(auth="voucher"), clock=clock)
     with h.store.transaction():
         for mac in (MAC, OTHER, THIRD):
             h.store.add_client(mac, clock.now)
@@ -178,76 +180,76 @@ def test_store_migrates_an_old_clients_table(tmp_path):
 
 
 def test_create_list_redeem_share_and_revoke(hs):
-    made = hs.create_vouchers(3, 20_000_000, 7200, 2)
+    made = hs.captive.make_vouchers(3, 20_000_000, 7200, 2)
     assert len({v["code"] for v in made}) == 3 and {v["batch"] for v in made} == {1}
     assert made[0]["state"] == "unused" and made[0]["expires"] is None
     code = made[0]["code"]
-    assert hs.create_vouchers(1, None, 60, 1)[0]["batch"] == 2
+    assert hs.captive.make_vouchers(1, None, 60, 1)[0]["batch"] == 2
 
-    c = hs.redeem(MAC, code.lower().replace("-", " "))
+    c = hs.captive.redeem(MAC, code.lower().replace("-", " "))
     now = hs.clock_.now
     assert c["admitted"] and c["voucher"] == code and c["voucher_remaining"] == 20_000_000
     assert hs.store.client(MAC).admitted_until == now + 7200  # until the voucher expires
     hs.clock_.now += 100
-    hs.redeem(OTHER, code)
+    hs.captive.redeem(OTHER, code)
     assert hs.store.client(OTHER).admitted_until == now + 7200  # its validity started at the first use
     with pytest.raises(VoucherRefused) as e:
-        hs.redeem(THIRD, code)
+        hs.captive.redeem(THIRD, code)
     assert e.value.reason == "devices"
-    hs.redeem(MAC, code)  # the same device again is no extra device
+    hs.captive.redeem(MAC, code)  # the same device again is no extra device
 
     # bytes of both devices go to the voucher at each poll, and to each device's own period
     a, b = hs.store.client(MAC), hs.store.client(OTHER)
     with hs.store.transaction():
-        hs.account({f"u{a.id}": 6_000_000, f"d{a.id}": 4_000_000,
+        hs.counting.account({f"u{a.id}": 6_000_000, f"d{a.id}": 4_000_000,
                     f"u{b.id}": 1_000_000, f"d{b.id}": 9_000_000})
-    v = hs.voucher(code)
+    v = hs.captive.voucher(code)
     assert (v["used"], v["remaining"], v["devices_used"], v["state"]) == (20_000_000, 0, 2, "used_up")
-    assert hs.client(MAC)["bytes_total"] == 10_000_000 and hs.client(MAC)["state"] == "capped"
-    assert hs.client(MAC)["remaining"] == 0
+    assert hs.clients.detail(MAC)["bytes_total"] == 10_000_000 and hs.clients.detail(MAC)["state"] == "capped"
+    assert hs.clients.detail(MAC)["remaining"] == 0
     with pytest.raises(VoucherRefused) as e:
-        hs.redeem(MAC, code)
+        hs.captive.redeem(MAC, code)
     assert e.value.reason == "used_up"
 
-    hs.revoke_voucher(code)
-    assert hs.voucher(code)["state"] == "revoked"
-    assert not hs.client(MAC)["admitted"] and not hs.client(OTHER)["admitted"]
+    hs.captive.revoke(code)
+    assert hs.captive.voucher(code)["state"] == "revoked"
+    assert not hs.clients.detail(MAC)["admitted"] and not hs.clients.detail(OTHER)["admitted"]
     with pytest.raises(VoucherRefused) as e:
-        hs.redeem(MAC, code)
+        hs.captive.redeem(MAC, code)
     assert e.value.reason == "revoked"
     with pytest.raises(NotFound):
-        hs.revoke_voucher("ZZZZ-ZZZZ")
+        hs.captive.revoke("ZZZZ-ZZZZ")
 
 
 def test_expired_and_invalid(hs):
-    code = hs.create_vouchers(1, None, 60, 5)[0]["code"]
-    hs.redeem(MAC, code)
+    code = hs.captive.make_vouchers(1, None, 60, 5)[0]["code"]
+    hs.captive.redeem(MAC, code)
     hs.clock_.now += 60
-    assert hs.expire_sessions() == [MAC]
-    assert hs.voucher(code)["state"] == "expired"
+    assert hs.captive.expire_sessions() == [MAC]
+    assert hs.captive.voucher(code)["state"] == "expired"
     for bad, why in ((code, "expired"), ("ZZZZ-ZZZZ", "invalid"), ("nope", "invalid")):
         with pytest.raises(VoucherRefused) as e:
-            hs.redeem(OTHER, bad)
+            hs.captive.redeem(OTHER, bad)
         assert e.value.reason == why
-    assert not hs.client(OTHER)["admitted"]
+    assert not hs.clients.detail(OTHER)["admitted"]
 
 
 def test_voucher_usage_survives_a_reboot(cfg):
-    h = Hotspot(cfg.replace(auth="voucher"), clock=Clock())
+    h = House(cfg.replace(auth="voucher"), clock=Clock())
     with h.store.transaction():
         h.store.add_client(MAC, 0.0)
-    code = h.create_vouchers(1, 10**9, 3600, 1)[0]["code"]
-    h.redeem(MAC, code)
+    code = h.captive.make_vouchers(1, 10**9, 3600, 1)[0]["code"]
+    h.captive.redeem(MAC, code)
     cid = h.store.client(MAC).id
     with h.store.transaction():
-        h.account({f"u{cid}": 1234, f"d{cid}": 5678})
-    h.commit()
+        h.counting.account({f"u{cid}": 1234, f"d{cid}": 5678})
+    h.core.commit()
     h.close()
     for f in Path(cfg.run_dir).glob("hotspot.db*"):  # RAM is gone; flash is not
         f.unlink()
-    h = Hotspot(cfg.replace(auth="voucher"), clock=Clock())
+    h = House(cfg.replace(auth="voucher"), clock=Clock())
     try:
-        assert h.voucher(code)["used"] == 6912
+        assert h.captive.voucher(code)["used"] == 6912
         assert policy.elements(h.store.client(MAC), h.cfg).voucher_used == 6912  # seeds the new quota
     finally:
         h.close()
