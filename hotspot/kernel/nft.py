@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotspot.apps.categories import CATEGORIES
-from hotspot.kernel.netlink import attr as _attr
 from hotspot.kernel.netlink import attrs as _attrs
 from hotspot.kernel.netlink import messages as _messages
+from hotspot.kernel.netlink import pack_attr as _attr
 
 FAMILY = "inet"
 TABLE = "hotspot"
