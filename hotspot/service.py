@@ -28,21 +28,20 @@ from hotspot.core.store import counted_since as _delta
 from hotspot.core.units import InvalidValue, format_duration, iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.conntrack import drop_redirected, remark
-from hotspot.kernel.nft import (
+from hotspot.kernel.dumps import client_counters
+from hotspot.kernel.nft import Nft, NftError
+from hotspot.kernel.rules import (
     ROUTER,
     TABLE,
     UNREGISTERED,
     Marks,
-    Nft,
-    NftError,
-    TableGone,
-    client_counters,
     counter_names,
     hold_cmds,
     quota_name,
     voucher_quota_name,
 )
 from hotspot.kernel.tc import MAX_CLIENT_ID, Shaper, ShaperError
+from hotspot.kernel.watch import TableGone
 from hotspot.plan.keeper import PlanKeeper, guard_of, guard_shaping
 from hotspot.uplink.metered import active_uplink
 

@@ -20,7 +20,8 @@ _DRIVER = r"""
 import dataclasses, json, sys
 from hotspot.kernel import conntrack
 from hotspot.core.config import load
-from hotspot.kernel.nft import TABLE, client_counters, dump_app_counters
+from hotspot.kernel.dumps import client_counters, dump_app_counters
+from hotspot.kernel.rules import TABLE
 from hotspot.service import Hotspot
 
 hs = Hotspot(load(sys.argv[1]))

@@ -34,8 +34,9 @@ from hotspot.core.units import (
 )
 from hotspot.forecast import from_history as forecasts
 from hotspot.ghost import watch as ghost_watch
+from hotspot.kernel.dumps import NftError, client_counters
 from hotspot.kernel.neighbours import mac_of
-from hotspot.kernel.nft import TABLE, NftError, client_counters, guard_quota_name
+from hotspot.kernel.rules import TABLE, guard_quota_name
 from hotspot.plan import model as plan
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused

@@ -33,7 +33,7 @@ from hotspot.daemon.api import PortalApi
 from hotspot.daemon.portal import PortalProcess, bind_addresses, remove_old_copies
 from hotspot.ipc import IpcServer, socket_path
 from hotspot.kernel.neighbours import NeighbourWatch, addresses, neighbours
-from hotspot.kernel.nft import TableGone, TableWatch
+from hotspot.kernel.watch import TableGone, TableWatch
 from hotspot.service import Hotspot, daemon_pid, iso
 from hotspot.uplink.metered import DhcpHint, active_uplink, dnsmasq_pids
 from hotspot.uplink.modem import interface_bytes
@@ -169,7 +169,7 @@ class Daemon:
         if not cfg.ghost:
             return None
         from hotspot.ghost.watch import GhostWatch
-        from hotspot.kernel.nft import Marks
+        from hotspot.kernel.rules import Marks
 
         marks = Marks(cfg.ct_mark_mask)
         return GhostWatch(_ghost_settings(cfg), mark_of=marks.value, mask=marks.mask, run_dir=cfg.run_dir)

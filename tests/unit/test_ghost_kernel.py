@@ -10,7 +10,7 @@ import struct
 from hotspot.ghost.watch import destinations
 from hotspot.kernel.conntrack import parse_flow
 from hotspot.kernel.netlink import pack_attr
-from hotspot.kernel.nft import ClientElements, Marks, client_rules
+from hotspot.kernel.rules import ClientElements, Marks, client_rules
 
 NESTED = 0x8000
 
