@@ -1,10 +1,10 @@
-"""Connections the kernel redirected to the portal, ended when a client is let through.
+"""Conntrack over ctnetlink: ends portal redirects, re-marks a forgotten client's connections, lists flows.
 
-A browser holds connections it opened to a site while it was captive (Chromium opens a spare one
-with the first): the kernel sent them to the portal, and conntrack keeps sending them there after
-the client is admitted, so the browser would meet the portal again in that site's name. Deleting
-their entries makes the next packet on such a connection fail, and the browser opens a new one,
-which goes out.
+Connections the kernel redirected to the portal end when a client is let through. A browser holds
+connections it opened to a site while it was captive (Chromium opens a spare one with the first):
+the kernel sent them to the portal, and conntrack keeps sending them there after the client is
+admitted, so the browser would meet the portal again in that site's name. Deleting their entries
+makes the next packet on such a connection fail, and the browser opens a new one, which goes out.
 
 Hand-written ctnetlink (one dump per address family, one delete per entry found): pyroute2's
 conntrack helpers always ask for IPv4 (the family of the request is not theirs to set), a client's

@@ -1,10 +1,11 @@
-"""The only module that talks to nftables: it loads our table and changes it.
+"""The only module that talks to nftables: the executor that loads our table and changes it.
 
 The ruleset file (nft/hotspot.nft, with the defines of our marks and portal port) goes through
 `nft -f`'s parser once, at build; everything after is python-nftables' JSON API in batches (one
 transaction each) of commands that rules.py builds, so no value from a user, a DHCP lease or the
-config is ever pasted into nft syntax. What it reads fast (every counter and quota at each poll)
-comes from raw netlink dumps (dumps.py), not from libnftables.
+config is ever pasted into nft syntax. Reads that must be fast (every counter and quota at each
+poll) are raw netlink dumps (dumps.py), and the table's deletion is noticed by watch.py: neither
+goes through libnftables.
 """
 
 from __future__ import annotations
