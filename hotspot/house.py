@@ -29,7 +29,8 @@ from hotspot.core.engine import Core
 from hotspot.core.units import iso
 from hotspot.ghost.keeper import Ghost
 from hotspot.history.keeper import History
-from hotspot.kernel.nft import Marks, Nft
+from hotspot.kernel.nft import Nft
+from hotspot.kernel.rules import Marks
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.uplink.keeper import Uplink
 

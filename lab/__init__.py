@@ -158,7 +158,8 @@ def warm_up() -> None:
     machine these can take seconds the first time."""
     with Lab(clients=("c1",)) as lab:
         c1 = lab.clients["c1"].mac
-        build = (f"from hotspot.kernel.nft import ClientElements, Nft; Nft().build([{lab.lan_device!r}], "
+        build = (f"from hotspot.kernel.nft import Nft; from hotspot.kernel.rules import ClientElements; "
+                 f"Nft().build([{lab.lan_device!r}], "
                  f"[{lab.wan_device!r}], [ClientElements(2, {c1!r}, quota=10**9, shape='1:4')])")
         lab.run(lab.router, sys.executable, "-c", build)
         lab.run(lab.router, "tc", "qdisc", "replace", "dev", lab.lan_device, "root", "handle", "1:", "htb")

@@ -21,8 +21,9 @@ _DRIVER = r"""
 import dataclasses, json, sys
 from hotspot.kernel import conntrack
 from hotspot.core.config import load
-from hotspot.kernel.nft import TABLE, client_counters, dump_app_counters
 from hotspot.house import House
+from hotspot.kernel.dumps import client_counters, dump_app_counters
+from hotspot.kernel.rules import TABLE
 
 hs = House(load(sys.argv[1]))
 marks = hs.nft.marks

@@ -14,7 +14,7 @@ from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
-from hotspot.kernel.nft import quota_name
+from hotspot.kernel.rules import quota_name
 from hotspot.plan.model import passed
 from hotspot.portal.backend import BackendError
 

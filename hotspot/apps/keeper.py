@@ -12,7 +12,7 @@ from hotspot.apps import dnsmasq as nftset
 from hotspot.apps.snoop.process import SnoopProcess
 from hotspot.clients import policy
 from hotspot.core.units import iso
-from hotspot.kernel.nft import ROUTER
+from hotspot.kernel.rules import ROUTER
 from hotspot.portal.backend import BackendError
 
 log = logging.getLogger("hotspot")

@@ -15,7 +15,7 @@ from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP, NotFound
 from hotspot.core.store import Client, Voucher
 from hotspot.core.units import InvalidValue, iso, parse_cap, parse_duration
-from hotspot.kernel.nft import voucher_quota_name
+from hotspot.kernel.rules import voucher_quota_name
 from hotspot.portal.backend import BackendError
 from hotspot.portal.backend import VoucherRefused as Refused
 

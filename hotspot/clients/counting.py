@@ -16,8 +16,10 @@ from hotspot.clients import policy
 from hotspot.core.clock import boot_id, bounds
 from hotspot.core.store import Client
 from hotspot.core.store import counted_since as _delta
-from hotspot.kernel.nft import ROUTER, UNREGISTERED, NftError, TableGone, counter_names, hold_cmds
+from hotspot.kernel.dumps import NftError
+from hotspot.kernel.rules import ROUTER, UNREGISTERED, counter_names, hold_cmds
 from hotspot.kernel.tc import MAX_CLIENT_ID
+from hotspot.kernel.watch import TableGone
 
 log = logging.getLogger("hotspot")
 

@@ -15,7 +15,8 @@ from hotspot.core.clock import trusted_now
 from hotspot.core.store import Client
 from hotspot.core.units import format_duration, iso
 from hotspot.kernel.conntrack import remark
-from hotspot.kernel.nft import TABLE, UNREGISTERED, NftError, client_counters
+from hotspot.kernel.dumps import NftError, client_counters
+from hotspot.kernel.rules import TABLE, UNREGISTERED
 from hotspot.kernel.tc import ShaperError
 
 log = logging.getLogger("hotspot")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from hotspot.core.config import Config
 from hotspot.core.store import Client, Voucher
-from hotspot.kernel.nft import APP_GUARD_CLASS, ClientElements
+from hotspot.kernel.rules import APP_GUARD_CLASS, ClientElements
 from hotspot.kernel.tc import class_id
 
 STATES = ("ok", "warned", "capped", "throttled", "blocked")

@@ -16,7 +16,8 @@ from typing import Callable
 
 from hotspot.core.clock import boot_id, default_clock, trusted_now
 from hotspot.core.store import Store
-from hotspot.kernel.nft import Nft, NftError
+from hotspot.kernel.dumps import NftError
+from hotspot.kernel.nft import Nft
 from hotspot.kernel.tc import Shaper
 
 

@@ -24,7 +24,7 @@ from hotspot.daemon.portal import PortalProcess, bind_addresses
 from hotspot.house import House
 from hotspot.ipc import IpcServer, socket_path
 from hotspot.kernel.neighbours import NeighbourWatch, addresses
-from hotspot.kernel.nft import TableGone, TableWatch
+from hotspot.kernel.watch import TableGone, TableWatch
 
 log = logging.getLogger("hotspot")
 

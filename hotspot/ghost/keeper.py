@@ -10,7 +10,7 @@ import logging
 from hotspot.clients.keeper import NotFound, parse_mac_field, text
 from hotspot.core.units import InvalidValue, iso
 from hotspot.ghost import watch as ghost_watch
-from hotspot.kernel.nft import Marks
+from hotspot.kernel.rules import Marks
 from hotspot.portal.backend import BackendError
 
 log = logging.getLogger("hotspot")

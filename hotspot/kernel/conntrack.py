@@ -1,10 +1,10 @@
-"""Connections the kernel redirected to the portal, ended when a client is let through.
+"""Conntrack over ctnetlink: ends portal redirects, re-marks a forgotten client's connections, lists flows.
 
-A browser holds connections it opened to a site while it was captive (Chromium opens a spare one
-with the first): the kernel sent them to the portal, and conntrack keeps sending them there after
-the client is admitted, so the browser would meet the portal again in that site's name. Deleting
-their entries makes the next packet on such a connection fail, and the browser opens a new one,
-which goes out.
+Connections the kernel redirected to the portal end when a client is let through. A browser holds
+connections it opened to a site while it was captive (Chromium opens a spare one with the first):
+the kernel sent them to the portal, and conntrack keeps sending them there after the client is
+admitted, so the browser would meet the portal again in that site's name. Deleting their entries
+makes the next packet on such a connection fail, and the browser opens a new one, which goes out.
 
 Hand-written ctnetlink (one dump per address family, one delete per entry found): pyroute2's
 conntrack helpers always ask for IPv4 (the family of the request is not theirs to set), a client's
@@ -26,9 +26,9 @@ from hotspot.kernel.netlink import (
     NLM_F_REQUEST,
     NLMSG_DONE,
     NLMSG_ERROR,
-    attr,
     attrs,
     messages,
+    pack_attr,
 )
 
 _SUBSYS_CTNETLINK = 1
@@ -97,7 +97,7 @@ def drop_redirected(ips: list[str], portal_port: int) -> int:
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as sock:
         for family in (socket.AF_INET, socket.AF_INET6):
             for orig in _redirected(sock, family, wanted, portal_port):
-                nested = attr(_CTA_TUPLE_ORIG | 0x8000, orig)  # NLA_F_NESTED
+                nested = pack_attr(_CTA_TUPLE_ORIG | 0x8000, orig)  # NLA_F_NESTED
                 _request(sock, _MSG_DELETE, family, NLM_F_REQUEST | NLM_F_ACK, nested)
                 data = sock.recv(4096)
                 for kind, body, _end in messages(data):
@@ -128,13 +128,14 @@ def remark(marks: set[int], mask: int, new: int) -> int:
     changed = 0
     wanted = b""
     if len(marks) == 1:
-        wanted = attr(_CTA_MARK, struct.pack(">I", next(iter(marks)))) + attr(_CTA_MARK_MASK,
-                                                                              struct.pack(">I", mask))
-    update = attr(_CTA_MARK, struct.pack(">I", new & mask)) + attr(_CTA_MARK_MASK, struct.pack(">I", mask))
+        wanted = (pack_attr(_CTA_MARK, struct.pack(">I", next(iter(marks))))
+                  + pack_attr(_CTA_MARK_MASK, struct.pack(">I", mask)))
+    update = (pack_attr(_CTA_MARK, struct.pack(">I", new & mask))
+              + pack_attr(_CTA_MARK_MASK, struct.pack(">I", mask)))
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         for family, orig, zone in _marked(sock, wanted, marks, mask):
-            payload = attr(_CTA_TUPLE_ORIG | 0x8000, orig) + zone + update  # NLA_F_NESTED
+            payload = pack_attr(_CTA_TUPLE_ORIG | 0x8000, orig) + zone + update  # NLA_F_NESTED
             _request(sock, _MSG_NEW, family, NLM_F_REQUEST | NLM_F_ACK, payload)
             data = sock.recv(4096)
             for kind, body, _end in messages(data):
@@ -163,7 +164,7 @@ def _marked(sock: socket.socket, wanted: bytes, marks: set[int],
                 if k == _CTA_TUPLE_ORIG:
                     orig = bytes(data[a:b])
                 elif k == _CTA_ZONE:
-                    zone = attr(_CTA_ZONE, bytes(data[a:b]))
+                    zone = pack_attr(_CTA_ZONE, bytes(data[a:b]))
                 elif k == _CTA_MARK:
                     (value,) = struct.unpack_from(">I", data, a)
             if orig is not None and value & mask in marks:

@@ -15,7 +15,7 @@ import ipaddress
 import socket
 import struct
 
-from hotspot.kernel.netlink import NETLINK_ROUTE, NLM_F_DUMP, attr, attrs, messages, request
+from hotspot.kernel.netlink import NETLINK_ROUTE, NLM_F_DUMP, attrs, messages, pack_attr, request
 
 RTM_NEWNEIGH, RTM_GETNEIGH, RTM_GETADDR = 28, 30, 22
 NDA_DST, NDA_LLADDR = 1, 2
@@ -64,7 +64,7 @@ def mac_of(ip: str, dev: str) -> str | None:
     if idx is None:
         return None
     family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
-    body = _NDMSG.pack(family, 0, 0, idx, 0, 0, 0) + attr(NDA_DST, addr.packed)
+    body = _NDMSG.pack(family, 0, 0, idx, 0, 0, 0) + pack_attr(NDA_DST, addr.packed)
     try:
         for kind, data, start, end in _ask(RTM_GETNEIGH, 0, body):
             if kind == RTM_NEWNEIGH:

@@ -1,6 +1,8 @@
-"""The few bytes of netlink that hotspot writes by hand (nf_tables dumps and notices in nft.py,
-conntrack in conntrack.py, the default route in routes.py): attributes, message walking and one
-request-and-answers loop, nothing else."""
+"""The few bytes of netlink hotspot writes by hand: attributes, message walking, one request loop.
+
+Shared by the nf_tables dumps and notices (dumps.py, watch.py), conntrack.py, neighbours.py and
+routes.py; nothing else, which is why hotspotd does without pyroute2 (24 MB to import, neighbours.py).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 
 
-def attr(kind: int, payload: bytes) -> bytes:
+def pack_attr(kind: int, payload: bytes) -> bytes:
     length = 4 + len(payload)
     return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
 

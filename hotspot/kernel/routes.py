@@ -33,14 +33,14 @@ def default_route(data: bytes, start: int, end: int) -> tuple[int, int] | None:
     if dst_len or kind != RTN_UNICAST or flags & RTNH_F_DEAD:
         return None
     metric, oif = 0, None
-    for attr, a, b in attrs(data, start + _RTMSG.size, end):
-        if attr == RTA_TABLE:
+    for field, a, b in attrs(data, start + _RTMSG.size, end):
+        if field == RTA_TABLE:
             (table,) = struct.unpack_from("=I", data, a)  # rtm_table is 8 bits; this is the real one
-        elif attr == RTA_PRIORITY:
+        elif field == RTA_PRIORITY:
             (metric,) = struct.unpack_from("=I", data, a)
-        elif attr == RTA_OIF:
+        elif field == RTA_OIF:
             (oif,) = struct.unpack_from("=i", data, a)
-        elif attr == RTA_MULTIPATH and oif is None and b - a >= _RTNEXTHOP.size:
+        elif field == RTA_MULTIPATH and oif is None and b - a >= _RTNEXTHOP.size:
             oif = _RTNEXTHOP.unpack_from(data, a)[3]
     if table != RT_TABLE_MAIN or not oif:
         return None

@@ -12,7 +12,7 @@ import logging
 from hotspot.core.config import Config
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
-from hotspot.kernel.nft import GUARD_CLASS, Guard, guard_quota_name
+from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
 from hotspot.plan import model as plan
 
 log = logging.getLogger("hotspot")

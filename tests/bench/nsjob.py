@@ -21,21 +21,22 @@ def load_ours(args: dict) -> dict:
     (last ids), each with a quota (never reached) so every packet also passes a quota rule, and the
     plan guard's three quotas (unless "guard": false). With "hook": false the hook chains are left out
     (the table is loaded but sees no packet)."""
-    from hotspot.kernel import nft as hn
+    from hotspot.kernel import rules as hr
+    from hotspot.kernel.nft import Nft
 
     t0 = time.monotonic()
-    nft = hn.Nft()
+    nft = Nft()
     nft.delete_table()
     real = [m.lower() for m in args.get("real", [])]
     macs = synthetic_macs(args["clients"] - len(real)) + real
-    elems = [hn.ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
+    elems = [hr.ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
     # the plan guard with all three levels (points never reached), as an owner with a plan runs it
-    guard = hn.Guard(levels=hn.GUARD_LEVELS, rate=10**9) if args.get("guard", True) else hn.Guard()
+    guard = hr.Guard(levels=hr.GUARD_LEVELS, rate=10**9) if args.get("guard", True) else hr.Guard()
     nft.build([args["lan"]], [args["wan"]], elems, guard=guard,
               guard_limits={level: 10**15 for level in guard.levels})
     seconds = time.monotonic() - t0
     if not args.get("hook", True):
-        nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": name}}}
+        nft.batch([{"delete": {"chain": {"family": hr.FAMILY, "table": hr.TABLE, "name": name}}}
                    for name in ("forward", "output", "input", "prerouting")])
     return {"seconds": seconds, "clients": len(elems)}
 
@@ -107,10 +108,10 @@ def _kernel_with_bytes(hs, clients) -> int:
     rules already holding bytes (so every client has something to account at each poll); returns the
     table handle."""
     from hotspot.clients import policy
-    from hotspot.kernel import nft as hn
+    from hotspot.kernel import rules as hr
 
     def obj(kind, name, **extra):
-        return {kind: {"family": hn.FAMILY, "table": hn.TABLE, "name": name, **extra}}
+        return {kind: {"family": hr.FAMILY, "table": hr.TABLE, "name": name, **extra}}
 
     handle = hs.nft.build([hs.cfg.lan_device], list(hs.cfg.wan_device), [])
     for i in range(0, len(clients), 500):
@@ -118,19 +119,19 @@ def _kernel_with_bytes(hs, clients) -> int:
         cmds = []
         for c in chunk:
             if c.quota is not None:
-                cmds.append({"add": obj("quota", hn.quota_name(c.id), bytes=c.quota,
+                cmds.append({"add": obj("quota", hr.quota_name(c.id), bytes=c.quota,
                                         used=min(c.used, c.quota), inv=True)})
-            up, down = hn.client_rules(c, hs.nft.marks)
-            for chain, rules in zip(hn.chain_names(c.id), (_seeded(up, 10**8 + c.id * 1000),
+            up, down = hr.client_rules(c, hs.nft.marks)
+            for chain, rules in zip(hr.chain_names(c.id), (_seeded(up, 10**8 + c.id * 1000),
                                                             _seeded(down, 10**9 + c.id * 10000))):
                 cmds.append({"add": obj("chain", chain)})
-                cmds += [{"add": {"rule": {"family": hn.FAMILY, "table": hn.TABLE, "chain": chain,
+                cmds += [{"add": {"rule": {"family": hr.FAMILY, "table": hr.TABLE, "chain": chain,
                                            "expr": expr}}} for expr in rules]
         cmds.append({"add": obj("element", "client_up", elem=[
-            [c.mac, {"goto": {"target": hn.chain_names(c.id)[0]}}] for c in chunk])})
+            [c.mac, {"goto": {"target": hr.chain_names(c.id)[0]}}] for c in chunk])})
         cmds.append({"add": obj("element", "client_down", elem=[
-            [hs.nft.marks.value(c.id), {"goto": {"target": hn.chain_names(c.id)[1]}}] for c in chunk])})
-        cmds.append({"add": obj("element", "http", elem=[[c.mac, hn.http_verdict(c.portal)] for c in chunk])})
+            [hs.nft.marks.value(c.id), {"goto": {"target": hr.chain_names(c.id)[1]}}] for c in chunk])})
+        cmds.append({"add": obj("element", "http", elem=[[c.mac, hr.http_verdict(c.portal)] for c in chunk])})
         hs.nft.batch(cmds)
     return handle
 
@@ -318,7 +319,7 @@ def _expected(cfg) -> dict:
     elements, tc classes."""
     from hotspot.clients import policy
     from hotspot.house import House
-    from hotspot.kernel.nft import chain_names, client_rules
+    from hotspot.kernel.rules import chain_names, client_rules
 
     hs = House(cfg)
     try:
@@ -343,7 +344,8 @@ def _complete(cfg, nl: Netlink, want: dict) -> list[str]:
 
     import nftables
 
-    from hotspot.kernel.nft import TABLE, dump_quotas
+    from hotspot.kernel.dumps import dump_quotas
+    from hotspot.kernel.rules import TABLE
 
     problems = []
     have = nl.rules_per_chain(TABLE)
@@ -384,7 +386,7 @@ def flush_rebuild(args: dict) -> dict:
     import nftables
 
     from hotspot.core.config import load
-    from hotspot.kernel.nft import TABLE
+    from hotspot.kernel.rules import TABLE
 
     cfg = load(args["config"])
     interval, timeout = args.get("interval", 0.001), args.get("timeout", 30)
@@ -450,10 +452,11 @@ def rebuild_profile(args: dict) -> dict:
     call; nested steps are also inside their callers)."""
     import nftables
 
-    import hotspot.kernel.nft as hn
+    import hotspot.kernel.rules as kernel_rules
     from hotspot.clients import policy
     from hotspot.core.config import load
     from hotspot.house import House
+    from hotspot.kernel.watch import TableWatch
 
     cfg = load(args["config"])
     hs = House(cfg)
@@ -474,13 +477,13 @@ def rebuild_profile(args: dict) -> dict:
     for attr in ("setup", "set_classes", "present", "_run", "_ours"):
         wrap(hs.core.tc, attr, f"shaper.{attr}")
     wrap(policy, "elements", "policy.elements")
-    wrap(hn, "client_rules", "nft.client_rules")
+    wrap(kernel_rules, "client_rules", "nft.client_rules")  # called by rules.new_clients_cmds
     lib = nftables.Nftables()
     runs = []
     for _ in range(args.get("repeats", 3)):
         parts.clear()
         cpu.clear()
-        watch = hn.TableWatch()
+        watch = TableWatch()
         t0 = time.perf_counter()
         rc, _out, err = lib.cmd("flush ruleset")
         t_flush = time.perf_counter()

@@ -16,7 +16,7 @@ from hotspot.cli import Environment, ExitStatus
 from hotspot.clients import policy
 from hotspot.core.config import ConfigError, load
 from hotspot.core.store import SCHEMA, Client
-from hotspot.kernel.nft import APP_GUARD_CLASS, ClientElements, Marks, client_rules
+from hotspot.kernel.rules import APP_GUARD_CLASS, ClientElements, Marks, client_rules
 
 
 def test_nftset_lines_cover_every_domain_in_lines_dnsmasq_can_read():

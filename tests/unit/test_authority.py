@@ -9,7 +9,7 @@ import pytest
 
 from hotspot.clients import keeper as clients_keeper
 from hotspot.house import House
-from hotspot.kernel.nft import NftError
+from hotspot.kernel.dumps import NftError
 from hotspot.portal.backend import BackendError
 from tests.conftest import Clock
 from tests.portal_fake import FakeBackend

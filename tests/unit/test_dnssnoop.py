@@ -18,7 +18,8 @@ from hotspot.apps.categories import parse
 from hotspot.apps.snoop import names as dnsnames
 from hotspot.apps.snoop.snooper import BPF_PROGRAM, MAX_TTL, Snooper
 from hotspot.apps.snoop.wire import Answer, DnsError, frame_answers
-from hotspot.kernel.nft import NftError, category_address_cmds
+from hotspot.kernel.dumps import NftError
+from hotspot.kernel.rules import category_address_cmds
 
 CATS = parse("[video]\nvideo.test\n[updates]\nupdates.test\n")
 

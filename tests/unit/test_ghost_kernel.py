@@ -9,20 +9,21 @@ import struct
 
 from hotspot.ghost.watch import destinations
 from hotspot.kernel.conntrack import parse_flow
-from hotspot.kernel.netlink import attr
-from hotspot.kernel.nft import ClientElements, Marks, client_rules
+from hotspot.kernel.netlink import pack_attr
+from hotspot.kernel.rules import ClientElements, Marks, client_rules
 
 NESTED = 0x8000
 
 
 def _ct(cid: int, mark: int, src: str, dst: str, up: int, down: int, v6: bool = False) -> bytes:
     fam = socket.AF_INET6 if v6 else socket.AF_INET
-    ip = attr(3 if v6 else 1, socket.inet_pton(fam, src)) + attr(4 if v6 else 2, socket.inet_pton(fam, dst))
-    tup = attr(1 | NESTED, attr(1 | NESTED, ip) + attr(2 | NESTED, attr(1, bytes([6]))))
-    counters = [attr(n | NESTED, attr(1, struct.pack(">Q", 1)) + attr(2, struct.pack(">Q", b)))
+    ip = (pack_attr(3 if v6 else 1, socket.inet_pton(fam, src))
+          + pack_attr(4 if v6 else 2, socket.inet_pton(fam, dst)))
+    tup = pack_attr(1 | NESTED, pack_attr(1 | NESTED, ip) + pack_attr(2 | NESTED, pack_attr(1, bytes([6]))))
+    counters = [pack_attr(n | NESTED, pack_attr(1, struct.pack(">Q", 1)) + pack_attr(2, struct.pack(">Q", b)))
                 for n, b in ((9, up), (10, down))]
-    body = struct.pack("=BBH", fam, 0, 0) + tup + attr(8, struct.pack(">I", mark)) + b"".join(counters)
-    body += attr(12, struct.pack(">I", cid))
+    body = struct.pack("=BBH", fam, 0, 0) + tup + pack_attr(8, struct.pack(">I", mark)) + b"".join(counters)
+    body += pack_attr(12, struct.pack(">I", cid))
     return struct.pack("=IHHII", 16 + len(body), 0x100, 0, 1, 0) + body
 
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from hotspot.kernel import routes
-from hotspot.kernel.netlink import attr, messages
+from hotspot.kernel.netlink import messages, pack_attr
 from hotspot.uplink import metered
 from hotspot.uplink.metered import DhcpHint, active_uplink, opts_text
 
@@ -205,14 +205,14 @@ def route(*, dst_len=0, table=254, kind=1, flags=0, family=socket.AF_INET, metri
     """One RTM_NEWROUTE message as the kernel sends it."""
     body = routes._RTMSG.pack(family, dst_len, 0, 0, table, 4, 0, kind, flags)
     if table_attr is not None:
-        body += attr(routes.RTA_TABLE, struct.pack("=I", table_attr))
+        body += pack_attr(routes.RTA_TABLE, struct.pack("=I", table_attr))
     if metric is not None:
-        body += attr(routes.RTA_PRIORITY, struct.pack("=I", metric))
+        body += pack_attr(routes.RTA_PRIORITY, struct.pack("=I", metric))
     if oif is not None:
-        body += attr(routes.RTA_OIF, struct.pack("=i", oif))
+        body += pack_attr(routes.RTA_OIF, struct.pack("=i", oif))
     if nexthops:
         hops = b"".join(routes._RTNEXTHOP.pack(8, 0, 0, i) for i in nexthops)
-        body += attr(routes.RTA_MULTIPATH, hops)
+        body += pack_attr(routes.RTA_MULTIPATH, hops)
     return struct.pack("=IHHII", 16 + len(body), routes.RTM_NEWROUTE, 2, 1, 0) + body
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from hotspot.clients import policy
 from hotspot.core.store import Client
-from hotspot.kernel.nft import ClientElements
+from hotspot.kernel.rules import ClientElements
 from hotspot.kernel.tc import MAX_CLIENT_ID, class_id
 
 MAC = "aa:bb:cc:dd:ee:01"

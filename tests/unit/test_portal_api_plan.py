@@ -13,7 +13,7 @@ from hotspot.alerts.channels import DeliveryError
 from hotspot.clients import keeper as clients_keeper
 from hotspot.core.config import Threshold
 from hotspot.house import House
-from hotspot.kernel.nft import NftError
+from hotspot.kernel.dumps import NftError
 from hotspot.portal.app import create_app
 from hotspot.portal.backend import BackendError
 from tests.conftest import Clock

@@ -20,10 +20,12 @@ from hotspot.clients.keeper import NotFound
 from hotspot.core.store import Client, Store, Voucher
 from hotspot.core.units import InvalidValue
 from hotspot.house import House
-from hotspot.kernel.nft import ClientElements, Marks, Nft, client_rules, voucher_quota_name
+from hotspot.kernel.nft import Nft
+from hotspot.kernel.rules import ClientElements, Guard, Marks, client_rules, policy_cmds, voucher_quota_name
 from tests.conftest import Clock
 from tests.unit.test_cli import untouched as untouched_  # noqa: F401  (the fixture, under another name)
-from tests.unit.test_nft_json import DOWN, DROP, UP, FakeNftables, prio, quota
+from tests.unit.test_kernel_nft import FakeNftables
+from tests.unit.test_kernel_rules import DOWN, DROP, UP, prio, quota
 from tests.unit.test_portal_admin import login, post, token
 
 MAC, OTHER, THIRD = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02", "aa:bb:cc:dd:ee:03"
@@ -121,6 +123,11 @@ def test_devices_of_a_voucher_meet_its_quota_in_their_chains():
     assert voucher_quota_name(3) == "v3"
 
 
+def policy_change(c, *, was, handles=None):
+    """The commands that move a client's kernel state from `was` to `c` (no plan guard)."""
+    return policy_cmds(c, was=was, marks=Marks(), guard=Guard(), handles=handles)
+
+
 def test_two_devices_one_quota_seeded_with_what_the_voucher_used(nft):
     a = ClientElements(id=5, mac=MAC, voucher=3, voucher_quota=1000, voucher_used=400)
     b = ClientElements(id=6, mac=OTHER, voucher=3, voucher_quota=1000, voucher_used=400)
@@ -129,13 +136,13 @@ def test_two_devices_one_quota_seeded_with_what_the_voucher_used(nft):
     vq = {"add": {"quota": {**T, "name": "v3", "bytes": 1000, "used": 400, "inv": True}}}
     assert batch.count(vq) == 1  # one quota for the voucher, however many devices
     # a device that joins adds it again: the kernel keeps what an existing quota consumed
-    cmds = nft._policy_cmds(b, was=ClientElements(id=6, mac=OTHER, gated=True),
-                            handles={"up6": [1, 2], "down6": [3, 4]})
+    cmds = policy_change(b, was=ClientElements(id=6, mac=OTHER, gated=True),
+                         handles={"up6": [1, 2], "down6": [3, 4]})
     assert cmds[0] == vq
     # a device already on it: nothing to add
-    assert vq not in nft._policy_cmds(b, was=b, handles=None)
+    assert vq not in policy_change(b, was=b, handles=None)
     used = ClientElements(id=6, mac=OTHER, voucher=3, voucher_quota=1000, voucher_used=5000)
-    assert nft._policy_cmds(used, was=ClientElements(id=6, mac=OTHER))[0]["add"]["quota"]["used"] == 1000
+    assert policy_change(used, was=ClientElements(id=6, mac=OTHER))[0]["add"]["quota"]["used"] == 1000
 
 
 def test_rollover_keeps_voucher_quotas(nft, monkeypatch):

@@ -164,7 +164,7 @@ class Snooper:
             self._guard("names file pruning", lambda: dnsnames.prune(self.db, now))
 
     def _to_kernel(self, entries: list) -> None:
-        from hotspot.kernel.nft import NftError
+        from hotspot.kernel.dumps import NftError
 
         try:
             self.nft.add_category_addresses(entries)
