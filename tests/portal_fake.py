@@ -13,6 +13,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.contract import check_backend
+from hotspot.core.contract import BackendError, NotAClient, NotAdmin, VoucherRefused
 from hotspot.core.units import (
     InvalidValue,
     parse_cap,
@@ -21,7 +23,6 @@ from hotspot.core.units import (
     parse_rate_or_none,
     parse_size,
 )
-from hotspot.portal.backend import BackendError, NotAClient, NotAdmin, VoucherRefused, check_backend
 
 NOW = datetime(2026, 11, 22, 14, 30)
 PERIOD_START, PERIOD_END = datetime(2026, 11, 1), datetime(2026, 12, 1)

@@ -23,6 +23,7 @@ from hotspot.apps import usage as app_usage
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 from hotspot.clients import policy
 from hotspot.core.config import ConfigError, settings_text, write_settings
+from hotspot.core.contract import BackendError, NotAClient, VoucherRefused
 from hotspot.core.store import Client, Store
 from hotspot.core.units import (
     InvalidValue,
@@ -38,7 +39,6 @@ from hotspot.kernel.neighbours import mac_of
 from hotspot.kernel.nft import TABLE, NftError, client_counters, guard_quota_name
 from hotspot.plan import model as plan
 from hotspot.plan.keeper import PlanKeeper, guard_of
-from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
 from hotspot.service import Hotspot, NotFound, iso
 from hotspot.service import VoucherRefused as Refused
 

@@ -28,10 +28,11 @@ from hotspot.apps.snoop.process import SnoopProcess
 from hotspot.clients import retention
 from hotspot.clients.discovery import Leases
 from hotspot.core.config import DEFAULT_PATH, ConfigError, load, uci_options
+from hotspot.core.contract import socket_path
 from hotspot.core.files import write_atomic
 from hotspot.daemon.api import PortalApi
 from hotspot.daemon.portal import PortalProcess, bind_addresses, remove_old_copies
-from hotspot.ipc import IpcServer, socket_path
+from hotspot.daemon.server import IpcServer
 from hotspot.kernel.neighbours import NeighbourWatch, addresses, neighbours
 from hotspot.kernel.nft import TableGone, TableWatch
 from hotspot.service import Hotspot, daemon_pid, iso

@@ -26,6 +26,7 @@ from flask import (
 )
 
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.core.contract import BackendError, NotAdmin
 from hotspot.core.units import (
     InvalidValue,
     parse_cap,
@@ -36,7 +37,6 @@ from hotspot.core.units import (
     parse_size,
 )
 from hotspot.portal.app import backend, owner, portal_base
-from hotspot.portal.backend import BackendError, NotAdmin
 from hotspot.portal.i18n import _, format_datetime, format_rate, format_size, ngettext
 from hotspot.portal.views import admin_row, plan_summary, state_label
 

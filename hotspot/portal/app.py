@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, session
 
-from hotspot.portal.backend import ADMIN, METRICS, OPS, Backend, BackendError
+from hotspot.contract import OPS
+from hotspot.core.contract import ADMIN, METRICS, Backend, BackendError
 
 
 def web_dir() -> Path:

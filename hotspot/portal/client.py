@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from hotspot.core.contract import NotAClient
 from hotspot.portal.app import backend
-from hotspot.portal.backend import NotAClient
 from hotspot.portal.captive import render_signin
 from hotspot.portal.i18n import _
 from hotspot.portal.views import client_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hotspot.portal.backend import NotAdmin
+from hotspot.core.contract import NotAdmin
 from hotspot.portal.i18n import _
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
 
+from hotspot.core.contract import BackendError, NotAClient
 from hotspot.portal.admin import login_required
 from hotspot.portal.app import backend, owner
-from hotspot.portal.backend import BackendError, NotAClient
 from hotspot.portal.i18n import _, format_date, format_size, format_time
 
 bp = Blueprint("ghost", __name__)

@@ -8,12 +8,12 @@ import time
 
 from flask import abort, current_app, jsonify, request
 
+from hotspot.core.contract import BackendError, NotAClient
 from hotspot.core.units import InvalidValue, parse_mac
 from hotspot.portal import client
 from hotspot.portal.admin import bp as admin_bp
 from hotspot.portal.admin import login_required
 from hotspot.portal.app import backend, owner
-from hotspot.portal.backend import BackendError, NotAClient
 from hotspot.portal.i18n import _, get_locale
 from hotspot.portal.insights import history_card
 

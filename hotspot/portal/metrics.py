@@ -7,8 +7,8 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request, session
 
+from hotspot.core.contract import NotAdmin
 from hotspot.portal.app import backend
-from hotspot.portal.backend import NotAdmin
 from hotspot.portal.views import STATES, modem_facts
 
 bp = Blueprint("metrics", __name__)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from hotspot.core.config import check_setting
+from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue, parse_size
 from hotspot.portal.admin import bp, login_required
 from hotspot.portal.app import owner
-from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_datetime, format_size
 from hotspot.portal.views import modem_facts, plan_summary
 

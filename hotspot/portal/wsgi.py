@@ -8,7 +8,9 @@ from hotspot.portal.app import create_app
 
 
 def _backend():
-    from hotspot.ipc import IpcBackend  # imported here: only the served app needs the socket client
+    from hotspot.portal.hotspotd import (
+        IpcBackend,  # imported here: only the served app needs the socket client
+    )
 
     return IpcBackend(os.environ["HOTSPOT_SOCKET"])
 

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
+from hotspot.core.contract import BackendError
 from hotspot.daemon import api as portal_api
 from hotspot.daemon.api import PortalApi
 from hotspot.kernel.nft import NftError
-from hotspot.portal.backend import BackendError
 from hotspot.service import Hotspot
 from tests.conftest import Clock
 from tests.portal_fake import FakeBackend

@@ -12,11 +12,11 @@ import pytest
 
 from hotspot.alerts.channels import DeliveryError
 from hotspot.core.config import Threshold
+from hotspot.core.contract import BackendError
 from hotspot.daemon import api as portal_api
 from hotspot.daemon.api import PortalApi
 from hotspot.kernel.nft import NftError
 from hotspot.portal.app import create_app
-from hotspot.portal.backend import BackendError
 from hotspot.service import Hotspot
 from tests.conftest import Clock
 
