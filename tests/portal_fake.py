@@ -1,4 +1,5 @@
-"""An in-memory Backend with the exact dict shapes of hotspot/portal/backend.py, for tests and screenshots.
+"""An in-memory Backend with the dict shapes the socket's operations declare (hotspot/contract.py and each
+capability's ops.py), for tests and screenshots.
 
 Clients are keyed by IP like hotspotd's neighbour lookup; every call is recorded in `calls` so a test can
 assert what the portal asked for (or that it asked nothing). Its methods are checked against the socket's
