@@ -281,7 +281,7 @@ class House:
 
     def set_settings(self, values) -> dict:
         from hotspot.core.config import ConfigError, settings_text, write_settings
-        from hotspot.portal.backend import BackendError
+        from hotspot.core.contract import BackendError
 
         if not isinstance(values, dict):
             raise BackendError("settings must be a form of fields")
@@ -302,7 +302,7 @@ class House:
     def answers(self) -> SimpleNamespace:
         """What hotspotd's socket serves: every operation by name, and whether an admin session or the
         metrics token is good (the server asks before an owner's operation)."""
-        from hotspot.portal.backend import check_backend
+        from hotspot.contract import check_backend
 
         answers = SimpleNamespace(**self.operations(), session_valid=self.admin.session_valid,
                                   token_valid=self.admin.token_valid)

@@ -1,4 +1,5 @@
-"""An in-memory Backend with the exact dict shapes of hotspot/portal/backend.py, for tests and screenshots.
+"""An in-memory Backend with the dict shapes the socket's operations declare (hotspot/contract.py and each
+capability's ops.py), for tests and screenshots.
 
 Clients are keyed by IP like hotspotd's neighbour lookup; every call is recorded in `calls` so a test can
 assert what the portal asked for (or that it asked nothing). Its methods are checked against the socket's
@@ -13,6 +14,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.contract import check_backend
+from hotspot.core.contract import BackendError, NotAClient, NotAdmin, VoucherRefused
 from hotspot.core.units import (
     InvalidValue,
     parse_cap,
@@ -21,7 +24,6 @@ from hotspot.core.units import (
     parse_rate_or_none,
     parse_size,
 )
-from hotspot.portal.backend import BackendError, NotAClient, NotAdmin, VoucherRefused, check_backend
 
 NOW = datetime(2026, 11, 22, 14, 30)
 PERIOD_START, PERIOD_END = datetime(2026, 11, 1), datetime(2026, 12, 1)
@@ -236,7 +238,7 @@ class FakePlan:
                 for k, v in self.view().items()}
 
     def for_client(self, view: dict) -> dict | None:
-        """As PortalApi's plan_for_client: only the plan-level facts that affect this client."""
+        """As the plan keeper's client_part: only the plan-level facts that affect this client."""
         a = self.allowance
         if not a:
             return None
@@ -254,7 +256,7 @@ class FakePlan:
 
 
 def sample_alerts() -> dict:
-    """Alerts fired and their deliveries, as PortalApi.alerts(): one of each status, hostile names."""
+    """Alerts fired and their deliveries, as hotspotd's alerts operation: one of each status, hostile names."""
     def at(hours: float) -> str:
         return iso(NOW - timedelta(hours=hours))
 

@@ -30,8 +30,8 @@ def _passwd(house, ns, _v, env):
 def _end_sessions(cfg) -> int:
     """Tell a running hotspotd to forget its admin sessions now (the new password ends them anyway);
     how many it had open, 0 without a hotspotd."""
-    from hotspot.ipc import IpcBackend, socket_path
-    from hotspot.portal.backend import BackendError
+    from hotspot.core.contract import BackendError, socket_path
+    from hotspot.portal.hotspotd import IpcBackend
 
     try:
         return int(IpcBackend(socket_path(cfg.run_dir)).end_sessions()["ended"])

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from hotspot.admin import auth
+from hotspot.core.contract import BackendError
 from hotspot.kernel.neighbours import mac_of
-from hotspot.portal.backend import BackendError
 
 
 class Admin:

@@ -12,11 +12,11 @@ from hotspot.alerts import points as alerts
 from hotspot.alerts.channels import DeliveryError
 from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP
+from hotspot.core.contract import BackendError
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import quota_name
 from hotspot.plan.model import passed
-from hotspot.portal.backend import BackendError
 
 log = logging.getLogger("hotspot")
 

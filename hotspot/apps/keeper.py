@@ -11,9 +11,9 @@ from hotspot.apps import categories, usage
 from hotspot.apps import dnsmasq as nftset
 from hotspot.apps.snoop.process import SnoopProcess
 from hotspot.clients import policy
+from hotspot.core.contract import BackendError
 from hotspot.core.units import iso
 from hotspot.kernel.rules import ROUTER
-from hotspot.portal.backend import BackendError
 
 log = logging.getLogger("hotspot")
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code, parse_count
 from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP, NotFound
+from hotspot.core.contract import BackendError
+from hotspot.core.contract import VoucherRefused as Refused
 from hotspot.core.store import Client, Voucher
 from hotspot.core.units import InvalidValue, iso, parse_cap, parse_duration
 from hotspot.kernel.rules import voucher_quota_name
-from hotspot.portal.backend import BackendError
-from hotspot.portal.backend import VoucherRefused as Refused
 
 log = logging.getLogger("hotspot")
 

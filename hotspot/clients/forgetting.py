@@ -49,7 +49,7 @@ class Forgetting:
     def forget(self, mac) -> dict:
         """The socket's: the owner erases a device, as `hotspotctl forget`."""
         from hotspot.clients.keeper import NotFound, parse_mac_field
-        from hotspot.portal.backend import BackendError
+        from hotspot.core.contract import BackendError
 
         mac = parse_mac_field(mac)
         with self.core.lock:

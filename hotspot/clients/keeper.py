@@ -16,6 +16,7 @@ from hotspot.clients import policy
 from hotspot.clients.page import named, page
 from hotspot.clients.policy import ClientState
 from hotspot.core.clock import bounds
+from hotspot.core.contract import BackendError, NotAClient
 from hotspot.core.store import Client
 from hotspot.core.store import counted_since as _delta
 from hotspot.core.units import InvalidValue, iso, parse_cap, parse_mac, parse_rate_or_none, parse_size
@@ -23,7 +24,6 @@ from hotspot.kernel.conntrack import drop_redirected
 from hotspot.kernel.dumps import NftError, client_counters
 from hotspot.kernel.neighbours import mac_of
 from hotspot.kernel.rules import TABLE, counter_names, guard_quota_name, quota_name, voucher_quota_name
-from hotspot.portal.backend import BackendError, NotAClient
 
 log = logging.getLogger("hotspot")
 

@@ -19,10 +19,11 @@ import threading
 import time
 
 from hotspot.core.config import ConfigError, load
+from hotspot.core.contract import socket_path
 from hotspot.core.units import iso
 from hotspot.daemon.portal import PortalProcess, bind_addresses
+from hotspot.daemon.server import IpcServer
 from hotspot.house import House
-from hotspot.ipc import IpcServer, socket_path
 from hotspot.kernel.neighbours import NeighbourWatch, addresses
 from hotspot.kernel.watch import TableGone, TableWatch
 

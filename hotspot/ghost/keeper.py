@@ -8,10 +8,10 @@ import dataclasses
 import logging
 
 from hotspot.clients.keeper import NotFound, parse_mac_field, text
+from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue, iso
 from hotspot.ghost import watch as ghost_watch
 from hotspot.kernel.rules import Marks
-from hotspot.portal.backend import BackendError
 
 log = logging.getLogger("hotspot")
 

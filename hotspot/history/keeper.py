@@ -4,9 +4,9 @@ compaction of what retention moved on (the buckets' rules are hotspot/history/bu
 from __future__ import annotations
 
 from hotspot.clients.keeper import parse_mac_field
+from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue
 from hotspot.history.usage import history_over
-from hotspot.portal.backend import BackendError
 
 
 class History:

@@ -289,8 +289,8 @@ class PlanKeeper:
     def plan_topup(self, size) -> dict:
         """The socket's: add SIZE to this cycle's plan, like `hotspotctl plan topup`."""
         from hotspot.clients.keeper import text
+        from hotspot.core.contract import BackendError
         from hotspot.core.units import InvalidValue, parse_size
-        from hotspot.portal.backend import BackendError
 
         try:
             n = parse_size(text(size))

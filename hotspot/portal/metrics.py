@@ -7,9 +7,10 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request, session
 
-from hotspot.portal.app import backend
-from hotspot.portal.backend import NotAdmin
-from hotspot.portal.views import STATES, modem_facts
+from hotspot.core.contract import NotAdmin
+from hotspot.portal.client_text import STATES
+from hotspot.portal.plan_text import modem_facts
+from hotspot.portal.request import backend
 
 bp = Blueprint("metrics", __name__)
 

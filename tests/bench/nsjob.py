@@ -65,7 +65,7 @@ MIXED_CAP, MIXED_RATE = 10**10, 2_000_000
 
 
 def make_db(args: dict) -> dict:
-    """Register n clients through the service layer (database only: no table loaded yet). With
+    """Register n clients through the house (core and keepers) (database only: no table loaded yet). With
     "mixed": every CAP_EVERY-th client capped, every THROTTLE_EVERY-th throttled, every BLOCK_EVERY-th
     blocked (offset so the three overlap only now and then), the last capped and throttled."""
     from hotspot.house import House
@@ -145,7 +145,7 @@ def _new_bytes(hs, poll: int) -> None:
 
 
 def poll(args: dict) -> dict:
-    """Time `account()` (one poll of the service layer) with every client having new bytes."""
+    """Time `account()` (one poll of the house (core and keepers)) with every client having new bytes."""
     import cProfile
     import io
     import pstats
@@ -510,7 +510,7 @@ def rebuild_profile(args: dict) -> dict:
 
 def churn(args: dict) -> dict:
     """A busy shop's year: args["macs"] distinct MACs (phones with random MACs), each seen on one day
-    only, args["days"] days, through the real service layer and store (and, with "kernel", the real
+    only, args["days"] days, through the real house (core and keepers) and store (and, with "kernel", the real
     table in the lab router's namespace). Each day's new devices register and use data for one to
     three hours; then the steps of hotspotd's poll that keep the database run as they would through
     the day: the period's rollover, the history's compaction, and retention in steps of "step"

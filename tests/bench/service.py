@@ -1,4 +1,4 @@
-"""The service layer and the daemon at 5,000 clients: how long one poll takes, how much memory hotspotd
+"""The house (core and keepers) and the daemon at 5,000 clients: how long one poll takes, how much memory hotspotd
 holds."""
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ PASSWORD = "owner-secret-1"
 
 def _routes(d) -> set[tuple[str, str]]:
     """(rule, method) of every route the portal serves, from the app hotspotd's portal runs."""
-    from hotspot.ipc import IpcBackend
     from hotspot.portal.app import create_app
+    from hotspot.portal.hotspotd import IpcBackend
 
     app = create_app(IpcBackend(Path(d.config.run_dir) / "hotspotd.sock"))
     return {(r.rule, m) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}

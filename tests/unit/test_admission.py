@@ -1,4 +1,4 @@
-"""Admission in the service layer, without a kernel (no table of ours: the database alone changes)."""
+"""Admission in the house (core and keepers), without a kernel (no table of ours: the database alone changes)."""
 
 from __future__ import annotations
 

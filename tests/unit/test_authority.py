@@ -1,4 +1,4 @@
-"""Who decides, in the service layer and hotspotd's answers to the portal (no kernel): the owner's
+"""Who decides, in the house (core and keepers) and hotspotd's answers to the portal (no kernel): the owner's
 block and a device's own pause are separate facts, and a device lifts only what it set itself; a
 destination remembers who blocked it; a device never sees the owner's private name for it; the portal
 sends an ended session to the login, and with TLS keeps the admin UI on HTTPS."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from hotspot.clients import keeper as clients_keeper
+from hotspot.core.contract import BackendError
 from hotspot.house import House
 from hotspot.kernel.dumps import NftError
-from hotspot.portal.backend import BackendError
 from tests.conftest import Clock
 from tests.portal_fake import FakeBackend
 

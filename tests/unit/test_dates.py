@@ -20,12 +20,12 @@ import pytest
 from hotspot import cli
 from hotspot.cli import Environment, ExitStatus
 from hotspot.core.config import ConfigError, load
+from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue
 from hotspot.forecast import trace
 from hotspot.history import buckets as hist
 from hotspot.history.usage import UsageHistory
-from hotspot.portal.backend import BackendError
-from hotspot.portal.insights import history_card
+from hotspot.portal.history_card import history_card
 
 MAC = "02:00:00:00:00:02"
 YEARS = ["0001", "0100", "1969", "1970", "1999", "2000", "2026", "2038", "2100", "2101", "9999", "10000",

@@ -166,7 +166,7 @@ def tmp_plan(cfg_file: str) -> str:
 
 
 def test_forecast_sentences_in_english_and_chinese(app):
-    from hotspot.portal.forecast_view import band, client_sentence, plan_sentence
+    from hotspot.portal.forecast_text import band, client_sentence, plan_sentence
 
     f = {"period_end_bytes": 1_400_000_000, "low": 1_200_000_000, "high": 1_600_000_000, "cap_hit_at": None,
          "cap_hit_earliest": None}

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.ipc import MAX_REQUEST, IpcBackend, IpcServer
-from hotspot.portal.backend import OPERATIONS, BackendError, NotAClient, NotAdmin, check_backend
+from hotspot.contract import OPERATIONS, check_backend
+from hotspot.core.contract import MAX_REQUEST, BackendError, NotAClient, NotAdmin
+from hotspot.daemon.server import IpcServer
+from hotspot.portal.hotspotd import IpcBackend
 
 SESSION, TOKEN = "a-session-hotspotd-issued", "the-metrics-token"
 
@@ -250,6 +252,26 @@ def test_everyone_follows_the_declaration(cfg):
     with pytest.raises(TypeError) as e:
         check_backend(Drifted)
     assert "set_update_guard: missing" in str(e.value) and "apps(self, *, session, when=None)" in str(e.value)
+
+
+def test_each_operation_is_declared_once_and_the_declarations_stay_light():
+    """The capabilities' ops.py gathered without a name twice; the portal's worker imports them and
+    its client, so they pull in no Flask, no sqlite and nothing of hotspotd (its memory budget)."""
+    import subprocess
+    import sys
+
+    from hotspot.core.contract import gather, op
+
+    assert len({o.name for o in OPERATIONS}) == len(OPERATIONS)
+    with pytest.raises(TypeError, match="declared twice: me"):
+        gather(OPERATIONS, (op("me", "guest", "ip", "client view", "again"),))
+    heavy = ("flask", "jinja2", "sqlite3", "hotspot.daemon", "hotspot.kernel", "hotspot.service",
+             "hotspot.core.store")
+    probe = ("import sys, hotspot.contract, hotspot.portal.hotspotd; "
+             f"print(' '.join(m for m in sorted(sys.modules) if m.split('.')[0] in {heavy} "
+             f"or m.startswith({heavy[3:]})))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.split() == []
 
 
 def test_an_other_user_gets_nothing_at_all():

@@ -139,7 +139,7 @@ def test_settings_saved_and_validated(admin, backend):
 
 def test_settings_backend_error_shown_next_to_form(admin, backend):
     def refuse(values, *, session):
-        from hotspot.portal.backend import BackendError
+        from hotspot.core.contract import BackendError
 
         raise BackendError("default_cap: the file is read-only")
 

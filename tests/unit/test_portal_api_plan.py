@@ -1,4 +1,4 @@
-"""What hotspotd answers the portal about the data plan, through the real service layer (no kernel): a
+"""What hotspotd answers the portal about the data plan, through the real house (core and keepers) (no kernel): a
 client sees only the plan's facts that affect it, the plan's bound reaches RFC 8908's bytes-remaining,
 the owner's top-up, alerts, delivery log and channel test."""
 
@@ -12,10 +12,10 @@ import pytest
 from hotspot.alerts.channels import DeliveryError
 from hotspot.clients import keeper as clients_keeper
 from hotspot.core.config import Threshold
+from hotspot.core.contract import BackendError
 from hotspot.house import House
 from hotspot.kernel.dumps import NftError
 from hotspot.portal.app import create_app
-from hotspot.portal.backend import BackendError
 from tests.conftest import Clock
 
 GB, MB = 10**9, 10**6

@@ -1,11 +1,11 @@
-"""The usage-history card and its JSON endpoints (hotspot/portal/insights.py, history_pages.py), on the
+"""The usage-history card and its JSON endpoints (hotspot/portal/history_card.py, history.py), on the
 fake backend (a real Store and the real queries over made-up usage; its clock is 2026-11-22 14:30)."""
 
 from __future__ import annotations
 
 import re
 
-from hotspot.portal.insights import level, short_size
+from hotspot.portal.history_card import level, short_size
 from tests.unit.test_portal_admin import login
 
 ME = "10.0.0.10"

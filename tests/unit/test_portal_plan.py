@@ -207,7 +207,7 @@ def test_guard_points_saved(admin, backend):
 
 
 def test_hotspotd_refusing_the_settings_is_shown(admin, backend):
-    from hotspot.portal.backend import BackendError
+    from hotspot.core.contract import BackendError
 
     def refuse(values, *, session):
         raise BackendError("plan_block_at: 100% of what? set plan_quota, or give a size such as '18GB'")

@@ -210,8 +210,8 @@ def test_the_report_still_adds_up_to_the_plan_after_a_device_is_forgotten(hs):
 
 
 def test_the_socket_s_forget_op_refuses_bad_input_in_one_line_and_says_how_long_things_are_kept(hs, tmp_path):
-    from hotspot.ipc import OPS
-    from hotspot.portal.backend import BackendError
+    from hotspot.contract import OPS
+    from hotspot.core.contract import BackendError
 
     a = macs(0, 1)[0]
     hs.counting.register(found(a))

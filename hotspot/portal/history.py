@@ -1,21 +1,21 @@
 """Usage history in the portal: the JSON endpoints (a client's own, named by its source address as
 everywhere in the portal; the owner's for any client or the plan) and `history_view(subject)`, which
-web/templates/_history.html calls to build its card (hotspot/portal/insights.py)."""
+web/templates/_history.html calls to build its card (history_card.py)."""
 
 from __future__ import annotations
 
 import time
 
-from flask import abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 
+from hotspot.core.contract import BackendError, NotAClient
 from hotspot.core.units import InvalidValue, parse_mac
-from hotspot.portal import client
-from hotspot.portal.admin import bp as admin_bp
-from hotspot.portal.admin import login_required
-from hotspot.portal.app import backend, owner
-from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.portal.history_card import history_card
 from hotspot.portal.i18n import _, get_locale
-from hotspot.portal.insights import history_card
+from hotspot.portal.owner import login_required, owner
+from hotspot.portal.request import backend
+
+bp = Blueprint("history", __name__)
 
 
 def _fetcher(subject: str):
@@ -28,6 +28,7 @@ def _fetcher(subject: str):
 CARD_SECONDS = 30  # a card is made again at most this often per device, range and language
 
 
+@bp.app_template_global()
 def history_view(subject: str) -> dict:
     """The history card of `subject`: "me" (the requesting device), a client's MAC or "plan".
     Three history queries make a card, each a round trip to hotspotd with hundreds of buckets, while
@@ -57,15 +58,15 @@ def _answer(subject: str):
         return jsonify(error=str(e)), 400
 
 
-@client.bp.route("/api/me/history")
-def api_me_history():
+@bp.route("/api/me/history")
+def api_me():
     """?by=hour|day|month&from=DATE&to=DATE (YYYY-MM-DD or ISO 8601, `to` not included)."""
     return _answer("me")
 
 
-@admin_bp.route("/api/history/<subject>")
+@bp.route("/admin/api/history/<subject>")
 @login_required
-def api_history(subject):
+def api_owner(subject):
     """As /api/me/history for a client (its MAC) or the plan ("plan")."""
     if subject != "plan":
         try:
@@ -73,6 +74,3 @@ def api_history(subject):
         except InvalidValue:
             abort(404)
     return _answer(subject)
-
-
-admin_bp.add_app_template_global(history_view, "history_view")

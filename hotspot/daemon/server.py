@@ -1,16 +1,12 @@
-"""hotspotd's Unix socket: how the unprivileged portal asks for what needs privilege.
+"""hotspotd's Unix socket, the server: how the unprivileged portal asks for what needs privilege.
 
-One request per connection, one JSON line each way: {"op": NAME, "args": {...}, "session": TOKEN,
-"token": TOKEN} (the last two only where the operation wants them) and back {"ok": true, "result": ...}
-or {"ok": false, "error": "one line", "kind": KIND}, KIND one of "NotAClient" | "BackendError" |
-"VoucherRefused" (which adds "reason") | "NotAdmin".
-
-What may be asked, with which arguments and by whom is declared once, in hotspot.portal.backend
-(OPERATIONS): the server's allow-list, dispatch and authorisation come from it, and so does IpcBackend,
-the portal's side. Who is asking is the peer's uid (SO_PEERCRED): root, or the portal's own user (guest
-and portal operations, and the owner's with a session hotspotd checks); anyone else is not answered.
-A request is at most MAX_REQUEST bytes nested at most MAX_DEPTH deep, and at most `handlers`
-requests are served at once: beyond that a connection gets a one-line refusal, not a thread.
+What may be asked, with which arguments and by whom is declared once (hotspot/contract.py, OPERATIONS);
+the wire format and the roles are hotspot/core/contract.py's. The allow-list, the dispatch and the
+authorisation here come from the declarations. Who is asking is the peer's uid (SO_PEERCRED): root, or
+the portal's own user (guest and portal operations, and the owner's with a session hotspotd checks);
+anyone else is not answered. A request is at most MAX_REQUEST bytes nested at most MAX_DEPTH deep, and
+at most `handlers` requests are served at once: beyond that a connection gets a one-line refusal, not a
+thread.
 """
 
 from __future__ import annotations
@@ -24,32 +20,22 @@ import struct
 import threading
 from pathlib import Path
 
-from hotspot.portal.backend import (
+from hotspot.contract import OPS
+from hotspot.core.contract import (
     ADMIN,
-    CREDENTIALS,
+    MAX_REQUEST,
     METRICS,
-    OPERATIONS,
-    OPS,
     ROOT,
     TIMEOUT,
     BackendError,
-    NotAClient,
-    NotAdmin,
     Operation,
     VoucherRefused,
 )
 
 log = logging.getLogger("hotspot")
 
-MAX_REQUEST = 64 * 1024  # a password, a form's fields: far less; anything bigger is refused
 MAX_DEPTH = 8  # {"args": {"values": {...}}} is 3 deep; nothing the portal sends is deeper
 HANDLERS = 32  # requests served at once (the portal's workers have 2 x 4 threads)
-_ERRORS = {"NotAClient": NotAClient, "BackendError": BackendError}
-
-
-def socket_path(run_dir: str) -> Path:
-    """Where hotspotd listens (run_dir: root's, RAM)."""
-    return Path(run_dir) / "hotspotd.sock"
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -183,66 +169,3 @@ class IpcServer(socketserver.UnixStreamServer):
         self.shutdown()
         self.server_close()
         self.path.unlink(missing_ok=True)
-
-
-class IpcBackend:
-    """The portal's side: a method per declared operation (made below from OPERATIONS), each a call
-    over the socket; the owner's carry the session keyword, which goes to hotspotd to check."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-
-    def _call(self, op: str, args: dict, **credentials):
-        wait = OPS[op].wait
-        request = {"op": op, "args": args, **{k: v for k, v in credentials.items() if v is not None}}
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(TIMEOUT)
-            try:
-                s.connect(self.path)
-                s.settimeout(wait)
-            except OSError as e:
-                raise BackendError(f"hotspotd is not answering ({e.strerror or e})") from None
-            try:
-                try:
-                    s.sendall(json.dumps(request).encode() + b"\n")
-                except BrokenPipeError:
-                    pass  # refused before it was read (hotspotd is busy): its one line is there
-                with s.makefile("rb") as f:
-                    line = f.readline()
-            except TimeoutError:
-                raise BackendError(f"hotspotd did not answer within {wait:g} s") from None
-            except OSError:
-                line = b""
-        if not line:
-            raise BackendError("hotspotd closed the connection")
-        answer = json.loads(line)
-        if answer.get("ok"):
-            return answer["result"]
-        kind = answer.get("kind")
-        if kind == "VoucherRefused":
-            raise VoucherRefused(answer.get("error", "error"), str(answer.get("reason", "invalid")))
-        if kind == "NotAdmin":
-            raise NotAdmin(answer.get("error", "log in first"))
-        raise _ERRORS.get(kind, BackendError)(answer.get("error", "error"))
-
-
-def _method(o: Operation):
-    sig = o.signature(credentials=True)
-    creds = CREDENTIALS.get(o.who, ())
-
-    def call(self, *args, **kwargs):
-        bound = sig.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        given = {k: v for k, v in bound.arguments.items() if k != "self"}
-        return self._call(o.name, {k: v for k, v in given.items() if k not in creds},
-                          **{k: given[k] for k in creds})
-
-    call.__name__ = call.__qualname__ = o.name
-    call.__doc__ = o.doc
-    call.__signature__ = sig
-    return call
-
-
-for _op in OPERATIONS:
-    setattr(IpcBackend, _op.name, _method(_op))
-del _op

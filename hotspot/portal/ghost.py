@@ -1,17 +1,17 @@
 """Ghost traffic on the portal: the banner on a client's own page and in the admin UI, and the
 one-tap actions (block a destination for this device, pause it, resume if it paused itself).
 
-The client page's forms carry the session's CSRF token like every portal form (app._check_csrf);
+The client page's forms carry the session's CSRF token like every portal form (request.check_csrf);
 the device is named by the request's source address only, never by anything it sends."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
 
-from hotspot.portal.admin import login_required
-from hotspot.portal.app import backend, owner
-from hotspot.portal.backend import BackendError, NotAClient
+from hotspot.core.contract import BackendError, NotAClient
 from hotspot.portal.i18n import _, format_date, format_size, format_time
+from hotspot.portal.owner import login_required, owner
+from hotspot.portal.request import backend
 
 bp = Blueprint("ghost", __name__)
 ACTIONS = ("block", "unblock", "pause", "resume")

@@ -15,8 +15,8 @@ import math
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from hotspot.core.contract import BackendError
 from hotspot.core.units import MAX_YEAR, MIN_YEAR
-from hotspot.portal.backend import BackendError
 from hotspot.portal.i18n import _, format_date, format_size, get_locale
 
 LEVELS = 5
