@@ -6,7 +6,7 @@ Lab is the one object tests use; its parts, by what they do:
     dhcp.py       the router's dnsmasq and the clients' udhcpc: addresses, leases, DHCP options, SLAAC
     traffic.py    iperf3, curl and ping, and what crossed (the meters, the links' counters)
     processes.py  running things in the namespaces, owning them, removing what dead labs left
-    hotspotd.py   the real hotspotd and hotspotctl in the router;  service.py  the house (core and keepers) there
+    hotspotd.py   the real hotspotd and hotspotctl in the router;  service.py  the house, one call at a time
     forward.py    a localhost port into a client's namespace;  demo.py  `make demo`
 """
 

@@ -256,7 +256,8 @@ class FakePlan:
 
 
 def sample_alerts() -> dict:
-    """Alerts fired and their deliveries, as hotspotd's alerts operation: one of each status, hostile names."""
+    """Alerts fired and their deliveries, as hotspotd's alerts operation: one of each status, hostile
+    names."""
     def at(hours: float) -> str:
         return iso(NOW - timedelta(hours=hours))
 

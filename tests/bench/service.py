@@ -1,5 +1,5 @@
-"""The house (core and keepers) and the daemon at 5,000 clients: how long one poll takes, how much memory hotspotd
-holds."""
+"""The house (core and keepers) and the daemon at 5,000 clients: how long one poll takes, how much
+memory hotspotd holds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Admission in the house (core and keepers), without a kernel (no table of ours: the database alone changes)."""
+"""Admission in the house (core and keepers), without a kernel (no table of ours: the database alone
+changes)."""
 
 from __future__ import annotations
 

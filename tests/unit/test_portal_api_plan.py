@@ -1,4 +1,4 @@
-"""What hotspotd answers the portal about the data plan, through the real house (core and keepers) (no kernel): a
+"""What hotspotd answers the portal about the data plan, through the real house (no kernel): a
 client sees only the plan's facts that affect it, the plan's bound reaches RFC 8908's bytes-remaining,
 the owner's top-up, alerts, delivery log and channel test."""
 

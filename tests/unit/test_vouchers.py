@@ -1,4 +1,4 @@
-"""Vouchers without a kernel: codes, policy, the nft JSON of a shared quota, the store, the house (core and keepers)
+"""Vouchers without a kernel: codes, policy, the nft JSON of a shared quota, the store, the house
 (no table of ours: the database alone changes), the CLI, and the portal on the fake backend."""
 
 from __future__ import annotations
