@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TextIO
 
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
-from hotspot.core.config import DEFAULT_PATH, ConfigError, load
+from hotspot.config import DEFAULT_PATH, ConfigError, load
 from hotspot.core.units import (
     InvalidValue,
     check_when,
@@ -598,7 +598,7 @@ def _modem_lines(m: dict | None, plan: dict) -> list[str]:
 
 
 def cmd_plan(hs, ns, value, env):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     if ns.plan_command == "topup":
         p = hs.plan_topup(value)

@@ -21,8 +21,8 @@ from hotspot.alerts import points as alerts
 from hotspot.apps import usage as apps
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code
 from hotspot.clients import policy, retention
+from hotspot.config import Config
 from hotspot.core.clock import bounds, trusted_now
-from hotspot.core.config import Config
 from hotspot.core.store import Client, Store, Voucher
 from hotspot.core.store import counted_since as _delta
 from hotspot.core.units import InvalidValue, format_duration, iso

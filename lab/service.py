@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hotspot.core.config import Config, dump
+from hotspot.config import Config, dump
 from lab import Lab
 
 _DRIVER = r"""
 import dataclasses, json, sys
 from hotspot.kernel import conntrack
-from hotspot.core.config import load
+from hotspot.config import load
 from hotspot.kernel.nft import TABLE, client_counters, dump_app_counters
 from hotspot.service import Hotspot
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from hotspot.alerts import outbox
 from hotspot.alerts.message import Message
-from hotspot.core.config import Config
+from hotspot.config import Config
 from hotspot.core.units import format_bytes, iso
 from hotspot.plan.model import crossed
 

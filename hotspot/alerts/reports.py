@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 
 SPIKE = 3  # a client that used this many times its usual bytes in a report's range stands out
 NOTABLE = 100 * 10**6  # ... if that is at least this much (a phone's 3 MB day is no news)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 from hotspot.core.store import Client, Voucher
 from hotspot.kernel.nft import APP_GUARD_CLASS, ClientElements
 from hotspot.kernel.tc import class_id

@@ -22,7 +22,7 @@ from hotspot.alerts.channels import DeliveryError
 from hotspot.apps import usage as app_usage
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 from hotspot.clients import policy
-from hotspot.core.config import ConfigError, settings_text, write_settings
+from hotspot.config import ConfigError, settings_text, write_settings
 from hotspot.core.store import Client, Store
 from hotspot.core.units import (
     InvalidValue,

@@ -27,8 +27,9 @@ from hotspot.alerts.points import channels_of
 from hotspot.apps.snoop.process import SnoopProcess
 from hotspot.clients import retention
 from hotspot.clients.discovery import Leases
-from hotspot.core.config import DEFAULT_PATH, ConfigError, load, uci_options
+from hotspot.config import DEFAULT_PATH, ConfigError, load
 from hotspot.core.files import write_atomic
+from hotspot.core.uci import uci_options
 from hotspot.daemon.api import PortalApi
 from hotspot.daemon.portal import PortalProcess, bind_addresses, remove_old_copies
 from hotspot.ipc import IpcServer, socket_path

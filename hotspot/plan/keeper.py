@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.nft import GUARD_CLASS, Guard, guard_quota_name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from hotspot.core.config import check_setting
+from hotspot.config import check_setting
 from hotspot.core.units import InvalidValue, parse_size
 from hotspot.portal.admin import bp, login_required
 from hotspot.portal.app import owner
@@ -52,7 +52,7 @@ def validate_plan(form) -> dict[str, str]:
         values = {"plan_period": values.pop("plan_period"), **values}
     for key, value in values.items():
         try:
-            check_setting(key, value, period)
+            check_setting(key, value, {"plan_period": period})
         except ValueError as e:
             raise InvalidValue(f"{field_label(key)}: {e}") from None
     return values

@@ -41,7 +41,7 @@ def load_ours(args: dict) -> dict:
 
 
 def _config(args: dict):
-    from hotspot.core.config import Config, load
+    from hotspot.config import Config, load
 
     if "config" in args:
         return load(args["config"])
@@ -383,7 +383,7 @@ def flush_rebuild(args: dict) -> dict:
 
     import nftables
 
-    from hotspot.core.config import load
+    from hotspot.config import load
     from hotspot.kernel.nft import TABLE
 
     cfg = load(args["config"])
@@ -452,7 +452,7 @@ def rebuild_profile(args: dict) -> dict:
 
     import hotspot.kernel.nft as hn
     from hotspot.clients import policy
-    from hotspot.core.config import load
+    from hotspot.config import load
     from hotspot.service import Hotspot
 
     cfg = load(args["config"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.core.config import DEFAULT_PATH, Config, ConfigError, dump, load
+from hotspot.config import DEFAULT_PATH, Config, ConfigError, dump, load
 
 SIZE_HINT = "use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
 RATE_HINT = "use a number with bit, kbit, mbit or gbit, e.g. 256kbit"
@@ -574,7 +574,7 @@ def test_ct_mark_mask(write, value, mask):
 
 
 def test_write_settings_changes_options_in_place_and_keeps_comments(tmp_path):
-    from hotspot.core.config import settings_text, write_settings
+    from hotspot.config import settings_text, write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("# my router\nconfig hotspot 'main'\n\t# the cap\n\toption default_cap '2GB'\n"
@@ -594,7 +594,7 @@ def test_write_settings_changes_options_in_place_and_keeps_comments(tmp_path):
     ({"auth": "x\ny"}, "printable"),
 ])
 def test_write_settings_refuses_bad_values_and_writes_nothing(tmp_path, values, message):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("config hotspot 'main'\n\toption default_cap '2GB'\n")
@@ -663,7 +663,7 @@ def test_write_settings_keeps_the_files_mode_and_owner(tmp_path):
     (and keeps its owner and group), whoever rewrites it and whatever the umask."""
     import os
 
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("config hotspot 'main'\n\toption smtp_password 'hunter2-hunter2'\n")
@@ -682,7 +682,7 @@ def test_write_settings_keeps_the_files_mode_and_owner(tmp_path):
 
 
 def test_write_settings_keeps_comments_and_other_statements_on_the_line_it_changes(tmp_path):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("config hotspot 'main'\n"
@@ -699,7 +699,7 @@ def test_write_settings_keeps_comments_and_other_statements_on_the_line_it_chang
 
 
 def test_write_settings_never_writes_through_a_link_planted_at_its_temporary_file(tmp_path):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     victim = tmp_path / "victim"
     victim.write_text("untouched\n")

@@ -9,8 +9,9 @@ import pytest
 
 from hotspot.alerts import outbox, reports
 from hotspot.alerts import points as alerts
-from hotspot.core.config import Config, ConfigError, Threshold, dump, load
+from hotspot.config import Config, ConfigError, dump, load
 from hotspot.plan import model as plan
+from hotspot.plan.model import Threshold
 from hotspot.service import Hotspot
 from tests.conftest import Clock
 

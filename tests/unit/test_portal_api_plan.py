@@ -11,10 +11,10 @@ from datetime import datetime
 import pytest
 
 from hotspot.alerts.channels import DeliveryError
-from hotspot.core.config import Threshold
 from hotspot.daemon import api as portal_api
 from hotspot.daemon.api import PortalApi
 from hotspot.kernel.nft import NftError
+from hotspot.plan.model import Threshold
 from hotspot.portal.app import create_app
 from hotspot.portal.backend import BackendError
 from hotspot.service import Hotspot

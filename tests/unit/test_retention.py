@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotspot.clients import retention
-from hotspot.core.config import Config, ConfigError, dump, load
+from hotspot.config import Config, ConfigError, dump, load
 from hotspot.core.store import Store
 from hotspot.service import Hotspot, NotFound
 from tests.conftest import Clock
