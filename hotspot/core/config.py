@@ -54,8 +54,8 @@ Parse = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class ByOption:
-    """A parser chosen by another option's value: period_start's range depends on period. The file's
-    value of `option` picks one of `parsers`; a value not among them (or refused) picks `otherwise`."""
+    """A parser chosen by another option's value: period_start's range depends on period. The value in
+    force of `option` (its default when the file's is refused) picks one of `parsers`, or `otherwise`."""
 
     option: str
     parsers: Mapping[str, Parse]
