@@ -275,12 +275,12 @@ class House:
         return found
 
     def settings(self) -> dict:
-        from hotspot.core.config import settings_text
+        from hotspot.config import settings_text
 
         return settings_text(self.cfg)
 
     def set_settings(self, values) -> dict:
-        from hotspot.core.config import ConfigError, settings_text, write_settings
+        from hotspot.config import ConfigError, settings_text, write_settings
         from hotspot.core.contract import BackendError
 
         if not isinstance(values, dict):

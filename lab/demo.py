@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from hotspot.core.config import Threshold
+from hotspot.plan.model import Threshold
 from lab import Lab, cleanup_stale
 from lab.forward import Forward
 from lab.hotspotd import Hotspotd

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.core.config import Config, dump
+from hotspot.config import Config, dump
 from lab import Lab
 
 # The system call hotspotd's loop waits in between two polls (select.select: pselect6), by machine.

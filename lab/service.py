@@ -14,13 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hotspot.core.config import Config, dump
+from hotspot.config import Config, dump
 from lab import Lab
 
 _DRIVER = r"""
 import dataclasses, json, sys
 from hotspot.kernel import conntrack
-from hotspot.core.config import load
+from hotspot.config import load
 from hotspot.house import House
 from hotspot.kernel.dumps import client_counters, dump_app_counters
 from hotspot.kernel.rules import TABLE

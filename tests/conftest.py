@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.core.config import Config, dump
+from hotspot.config import Config, dump
 
 
 class Clock:

@@ -21,8 +21,8 @@ from hotspot.alerts.commands import COMMANDS as ALERTS
 from hotspot.apps.commands import COMMANDS as APPS
 from hotspot.captive.commands import COMMANDS as CAPTIVE
 from hotspot.clients.commands import COMMANDS as CLIENTS
+from hotspot.config import DEFAULT_PATH, ConfigError, load
 from hotspot.core.command import Command, Environment, ExitStatus, Parser, UsageError, fail, say
-from hotspot.core.config import DEFAULT_PATH, ConfigError, load
 from hotspot.core.text import printable, rate, size, write_json
 from hotspot.core.units import InvalidValue, parse_mac
 from hotspot.forecast.commands import COMMANDS as FORECAST

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 
-from hotspot.core.config import ConfigError, load
+from hotspot.config import ConfigError, load
 from hotspot.core.contract import socket_path
 from hotspot.core.units import iso
 from hotspot.daemon.portal import PortalProcess, bind_addresses

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from hotspot import __version__
-from hotspot.core.config import DEFAULT_PATH, ConfigError, load, uci_options
+from hotspot.config import DEFAULT_PATH, ConfigError, load
 from hotspot.core.files import write_atomic
+from hotspot.core.uci import uci_options
 from hotspot.daemon.loop import Daemon
 from hotspot.daemon.portal import remove_old_copies
 from hotspot.house import House, daemon_pid

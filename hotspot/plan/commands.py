@@ -104,7 +104,7 @@ def _value(ns):
 
 
 def _plan(house, ns, value, env):
-    from hotspot.core.config import ConfigError, write_settings
+    from hotspot.config import ConfigError, write_settings
 
     if ns.plan_command == "topup":
         p = house.plan.topup_plan(value)

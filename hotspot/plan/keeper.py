@@ -8,12 +8,15 @@ point (a top-up, a new quota, roaming, a new cycle) moves the kernel's quotas in
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from hotspot.core.config import Config
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
 from hotspot.plan import model as plan
+
+if TYPE_CHECKING:
+    from hotspot.config import Config
 
 log = logging.getLogger("hotspot")
 

@@ -10,12 +10,42 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, NamedTuple
 
 from hotspot.core.clock import bounds
-from hotspot.core.config import Config
+from hotspot.core.config import size_text
+
+if TYPE_CHECKING:
+    from hotspot.config import Config
 
 LEVELS = ("throttle", "block", "stop")  # the guard's levels, mildest first
 _OFFSET = re.compile(r"(?:UTC|GMT)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?", re.ASCII | re.IGNORECASE)
+
+
+class Threshold(NamedTuple):
+    """A point in the plan: a percentage of the plan's quota (with its top-ups), or bytes."""
+
+    percent: float | None = None
+    bytes: int | None = None
+
+    def of(self, limit: int | None) -> int | None:
+        """In bytes, for a plan of `limit` bytes (None: a percentage of no quota is no point)."""
+        if self.bytes is not None:
+            return self.bytes
+        return None if limit is None else int(limit * self.percent / 100)
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else size_text(self.bytes)
+
+
+def guard(cfg: Config, roaming: bool = False) -> dict[str, Threshold | None]:
+    """The plan guard's thresholds in force: {"throttle", "block", "stop"}; roaming ones replace the home
+    ones they set. (Config.guard: hotspot/config.py gives the house's Config this as a method.)"""
+    home = {"throttle": cfg.plan_throttle_at, "block": cfg.plan_block_at, "stop": cfg.plan_stop_at}
+    if not roaming:
+        return home
+    away = {"throttle": cfg.roaming_throttle_at, "block": cfg.roaming_block_at, "stop": cfg.roaming_stop_at}
+    return {k: away[k] or home[k] for k in home}
 
 
 def timezone_of(name: str | None) -> tzinfo | None:
@@ -66,7 +96,7 @@ def allowance(cfg: Config, topup: int) -> int | None:
 
 def guard_limits(cfg: Config, limit: int | None, roaming: bool = False) -> dict[str, int | None]:
     """Each guard level's point in bytes of this cycle (None: the level is off)."""
-    return {level: (t.of(limit) if t is not None else None) for level, t in cfg.guard(roaming).items()}
+    return {level: (t.of(limit) if t is not None else None) for level, t in guard(cfg, roaming).items()}
 
 
 def guard_state(used: int, limits: dict[str, int | None]) -> str:

@@ -17,10 +17,10 @@ from hotspot.core.units import (
     InvalidValue,
     parse_cap,
     parse_mac,
-    parse_rate,
     parse_rate_or_none,
     parse_size,
 )
+from hotspot.portal import option_fields
 from hotspot.portal.client_text import admin_row, state_label
 from hotspot.portal.i18n import _, format_datetime, format_rate, format_size
 from hotspot.portal.owner import csv_download, login_required, owner
@@ -239,44 +239,21 @@ def action_label(action: str) -> str:
     }.get(action, action)
 
 
-SETTINGS = ("default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth")
-
-
-def validate_settings(form) -> dict[str, str]:
-    """The settings form's values, each checked; InvalidValue names the first bad field."""
-    v = {k: (form.get(k) or "").strip() for k in SETTINGS}
-    if v["default_cap"].lower() not in ("", "none"):
-        try:
-            parse_size(v["default_cap"])
-        except InvalidValue as e:
-            raise InvalidValue(_("Default cap: %(reason)s", reason=e)) from None
-    if v["period"] not in ("daily", "weekly", "monthly"):
-        raise InvalidValue(_("Period: choose daily, weekly or monthly."))
-    hi = 7 if v["period"] == "weekly" else 31
-    if not v["period_start"].isdigit() or not 1 <= int(v["period_start"]) <= hi:
-        raise InvalidValue(_("Period start: a whole number from 1 to %(hi)s.", hi=hi))
-    if v["after_cap"] not in ("block", "throttle"):
-        raise InvalidValue(_("After the cap: choose block or throttle."))
-    try:
-        parse_rate(v["after_cap_rate"])
-    except InvalidValue as e:
-        raise InvalidValue(_("Rate after the cap: %(reason)s", reason=e)) from None
-    if v["auth"] not in ("none", "click", "voucher"):
-        raise InvalidValue(_("Sign-in: choose none, click or voucher."))
-    return v
+def render_settings(values: dict[str, str], error: str | None = None, status: int = 200):
+    """The settings page; after a refused form, its error and the values as typed."""
+    fields = option_fields.fields("settings", values=values)
+    return render_template("admin/settings.html", f=fields, error=error), status
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings_page():
     if request.method == "GET":
-        return render_template("admin/settings.html", s=owner().settings())
+        return render_settings(owner().settings())
     try:
-        values = validate_settings(request.form)
-        owner().set_settings(values)
+        owner().set_settings(option_fields.checked(option_fields.posted("settings", request.form)))
     except (InvalidValue, BackendError) as e:
-        return render_template("admin/settings.html", s={**owner().settings(), **request.form.to_dict()},
-                               error=str(e)), 400
+        return render_settings({**owner().settings(), **request.form.to_dict()}, str(e), 400)
     flash(_("Settings saved."))
     return redirect(url_for("admin.settings_page"), 303)
 

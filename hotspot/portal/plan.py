@@ -1,61 +1,36 @@
 """The owner's page for the uplink's data plan: /admin/plan (its cycle, its guard, a top-up).
 
-Like every admin form, each field is checked here with the config's own rules before hotspotd is asked,
-so a bad value gets a one-line 400 and nothing is written; hotspotd checks the whole file again before it
-replaces it.
+The plan's forms take their fields from the options' declarations, and check each with the config's own
+rules before hotspotd is asked (hotspot/portal/option_fields.py), so a bad value gets a one-line 400 and
+nothing is written; hotspotd checks the whole file again before it replaces it.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from hotspot.core.config import check_setting
 from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue, parse_size
+from hotspot.portal import option_fields
 from hotspot.portal.i18n import _, format_size
 from hotspot.portal.owner import login_required, owner
 from hotspot.portal.plan_text import modem_facts, plan_summary
 
-CYCLE = ("plan_quota", "plan_period", "plan_period_start", "plan_start_hour", "plan_timezone",
-         "plan_pass_length")
-GUARD = ("plan_throttle_at", "plan_throttle_rate", "plan_block_at", "plan_stop_at", "roaming_throttle_at",
-         "roaming_block_at", "roaming_stop_at", "alert_at")
-FORMS = {"cycle": CYCLE, "guard": GUARD}
+FORMS = {"cycle": "plan-cycle", "guard": "plan-guard"}  # the form's name in the page -> in the declarations
 
 bp = Blueprint("plan", __name__, url_prefix="/admin")
-
-
-def field_label(key: str) -> str:
-    """A field's name as the form shows it, for the one-line error that names it."""
-    return {
-        "plan_quota": _("Quota"), "plan_period": _("Cycle"), "plan_period_start": _("Starts on day"),
-        "plan_start_hour": _("At hour"), "plan_timezone": _("Carrier's time zone"),
-        "plan_pass_length": _("Pass length"), "plan_throttle_at": _("Slow down at"),
-        "plan_throttle_rate": _("Rate when slowed"), "plan_block_at": _("Block at"),
-        "plan_stop_at": _("Stop at"), "roaming_throttle_at": _("Roaming: slow down at"),
-        "roaming_block_at": _("Roaming: block at"), "roaming_stop_at": _("Roaming: stop at"),
-        "alert_at": _("Alert at"),
-    }.get(key, key)
 
 
 def validate_plan(form) -> dict[str, str]:
     """The values of one Plan form ("cycle" or "guard"), each checked as the config file would be;
     InvalidValue names the first bad field. A pass length left empty keeps the one set."""
-    fields = FORMS.get(form.get("form", ""))
-    if fields is None:
+    declared = FORMS.get(form.get("form", ""))
+    if declared is None:
         raise InvalidValue(_("Unknown form."))
-    values = {k: (form.get(k) or "").strip() for k in fields}
+    values = option_fields.posted(declared, form)
     if not values.get("plan_pass_length", "-"):
         del values["plan_pass_length"]
-    period = values.get("plan_period", "monthly")
-    if "plan_period" in values:  # first: the start day's range depends on it
-        values = {"plan_period": values.pop("plan_period"), **values}
-    for key, value in values.items():
-        try:
-            check_setting(key, value, period)
-        except ValueError as e:
-            raise InvalidValue(f"{field_label(key)}: {e}") from None
-    return values
+    return option_fields.checked(values)
 
 
 def render_plan(error: str | None = None, where: str | None = None, status: int = 200):
@@ -63,9 +38,10 @@ def render_plan(error: str | None = None, where: str | None = None, status: int 
     found = owner().plan()
     s = owner().settings()
     if error and where in FORMS:
-        s = {**s, **{k: request.form.get(k, "") for k in FORMS[where]}}
+        s = {**s, **{o.name: request.form.get(o.name, "") for o in option_fields.fields_of(FORMS[where])}}
     topup = request.form.get("size", "") if where == "topup" else ""
     page = render_template("admin/plan.html", p=plan_summary(found.get("plan") or {}), s=s,
+                           f=option_fields.fields(*FORMS.values(), values=s),
                            uplink=found.get("uplink") or [], exempt=found.get("exempt") or [],
                            modem=modem_facts(found.get("modem")), error=error, where=where, topup=topup)
     return page, status

@@ -10,7 +10,7 @@ the database holds their history only.
 
 from __future__ import annotations
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 from lab import Lab
 from tests.bench.common import emit, log, nsjob
 

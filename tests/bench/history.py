@@ -17,7 +17,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 from hotspot.core.store import Store
 from hotspot.history import buckets as hist
 from hotspot.history.usage import Stats, UsageHistory

@@ -42,7 +42,7 @@ def load_ours(args: dict) -> dict:
 
 
 def _config(args: dict):
-    from hotspot.core.config import Config, load
+    from hotspot.config import Config, load
 
     if "config" in args:
         return load(args["config"])
@@ -385,7 +385,7 @@ def flush_rebuild(args: dict) -> dict:
 
     import nftables
 
-    from hotspot.core.config import load
+    from hotspot.config import load
     from hotspot.kernel.rules import TABLE
 
     cfg = load(args["config"])
@@ -454,7 +454,7 @@ def rebuild_profile(args: dict) -> dict:
 
     import hotspot.kernel.rules as kernel_rules
     from hotspot.clients import policy
-    from hotspot.core.config import load
+    from hotspot.config import load
     from hotspot.house import House
     from hotspot.kernel.watch import TableWatch
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.core.config import Threshold
+from hotspot.plan.model import Threshold
 from lab import CommandError, Lab
 from lab.hotspotd import Hotspotd
 from tests.bench.common import emit, log, pull_until_stopped

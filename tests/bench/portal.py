@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 from lab import Lab
 from lab.hotspotd import Hotspotd
 from tests.bench.common import cpu_seconds, emit, loadavg, log, median, nsjob, proc_vm, rnd

@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from hotspot.core.config import Threshold
+from hotspot.plan.model import Threshold
 from lab import CommandError
 from tests.browser.conftest import DESKTOP, PHONE, shot
 from tests.lab.conftest import register

@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 from hotspot.apps import categories
-from hotspot.core.config import _LISTS, _OPTIONS, ConfigError, load
+from hotspot.config import OPTIONS, ConfigError, load
 from lab.hotspotd import Hotspotd
 from tests.lab.test_portal import _lab_ca
 
+_OPTIONS = sorted(o.name for o in OPTIONS)
+_LISTS = {o.name for o in OPTIONS if o.list}
 SEED = 20240517
 CONFIGS = 30  # about 3 s each: start, status, stop
 

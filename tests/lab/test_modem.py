@@ -6,7 +6,7 @@ from __future__ import annotations
 import dbus
 import pytest
 
-from hotspot.core.config import Threshold
+from hotspot.plan.model import Threshold
 from tests.lab.conftest import register
 from tests.modem_mock import BEARER, BUS_NAME, MODEM_3GPP, Bus, MockModemManager
 

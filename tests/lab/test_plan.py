@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.core.config import Threshold
+from hotspot.plan.model import Threshold
 from lab import FREE_DEVICE, CommandError, Lab
 from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register

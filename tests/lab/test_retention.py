@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from hotspot.core.config import Config
+from hotspot.config import Config
 from hotspot.kernel.tc import class_id
 from lab import Lab
 from lab.hotspotd import Hotspotd

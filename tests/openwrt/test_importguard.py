@@ -90,7 +90,7 @@ def test_scapy_is_the_package_scapy_not_python3_scapy():
 
 
 def test_without_a_depends_line_the_guard_takes_hotspots_own_from_the_makefile():
-    done = run("import sqlite3, hotspot.core.config; print('ok')", None)
+    done = run("import sqlite3, hotspot.config; print('ok')", None)
     assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
 
 

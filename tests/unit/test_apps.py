@@ -14,7 +14,7 @@ from hotspot.apps import dnsmasq as nftset
 from hotspot.apps import usage as apps
 from hotspot.cli import Environment, ExitStatus
 from hotspot.clients import policy
-from hotspot.core.config import ConfigError, load
+from hotspot.config import ConfigError, load
 from hotspot.core.store import SCHEMA, Client
 from hotspot.kernel.rules import APP_GUARD_CLASS, ClientElements, Marks, client_rules
 

@@ -243,7 +243,7 @@ def _client_json(cfg_file, *args):
 @pytest.fixture
 def click_file(cfg, tmp_path):
     """A config with auth click (and the database of `cfg`)."""
-    from hotspot.core.config import dump
+    from hotspot.config import dump
 
     path = tmp_path / "click"
     path.write_text(dump(cfg.replace(auth="click", session_timeout=7200)))

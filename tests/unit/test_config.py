@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.core.config import DEFAULT_PATH, Config, ConfigError, dump, load
+from hotspot.config import DEFAULT_PATH, Config, ConfigError, dump, load
 
 SIZE_HINT = "use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
 RATE_HINT = "use a number with bit, kbit, mbit or gbit, e.g. 256kbit"
@@ -574,7 +574,7 @@ def test_ct_mark_mask(write, value, mask):
 
 
 def test_write_settings_changes_options_in_place_and_keeps_comments(tmp_path):
-    from hotspot.core.config import settings_text, write_settings
+    from hotspot.config import settings_text, write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("# my router\nconfig hotspot 'main'\n\t# the cap\n\toption default_cap '2GB'\n"
@@ -594,7 +594,7 @@ def test_write_settings_changes_options_in_place_and_keeps_comments(tmp_path):
     ({"auth": "x\ny"}, "printable"),
 ])
 def test_write_settings_refuses_bad_values_and_writes_nothing(tmp_path, values, message):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("config hotspot 'main'\n\toption default_cap '2GB'\n")
@@ -663,7 +663,7 @@ def test_write_settings_keeps_the_files_mode_and_owner(tmp_path):
     (and keeps its owner and group), whoever rewrites it and whatever the umask."""
     import os
 
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("config hotspot 'main'\n\toption smtp_password 'hunter2-hunter2'\n")
@@ -682,7 +682,7 @@ def test_write_settings_keeps_the_files_mode_and_owner(tmp_path):
 
 
 def test_write_settings_keeps_comments_and_other_statements_on_the_line_it_changes(tmp_path):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     path = tmp_path / "hotspot"
     path.write_text("config hotspot 'main'\n"
@@ -699,7 +699,7 @@ def test_write_settings_keeps_comments_and_other_statements_on_the_line_it_chang
 
 
 def test_write_settings_never_writes_through_a_link_planted_at_its_temporary_file(tmp_path):
-    from hotspot.core.config import write_settings
+    from hotspot.config import write_settings
 
     victim = tmp_path / "victim"
     victim.write_text("untouched\n")
@@ -720,3 +720,80 @@ def test_smtp_without_tls_cannot_log_in_and_says_where(write):
         "'starttls' or 'tls', or set smtp_user ''"]
     assert load(write(text.replace("'none'", "'starttls'"))).smtp_user == "owner"
     assert load(write(text.replace("'owner'\n", "''\n"))).smtp_user is None
+
+
+# -- the options are declared once, beside their capabilities; the shipped file is made from them ---------
+
+
+def test_shipped_file_is_made_from_the_declarations():
+    from hotspot.config import uci_sample
+
+    assert SHIPPED.read_text() == uci_sample(), "an option changed: run `make uci-sample` and commit the file"
+
+
+def test_the_owner_may_set_what_the_admin_ui_and_hotspotctl_plan_set_set():
+    from hotspot.config import SETTABLE
+
+    assert sorted(SETTABLE) == sorted([
+        "default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth", "plan_quota",
+        "plan_period", "plan_period_start", "plan_start_hour", "plan_timezone", "plan_pass_length",
+        "plan_activated", "plan_throttle_at", "plan_throttle_rate", "plan_block_at", "plan_stop_at",
+        "roaming_throttle_at", "roaming_block_at", "roaming_stop_at", "alert_at"])
+
+
+def test_a_start_day_is_checked_against_the_period_given_with_it():
+    from hotspot.config import check_setting
+
+    assert check_setting("plan_period_start", "8", {"plan_period": "monthly"}) == 8
+    with pytest.raises(ValueError, match="'8' is not a day of the week between 1 .Monday. and 7"):
+        check_setting("plan_period_start", "8", {"plan_period": "weekly"})
+    assert check_setting("plan_period_start", "31", {"plan_period": "pass"}) == 31  # as daily
+    with pytest.raises(ValueError, match="not a setting: lan_device"):
+        check_setting("lan_device", "br0")
+
+
+def test_the_machinery_knows_no_option_of_its_own(tmp_path):
+    """core/config.py makes a Config of whatever is declared: its defaults, list options as tuples,
+    its checks across options, every mistake at its line."""
+    from collections.abc import Iterator
+
+    from hotspot.core import config as machinery
+
+    def both_or_neither(c) -> Iterator[tuple[str, str]]:
+        if not c.refused("a", "b") and bool(c["a"]) != bool(c["b"]):
+            yield ("b" if c.in_file("b") else "a"), "takes a and b together"
+
+    options = [machinery.Option("a", machinery.boolean, False, "A switch."),
+               machinery.Option("b", machinery.interface, (), "Some devices.", list=True, example="eth0"),
+               machinery.Option("n", machinery.ranged(1, 9, "a digit from 1 to 9"), 5, "A digit.")]
+    Small = machinery.make_config(options, section="small", default_path="/etc/config/small",
+                                  checks=[both_or_neither])
+    assert Small() == Small(a=False, b=[], n=5) and Small().b == () and Small().path == "/etc/config/small"
+    path = tmp_path / "small"
+    path.write_text("config small\n\toption n 12\n\tlist b 'eth1'\n\toption c 1\n")
+    with pytest.raises(ConfigError) as e:
+        machinery.load(path, Small)
+    assert e.value.errors == [f"{path}:2: option n: '12' is not a digit from 1 to 9",
+                              f"{path}:3: option b: takes a and b together",
+                              f"{path}:4: unknown option 'c'"]
+    path.write_text("config small\n\toption a 1\n\tlist b 'eth1'\n\tlist b 'eth2'\n")
+    assert machinery.load(path, Small) == Small(a=True, b=("eth1", "eth2"))
+    text = machinery.dump(Small(a=True, b=("eth1",)))
+    assert text == "config small 'main'\n\toption a '1'\n\tlist b 'eth1'\n\toption n '5'\n"
+
+
+@pytest.mark.parametrize("declare, reason", [
+    (lambda m: m.Option("x", m.boolean, False, ""), "needs a one-line doc"),
+    (lambda m: m.Option("x", m.boolean, False, "two\nlines"), "needs a one-line doc"),
+    (lambda m: m.Option("x-y", m.boolean, False, "A switch."), "not a UCI option name"),
+    (lambda m: m.Option("x", m.interface, (), "Devices.", list=True), "needs an example"),
+    (lambda m: m.make_config([m.Option("x", m.boolean, False, "A."), m.Option("x", m.boolean, False, "B.")],
+                             section="s", default_path="/p"), "declared twice"),
+    (lambda m: m.make_config([m.Option("x", m.period_start("period", "daily"), 1, "A day.")],
+                             section="s", default_path="/p"), "depends on period, which is not declared"),
+])
+def test_a_declaration_without_what_the_file_needs_is_refused_at_import(declare, reason):
+    from hotspot.core import config as machinery
+
+    with pytest.raises(ValueError, match=reason):
+        declare(machinery)

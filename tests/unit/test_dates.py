@@ -19,7 +19,7 @@ import pytest
 
 from hotspot import cli
 from hotspot.cli import Environment, ExitStatus
-from hotspot.core.config import ConfigError, load
+from hotspot.config import ConfigError, load
 from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue
 from hotspot.forecast import trace

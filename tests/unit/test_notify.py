@@ -469,7 +469,7 @@ def test_one_broken_channel_is_logged_and_skipped_the_others_go_on(caplog):
     """A Config made in code (not by load()) may hold what a channel refuses: hotspotd starts anyway,
     with the channels that work, and says in one line which one is off and why."""
     from hotspot.alerts.points import channels_of
-    from hotspot.core.config import Config
+    from hotspot.config import Config
 
     cfg = Config(alert_webhook="http://127.0.0.1:9/hook", alert_email=("owner@example.com",),
                  smtp_host="mail.example.com", smtp_security="none", smtp_user="owner")

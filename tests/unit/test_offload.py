@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotspot.core.config import uci_options
+from hotspot.core.uci import uci_options
 from hotspot.kernel.nft import Nft
 
 FW4_RULESET = {"nftables": [

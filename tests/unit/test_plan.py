@@ -9,9 +9,10 @@ import pytest
 
 from hotspot.alerts import outbox, reports
 from hotspot.alerts import points as alerts
-from hotspot.core.config import Config, ConfigError, Threshold, dump, load
+from hotspot.config import Config, ConfigError, dump, load
 from hotspot.house import House
 from hotspot.plan import model as plan
+from hotspot.plan.model import Threshold
 from tests.conftest import Clock
 
 GB = 10**9

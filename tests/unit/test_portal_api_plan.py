@@ -11,10 +11,10 @@ import pytest
 
 from hotspot.alerts.channels import DeliveryError
 from hotspot.clients import keeper as clients_keeper
-from hotspot.core.config import Threshold
 from hotspot.core.contract import BackendError
 from hotspot.house import House
 from hotspot.kernel.dumps import NftError
+from hotspot.plan.model import Threshold
 from hotspot.portal.app import create_app
 from tests.conftest import Clock
 

@@ -6,7 +6,7 @@ import pytest
 
 from hotspot.clients import retention
 from hotspot.clients.keeper import NotFound
-from hotspot.core.config import Config, ConfigError, dump, load
+from hotspot.config import Config, ConfigError, dump, load
 from hotspot.core.store import Store
 from hotspot.house import House
 from tests.conftest import Clock

@@ -234,8 +234,8 @@ def open_capture(device: str):
 
 
 def run(config_path: str) -> int:
-    from hotspot.core.config import ConfigError
-    from hotspot.core.config import load as load_config
+    from hotspot.config import ConfigError
+    from hotspot.config import load as load_config
 
     cfg = load_config(config_path)
     categories = load_categories(cfg.categories_file)
@@ -302,7 +302,7 @@ def run(config_path: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hotspot.core.config import DEFAULT_PATH, ConfigError
+    from hotspot.config import DEFAULT_PATH, ConfigError
 
     p = argparse.ArgumentParser(prog="hotspot.apps.snoop.snooper", description=__doc__.splitlines()[0])
     p.add_argument("-c", "--config", default=DEFAULT_PATH, help=f"UCI config file (default {DEFAULT_PATH})")
