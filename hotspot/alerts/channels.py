@@ -8,7 +8,7 @@ redirects, and every network operation has a timeout, so a dead receiver costs a
 A signed webhook (`alert_webhook_secret`) carries X-Hotspot-Timestamp (unix seconds of this attempt),
 X-Hotspot-Delivery (the delivery's id) and X-Hotspot-Signature, `sha256=` and the hex HMAC-SHA256 of
 `<timestamp>.<delivery id>.<body>`: a receiver that checks the signature, refuses an old timestamp and
-drops an id it has seen cannot be fed a captured request again (the README has its five lines). After
+drops an id it has seen cannot be fed a captured request again (docs/plan.md has its five lines). After
 a crash between a send and its record the outbox sends again with the same id and a new timestamp.
 """
 

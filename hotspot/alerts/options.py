@@ -68,10 +68,11 @@ OPTIONS = (
            "Also tell the owner when a client reaches the points of its own cap ('1' or '0').",
            heading=HEADING),
     Option("alert_webhook", url, None, "A URL that gets each alert as a JSON POST.",
-           "A URL that gets each alert as a JSON POST; with a secret, the POST carries X-Hotspot-Signature: "
-           "sha256=<HMAC-SHA256 of the body>.", heading=HEADING),
-    Option("alert_webhook_secret", secret, None, "Signs each POST with its time and delivery id (README).",
-           heading=HEADING, joined=True),
+           "A URL that gets each alert as a JSON POST; with a secret, each POST carries X-Hotspot-Timestamp, "
+           "X-Hotspot-Delivery and X-Hotspot-Signature: sha256=<HMAC-SHA256 of '<timestamp>.<delivery "
+           "id>.<body>'> (hotspot's docs/plan.md shows a receiver's check).", heading=HEADING),
+    Option("alert_webhook_secret", secret, None,
+           "Signs each POST with its time and delivery id (docs/plan.md).", heading=HEADING, joined=True),
     Option("alert_email", email, (), "The owner's addresses, for alerts and reports.",
            "The owner's email addresses, for alerts and reports, and the SMTP server that sends them: "
            "smtp_security 'starttls' (port 587), 'tls' (port 465) or 'none'; the server's certificate is "
