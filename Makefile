@@ -39,7 +39,7 @@ bench: setup
 	$(PY) -m tests.bench.run
 
 # The shipped /etc/config/hotspot, made from the options each capability declares (hotspot/*/options.py);
-# tests/unit/test_config.py fails while the committed file differs.
+# tests/unit/core/test_config.py fails while the committed file differs.
 uci-sample: setup
 	$(PY) -m hotspot.config --uci-sample > openwrt/files/hotspot.config
 

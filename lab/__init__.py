@@ -21,7 +21,7 @@ import sys
 from typing import Mapping, Sequence
 
 from lab.dhcp import Dhcp
-from lab.processes import OWNERS_DIR, CommandError, cleanup_stale
+from lab.processes import OWNERS_DIR, Client, CommandError, cleanup_stale
 from lab.topology import (
     FREE_DEVICE,
     LAN_DEVICE,
@@ -32,7 +32,6 @@ from lab.topology import (
     SERVER4,
     SERVER6,
     WAN_DEVICE,
-    Client,
     Topology,
 )
 from lab.traffic import IperfRun, Traffic

@@ -9,8 +9,8 @@ import os
 import signal
 import subprocess
 
-from lab.processes import Processes, stop_processes, udp_bound
-from lab.topology import LAN_DEVICE, PORTAL_NAME, ROUTER4, ROUTER6, SERVER4, SERVER6, Client
+from lab.processes import Client, Processes, stop_processes, udp_bound
+from lab.topology import LAN_DEVICE, PORTAL_NAME, ROUTER4, ROUTER6, SERVER4, SERVER6
 
 # udhcpc event script: configures the client's own interface only; never touches /etc/resolv.conf.
 _UDHCPC_SCRIPT = """#!/bin/sh

@@ -16,15 +16,29 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, Callable
-
-if TYPE_CHECKING:
-    from lab.topology import Client
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 OWNERS_DIR = "/run/hotspot-lab"  # <lab>.json: the pid that owns a lab's namespaces (see cleanup_stale)
 NETNS_DIR = "/run/netns"
 ETC_NETNS = "/etc/netns"  # `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf
 _LAB_RE = re.compile(r"^(hs[0-9a-f]{6})-")
+
+
+@dataclass
+class Client:
+    """A client: a namespace of its own plugged into the router's LAN."""
+
+    name: str
+    ns: str
+    mac: str
+    port: str  # the router-side veth (a br-lan port)
+    hostname: str | None
+    dhcp: bool
+    ipv4: str | None = None
+    ipv6: str | None = None  # global SLAAC or static address
+    dev: str = "eth0"
+    dhcp_process: subprocess.Popen | None = field(default=None, repr=False)
 
 
 class CommandError(subprocess.CalledProcessError):

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field
 
-from lab.processes import ETC_NETNS, CommandError, Processes
+from lab.processes import ETC_NETNS, Client, CommandError, Processes
 
 LAN_DEVICE = "br-lan"
 ROUTER_MAC = "02:00:5e:77:00:01"
@@ -59,20 +58,6 @@ table ip lab_nat {{
     }}
 }}
 """
-
-
-@dataclass
-class Client:
-    name: str
-    ns: str
-    mac: str
-    port: str  # the router-side veth (a br-lan port)
-    hostname: str | None
-    dhcp: bool
-    ipv4: str | None = None
-    ipv6: str | None = None  # global SLAAC or static address
-    dev: str = "eth0"
-    dhcp_process: subprocess.Popen | None = field(default=None, repr=False)
 
 
 class Topology(Processes):

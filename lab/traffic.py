@@ -9,8 +9,8 @@ import subprocess
 import time
 from typing import Any
 
-from lab.processes import CommandError, Processes, tcp_listening
-from lab.topology import SERVER4, SERVER6, Client
+from lab.processes import Client, CommandError, Processes, tcp_listening
+from lab.topology import SERVER4, SERVER6
 
 
 class IperfRun:

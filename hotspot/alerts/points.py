@@ -12,15 +12,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from hotspot.alerts import outbox
 from hotspot.alerts.message import Message
+from hotspot.core.config import Config
 from hotspot.core.units import format_bytes, iso
 from hotspot.plan.model import crossed
-
-if TYPE_CHECKING:
-    from hotspot.config import Config
 
 log = logging.getLogger("hotspot")
 

@@ -8,11 +8,8 @@ not a backlog.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from hotspot.config import Config
-
+from hotspot.core.config import Config
 
 SPIKE = 3  # a client that used this many times its usual bytes in a report's range stands out
 NOTABLE = 100 * 10**6  # ... if that is at least this much (a phone's 3 MB day is no news)

@@ -13,7 +13,7 @@ from datetime import datetime
 from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, new_code, parse_code, parse_count
 from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP, NotFound
-from hotspot.core.contract import BackendError
+from hotspot.core.contract import BackendError, text
 from hotspot.core.contract import VoucherRefused as Refused
 from hotspot.core.store import Client, Voucher
 from hotspot.core.units import InvalidValue, iso, parse_cap, parse_duration
@@ -312,10 +312,3 @@ class Captive:
                 return self.revoke(code)
             except NotFound as e:
                 raise BackendError(str(e)) from None
-
-
-def text(value) -> str:
-    """A form's field as text, or InvalidValue."""
-    if not isinstance(value, str):
-        raise InvalidValue("a value is needed")
-    return value

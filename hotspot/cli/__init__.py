@@ -13,6 +13,7 @@ exit status says what kind of failure it was:
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 import sys
 
@@ -84,7 +85,10 @@ def parser() -> Parser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for c in COMMANDS:
-        c.add(sub.add_parser(c.name, help=c.help, description=c.description))
+        sp = sub.add_parser(c.name, help=c.help, description=c.description)
+        c.add(sp)
+        if c.house:  # `hotspotctl clients --json` as well as `hotspotctl --json clients`
+            sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON only")
     return p
 
 

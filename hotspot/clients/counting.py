@@ -225,8 +225,7 @@ class Counting:
     def release_holds(self) -> None:
         """hotspotd at start: a hold a crash left behind must not outlive it."""
         if self.core.table_is_ours():
-            self.core.nft.batch([{"flush": {"set": {"family": "inet", "table": "hotspot", "name": name}}}
-                                 for name in ("unreg_hold", "unreg_hold4", "unreg_hold6")])
+            self.core.nft.release_holds()
 
     # -- new devices ---------------------------------------------------------------------------------
 

@@ -48,10 +48,10 @@ class Forgetting:
 
     def forget(self, mac) -> dict:
         """The socket's: the owner erases a device, as `hotspotctl forget`."""
-        from hotspot.clients.keeper import NotFound, parse_mac_field
-        from hotspot.core.contract import BackendError
+        from hotspot.clients.keeper import NotFound
+        from hotspot.core.contract import BackendError, mac_arg
 
-        mac = parse_mac_field(mac)
+        mac = mac_arg(mac)
         with self.core.lock:
             try:
                 return self.forget_device(mac)

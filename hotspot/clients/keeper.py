@@ -16,10 +16,10 @@ from hotspot.clients import policy
 from hotspot.clients.page import named, page
 from hotspot.clients.policy import ClientState
 from hotspot.core.clock import bounds
-from hotspot.core.contract import BackendError, NotAClient
+from hotspot.core.contract import BackendError, NotAClient, mac_arg, text
 from hotspot.core.store import Client
 from hotspot.core.store import counted_since as _delta
-from hotspot.core.units import InvalidValue, iso, parse_cap, parse_mac, parse_rate_or_none, parse_size
+from hotspot.core.units import InvalidValue, iso, parse_cap, parse_rate_or_none, parse_size
 from hotspot.kernel.conntrack import drop_redirected
 from hotspot.kernel.dumps import NftError, client_counters
 from hotspot.kernel.neighbours import mac_of
@@ -337,7 +337,7 @@ class Clients:
 
     def client(self, mac) -> dict:
         """The client's whole view and its last seven days by the hour (the admin UI's page)."""
-        mac = parse_mac_field(mac)
+        mac = mac_arg(mac)
         with self.core.lock:
             view = self.detail(mac)
             now = int(self.core.clock() // 3600 * 3600)
@@ -350,7 +350,7 @@ class Clients:
 
     def act(self, mac, action, value=None) -> dict:
         """The owner's actions on one client, parsed as the command line parses them."""
-        mac = parse_mac_field(mac)
+        mac = mac_arg(mac)
         try:
             if action == "cap":
                 call = lambda: self.set_cap(mac, parse_cap(text(value)))  # noqa: E731
@@ -397,20 +397,6 @@ class Clients:
 
 
 MAX_ALIAS = 32
-
-
-def text(value) -> str:
-    """A form's field as text, or InvalidValue."""
-    if not isinstance(value, str):
-        raise InvalidValue("a value is needed")
-    return value
-
-
-def parse_mac_field(value) -> str:
-    try:
-        return parse_mac(text(value))
-    except InvalidValue as e:
-        raise BackendError(str(e)) from None
 
 
 def parse_alias(value) -> str | None:

@@ -8,14 +8,11 @@ a change to its row; applying it is applying the difference between two decision
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from hotspot.core.config import Config
 from hotspot.core.store import Client, Voucher
 from hotspot.kernel.rules import APP_GUARD_CLASS, ClientElements
 from hotspot.kernel.tc import class_id
-
-if TYPE_CHECKING:
-    from hotspot.config import Config
 
 STATES = ("ok", "warned", "capped", "throttled", "blocked")
 

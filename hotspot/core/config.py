@@ -30,6 +30,9 @@ from hotspot.core.units import (
     quote,
 )
 
+# The house's settings (hotspot.config.Config, a class made from every capability's options): what a
+# capability's code is given as `cfg`. Named here so that a capability need not import the house.
+Config = Any
 
 class ConfigError(Exception):
     """A config file that cannot be used. `errors` holds every problem found, in file order, each one line

@@ -148,3 +148,25 @@ def check_backend(target, operations: tuple[Operation, ...], *, credentials: boo
         name = type(target).__name__ if bound else target.__name__
         raise TypeError(f"{name} does not match the socket's operations: " + "; ".join(wrong))
     return target
+
+
+# -- an operation's arguments, as the portal sent them (JSON: any type at all) -----------------------------
+
+
+def text(value) -> str:
+    """A form's field as text, or InvalidValue."""
+    from hotspot.core.units import InvalidValue
+
+    if not isinstance(value, str):
+        raise InvalidValue("a value is needed")
+    return value
+
+
+def mac_arg(value) -> str:
+    """A MAC address argument, or BackendError with the one-line reason."""
+    from hotspot.core.units import InvalidValue, parse_mac
+
+    try:
+        return parse_mac(text(value))
+    except InvalidValue as e:
+        raise BackendError(str(e)) from None

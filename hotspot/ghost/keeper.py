@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from hotspot.clients.keeper import NotFound, parse_mac_field, text
-from hotspot.core.contract import BackendError
+from hotspot.clients.keeper import NotFound
+from hotspot.core.contract import BackendError, mac_arg, text
 from hotspot.core.units import InvalidValue, iso
 from hotspot.ghost import watch as ghost_watch
 from hotspot.kernel.rules import Marks
@@ -190,7 +190,7 @@ class Ghost:
     def ghost_admin(self, mac, action, destination=None) -> dict:
         """The owner's same actions on a client ("pause" and "resume" are block and unblock);
         returns the client's view (with `ghost`)."""
-        mac = parse_mac_field(mac)
+        mac = mac_arg(mac)
         self._act(mac, action, destination, by_device=False)
         return self.clients.client(mac)
 

@@ -3,8 +3,7 @@ compaction of what retention moved on (the buckets' rules are hotspot/history/bu
 
 from __future__ import annotations
 
-from hotspot.clients.keeper import parse_mac_field
-from hotspot.core.contract import BackendError
+from hotspot.core.contract import BackendError, mac_arg
 from hotspot.core.units import InvalidValue
 from hotspot.history.usage import history_over
 
@@ -52,7 +51,7 @@ class History:
     def history(self, subject, by="day", since=None, until=None) -> dict:
         if subject == "plan":
             return self._read(None, by, since, until)
-        c = self.core.reader().client(parse_mac_field(subject))
+        c = self.core.reader().client(mac_arg(subject))
         if c is None:
             raise BackendError(f"unknown client {subject}")
         return self._read(c.id, by, since, until)

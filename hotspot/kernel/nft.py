@@ -48,6 +48,7 @@ from hotspot.kernel.rules import (
     policy_cmds,
     policy_needs_handles,
     quota_name,
+    release_holds_cmds,
     rule,
     unlink_cmds,
     unregistered_key,
@@ -333,6 +334,10 @@ class Nft:
     def hold(self, macs: list[str], addrs: list[str]) -> None:
         """Drop the packets of unregistered devices (by MAC up, by address down) for a moment."""
         self.batch(hold_cmds("add", macs, addrs))
+
+    def release_holds(self) -> None:
+        """Let every held device go (hotspotd at start: a hold a crash left behind)."""
+        self.batch(release_holds_cmds())
 
     # -- app categories: addresses the DNS snooper saw (hotspot/apps/snoop/snooper.py) -----------
 

@@ -1,7 +1,7 @@
 """What the kernel holds for hotspot, as pure data: names, rules and python-nftables JSON commands.
 
 No I/O and no nftables context: every function here maps values to JSON, so it is checked without root
-(tests/unit/test_kernel_rules.py) and no value from a user, a DHCP lease or the config is ever pasted
+(tests/unit/kernel/test_rules.py) and no value from a user, a DHCP lease or the config is ever pasted
 into nft syntax. kernel/nft.py sends what this builds.
 """
 
@@ -500,6 +500,12 @@ def hold_cmds(op: str, macs: list[str], addrs: list[str]) -> list[dict]:
         if items:
             cmds.append({op: elem(name, sorted(set(items)))})
     return cmds
+
+
+def release_holds_cmds() -> list[dict]:
+    """Empty the sets that hold unregistered devices (a hold a crash left behind)."""
+    return [{"flush": {"set": {"family": FAMILY, "table": TABLE, "name": name}}}
+            for name in ("unreg_hold", "unreg_hold4", "unreg_hold6")]
 
 
 def forget_unregistered_cmds(macs: list[str], addrs: list[str]) -> list[dict]:

@@ -8,15 +8,12 @@ point (a top-up, a new quota, roaming, a new cycle) moves the kernel's quotas in
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from hotspot.core.config import Config
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
 from hotspot.plan import model as plan
-
-if TYPE_CHECKING:
-    from hotspot.config import Config
 
 log = logging.getLogger("hotspot")
 
@@ -291,8 +288,7 @@ class PlanKeeper:
 
     def plan_topup(self, size) -> dict:
         """The socket's: add SIZE to this cycle's plan, like `hotspotctl plan topup`."""
-        from hotspot.clients.keeper import text
-        from hotspot.core.contract import BackendError
+        from hotspot.core.contract import BackendError, text
         from hotspot.core.units import InvalidValue, parse_size
 
         try:

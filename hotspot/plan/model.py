@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from hotspot.core.clock import bounds
-from hotspot.core.config import size_text
-
-if TYPE_CHECKING:
-    from hotspot.config import Config
+from hotspot.core.config import Config, size_text
 
 LEVELS = ("throttle", "block", "stop")  # the guard's levels, mildest first
 _OFFSET = re.compile(r"(?:UTC|GMT)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?", re.ASCII | re.IGNORECASE)

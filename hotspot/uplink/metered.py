@@ -8,7 +8,7 @@ dnsmasq re-read it (SIGHUP); when the router switches to an unmetered uplink it 
 Clients learn of either change at their next lease renewal (T1, half the lease time by default): DHCP
 has no way to push a change.
 
-How dnsmasq takes it (checked against dnsmasq 2.90 in the lab, tests/lab/test_metered.py):
+How dnsmasq takes it (checked against dnsmasq 2.90 in the lab, tests/lab/uplink/test_metered.py):
 - An optsfile line has the syntax of the value of --dhcp-option: `43,ANDROID_METERED` sends option 43
   with those 15 bytes of text. dnsmasq re-reads the file on SIGHUP (and only then: the main
   configuration is not re-read); a file missing at start is only logged.

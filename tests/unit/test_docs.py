@@ -104,8 +104,14 @@ def leaves(p: Parser, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Parse
     return {leaf: q for name, sub in subs.items() for leaf, q in leaves(sub, path + (name,)).items()}
 
 
-def options(p: Parser) -> dict[str, argparse.Action]:
-    return {s: a for a in p._actions for s in a.option_strings if not isinstance(a, argparse._HelpAction)}
+def options(p: Parser, *, everything: bool = False) -> dict[str, argparse.Action]:
+    """A command's own options (not --help, nor the global --json it also takes after its name, unless
+    `everything`)."""
+    def own(a: argparse.Action) -> bool:
+        shared = a.dest == "json" and a.default is argparse.SUPPRESS
+        return not isinstance(a, argparse._HelpAction) and (everything or not shared)
+
+    return {s: a for a in p._actions for s in a.option_strings if own(a)}
 
 
 def positionals(p: Parser) -> list[argparse.Action]:
@@ -156,7 +162,7 @@ class Synopsis:
         bracketed = items[i].startswith("[")
         words = items[i].strip("[]").split()
         name, value = words[0], words[1] if len(words) > 1 else None
-        action = options(p).get(name)
+        action = options(p, everything=True).get(name)
         where = " ".join(("hotspotctl",) + self.path)
         if action is None:
             self.problems.append(f"{where} has no option {name}")

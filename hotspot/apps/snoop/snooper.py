@@ -64,7 +64,7 @@ EXIT_CANNOT_RUN = 3  # scapy missing or the device not there: hotspotd retries w
 # than compiled from "outbound and udp src port 53": scapy compiles filters with libpcap, which an
 # OpenWrt router does not have unless installed for it, and without a live capture handle libpcap
 # cannot compile "outbound" at all. It is libpcap's program for "udp src port 53" (IPv6 without
-# extension headers) behind a check of the packet type. Unit-tested in tests/unit/test_dnssnoop.py.
+# extension headers) behind a check of the packet type. Unit-tested in tests/unit/apps/test_snooper.py.
 _SKF_AD_PKTTYPE = 0xFFFFF000 + 4
 _PACKET_OUTGOING = 4
 _DROP, _ACCEPT = 17, 16
