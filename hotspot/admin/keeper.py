@@ -10,12 +10,13 @@ from pathlib import Path
 
 from hotspot.admin import auth
 from hotspot.core.contract import BackendError
+from hotspot.core.engine import Keeper
 from hotspot.kernel.neighbours import mac_of
 
 
-class Admin:
+class Admin(Keeper):
     def __init__(self, core) -> None:
-        self.core = core
+        super().__init__(core)
         self.limiter = auth.LoginLimiter()
         self.sessions = auth.Sessions(core.cfg.state_dir)
         self._hashing = threading.Lock()  # one scrypt (16 MiB) at a time, however many try at once
@@ -23,9 +24,6 @@ class Admin:
         # processes and every worker share it while hotspotd runs. It makes no one admin.
         self.cookie_key = secrets.token_hex(32)
 
-    @property
-    def cfg(self):
-        return self.core.cfg
 
     def start(self) -> None:
         (Path(self.cfg.state_dir) / "portal.key").unlink(missing_ok=True)  # an old fixed key, gone

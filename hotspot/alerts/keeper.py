@@ -13,6 +13,7 @@ from hotspot.alerts.channels import DeliveryError
 from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP
 from hotspot.core.contract import BackendError
+from hotspot.core.engine import Keeper
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import quota_name
@@ -24,12 +25,12 @@ CHANNELS = ("webhook", "email", "sms")  # the alert channels the admin UI may te
 LOG_LIMIT = 100  # alerts and deliveries the Alerts page shows
 
 
-class Alerts:
+class Alerts(Keeper):
     """`send_sms(number, text)`: how an SMS goes out (the modem's). The outbox's thread runs only in
     hotspotd (start/stop); hotspotctl queues and reads."""
 
     def __init__(self, core, clients, plan, *, send_sms=None, modem=lambda: None) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.plan = plan
         self.send_sms = send_sms
@@ -47,13 +48,6 @@ class Alerts:
                                          base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
         return self._outbox
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     def start(self) -> None:
         self.outbox.start()

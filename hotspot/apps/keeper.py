@@ -12,6 +12,7 @@ from hotspot.apps import dnsmasq as nftset
 from hotspot.apps.snoop.process import SnoopProcess
 from hotspot.clients import policy
 from hotspot.core.contract import BackendError
+from hotspot.core.engine import Keeper
 from hotspot.core.units import iso
 from hotspot.kernel.rules import ROUTER
 
@@ -21,22 +22,15 @@ log = logging.getLogger("hotspot")
 APPS_INTERVAL = float(os.environ.get("HOTSPOT_APPS_INTERVAL", "30"))
 
 
-class Apps:
+class Apps(Keeper):
     def __init__(self, core, clients) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.read_at = 0.0  # time.monotonic() of the last reading of the per-category counters
         self.nftset_made: tuple | None = None  # what dnsmasq's nftset file was last written from
         self.snoop: SnoopProcess | None = None  # the DNS snooper (dns_snoop), a process of its own
         clients.actions["guard"] = self._guard_action
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     # -- hotspotd's poll ---------------------------------------------------------------------------------
 

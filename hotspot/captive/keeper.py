@@ -15,6 +15,7 @@ from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP, NotFound
 from hotspot.core.contract import BackendError, text
 from hotspot.core.contract import VoucherRefused as Refused
+from hotspot.core.engine import Keeper
 from hotspot.core.store import Client, Voucher
 from hotspot.core.units import InvalidValue, iso, parse_cap, parse_duration
 from hotspot.kernel.rules import voucher_quota_name
@@ -38,20 +39,13 @@ class VoucherRefused(ValueError):
         self.reason = reason
 
 
-class Captive:
+class Captive(Keeper):
     def __init__(self, core, clients, counting) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.counting = counting
         self._plan_http: str | None = None  # the guard's level the clients' HTTP verdicts follow
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     # -- admissions ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Callable
 
 from hotspot.clients import policy
 from hotspot.core.clock import boot_id, bounds
+from hotspot.core.engine import Keeper
 from hotspot.core.store import Client
 from hotspot.core.store import counted_since as _delta
 from hotspot.kernel.dumps import NftError
@@ -24,13 +25,13 @@ from hotspot.kernel.watch import TableGone
 log = logging.getLogger("hotspot")
 
 
-class Counting:
+class Counting(Keeper):
     """`table_options()`: what the table is built with besides the clients (each capability's part,
     gathered by the house); `built`: what each capability does when the table was built anew."""
 
     def __init__(self, core, clients, plan, *, table_options: Callable[[], dict] = dict,
                  built: Callable[[], None] = lambda: None) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.plan = plan
         self.table_options = table_options
@@ -38,13 +39,6 @@ class Counting:
         self.moved: dict[int, tuple[int, int]] = {}  # what the last account() moved, by client id
         self.forgetting = None  # set by the house: a forgotten device's id is scrubbed before it is given
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     # -- the table -------------------------------------------------------------------------------------
 

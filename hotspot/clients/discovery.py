@@ -9,6 +9,7 @@ import logging
 import os
 import re
 
+from hotspot.core.engine import Keeper
 from hotspot.core.units import InvalidValue, parse_mac
 from hotspot.kernel.neighbours import neighbours
 
@@ -70,12 +71,12 @@ class Leases:
         return self.leases
 
 
-class Discovery:
+class Discovery(Keeper):
     """hotspotd's look for devices: the MACs the kernel saw sending before they were registered, the
     neighbour table and the leases; only what changed since the last look is registered."""
 
     def __init__(self, core, counting, forgetting, *, forgotten=lambda ids, present=False: None) -> None:
-        self.core = core
+        super().__init__(core)
         self.counting = counting
         self.forgetting = forgetting
         # the house: what is kept in memory of these ids goes (`present`: of all ids but these)

@@ -12,6 +12,7 @@ from typing import Callable
 
 from hotspot.clients import policy, retention
 from hotspot.core.clock import trusted_now
+from hotspot.core.engine import Keeper
 from hotspot.core.store import Client
 from hotspot.core.units import format_duration, iso
 from hotspot.kernel.conntrack import remark
@@ -25,26 +26,19 @@ log = logging.getLogger("hotspot")
 RETENTION_INTERVAL = float(os.environ.get("HOTSPOT_RETENTION_INTERVAL", retention.INTERVAL))
 
 
-class Forgetting:
+class Forgetting(Keeper):
     """`erasers`: each capability's eraser of what it recorded about a device (db, id, mac) -> rows
     erased (ghost-traffic events, alerts, deliveries...), gathered by the house."""
 
     def __init__(self, core, clients, counting, *,
                  erasers: Callable[[], list[Callable[[object, int, str], int]]] = list) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.counting = counting
         self.erasers = erasers
         self._forgotten = core.store.get("forgotten")  # how many forgets the database had at the last look
         self.retain_next = 0.0  # time.monotonic() of the next look for devices to forget
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     def forget(self, mac) -> dict:
         """The socket's: the owner erases a device, as `hotspotctl forget`."""

@@ -17,6 +17,7 @@ from hotspot.clients.page import named, page
 from hotspot.clients.policy import ClientState
 from hotspot.core.clock import bounds
 from hotspot.core.contract import BackendError, NotAClient, mac_arg, text
+from hotspot.core.engine import Keeper
 from hotspot.core.store import Client
 from hotspot.core.store import counted_since as _delta
 from hotspot.core.units import InvalidValue, iso, parse_cap, parse_rate_or_none, parse_size
@@ -36,12 +37,12 @@ class NotFound(LookupError):
     pass
 
 
-class Clients:
+class Clients(Keeper):
     """The clients' keeper. `plan` (hotspot.plan.keeper.PlanKeeper): its guard's level holds clients
     back. `speeds`: {client id: (up, down) bits/s} at hotspotd's last poll."""
 
     def __init__(self, core, plan) -> None:
-        self.core = core
+        super().__init__(core)
         self.plan = plan
         self.speeds: dict[int, tuple[float, float]] = {}
         # Where this process last sent each client's plain HTTP (True: the portal), and which of them
@@ -54,13 +55,6 @@ class Clients:
         self.counting = None  # set by the house: files the kernel's bytes up to now (for reset)
         self.devices: list[str] | None = None  # the shaped devices present at the last look
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     # -- queries -----------------------------------------------------------------------------------
 

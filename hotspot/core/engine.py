@@ -134,3 +134,18 @@ class Core:
         self.store.commit_to(self.cfg.state_dir, {"last_commit": now})
         with contextlib.suppress(sqlite3.OperationalError), self.store.transaction():
             self.store.set("last_commit", now)
+
+
+class Keeper:
+    """What every capability's keeper is: given the core, and reading its settings and database."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @property
+    def cfg(self):
+        return self.core.cfg
+
+    @property
+    def store(self) -> Store:
+        return self.core.store

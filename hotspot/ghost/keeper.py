@@ -9,6 +9,7 @@ import logging
 
 from hotspot.clients.keeper import NotFound
 from hotspot.core.contract import BackendError, mac_arg, text
+from hotspot.core.engine import Keeper
 from hotspot.core.units import InvalidValue, iso
 from hotspot.ghost import watch as ghost_watch
 from hotspot.kernel.rules import Marks
@@ -16,24 +17,17 @@ from hotspot.kernel.rules import Marks
 log = logging.getLogger("hotspot")
 
 
-class Ghost:
+class Ghost(Keeper):
     """`alerts`: the alerts' keeper, whose outbox delivers an event's alert."""
 
     def __init__(self, core, clients, counting, alerts) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.counting = counting
         self.alerts = alerts
         self.watch = self._watch(core.cfg)
         self.due = False  # a bin closed: look for events at this poll
 
-    @property
-    def cfg(self):
-        return self.core.cfg
-
-    @property
-    def store(self):
-        return self.core.store
 
     def _watch(self, cfg):
         if not cfg.ghost:

@@ -4,13 +4,14 @@ compaction of what retention moved on (the buckets' rules are hotspot/history/bu
 from __future__ import annotations
 
 from hotspot.core.contract import BackendError, mac_arg
+from hotspot.core.engine import Keeper
 from hotspot.core.units import InvalidValue
 from hotspot.history.usage import history_over
 
 
-class History:
+class History(Keeper):
     def __init__(self, core, clients, plan) -> None:
-        self.core = core
+        super().__init__(core)
         self.clients = clients
         self.plan = plan
         self._compaction = None  # where the last compaction step stopped

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from hotspot.core.config import Config
+from hotspot.core.engine import Keeper
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
@@ -36,23 +37,19 @@ def guard_shaping(cfg: Config) -> dict[str, int | None]:
     return {GUARD_CLASS: guard_of(cfg).rate}
 
 
-class PlanKeeper:
+class PlanKeeper(Keeper):
     """The plan's keeper. `store`: another connection to read through (a request's reader: it must
     never use the daemon's connection, which the poll may hold in a transaction). `counting` (set by
     the house): files the kernel's bytes up to now before the cycle changes."""
 
     def __init__(self, core, store=None) -> None:
-        self.core = core
+        super().__init__(core)
         self._store = store
         self.counting = None
 
     @property
     def store(self):
         return self._store or self.core.store
-
-    @property
-    def cfg(self) -> Config:
-        return self.core.cfg
 
     def guard(self) -> Guard:
         """The guard's levels and throttle rate the table holds for this config."""

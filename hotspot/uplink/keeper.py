@@ -10,6 +10,7 @@ import os
 import threading
 import time
 
+from hotspot.core.engine import Keeper
 from hotspot.uplink.metered import DhcpHint, active_uplink, dnsmasq_pids
 from hotspot.uplink.modem import interface_bytes
 
@@ -21,9 +22,9 @@ MODEM_INTERVAL = float(os.environ.get("HOTSPOT_MODEM_INTERVAL", "15"))
 DNSMASQ_WATCH = 5.0
 
 
-class Uplink:
+class Uplink(Keeper):
     def __init__(self, core, plan) -> None:
-        self.core = core
+        super().__init__(core)
         self.plan = plan
         self.info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self._reading: tuple | None = None  # (the modem thread's last reading, a Modem or None)
@@ -31,9 +32,6 @@ class Uplink:
         self._stop = threading.Event()
         self.dnsmasq_seen: tuple[float, bool | None] = (0.0, None)  # (when looked, running then)
 
-    @property
-    def cfg(self):
-        return self.core.cfg
 
     # -- hotspotd ------------------------------------------------------------------------------------
 
