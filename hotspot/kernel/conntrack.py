@@ -46,6 +46,20 @@ def _request(sock: socket.socket, msg: int, family: int, flags: int, payload: by
     sock.send(struct.pack("=IHHII", 16 + len(body), (_SUBSYS_CTNETLINK << 8) | msg, flags, 1, 0) + body)
 
 
+def _acked(sock: socket.socket, msg: int, family: int, payload: bytes) -> bool:
+    """Send one change to a connection and read its answer: True when done, False when the
+    connection ended meanwhile (ENOENT); any other refusal is an error."""
+    _request(sock, msg, family, NLM_F_REQUEST | NLM_F_ACK, payload)
+    data = sock.recv(4096)
+    for kind, body, _end in messages(data):
+        if kind == NLMSG_ERROR:
+            (errno,) = struct.unpack_from("=i", data, body)
+            if errno and -errno != 2:
+                raise OSError(-errno, os.strerror(-errno))
+            return errno == 0
+    return False
+
+
 def _tuple(buf: bytes, start: int, end: int) -> tuple[str | None, int | None, int | None, int | None]:
     """(source address, protocol, source port, destination port) of a CTA_TUPLE_* attribute."""
     src = proto = sport = dport = None
@@ -98,15 +112,7 @@ def drop_redirected(ips: list[str], portal_port: int) -> int:
         for family in (socket.AF_INET, socket.AF_INET6):
             for orig in _redirected(sock, family, wanted, portal_port):
                 nested = pack_attr(_CTA_TUPLE_ORIG | 0x8000, orig)  # NLA_F_NESTED
-                _request(sock, _MSG_DELETE, family, NLM_F_REQUEST | NLM_F_ACK, nested)
-                data = sock.recv(4096)
-                for kind, body, _end in messages(data):
-                    if kind == NLMSG_ERROR:
-                        (errno,) = struct.unpack_from("=i", data, body)
-                        if errno == 0:
-                            dropped += 1
-                        elif -errno != 2:  # ENOENT: it went meanwhile
-                            raise OSError(-errno, os.strerror(-errno))
+                dropped += _acked(sock, _MSG_DELETE, family, nested)
     return dropped
 
 
@@ -136,15 +142,7 @@ def remark(marks: set[int], mask: int, new: int) -> int:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         for family, orig, zone in _marked(sock, wanted, marks, mask):
             payload = pack_attr(_CTA_TUPLE_ORIG | 0x8000, orig) + zone + update  # NLA_F_NESTED
-            _request(sock, _MSG_NEW, family, NLM_F_REQUEST | NLM_F_ACK, payload)
-            data = sock.recv(4096)
-            for kind, body, _end in messages(data):
-                if kind == NLMSG_ERROR:
-                    (errno,) = struct.unpack_from("=i", data, body)
-                    if errno == 0:
-                        changed += 1
-                    elif -errno != 2:  # ENOENT: it ended meanwhile
-                        raise OSError(-errno, os.strerror(-errno))
+            changed += _acked(sock, _MSG_NEW, family, payload)
     return changed
 
 
