@@ -1,4 +1,4 @@
-"""A ModemManager on a private D-Bus, for the tests of hotspot.modem. Two halves in one file:
+"""A ModemManager on a private D-Bus, for the tests of hotspot.uplink.modem. Two halves in one file:
 
 - The dbusmock template (`load` and the functions marked with MOCK_IFACE): python-dbusmock's server
   loads it by path (`python3 -m dbusmock --system --template tests/modem_mock.py`). Debian 12's

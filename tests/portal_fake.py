@@ -1,4 +1,5 @@
-"""An in-memory Backend with the exact dict shapes of hotspot/portal/backend.py, for tests and screenshots.
+"""An in-memory Backend with the dict shapes the socket's operations declare (hotspot/contract.py and each
+capability's ops.py), for tests and screenshots.
 
 Clients are keyed by IP like hotspotd's neighbour lookup; every call is recorded in `calls` so a test can
 assert what the portal asked for (or that it asked nothing). Its methods are checked against the socket's
@@ -12,8 +13,10 @@ import copy
 import secrets
 from datetime import datetime, timedelta
 
-from hotspot.portal.backend import BackendError, NotAClient, NotAdmin, VoucherRefused, check_backend
-from hotspot.units import (
+from hotspot.captive.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
+from hotspot.contract import check_backend
+from hotspot.core.contract import BackendError, NotAClient, NotAdmin, VoucherRefused
+from hotspot.core.units import (
     InvalidValue,
     parse_cap,
     parse_duration,
@@ -21,7 +24,6 @@ from hotspot.units import (
     parse_rate_or_none,
     parse_size,
 )
-from hotspot.vouchers import MAX_BATCH, MAX_DEVICES, parse_code, parse_count
 
 NOW = datetime(2026, 11, 22, 14, 30)
 PERIOD_START, PERIOD_END = datetime(2026, 11, 1), datetime(2026, 12, 1)
@@ -88,8 +90,8 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
 
 
 def fake_apps(up: int, down: int, seed: int) -> list[dict]:
-    """A client's bytes per app category (hotspot.apps.breakdown's shape), deterministic per seed."""
-    from hotspot.apps import breakdown
+    """A client's bytes per app category (hotspot.apps.usage.breakdown's shape), deterministic per seed."""
+    from hotspot.apps.usage import breakdown
 
     shares = {"video": 0.42, "social": 0.18, "messaging": 0.05, "maps": 0.02,
               "updates": 0.08 + seed % 3 * 0.03, "backup": 0.04, "games": 0.0 if seed % 2 else 0.06}
@@ -236,7 +238,7 @@ class FakePlan:
                 for k, v in self.view().items()}
 
     def for_client(self, view: dict) -> dict | None:
-        """As PortalApi's plan_for_client: only the plan-level facts that affect this client."""
+        """As the plan keeper's client_part: only the plan-level facts that affect this client."""
         a = self.allowance
         if not a:
             return None
@@ -254,7 +256,8 @@ class FakePlan:
 
 
 def sample_alerts() -> dict:
-    """Alerts fired and their deliveries, as PortalApi.alerts(): one of each status, hostile names."""
+    """Alerts fired and their deliveries, as hotspotd's alerts operation: one of each status, hostile
+    names."""
     def at(hours: float) -> str:
         return iso(NOW - timedelta(hours=hours))
 
@@ -305,8 +308,8 @@ class FakeHistoryConfig:
 def history_store(clients):
     """A Store in memory with 15 months of each client's usage: evenings and weekends heavier, a
     little every night, nothing on some days; compacted as hotspotd would by NOW."""
-    from hotspot.store import Store
-    from hotspot.usage import Compaction, UsageHistory
+    from hotspot.core.store import Store
+    from hotspot.history.usage import Compaction, UsageHistory
 
     store = Store(":memory:")
     end = int(NOW.timestamp()) // 3600 * 3600
@@ -545,7 +548,7 @@ class FakeBackend:
 
     def _ghost(self, c: dict, action: str, destination, by_client: bool) -> None:
         """As hotspotd: the device lifts only what it set itself (its pause, its own destinations)."""
-        from hotspot.ghost_watch import parse_destination
+        from hotspot.ghost.watch import parse_destination
 
         g = c["ghost"]
         if action in ("block", "unblock"):
@@ -680,7 +683,7 @@ class FakeBackend:
 
     def apps(self, *, session) -> dict:
         self._owner(session)
-        from hotspot.apps import by_category
+        from hotspot.apps.usage import by_category
 
         self.calls.append(("apps",))
         rows = [{"mac": c["mac"], "name": c["hostname"], "update_guard": c["update_guard"],
@@ -695,7 +698,7 @@ class FakeBackend:
         return _HISTORY[key]
 
     def _history(self, cid, by, since, until) -> dict:
-        from hotspot.usage import UsageHistory
+        from hotspot.history.usage import UsageHistory
 
         if by not in ("hour", "day", "month"):
             raise BackendError("by must be hour, day or month")

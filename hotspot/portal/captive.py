@@ -13,10 +13,10 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
-from hotspot.portal.app import backend, is_portal_host, portal_base, settings
-from hotspot.portal.backend import BackendError, NotAClient, VoucherRefused
+from hotspot.core.contract import BackendError, NotAClient, VoucherRefused
+from hotspot.portal.client_text import client_text
 from hotspot.portal.i18n import _
-from hotspot.portal.views import client_text
+from hotspot.portal.request import backend, is_portal_host, portal_base, settings
 
 bp = Blueprint("captive", __name__)
 

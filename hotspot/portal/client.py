@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from hotspot.portal.app import backend
-from hotspot.portal.backend import NotAClient
+from hotspot.core.contract import NotAClient
 from hotspot.portal.captive import render_signin
+from hotspot.portal.client_text import client_text
 from hotspot.portal.i18n import _
-from hotspot.portal.views import client_text
+from hotspot.portal.request import backend
 
 bp = Blueprint("client", __name__)
 

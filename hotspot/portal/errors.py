@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hotspot.portal.backend import NotAdmin
+from hotspot.core.contract import NotAdmin
 from hotspot.portal.i18n import _
+from hotspot.portal.owner import not_logged_in
 
 
 def _message(e: HTTPException) -> str:
@@ -27,8 +28,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(NotAdmin)
     def _not_admin(_e: NotAdmin):
         """hotspotd did not accept the admin session (ended, expired, a new password): log in again."""
-        from hotspot.portal.admin import not_logged_in
-
         return not_logged_in()
 
     @app.errorhandler(HTTPException)

@@ -197,6 +197,8 @@ def init_app(app: Flask) -> None:
         date=format_date,
         datetime=format_datetime,
         time=format_time,
+        size_or_dash=lambda v: format_size(v) if v is not None else "–",
+        rate_or_dash=lambda v: format_rate(v) if v is not None else "–",
     )
     app.jinja_env.globals.update(get_locale=get_locale, lang_url=lang_url, locales=LOCALES,
                                  percent=format_percent)

@@ -7,9 +7,10 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request, session
 
-from hotspot.portal.app import backend
-from hotspot.portal.backend import NotAdmin
-from hotspot.portal.views import STATES, modem_facts
+from hotspot.core.contract import NotAdmin
+from hotspot.portal.client_text import STATES
+from hotspot.portal.plan_text import modem_facts
+from hotspot.portal.request import backend
 
 bp = Blueprint("metrics", __name__)
 
@@ -118,7 +119,7 @@ def plan_families(plan: dict) -> list[str]:
                        "top-ups included.", [("", plan["allowance"])])
     if plan.get("forecast_end_bytes") is not None:
         out += _family("hotspot_plan_forecast_bytes", "gauge", "Bytes likely used by the cycle's end "
-                       "(hotspot.forecast).", [("", plan["forecast_end_bytes"])])
+                       "(hotspot.forecast.model).", [("", plan["forecast_end_bytes"])])
     if plan.get("forecast_low") is not None and plan.get("forecast_high") is not None:
         out += _family("hotspot_plan_forecast_range_bytes", "gauge", "The forecast's 80 % range for the "
                        "cycle's end.", [('{bound="low"}', plan["forecast_low"]),

@@ -5,12 +5,6 @@ from __future__ import annotations
 import os
 
 from hotspot.portal.app import create_app
+from hotspot.portal.hotspotd import IpcBackend
 
-
-def _backend():
-    from hotspot.ipc import IpcBackend  # imported here: only the served app needs the socket client
-
-    return IpcBackend(os.environ["HOTSPOT_SOCKET"])
-
-
-app = create_app(_backend())
+app = create_app(IpcBackend(os.environ["HOTSPOT_SOCKET"]))

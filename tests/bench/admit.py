@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import emit, loadavg, log, median
 from tests.lab.conftest import HTTP_SCRIPT, listening, serve
 

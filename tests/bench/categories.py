@@ -16,8 +16,8 @@ import ipaddress
 import json
 import time
 
-from hotspot.categories import CATEGORIES
-from hotspot.lab import Lab
+from hotspot.apps.categories import CATEGORIES
+from lab import Lab
 from tests.bench.common import emit, log, median, rnd
 from tests.bench.dataplane import SECONDS, Configs, Flood, _spread
 

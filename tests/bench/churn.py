@@ -1,5 +1,5 @@
 """Devices that leave, at a busy shop's scale: a simulated year of 100,000 distinct MACs (phones with
-random MACs), each seen on one day only, through the real service layer and store and the real
+random MACs), each seen on one day only, through the real house (core and keepers) and store and the real
 kernel table in a lab router's namespace (tests/bench/nsjob.py `churn`).
 
 Without retention the ids (at most 32,766: two tc classes per id in 16 bits, and the id's bits in
@@ -11,7 +11,7 @@ the database holds their history only.
 from __future__ import annotations
 
 from hotspot.config import Config
-from hotspot.lab import Lab
+from lab import Lab
 from tests.bench.common import emit, log, nsjob
 
 MACS = 100_000

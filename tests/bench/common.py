@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.lab import CommandError, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import CommandError, Lab
+from lab.hotspotd import Hotspotd
 
 NSJOB = str(Path(__file__).resolve().parent / "nsjob.py")
 

@@ -28,8 +28,8 @@ import statistics
 import subprocess
 import time
 
-from hotspot.lab import Lab
-from hotspot.nft import HOOK
+from hotspot.kernel.nft import HOOK
+from lab import Lab
 from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
 from tests.bench.nsjob import synthetic_macs
 

@@ -1,9 +1,9 @@
-"""Enforcement by the real hotspotd (hotspot.lab.hotspotd): how far past a cap a download gets, and how
+"""Enforcement by the real hotspotd (lab.hotspotd): how far past a cap a download gets, and how
 close a throttled TCP transfer comes to the rate it was promised."""
 
 from __future__ import annotations
 
-from hotspot.lab import Lab
+from lab import Lab
 from tests.bench.common import emit, iperf, log, pull_until_stopped, rnd, start_hotspotd
 
 CAP = 10_000_000  # "10MB"

@@ -13,8 +13,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hotspot import forecast as fc
-from hotspot import trace
+from hotspot.forecast import model as fc
+from hotspot.forecast import trace
 
 TRACES = Path(__file__).parent / "traces"
 PERIODS = [(datetime(2026, m, d, tzinfo=timezone.utc), datetime(2026, m + 1, d, tzinfo=timezone.utc))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from hotspot import ghost
+from hotspot.ghost import detector as ghost
 from tests.bench.common import emit, log
 
 BIN = 300

@@ -6,7 +6,7 @@ CLIENTS x ACTIVE_HOURS hourly rows. A busy shop's guests come and go and use far
 five devices are the other end. After 13 months with the default retention (hours 30 days, days 13
 months) the database holds 30 days of hours and the rest by day, which is what compaction leaves, so
 the tables are written in that state directly (as fast as SQLite inserts), then one more day's and
-one more month's rows expire and hotspotd's compaction (hotspot/usage.py, 2,000 rows a transaction)
+one more month's rows expire and hotspotd's compaction (hotspot/history/usage.py, 2,000 rows a transaction)
 moves them, timed per transaction and per poll step (its 50 ms budget).
 """
 
@@ -17,10 +17,10 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from hotspot import history as hist
 from hotspot.config import Config
-from hotspot.store import Store
-from hotspot.usage import Stats, UsageHistory
+from hotspot.core.store import Store
+from hotspot.history import buckets as hist
+from hotspot.history.usage import Stats, UsageHistory
 from tests.bench.common import emit, log
 
 CLIENTS = 5000

@@ -16,7 +16,7 @@ import re
 import subprocess
 import time
 
-from hotspot.lab import Lab
+from lab import Lab
 from tests.bench.common import emit, log, start_hotspotd
 
 # the `paths` vmap, then client_up (by MAC) or client_down (by conntrack mark), then the app

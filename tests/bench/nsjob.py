@@ -21,21 +21,22 @@ def load_ours(args: dict) -> dict:
     (last ids), each with a quota (never reached) so every packet also passes a quota rule, and the
     plan guard's three quotas (unless "guard": false). With "hook": false the hook chains are left out
     (the table is loaded but sees no packet)."""
-    from hotspot import nft as hn
+    from hotspot.kernel import rules as hr
+    from hotspot.kernel.nft import Nft
 
     t0 = time.monotonic()
-    nft = hn.Nft()
+    nft = Nft()
     nft.delete_table()
     real = [m.lower() for m in args.get("real", [])]
     macs = synthetic_macs(args["clients"] - len(real)) + real
-    elems = [hn.ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
+    elems = [hr.ClientElements(id=i + 2, mac=m, quota=10**15) for i, m in enumerate(macs)]
     # the plan guard with all three levels (points never reached), as an owner with a plan runs it
-    guard = hn.Guard(levels=hn.GUARD_LEVELS, rate=10**9) if args.get("guard", True) else hn.Guard()
+    guard = hr.Guard(levels=hr.GUARD_LEVELS, rate=10**9) if args.get("guard", True) else hr.Guard()
     nft.build([args["lan"]], [args["wan"]], elems, guard=guard,
               guard_limits={level: 10**15 for level in guard.levels})
     seconds = time.monotonic() - t0
     if not args.get("hook", True):
-        nft.batch([{"delete": {"chain": {"family": hn.FAMILY, "table": hn.TABLE, "name": name}}}
+        nft.batch([{"delete": {"chain": {"family": hr.FAMILY, "table": hr.TABLE, "name": name}}}
                    for name in ("forward", "output", "input", "prerouting")])
     return {"seconds": seconds, "clients": len(elems)}
 
@@ -64,15 +65,15 @@ MIXED_CAP, MIXED_RATE = 10**10, 2_000_000
 
 
 def make_db(args: dict) -> dict:
-    """Register n clients through the service layer (database only: no table loaded yet). With
+    """Register n clients through the house (core and keepers) (database only: no table loaded yet). With
     "mixed": every CAP_EVERY-th client capped, every THROTTLE_EVERY-th throttled, every BLOCK_EVERY-th
     blocked (offset so the three overlap only now and then), the last capped and throttled."""
-    from hotspot.service import Hotspot
+    from hotspot.house import House
 
-    hs = Hotspot(_config(args))
+    hs = House(_config(args))
     hs.nft.delete_table()
     t0 = time.monotonic()
-    new = hs.register(_found(args["clients"]))
+    new = hs.counting.register(_found(args["clients"]))
     seconds = time.monotonic() - t0
     kinds = {"capped": 0, "throttled": 0, "blocked": 0}
     if args.get("mixed"):
@@ -91,7 +92,7 @@ def make_db(args: dict) -> dict:
                 kinds["capped"] += "cap" in fields
                 kinds["throttled"] += "rate" in fields
                 kinds["blocked"] += "blocked" in fields
-    hs.commit()
+    hs.core.commit()
     hs.close()
     return {"registered": len(new), "register_seconds": seconds, **kinds}
 
@@ -106,11 +107,11 @@ def _kernel_with_bytes(hs, clients) -> int:
     """Build the table and add the clients' chains as Nft.add_clients does, but with their counter
     rules already holding bytes (so every client has something to account at each poll); returns the
     table handle."""
-    from hotspot import nft as hn
-    from hotspot import policy
+    from hotspot.clients import policy
+    from hotspot.kernel import rules as hr
 
     def obj(kind, name, **extra):
-        return {kind: {"family": hn.FAMILY, "table": hn.TABLE, "name": name, **extra}}
+        return {kind: {"family": hr.FAMILY, "table": hr.TABLE, "name": name, **extra}}
 
     handle = hs.nft.build([hs.cfg.lan_device], list(hs.cfg.wan_device), [])
     for i in range(0, len(clients), 500):
@@ -118,19 +119,19 @@ def _kernel_with_bytes(hs, clients) -> int:
         cmds = []
         for c in chunk:
             if c.quota is not None:
-                cmds.append({"add": obj("quota", hn.quota_name(c.id), bytes=c.quota,
+                cmds.append({"add": obj("quota", hr.quota_name(c.id), bytes=c.quota,
                                         used=min(c.used, c.quota), inv=True)})
-            up, down = hn.client_rules(c, hs.nft.marks)
-            for chain, rules in zip(hn.chain_names(c.id), (_seeded(up, 10**8 + c.id * 1000),
+            up, down = hr.client_rules(c, hs.nft.marks)
+            for chain, rules in zip(hr.chain_names(c.id), (_seeded(up, 10**8 + c.id * 1000),
                                                             _seeded(down, 10**9 + c.id * 10000))):
                 cmds.append({"add": obj("chain", chain)})
-                cmds += [{"add": {"rule": {"family": hn.FAMILY, "table": hn.TABLE, "chain": chain,
+                cmds += [{"add": {"rule": {"family": hr.FAMILY, "table": hr.TABLE, "chain": chain,
                                            "expr": expr}}} for expr in rules]
         cmds.append({"add": obj("element", "client_up", elem=[
-            [c.mac, {"goto": {"target": hn.chain_names(c.id)[0]}}] for c in chunk])})
+            [c.mac, {"goto": {"target": hr.chain_names(c.id)[0]}}] for c in chunk])})
         cmds.append({"add": obj("element", "client_down", elem=[
-            [hs.nft.marks.value(c.id), {"goto": {"target": hn.chain_names(c.id)[1]}}] for c in chunk])})
-        cmds.append({"add": obj("element", "http", elem=[[c.mac, hn.http_verdict(c.portal)] for c in chunk])})
+            [hs.nft.marks.value(c.id), {"goto": {"target": hr.chain_names(c.id)[1]}}] for c in chunk])})
+        cmds.append({"add": obj("element", "http", elem=[[c.mac, hr.http_verdict(c.portal)] for c in chunk])})
         hs.nft.batch(cmds)
     return handle
 
@@ -144,19 +145,19 @@ def _new_bytes(hs, poll: int) -> None:
 
 
 def poll(args: dict) -> dict:
-    """Time `account()` (one poll of the service layer) with every client having new bytes."""
+    """Time `account()` (one poll of the house (core and keepers)) with every client having new bytes."""
     import cProfile
     import io
     import pstats
 
-    from hotspot.daemon import Daemon
-    from hotspot.service import Hotspot
+    from hotspot.daemon.loop import Daemon
+    from hotspot.house import House
 
     cfg = _config(args)
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     hs.nft.delete_table()
     t0 = time.monotonic()
-    hs.register(_found(args["clients"]))
+    hs.counting.register(_found(args["clients"]))
     register_s = time.monotonic() - t0
     clients = hs.store.clients()
     t0 = time.monotonic()
@@ -164,7 +165,7 @@ def poll(args: dict) -> dict:
     kernel_s = time.monotonic() - t0
     with hs.store.transaction():
         hs.store.reset_seen()
-        hs.store.set("table", hs._identity(handle))
+        hs.store.set("table", hs.core.identity(handle))
 
     parts: dict[str, float] = {}
 
@@ -186,7 +187,7 @@ def poll(args: dict) -> dict:
         parts.clear()
         t = time.perf_counter()
         with hs.store.transaction():
-            moved = hs.account()
+            moved = hs.counting.account()
             t_body = time.perf_counter()
         t_end = time.perf_counter()
         if len(moved) != len(clients):
@@ -200,7 +201,7 @@ def poll(args: dict) -> dict:
     prof = cProfile.Profile()
     prof.enable()
     with hs.store.transaction():
-        hs.account()
+        hs.counting.account()
     prof.disable()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(8)
@@ -316,11 +317,11 @@ class Netlink:
 def _expected(cfg) -> dict:
     """What the table must hold for the clients in the database: rules per client chain, quotas, map
     elements, tc classes."""
-    from hotspot import policy
-    from hotspot.nft import chain_names, client_rules
-    from hotspot.service import Hotspot
+    from hotspot.clients import policy
+    from hotspot.house import House
+    from hotspot.kernel.rules import chain_names, client_rules
 
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     try:
         clients = hs.store.clients()
         marks = hs.nft.marks
@@ -343,7 +344,8 @@ def _complete(cfg, nl: Netlink, want: dict) -> list[str]:
 
     import nftables
 
-    from hotspot.nft import TABLE, dump_quotas
+    from hotspot.kernel.dumps import dump_quotas
+    from hotspot.kernel.rules import TABLE
 
     problems = []
     have = nl.rules_per_chain(TABLE)
@@ -384,7 +386,7 @@ def flush_rebuild(args: dict) -> dict:
     import nftables
 
     from hotspot.config import load
-    from hotspot.nft import TABLE
+    from hotspot.kernel.rules import TABLE
 
     cfg = load(args["config"])
     interval, timeout = args.get("interval", 0.001), args.get("timeout", 30)
@@ -450,15 +452,16 @@ def rebuild_profile(args: dict) -> dict:
     call; nested steps are also inside their callers)."""
     import nftables
 
-    import hotspot.nft as hn
-    from hotspot import policy
+    import hotspot.kernel.rules as kernel_rules
+    from hotspot.clients import policy
     from hotspot.config import load
-    from hotspot.service import Hotspot
+    from hotspot.house import House
+    from hotspot.kernel.watch import TableWatch
 
     cfg = load(args["config"])
-    hs = Hotspot(cfg)
+    hs = House(cfg)
     t0 = time.perf_counter()
-    hs.ensure_table()
+    hs.counting.ensure_table()
     first_ms = (time.perf_counter() - t0) * 1000
     parts: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
@@ -472,15 +475,15 @@ def rebuild_profile(args: dict) -> dict:
     for attr in ("clients", "reset_seen", "record", "set"):
         wrap(hs.store, attr, f"store.{attr}")
     for attr in ("setup", "set_classes", "present", "_run", "_ours"):
-        wrap(hs.shaper, attr, f"shaper.{attr}")
+        wrap(hs.core.tc, attr, f"shaper.{attr}")
     wrap(policy, "elements", "policy.elements")
-    wrap(hn, "client_rules", "nft.client_rules")
+    wrap(kernel_rules, "client_rules", "nft.client_rules")  # called by rules.new_clients_cmds
     lib = nftables.Nftables()
     runs = []
     for _ in range(args.get("repeats", 3)):
         parts.clear()
         cpu.clear()
-        watch = hn.TableWatch()
+        watch = TableWatch()
         t0 = time.perf_counter()
         rc, _out, err = lib.cmd("flush ruleset")
         t_flush = time.perf_counter()
@@ -490,7 +493,7 @@ def rebuild_profile(args: dict) -> dict:
             if not gone:
                 time.sleep(0.0005)
         t_read = time.perf_counter()
-        built = hs.ensure_table(gone)
+        built = hs.counting.ensure_table(gone)
         t_end = time.perf_counter()
         watch.close()
         calls = {k: {"ms": round(sum(v) * 1000, 1), "calls": len(v),
@@ -507,7 +510,7 @@ def rebuild_profile(args: dict) -> dict:
 
 def churn(args: dict) -> dict:
     """A busy shop's year: args["macs"] distinct MACs (phones with random MACs), each seen on one day
-    only, args["days"] days, through the real service layer and store (and, with "kernel", the real
+    only, args["days"] days, through the real house (core and keepers) and store (and, with "kernel", the real
     table in the lab router's namespace). Each day's new devices register and use data for one to
     three hours; then the steps of hotspotd's poll that keep the database run as they would through
     the day: the period's rollover, the history's compaction, and retention in steps of "step"
@@ -515,14 +518,14 @@ def churn(args: dict) -> dict:
     most clients at once, the database's size on flash at the end and each retention step's time."""
     import os
 
-    from hotspot.service import Hotspot
+    from hotspot.house import House
 
     now = [args.get("start", 1_735_718_400.0)]  # 2025-01-01 08:00 UTC
     cfg = _config(args)
-    hs = Hotspot(cfg, clock=lambda: now[0])
+    hs = House(cfg, clock=lambda: now[0])
     if args.get("kernel"):
         hs.nft.delete_table()
-        hs.ensure_table()
+        hs.counting.ensure_table()
     n, days = args["macs"], args["days"]
     found = _found(n)
     macs = list(found)
@@ -535,7 +538,7 @@ def churn(args: dict) -> dict:
         now[0] = day_start
         batch = macs[n * day // days:n * (day + 1) // days]
         t = time.monotonic()
-        new = hs.register({m: found[m] for m in batch})
+        new = hs.counting.register({m: found[m] for m in batch})
         timings["register"] += time.monotonic() - t
         if len(new) != len(batch):
             raise RuntimeError(f"day {day}: {len(batch) - len(new)} devices not registered")
@@ -551,17 +554,17 @@ def churn(args: dict) -> dict:
         most = max(most, hs.store.db.execute("SELECT COUNT(*) FROM clients").fetchone()[0])
         t = time.monotonic()
         now[0] = day_start + 15 * 3600
-        hs.rollover_if_due()
-        hs.compact_history(budget=10)
+        hs.counting.rollover_if_due()
+        hs.history.compact(budget=10)
         while True:
             t_step = time.monotonic()
-            done = hs.retain(args.get("step", 25))
+            done = hs.forgetting.retain(args.get("step", 25))
             if not done:
                 break
             step_s.append((time.monotonic() - t_step, len(done)))
             forgotten += len(done)
         timings["maintenance"] += time.monotonic() - t
-    hs.commit()
+    hs.core.commit()
     size = os.path.getsize(os.path.join(cfg.state_dir, "hotspot.db"))
     left = hs.store.db.execute("SELECT COUNT(*) FROM clients").fetchone()[0]
     if args.get("kernel"):

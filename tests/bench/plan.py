@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot.config import Threshold
-from hotspot.lab import CommandError, Lab
-from hotspot.lab.hotspotd import Hotspotd
+from hotspot.plan.model import Threshold
+from lab import CommandError, Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import emit, log, pull_until_stopped
 
 CLIENTS = ("c1", "c2", "c3")

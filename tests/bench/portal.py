@@ -18,8 +18,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from hotspot.config import Config
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import cpu_seconds, emit, loadavg, log, median, nsjob, proc_vm, rnd
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m tests.bench.httpload` from here
@@ -287,7 +287,7 @@ def run_portal(rounds: int = ROUNDS) -> None:
                f"With {SYNTHETIC} synthetic clients (make_db, all capped: kernel quotas and chains) "
                f"plus the lab clients registered, against only the {len(LAB_CLIENTS)} lab clients "
                "(p99_ms_5), each in a fresh lab, alternating. gunicorn as hotspotd runs it (one "
-               f"hotspot.portal_worker, 4 app threads); hotspotd polls every {Config.poll_interval:g} s "
+               f"hotspot.portal.worker, 4 app threads); hotspotd polls every {Config.poll_interval:g} s "
                "(the shipped default). The "
                "load generators share the box's CPUs with the portal and hotspotd; send_lag is how late "
                "a generator sent (every thread busy, or no CPU: included in the latency); cpu_percent "

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 import time
 
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
 
 REPEATS = 5

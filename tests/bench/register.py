@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import emit, loadavg, log, median
 
 ROUNDS = 8

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-from hotspot.lab import cleanup_stale
+from lab import cleanup_stale
 from tests.bench import (
     admit,
     categories,

@@ -1,13 +1,13 @@
-"""The service layer and the daemon at 5,000 clients: how long one poll takes, how much memory hotspotd
-holds."""
+"""The house (core and keepers) and the daemon at 5,000 clients: how long one poll takes, how much
+memory hotspotd holds."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from lab import Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import cpu_seconds, emit, loadavg, log, median, nsjob, proc_vm, rnd
 
 CLIENTS = 5000

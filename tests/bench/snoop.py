@@ -7,8 +7,8 @@ returns them: 1,000 real DNS responses a second leave the router's LAN device to
 while the same bytes come in as queries the kernel filter must drop. The figure is the snooper process's
 CPU time (/proc, user + system) over a measured window, as a percentage of one core.
 
-Also reported: scapy's own parse of the same answers next to hotspot.dnswire's, the measurement
-behind parsing by hand (hotspot/dnswire.py).
+Also reported: scapy's own parse of the same answers next to hotspot.apps.snoop.wire's, the measurement
+behind parsing by hand (hotspot/apps/snoop/wire.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from hotspot import dnsnames
-from hotspot.categories import load
-from hotspot.lab import Lab
-from hotspot.lab.hotspotd import Hotspotd
+from hotspot.apps.categories import load
+from hotspot.apps.snoop import names as dnsnames
+from lab import Lab
+from lab.hotspotd import Hotspotd
 from tests.bench.common import cpu_seconds, emit, loadavg, log, proc_vm
 from tests.lab.conftest import RESOLVER4, router_resolver
 
@@ -76,12 +76,12 @@ def answers(n: int) -> list[bytes]:
 
 
 def parse_costs(payloads: list[bytes]) -> tuple[float, float]:
-    """Microseconds per answer: scapy's DNS layer (dissect, read each record) and hotspot.dnswire."""
+    """Microseconds per answer: scapy's DNS layer (dissect, read each record) and hotspot.apps.snoop.wire."""
     from scapy.layers.dns import DNS
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
 
-    from hotspot.dnswire import frame_answers
+    from hotspot.apps.snoop.wire import frame_answers
 
     frames = [bytes(Ether() / IP(src="203.0.113.10", dst="10.77.0.100") / UDP(sport=53, dport=4000) / p)
               for p in payloads[:500]]
@@ -101,7 +101,7 @@ def parse_costs(payloads: list[bytes]) -> tuple[float, float]:
 def run_snoop() -> None:
     payloads = answers(DISTINCT)
     scapy_us, ours_us = parse_costs(payloads)
-    log(f"parse: scapy {scapy_us:.0f} us/answer, hotspot.dnswire {ours_us:.1f} us/answer")
+    log(f"parse: scapy {scapy_us:.0f} us/answer, hotspot.apps.snoop.wire {ours_us:.1f} us/answer")
     with Lab(clients=("c1",), ipv6=True) as lab:
         router_resolver(lab)  # answers from the router's own resolver: the ones that fill the sets
         d = Hotspotd(lab).start()
@@ -137,7 +137,7 @@ def run_snoop() -> None:
 
 
 def _addresses(payloads: list[bytes]) -> list[str]:
-    from hotspot.dnswire import answers as parse
+    from hotspot.apps.snoop.wire import answers as parse
 
     return [a.addr for p in payloads for a in parse(p)]
 

@@ -9,11 +9,11 @@ import re
 import subprocess
 from pathlib import Path
 
-from hotspot.config import Threshold
-from hotspot.lab import CommandError
+from hotspot.plan.model import Threshold
+from lab import CommandError
 from tests.browser.conftest import DESKTOP, PHONE, shot
+from tests.lab.alerts.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 from tests.lab.conftest import register
-from tests.lab.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 
 QUOTA = 20_000_000  # 20 MB: the plan blocks guests at 100 %, warns at 50 %
 PASSWORD = "owner-secret-1"

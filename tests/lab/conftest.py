@@ -1,4 +1,4 @@
-"""Fixtures for tests that need root: a lab router with clients in network namespaces (hotspot.lab)."""
+"""Fixtures for tests that need root: a lab router with clients in network namespaces (lab)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from hotspot.lab import Lab, cleanup_stale, warm_up
+from lab import Lab, cleanup_stale, warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,7 +32,7 @@ def lab() -> Iterator[Lab]:
 @pytest.fixture
 def start_hotspotd(lab):
     """Start the real hotspotd in the lab's router with config options; stopped at teardown."""
-    from hotspot.lab.hotspotd import Hotspotd
+    from lab.hotspotd import Hotspotd
 
     started = []
 

@@ -1,4 +1,4 @@
-"""`make demo` (python -m hotspot.lab.demo) runs; its policy shows in the final table, nothing is left."""
+"""`make demo` (python -m lab.demo) runs; its policy shows in the final table, nothing is left."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _get(url: str) -> str:
 
 
 def test_demo_runs_shows_the_portal_on_localhost_and_cleans_up():
-    p = subprocess.Popen([sys.executable, "-m", "hotspot.lab.demo", "--seconds", "15"], cwd=ROOT,
+    p = subprocess.Popen([sys.executable, "-m", "lab.demo", "--seconds", "15"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in p.stdout:

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from hotspot.lab import OWNERS_DIR, Lab, cleanup_stale
+from lab import OWNERS_DIR, Lab, cleanup_stale
 
 
 def lab_namespaces(name: str) -> list[str]:
@@ -134,7 +134,7 @@ def test_cleanup_stale_removes_only_dead_labs(lab: Lab) -> None:
     """A process that dies without tearing down leaves its lab behind; cleanup_stale removes it, only it."""
     code = textwrap.dedent("""
         import os, signal
-        from hotspot.lab import Lab
+        from lab import Lab
         lab = Lab(clients=("c1",)).start()
         print(lab.name, lab.dir, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

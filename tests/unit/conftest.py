@@ -7,8 +7,8 @@ import pytest
 
 @pytest.fixture
 def receiver():
-    """Make HTTP receivers on loopback (tests.unit.test_notify.Receiver); all closed at the end."""
-    from tests.unit.test_notify import Receiver
+    """Make HTTP receivers on loopback (tests.unit.alerts.test_channels.Receiver); all closed at the end."""
+    from tests.unit.alerts.test_channels import Receiver
 
     made = []
 

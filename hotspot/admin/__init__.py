@@ -1,0 +1,1 @@
+"""The owner's credential: the password, the sessions, the brakes on guessing."""

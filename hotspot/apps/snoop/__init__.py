@@ -1,0 +1,1 @@
+"""The DNS snooper: a process of its own that reads DNS answers off the LAN device."""

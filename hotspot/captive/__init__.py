@@ -1,0 +1,1 @@
+"""The captive gate: admissions, vouchers, where a held client's plain HTTP goes."""

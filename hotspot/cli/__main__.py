@@ -1,0 +1,5 @@
+"""`python -m hotspot.cli`: hotspotctl."""
+
+from hotspot.cli import run
+
+run()

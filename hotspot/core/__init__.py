@@ -1,0 +1,1 @@
+"""The small core every capability stands on: settings, the database, the clock, files root writes."""

@@ -1,0 +1,1 @@
+"""Where a period is heading: the forecaster, its inputs from the history, traces."""

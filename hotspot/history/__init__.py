@@ -1,0 +1,1 @@
+"""Usage history: hourly, daily and monthly buckets, retention and compaction."""

@@ -1,0 +1,1 @@
+"""The uplink: the modem (ModemManager) and whether the uplink in use is metered."""

@@ -1,0 +1,45 @@
+"""The uplinks' options: those that are free (counted nowhere), the modem, and metered mode (Android is
+told by DHCP while the uplink in use is metered)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hotspot.core.config import Given, Option, absolute_path, boolean, interface, optional_path
+from hotspot.core.units import quote
+
+HEADING = "Free uplinks, the modem, and metered mode"
+
+OPTIONS = (
+    Option("unmetered_device", interface, (), "Free uplinks (Ethernet, hotel Wi-Fi): counted nowhere.",
+           "Uplinks that are not metered (Ethernet, a hotel's Wi-Fi): traffic over them counts against "
+           "nothing, neither the plan nor any client's cap; a blocked client, or one not admitted yet, is "
+           "still held back there. One line per device.", list=True, heading=HEADING, example="eth1"),
+    Option("modem", boolean, True, "Read the modem through ModemManager when it is there.",
+           "Read the modem (signal, operator, roaming, SIM, its byte count) through ModemManager when it "
+           "runs: '1' or '0'.", heading=HEADING),
+    Option("dhcp_opts_file", optional_path, "/var/run/dnsmasq/hotspot.opts",
+           "dnsmasq's --dhcp-optsfile for the metered hint (DHCP option 43); none: off.",
+           "While the uplink in use (the default route's) is metered, Android phones are told so by DHCP "
+           "option 43 ANDROID_METERED and defer their background downloads; on a free uplink the hint goes "
+           "away at their next lease renewal. hotspotd writes the option to this dnsmasq optsfile and makes "
+           "dnsmasq re-read it (dnsmasq_pidfile: the pid files of OpenWrt's dnsmasq instances); '' turns the "
+           "hint off. dnsmasq must be pointed at the file once:\necho "
+           "'dhcp-optsfile=/var/run/dnsmasq/hotspot.opts' >> /etc/dnsmasq.conf\nand /etc/init.d/dnsmasq "
+           "restart. A short DHCP leasetime (e.g. 1h) makes clients learn of a switch "
+           "sooner.", heading=HEADING),
+    Option("dnsmasq_pidfile", absolute_path, "/var/run/dnsmasq/dnsmasq.*.pid",
+           "The dnsmasq instances to tell of a new optsfile (SIGHUP).", heading=HEADING, joined=True),
+)
+
+
+def free_uplinks_are_not_metered_nor_the_lan(c: Given) -> Iterator[tuple[str, str]]:
+    both = set(c["wan_device"]) & set(c["unmetered_device"])
+    if both and not c.refused("wan_device", "unmetered_device"):
+        yield "unmetered_device", f"{quote(sorted(both)[0])} is also a wan_device (a metered uplink)"
+    if not c.refused("lan_device", "unmetered_device") and c["lan_device"] in c["unmetered_device"]:
+        key = "unmetered_device" if c.in_file("unmetered_device") else "lan_device"
+        yield key, f"{quote(c['lan_device'])} is both the lan_device and an unmetered_device"
+
+
+CHECKS = (free_uplinks_are_not_metered_nor_the_lan,)
