@@ -45,7 +45,8 @@ mv -f {out}.tmp {out}
 _DHCLIENT6_CONF = "request dhcp6.name-servers, dhcp6.v6-captive-portal;\n"
 
 # Run in a client's namespace: ask for a router advertisement (a Router Solicitation to all routers) and
-# print the first RA's options as JSON: [[type, hex of the option's body after type and length], ...].
+# print the options of the first RA (with argv[3], the first that carries that option type) as JSON:
+# [[type, hex of the option's body after its type and length octets], ...].
 _RA_LISTENER = r"""
 import json, socket, struct, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
@@ -55,13 +56,17 @@ s.setsockopt(socket.IPPROTO_ICMPV6, 1, struct.pack("8I", *f))
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
 s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ("ff02::2", 0, 0, socket.if_nametoindex(sys.argv[1])))
 s.settimeout(float(sys.argv[2]))
-ra = s.recv(65535)
-opts, i = [], 16  # type, code, checksum, hop limit, flags, lifetime, reachable, retrans
-while i + 2 <= len(ra) and ra[i + 1]:
-    n = ra[i + 1] * 8
-    opts.append([ra[i], ra[i + 2:i + n].hex()])
-    i += n
-print(json.dumps(opts))
+want = int(sys.argv[3])
+while True:
+    ra = s.recv(65535)
+    opts, i = [], 16  # type, code, checksum, hop limit, flags, lifetime, reachable, retrans
+    while i + 2 <= len(ra) and ra[i + 1]:
+        n = ra[i + 1] * 8
+        opts.append([ra[i], ra[i + 2:i + n].hex()])
+        i += n
+    if not want or any(t == want for t, _ in opts):
+        print(json.dumps(opts))
+        break
 """
 
 
@@ -256,10 +261,13 @@ class Dhcp(Processes):
         Topology._write_resolv_conf(c.ns, "".join(f"nameserver {a}\n" for a in info["name_servers"].split()))
         return info
 
-    def router_advert(self, client: str | Client, timeout: float = 5) -> list[tuple[int, bytes]]:
-        """The options of a router advertisement the client receives now, in order: [(type, body)], the
-        body without its type and length octets (padding included). The client solicits it (RFC 4861),
-        so the answer does not wait for the router's next periodic advertisement."""
+    def router_advert(self, client: str | Client, timeout: float = 5,
+                      carrying: int | None = None) -> list[tuple[int, bytes]]:
+        """The options of a router advertisement the client receives now (with `carrying`, the first one
+        that has an option of that type), in order: [(type, body)], the body without its type and length
+        octets (padding included). The client solicits it (RFC 4861), so the router's answer does not wait
+        for its next periodic advertisement."""
         c = self.client(client)
-        out = self.run(c.ns, sys.executable, "-c", _RA_LISTENER, c.dev, timeout, timeout=timeout + 5).stdout
+        out = self.run(c.ns, sys.executable, "-c", _RA_LISTENER, c.dev, timeout, carrying or 0,
+                       timeout=timeout + 5).stdout
         return [(t, bytes.fromhex(body)) for t, body in json.loads(out)]

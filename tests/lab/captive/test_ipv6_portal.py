@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import sys
 from pathlib import Path
 
 from lab import PORTAL_NAME, ROUTER_MAC, Lab
@@ -75,3 +76,31 @@ def test_the_router_advertisement_a_device_receives():
         rdnss = [ipaddress.IPv6Address(body[6:22]) for t, body in options if t == 25]
         assert rdnss == [_link_local(ROUTER_MAC)]  # dnsmasq names the router by its link-local address
         assert 37 not in types, options
+
+
+# An RA as odhcpd sends it with captive_portal_uri set (its router.c): option 37, the URI, zero padding to
+# a multiple of 8 octets. Router lifetime 0: the client takes no default route from it. Sent every 0.2 s.
+_ODHCPD_LIKE_RA = r"""
+import socket, struct, sys, time
+dev, uri = sys.argv[1], sys.argv[2].encode()
+size = (2 + len(uri) + 7) & ~7
+option = bytes([37, size // 8]) + uri + bytes(size - 2 - len(uri))
+ra = bytes([134, 0, 0, 0, 64, 0]) + struct.pack("!HII", 0, 0, 0) + option
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+for _ in range(50):
+    s.sendto(ra, ("ff02::1", 0, 0, socket.if_nametoindex(dev)))
+    time.sleep(0.2)
+"""
+
+
+def test_the_listener_reads_option_37_as_odhcpd_lays_it_out():
+    """No RA daemon here sends option 37 (dnsmasq 2.90 cannot, Debian 12's radvd 2.19 predates
+    AdvCaptivePortalAPI, odhcpd needs OpenWrt's libraries): an RA built as odhcpd builds it stands in, to
+    show that a device reads the URI back, its padding off."""
+    with Lab(clients=("c1",)) as lab:
+        sender = lab.popen(lab.router, sys.executable, "-c", _ODHCPD_LIKE_RA, lab.lan_device, URL)
+        options = lab.router_advert("c1", carrying=37)
+        sender.kill()
+        (body,) = [b for t, b in options if t == 37]
+        assert len(body) % 8 == 6 and body.rstrip(b"\0").decode() == URL
