@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -227,8 +228,14 @@ class Dhcp(Processes):
         with open(f"{base}.sh", "w") as f:
             f.write(_DHCLIENT6_SCRIPT.format(out=shlex.quote(f"{base}.got")))
         os.chmod(f"{base}.sh", 0o755)
+        # A copy of its own: AppArmor's profile for /sbin/dhclient (Debian's, Ubuntu's) lets it read its
+        # config only from /etc/dhcp and run only the system's script.
+        dhclient = os.path.join(self.dir, "dhclient")
+        if not os.path.exists(dhclient):
+            shutil.copy(shutil.which("dhclient", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+                        or "/sbin/dhclient", dhclient)
         with open(f"{base}.log", "w") as log:
-            p = self.popen(c.ns, "dhclient", "-6", "-S", "-d", "-cf", f"{base}.conf", "-lf", f"{base}.leases",
+            p = self.popen(c.ns, dhclient, "-6", "-S", "-d", "-cf", f"{base}.conf", "-lf", f"{base}.leases",
                            "-pf", f"{base}.pid", "-sf", f"{base}.sh", c.dev, stdin=subprocess.DEVNULL,
                            stdout=log, stderr=subprocess.STDOUT)
 
