@@ -3,7 +3,8 @@
 Lab is the one object tests use; its parts, by what they do:
 
     topology.py   namespaces, links, the bridge, addresses and routes, NAT, the clients' meters (the picture)
-    dhcp.py       the router's dnsmasq and the clients' udhcpc: addresses, leases, DHCP options, SLAAC
+    dhcp.py       the router's dnsmasq and the clients' udhcpc: addresses, leases, DHCP options, SLAAC;
+                  dhclient -6 for DHCPv6 options, IPv6-only clients, the RA as a client reads it
     traffic.py    iperf3, curl and ping, and what crossed (the meters, the links' counters)
     processes.py  running things in the namespaces, owning them, removing what dead labs left
     hotspotd.py   the real hotspotd and hotspotctl in the router;  service.py  the house, one call at a time

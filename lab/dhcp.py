@@ -1,16 +1,22 @@
-"""How lab clients get their addresses and names: the router's dnsmasq (DHCPv4, the RA for SLAAC, DNS)
-and each DHCP client's busybox udhcpc, as on OpenWrt."""
+"""How lab clients get their addresses and names: the router's dnsmasq (DHCPv4, the RA for SLAAC, stateless
+DHCPv6, DNS) and each DHCP client's busybox udhcpc, as on OpenWrt; Debian's ISC dhclient -6 where a client
+asks for its stateless DHCPv6 options (busybox's udhcpc6 is not in Debian's busybox), and a raw ICMPv6
+socket that reads the router's advertisement as a client receives it."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 
+from hotspot.captive.rfc8910 import dnsmasq_options
 from lab.processes import Client, Processes, stop_processes, udp_bound
-from lab.topology import LAN_DEVICE, PORTAL_NAME, ROUTER4, ROUTER6, SERVER4, SERVER6
+from lab.topology import LAN_DEVICE, PORTAL_NAME, ROUTER4, ROUTER6, SERVER4, SERVER6, Topology
 
 # udhcpc event script: configures the client's own interface only; never touches /etc/resolv.conf.
 _UDHCPC_SCRIPT = """#!/bin/sh
@@ -27,6 +33,41 @@ bound|renew)
     echo "$1" > "$LAB_STATE.event" ;;
 esac
 exit 0
+"""
+
+# dhclient runs its script with an environment of its own making: the file it records into is written in.
+# Stateless (-S), it passes what the Information-request's reply held, as RENEW6 (or INFORM6).
+_DHCLIENT6_SCRIPT = """#!/bin/sh
+[ -n "$new_dhcp6_name_servers" ] || exit 0
+printf '%s\\n%s\\n' "$new_dhcp6_v6_captive_portal" "$new_dhcp6_name_servers" > {out}.tmp
+mv -f {out}.tmp {out}
+"""
+# dhclient asks for what its config requests: option 103 by its ISC name, as RFC 8910 wants a client to.
+_DHCLIENT6_CONF = "request dhcp6.name-servers, dhcp6.v6-captive-portal;\n"
+
+# Run in a client's namespace: ask for a router advertisement (a Router Solicitation to all routers) and
+# print the options of the first RA (with argv[3], the first that carries that option type) as JSON:
+# [[type, hex of the option's body after its type and length octets], ...].
+_RA_LISTENER = r"""
+import json, socket, struct, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+f = [0xFFFFFFFF] * 8
+f[134 >> 5] &= ~(1 << (134 & 31))  # ICMP6_FILTER: pass only type 134, router advertisements
+s.setsockopt(socket.IPPROTO_ICMPV6, 1, struct.pack("8I", *f))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ("ff02::2", 0, 0, socket.if_nametoindex(sys.argv[1])))
+s.settimeout(float(sys.argv[2]))
+want = int(sys.argv[3])
+while True:
+    ra = s.recv(65535)
+    opts, i = [], 16  # type, code, checksum, hop limit, flags, lifetime, reachable, retrans
+    while i + 2 <= len(ra) and ra[i + 1]:
+        n = ra[i + 1] * 8
+        opts.append([ra[i], ra[i + 2:i + n].hex()])
+        i += n
+    if not want or any(t == want for t, _ in opts):
+        print(json.dumps(opts))
+        break
 """
 
 
@@ -66,8 +107,8 @@ class Dhcp(Processes):
                 f"--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,{self.lease_time}",
                 "--domain=lan", "--local=/lan/", f"--address=/internet.lab/{SERVER4}",
                 f"--address=/{PORTAL_NAME}/{ROUTER4}", f"--dhcp-optsfile={self.dhcp_opts_file}"]
-        if self.captive_url:
-            argv += [f"--dhcp-option=114,{self.captive_url}"]
+        if self.captive_url:  # option 114, and with IPv6 option 103, as hotspot.captive.rfc8910 writes them
+            argv += [f"--dhcp-option={o}" for o in dnsmasq_options(self.captive_url)[:2 if self.ipv6 else 1]]
         argv += self.dnsmasq_args
         if self.ipv6:
             argv += [f"--address=/internet.lab/{SERVER6}", f"--address=/{PORTAL_NAME}/{ROUTER6}",
@@ -174,3 +215,66 @@ class Dhcp(Processes):
             self.wait_for(lambda: os.path.exists(event), timeout, f"{c.name}'s DHCP renewal")
         except TimeoutError as e:
             raise TimeoutError(f"{e}\n{self._log(f'udhcpc-{c.name}.log')}") from None
+
+    def dhcpv6_info(self, client: str | Client, timeout: float = 10) -> dict[str, str]:
+        """What a stateless DHCPv6 client gets from the router: {'captive_portal': option 103's URL (''
+        if none), 'name_servers': option 23's addresses, space-separated}. The client is Debian's ISC
+        dhclient -6 -S (an Information-request, as a phone that configures its address by SLAAC sends);
+        it stays running (its refresh timer) until the lab is closed."""
+        c = self.client(client)
+        base = os.path.join(self.dir, f"dhcp6-{c.name}")
+        with open(f"{base}.conf", "w") as f:
+            f.write(_DHCLIENT6_CONF)
+        with open(f"{base}.sh", "w") as f:
+            f.write(_DHCLIENT6_SCRIPT.format(out=shlex.quote(f"{base}.got")))
+        os.chmod(f"{base}.sh", 0o755)
+        # A copy of its own: AppArmor's profile for /sbin/dhclient (Debian's, Ubuntu's) lets it read its
+        # config only from /etc/dhcp and run only the system's script.
+        dhclient = os.path.join(self.dir, "dhclient")
+        if not os.path.exists(dhclient):
+            shutil.copy(shutil.which("dhclient", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+                        or "/sbin/dhclient", dhclient)
+        with open(f"{base}.log", "w") as log:
+            p = self.popen(c.ns, dhclient, "-6", "-S", "-d", "-cf", f"{base}.conf", "-lf", f"{base}.leases",
+                           "-pf", f"{base}.pid", "-sf", f"{base}.sh", c.dev, stdin=subprocess.DEVNULL,
+                           stdout=log, stderr=subprocess.STDOUT)
+
+        def answered() -> bool:
+            if os.path.exists(f"{base}.got"):
+                return True
+            if p.poll() is not None:
+                raise RuntimeError(f"dhclient -6 for {c.name} exited:\n{self._log(f'dhcp6-{c.name}.log')}")
+            return False
+
+        try:
+            self.wait_for(answered, timeout, f"{c.name}'s DHCPv6 reply")
+        except TimeoutError as e:
+            logs = f"{self._log(f'dhcp6-{c.name}.log')}\n--- dnsmasq:\n{self._log('dnsmasq.log')}"
+            raise TimeoutError(f"{e}\n{logs}") from None
+        with open(f"{base}.got") as f:
+            portal, servers = (f.read().split("\n") + ["", ""])[:2]
+        return {"captive_portal": portal, "name_servers": servers}
+
+    def ipv6_only(self, client: str | Client) -> dict[str, str]:
+        """Make a DHCP client IPv6-only, as a phone on a network without IPv4: its DHCPv4 client stops,
+        its IPv4 addresses and routes go, it asks for its stateless DHCPv6 options (dhcpv6_info, which
+        this returns) and takes the name servers they give as its resolvers."""
+        c = self.client(client)
+        if c.dhcp_process is not None:
+            stop_processes([c.dhcp_process])
+        self.run(c.ns, "sh", "-c", f"ip -4 route flush dev {c.dev}; ip -4 addr flush dev {c.dev}")
+        c.ipv4 = None
+        info = self.dhcpv6_info(c)
+        Topology._write_resolv_conf(c.ns, "".join(f"nameserver {a}\n" for a in info["name_servers"].split()))
+        return info
+
+    def router_advert(self, client: str | Client, timeout: float = 5,
+                      carrying: int | None = None) -> list[tuple[int, bytes]]:
+        """The options of a router advertisement the client receives now (with `carrying`, the first one
+        that has an option of that type), in order: [(type, body)], the body without its type and length
+        octets (padding included). The client solicits it (RFC 4861), so the router's answer does not wait
+        for its next periodic advertisement."""
+        c = self.client(client)
+        out = self.run(c.ns, sys.executable, "-c", _RA_LISTENER, c.dev, timeout, carrying or 0,
+                       timeout=timeout + 5).stdout
+        return [(t, bytes.fromhex(body)) for t, body in json.loads(out)]

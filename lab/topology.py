@@ -7,8 +7,9 @@ Topology (every namespace name starts with ``lab.name``, e.g. ``hs1a2b3c``)::
                                     └ wan0 100.64.0.1/30, 2001:db8:ff::1/64 ──veth── eth0  internet ns
                                                                          lo: 203.0.113.10, 2001:db8:ffff::10
 
-The router runs a real dnsmasq (DHCPv4, stateless RA for SLAAC, DNS); DHCP clients run busybox udhcpc (what
-OpenWrt itself uses; unlike dhclient it has no AppArmor profile that forbids our scripts). IPv4 leaves the
+The router runs a real dnsmasq (DHCPv4, stateless RA for SLAAC and stateless DHCPv6, DNS); DHCP clients run
+busybox udhcpc (what OpenWrt itself uses; unlike dhclient it has no AppArmor profile that forbids our
+scripts), and Debian's dhclient -6, from a copy, where a test asks for DHCPv6 options. IPv4 leaves the
 router masqueraded by the lab's own ``table ip lab_nat`` (fw4's part); IPv6 is routed. No namespace has a
 link to the host's network: all traffic stays between the namespaces a lab creates.
 """
