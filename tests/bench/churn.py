@@ -38,7 +38,7 @@ def run(macs: int = MACS, days: int = DAYS) -> None:
          retention_step_ms_median=median, retention_step_ms_max=most,
          ms_per_device_forgotten=r["ms_per_device"], seconds=round(r["seconds"], 1),
          note=("the highest client id given over the year (ids of forgotten devices are given again, "
-               "lowest first); each day's new devices register through Hotspot.register into the real "
+               "lowest first); each day's new devices register through Counting.register into the real "
                "table and use data for 1-3 hours, then the period's rollover, compaction and retention "
                f"run as hotspotd's poll would (retention here in steps of up to {STEP} devices, to "
                "keep the run short: each step costs three nft batches, ~100 ms each at 25,000 "

@@ -450,7 +450,7 @@ def _timer(parts: dict[str, list[float]], cpu: dict[str, list[float]]):
 def rebuild_profile(args: dict) -> dict:
     """Where a rebuild's time goes, without hotspotd: build the table from the database, then
     `repeats` times: flush the ruleset, read the kernel's notices (TableWatch) and call
-    Hotspot.ensure_table(gone) with each step timed by perf_counter (inclusive times, in ms, of every
+    Counting.ensure_table(gone) with each step timed by perf_counter (inclusive times, in ms, of every
     call; nested steps are also inside their callers)."""
     import nftables
 
@@ -472,8 +472,9 @@ def rebuild_profile(args: dict) -> dict:
     for attr in ("batch", "_file", "table_handle", "set_interfaces", "add_clients", "forget_unknown",
                  "unknown_macs", "delete_table", "build", "read_counters"):
         wrap(nft, attr, f"nft.{attr}")
-    for attr in ("account", "reshape", "table_is_ours"):
-        wrap(hs, attr, f"hotspot.{attr}")
+    wrap(hs.counting, "account", "counting.account")
+    wrap(hs.clients, "reshape", "clients.reshape")
+    wrap(hs.core, "table_is_ours", "core.table_is_ours")
     for attr in ("clients", "reset_seen", "record", "set"):
         wrap(hs.store, attr, f"store.{attr}")
     for attr in ("setup", "set_classes", "present", "_run", "_ours"):

@@ -85,7 +85,7 @@ def run_rebuild(repeats: int = REPEATS) -> None:
                    "client_down/paths elements, HTB classes). Median of runs 1-2 s apart; flush_ms = the "
                    "flush command itself; daemon_logged_ms = what hotspotd logged for each rebuild "
                    "(notice read to table back, without the flush and the wake-up). profile_ms: one more "
-                   "flush with hotspotd stopped, Hotspot.ensure_table called directly, each step timed "
+                   "flush with hotspotd stopped, Counting.ensure_table called directly, each step timed "
                    "(inclusive wall ms; nft.batch = libnftables JSON batches, split into user-space and "
                    "kernel CPU time)."))
 
@@ -96,7 +96,7 @@ def _profile(lab: Lab, d: Hotspotd) -> dict:
     steps = r["steps"]
     out = {"flush": round(r["flush_ms"], 1), "read_notices": round(r["notices_ms"], 1),
            "ensure_table": round(r["ensure_table_ms"], 1)}
-    for name in ("nft.build", "nft.batch", "hotspot.reshape", "store.clients", "hotspot.account",
+    for name in ("nft.build", "nft.batch", "clients.reshape", "store.clients", "counting.account",
                  "nft._file", "nft.client_rules", "policy.elements"):
         if name in steps:
             out[name] = steps[name]["ms"]

@@ -32,14 +32,14 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
          python_loop_ms=parts["other"], kernel_objects=r["objects"],
          daemon_poll_ms=_ms(median(r["daemon_polls"])), daemon_poll_max_ms=_ms(max(r["daemon_polls"])),
          register_5000_s=rnd(r["register_s"], 2), loadavg=loadavg(),
-         note=("Hotspot.account() in one store transaction, in the lab router's namespace, 5,000 clients "
+         note=("Counting.account() in one store transaction, in the lab router's namespace, 5,000 clients "
                "each with a cap (so 15,002 kernel objects: the counter rules of its up and down chains + "
                "1 quota each), every client with new bytes in both directions (counter rules created "
                "with bytes, database baselines below them), so every client row and hourly bucket is "
                "written. netlink_read = Nft.read_counters (one rule dump of the table + parse), "
                "db_record = Store.record, db_commit = COMMIT, python_loop = the rest of account(). "
                "daemon_poll = Daemon.poll() (table check, accounting, discovery, period, shaping) under "
-               "the same load. register_5000_s = Hotspot.register() "
+               "the same load. register_5000_s = Counting.register() "
                "of 5,000 new MACs into the database."))
 
 
