@@ -36,8 +36,10 @@ read -r start sectors < <(partx --noheadings --raw -n 2 -o START,SECTORS "$work/
 loop=$(losetup --find --show --offset $((start * 512)) --sizelimit $((sectors * 512)) "$work/disk.img")
 mkdir -p "$root"
 cleanup() {
-	umount "$root" 2> /dev/null || true
-	losetup -d "$loop"
+	if [ -n "$loop" ]; then
+		umount "$root" 2> /dev/null || true
+		losetup -d "$loop"
+	fi
 }
 trap cleanup EXIT
 e2fsck -f -y "$loop" || [ $? -le 1 ]
@@ -49,6 +51,8 @@ printf '%s\n' "$VAGRANT_KEYS" > "$root/etc/dropbear/authorized_keys"
 chmod 600 "$root/etc/dropbear/authorized_keys"
 install -m 755 "$REPO/vagrant/box-uci-defaults.sh" "$root/etc/uci-defaults/10-vagrant-box"
 umount "$root"
+losetup -d "$loop"
+loop=
 
 qemu-img convert -f raw -O qcow2 "$work/disk.img" "$work/box.img"
 echo '{"provider": "libvirt", "format": "qcow2", "virtual_size": 1}' > "$work/metadata.json"
