@@ -3,12 +3,13 @@
 # official x86-64 image of the release, for libvirt, and published as
 # /srv/hotspot-feed/openwrt-RELEASE-x86-64.box, where `vagrant up router` fetches it.
 #
-# OpenWrt publishes no Vagrant box, and the community's boxes of OpenWrt x86-64 are unmaintained or made
-# from images nobody can check; this one is the release's ext4 image (checked against its sha256sums)
-# with three changes: the disk grown to 1 GiB (the image's root holds about 100 MB, too little for
-# Python and the packages), Vagrant's public keys for root's login over dropbear, and a first-boot
-# script that gives the LAN, which is the first NIC and so Vagrant's management network, its address by
-# DHCP. Everything else the router needs is set by its provisioning (vagrant/router.sh), with uci.
+# OpenWrt publishes no Vagrant box, and the boxes of OpenWrt x86-64 others publish are third-party
+# builds whose upkeep and contents nobody here can vouch for. This one is the release's ext4 image
+# (checked against its sha256sums) with three changes: the disk grown to 1 GiB (the image's root holds
+# about 100 MB, too little for Python and the packages), Vagrant's public keys for root's login over
+# dropbear, and a first-boot script (box-uci-defaults.sh) that gives the LAN, which is the first NIC and
+# so Vagrant's management network, its address by DHCP. Everything else the router needs is set by its
+# provisioning (vagrant/router.sh), with uci.
 set -euo pipefail
 
 REPO=${REPO:-/vagrant}
