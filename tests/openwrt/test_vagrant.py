@@ -43,9 +43,10 @@ SCRIPTS = {
 # -- vagrant validate ----------------------------------------------------------------------------------
 
 
-def validate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """`vagrant validate` on the repository's Vagrantfile, offline: in a new network namespace (only a
-    loopback that is down), its state and HOME in tmp_path, Vagrant's version check off."""
+def validate(tmp_path: Path, *args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """`vagrant validate` on the Vagrantfile in cwd (the repository's), offline: in a new network
+    namespace (only a loopback that is down), its state and HOME in tmp_path, Vagrant's version check
+    off."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     environment = {
@@ -54,7 +55,7 @@ def validate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
         "VAGRANT_CHECKPOINT_DISABLE": "1", **env,
     }
     unshare = ["unshare", "--net"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
-    return subprocess.run([*unshare, tool("vagrant"), "validate", *args], cwd=ROOT, env=environment,
+    return subprocess.run([*unshare, tool("vagrant"), "validate", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -64,6 +65,19 @@ def test_vagrant_validates_the_three_machines_with_vagrant_libvirt(tmp_path, rel
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Vagrantfile validated successfully" in done.stdout
     assert (tmp_path / "dot-vagrant").is_dir(), "Vagrant's state goes to tmp_path, not the repository"
+
+
+def test_vagrant_libvirt_is_there_and_checks_the_libvirt_settings(tmp_path):
+    """The same Vagrantfile with a misspelt libvirt setting: the plugin refuses it."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "vagrant").symlink_to(VAGRANT)
+    text = (ROOT / "Vagrantfile").read_text()
+    assert text.count("lv.memory = 512") == 1
+    (copy / "Vagrantfile").write_text(text.replace("lv.memory = 512", "lv.memroy = 512"))
+    done = validate(tmp_path, cwd=copy)
+    assert done.returncode != 0
+    assert "The following settings shouldn't exist: memroy" in done.stderr
 
 
 def test_vagrant_validates_it_without_the_libvirt_plugin(tmp_path):
