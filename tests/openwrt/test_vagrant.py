@@ -191,6 +191,32 @@ def test_the_feed_links_packages_in_subdirectories_whole_and_the_top_one_without
     assert (feed / "hotspot" / "files" / "hotspot.init").is_file()
 
 
+@pytest.mark.parametrize(("release", "built", "key"), [
+    ("24.10.8", ["hotspot_0.1.0-r1_all.ipk", "hotspot-portal_0.1.0-r1_all.ipk",
+                 "hotspot-src_0.1.0-r1_all.ipk", "luci-i18n-hotspot-zh-cn_25.001.1~abc_all.ipk", "Packages",
+                 "Packages.gz", "Packages.sig"], "key-build.pub"),
+    ("25.12.5", ["hotspot-0.1.0-r1.apk", "hotspot-portal-0.1.0-r1.apk", "hotspot-src-0.1.0-r1.apk",
+                 "luci-i18n-hotspot-zh-cn-25.001.1~abc.apk", "packages.adb"], "public-key.pem"),
+])
+def test_publish_names_every_package_built_but_the_sources(tmp_path, release, built, key):
+    """What the sdk machine hands the router: the feed's files, the key of its signature, and names.txt
+    (hotspot-snoop is in the feed but was not built, hotspot-src is built but only sources)."""
+    sdk = tmp_path / f"openwrt-{release}" / "sdk"
+    out = sdk / "bin" / "packages" / "x86_64" / "hotspot"
+    out.mkdir(parents=True)
+    for name in built:
+        (out / name).write_text(name)
+    (sdk / key).write_text("the key")
+    (tmp_path / f"openwrt-{release}" / "feed-packages").write_text(
+        "hotspot\nhotspot-portal\nhotspot-snoop\nhotspot-src\nluci-i18n-hotspot-zh-cn\n")
+    done = bash(". vagrant/sdk-build.sh && publish", REPO=str(ROOT), HOME=str(tmp_path),
+                OPENWRT_RELEASE=release, PUBLISH=str(tmp_path / "feed"))
+    assert done.returncode == 0, done.stderr
+    published = tmp_path / "feed" / release
+    assert sorted(p.name for p in published.iterdir()) == sorted([*built, key, "names.txt"])
+    assert (published / "names.txt").read_text() == "hotspot\nhotspot-portal\nluci-i18n-hotspot-zh-cn\n"
+
+
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
