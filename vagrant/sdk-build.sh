@@ -123,6 +123,9 @@ publish() {
 		echo "sdk: no package of the feed was built" >&2
 		return 1
 	}
+	# A package whose dependencies the feeds lack is dropped by `make defconfig` without a word.
+	grep -vxF -f "$dest.new/names.txt" "$work/feed-packages" | grep -v -- '-src$' |
+		sed 's/^/sdk: not built (see the build log): /' >&2 || true
 	rm -rf "$dest" && mv "$dest.new" "$dest"
 	log "published $dest: $(tr '\n' ' ' < "$dest/names.txt")"
 }

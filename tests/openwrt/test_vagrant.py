@@ -215,6 +215,7 @@ def test_publish_names_every_package_built_but_the_sources(tmp_path, release, bu
     published = tmp_path / "feed" / release
     assert sorted(p.name for p in published.iterdir()) == sorted([*built, key, "names.txt"])
     assert (published / "names.txt").read_text() == "hotspot\nhotspot-portal\nluci-i18n-hotspot-zh-cn\n"
+    assert done.stderr == "sdk: not built (see the build log): hotspot-snoop\n"
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
