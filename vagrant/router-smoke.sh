@@ -1,11 +1,12 @@
 #!/bin/sh
 # The router machine's smoke test, on OpenWrt itself (busybox ash, as root): hotspotd up, a client
-# counted and capped, LuCI's page of hotspot answering. Run again: vagrant provision router --provision-with smoke
+# counted and capped, LuCI's page of hotspot answering. Again: vagrant provision router --provision-with smoke
 #
 # The client and the "internet" are network namespaces on the router (ip-full and kmod-veth are
 # installed for them), each joined to it by a veth pair: hslan is hotspot's LAN device (the network
 # hsclients, in fw4's lan zone), hswan its metered uplink (the network wan, fw4's wan zone, masqueraded).
-# uhttpd serves the files the client downloads from the internet's side. No traffic leaves the machine.
+# uhttpd serves the files the client downloads on the internet's side: the test's traffic stays inside
+# the machine.
 set -eu
 
 CLIENT_NS=hs-client
