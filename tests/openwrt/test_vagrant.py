@@ -232,7 +232,7 @@ class Mirror:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                                       functools.partial(Quiet, directory=str(root)))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def publish(self, files: dict[str, bytes], *, wrong: set[str] = frozenset()) -> None:
         lines = []
