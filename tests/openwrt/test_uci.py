@@ -268,7 +268,7 @@ def test_a_rewrite_through_uci_leaves_the_owners_staged_changes_staged(uci, tmp_
 
     package = f"hotspot{os.getpid()}"  # its staged changes go to uci's default /tmp/.uci, as LuCI's do
     path = tmp_path / package
-    path.write_text("config hotspot 'main'\n\toption venue 'old'\n\toption default_cap '1GB'\n")
+    path.write_text("# the owner's\nconfig hotspot 'main'\n  option venue old\n\toption default_cap '1GB'\n")
 
     def run(*args: str) -> str:
         return subprocess.run([str(uci), "-c", str(tmp_path), *args], capture_output=True, text=True,
@@ -280,6 +280,12 @@ def test_a_rewrite_through_uci_leaves_the_owners_staged_changes_staged(uci, tmp_
         write_settings(str(path), {"default_cap": "5GB"})
         written = load(path)  # the file itself: uci would show the staged change over it
         assert (written.default_cap, written.venue) == (5 * 10**9, "old")
+        canonical = tmp_path / "canonical"  # uci wrote it: the file is as uci writes it
+        canonical.mkdir()
+        (canonical / "copy").write_text(path.read_text())
+        assert path.read_text() == subprocess.run(
+            [str(uci), "-c", str(canonical), "export", "copy"], capture_output=True, text=True,
+            check=True).stdout.removeprefix("package copy\n")
         assert run("changes", package).strip() == f"{package}.main.venue='Staged by the owner'"
         run("commit", package)  # the owner's Save & Apply
         assert load(path).venue == "Staged by the owner" and load(path).default_cap == 5 * 10**9
