@@ -218,6 +218,7 @@ STARTS = {
     "generated": dump,
     "odd": lambda cfg: (CORPUS / "hotspot-odd").read_text(),
     "none of ours": lambda cfg: "config other 'x'\n\toption venue 'theirs'\n",
+    "all on one line": lambda cfg: "config hotspot 'main' ; option venue x ; config other 'y' ; option z 1",
 }
 
 
