@@ -1,18 +1,18 @@
 """hotspot's init and hotplug scripts run as OpenWrt runs them, against OpenWrt's own shell library, with a
-`ubus` that records what procd would receive.
+`ubus` that records what procd would receive; and the checks of what procd must receive.
 
-Not a test that runs with the others: OpenWrt's scripts and libubox's jshn are not in this repository
-(public code stays out of it), so it takes them from a directory laid out as on a router:
+OpenWrt's scripts, libubox's jshn and uci are not in this repository (public code stays out of it), so
+the recorder (tests/openwrt/record.py) gives them from outside: DIR laid out as on a router
+(etc/rc.common, lib/functions.sh, lib/functions/service.sh, lib/functions/procd.sh, lib/config/uci.sh,
+usr/share/libubox/jshn.sh), libubox's jshn and the uci command built for this machine. A chroot (root
+only) holds Debian's busybox as the shell, those files, the package's scripts and configs; each action
+(start, stop, reload, enable, `hotplug INTERFACE DEVICE`) runs there and the `ubus call service METHOD`
+messages it sent are recorded (tests/openwrt/recorded/procd.json). checks() runs on that record in the
+test suite (tests/openwrt/test_procd.py), where none of those tools exist.
 
-    sudo .venv/bin/python -m tests.openwrt.procd_harness --openwrt DIR --jshn JSHN [ACTION ...]
+    sudo .venv/bin/python -m tests.openwrt.procd_harness --openwrt DIR --jshn JSHN --uci UCI [ACTION ...]
 
-DIR holds etc/rc.common, lib/functions.sh, lib/functions/service.sh, lib/functions/procd.sh (from
-openwrt/openwrt's base-files and procd packages), lib/config/uci.sh (the uci package) and
-usr/share/libubox/jshn.sh (libubox); JSHN is libubox's jshn built for this machine, its libraries beside
-it. The uci command is the one tests/openwrt builds. A chroot (root only) holds Debian's busybox as the
-shell, those files, the package's scripts and configs; each ACTION (start, stop, reload, enable,
-`hotplug INTERFACE DEVICE`) runs there and prints the `ubus call service METHOD` messages it sent, one
-JSON object per line. Without ACTION it runs every check below and says which fail.
+prints each action's messages, one JSON object per line; without ACTION it runs the checks.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.openwrt import hosttools
 from tests.openwrt.repo import FILES
 
 NETWORK = """config interface 'loopback'
@@ -50,7 +49,16 @@ def _libraries(binary: str, extra: list[str]) -> list[str]:
     return [w for line in out.splitlines() for w in line.split() if w.startswith("/")]
 
 
-def make_root(root: Path, openwrt: Path, jshn: Path) -> None:
+ACTIONS = ["start", "stop", "reload", "enable", "hotplug wwan wwan0", "hotplug lte wwan0", "hotplug lte usb9"]
+
+
+def config() -> str:
+    """The hotspot config the scripts read: the shipped one with a second WAN device."""
+    wan = "\tlist wan_device 'wwan0'\n"
+    return (FILES / "hotspot.config").read_text().replace(wan, wan + "\tlist wan_device 'eth1'\n")
+
+
+def make_root(root: Path, openwrt: Path, jshn: Path, uci: Path) -> None:
     shutil.copytree(openwrt, root, dirs_exist_ok=True, symlinks=True)
     for d in ("bin", "sbin", "usr/bin", "etc/init.d", "etc/rc.d", "etc/config", "etc/hotplug.d/iface",
               "var/lock", "var/state", "var/run", "tmp", "dev"):
@@ -62,7 +70,7 @@ def make_root(root: Path, openwrt: Path, jshn: Path) -> None:
         if not (root / "bin" / applet).exists():
             (root / "bin" / applet).symlink_to("busybox")
     binaries = {busybox: root / "bin/busybox", shutil.which("flock"): root / "bin/flock",
-                str(hosttools.build() / "uci"): root / "sbin/uci", str(jshn): root / "usr/bin/jshn"}
+                str(uci): root / "sbin/uci", str(jshn): root / "usr/bin/jshn"}
     for source, target in binaries.items():
         if target.is_symlink():
             target.unlink()
@@ -76,9 +84,7 @@ def make_root(root: Path, openwrt: Path, jshn: Path) -> None:
     shutil.copy(FILES / "hotspot.init", root / "etc/init.d/hotspot")
     (root / "etc/init.d/hotspot").chmod(0o755)
     shutil.copy(FILES / "hotspot.hotplug", root / "etc/hotplug.d/iface/95-hotspot")
-    wan = "\tlist wan_device 'wwan0'\n"
-    config = (FILES / "hotspot.config").read_text().replace(wan, wan + "\tlist wan_device 'eth1'\n")
-    (root / "etc/config/hotspot").write_text(config)
+    (root / "etc/config/hotspot").write_text(config())
     (root / "etc/config/network").write_text(NETWORK)
 
 
@@ -100,17 +106,32 @@ def run(root: Path, *action: str) -> tuple[int, list[tuple[str, dict]]]:
     return done.returncode, sent
 
 
-def checks(root: Path) -> list[str]:
-    """What procd must receive, as failures (empty: all hold)."""
+def record(root: Path) -> dict[str, dict]:
+    """Every action of ACTIONS run in the root, in that order: its exit status, the messages procd got
+    as [method, message], and for enable the links it made in /etc/rc.d."""
+    results = {}
+    for action in ACTIONS:
+        status, sent = run(root, *action.split())
+        results[action] = {"status": status, "sent": [list(m) for m in sent]}
+        if action == "enable":
+            results[action]["links"] = sorted(p.name for p in (root / "etc/rc.d").iterdir())
+    return results
+
+
+def checks(results: dict[str, dict]) -> list[str]:
+    """What procd must receive, as failures (empty: all hold), judged on record()'s results."""
     failed = []
 
     def expect(what: str, ok: bool) -> None:
         if not ok:
             failed.append(what)
 
-    status, sent = run(root, "start")
-    expect("start sends one 'service set'", status == 0 and [m for m, _ in sent] == ["call service set"])
-    message = sent[0][1] if sent else {}
+    def sent(action: str) -> tuple[int, list[tuple[str, dict]]]:
+        return results[action]["status"], [tuple(m) for m in results[action]["sent"]]
+
+    status, messages = sent("start")
+    expect("start sends one 'service set'", status == 0 and [m for m, _ in messages] == ["call service set"])
+    message = messages[0][1] if messages else {}
     (instance,) = message.get("instances", {"": {}}).values()
     expect("hotspotd -c /etc/config/hotspot", instance.get("command") == ["/usr/bin/hotspotd", "-c",
                                                                          "/etc/config/hotspot"])
@@ -126,19 +147,18 @@ def checks(root: Path) -> list[str]:
     expect("LAN trigger", ("interface.*", "lan", reload) in triggers)
     expect("WAN triggers", {("interface.*.up", i, tuple(reload)) for i in ("wwan", "wan")} ==
            {(e, i, tuple(r)) for e, i, r in triggers if e == "interface.*.up"})
-    status, sent = run(root, "stop")
+    status, messages = sent("stop")
     expect("stop deletes the service, nothing else",
-           status == 0 and sent == [("call service delete", {"name": "hotspot"})])
-    status, sent = run(root, "reload")
-    expect("reload sends the service again", status == 0 and [m for m, _ in sent] == ["call service set"])
-    status, _ = run(root, "enable")
-    links = sorted(p.name for p in (root / "etc/rc.d").iterdir())
-    expect("enable links S95 and K10", status == 0 and links == ["K10hotspot", "S95hotspot"])
-    expect("hotplug: an interface procd watches is left to procd",
-           run(root, "hotplug", "wwan", "wwan0")[1] == [])
-    expect("hotplug: a modem's device reloads", [m for m, _ in run(root, "hotplug", "lte", "wwan0")[1]] ==
-           ["call service set"])
-    expect("hotplug: another device does nothing", run(root, "hotplug", "lte", "usb9")[1] == [])
+           status == 0 and messages == [("call service delete", {"name": "hotspot"})])
+    status, messages = sent("reload")
+    expect("reload sends the service again", status == 0 and [m for m, _ in messages] == ["call service set"])
+    status, _ = sent("enable")
+    expect("enable links S95 and K10", status == 0 and results["enable"]["links"] == ["K10hotspot",
+                                                                                    "S95hotspot"])
+    expect("hotplug: an interface procd watches is left to procd", sent("hotplug wwan wwan0")[1] == [])
+    expect("hotplug: a modem's device reloads",
+           [m for m, _ in sent("hotplug lte wwan0")[1]] == ["call service set"])
+    expect("hotplug: another device does nothing", sent("hotplug lte usb9")[1] == [])
     return failed
 
 
@@ -146,13 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--openwrt", type=Path, required=True)
     parser.add_argument("--jshn", type=Path, required=True)
+    parser.add_argument("--uci", type=Path, required=True)
     parser.add_argument("action", nargs="*")
     ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hotspot-procd.") as tmp:
         root = Path(tmp)
-        make_root(root, ns.openwrt, ns.jshn)
+        make_root(root, ns.openwrt, ns.jshn, ns.uci)
         if not ns.action:
-            failed = checks(root)
+            failed = checks(record(root))
             print("\n".join(f"FAILED: {f}" for f in failed) or "all checks hold")
             return 1 if failed else 0
         status, sent = run(root, *ns.action)
