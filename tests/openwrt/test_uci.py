@@ -90,6 +90,19 @@ def test_each_record_names_the_tools_commits_and_every_input():
         assert header["inputs"] == {name: recording.sha256(text) for name, text in inputs.items()}
 
 
+def test_the_record_holds_the_files_these_tests_make_and_no_other():
+    """A file left out of the record would go unchecked; one the tests no longer make is stale."""
+    made = {"shipped", "dump", "different type", "firewall", "staged/after", "cli/in place",
+            "cli/through uci", *(f"corpus/{name}" for name in corpus()),
+            *(f"generated/{i:03d}" for i in range(len(generated_files()))),
+            *(f"refusal/{name}" for name in REFUSALS),
+            *(f"rewrite/{writer}/{start}/{i}" for writer in ("in place", "through uci") for start in STARTS
+              for i in range(1, len(FORMS) + 1))}
+    assert set(recording.load("uci_read")["readings"]) == made, RERECORD
+    assert set(recording.load("uci_writes")["scenarios"]) == {
+        "cli", "staged", "own save directory", *(f"rewrite/{start}" for start in STARTS)}, RERECORD
+
+
 def test_the_shipped_config_reads_alike(tmp_path):
     entry = same_input("shipped", (FILES / "hotspot.config").read_text(), "the shipped config")
     assert_alike(entry)
