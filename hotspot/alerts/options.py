@@ -24,7 +24,9 @@ HEADING = "Alerts and reports to the owner"
 
 
 def percents(v: str) -> tuple[int, ...]:
-    """Percentages from 1 to 100 ('80 95 100', '90%, 100%'), sorted, each once."""
+    """Percentages from 1 to 100 ('80 95 100', '90%, 100%'), sorted, each once; 'none' for none."""
+    if v.strip().lower() == "none":
+        return ()
     found = []
     for word in v.replace(",", " ").split():
         n = word[:-1] if word.endswith("%") else word

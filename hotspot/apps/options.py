@@ -36,12 +36,14 @@ def categories_file(v: str) -> str | None:
 
 
 def command(v: str) -> str | None:
-    """A command line starting with an absolute path, or '' for none."""
+    """A command line starting with an absolute path, or 'none' for none."""
     if len(v) > 256 or not v.isprintable():
         raise Bad("a command line of at most 256 printable characters")
-    if v and not v.startswith("/"):
-        raise Bad(f"{quote(v)} must start with an absolute path (or be '' for none)")
-    return v or None
+    if v in ("", "none"):
+        return None
+    if not v.startswith("/"):
+        raise Bad(f"{quote(v)} must start with an absolute path (or be 'none' for none)")
+    return v
 
 
 def category(v: str) -> str:
@@ -63,8 +65,8 @@ OPTIONS = (
            "dnsmasq fills the kernel's category sets from its answers through its nftset option: hotspotd "
            "writes the lines to this file (in OpenWrt's dnsmasq confdir, which its jail mounts) and runs "
            "dnsmasq_restart when they change, as dnsmasq reads nftset only at start. Needs dnsmasq-full (a "
-           "dnsmasq without nftset is left alone: hotspotd checks 'dnsmasq --version'). '' for either turns "
-           "it off.", heading=HEADING),
+           "dnsmasq without nftset is left alone: hotspotd checks 'dnsmasq --version'). 'none' for either "
+           "turns it off.", heading=HEADING),
     Option("dnsmasq_restart", command, "/etc/init.d/dnsmasq restart",
            "Run when the nftset file changed; none: never.", heading=HEADING, joined=True),
     Option("dns_redirect", boolean, False,

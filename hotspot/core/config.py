@@ -113,9 +113,23 @@ class Option:
             raise ValueError(f"option {self.name}: a list empty by default needs an example for the UCI file")
 
     def text(self, value: Any) -> str:
-        """`value` as the file spells it (a list's items separated by spaces)."""
+        """`value` as the file spells it (a list's items separated by spaces); 'none' for an empty
+        value that is not the default (see `none_differs`)."""
         spell = self.spell or plain
-        return " ".join(spell(v) for v in value) if self.list else spell(value)
+        text = " ".join(spell(v) for v in value) if self.list else spell(value)
+        return "none" if text == "" and self.none_differs else text
+
+    @property
+    def none_differs(self) -> bool:
+        """Whether its empty value (no item, no command, no file) is not its default. uci reads
+        `option NAME ''` as no option at all, so the default applies: such an option says 'none'."""
+        if self.list:
+            return bool(self.default)
+        parse = self.parse.otherwise if isinstance(self.parse, ByOption) else self.parse
+        try:
+            return parse("") != self.default
+        except Bad:
+            return False
 
     def uci_lines(self) -> list[str]:
         """Its lines in the UCI sample: its default, or for an empty list its example commented out."""
@@ -215,7 +229,7 @@ def load(path: str | os.PathLike, config: type) -> Any:
     schema: Schema = config.schema
     path = os.fspath(path)
     errors: uci.Errors = []
-    settings = uci.section_settings(uci.read_lines(path, errors, ConfigError), schema.section, schema.judge,
+    settings = uci.section_settings(uci.read_text(path, errors, ConfigError), schema.section, schema.judge,
                                     errors)
     values: dict[str, Any] = {}
     refused: set[str] = set()
@@ -233,13 +247,22 @@ def load(path: str | os.PathLike, config: type) -> Any:
 
     lists: dict[str, list] = {}  # each list option's values in force
     for keyword, key, value, lineno in settings:
-        lines[key] = lineno
         option = schema.options[key]
+        if keyword == "option" and value == "":  # uci sets nothing: the value before (or the default) stays
+            if option.none_differs:
+                error(key, lineno, f"'' sets nothing in UCI, so {_default_text(option)} would apply; "
+                                   "write 'none' for none")
+            continue
+        lines[key] = lineno
         if option.list:
             items = lists.setdefault(key, [])
             if keyword == "option":
                 items.clear()  # an option replaces, a list entry appends
-            for word in value.split():
+            # an option's value is a list of words (as OpenWrt's scripts read it); a list entry is one item
+            words = value.split() if keyword == "option" else [value]
+            if words == ["none"] and option.none_differs:
+                words = []
+            for word in words:
                 try:
                     items.append(option.parse(word))
                 except Bad as e:
@@ -253,7 +276,7 @@ def load(path: str | os.PathLike, config: type) -> Any:
     given = Given(defaults, values, lines, refused)
     for _, key, value, lineno in settings:  # then the options whose parser another option's value picks
         parser = schema.options[key].parse
-        if isinstance(parser, ByOption):
+        if isinstance(parser, ByOption) and value != "":
             parse(key, parser.pick(given[parser.option]), value, lineno)
     for check in schema.checks:
         for key, reason in list(check(given)):
@@ -274,8 +297,10 @@ def dump(config: Any) -> str:
     out = [f"config {schema.section} 'main'"]
     for o in schema.options.values():
         value = getattr(config, o.name)
-        if o.list:
+        if o.list and value:
             out += [f"\tlist {o.name} {uci.quote_value((o.spell or plain)(v))}" for v in value]
+        elif o.list:
+            out.append(f"\toption {o.name} 'none'" if o.none_differs else f"\t# no {o.name}")
         else:
             out.append(f"\toption {o.name} {uci.quote_value(o.text(value))}")
     return "\n".join(out) + "\n"
@@ -320,13 +345,22 @@ def write_settings(path: str, values: dict[str, str], config: type) -> Any:
         if not isinstance(value, str) or len(value) > 64 or not value.isprintable():
             raise ConfigError(f"{path}: option {key}: at most 64 printable characters")
 
+    # an empty field means none: spelt 'none' where '' would bring the default back (see Option.text)
+    values = {k: "none" if v == "" and schema.options[k].none_differs else v for k, v in values.items()}
+
     def check(tmp: str) -> Any:
         try:
             return load(tmp, config)
         except ConfigError as e:
             raise ConfigError([line.replace(tmp, path, 1) for line in e.errors]) from None
 
-    return uci.write_options(path, values, schema.section, check).replace(path=path)
+    writer = uci.UciWriter.for_file(path)
+    if writer is None:
+        return uci.write_options(path, values, schema.section, check).replace(path=path)
+    try:
+        return writer.write(path, values, schema.section, check).replace(path=path)
+    except OSError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def uci_sample(config: type, header: str) -> str:
@@ -360,6 +394,12 @@ def uci_sample(config: type, header: str) -> str:
 _UNBROKEN = "\0"  # a space in a default, which the comment's lines are not broken at
 
 
+def _default_text(o: Option) -> str:
+    if o.default in ((), None):
+        return "its default"
+    return f"its default {uci.quote_value(o.text(o.default))}"
+
+
 def _defaults_sentence(group: list[Option]) -> str:
     """'Default: '2'.' or 'Defaults: '', '1mbit' and ''.': what the group's lines hold unchanged."""
     shown = ["none" if o.list and not o.default else uci.quote_value(o.text(o.default)) for o in group]
@@ -387,8 +427,8 @@ def absolute_path(v: str) -> str:
 
 
 def optional_path(v: str) -> str | None:
-    """An absolute path, or '' for none."""
-    return None if v == "" else absolute_path(v)
+    """An absolute path, or 'none' (or '') for none."""
+    return None if v in ("", "none") else absolute_path(v)
 
 
 def ranged(lo: float, hi: float, desc: str, integer: bool = True) -> Parse:

@@ -23,8 +23,8 @@ OPTIONS = (
            "While the uplink in use (the default route's) is metered, Android phones are told so by DHCP "
            "option 43 ANDROID_METERED and defer their background downloads; on a free uplink the hint goes "
            "away at their next lease renewal. hotspotd writes the option to this dnsmasq optsfile and makes "
-           "dnsmasq re-read it (dnsmasq_pidfile: the pid files of OpenWrt's dnsmasq instances); '' turns the "
-           "hint off. dnsmasq must be pointed at the file once:\necho "
+           "dnsmasq re-read it (dnsmasq_pidfile: the pid files of OpenWrt's dnsmasq instances); 'none' turns "
+           "the hint off. dnsmasq must be pointed at the file once:\necho "
            "'dhcp-optsfile=/var/run/dnsmasq/hotspot.opts' >> /etc/dnsmasq.conf\nand /etc/init.d/dnsmasq "
            "restart. A short DHCP leasetime (e.g. 1h) makes clients learn of a switch "
            "sooner.", heading=HEADING),

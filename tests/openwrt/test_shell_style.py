@@ -49,3 +49,14 @@ def test_shfmt_finds_nothing_to_change(script):
 def test_busybox_ash_parses_it(script):
     done = subprocess.run([tool("busybox"), "sh", "-n", script], cwd=FILES, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_scripts_fall_back_on_hotspotds_defaults():
+    """Where the config sets no lan_device or wan_device, the scripts use the devices hotspotd uses."""
+    from tests.openwrt.hotspot_api import Config
+
+    lan, (wan,) = Config().lan_device, Config().wan_device
+    init = (FILES / "hotspot.init").read_text()
+    assert f'config_get lan "$1" lan_device {lan}\n' in init
+    for script in ("hotspot.init", "hotspot.hotplug"):
+        assert f'" wan_device {wan}\n' in (FILES / script).read_text(), script

@@ -151,7 +151,7 @@ def test_options_are_checked(tmp_path):
         "option update_guard_categories: 'films' is not a category (one of video, social, messaging, maps, "
         "backup, updates, games)",
         "option update_guard_action: 'slow' is not one of block, throttle",
-        "option dnsmasq_restart: 'dnsmasq restart' must start with an absolute path (or be '' for none)",
+        "option dnsmasq_restart: 'dnsmasq restart' must start with an absolute path (or be 'none' for none)",
     ]
 
 
