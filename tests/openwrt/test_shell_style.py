@@ -49,3 +49,13 @@ def test_shfmt_finds_nothing_to_change(script):
 def test_busybox_ash_parses_it(script):
     done = subprocess.run([tool("busybox"), "sh", "-n", script], cwd=FILES, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+LUCI_PLUGIN = FILES.parent / "luci-app-hotspot/root/usr/libexec/rpcd/luci.hotspot"
+
+
+def test_luci_apps_rpcd_plugin_passes_shellcheck_as_busybox():
+    done = subprocess.run([tool("shellcheck"), "-s", "busybox", str(LUCI_PLUGIN)], capture_output=True,
+                          text=True)
+    assert "Unknown shell" not in done.stderr, "this shellcheck is too old for -s busybox"
+    assert done.returncode == 0, done.stdout
