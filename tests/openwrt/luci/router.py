@@ -190,7 +190,9 @@ exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {self.www} -u /ubus -U {self.socket}
         done = subprocess.run([str(self.prefix / "bin/ubus"), "-s", str(self.socket), *args],
                               capture_output=True, text=True, check=True, timeout=10,
                               env={**os.environ, "LD_LIBRARY_PATH": str(self.prefix / "lib")})
-        return json.loads(done.stdout) if args[0] == "call" else done.stdout
+        if args[0] != "call":
+            return done.stdout
+        return json.loads(done.stdout) if done.stdout.strip() else {}
 
     def jsonrpc(self, sid: str, method: str, *params) -> dict:
         """LuCI's JSON-RPC as the browser sends it, through uhttpd's /ubus (from the router's side)."""
