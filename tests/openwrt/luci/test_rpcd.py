@@ -35,7 +35,8 @@ def test_rpcd_runs_the_plugin_only_as_the_sessions_acl_allows(lab, luci_router):
     refused = call(r, owner, "act", {"action": "cap", "mac": mac, "value": "1GB; reboot"})["result"][1]
     assert refused["error"].startswith("invalid size") and d.client(mac)["cap"] == 10**9
     # the uci object: the app's ACL reads and writes /etc/config/hotspot, and nothing else
-    got = r.jsonrpc(owner, "call", "uci", "get", {"config": "hotspot", "section": "main", "option": "portal_port"})
+    port = {"config": "hotspot", "section": "main", "option": "portal_port"}
+    got = r.jsonrpc(owner, "call", "uci", "get", port)
     assert got["result"] == [0, {"value": "8080"}]
     assert r.jsonrpc(viewer, "call", "uci", "set", {"config": "hotspot", "section": "main",
                                                       "values": {"auth": "click"}})["result"][0] == 6
