@@ -18,8 +18,9 @@ from tests.lab.conftest import _lab_session, lab, start_hotspotd  # noqa: F401 (
 from tests.openwrt.luci.router import Login, LuciRouter
 
 OWNER = Login("root", "owner-password")  # LuCI's full owner: luci-base and the app, read and write
-VIEWER = Login("viewer", "viewer-password", read=("luci-base", "luci-app-hotspot"), write=("luci-base",))
-OTHER = Login("other", "other-password", read=("luci-base",), write=("luci-base",))  # no hotspot at all
+VIEWER = Login("viewer", "viewer-password", read=("unauthenticated", "luci-base", "luci-app-hotspot"),
+               write=("luci-base",))
+OTHER = Login("other", "other-password", read=("unauthenticated", "luci-base"), write=("luci-base",))
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +37,13 @@ def luci_router(lab, start_hotspotd, openwrt_host):  # noqa: F811 (the lab fixtu
     """hotspotd and the real LuCI in the lab's router; hotspotd asks that rpcd through its ubus socket."""
     host = openwrt_host
     router = LuciRouter(lab, host / "prefix", host / "luci", host / "rpcd/unauthenticated.json",
-                        Path(lab.dir) / "hotspot" / "hotspot.conf", [OWNER, VIEWER, OTHER])
+                        [OWNER, VIEWER, OTHER])
     from lab.hotspotd import Hotspotd
 
     d = Hotspotd(lab, plan_quota=20 * 10**9, ubus_socket=str(router.socket))
     d.extra_env = {"PATH": f"{host / 'prefix/bin'}:{os.environ['PATH']}",
                    "LD_LIBRARY_PATH": str(host / "prefix/lib")}
+    router.adopt(d)
     router.start()
     d.start()
     router.hotspotd = d

@@ -33,7 +33,7 @@ class Login:
 
     name: str
     password: str
-    read: tuple[str, ...] = ("luci-base", "luci-app-hotspot")
+    read: tuple[str, ...] = ("unauthenticated", "luci-base", "luci-app-hotspot")
     write: tuple[str, ...] = ("luci-base", "luci-app-hotspot")
 
 
@@ -54,26 +54,33 @@ def read_po(path: Path) -> dict[str, str]:
 
 
 class LuciRouter:
-    """ubusd, rpcd and uhttpd in `lab`'s router namespace; `hotspot_config`: the lab's hotspot config,
-    which the router's /etc/config/hotspot is (LuCI's Settings write it)."""
+    """ubusd, rpcd and uhttpd in `lab`'s router namespace. Their /etc/config is `config_dir` (rpcd's
+    logins, and `hotspot`: the config hotspotd and hotspotctl read, which LuCI's Settings write)."""
 
-    def __init__(self, lab, prefix: Path, luci: Path, rpcd_acl: Path, hotspot_config: Path,
-                 logins: list[Login]) -> None:
+    def __init__(self, lab, prefix: Path, luci: Path, rpcd_acl: Path, logins: list[Login]) -> None:
         self.lab, self.prefix, self.luci, self.rpcd_acl = lab, Path(prefix), Path(luci), Path(rpcd_acl)
         self.dir = Path(lab.dir) / "luci"
         self.socket = self.dir / "ubus.sock"
         self.www = self.dir / "www"
-        self.hotspot_config = Path(hotspot_config)
+        self.config_dir = Path(lab.dir) / "etc-config"
+        self.hotspot_config = self.config_dir / "hotspot"
         self.logins = logins
         self.url = f"http://{lab.router4}:{PORT}"
         self.proc: subprocess.Popen | None = None
 
     # -- the files ------------------------------------------------------------------------------------
 
+    def adopt(self, hotspotd) -> None:
+        """Make the router's /etc/config/hotspot the config of `hotspotd` (not started yet)."""
+        self.config_dir.mkdir(exist_ok=True)
+        shutil.copy(hotspotd.config_path, self.hotspot_config)
+        hotspotd.config_path = self.hotspot_config
+
     def _files(self) -> None:
         d = self.dir
         shutil.rmtree(d, ignore_errors=True)
-        for sub in ("etc/config", "acl.d", "libexec", "bin", "www"):
+        self.config_dir.mkdir(exist_ok=True)
+        for sub in ("etc", "acl.d", "libexec", "bin", "www"):
             (d / sub).mkdir(parents=True)
         rpcd = []
         for login in self.logins:
@@ -81,7 +88,7 @@ class LuciRouter:
                      f"\toption password '{crypt(login.password)}'"]
             rpcd += [f"\tlist read '{g}'" for g in login.read] + [f"\tlist write '{g}'" for g in login.write]
             rpcd.append("")
-        (d / "etc/config/rpcd").write_text("\n".join(rpcd))
+        (self.config_dir / "rpcd").write_text("\n".join(rpcd))
         # rpcd's own unauthenticated.json (session login for everyone), luci-base's, and the app's
         for acl in [APP / "root/usr/share/rpcd/acl.d/luci-app-hotspot.json", self.rpcd_acl,
                     *(self.luci / "modules/luci-base/root/usr/share/rpcd/acl.d").glob("*.json")]:
@@ -89,6 +96,11 @@ class LuciRouter:
         plugin = d / "libexec/luci.hotspot"
         shutil.copy(APP / "root/usr/libexec/rpcd/luci.hotspot", plugin)
         plugin.chmod(0o755)
+        # luci-base's own rpcd plugin `luci` is ucode, not built here: LuCI asks it only for the system's
+        # features at start, and an empty answer is what a router without optional features gives
+        luci = d / "libexec/luci"
+        luci.write_text('#!/bin/sh\ncase "$1" in list) echo \'{"getFeatures":{}}\' ;; call) echo \'{}\' ;; esac\n')
+        luci.chmod(0o755)
         # rpcd runs the plugin, which runs hotspotctl from PATH on /etc/config/hotspot, as on a router
         ctl = d / "bin/hotspotctl"
         ctl.write_text(f'#!/bin/sh\nexec {sys.executable} -m hotspot.cli "$@"\n')
@@ -142,9 +154,8 @@ class LuciRouter:
         script = f"""set -e
 mount -t tmpfs tmpfs {d}/etc
 mkdir -p {d}/etc/upper/config {d}/etc/work
-cp {d}/../luci-rpcd {d}/etc/upper/config/rpcd
-ln -s {self.hotspot_config} {d}/etc/upper/config/hotspot
 mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/etc/upper,workdir={d}/etc/work /etc
+mount --bind {self.config_dir} /etc/config
 mount -t tmpfs tmpfs /run
 mount --bind {d}/acl.d {p}/share/rpcd/acl.d
 mount --bind {d}/libexec {p}/libexec/rpcd
@@ -152,9 +163,8 @@ export PATH={d}/bin:$PATH LD_LIBRARY_PATH={p}/lib
 {p}/sbin/ubusd -s {self.socket} &
 while [ ! -S {self.socket} ]; do sleep 0.05; done
 {p}/sbin/rpcd -s {self.socket} &
-exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {self.www} -u /ubus -U {self.socket} -n 8 -N 50
+exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {self.www} -x /no-cgi -u /ubus -U {self.socket} -n 8 -N 50
 """
-        shutil.move(d / "etc/config/rpcd", d.parent / "luci-rpcd")
         (d / "start.sh").write_text(script)
         for sub in ("share/rpcd/acl.d", "libexec/rpcd"):
             (p / sub).mkdir(parents=True, exist_ok=True)  # the mount points in the build's prefix

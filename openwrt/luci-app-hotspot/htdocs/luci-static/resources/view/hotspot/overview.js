@@ -27,7 +27,7 @@ function size(n) {
 		n /= 1000;
 		i++;
 	}
-	return (i && n < 100 ? n.toFixed(1) : Math.round(n)) + ' ' + units[i];
+	return (i && n < 100 ? n.toFixed(1).replace(/\.0$/, '') : Math.round(n)) + ' ' + units[i];
 }
 
 function rate(bits) {
@@ -36,12 +36,15 @@ function rate(bits) {
 		bits /= 1000;
 		i++;
 	}
-	return (i && bits < 100 ? bits.toFixed(1) : Math.round(bits)) + ' ' + units[i];
+	return (i && bits < 100 ? bits.toFixed(1).replace(/\.0$/, '') : Math.round(bits)) + ' ' + units[i];
 }
 
 function day(iso) {
-	return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '–';
+	var lang = document.documentElement.lang || undefined;
+	return iso ? new Date(iso).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' }) : '–';
 }
+
+var CYCLES = { daily: _('Daily'), weekly: _('Weekly'), monthly: _('Monthly'), pass: _('Pass') };
 
 var STATES = {
 	ok: [ _('OK'), 'success' ],
@@ -85,11 +88,11 @@ return view.extend({
 		if (p.plan_quota != null) {
 			var text = _('%s of %s used (%d%%)').format(size(p.plan_used), size(p.allowance),
 				Math.round(p.plan_percent || 0));
-			rows.push(row(_('Data plan'), E('div', {}, [ gauge(p.plan_percent, text), E('small', {}, text) ])));
+			rows.push(row(_('Used'), gauge(p.plan_percent, text)));
 			rows.push(row(_('Left'), size(p.plan_left)));
 		}
 		else {
-			rows.push(row(_('Data plan'), _('No quota set: %s used this cycle').format(size(p.plan_used))));
+			rows.push(row(_('Used'), _('No quota set: %s used this cycle').format(size(p.plan_used))));
 		}
 		if (p.forecast_end_bytes != null) {
 			var likely = _('%s by the cycle\'s end (likely %s to %s)').format(size(p.forecast_end_bytes),
@@ -98,7 +101,8 @@ return view.extend({
 				likely += ' · ' + _('runs out %s').format(day(p.runs_out_at));
 			rows.push(row(_('Forecast'), likely));
 		}
-		rows.push(row(_('Cycle'), _('%s, ends %s').format(p.cycle || p.period, day(p.cycle_end || p.period_end))));
+		rows.push(row(_('Cycle'), _('%s, ends %s').format(CYCLES[p.cycle || p.period] || p.cycle || p.period,
+			day(p.cycle_end || p.period_end))));
 		if (p.guard && p.guard.state && p.guard.state !== 'ok')
 			rows.push(row(_('Plan guard'), E('strong', {}, p.guard.state)));
 		return E('table', { 'class': 'table' }, rows);
@@ -121,10 +125,8 @@ return view.extend({
 			var tech = (m.access_technologies || []).join('/').toUpperCase();
 			rows.push(row(_('Modem'), [ m.operator_name || '–', tech, m.state ].filter(Boolean).join(' · ')));
 			if (m.signal_quality != null)
-				rows.push(row(_('Signal'), E('div', {}, [
-					gauge(m.signal_quality, m.signal_quality + '%'),
-					E('small', {}, m.signal_quality + '%' + (m.rsrp != null ? ' · RSRP %d dBm'.format(m.rsrp) : ''))
-				])));
+				rows.push(row(_('Signal'), gauge(m.signal_quality,
+					m.signal_quality + '%' + (m.rsrp != null ? ' · RSRP %d dBm'.format(m.rsrp) : ''))));
 			rows.push(row(_('Roaming'), m.roaming ? _('yes') : _('no')));
 		}
 		else if (m && m.error) {
@@ -268,7 +270,7 @@ return view.extend({
 			E('button', { 'class': 'btn cbi-button cbi-button-apply', 'type': 'submit' },
 				_('Open the full admin UI')),
 			' ',
-			E('span', { 'class': 'cbi-value-description' }, _('History, vouchers and alerts; no second password.'))
+			E('span', { 'class': 'hotspot-hint' }, _('History, vouchers and alerts; no second password.'))
 		]);
 	},
 
@@ -295,8 +297,10 @@ return view.extend({
 				'.hotspot-state.success { background:#2e7d32; } .hotspot-state.warning { background:#ef6c00; }',
 				'.hotspot-state.danger { background:#c62828; }',
 				'.hotspot-actions { display:flex; flex-wrap:wrap; gap:.3em; justify-content:flex-end; }',
+				'@media (min-width: 800px) { .hotspot-actions { flex-wrap:nowrap; } }',
+				'.hotspot-hint { color:#666; font-size:90%; }',
 				'.hotspot-actions .btn { margin:0; }',
-				'.hotspot-rate { white-space:nowrap; }',
+				'.hotspot-rate, .hotspot-clients small { white-space:nowrap; }',
 				'.hotspot-admin { margin:.5em 0 1em; }'
 			].join('\n')),
 			E('h2', {}, _('Hotspot')),

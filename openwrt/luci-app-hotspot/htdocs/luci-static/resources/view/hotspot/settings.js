@@ -7,7 +7,7 @@
 
 /*
  * hotspot's Settings: a form.Map over /etc/config/hotspot. Its fields are the options the owner may set,
- * as hotspot declares them (hotspot/*/options.py, made into hotspot/options.json by the app's
+ * as hotspot declares them (each capability's options.py, made into hotspot/options.json by the app's
  * generate.py): the same labels, hints, choices and checks as the admin UI and the shipped UCI file.
  * Before a save, hotspotctl checks the values as hotspotd will read them (`settings check`), so a value
  * it would refuse never reaches the file.
