@@ -99,7 +99,8 @@ class LuciRouter:
         # luci-base's own rpcd plugin `luci` is ucode, not built here: LuCI asks it only for the system's
         # features at start, and an empty answer is what a router without optional features gives
         luci = d / "libexec/luci"
-        luci.write_text('#!/bin/sh\ncase "$1" in list) echo \'{"getFeatures":{}}\' ;; call) echo \'{}\' ;; esac\n')
+        luci.write_text('#!/bin/sh\ncase "$1" in list) echo \'{"getFeatures":{}}\' ;;\n'
+                        "call) echo '{}' ;; esac\n")
         luci.chmod(0o755)
         # rpcd runs the plugin, which runs hotspotctl from PATH on /etc/config/hotspot, as on a router
         ctl = d / "bin/hotspotctl"

@@ -22,7 +22,7 @@ def login(router, lang: str = "en") -> list[dict]:
             {"click": "button[type=submit]"}]
 
 
-def test_overview_shows_the_plan_and_clients_and_its_actions_reach_the_kernel(lab, luci_router, browse, request):
+def test_overview_shows_the_plan_and_clients_and_its_actions_reach_the_kernel(lab, luci_router, browse):
     r, d = luci_router, luci_router.hotspotd
     register(lab, d, "c1", "c2")
     mac = lab.clients["c2"].mac
