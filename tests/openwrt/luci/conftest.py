@@ -1,48 +1,37 @@
 """Fixtures of the real-LuCI tests: the lab (tests/lab), the browser (tests/browser) and OpenWrt's
-ubusd, rpcd and uhttpd with LuCI's JavaScript, from HOTSPOT_OPENWRT_HOST (see docs/luci.md):
-  prefix/   ubusd, rpcd, uhttpd and ubus with their libraries (libubox, libubus, libuci), built for
-            this machine from OpenWrt's sources
-  rpcd/     rpcd's source tree (its unauthenticated.json)
-  luci/     a LuCI tree (modules/luci-base, themes/luci-theme-bootstrap)
-None of it is in this repository."""
+ubusd, rpcd and uhttpd with LuCI's JavaScript (lab/luci.py), from HOTSPOT_OPENWRT_HOST (docs/luci.md).
+None of OpenWrt's pieces is in this repository."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from lab.luci import Login, LuciRouter, pieces
 from tests.browser.conftest import browse  # noqa: F401 (the browser fixture)
 from tests.lab.conftest import _lab_session, lab, start_hotspotd  # noqa: F401 (the lab fixtures)
-from tests.openwrt.luci.router import Login, LuciRouter
 
-OWNER = Login("root", "owner-password")  # LuCI's full owner: luci-base and the app, read and write
+OWNER = Login("root", "owner-password")  # LuCI's owner: luci-base and the app, read and write
 VIEWER = Login("viewer", "viewer-password", read=("unauthenticated", "luci-base", "luci-app-hotspot"),
                write=("luci-base",))
 OTHER = Login("other", "other-password", read=("unauthenticated", "luci-base"), write=("luci-base",))
 
 
 @pytest.fixture(scope="session")
-def openwrt_host() -> Path:
-    where = os.environ.get("HOTSPOT_OPENWRT_HOST")
-    if not where or not (Path(where) / "prefix/sbin/rpcd").exists():
+def openwrt_host():
+    host = pieces()
+    if host is None:
         pytest.fail("set HOTSPOT_OPENWRT_HOST to OpenWrt's ubusd, rpcd and uhttpd built for this machine "
                     "and a LuCI tree (see docs/luci.md)", pytrace=False)
-    return Path(where)
+    return host
 
 
 @pytest.fixture
-def luci_router(lab, start_hotspotd, openwrt_host):  # noqa: F811 (the lab fixtures)
+def luci_router(lab, openwrt_host):  # noqa: F811 (the lab fixtures)
     """hotspotd and the real LuCI in the lab's router; hotspotd asks that rpcd through its ubus socket."""
-    host = openwrt_host
-    router = LuciRouter(lab, host / "prefix", host / "luci", host / "rpcd/unauthenticated.json",
-                        [OWNER, VIEWER, OTHER])
     from lab.hotspotd import Hotspotd
 
+    router = LuciRouter(lab, openwrt_host, [OWNER, VIEWER, OTHER])
     d = Hotspotd(lab, plan_quota=20 * 10**9, ubus_socket=str(router.socket))
-    d.extra_env = {"PATH": f"{host / 'prefix/bin'}:{os.environ['PATH']}",
-                   "LD_LIBRARY_PATH": str(host / "prefix/lib")}
     router.adopt(d)
     router.start()
     d.start()

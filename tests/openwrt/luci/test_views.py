@@ -92,15 +92,21 @@ def test_settings_write_only_what_hotspot_accepts(lab, luci_router, browse):
 
 @pytest.mark.parametrize("lang", ["en", "zh-cn"])
 def test_screenshots(lab, luci_router, browse, request, lang):
+    """Each view at a phone's and a desktop's width, with a capped, a throttled and a busy client: the
+    Overview's live rate is the bytes between two of its reads, so it waits for a rate in Mbit/s."""
     r, d = luci_router, luci_router.hotspotd
     register(lab, d, "c1", "c2")
     d.ctl("cap", lab.clients["c1"].mac, "50MB")
     d.ctl("throttle", lab.clients["c2"].mac, "2mbit")
-    for size, tag in ((PHONE, "phone"), (DESKTOP, "desktop")):
-        browse("c1", login(r, lang) + [
-            {"wait": CLIENT_ROW, "timeout": 20},
-            shot(request, f"overview-{tag}"),
-            {"get": r.url + "/cgi-bin/luci/admin/services/hotspot/settings/"},
-            {"wait": "select[id$='.period']", "timeout": 20},
-            shot(request, f"settings-{tag}"),
-        ], size=size, lang=lang, name=tag, mobile=size == PHONE)
+    busy = lab.iperf_start("c1", seconds=40, reverse=True, bitrate="8M", timeout=50)
+    try:
+        for size, tag in ((PHONE, "phone"), (DESKTOP, "desktop")):
+            browse("c1", login(r, lang) + [
+                {"wait": ".hotspot-rate", "text": "Mbit/s", "timeout": 20},
+                shot(request, f"overview-{tag}"),
+                {"get": r.url + "/cgi-bin/luci/admin/services/hotspot/settings/"},
+                {"wait": "select[id$='.period']", "timeout": 20},
+                shot(request, f"settings-{tag}"),
+            ], size=size, lang=lang, name=tag, mobile=size == PHONE)
+    finally:
+        busy.client.kill()

@@ -232,14 +232,16 @@ return view.extend({
 			return E('tr', { 'class': 'tr' }, [
 				E('td', { 'class': 'td', 'data-title': _('Device') }, [
 					E('strong', {}, c.alias || c.hostname || _('unnamed')), E('br'),
-					E('small', {}, [ c.mac, ' ', (c.ips || []).join(' ') ])
+					E('small', {}, c.mac), E('br'),
+					E('small', { 'class': 'hotspot-ips' }, (c.ips || []).join(' '))
 				]),
 				E('td', { 'class': 'td', 'data-title': _('State') }, badge(c.state)),
 				E('td', { 'class': 'td', 'data-title': _('Used') }, [
 					size(c.bytes_total), E('br'),
-					E('small', {}, '↓ %s ↑ %s'.format(size(c.bytes_down), size(c.bytes_up)))
+					E('small', { 'class': 'hotspot-nowrap' }, '↓ %s ↑ %s'.format(size(c.bytes_down), size(c.bytes_up)))
 				]),
-				E('td', { 'class': 'td', 'data-title': _('Cap') }, limits.join(' · ')),
+				E('td', { 'class': 'td hotspot-nowrap', 'data-title': _('Cap') },
+					limits.reduce(function(all, l) { return all.concat(all.length ? [ E('br'), l ] : [ l ]); }, [])),
 				E('td', { 'class': 'td hotspot-rate', 'data-title': _('Now') },
 					'↓ %s ↑ %s'.format(rate(r.speed_down || 0), rate(r.speed_up || 0))),
 				E('td', { 'class': 'td cbi-section-actions', 'data-title': _('Actions') }, self.actions(c))
@@ -300,7 +302,8 @@ return view.extend({
 				'@media (min-width: 800px) { .hotspot-actions { flex-wrap:nowrap; } }',
 				'.hotspot-hint { color:#666; font-size:90%; }',
 				'.hotspot-actions .btn { margin:0; }',
-				'.hotspot-rate, .hotspot-clients small { white-space:nowrap; }',
+				'.hotspot-rate, .hotspot-nowrap { white-space:nowrap; }',
+				'.hotspot-ips { word-break:break-all; }',
 				'.hotspot-admin { margin:.5em 0 1em; }'
 			].join('\n')),
 			E('h2', {}, _('Hotspot')),

@@ -1,5 +1,6 @@
-"""A real LuCI for the lab's router: OpenWrt's ubusd, rpcd and uhttpd (built for this machine from
-OpenWrt's sources, outside this repository: see docs/luci.md) run in the router's network namespace,
+"""A real LuCI for the lab's router (tests/openwrt/luci, the demo): OpenWrt's ubusd, rpcd and uhttpd
+(built for this machine from OpenWrt's sources, outside this repository: see docs/luci.md) run in the
+router's network namespace,
 uhttpd answering LuCI's JSON-RPC at /ubus with rpcd's sessions and ACLs, and serving LuCI's own
 JavaScript (luci-base's htdocs and the bootstrap theme, from a LuCI tree) with luci-app-hotspot in it.
 
@@ -22,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "openwrt" / "luci-app-hotspot"
 PORT = 80
 
@@ -44,21 +45,34 @@ def crypt(password: str) -> str:
 
 
 def read_po(path: Path) -> dict[str, str]:
-    spec_path = APP / "generate.py"
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("luci_generate", spec_path)
+    spec = importlib.util.spec_from_file_location("luci_generate", APP / "generate.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.read_po(path)
+
+
+def pieces(where: str | os.PathLike | None = None) -> Path | None:
+    """Where OpenWrt's pieces are (HOTSPOT_OPENWRT_HOST, see docs/luci.md), or None without them:
+    prefix/ (ubusd, rpcd, uhttpd, ubus and their libraries), rpcd/ (its source's unauthenticated.json),
+    luci/ (a LuCI tree: modules/luci-base, themes/luci-theme-bootstrap)."""
+    where = where or os.environ.get("HOTSPOT_OPENWRT_HOST")
+    if not where:
+        return None
+    host = Path(where)
+    need = ("prefix/sbin/ubusd", "prefix/sbin/rpcd", "prefix/bin/uhttpd", "prefix/bin/ubus",
+            "rpcd/unauthenticated.json", "luci/modules/luci-base/htdocs/luci-static/resources/luci.js")
+    return host if all((host / n).exists() for n in need) else None
 
 
 class LuciRouter:
     """ubusd, rpcd and uhttpd in `lab`'s router namespace. Their /etc/config is `config_dir` (rpcd's
     logins, and `hotspot`: the config hotspotd and hotspotctl read, which LuCI's Settings write)."""
 
-    def __init__(self, lab, prefix: Path, luci: Path, rpcd_acl: Path, logins: list[Login]) -> None:
-        self.lab, self.prefix, self.luci, self.rpcd_acl = lab, Path(prefix), Path(luci), Path(rpcd_acl)
+    def __init__(self, lab, host: Path, logins: list[Login]) -> None:
+        self.lab, self.prefix, self.luci = lab, host / "prefix", host / "luci"
+        self.rpcd_acl = host / "rpcd/unauthenticated.json"
         self.dir = Path(lab.dir) / "luci"
         self.socket = self.dir / "ubus.sock"
         self.www = self.dir / "www"
@@ -71,10 +85,13 @@ class LuciRouter:
     # -- the files ------------------------------------------------------------------------------------
 
     def adopt(self, hotspotd) -> None:
-        """Make the router's /etc/config/hotspot the config of `hotspotd` (not started yet)."""
+        """Make the router's /etc/config/hotspot the config of `hotspotd` (not started yet, made with
+        ubus_socket=str(self.socket)), and give it OpenWrt's ubus to ask rpcd with."""
         self.config_dir.mkdir(exist_ok=True)
         shutil.copy(hotspotd.config_path, self.hotspot_config)
         hotspotd.config_path = self.hotspot_config
+        hotspotd.extra_env.update(PATH=f"{self.prefix / 'bin'}:{os.environ['PATH']}",
+                                  LD_LIBRARY_PATH=str(self.prefix / "lib"))
 
     def _files(self) -> None:
         d = self.dir
