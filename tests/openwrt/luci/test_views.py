@@ -48,6 +48,19 @@ def test_overview_shows_the_plan_and_clients_and_its_actions_reach_the_kernel(la
     assert d.client(mac)["cap"] == 3 * 10**9
 
 
+def test_the_admin_ui_opens_from_luci_without_its_password(lab, luci_router, browse):
+    r, d = luci_router, luci_router.hotspotd
+    d.ctl("passwd", input="a-password-nobody-types\n")
+    results = browse("c1", login(r) + [
+        {"wait": "form.hotspot-admin button", "timeout": 20},
+        {"eval": "document.querySelector('form.hotspot-admin').target = '_self'; return 1"},  # not a new tab
+        {"click": "form.hotspot-admin button"},
+        {"wait": "a[href$='/admin/vouchers']", "timeout": 15},
+        {"url": True},
+    ], size=DESKTOP, name="admin")
+    assert results[-1] == f"http://{lab.router4}:{d.config.portal_port}/admin"
+
+
 def settings(r) -> list[dict]:
     return [{"wait": "#view .cbi-map h2", "timeout": 20},
             {"get": r.url + "/cgi-bin/luci/admin/services/hotspot/settings/"},
