@@ -78,7 +78,7 @@ def test_settings_write_only_what_hotspot_accepts(lab, luci_router, browse):
     # the field's own check, from the option's declaration: a weekly period starts on day 1 to 7
     results = browse("c1", login(r) + settings(r) + [
         {"count": ".cbi-tabmenu li"}, WEEKLY, {"fill": "input[id$='.period_start']", "text": "9"}, SAVE,
-        {"wait": ".alert-message", "timeout": 15}, {"text": ".alert-message"},
+        {"wait": "#maincontent", "text": "A number from 1 to 7", "timeout": 15}, {"text": "#maincontent"},
     ], size=DESKTOP, name="settings-field")
     assert results[-6] == 3  # the admin UI's three forms, as tabs
     assert "A number from 1 to 7" in results[-1]
@@ -86,7 +86,7 @@ def test_settings_write_only_what_hotspot_accepts(lab, luci_router, browse):
     results = browse("c1", login(r) + settings(r) + [
         {"click": ".cbi-tabmenu li:nth-child(2) a"},
         {"fill": "input[id$='.plan_timezone']", "text": "Mars/Olympus_Mons"}, SAVE,
-        {"wait": ".alert-message", "timeout": 15}, {"text": ".alert-message"},
+        {"wait": "#maincontent", "text": "hotspot refuses", "timeout": 15}, {"text": "#maincontent"},
     ], size=DESKTOP, name="settings-hotspot")
     assert "hotspot refuses these settings: option plan_timezone:" in results[-1]
     assert d.config_path.read_text() == before  # nothing written, nothing staged
