@@ -56,6 +56,8 @@ def test_status_clients_plan_and_check_are_hotspotctls(lab, start_hotspotd):
     assert plugin(lab, d, "call", "check", stdin={"values": {"state_dir": "/tmp"}})["error"].endswith(
         "not a setting: state_dir")
     assert Path(d.config_path).read_text() == text
+    for values in ({"--help": "1"}, {"-c/dev/null": "x"}):
+        assert "not a setting" in plugin(lab, d, "call", "check", stdin={"values": values})["error"]
 
 
 def test_actions_reach_the_kernel_and_bad_values_change_nothing(lab, start_hotspotd):
@@ -72,7 +74,10 @@ def test_actions_reach_the_kernel_and_bad_values_change_nothing(lab, start_hotsp
     bad = [{"action": "cap", "mac": mac, "value": "lots"}, {"action": "cap", "mac": "zz:zz", "value": "1GB"},
            {"action": "throttle", "mac": other, "value": "1mbit; reboot"}, {"action": "reboot", "mac": mac},
            {"action": "block", "mac": ["x"]}, {"action": "cap", "mac": mac}, "not json",
-           {"action": "cap", "mac": f"{mac}\n--help", "value": "1GB"}]
+           {"action": "cap", "mac": f"{mac}\n--help", "value": "1GB"},
+           # values that look like options stay values: no help text, no other config file
+           {"action": "block", "mac": "--help"}, {"action": "cap", "mac": mac, "value": "-h"},
+           {"action": "cap", "mac": "--config=/dev/null", "value": mac}]
     for args in bad:
         answer = plugin(lab, d, "call", "act", stdin=args)
         assert list(answer) == ["error"] and "\n" not in answer["error"] and answer["error"], args
