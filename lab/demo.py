@@ -114,7 +114,8 @@ def web(forwards: dict[str, Forward]) -> list[str]:
         "Open in a browser on this machine (each port reaches the portal from that client):",
         *[f"  {name + ' page':<12} {f.url}/" for name, f in forwards.items() if name in PORTS],
         f"  admin UI     {forwards['laptop'].url}/admin   password: {ADMIN_PASSWORD}",
-        f"  LuCI         {forwards['luci'].url}/   user root, password {ADMIN_PASSWORD} (Services > Hotspot)"
+        f"  LuCI         {forwards['luci'].url}/cgi-bin/luci/admin/services/hotspot   user root, password "
+        f"{ADMIN_PASSWORD}"
         if "luci" in forwards else
         "  LuCI         not served: OpenWrt's ubusd, rpcd and uhttpd are not built here (docs/luci.md)",
     ]

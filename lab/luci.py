@@ -1,15 +1,12 @@
 """A real LuCI for the lab's router (tests/openwrt/luci, the demo): OpenWrt's ubusd, rpcd and uhttpd
-(built for this machine from OpenWrt's sources, outside this repository: see docs/luci.md) run in the
-router's network namespace,
-uhttpd answering LuCI's JSON-RPC at /ubus with rpcd's sessions and ACLs, and serving LuCI's own
-JavaScript (luci-base's htdocs and the bootstrap theme, from a LuCI tree) with luci-app-hotspot in it.
-
-LuCI's page shell is rendered by ucode on a router; here a static page boots LuCI's own luci.js with
-the environment that shell gives it (the views, the menu, uhttpd's /ubus), after a login page that asks
-rpcd for a session over the same JSON-RPC. Everything else is OpenWrt's own.
-
-The processes see their own /etc (an overlay: /etc/config/rpcd with the logins, /etc/config/hotspot
-the lab's config) and /run in a private mount namespace, so nothing of this machine's is changed.
+with ucode (built for this machine from OpenWrt's sources, outside this repository: see docs/luci.md)
+run in the router's network namespace. uhttpd serves LuCI itself: its ucode dispatcher renders the
+pages (login, menu, views, apply) with luci-base's templates and the bootstrap theme, answers LuCI's
+JSON-RPC at /ubus with rpcd's logins, sessions and ACLs, and rpcd runs luci-base's ucode plugin and
+luci-app-hotspot's exec plugin. The files sit where OpenWrt puts them (/usr/share/ucode/luci,
+/usr/share/luci/menu.d, /usr/lib/lua/luci/i18n, /etc/config), in overlays that only these processes
+see: a private mount namespace, with its own /etc, /usr/share, /usr/lib, /run and /tmp, so nothing of
+this machine's is changed.
 """
 
 from __future__ import annotations
@@ -34,8 +31,8 @@ class Login:
 
     name: str
     password: str
-    read: tuple[str, ...] = ("unauthenticated", "luci-base", "luci-app-hotspot")
-    write: tuple[str, ...] = ("luci-base", "luci-app-hotspot")
+    read: tuple[str, ...] = ("*",)
+    write: tuple[str, ...] = ("*",)
 
 
 def crypt(password: str) -> str:
@@ -44,45 +41,41 @@ def crypt(password: str) -> str:
                           text=True, check=True).stdout.strip()
 
 
-def read_po(path: Path) -> dict[str, str]:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("luci_generate", APP / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.read_po(path)
-
-
 def pieces(where: str | os.PathLike | None = None) -> Path | None:
     """Where OpenWrt's pieces are (HOTSPOT_OPENWRT_HOST, see docs/luci.md), or None without them:
-    prefix/ (ubusd, rpcd, uhttpd, ubus and their libraries), rpcd/ (its source's unauthenticated.json),
-    luci/ (a LuCI tree: modules/luci-base, themes/luci-theme-bootstrap)."""
+    prefix/  ubusd, rpcd (with its ucode plugin support), uhttpd (with its ubus and ucode handlers),
+             ubus, ucode and its modules, with their libraries (libubox, libubus, libuci, libucode)
+    rpcd/    rpcd's source tree (its unauthenticated.json)
+    luci/    a LuCI tree: modules/luci-base (its src/ built: core.so and po2lmo) and
+             themes/luci-theme-bootstrap"""
     where = where or os.environ.get("HOTSPOT_OPENWRT_HOST")
     if not where:
         return None
     host = Path(where)
     need = ("prefix/sbin/ubusd", "prefix/sbin/rpcd", "prefix/bin/uhttpd", "prefix/bin/ubus",
-            "rpcd/unauthenticated.json", "luci/modules/luci-base/htdocs/luci-static/resources/luci.js")
+            "prefix/lib/uhttpd_ucode.so", "prefix/lib/rpcd/ucode.so", "prefix/lib/ucode/uci.so",
+            "rpcd/unauthenticated.json", "luci/modules/luci-base/src/core.so",
+            "luci/modules/luci-base/src/po2lmo", "luci/themes/luci-theme-bootstrap")
     return host if all((host / n).exists() for n in need) else None
 
 
+LANGUAGES = {"en": "English", "zh_cn": "简体中文 (Chinese Simplified)"}
+
+
 class LuciRouter:
-    """ubusd, rpcd and uhttpd in `lab`'s router namespace. Their /etc/config is `config_dir` (rpcd's
-    logins, and `hotspot`: the config hotspotd and hotspotctl read, which LuCI's Settings write)."""
+    """OpenWrt's ubusd, rpcd and uhttpd serving LuCI with luci-app-hotspot in `lab`'s router namespace,
+    for `logins` (/etc/config/rpcd). Its /etc/config is `config_dir`: rpcd, luci and `hotspot` (the
+    config hotspotd and hotspotctl read, which LuCI's Settings write)."""
 
     def __init__(self, lab, host: Path, logins: list[Login]) -> None:
-        self.lab, self.prefix, self.luci = lab, host / "prefix", host / "luci"
-        self.rpcd_acl = host / "rpcd/unauthenticated.json"
+        self.lab, self.host, self.logins = lab, Path(host), logins
+        self.prefix, self.luci = self.host / "prefix", self.host / "luci"
         self.dir = Path(lab.dir) / "luci"
-        self.socket = self.dir / "ubus.sock"
-        self.www = self.dir / "www"
         self.config_dir = Path(lab.dir) / "etc-config"
         self.hotspot_config = self.config_dir / "hotspot"
-        self.logins = logins
+        self.socket = self.dir / "ubus.sock"
         self.url = f"http://{lab.router4}:{PORT}"
         self.proc: subprocess.Popen | None = None
-
-    # -- the files ------------------------------------------------------------------------------------
 
     def adopt(self, hotspotd) -> None:
         """Make the router's /etc/config/hotspot the config of `hotspotd` (not started yet, made with
@@ -93,12 +86,56 @@ class LuciRouter:
         hotspotd.extra_env.update(PATH=f"{self.prefix / 'bin'}:{os.environ['PATH']}",
                                   LD_LIBRARY_PATH=str(self.prefix / "lib"))
 
+    # -- the router's files, where OpenWrt puts them ---------------------------------------------------
+
     def _files(self) -> None:
-        d = self.dir
+        d, luci, base = self.dir, self.luci, self.luci / "modules/luci-base"
+        theme = luci / "themes/luci-theme-bootstrap"
         shutil.rmtree(d, ignore_errors=True)
         self.config_dir.mkdir(exist_ok=True)
-        for sub in ("etc", "acl.d", "libexec", "bin", "www"):
-            (d / sub).mkdir(parents=True)
+        share, lib, www = d / "usr/share", d / "usr/lib", d / "www"
+        # LuCI's ucode: the dispatcher, its templates and the theme's
+        shutil.copytree(base / "ucode", share / "ucode/luci")
+        shutil.copytree(theme / "ucode/template/themes", share / "ucode/luci/template/themes")
+        (share / "ucode/luci/version.uc").write_text("export const revision = 'lab', branch = 'LuCI';\n")
+        (lib / "ucode/luci").mkdir(parents=True)
+        shutil.copy(base / "src/core.so", lib / "ucode/luci/core.so")
+        # the menu, the ACLs (rpcd's own unauthenticated.json, luci-base's, the app's) and the plugins
+        (share / "luci/menu.d").mkdir(parents=True)
+        for menu in [*(base / "root/usr/share/luci/menu.d").glob("*.json"),
+                     APP / "root/usr/share/luci/menu.d/luci-app-hotspot.json"]:
+            shutil.copy(menu, share / "luci/menu.d" / menu.name)
+        (d / "acl.d").mkdir()
+        for acl in [self.host / "rpcd/unauthenticated.json",
+                    APP / "root/usr/share/rpcd/acl.d/luci-app-hotspot.json",
+                    *(base / "root/usr/share/rpcd/acl.d").glob("*.json")]:
+            shutil.copy(acl, d / "acl.d" / acl.name)
+        shutil.copytree(base / "root/usr/share/rpcd/ucode", d / "rpcd-ucode")
+        (d / "libexec").mkdir()
+        plugin = d / "libexec/luci.hotspot"
+        shutil.copy(APP / "root/usr/libexec/rpcd/luci.hotspot", plugin)
+        plugin.chmod(0o755)
+        # procd's `system` object (its `board`, which LuCI's page header reads) is not run here: this
+        # exec plugin answers `board` as procd would on a lab router
+        system = d / "libexec/system"
+        system.write_text(SYSTEM_PLUGIN)
+        system.chmod(0o755)
+        # rpcd runs the plugin, which runs hotspotctl from PATH on /etc/config/hotspot, as on a router
+        (d / "bin").mkdir()
+        ctl = d / "bin/hotspotctl"
+        ctl.write_text(f'#!/bin/sh\nexec {sys.executable} -m hotspot.cli "$@"\n')
+        ctl.chmod(0o755)
+        # the translations, compiled as luci.mk compiles them
+        (lib / "lua/luci/i18n").mkdir(parents=True)
+        for po, name in ((base / "po/zh_Hans/base.po", "base"), (APP / "po/zh_Hans/hotspot.po", "hotspot")):
+            subprocess.run([str(base / "src/po2lmo"), str(po), str(lib / f"lua/luci/i18n/{name}.zh-cn.lmo")],
+                           check=True, capture_output=True)
+        # the web root
+        shutil.copytree(base / "htdocs/luci-static", www / "luci-static")
+        shutil.copytree(theme / "htdocs/luci-static", www / "luci-static", dirs_exist_ok=True)
+        shutil.copytree(APP / "htdocs/luci-static", www / "luci-static", dirs_exist_ok=True)
+        shutil.copy(base / "root/www/index.html", www / "index.html")
+        # /etc/config: the logins, LuCI's own config (as luci-base and the theme leave it installed)
         rpcd = []
         for login in self.logins:
             rpcd += ["config login", f"\toption username '{login.name}'",
@@ -106,87 +143,47 @@ class LuciRouter:
             rpcd += [f"\tlist read '{g}'" for g in login.read] + [f"\tlist write '{g}'" for g in login.write]
             rpcd.append("")
         (self.config_dir / "rpcd").write_text("\n".join(rpcd))
-        # rpcd's own unauthenticated.json (session login for everyone), luci-base's, and the app's
-        for acl in [APP / "root/usr/share/rpcd/acl.d/luci-app-hotspot.json", self.rpcd_acl,
-                    *(self.luci / "modules/luci-base/root/usr/share/rpcd/acl.d").glob("*.json")]:
-            shutil.copy(acl, d / "acl.d" / acl.name)
-        plugin = d / "libexec/luci.hotspot"
-        shutil.copy(APP / "root/usr/libexec/rpcd/luci.hotspot", plugin)
-        plugin.chmod(0o755)
-        # luci-base's own rpcd plugin `luci` is ucode, not built here: LuCI asks it only for the system's
-        # features at start, and an empty answer is what a router without optional features gives
-        luci = d / "libexec/luci"
-        luci.write_text('#!/bin/sh\ncase "$1" in list) echo \'{"getFeatures":{}}\' ;;\n'
-                        "call) echo '{}' ;; esac\n")
-        luci.chmod(0o755)
-        # rpcd runs the plugin, which runs hotspotctl from PATH on /etc/config/hotspot, as on a router
-        ctl = d / "bin/hotspotctl"
-        ctl.write_text(f'#!/bin/sh\nexec {sys.executable} -m hotspot.cli "$@"\n')
-        ctl.chmod(0o755)
-        self._www()
-
-    def _www(self) -> None:
-        www, luci = self.www, self.luci
-        static = www / "luci-static"
-        shutil.copytree(luci / "modules/luci-base/htdocs/luci-static", static)
-        shutil.copytree(luci / "themes/luci-theme-bootstrap/htdocs/luci-static", static, dirs_exist_ok=True)
-        shutil.copytree(APP / "htdocs/luci-static", static, dirs_exist_ok=True)
-        menu = www / "cgi-bin/luci/admin"
-        menu.mkdir(parents=True)
-        (menu / "menu").write_text(json.dumps(self.menu()))
-        for view in ("overview", "settings"):
-            page = menu / "services/hotspot" / view
-            page.mkdir(parents=True)
-            (page / "index.html").write_text(shell(view))
-        (www / "index.html").write_text(LOGIN_PAGE)
-        catalogue = {}
-        for po in (luci / "modules/luci-base/po/zh_Hans/base.po", APP / "po/zh_Hans/hotspot.po"):
-            catalogue.update({k: v for k, v in read_po(po).items() if k and v})
-        # what the dispatcher's admin/translations would send, keyed by msgid: cbi.js hashes them below
-        (static / "resources/hotspot/zh-cn.js").write_text(
-            "var CATALOGUE = " + json.dumps(catalogue, ensure_ascii=False) + ";\n")
-
-    def menu(self) -> dict:
-        """The menu tree the dispatcher would answer at admin/menu for a session holding the app's ACL
-        (luci-base's Status, System and Services, and the app's entries from its menu.d)."""
-        app = json.loads((APP / "root/usr/share/luci/menu.d/luci-app-hotspot.json").read_text())
-        admin = {"title": "Administration", "satisfied": True, "order": 10, "children": {
-            "status": {"title": "Status", "order": 10, "satisfied": True, "children": {}},
-            "system": {"title": "System", "order": 20, "satisfied": True, "children": {}},
-            "services": {"title": "Services", "order": 40, "satisfied": True, "children": {}},
-        }}
-        for path, node in app.items():
-            where = admin
-            parts = path.split("/")[1:]
-            for part in parts[:-1]:
-                where = where["children"].setdefault(part, {"children": {}, "satisfied": True})
-            entry = where["children"].setdefault(parts[-1], {"children": {}})
-            entry.update({k: v for k, v in node.items() if k != "depends"}, satisfied=True)
-        return {"children": {"admin": admin}, "satisfied": True}
+        config = (base / "root/etc/config/luci").read_text()
+        config = config.replace("config internal languages\n", "config internal languages\n" + "".join(
+            f"\toption {code} '{name}'\n" for code, name in LANGUAGES.items()))
+        config = config.replace("config internal themes\n",
+                                "config internal themes\n\toption Bootstrap '/luci-static/bootstrap'\n")
+        (self.config_dir / "luci").write_text(config)
 
     # -- the processes --------------------------------------------------------------------------------
 
     def start(self) -> LuciRouter:
         self._files()
         p, d = self.prefix, self.dir
+        lab_dir = Path(self.lab.dir)
+        # a /tmp of their own (LuCI caches its index there), keeping the lab's and the pieces' folders
+        kept = [path for path in (lab_dir, self.host.resolve()) if path.is_relative_to("/tmp")]
+        away = [f"mkdir -p /run/keep/{i}\nmount --rbind {path} /run/keep/{i}" for i, path in enumerate(kept)]
+        back = [f"mkdir -p {path}\nmount --move /run/keep/{i} {path}" for i, path in enumerate(kept)]
+        keep = "\n".join([*away, "mount -t tmpfs tmpfs /tmp", *back])
         script = f"""set -e
-mount -t tmpfs tmpfs {d}/etc
-mkdir -p {d}/etc/upper/config {d}/etc/work
-mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/etc/upper,workdir={d}/etc/work /etc
-mount --bind {self.config_dir} /etc/config
 mount -t tmpfs tmpfs /run
+mkdir -p /run/o/etc/u/config /run/o/etc/w /run/keep /var/run/ubus {d}/work/share {d}/work/lib
+mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/o/etc/u,workdir=/run/o/etc/w /etc
+mount --bind {self.config_dir} /etc/config
+mount -t overlay overlay -o lowerdir=/usr/share,upperdir={d}/usr/share,workdir={d}/work/share /usr/share
+mount -t overlay overlay -o lowerdir=/usr/lib,upperdir={d}/usr/lib,workdir={d}/work/lib /usr/lib
 mount --bind {d}/acl.d {p}/share/rpcd/acl.d
+mount --bind {d}/rpcd-ucode {p}/share/rpcd/ucode
 mount --bind {d}/libexec {p}/libexec/rpcd
+{keep}
+ln -s {self.socket} /var/run/ubus/ubus.sock
 export PATH={d}/bin:$PATH LD_LIBRARY_PATH={p}/lib
 {p}/sbin/ubusd -s {self.socket} &
 while [ ! -S {self.socket} ]; do sleep 0.05; done
 {p}/sbin/rpcd -s {self.socket} &
-exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {self.www} -x /no-cgi -u /ubus -U {self.socket} -n 8 -N 50
+exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {d}/www -x /cgi-bin -u /ubus -U {self.socket} \\
+    -o /cgi-bin/luci -O /usr/share/ucode/luci/uhttpd.uc -t 60 -T 30 -k 20 -A 1 -n 8 -N 100 -R
 """
         (d / "start.sh").write_text(script)
-        for sub in ("share/rpcd/acl.d", "libexec/rpcd"):
+        for sub in ("share/rpcd/acl.d", "share/rpcd/ucode", "libexec/rpcd"):
             (p / sub).mkdir(parents=True, exist_ok=True)  # the mount points in the build's prefix
-        self.log = open(d.parent / "luci.log", "w")  # noqa: SIM115 (open while the processes run)
+        self.log = open(lab_dir / "luci.log", "w")  # noqa: SIM115 (open while the processes run)
         self.proc = self.lab.popen(self.lab.router, "unshare", "-m", "--propagation", "private", "sh",
                                    str(d / "start.sh"), stdout=self.log, stderr=self.log,
                                    start_new_session=True)
@@ -197,7 +194,9 @@ exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {self.www} -x /no-cgi -u /ubus -U {s
         if self.proc.poll() is not None:
             raise RuntimeError(f"the LuCI router exited: {Path(self.log.name).read_text()[-2000:]}")
         try:
-            return "session" in self.ubus("list")
+            return "luci.hotspot" in self.ubus("list") and self.lab.run(
+                self.lab.router, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", self.url + "/",
+                check=False).stdout == "200"
         except (OSError, subprocess.CalledProcessError, ValueError):
             return False
 
@@ -237,123 +236,12 @@ exec {p}/bin/uhttpd -f -p 0.0.0.0:{PORT} -h {self.www} -x /no-cgi -u /ubus -U {s
         return result[1]["ubus_rpc_session"] if len(result) > 1 else None
 
 
-def shell(view: str) -> str:
-    """The page LuCI's view.ut renders for a view (header, view, footer), with the environment its
-    luci.js expects. The session is the one the login page had from rpcd (kept in sessionStorage)."""
-    request_path = ["admin", "services", "hotspot", view]
-    env = {"media": "/luci-static/bootstrap", "resource": "/luci-static/resources",
-           "scriptname": "/cgi-bin/luci", "pathinfo": "/" + "/".join(request_path), "documentroot": "/www",
-           "requestpath": request_path, "dispatchpath": request_path, "pollinterval": 5,
-           "ubuspath": "/ubus/", "sessionid": None, "token": None,
-           "nodespec": {"action": {"type": "view", "path": f"hotspot/{view}"}},
-           "apply_rollback": 90, "apply_holdoff": 4, "apply_timeout": 5, "apply_display": 1.5,
-           "rollback_token": None}
-    return SHELL.replace("@ENV@", json.dumps(env)).replace("@VIEW@", f"hotspot/{view}")
-
-
-SHELL = """<!DOCTYPE html>
-<html>
-<head>
-<meta charset="utf-8">
-<title>router - LuCI</title>
-<meta name="viewport" content="initial-scale=1.0">
-<link rel="stylesheet" href="/luci-static/bootstrap/cascade.css">
-<link rel="stylesheet" media="only screen and (max-device-width: 854px)"
-  href="/luci-static/bootstrap/mobile.css">
-<script>
-  var sid = sessionStorage.getItem('luci-sid');
-  if (!sid) location.replace('/');
-  var lang = (sessionStorage.getItem('luci-lang') || 'en');
-  document.documentElement.lang = lang;
-  if (lang == 'zh-cn')
-    document.write('<script src="/luci-static/resources/hotspot/zh-cn.js"><\\/script>');
-</script>
-<script src="/luci-static/resources/cbi.js"></script>
-<script>
-  if (window.CATALOGUE) {
-    window.TR = {};
-    for (var k in CATALOGUE) TR[sfh(k)] = CATALOGUE[k];
-  }
-</script>
-</head>
-<body class="lang_en" data-page="admin-services-hotspot">
-<header>
-  <a class="brand" href="/">router</a>
-  <ul class="nav" id="topmenu" style="display:none"></ul>
-  <div id="indicators" class="pull-right"></div>
-</header>
-<div id="maincontent" class="container">
-  <div id="tabmenu" style="display:none"></div>
-<script src="/luci-static/resources/promis.min.js"></script>
-<script src="/luci-static/resources/luci.js"></script>
-<script>
-  var env = @ENV@;
-  env.sessionid = sid;
-  L = new LuCI(env);
-</script>
-<div id="view">
-  <div class="spinning">Loading view…</div>
-  <script>
-    L.require('ui').then(function(ui) { ui.instantiateView('@VIEW@'); });
-  </script>
-</div>
-</div>
-<footer>
-  <span>Powered by LuCI (static page shell) / OpenWrt's ubusd, rpcd and uhttpd</span>
-  <ul class="breadcrumb pull-right" id="modemenu" style="display:none"></ul>
-</footer>
-<script>L.require('menu-bootstrap')</script>
-</body>
-</html>
-"""
-
-# The login: rpcd's session login over uhttpd's JSON-RPC, as LuCI's sysauth does on a router.
-LOGIN_PAGE = """<!DOCTYPE html>
-<html>
-<head>
-<meta charset="utf-8">
-<title>router - LuCI</title>
-<meta name="viewport" content="initial-scale=1.0">
-<link rel="stylesheet" href="/luci-static/bootstrap/cascade.css">
-</head>
-<body>
-<div id="maincontent" class="container">
-<form id="login" class="cbi-map" onsubmit="return login()">
-  <h2>Authorization Required</h2>
-  <div class="cbi-section"><div class="cbi-section-node">
-    <div class="cbi-value"><label class="cbi-value-title">Username</label>
-      <div class="cbi-value-field"><input name="username" value="root"></div></div>
-    <div class="cbi-value"><label class="cbi-value-title">Password</label>
-      <div class="cbi-value-field"><input name="password" type="password"></div></div>
-    <div class="cbi-value"><label class="cbi-value-title">Language</label>
-      <div class="cbi-value-field"><select name="lang"><option value="en">English</option>
-        <option value="zh-cn">中文 (Chinese)</option></select></div></div>
-  </div></div>
-  <p id="error" class="alert-message error" style="display:none"></p>
-  <div class="cbi-page-actions"><button class="btn cbi-button-positive" type="submit">Login</button></div>
-</form>
-</div>
-<script>
-function login() {
-  var f = document.getElementById('login');
-  fetch('/ubus', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({
-    jsonrpc: '2.0', id: 1, method: 'call', params: [ '00000000000000000000000000000000', 'session', 'login',
-      { username: f.username.value, password: f.password.value } ] }) })
-  .then(function(r) { return r.json(); }).then(function(res) {
-    var s = res.result && res.result[1];
-    if (!s) {
-      var e = document.getElementById('error');
-      e.textContent = 'Invalid username and/or password! Please try again.';
-      e.style.display = '';
-      return;
-    }
-    sessionStorage.setItem('luci-sid', s.ubus_rpc_session);
-    sessionStorage.setItem('luci-lang', f.lang.value);
-    location.href = '/cgi-bin/luci/admin/services/hotspot/overview/';
-  });
-  return false;
-}
-</script>
-</body>
-</html>
+# What procd's `ubus call system board` answers on a router, for the lab's.
+SYSTEM_PLUGIN = """#!/bin/sh
+case "$1" in
+list) echo '{"board":{}}' ;;
+call) echo '{"kernel":"lab","hostname":"hotspot-lab","system":"lab","model":"hotspot lab router",
+  "board_name":"lab","rootfs_type":"ext4","release":{"distribution":"OpenWrt","version":"lab",
+  "revision":"lab","target":"x86/64","description":"OpenWrt pieces in the hotspot lab"}}' ;;
+esac
 """

@@ -10,7 +10,9 @@ from lab.luci import Login, LuciRouter, pieces
 from tests.browser.conftest import browse  # noqa: F401 (the browser fixture)
 from tests.lab.conftest import _lab_session, lab, start_hotspotd  # noqa: F401 (the lab fixtures)
 
-OWNER = Login("root", "owner-password")  # LuCI's owner: luci-base and the app, read and write
+# LuCI's owner with no more than LuCI's base and the app: read and write
+OWNER = Login("root", "owner-password", read=("unauthenticated", "luci-base", "luci-app-hotspot"),
+              write=("luci-base", "luci-app-hotspot"))
 VIEWER = Login("viewer", "viewer-password", read=("unauthenticated", "luci-base", "luci-app-hotspot"),
                write=("luci-base",))
 OTHER = Login("other", "other-password", read=("unauthenticated", "luci-base"), write=("luci-base",))

@@ -67,3 +67,22 @@ def test_a_luci_session_opens_the_admin_ui_only_when_rpcd_vouches_for_it(lab, lu
     # LuCI's logout ends the LuCI session: the id opens nothing any more
     r.ubus("call", "session", "destroy", json.dumps({"ubus_rpc_session": owner}))
     assert portal_post(lab, "c1", url, owner)[0] == 403
+
+
+def menu(lab, router, login) -> dict:
+    """LuCI's menu for a login, as its dispatcher answers it after its own login form."""
+    jar = f"{lab.dir}/jar-{login.name}"
+    lab.run(lab.router, "curl", "-s", "-o", "/dev/null", "-c", jar, "--data-urlencode",
+            f"luci_username={login.name}", "--data-urlencode", f"luci_password={login.password}",
+            router.url + "/cgi-bin/luci/")
+    answer = lab.run(lab.router, "curl", "-s", "-b", jar, router.url + "/cgi-bin/luci/admin/menu")
+    return json.loads(answer.stdout)
+
+
+def test_luci_shows_services_hotspot_only_to_a_login_with_the_acl(lab, luci_router):
+    for login, shown in ((OWNER, True), (VIEWER, True), (OTHER, False)):
+        services = menu(lab, luci_router, login)["children"]["admin"]["children"].get("services", {})
+        entry = services.get("children", {}).get("hotspot", {})
+        assert bool(entry.get("satisfied")) == shown, login.name
+        if shown:
+            assert set(entry["children"]) == {"overview", "settings"}
