@@ -59,3 +59,9 @@ def test_luci_apps_rpcd_plugin_passes_shellcheck_as_busybox():
                           text=True)
     assert "Unknown shell" not in done.stderr, "this shellcheck is too old for -s busybox"
     assert done.returncode == 0, done.stdout
+
+
+def test_luci_apps_rpcd_plugin_is_shfmt_clean():
+    done = subprocess.run([tool("shfmt"), "-sr", "-s", "-d", str(LUCI_PLUGIN)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,6 +1,6 @@
 """luci-app-hotspot's files: what generate.py makes from hotspot's declarations is committed as it
 makes it, every text the views show has its Chinese, the menu and the ACL agree with the plugin, and
-the ACL grants no more than the pages use."""
+the ACL grants no more than the pages use. (The plugin's shellcheck and shfmt: tests/openwrt.)"""
 
 from __future__ import annotations
 
@@ -101,8 +101,3 @@ def test_the_views_call_only_what_the_acl_grants():
 @pytest.mark.parametrize("shell", [["sh"], ["busybox", "sh"]], ids=["dash", "busybox"])
 def test_the_plugin_parses_in_both_shells(shell):
     assert subprocess.run([*shell, "-n", str(PLUGIN)], capture_output=True).returncode == 0
-
-
-def test_the_plugin_is_shfmt_clean():
-    done = subprocess.run(["shfmt", "-sr", "-s", "-d", str(PLUGIN)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
