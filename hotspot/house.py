@@ -320,7 +320,7 @@ class House:
             (self.ghost, ("ghost_act", "ghost_admin")),
             (self.apps, ("set_update_guard", "apps")),
             (self.alerts, ("alerts", "test_channel")),
-            (self.admin, ("login", "logout", "end_sessions")),
+            (self.admin, ("login", "admin_from_luci", "logout", "end_sessions")),
         ) for name in names}
         found.update(portal_settings=self.portal_settings, status=self.status_op, plan=self.plan_page,
                      settings=self.settings, set_settings=self.set_settings, metrics=self.metrics)

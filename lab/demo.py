@@ -25,12 +25,15 @@ from hotspot.plan.model import Threshold
 from lab import Lab, cleanup_stale
 from lab.forward import Forward
 from lab.hotspotd import Hotspotd
+from lab.luci import PORT as LUCI_HTTP
+from lab.luci import Login, LuciRouter, pieces
 
 CLIENTS = ("phone", "laptop", "tablet")
 POLICY = {"phone": ("cap", "50MB"), "laptop": ("throttle", "20mbit")}  # tablet: unlimited
 ADMIN_PASSWORD = "hotspot-demo"
 # Browser on the host -> a client's namespace -> the portal: each port shows that client's own page.
 PORTS = {"phone": 8080, "laptop": 8081, "tablet": 8082}
+LUCI_PORT = 8088  # the router's LuCI, from the laptop
 WHAT = {"phone": "capped at 50 MB: it will hit the cap and be cut off (its transfers then stall)",
         "laptop": "throttled to 20 mbit/s by the kernel", "tablet": "unlimited (iperf3 sends ~200 mbit/s)"}
 # What each client does, round and round: iperf3 downloads (reverse) and uploads, IPv4 and IPv6, TCP and UDP.
@@ -109,8 +112,12 @@ def web(forwards: dict[str, Forward]) -> list[str]:
         return []
     return [
         "Open in a browser on this machine (each port reaches the portal from that client):",
-        *[f"  {name + ' page':<12} {f.url}/" for name, f in forwards.items()],
+        *[f"  {name + ' page':<12} {f.url}/" for name, f in forwards.items() if name in PORTS],
         f"  admin UI     {forwards['laptop'].url}/admin   password: {ADMIN_PASSWORD}",
+        f"  LuCI         {forwards['luci'].url}/cgi-bin/luci/admin/services/hotspot   user root, password "
+        f"{ADMIN_PASSWORD}"
+        if "luci" in forwards else
+        "  LuCI         not served: OpenWrt's ubusd, rpcd and uhttpd are not built here (docs/luci.md)",
     ]
 
 
@@ -152,9 +159,16 @@ def watch(lab: Lab, d: Hotspotd, stopping: threading.Event, seconds: float | Non
 def demo(lab: Lab, seconds: float | None) -> None:
     # The SIM's plan: 3 GB; from 80 % every device but the owner's laptop shares 5 mbit/s (about a
     # minute and a half into the demo, at the tablet's pace), at 100 % they are blocked.
+    # With OpenWrt's pieces built (docs/luci.md), the router serves the real LuCI with the app in it.
+    host = pieces()
+    luci = LuciRouter(lab, host, [Login("root", ADMIN_PASSWORD, read=("*",), write=("*",))]) if host else None
     d = Hotspotd(lab, poll_interval=1, plan_quota=3 * 10**9, plan_throttle_at=Threshold(percent=80.0),
                  plan_throttle_rate=5_000_000, plan_block_at=Threshold(percent=100.0),
-                 plan_exempt=(lab.clients["laptop"].mac,)).start()
+                 plan_exempt=(lab.clients["laptop"].mac,), ubus_socket=str(luci.socket) if luci else None)
+    if luci:
+        luci.adopt(d)
+        luci.start()
+    d.start()
     macs = {name: lab.clients[name].mac for name in CLIENTS}
     for mac in macs.values():
         d.wait_client(mac, timeout=15)
@@ -162,11 +176,15 @@ def demo(lab: Lab, seconds: float | None) -> None:
         d.ctl(command, macs[name], value)
     d.ctl("passwd", input=ADMIN_PASSWORD + "\n")
     forwards = {}
-    for name, port in PORTS.items():
+    targets = {name: (port, d.config.portal_port) for name, port in PORTS.items()}
+    if luci:
+        targets["luci"] = (LUCI_PORT, LUCI_HTTP)
+    for name, (port, target) in targets.items():
+        ns = lab.clients["laptop" if name == "luci" else name].ns
         try:
-            forwards[name] = Forward(lab.clients[name].ns, port, lab.router4, d.config.portal_port)
+            forwards[name] = Forward(ns, port, lab.router4, target)
         except OSError:  # the port is taken on this machine: any free one will do
-            forwards[name] = Forward(lab.clients[name].ns, 0, lab.router4, d.config.portal_port)
+            forwards[name] = Forward(ns, 0, lab.router4, target)
     traffic = Traffic(lab)
     stopping = threading.Event()  # from here on Ctrl-C (which also stops `top`) only asks us to wrap up
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -180,6 +198,8 @@ def demo(lab: Lab, seconds: float | None) -> None:
         traffic.close()
         for f in forwards.values():
             f.close()
+        if luci:
+            luci.close()
         final = d.ctl("clients", check=False)
         print("Final usage (hotspotctl clients):\n" + (final.stdout or final.stderr), end="", flush=True)
         try:

@@ -346,6 +346,7 @@ class FakeBackend:
         self.max_failures = max_failures
         self.failures: dict[str, int] = {}
         self.sessions: set[str] = set()  # the admin sessions it issued
+        self.luci_sessions: set[str] = set()  # the LuCI session ids rpcd would vouch for
         self.metrics_token = metrics_token
         self.codes = sample_vouchers()
         self.calls: list[tuple] = []
@@ -458,6 +459,15 @@ class FakeBackend:
             return token
         self.failures[ip] = self.failures.get(ip, 0) + 1
         return None
+
+    def admin_from_luci(self, ip: str, sid: str) -> str | None:
+        """As hotspotd, with `luci_sessions` standing for the LuCI sessions rpcd vouches for."""
+        self.calls.append(("admin_from_luci", ip))
+        if sid not in self.luci_sessions:
+            return None
+        token = secrets.token_urlsafe(16)
+        self.sessions.add(token)
+        return token
 
     def _owner(self, session) -> None:
         """As hotspotd: an owner's operation needs a session it issued."""

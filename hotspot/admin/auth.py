@@ -156,12 +156,13 @@ class Sessions:
     def _digest(text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def issue(self, stored: str) -> str:
-        """A new session under the password hash `stored` (the one just checked); its token."""
+    def issue(self, stored: str | None) -> str:
+        """A new session under the password hash `stored` (the one just checked; None when no password
+        is set, for a session rpcd vouched for): setting or changing the password ends it. Its token."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
         with self._lock:
-            self._open[self._digest(token)] = (now, now, self._digest(stored))
+            self._open[self._digest(token)] = (now, now, self._digest(stored or ""))
             while len(self._open) > self.most:
                 del self._open[next(iter(self._open))]
         return token
@@ -177,8 +178,8 @@ class Sessions:
             if found is None:
                 return False
             opened, used, under = found
-            if (now - used > self.idle or now - opened > self.longest or stored is None
-                    or not hmac.compare_digest(under, self._digest(stored))):
+            if (now - used > self.idle or now - opened > self.longest
+                    or not hmac.compare_digest(under, self._digest(stored or ""))):
                 del self._open[key]
                 return False
             self._open[key] = (opened, now, under)

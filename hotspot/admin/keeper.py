@@ -8,7 +8,7 @@ import secrets
 import threading
 from pathlib import Path
 
-from hotspot.admin import auth
+from hotspot.admin import auth, luci
 from hotspot.core.contract import BackendError
 from hotspot.core.engine import Keeper
 from hotspot.kernel.neighbours import mac_of
@@ -23,7 +23,7 @@ class Admin(Keeper):
         # Signs the portal's cookies (CSRF tokens, language): made here, in memory, so both portal
         # processes and every worker share it while hotspotd runs. It makes no one admin.
         self.cookie_key = secrets.token_hex(32)
-
+        self.ask_rpcd = luci.may_admin  # (sid, ubus socket) -> does rpcd vouch for the LuCI session?
 
     def start(self) -> None:
         (Path(self.cfg.state_dir) / "portal.key").unlink(missing_ok=True)  # an old fixed key, gone
@@ -53,6 +53,21 @@ class Admin(Keeper):
             return None
         self.limiter.succeeded(keys)
         return self.sessions.issue(stored)
+
+    def admin_from_luci(self, ip, sid) -> str | None:
+        """A new session's token when rpcd says the LuCI session `sid` may write luci-app-hotspot's
+        ACL group; None for any other answer. Counted against the device like a login's try, so
+        guessing ids is braked as guessing passwords is (an id has 128 random bits in any case)."""
+        if not isinstance(ip, str) or not luci.valid_sid(sid):
+            return None
+        keys = auth.login_keys(ip, mac_of(ip, self.cfg.lan_device))
+        wait = self.limiter.attempt(keys)
+        if wait > 0:
+            raise BackendError(f"too many failed logins; try again in {max(1, round(wait))} s")
+        if not self.ask_rpcd(sid, self.cfg.ubus_socket):
+            return None
+        self.limiter.succeeded(keys)
+        return self.sessions.issue(auth.stored_hash(self.cfg.state_dir))
 
     def logout(self) -> dict:
         """The admin logs out: every session ends (a copy of a cookie is worth nothing after)."""

@@ -14,6 +14,7 @@ exit status says what kind of failure it was:
 from __future__ import annotations
 
 import argparse
+import re
 import sqlite3
 import sys
 
@@ -61,6 +62,53 @@ def _status(house, ns, _v, env):
         *modem_lines(s.get("modem"), plan))
 
 
+def _settings_args(p) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    sub.add_parser("show", help="the settings the owner may change, as the config file spells them")
+    check = sub.add_parser("check", help="check KEY=VALUE settings against the config file; nothing is "
+                           "written")
+    check.add_argument("values", nargs="+", metavar="KEY=VALUE")
+
+
+def _settings_values(ns) -> dict[str, str]:
+    values = {}
+    for item in getattr(ns, "values", None) or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"{item!r} is not KEY=VALUE")
+        values[key] = value
+    return values
+
+
+def _settings(_house, ns, values, env):
+    """`settings check`: the file with these values set, checked as hotspotd would read it, in a copy
+    (LuCI's Settings page asks before it saves, so a bad value never reaches /etc/config/hotspot)."""
+    import shutil
+    import tempfile
+
+    from hotspot.config import settings_text, write_settings
+
+    try:
+        cfg = load(ns.config)
+        if ns.action == "check":
+            with tempfile.TemporaryDirectory(prefix="hotspot-check-") as tmp:
+                copy = shutil.copyfile(ns.config, f"{tmp}/hotspot")
+                try:
+                    cfg = write_settings(copy, values)
+                except ConfigError as e:
+                    # the copy's lines are not the file's: name the option, not a line
+                    raise ConfigError([re.sub(rf"^{re.escape(copy)}(:\d+)?: ", "", line)
+                                       for line in e.errors]) from None
+    except ConfigError as e:
+        for line in e.errors:
+            fail(env, printable(line))
+        return ExitStatus.USAGE
+    shown = settings_text(cfg)
+    if ns.json:
+        return write_json(env.stdout, shown)
+    say(env, *(f"{k}={v}" for k, v in shown.items()))
+
+
 def _teardown(house, ns, _v, env):
     removed = house.teardown()
     if ns.json:
@@ -73,6 +121,8 @@ COMMANDS: list[Command] = [
     Command("status", "daemon, uplink and plan summary", _status),
     *CLIENTS, *CAPTIVE, *HISTORY, *PLAN, *ALERTS, *GHOST, *APPS, *FORECAST,
     Command("teardown", "remove the kernel table (counting stops)", _teardown),
+    Command("settings", "the settings the owner may change: show, or check KEY=VALUE ... before a save",
+            _settings, _settings_args, _settings_values, house=False),
     *ADMIN,
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

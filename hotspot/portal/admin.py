@@ -49,13 +49,36 @@ def login():
         return render_template("admin/login.html", error=str(e)), 429
     if not token:
         return render_template("admin/login.html", error=_("Wrong password.")), 403
+    start_session(token)  # a fresh session (and CSRF token) on every login
+    return redirect(url_for("admin.dashboard"), 303)
+
+
+@bp.route("/luci", methods=["POST"])
+def from_luci():
+    """The owner comes from LuCI's hotspot page with its LuCI session id (a form posted from the
+    router's own web UI, so it carries no CSRF token of ours: the id is the credential). hotspotd asks
+    rpcd whether that session may write luci-app-hotspot's ACL; the portal only passes it on."""
+    sid = request.form.get("sid", "")
+    try:
+        token = backend().admin_from_luci(request.remote_addr, sid) if len(sid) <= 64 else None
+    except BackendError as e:
+        return render_template("admin/login.html", error=str(e)), 429
+    if not token:
+        return render_template("admin/login.html", error=_(
+            "LuCI did not confirm this login (it ended, or it may not manage hotspot). "
+            "Log in with the admin password.")), 403
+    start_session(token)
+    return redirect(url_for("admin.dashboard"), 303)
+
+
+def start_session(token: str) -> None:
+    """A fresh cookie session (and CSRF token) holding hotspotd's admin session; the language stays."""
     lang = session.get("lang")
-    session.clear()  # a fresh session (and CSRF token) on every login
+    session.clear()
     if lang:
         session["lang"] = lang
     session["admin"] = token  # hotspotd's session: it checks it with every owner's operation
     session["csrf"] = secrets.token_urlsafe(24)
-    return redirect(url_for("admin.dashboard"), 303)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -21,13 +21,16 @@ PHONE, DESKTOP = (390, 844), (1280, 900)
 
 @pytest.fixture
 def browse(request):
-    """browse(client, steps, lang=, size=, name=) -> the results of the steps (see session.py)."""
+    """browse(client, steps, lang=, size=, name=, mobile=) -> the results of the steps (see session.py);
+    `mobile`: emulate a phone's screen (CSS media queries on the device's width)."""
     the_lab = request.getfixturevalue("lab")
 
-    def run(client: str, steps: list[dict], *, lang: str = "en-US", size=PHONE, name: str = "plan") -> list:
+    def run(client: str, steps: list[dict], *, lang: str = "en-US", size=PHONE, name: str = "plan",
+            mobile: bool = False) -> list:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         plan = ARTIFACTS / f"{request.node.name}-{name}.json"
-        plan.write_text(json.dumps({"lang": lang, "width": size[0], "height": size[1], "steps": steps}))
+        plan.write_text(json.dumps({"lang": lang, "width": size[0], "height": size[1], "mobile": mobile,
+                                    "steps": steps}))
         p = the_lab.run(the_lab.clients[client].ns, sys.executable, str(SESSION), str(plan), timeout=180,
                         check=False)
         if p.returncode:

@@ -5,7 +5,7 @@ to Chromium over a local port, so the whole session runs in the namespace:
 
     ip netns exec NS python -m tests.browser.session PLAN.json   # prints one JSON list of results
 
-A plan: {"lang": "en-US", "width": 390, "height": 844, "steps": [...]}, each step one of
+A plan: {"lang": "en-US", "width": 390, "height": 844, "mobile": false, "steps": [...]}, each step one of
     {"get": url}                          open a URL
     {"fill": css, "text": s}              type into a field (cleared first)
     {"click": css}                        click (then {"accept": true} for a confirm dialog)
@@ -49,16 +49,20 @@ def driver(lang: str, width: int, height: int, profile: str) -> webdriver.Chrome
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 
 
-def shot(d: webdriver.Chrome, path: str) -> None:
+def shot(d: webdriver.Chrome, path: str, mobile: bool = False) -> None:
     height = d.execute_script("return Math.max(document.body.scrollHeight, window.innerHeight)")
     width = d.execute_script("return window.innerWidth")
-    d.set_window_size(width, min(int(height) + 120, 4000))
+    if mobile:
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": min(int(height) + 40, 4000), "deviceScaleFactor": 1, "mobile": True})
+    else:
+        d.set_window_size(width, min(int(height) + 120, 4000))
     time.sleep(0.2)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     d.save_screenshot(path)
 
 
-def step(d: webdriver.Chrome, s: dict):
+def step(d: webdriver.Chrome, s: dict, mobile: bool = False):
     timeout = s.get("timeout", 10)
     if "get" in s:
         d.get(s["get"])
@@ -87,7 +91,7 @@ def step(d: webdriver.Chrome, s: dict):
     elif "eval" in s:
         return d.execute_script(s["eval"])
     elif "shot" in s:
-        shot(d, s["shot"])
+        shot(d, s["shot"], mobile)
     else:
         raise ValueError(f"unknown step {s}")
     return None
@@ -98,10 +102,13 @@ def run(plan_path: str) -> list:
     results: list = []
     with tempfile.TemporaryDirectory(prefix="hs-chromium-") as profile:
         d = driver(plan.get("lang", "en-US"), plan.get("width", 390), plan.get("height", 844), profile)
+        if plan.get("mobile"):  # a phone's screen, for CSS that asks the device's width
+            d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": plan["width"], "height": plan["height"], "deviceScaleFactor": 1, "mobile": True})
         try:
             for s in plan["steps"]:
                 try:
-                    results.append(step(d, s))
+                    results.append(step(d, s, plan.get("mobile", False)))
                 except Exception as e:  # the test reads the error; the screenshot shows the page
                     first = (str(e).splitlines() or [""])[0]
                     results.append({"error": f"{s}: {type(e).__name__}: {first}"})

@@ -60,3 +60,19 @@ def test_the_scripts_fall_back_on_hotspotds_defaults():
     assert f'config_get lan "$1" lan_device {lan}\n' in init
     for script in ("hotspot.init", "hotspot.hotplug"):
         assert f'" wan_device {wan}\n' in (FILES / script).read_text(), script
+
+
+LUCI_PLUGIN = FILES.parent / "luci-app-hotspot/root/usr/libexec/rpcd/luci.hotspot"
+
+
+def test_luci_apps_rpcd_plugin_passes_shellcheck_as_busybox():
+    done = subprocess.run([tool("shellcheck"), "-s", "busybox", str(LUCI_PLUGIN)], capture_output=True,
+                          text=True)
+    assert "Unknown shell" not in done.stderr, "this shellcheck is too old for -s busybox"
+    assert done.returncode == 0, done.stdout
+
+
+def test_luci_apps_rpcd_plugin_is_shfmt_clean():
+    done = subprocess.run([tool("shfmt"), "-sr", "-s", "-d", str(LUCI_PLUGIN)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
