@@ -1,4 +1,4 @@
-"""A real LuCI for the lab's router (tests/openwrt/luci, the demo): OpenWrt's ubusd, rpcd and uhttpd
+"""A real LuCI for the lab's router (tests/luci, the demo): OpenWrt's ubusd, rpcd and uhttpd
 with ucode (built for this machine from OpenWrt's sources, outside this repository: see docs/luci.md)
 run in the router's network namespace. uhttpd serves LuCI itself: its ucode dispatcher renders the
 pages (login, menu, views, apply) with luci-base's templates and the bootstrap theme, answers LuCI's

@@ -15,13 +15,13 @@ OPENWRT_FEED_COMMITS := openwrt-24.10=42525d32c41080d8a2a9f1b7929f4207427d5ce8 \
 .PHONY: openwrt-test openwrt-index luci-test
 
 openwrt-test: setup
-	$(PY) -m pytest -q tests/openwrt --ignore=tests/openwrt/luci
+	$(PY) -m pytest -q tests/openwrt
 
 # The LuCI app on OpenWrt's own ubusd, rpcd, uhttpd and ucode with LuCI's dispatcher, in the lab (root):
 # HOTSPOT_OPENWRT_HOST names where they are built (docs/luci.md); they are not in this repository.
 luci-test: setup
 	@test -n "$(HOTSPOT_OPENWRT_HOST)" || { echo "luci-test: set HOTSPOT_OPENWRT_HOST (see docs/luci.md)"; exit 1; }
-	HOTSPOT_OPENWRT_HOST=$(HOTSPOT_OPENWRT_HOST) $(PY) -m pytest -q tests/openwrt/luci
+	HOTSPOT_OPENWRT_HOST=$(HOTSPOT_OPENWRT_HOST) $(PY) -m pytest -q tests/luci
 
 # Remake the feed indexes and the Python split from a git snapshot of openwrt/packages (reads its
 # Makefiles; builds and runs nothing of it): make openwrt-index PACKAGES_GIT=/path/to/packages.git

@@ -10,7 +10,7 @@ import pytest
 from hotspot.config import load
 from tests.browser.conftest import DESKTOP, PHONE, shot
 from tests.lab.conftest import register
-from tests.openwrt.luci.conftest import OWNER
+from tests.luci.conftest import OWNER
 
 CLIENT_ROW = ".hotspot-clients tr.tr:not(.table-titles):not(.placeholder)"
 

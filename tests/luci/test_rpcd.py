@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from tests.lab.conftest import register
-from tests.openwrt.luci.conftest import OTHER, OWNER, VIEWER
+from tests.luci.conftest import OTHER, OWNER, VIEWER
 
 
 def call(router, sid, method, args=None):
