@@ -101,7 +101,7 @@ def _as_guest(lab, d, g: Visitor) -> None:
 
 def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     victim = lab.clients["c1"].mac
-    # from LuCI: hotspotd asks rpcd about the session, and here no rpcd vouches for it (tests/openwrt/luci
+    # from LuCI: hotspotd asks rpcd about the session, and here no rpcd vouches for it (tests/luci
     # has the real one): the login page, no session
     o.go("/admin/luci", form={"sid": "0123456789abcdef0123456789abcdef"}, want=403)
     o.go("/admin/login")

@@ -1,5 +1,5 @@
 """The owner comes from LuCI: hotspotd issues an admin session only when rpcd vouches for the LuCI
-session id (here rpcd's answer is a function; tests/openwrt/luci asks the real rpcd), with a login's
+session id (here rpcd's answer is a function; tests/luci asks the real rpcd), with a login's
 brakes and expiry; the portal's /admin/luci passes the id on and holds nothing that makes one."""
 
 from __future__ import annotations
