@@ -159,7 +159,8 @@ class PortalProcess:
 
     def start(self) -> None:
         """Start gunicorn as the portal's user, or say once why it cannot and try again later."""
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "HOTSPOT_WEB")}
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "HOTSPOT_WEB",
+                                                                 "HOTSPOT_SHARE")}
         env.update(HOTSPOT_SOCKET=self.socket_path, HOME="/", PYTHONDONTWRITEBYTECODE="1",
                    HOTSPOT_TLS="1" if self.tls else "0")
         try:

@@ -285,7 +285,7 @@ def test_makefile_install_targets(source, mode, target):
 
 
 def test_installed_ruleset_is_where_nft_py_looks():
-    assert 'Path("/usr/share/hotspot")' in (ROOT / "hotspot" / "kernel" / "nft.py").read_text()
+    assert '"/usr/share/hotspot"' in (ROOT / "hotspot" / "kernel" / "nft.py").read_text()
     assert sorted(p.name for p in (ROOT / "nft").iterdir()) == ["hook.nft", "hotspot.nft"]
 
 
