@@ -8,7 +8,7 @@ enforces as ever, says once which parts are off and why, and never starts a proc
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import os
 from functools import cache
 from pathlib import Path
@@ -28,18 +28,26 @@ def share_dir() -> Path:
     return Path(os.environ.get("HOTSPOT_SHARE") or "/usr/share/hotspot")
 
 
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # a parent package missing, or refused
-        return False
+def _installed(name: str) -> bool:
+    """Whether the module's files are on the path, found without importing anything (the parts run in
+    processes of their own: what they import is theirs to import)."""
+    path = None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), path)
+        if spec is None:
+            return False
+        path = spec.submodule_search_locations
+        if path is None and i < len(parts) - 1:
+            return False
+    return True
 
 
 @cache
 def missing(part: str) -> tuple[str, ...]:
-    """The modules of a part this Python cannot import (asked once per process: packages do not
-    come and go under a running daemon)."""
-    return tuple(m for m in PARTS[part][2] if not _importable(m))
+    """The modules of a part that are not installed (asked once per process: packages do not come and
+    go under a running daemon)."""
+    return tuple(m for m in PARTS[part][2] if not _installed(m))
 
 
 def installed(part: str) -> bool:
