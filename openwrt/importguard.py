@@ -33,8 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_BRANCH = "openwrt-25.12"
 # Import names of the project's own packages of what the feed lacks (openwrt/python3-nftables,
-# openwrt/python-gunicorn); tests/openwrt checks them against the staged packages' trees.
-OWN_DISTRIBUTIONS = {"nftables": ["python3-nftables"], "gunicorn": ["python3-gunicorn"]}
+# openwrt/python-gunicorn, openwrt/python-blinker); tests/openwrt checks them against the staged trees.
+OWN_DISTRIBUTIONS = {"nftables": ["python3-nftables"], "gunicorn": ["python3-gunicorn"],
+                     "blinker": ["python3-blinker"]}
 
 
 def _load(name: str, path: Path):

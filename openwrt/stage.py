@@ -1,6 +1,6 @@
 """Stage the project's OpenWrt packages as the SDK's Py3Package would install them, without an SDK.
 
-For each package of openwrt/Makefile, openwrt/python3-nftables and openwrt/python-gunicorn this does what
+For each package of openwrt/Makefile, openwrt/python3-nftables and openwrt/python-* this does what
 lang/python/python3-package.mk does between the build and the .ipk/.apk: the package's install recipe
 (the Makefile's own, read with openwrt/feed/minimake.py and run by sh with OpenWrt's INSTALL_* commands),
 its filespec (`+|path`, `-|path`, `=|path|filemode|dirmode`, `==|...`), then `python -m compileall -r 20
@@ -10,7 +10,8 @@ is missing for real, and a file two packages would both own is refused as opkg a
 
 What goes in (PKG_INSTALL_DIR):
   hotspot*          the wheel of this repository (pip wheel), unpacked as python -m installer would
-  python3-gunicorn  PyPI's wheel of the version openwrt/python-gunicorn/Makefile pins (hash checked)
+  python3-gunicorn, python3-blinker
+                    PyPI's wheel of the version openwrt/python-*/Makefile pins (hash checked)
   python3-nftables  the nftables release's py/ binding as the host's Python has it (Debian's
                     python3-nftables, built from that same py/ directory for the host's libnftables)
 
@@ -38,9 +39,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = ROOT / ".artifacts" / "openwrt-stage"
 PYTHON = "/usr/bin/python3"  # Debian 12's Python 3.11, as OpenWrt 24.10's
-# The wheel PyPI serves for the gunicorn version openwrt/python-gunicorn/Makefile pins (its PKG_HASH is
-# the sdist's, which the SDK builds from).
-GUNICORN_WHEELS = {"26.1.0": "9f45bcddec5e9dc7a25a3bdccb0c6832f11fd5d4739b1ee36c8d2fec25f1dc86"}
+# The wheels PyPI serves for the versions openwrt/python-*/Makefile pin (their PKG_HASH is the sdist's,
+# which the SDK builds from).
+PYPI_WHEELS = {
+    ("gunicorn", "26.1.0"): "9f45bcddec5e9dc7a25a3bdccb0c6832f11fd5d4739b1ee36c8d2fec25f1dc86",
+    ("blinker", "1.9.0"): "ba0efaa9080b619ff2f3459d1d500c57bddea4a6b424b60a91141db6fd2f08bc",
+}
 
 # include/*.mk of OpenWrt: what the install recipes' commands expand to.
 OPENWRT_COMMANDS = {
@@ -59,6 +63,7 @@ MAKEFILES = {  # package -> its Makefile
     "hotspot-snoop": HERE / "Makefile",
     "python3-nftables": HERE / "python3-nftables" / "Makefile",
     "python3-gunicorn": HERE / "python-gunicorn" / "Makefile",
+    "python3-blinker": HERE / "python-blinker" / "Makefile",
 }
 
 
@@ -97,9 +102,10 @@ def makefile(path: Path, preset: dict[str, str]):
     return make
 
 
-def gunicorn_version() -> str:
-    make = makefile(MAKEFILES["python3-gunicorn"], {})
-    return make.expand("$(PKG_VERSION)").strip()
+def pypi_pin(package: str) -> tuple[str, str]:
+    """(PYPI_NAME, PKG_VERSION) of one of openwrt/python-*/Makefile."""
+    make = makefile(MAKEFILES[package], {})
+    return make.expand("$(PYPI_NAME)").strip(), make.expand("$(PKG_VERSION)").strip()
 
 
 # -- what goes in ----------------------------------------------------------------------------------------
@@ -154,19 +160,19 @@ def hotspot_wheel(work: Path, python: str) -> Path:
     return next(out.glob("hotspot-*.whl"))
 
 
-def gunicorn_wheel(python: str) -> Path:
-    """PyPI's wheel of the pinned gunicorn, downloaded once and checked against its hash."""
-    version = gunicorn_version()
-    if version not in GUNICORN_WHEELS:
-        raise StageError(f"no wheel hash for gunicorn {version}: add it to GUNICORN_WHEELS")
+def pypi_wheel(package: str, python: str) -> Path:
+    """PyPI's wheel of the version a Makefile pins, downloaded once and checked against its hash."""
+    name, version = pypi_pin(package)
+    if (name, version) not in PYPI_WHEELS:
+        raise StageError(f"no wheel hash for {name} {version}: add it to PYPI_WHEELS")
     downloads = CACHE / "downloads"
-    wheel = downloads / f"gunicorn-{version}-py3-none-any.whl"
+    wheel = downloads / f"{name}-{version}-py3-none-any.whl"
     if not wheel.exists():
         downloads.mkdir(parents=True, exist_ok=True)
         subprocess.run([python, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-                        "--disable-pip-version-check", "-d", str(downloads), f"gunicorn=={version}"],
+                        "--disable-pip-version-check", "-d", str(downloads), f"{name}=={version}"],
                        check=True, capture_output=True, text=True)
-    if hashlib.sha256(wheel.read_bytes()).hexdigest() != GUNICORN_WHEELS[version]:
+    if hashlib.sha256(wheel.read_bytes()).hexdigest() != PYPI_WHEELS[name, version]:
         wheel.unlink()
         raise StageError(f"{wheel.name}: not the wheel whose hash is pinned")
     return wheel
@@ -261,12 +267,12 @@ def build(out: Path, python: str = PYTHON) -> None:
         work = Path(tmp)
         ours = work / "install" / "hotspot"
         install_wheel(hotspot_wheel(work, python), ours, site)
-        gunicorn = work / "install" / "gunicorn"
-        install_wheel(gunicorn_wheel(python), gunicorn, site)
-        nft = work / "install" / "nftables"
-        nftables_binding(nft, site, python)
-        sources = {"hotspot": ours, "hotspot-portal": ours, "hotspot-snoop": ours,
-                   "python3-gunicorn": gunicorn, "python3-nftables": nft}
+        sources = {"hotspot": ours, "hotspot-portal": ours, "hotspot-snoop": ours}
+        for package_name in ("python3-gunicorn", "python3-blinker"):
+            sources[package_name] = work / "install" / package_name
+            install_wheel(pypi_wheel(package_name, python), sources[package_name], site)
+        sources["python3-nftables"] = work / "install" / "nftables"
+        nftables_binding(sources["python3-nftables"], site, python)
         for name, install_dir in sources.items():
             package(name, install_dir, ROOT, out / name, python, site)
     owners: dict[str, str] = {}

@@ -28,26 +28,29 @@ def share_dir() -> Path:
     return Path(os.environ.get("HOTSPOT_SHARE") or "/usr/share/hotspot")
 
 
-def _installed(name: str) -> bool:
-    """Whether the module's files are on the path, found without importing anything (the parts run in
-    processes of their own: what they import is theirs to import)."""
+def module_file(name: str) -> str | None:
+    """The file a module would load from (its .py, or on OpenWrt its .pyc: the feed ships bytecode
+    only), found without importing anything (the parts run in processes of their own: what they import
+    is theirs to import); None if it is not installed."""
     path = None
-    parts = name.split(".")
-    for i in range(len(parts)):
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), path)
+    names = name.split(".")
+    for i in range(len(names)):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(names[: i + 1]), path)
         if spec is None:
-            return False
+            return None
+        if i == len(names) - 1:
+            return spec.origin
         path = spec.submodule_search_locations
-        if path is None and i < len(parts) - 1:
-            return False
-    return True
+        if path is None:
+            return None
+    return None
 
 
 @cache
 def missing(part: str) -> tuple[str, ...]:
     """The modules of a part that are not installed (asked once per process: packages do not come and
     go under a running daemon)."""
-    return tuple(m for m in PARTS[part][2] if not _installed(m))
+    return tuple(m for m in PARTS[part][2] if module_file(m) is None)
 
 
 def installed(part: str) -> bool:

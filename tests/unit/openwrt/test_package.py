@@ -257,7 +257,8 @@ def test_makefile_dependencies():
                 "+python3-nftables", "+nftables-json", "+kmod-sched-core", "+tc-tiny"):
         assert dep in core, dep
     assert not {"+python3-flask", "+python3-gunicorn", "+scapy", "+python3"} & set(core)
-    assert depends_of("hotspot-portal") == ["+hotspot", "+python3-flask", "+python3-gunicorn"]
+    assert depends_of("hotspot-portal") == ["+hotspot", "+python3-flask", "+python3-blinker",
+                                            "+python3-gunicorn"]
     assert depends_of("hotspot-snoop") == ["+hotspot", "+scapy"]
 
 
