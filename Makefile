@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+include openwrt/tools.mk
 APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iproute2 busybox \
                 iputils-ping curl procps \
                 python3-flask gunicorn python3-dbusmock dbus-daemon \
                 chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk \
-                python3-aiosmtpd python3-scapy
-PIP_PACKAGES := pytest ruff
+                python3-aiosmtpd python3-scapy $(OPENWRT_APT_PACKAGES)
+PIP_PACKAGES := pytest ruff $(OPENWRT_PIP_PACKAGES)
 
 .PHONY: setup demo test lint bench clean translations web-vendor uci-sample
 
@@ -30,7 +31,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 test: setup lint
-	$(PY) -m pytest -q tests/unit tests/lab tests/browser
+	$(PY) -m pytest -q tests/unit tests/openwrt tests/lab tests/browser
 
 demo: setup
 	$(PY) -m lab.demo
