@@ -261,6 +261,13 @@ def package(name: str, install_dir: Path, build_dir: Path, dest: Path, python: s
             script.write_bytes(b"#!/usr/bin/python3\n" + (lines[1] if len(lines) > 1 else b""))
 
 
+def maintainer_script(name: str, kind: str) -> str | None:
+    """Package/NAME/KIND (prerm, postinst, ...) as the package carries it, make's $$ made $."""
+    make = makefile(MAKEFILES[name], {})
+    body = make.vars.get(f"Package/{name}/{kind}")
+    return None if body is None else make.expand(body)
+
+
 def build(out: Path, python: str = PYTHON) -> None:
     site = f"/usr/lib/python{python_version(python)}/site-packages"
     with tempfile.TemporaryDirectory(prefix="openwrt-stage-") as tmp:
@@ -336,12 +343,40 @@ def sizes(staged: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=PYTHON)
+    parser.add_argument("--branch", default="openwrt-24.10", help="for the standard library's estimate")
     ns = parser.parse_args()
     staged = stage(ns.python)
     print(staged)
     for name, s in sizes(staged).items():
         print(f"{name:18} {s['files']:4} files {s['bytes'] / 1000:8.1f} kB "
               f"({s['kib_on_disk']} KiB in 4 KiB blocks)")
+    for package in ("hotspot", "hotspot-portal", "hotspot-snoop"):
+        held = stdlib_bytecode(f"+{package}", ns.branch, ns.python)
+        print(f"+{package}: standard library ~{sum(held.values()) / 1e6:.1f} MB of bytecode on {ns.branch} "
+              f"({', '.join(f'{k} {v / 1e6:.2f}' for k, v in sorted(held.items(), key=lambda kv: -kv[1]))})")
+
+
+
+def stdlib_bytecode(depends_line: str, branch: str, python: str = PYTHON) -> dict[str, int]:
+    """An estimate of the standard library a DEPENDS line installs: for each package of its closure
+    (python3-light, python3-base, python3-email, ...), the bytes of its modules' bytecode as this
+    machine's Python of the same version compiled them (Debian's __pycache__). C extensions, libpython
+    and the third-party packages (other versions here than in the feed) are not counted."""
+    guard = _load("openwrt_importguard", HERE / "importguard.py").Guard(depends_line, branch)
+    code = "import sysconfig; print(sysconfig.get_paths()['stdlib'])"
+    stdlib = Path(subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+    total: dict[str, int] = {}
+    for entry in sorted(stdlib.iterdir()):
+        top = entry.name.removesuffix(".py")
+        if entry.name == "__pycache__" or not (entry.is_dir() or entry.suffix == ".py"):
+            continue
+        packages, _ = guard.holder(top)
+        held = [p for p in packages if p in guard.allowed]
+        if held:
+            pycs = entry.rglob("*.pyc") if entry.is_dir() else (stdlib / "__pycache__").glob(f"{top}.*.pyc")
+            total[held[0]] = total.get(held[0], 0) + sum(p.stat().st_size for p in pycs)
+    return total
 
 
 if __name__ == "__main__":

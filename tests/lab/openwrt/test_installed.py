@@ -114,3 +114,29 @@ def test_hotspot_alone_counts_and_caps_and_says_which_parts_are_off(lab, staged)
     assert not d.portal_pids() and not d.snoop_pids()
     assert lab.curl("c1", d.portal("/api/captive"), check=False, timeout=2).returncode != 0
     assert refused(log) <= SWALLOWED, log.read_text()
+
+
+def test_removing_hotspot_takes_out_the_table_and_the_shaper(lab, staged):
+    """The package's prerm, with this lab's paths: hotspotd stopped first (else it would rebuild the
+    table), then the table and the HTB qdisc that stopping leaves on purpose are gone."""
+    d, _ = installed(lab, staged, ALONE, "openwrt-24.10")
+    register(lab, d, "c1")
+    d.ctl("throttle", lab.clients["c1"].mac, "1mbit")
+
+    def shaped() -> bool:
+        return "qdisc htb" in lab.run(lab.router, "tc", "qdisc", "show").stdout
+
+    lab.wait_for(shaped, 5, "the HTB qdisc")
+    pid = d.proc.pid
+    script = stage.maintainer_script("hotspot", "prerm")
+    # procd's stop, here: SIGTERM, and wait until it has exited (a zombie of this test's, unreaped)
+    stop = f"kill {pid}; while ! grep -qs '^State:.Z' /proc/{pid}/status; do sleep 0.1; done"
+    script = script.replace("/etc/init.d/hotspot stop", stop)
+    ctl = " ".join([d.ctl_python, *d.ctl_argv, "-c", str(d.config_path)])
+    script = script.replace("/usr/bin/hotspotctl", ctl)
+    prerm = Path(lab.dir) / "hotspot.prerm"
+    prerm.write_text(script)
+    done = subprocess.run(["ip", "netns", "exec", lab.router, "busybox", "sh", str(prerm), "remove"],
+                          capture_output=True, text=True, timeout=60, env=d.env())
+    assert "removed table inet hotspot" in done.stdout, done.stderr
+    assert not d.table_live() and not shaped()
