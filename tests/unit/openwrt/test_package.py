@@ -311,7 +311,8 @@ def test_the_lab_is_not_in_the_package():
 
 
 def test_makefile_keeps_config_and_state_across_upgrades():
-    assert define("Package/hotspot/conffiles") == ["/etc/config/hotspot", "/etc/hotspot/"]
+    assert define("Package/hotspot/conffiles") == ["/etc/config/hotspot", "/etc/hotspot/categories.conf"]
+    assert "\techo /etc/hotspot/ > $(1)/lib/upgrade/keep.d/hotspot" in define("Py3Package/hotspot/install")
 
 
 @pytest.mark.parametrize("name", ["Build/Prepare", "Py3Package/hotspot/install",
