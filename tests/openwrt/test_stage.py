@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.openwrt.repo import OPENWRT, ROOT, importguard, load
+from tests.openwrt.test_shell_style import tool
 
 stage = load("openwrt_stage", OPENWRT / "stage.py")
 PACKAGES = ["hotspot", "hotspot-portal", "hotspot-snoop", "python3-nftables", "python3-gunicorn",
@@ -110,3 +111,13 @@ def test_docs_give_the_installed_sizes_as_staged(staged):
         documented = int(m.group(1).replace(",", "")) * 1000
         assert abs(documented - sizes[name]["bytes"]) <= 0.1 * sizes[name]["bytes"], (name, sizes[name])
 
+
+
+def test_the_prerm_is_clean_busybox_shell(tmp_path):
+    """hotspot's prerm, as the package carries it, passes the checks openwrt/files' scripts pass."""
+    script = tmp_path / "hotspot.prerm"
+    script.write_text(stage.maintainer_script("hotspot", "prerm") + "\n")  # a file ends its last line
+    assert script.read_text().startswith("#!/bin/sh\n") and "$$" not in script.read_text()
+    for argv in (["shellcheck", "-s", "busybox"], ["shfmt", "-sr", "-s", "-d"], ["busybox", "sh", "-n"]):
+        done = subprocess.run([tool(argv[0]), *argv[1:], str(script)], capture_output=True, text=True)
+        assert done.returncode == 0, (argv[0], done.stdout + done.stderr)

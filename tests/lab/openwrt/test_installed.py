@@ -70,7 +70,7 @@ def count_and_cap(lab, d: Hotspotd) -> dict:
     mac = lab.clients["c1"].mac
     d.ctl("cap", mac, f"{CAP}B")
     try:
-        lab.iperf("c1", bytes=3 * CAP, reverse=True, timeout=6)
+        lab.iperf("c1", bytes=3 * CAP, reverse=True, timeout=3)
     except (subprocess.TimeoutExpired, CommandError):
         pass  # the cap cut it off
     d.wait_polls()
