@@ -121,3 +121,26 @@ def test_the_prerm_is_clean_busybox_shell(tmp_path):
     for argv in (["shellcheck", "-s", "busybox"], ["shfmt", "-sr", "-s", "-d"], ["busybox", "sh", "-n"]):
         done = subprocess.run([tool(argv[0]), *argv[1:], str(script)], capture_output=True, text=True)
         assert done.returncode == 0, (argv[0], done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize(("package", "code"), [
+    ("python3-gunicorn", "import gunicorn.app.wsgiapp, gunicorn.arbiter, gunicorn.http, gunicorn.sock, "
+                         "gunicorn.glogging, gunicorn.workers.base, gunicorn.util; "
+                         "print(gunicorn.__version__)"),
+    ("python3-nftables", "import nftables; n = nftables.Nftables(); n.set_json_output(True); print('ok')"),
+    ("python3-blinker", "import blinker; print(blinker.Namespace().signal('x').name)"),
+])
+def test_each_package_of_what_the_feed_lacks_runs_on_its_own_depends(staged, tmp_path, package, code):
+    """Its modules, from its staged tree, with only what its DEPENDS line installs: nothing refused, even
+    inside a try/except, but shutil's lzma (python3-lzma), which every process goes without."""
+    root = stage.rootfs(staged, [package], tmp_path / "root")
+    log = tmp_path / "refused.log"
+    guard = importguard.write_site(tmp_path / "guard", "openwrt-24.10", [("", f"+{package}")],
+                                   log=str(log), site=str(site(root)))
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": f"{guard}:{site(root)}"}
+    done = subprocess.run([stage.PYTHON, "-c", code], capture_output=True, text=True, timeout=60, cwd="/",
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("26.1.0", "ok", "x")
+    refused = {line.split()[1] for line in log.read_text().splitlines()} if log.exists() else set()
+    assert refused <= {"lzma"}, log.read_text()
