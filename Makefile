@@ -2,24 +2,25 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+include openwrt/tools.mk
 APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iproute2 busybox \
                 iputils-ping curl procps \
                 python3-flask gunicorn python3-dbusmock dbus-daemon \
                 chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk \
-                python3-aiosmtpd python3-scapy isc-dhcp-client
-PIP_PACKAGES := pytest ruff
+                python3-aiosmtpd python3-scapy isc-dhcp-client $(OPENWRT_APT_PACKAGES)
+PIP_PACKAGES := pytest ruff $(OPENWRT_PIP_PACKAGES)
 
 .PHONY: setup demo test lint bench clean translations web-vendor uci-sample
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml Makefile
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	    | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	    echo "setup: installing $$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+$(VENV)/.installed: setup.cfg pyproject.toml Makefile openwrt/tools.mk
+	@install() { flags=$$1; shift; \
+	    missing=$$(for p in "$$@"; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || echo $$p; done); \
+	    [ -z "$$missing" ] && return; echo "setup: installing" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$flags $$missing >/dev/null; }; \
+	install "" $(APT_PACKAGES) && install --no-install-recommends $(OPENWRT_APT_NO_RECOMMENDS)
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@# --ignore-installed: the tools go into the venv even if the system Python has its own copies
 	@$(PY) -m pip install -q --disable-pip-version-check --ignore-installed $(PIP_PACKAGES)
@@ -30,7 +31,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 test: setup lint
-	$(PY) -m pytest -q tests/unit tests/lab tests/browser
+	$(PY) -m pytest -q tests/unit tests/openwrt tests/lab tests/browser
 
 demo: setup
 	$(PY) -m lab.demo

@@ -24,6 +24,7 @@ from hotspot.clients.counting import Counting
 from hotspot.clients.discovery import Discovery
 from hotspot.clients.forgetting import Forgetting
 from hotspot.clients.keeper import Clients
+from hotspot.core import parts
 from hotspot.core.clock import default_clock
 from hotspot.core.engine import Core
 from hotspot.core.units import iso
@@ -227,6 +228,7 @@ class House:
             "bytes_unregistered_credited": int(self.store.get("unregistered_credited", "0")),
             "modem": self.uplink.modem(),
             "last_commit": iso(float(self.store.get("last_commit", "0"))),
+            "parts": parts.report(),
         }
 
     def retention_facts(self) -> dict:

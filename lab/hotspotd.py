@@ -50,6 +50,10 @@ class Hotspotd:
         # The interpreter hotspotd runs with: a test may take the system's, without the venv's editable
         # install of this repository (which would find the package wherever PYTHONPATH says it is).
         self.python = sys.executable
+        # What runs hotspotd and hotspotctl (after the interpreter): a test of an installed copy gives
+        # its scripts (openwrt/stage.py), which find the package where PYTHONPATH says, not here.
+        self.daemon_argv = ["-m", "hotspot.daemon"]
+        self.ctl_python, self.ctl_argv = sys.executable, ["-m", "hotspot.cli"]
         self.poll_seconds = [0.005]  # how long its polls took, as kill9_in_poll watched them
 
     def env(self) -> dict:
@@ -60,7 +64,7 @@ class Hotspotd:
     def start(self, wait: bool = True) -> Hotspotd:
         self._log_from = len(self.log())  # a restart appends: wait for this run's own lines
         with open(self.log_path, "a") as log:
-            self.proc = self.lab.popen(self.lab.router, self.python, "-m", "hotspot.daemon",
+            self.proc = self.lab.popen(self.lab.router, self.python, *self.daemon_argv,
                                        "-c", str(self.config_path), stdout=log, stderr=log, env=self.env())
         if wait:
             self.lab.wait_for(lambda: self._running(), 10, "hotspotd to load its table")
@@ -136,7 +140,7 @@ class Hotspotd:
 
     def ctl(self, *args: str, check: bool = True, input: str = "") -> subprocess.CompletedProcess:
         """Run hotspotctl in the router namespace (`input`: its stdin)."""
-        argv = ["ip", "netns", "exec", self.lab.router, sys.executable, "-m", "hotspot.cli",
+        argv = ["ip", "netns", "exec", self.lab.router, self.ctl_python, *self.ctl_argv,
                 "-c", str(self.config_path), *args]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self.env(), input=input)
         if check and proc.returncode != 0:

@@ -15,6 +15,9 @@ Two ways in:
     OPENWRT_GUARD_BRANCH (default openwrt-25.12), OPENWRT_GUARD_OWN (top-level modules that are the
     package itself, default 'hotspot') and OPENWRT_GUARD_LOG (a file that gets one line per refusal,
     also those a try/except swallowed).
+  - for processes whose environment is not passed on (hotspotd starts the portal with a few variables
+    only): write_site(DIR, ...) writes a sitecustomize.py that picks each process's DEPENDS line by its
+    command line; put DIR on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_BRANCH = "openwrt-25.12"
+# Import names of the project's own packages of what the feed lacks (openwrt/python3-nftables,
+# openwrt/python-gunicorn, openwrt/python-blinker); tests/openwrt checks them against the staged trees.
+OWN_DISTRIBUTIONS = {"nftables": ["python3-nftables"], "gunicorn": ["python3-gunicorn"],
+                     "blinker": ["python3-blinker"]}
 
 
 def _load(name: str, path: Path):
@@ -62,18 +69,21 @@ class Guard:
     """A meta path finder that allows a module only if a package of the closure holds it."""
 
     def __init__(self, depends_line: str, branch: str = DEFAULT_BRANCH, own: tuple[str, ...] = ("hotspot",),
-                 log: str | None = None) -> None:
+                 log: str | None = None, site: str | None = None) -> None:
+        """`site`: the site-packages of a staged router; the project's own modules (`own` and those of
+        OWN_DISTRIBUTIONS) are then allowed from there only, not from this machine's copies."""
         self.depends_line = " ".join(depends_line.split())
         self.branch = branch
         self.own = frozenset(own)
         self.log = log
+        self.site = site
         self.allowed = depends.closure(depends_line, branch)
         split = json.loads((HERE / "python-split" / f"{branch}.json").read_text())
         self.modules: dict[str, str] = split["modules"]
         self.patterns = {k: v for k, v in self.modules.items() if "*" in k}
         self.rest: str = split["rest"]
         self.absent: dict[str, str] = split["absent"]
-        self.distributions: dict[str, list[str]] = split["distributions"]
+        self.distributions: dict[str, list[str]] = {**split["distributions"], **OWN_DISTRIBUTIONS}
         self.python = split["python"]
 
     def holder(self, fullname: str) -> tuple[list[str], str]:
@@ -93,6 +103,18 @@ class Guard:
             return [], f"no package of the OpenWrt feed ({self.branch}) provides it"
         return packages, ""
 
+    def outside_site(self, fullname: str) -> str | None:
+        """Why a module of the project's own packages would come from this machine rather than from
+        the staged router's site-packages, or None."""
+        if self.site is None or "." in fullname or (fullname not in self.own
+                                                     and fullname not in OWN_DISTRIBUTIONS):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname)
+        origin = (spec.origin or next(iter(spec.submodule_search_locations or []), "")) if spec else ""
+        if origin and os.path.realpath(origin).startswith(os.path.realpath(self.site) + os.sep):
+            return None
+        return f"no installed package has it (this machine's copy: {origin or 'none'})"
+
     def exists_here(self, fullname: str) -> bool:
         """Whether this machine has the top-level module: one it lacks fails here too, so the guard
         leaves it alone (Python's own probes, such as copy's for Jython's org.python.core)."""
@@ -103,6 +125,9 @@ class Guard:
 
     def verdict(self, fullname: str) -> str | None:
         """Why the router could not import this module, or None if it could."""
+        outside = self.outside_site(fullname)
+        if outside:
+            return f"import {fullname} refused on the staged router: {outside}"
         if fullname.partition(".")[0] in self.own:
             return None
         packages, why = self.holder(fullname)
@@ -130,8 +155,8 @@ class Guard:
 
 
 def install(depends_line: str, branch: str = DEFAULT_BRANCH, own: tuple[str, ...] = ("hotspot",),
-            log: str | None = None) -> Guard:
-    guard = Guard(depends_line, branch, own, log)
+            log: str | None = None, site: str | None = None) -> Guard:
+    guard = Guard(depends_line, branch, own, log, site)
     sys.meta_path.insert(0, guard)
     return guard
 
@@ -143,3 +168,34 @@ def install_from_environment() -> Guard:
     own = tuple(os.environ.get("OPENWRT_GUARD_OWN", "hotspot").split())
     return install(line, os.environ.get("OPENWRT_GUARD_BRANCH", DEFAULT_BRANCH), own,
                    os.environ.get("OPENWRT_GUARD_LOG") or None)
+
+
+def write_site(directory: Path, branch: str, processes: list[tuple[str, str]], log: str | None = None,
+               own: tuple[str, ...] = ("hotspot",), site: str | None = None) -> Path:
+    """A folder with a sitecustomize.py that guards every Python process started with it on PYTHONPATH,
+    whatever environment it was given: `processes` is a list of (a word of the command line, the DEPENDS
+    line), the first match wins ('' matches any); `site` as Guard's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rules = {"branch": branch, "log": log, "own": list(own), "processes": [list(p) for p in processes],
+             "site": site}
+    (directory / "guard.json").write_text(json.dumps(rules, indent=1))
+    here = str(HERE / "importguard.py")
+    (directory / "sitecustomize.py").write_text(
+        "import importlib.util, os\n"
+        f"_spec = importlib.util.spec_from_file_location('openwrt_importguard', {here!r})\n"
+        "_guard = importlib.util.module_from_spec(_spec)\n"
+        "_spec.loader.exec_module(_guard)\n"
+        "_guard.install_for_process(os.path.join(os.path.dirname(__file__), 'guard.json'))\n")
+    return directory
+
+
+def install_for_process(rules_file: str) -> Guard:
+    """The guard for this process, by the rules write_site wrote and this process's command line."""
+    with open(rules_file) as f:
+        rules = json.load(f)
+    with open("/proc/self/cmdline", "rb") as f:
+        words = [w.decode(errors="replace") for w in f.read().split(b"\0")]
+    for word, line in rules["processes"]:
+        if not word or any(word == w or w.endswith("/" + word) for w in words):
+            return install(line, rules["branch"], tuple(rules["own"]), rules["log"], rules.get("site"))
+    raise RuntimeError(f"{rules_file}: no rule for {' '.join(words)}")

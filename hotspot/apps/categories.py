@@ -11,10 +11,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotspot.core.parts import share_dir
+
 # The order is the kernel's too: a packet meets the sets in this order (see nft/hotspot.nft).
 CATEGORIES = ("video", "social", "messaging", "maps", "backup", "updates", "games")
 OTHER = "other"  # everything metered that no category claims: total minus the categories
+# Beside this module in the source tree; on OpenWrt in /usr/share/hotspot (openwrt/Makefile)
 BUILTIN = Path(__file__).with_name("categories.conf")
+if not BUILTIN.exists():
+    BUILTIN = share_dir() / "categories.conf"
 
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _DOMAIN = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*", re.ASCII)

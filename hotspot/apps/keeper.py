@@ -11,6 +11,7 @@ from hotspot.apps import categories, usage
 from hotspot.apps import dnsmasq as nftset
 from hotspot.apps.snoop.process import SnoopProcess
 from hotspot.clients import policy
+from hotspot.core import parts
 from hotspot.core.contract import BackendError
 from hotspot.core.engine import Keeper
 from hotspot.core.units import iso
@@ -74,7 +75,7 @@ class Apps(Keeper):
     def supervise_snoop(self) -> None:
         """The DNS snooper runs while dns_snoop is on, started again if it exits; whatever becomes
         of it, counting and enforcement go on in hotspotd."""
-        if self.cfg.dns_snoop:
+        if self.cfg.dns_snoop and parts.installed("dns_snooper"):
             self.snoop = self.snoop or SnoopProcess(self.cfg.path)
             self.snoop.check()
         elif self.snoop:

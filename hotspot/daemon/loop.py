@@ -19,6 +19,7 @@ import threading
 import time
 
 from hotspot.config import ConfigError, load
+from hotspot.core import parts
 from hotspot.core.contract import socket_path
 from hotspot.core.units import iso
 from hotspot.daemon.portal import PortalProcess, bind_addresses
@@ -90,8 +91,17 @@ class Daemon:
         except OSError as e:
             log.warning("no neighbour notifications (%s): new devices are registered at the next poll", e)
         house.counting.rollover_if_due()
+        self.say_parts_off()
         for keeper in (house.ghost, house.discovery, house.alerts, house.uplink, house.admin):
             keeper.start()
+
+    def say_parts_off(self) -> None:
+        """One line for each part the settings ask for that this router lacks (OpenWrt packages them
+        apart); counting and enforcement do not need them."""
+        wanted = {"portal": self.cfg.portal_port != 0, "dns_snooper": self.cfg.dns_snoop}
+        for part, on in wanted.items():
+            if on and not parts.installed(part):
+                log.warning("%s", parts.why_off(part))
 
     def step(self, name: str, fn) -> object:
         """One step of the poll, contained: a failure is logged and the next poll tries again. A step
@@ -236,7 +246,7 @@ class Daemon:
 
     def serve_portal(self) -> None:
         """The socket, then gunicorn on the LAN's addresses (once the LAN device has one)."""
-        if self.cfg.portal_port == 0:
+        if self.cfg.portal_port == 0 or not parts.installed("portal"):
             return
         if self.ipc is None:
             try:

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from hotspot.core import parts
 from hotspot.core.files import UnsafePath, read_trusted, write_atomic
 
 log = logging.getLogger("hotspot")
@@ -132,9 +133,11 @@ class PortalProcess:
         from hotspot.alerts.report_email import web_dir
 
         package = Path(hotspot.__file__).resolve().parent
+        # wsgi.py, or wsgi.pyc where the package is installed as bytecode only (OpenWrt)
+        app = parts.module_file("hotspot.portal.wsgi") or str(package / "portal" / "wsgi.py")
         web = Path(env["HOTSPOT_WEB"]) if env.get("HOTSPOT_WEB") else web_dir()
         # Python lists the directory the package is in (an unreadable one holds no modules for it).
-        paths = ["dir", str(package.parent), "dir", str(package), "file", str(package / "portal" / "wsgi.py"),
+        paths = ["dir", str(package.parent), "dir", str(package), "file", app,
                  "dir", str(web / "templates"), "socket", self.socket_path]
         try:
             out = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, *paths], capture_output=True,
@@ -159,7 +162,8 @@ class PortalProcess:
 
     def start(self) -> None:
         """Start gunicorn as the portal's user, or say once why it cannot and try again later."""
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "HOTSPOT_WEB")}
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "HOTSPOT_WEB",
+                                                                 "HOTSPOT_SHARE")}
         env.update(HOTSPOT_SOCKET=self.socket_path, HOME="/", PYTHONDONTWRITEBYTECODE="1",
                    HOTSPOT_TLS="1" if self.tls else "0")
         try:

@@ -56,7 +56,7 @@ from hotspot.kernel.rules import (
 
 _NFT_DIR = Path(os.environ.get("HOTSPOT_NFT_DIR", Path(__file__).resolve().parents[2] / "nft"))
 if not (_NFT_DIR / "hotspot.nft").exists():  # installed layout (openwrt/): /usr/share/hotspot/
-    _NFT_DIR = Path("/usr/share/hotspot")
+    _NFT_DIR = Path(os.environ.get("HOTSPOT_SHARE") or "/usr/share/hotspot")  # as core.parts.share_dir
 RULESET, HOOK = _NFT_DIR / "hotspot.nft", _NFT_DIR / "hook.nft"
 _NO_GUARD = Guard()  # a table without the plan guard (Guard is frozen: one default serves all)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask
 
 from hotspot.core.contract import Backend
+from hotspot.core.parts import share_dir
 from hotspot.portal import (
     admin,
     alerts,
@@ -47,7 +48,7 @@ def web_dir() -> Path:
     repo = Path(__file__).resolve().parent.parent.parent / "web"
     if (repo / "templates").is_dir():
         return repo
-    return Path("/usr/share/hotspot/web")  # installed layout (openwrt/)
+    return share_dir() / "web"  # installed layout (openwrt/)
 
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:

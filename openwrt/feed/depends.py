@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
+OWN = HERE.parent  # openwrt/: the project's own packages (hotspot, its parts, what the feed lacks)
 BRANCHES = ("openwrt-24.10", "openwrt-25.12", "master")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
@@ -46,7 +47,7 @@ def parse(depends: str) -> list[Dep]:
 
 
 @cache
-def index(branch: str) -> dict[str, dict]:
+def feed(branch: str) -> dict[str, dict]:
     """Every package of the branch's packages feed, with the core packages of core.json, by name."""
     if branch not in BRANCHES:
         raise DependsError(f"no index for branch {branch!r} (have {', '.join(BRANCHES)})")
@@ -54,6 +55,53 @@ def index(branch: str) -> dict[str, dict]:
     for name, info in json.loads((HERE / "core.json").read_text())["packages"].items():
         packages.setdefault(name, info)
     return packages
+
+
+@cache
+def index(branch: str) -> dict[str, dict]:
+    """What a router of the branch can install: the feed's packages and the project's own."""
+    return {**feed(branch), **own_packages()}
+
+
+def own_makefiles() -> list[Path]:
+    """Every package Makefile of the project: openwrt/Makefile and openwrt/*/Makefile (those added
+    later included), not the vendored sources."""
+    return [OWN / "Makefile", *sorted(p for p in OWN.glob("*/Makefile") if p.parent.name != "vendor")]
+
+
+@cache
+def own_packages() -> dict[str, dict]:
+    """The packages the project's own Makefiles build, by name, as the feed index has them. A LuCI
+    app's Makefile (luci.mk) is named by its directory and depends on LUCI_DEPENDS."""
+    minimake = _minimake()
+    out: dict[str, dict] = {}
+    for makefile in own_makefiles():
+        root = makefile.parent
+
+        def read(path: str, root: Path = root) -> str | None:
+            try:
+                return (root / path).read_text()
+            except OSError:
+                return None
+
+        make = minimake.Make(makefile.name, read)
+        found = make.run()
+        where = str(makefile.relative_to(OWN.parent))
+        for name, pkg in found.items():
+            out[name] = {"depends": pkg.depends, "provides": pkg.provides, "makefile": where}
+        if not found and "luci.mk" in makefile.read_text():
+            out[root.name] = {"depends": make.expand(make.vars.get("LUCI_DEPENDS", "")).strip(),
+                              "provides": "", "makefile": where}
+    return out
+
+
+def _minimake():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("openwrt_feed_minimake", HERE / "minimake.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @cache

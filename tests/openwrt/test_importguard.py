@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.openwrt.repo import BRANCHES, OPENWRT, ROOT
+from tests.openwrt.repo import BRANCHES, OPENWRT, ROOT, importguard
 
 
 def run(code: str, depends: str | None, branch="openwrt-25.12", log=None) -> subprocess.CompletedProcess:
@@ -72,10 +72,33 @@ def test_a_third_party_module_needs_its_feed_package_and_brings_its_dependencies
 
 
 def test_a_module_no_feed_package_provides_is_refused_by_name():
-    """gunicorn has been out of the feed since 2022; Debian has it, the router cannot."""
-    refused = run("import gunicorn", "+python3-light +python3-flask")
-    assert ("import gunicorn refused on OpenWrt openwrt-25.12 (Python 3.13): no package of the OpenWrt feed "
+    """Debian has python3-dbusmock; no OpenWrt package does."""
+    refused = run("import dbusmock", "+python3-light +python3-flask")
+    assert ("import dbusmock refused on OpenWrt openwrt-25.12 (Python 3.13): no package of the OpenWrt feed "
             "(openwrt-25.12) provides it") in refused.stderr
+
+
+def test_what_the_feed_lacks_comes_from_the_projects_own_packages():
+    """gunicorn left the feed in 2022: the project's python3-gunicorn (openwrt/python-gunicorn) has it."""
+    refused = run("import gunicorn", "+python3-light +python3-flask")
+    assert "import gunicorn refused" in refused.stderr and "it is in python3-gunicorn," in refused.stderr
+    done = run("import gunicorn, nftables; print('ok')", "+python3-gunicorn +python3-nftables")
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+
+
+def test_on_a_staged_router_the_projects_modules_come_only_from_its_site(tmp_path):
+    """With `site`, this machine's own copy of a module of the project's packages does not count."""
+    site = tmp_path / "site"
+    (site / "gunicorn").mkdir(parents=True)
+    (site / "gunicorn" / "__init__.py").write_text("STAGED = True\n")
+    guard = importguard.write_site(tmp_path / "guard", "openwrt-24.10",
+                                   [("", "+python3-gunicorn +python3-nftables")], site=str(site))
+    code = "import gunicorn; print(gunicorn.STAGED); import nftables"
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": f"{guard}:{site}"},
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    assert done.stdout == "True\n"
+    assert ("import nftables refused on the staged router: no installed package has it (this machine's copy: "
+            "/usr/lib/python3/dist-packages/nftables/__init__.py)") in done.stderr
 
 
 def test_a_module_openwrt_never_ships_is_refused_with_the_reason():

@@ -242,7 +242,7 @@ def run(config_path: str) -> int:
     try:
         sock = open_capture(cfg.lan_device)
     except ImportError as e:
-        log.error("dns snooper: scapy is missing (%s): install python3-scapy", e)
+        log.error("dns snooper: scapy is missing (%s): install scapy (OpenWrt: hotspot-snoop)", e)
         return EXIT_CANNOT_RUN
     except OSError as e:
         log.error("dns snooper: cannot capture on %s: %s", cfg.lan_device, e.strerror or e)

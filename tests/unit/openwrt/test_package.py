@@ -243,8 +243,8 @@ def test_makefile_version_matches_setup_cfg():
     assert m and m.group(1) == setup["metadata"]["version"]
 
 
-def test_makefile_dependencies():
-    lines = define("Package/hotspot")
+def depends_of(package: str) -> list[str]:
+    lines = define(f"Package/{package}")
     start = next(i for i, line in enumerate(lines) if line.strip().startswith("DEPENDS:="))
     text = lines[start].split(":=", 1)[1]
     while text.rstrip().endswith("\\"):  # continued lines
@@ -252,9 +252,19 @@ def test_makefile_dependencies():
         text = text.rstrip()[:-1] + " " + lines[start]
     deps = text.split()
     assert all(d.startswith("+") for d in deps), deps
+    return deps
+
+
+def test_makefile_dependencies():
+    """hotspot runs alone: the portal's and the snooper's heavy dependencies are in their packages."""
+    core = depends_of("hotspot")
     for dep in ("+python3-light", "+python3-sqlite3", "+python3-logging", "+python3-decimal",
-                "+nftables-json", "+kmod-sched-core", "+tc-tiny", "+python3-scapy"):
-        assert dep in deps, dep
+                "+python3-nftables", "+nftables-json", "+kmod-sched-core", "+tc-tiny"):
+        assert dep in core, dep
+    assert not {"+python3-flask", "+python3-gunicorn", "+scapy", "+python3"} & set(core)
+    assert depends_of("hotspot-portal") == ["+hotspot", "+python3-flask", "+python3-blinker",
+                                            "+python3-gunicorn"]
+    assert depends_of("hotspot-snoop") == ["+hotspot", "+scapy"]
 
 
 def test_makefile_installs_every_file_in_openwrt_files():
@@ -272,8 +282,6 @@ def test_makefile_installs_every_file_in_openwrt_files():
         ("./files/hotspot.config", "INSTALL_CONF", "$(1)/etc/config/hotspot"),
         ("./files/hotspot.hotplug", "INSTALL_DATA", "$(1)/etc/hotplug.d/iface/95-hotspot"),
         ("./files/hotspot.uci-defaults", "INSTALL_BIN", "$(1)/etc/uci-defaults/95-hotspot"),
-        ("$(PKG_BUILD_DIR)/nft/hotspot.nft", "INSTALL_DATA", "$(1)/usr/share/hotspot/hotspot.nft"),
-        ("$(PKG_BUILD_DIR)/nft/hook.nft", "INSTALL_DATA", "$(1)/usr/share/hotspot/hook.nft"),
     ],
 )
 def test_makefile_install_targets(source, mode, target):
@@ -283,7 +291,7 @@ def test_makefile_install_targets(source, mode, target):
 
 
 def test_installed_ruleset_is_where_nft_py_looks():
-    assert 'Path("/usr/share/hotspot")' in (ROOT / "hotspot" / "kernel" / "nft.py").read_text()
+    assert '"/usr/share/hotspot"' in (ROOT / "hotspot" / "kernel" / "nft.py").read_text()
     assert sorted(p.name for p in (ROOT / "nft").iterdir()) == ["hook.nft", "hotspot.nft"]
 
 
@@ -304,14 +312,16 @@ def test_the_lab_is_not_in_the_package():
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
     assert setup["options.packages.find"]["include"].split(", ") == ["hotspot", "hotspot.*"]
-    assert define("Py3Package/hotspot/filespec") == ["+|$(PYTHON3_PKG_DIR)"]
+    assert define("Py3Package/hotspot/filespec")[0] == "+|$(PYTHON3_PKG_DIR)"
 
 
 def test_makefile_keeps_config_and_state_across_upgrades():
-    assert define("Package/hotspot/conffiles") == ["/etc/config/hotspot", "/etc/hotspot/"]
+    assert define("Package/hotspot/conffiles") == ["/etc/config/hotspot", "/etc/hotspot/categories.conf"]
+    assert "\techo /etc/hotspot/ > $(1)/lib/upgrade/keep.d/hotspot" in define("Py3Package/hotspot/install")
 
 
-@pytest.mark.parametrize("name", ["Build/Prepare", "Py3Package/hotspot/install"])
+@pytest.mark.parametrize("name", ["Build/Prepare", "Py3Package/hotspot/install",
+                                  "Py3Package/hotspot-portal/install"])
 def test_makefile_recipes_are_tab_indented(name):
     lines = define(name)
     assert lines
