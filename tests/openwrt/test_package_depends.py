@@ -64,14 +64,14 @@ def test_a_name_the_feed_lacks_fails_the_check(copied_tree):
 
 
 def test_a_luci_app_added_later_is_checked_by_its_directory_name(copied_tree):
-    app = copied_tree / "luci-app-hotspot"
+    app = copied_tree / "luci-app-hotspot-later"
     app.mkdir()
     (app / "Makefile").write_text("include $(TOPDIR)/rules.mk\n\nLUCI_TITLE:=hotspot\n"
                                   "LUCI_DEPENDS:=+luci-base +hotspot +rpcd-mod-nope\n\n"
                                   "include ../../luci.mk\n\n"
                                   "# call BuildPackage - OpenWrt buildroot signature\n")
-    app_package = depends.own_packages()["luci-app-hotspot"]
+    app_package = depends.own_packages()["luci-app-hotspot-later"]
     assert app_package["depends"] == "+luci-base +hotspot +rpcd-mod-nope"
-    assert app_package["makefile"].endswith("/luci-app-hotspot/Makefile")
+    assert app_package["makefile"].endswith("/luci-app-hotspot-later/Makefile")
     with pytest.raises(AssertionError, match=r": rpcd-mod-nope$"):
-        deps_exist(depends.own_packages()["luci-app-hotspot"]["depends"], "openwrt-25.12")
+        deps_exist(depends.own_packages()["luci-app-hotspot-later"]["depends"], "openwrt-25.12")
