@@ -30,8 +30,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml Makefile openwrt/tools.mk
 lint: setup
 	$(PY) -m ruff check .
 
+# The tests that need no lab (unit, openwrt) run beside the lab's, which mostly wait on traffic and
+# timers: the suite takes the lab's time, not the sum. Their report follows the lab's.
 test: setup lint
-	$(PY) -m pytest -q tests/unit tests/openwrt tests/lab tests/browser
+	@mkdir -p .artifacts; \
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/openwrt > .artifacts/test-unit.log 2>&1 & unit=$$!; \
+	$(PY) -m pytest -q --durations=20 tests/lab tests/browser; lab=$$?; \
+	wait $$unit; unit=$$?; echo "--- tests/unit tests/openwrt"; cat .artifacts/test-unit.log; \
+	[ $$lab -eq 0 ] && [ $$unit -eq 0 ]
 
 demo: setup
 	$(PY) -m lab.demo

@@ -108,6 +108,7 @@ def _values(lab, d: Hotspotd, pki: dict) -> dict:
         "history_daily_months": pick("1", "13", "1200"),
         "dns_snoop": pick("0", "1"),
         "dns_min_ttl": pick("0", "60", "86400"),
+        "ubus_socket": pick("", "/var/run/ubus/ubus.sock", str(home / "no-ubus.sock")),
     }
 
 
