@@ -57,10 +57,12 @@ def forecast(hours, now: float, start: float, end: float, cap: int | None = None
     when the history begins (default: the first bucket). Returns {"period_end_bytes", "low", "high",
     "cap_hit_at", "cap_hit_earliest", "cap_hit_latest" (unix times or None), "rate" (bytes/s now),
     "basis" ("week", "day", "flat" or "none": the profile used), "history_days"}."""
+    learnt = learn(hours, now, since)
     if used is None:
-        i = bisect_left(hours, start, key=_hour)
-        used = _bytes(hours, i, bisect_left(hours, now, i, key=_hour))
-    return learn(hours, now, since).project(now, start, end, cap, used)
+        used = learnt.since(start) if start >= learnt.cur - len(learnt.y) * HOUR else None
+        i = bisect_left(hours, learnt.cur if used is not None else start, key=_hour)
+        used = (used or 0) + _bytes(hours, i, bisect_left(hours, now, i, key=_hour))
+    return learnt.project(now, start, end, cap, used)
 
 
 def learn(hours, now: float, since: float | None = None) -> Learnt:
@@ -90,15 +92,38 @@ def _dense(rows, lo: int, hi: int, base: int, n: int) -> list[int]:
         if hi - lo == n:  # every hour has its bucket
             return [u + d for _, u, d in part]
         y = [0] * n
-        for h, u, d in part:
-            y[(h - base) // HOUR] = u + d
+        at = _index(base, n)
+        try:
+            for h, u, d in part:
+                y[at[h]] = u + d
+        except KeyError:  # an hour off the hour: placed by arithmetic
+            for h, u, d in part:
+                y[(h - base) // HOUR] = u + d
         return y
     if hi - lo == n:
         return list(map(itemgetter(1), part))
     y = [0] * n
-    for h, b in part:
-        y[(h - base) // HOUR] = b
+    at = _index(base, n)
+    try:
+        for h, b in part:
+            y[at[h]] = b
+    except KeyError:
+        for h, b in part:
+            y[(h - base) // HOUR] = b
     return y
+
+
+_indices: dict = {}
+
+
+def _index(base: int, n: int) -> dict[int, int]:
+    """{hour: its place in the dense list}, kept for the current hour (shared by every device)."""
+    at = _indices.get((base, n))
+    if at is None:
+        if len(_indices) > 4:
+            _indices.clear()
+        at = _indices[(base, n)] = {base + k * HOUR: k for k in range(n)}
+    return at
 
 
 class Learnt:
@@ -108,7 +133,7 @@ class Learnt:
 
     def __init__(self, y: list[int], cur: int) -> None:
         n = len(y)
-        self.cur = cur
+        self.y, self.cur = y, cur
         self.basis = "week" if n >= 2 * WEEK_H else "day" if n >= DAY_H else "flat" if n else "none"
         self.history_days = round(n / DAY_H, 1)
         days = n // DAY_H
@@ -132,6 +157,10 @@ class Learnt:
         self.age = _age(keep, expected)
         self.growth = _growth(actual, expected, keep, self.level) if days >= 21 and self.level > 0 else 0.0
         self.sigma = self._sigma(actual, expected, keep)
+
+    def since(self, start: float) -> int:
+        """The learnt hours' bytes from `start` (within them) to the current hour."""
+        return sum(self.y[len(self.y) - int((self.cur - start) // HOUR):]) if start < self.cur else 0
 
     def _shape(self, hod: list[int], dow: list[float] | None) -> list[float]:
         """Sets the profile (weekday x hour of day, mixed with a flat share: no hour is ever sure to
@@ -242,8 +271,10 @@ def _without_trips(actual: list[int]) -> list[float] | None:
     if len(actual) < AWAY_DAYS + 1:
         return None
     usual = sorted(actual)[len(actual) // 2]
+    if actual[0] < AWAY * usual or min(actual) >= AWAY * usual:
+        return None
     low = [a < AWAY * usual for a in actual]
-    if low[0] or ("1" * AWAY_DAYS) not in "".join("1" if x else "0" for x in low):
+    if ("1" * AWAY_DAYS) not in "".join("1" if x else "0" for x in low):
         return None
     keep = [1.0] * len(low)
     run = 0
