@@ -138,7 +138,7 @@ class Learnt:
         self.history_days = round(n / DAY_H, 1)
         days = n // DAY_H
         # the day sums, the most recent first (day k: phases -24(k+1) .. -24k-1 mod 168)
-        actual = [sum(y[i - DAY_H:i]) for i in range(n, n - days * DAY_H, -DAY_H)]
+        actual = list(map(sum, zip(*[iter(y[n - days * DAY_H:])] * DAY_H)))[::-1]
         if days == 0:
             self.profile = [1.0] * WEEK_H
             self.cum = list(map(float, range(WEEK_H + 1)))
