@@ -30,13 +30,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, repeat
-from operator import itemgetter, mul, sub
+from operator import itemgetter, mul, sub, truediv
 
 HOUR = 3600
 DAY_H, WEEK_H = 24, 168
 LOOKBACK_H = 4 * WEEK_H  # the history the forecaster learns from
 HALF_LIFE = 7.0  # days: how fast an old day's weight in the level fades
-BURST = 3.0  # a day above this many times the level counts as this many times
+BURST = 3.0  # a day above this many times the usual counts as this many times
+GROWTH_BURST = 2.0  # the same, where a growth is looked for: a binge must not make one
 Z = 1.2816  # the 80 % range of a normal spread
 PRIOR_SIGMA, PRIOR_WEIGHT = 0.25, 2.0  # the spread assumed before the device's own errors are known
 TREND = 1.0  # how much of a steady growth (or decline) the level follows
@@ -290,14 +291,14 @@ def _without_trips(actual: list[int]) -> list[float] | None:
 
 def _level(actual: list[int], expected: list[float], keep: list[float] | None, origin: int) -> float:
     """Bytes per profile unit over days origin.. (0 = the most recent), each weighted by recency,
-    a day far above the level (a binge, a backup) clipped to BURST times it."""
+    a day far above the usual (a binge, a backup) clipped to BURST times the median day."""
     a, e = actual[origin:origin + 28], expected[origin:origin + 28]
     w = _DECAY if keep is None else list(map(mul, _DECAY, keep[origin:origin + 28]))
     we = sum(map(mul, w, e))
     if we <= 0:
         return 0.0
-    level = sum(map(mul, w, a)) / we
-    clipped = map(min, a, map(mul, e, repeat(BURST * level)))
+    usual = sorted(map(truediv, a, e))[len(a) // 2]  # the median day: a binge cannot move it
+    clipped = map(min, a, map(mul, e, repeat(BURST * usual)))
     return sum(map(mul, w, clipped)) / we
 
 
@@ -316,7 +317,7 @@ def _growth(actual: list[int], expected: list[float], keep: list[float] | None, 
     week above the one before (or each below); else 0 (a week away, a binge, noise, a pace that
     stopped growing are not trends)."""
     n = len(actual)
-    top = BURST * level
+    top = GROWTH_BURST * level
     clipped = list(map(min, actual, map(mul, expected, repeat(top))))
     weeks = [sum(clipped[7 * w:7 * w + 7]) for w in range(n // 7)]
     steps = list(map(sub, weeks, weeks[1:]))  # the most recent first
@@ -325,6 +326,7 @@ def _growth(actual: list[int], expected: list[float], keep: list[float] | None, 
     floor = 0.05 * sum(clipped) / n + 1.0
     ys = [math.log((a + floor) / (e * level + floor)) for a, e in zip(clipped, expected)]
     w = _DECAY[:n] if keep is None else list(map(mul, _DECAY, keep))
+    w = [0.0 if c < a else x for x, a, c in zip(w, actual, clipped)]  # a binge day says nothing here
     sw = sum(w)
     xm = sum(map(mul, w, _AGES)) / sw
     ym = sum(map(mul, w, ys)) / sw
