@@ -128,7 +128,7 @@ def _index(base: int, n: int) -> dict[int, int]:
 
 
 class Learnt:
-    """The profile (168 values, mean 1, index 0 = the current hour's phase), the level (bytes per hour
+    """The profile (168 phases, mean 1, phase 0 = the current hour's), the level (bytes per hour
     at profile 1, as of the learnt days' weighted age), the growth per day and the log-spread, from
     `y`: the complete hours before the current hour `cur`, oldest first."""
 
@@ -141,8 +141,7 @@ class Learnt:
         # the day sums, the most recent first (day k: phases -24(k+1) .. -24k-1 mod 168)
         actual = list(map(sum, zip(*[iter(y[n - days * DAY_H:])] * DAY_H)))[::-1]
         if days == 0:
-            self.profile = [1.0] * WEEK_H
-            self.cum = list(map(float, range(WEEK_H + 1)))
+            self._shape([0] * DAY_H, None)  # flat
             self.level = self.average = sum(y) / max(1, n)
             self.sigma = 1.0 if n else 1.5
             self.growth = self.age = 0.0
@@ -153,19 +152,22 @@ class Learnt:
         dow = _weekdays(actual, keep) if self.basis == "week" else None
         expected = self._shape(hod, dow)
         expected = (expected * 5)[:days]
-        self.level = _level(actual, expected, keep, 0)
+        ratios = list(map(truediv, actual, expected))  # each day per profile unit
+        self.level = _level(actual, expected, ratios, keep, 0)
         self.average = sum(actual) / max(1e-9, sum(expected))
         self.age = _age(keep, expected)
         self.growth = _growth(actual, expected, keep, self.level) if days >= 21 and self.level > 0 else 0.0
-        self.sigma = self._sigma(actual, expected, keep)
+        self.sigma = self._sigma(actual, expected, ratios, keep)
 
     def since(self, start: float) -> int:
         """The learnt hours' bytes from `start` (within them) to the current hour."""
         return sum(self.y[len(self.y) - int((self.cur - start) // HOUR):]) if start < self.cur else 0
 
     def _shape(self, hod: list[int], dow: list[float] | None) -> list[float]:
-        """Sets the profile (weekday x hour of day, mixed with a flat share: no hour is ever sure to
-        be empty) and its running sums; returns the masses of the seven days before now."""
+        """Sets the profile: the value of phase j = 24d + h is days[d] * hod[h] + flat (weekday x
+        hour of day, mixed with a flat share: no hour is ever sure to be empty), kept as its
+        factors and their running sums rather than 168 values; returns the masses of the seven
+        days before now."""
         total_h = sum(hod)
         if dow is None or not any(dow):
             dow = [1.0] * 7
@@ -173,14 +175,16 @@ class Learnt:
         if total_h <= 0:
             dow, hod, total_h, share = [1.0] * 7, [1] * DAY_H, DAY_H, 0.0
         scale = share * WEEK_H / (total_h * sum(dow))
-        flat = 1.0 - share
-        days = [scale * d for d in dow]
-        self.profile = profile = [d * h + flat for d in days for h in hod]
-        self.cum = list(accumulate(profile, initial=0.0))  # cum[j]: mass of phases [0, j)
-        # day k back is phase day 6 - k
-        return [days[6 - k] * total_h + DAY_H * flat for k in range(7)]
+        self.flat = flat = 1.0 - share
+        self.days = days = [scale * d for d in dow]
+        self.hod = hod
+        self.hod_cum = list(accumulate(hod, initial=0))
+        masses = [d * total_h + DAY_H * flat for d in days]
+        self.day_cum = list(accumulate(masses, initial=0.0))  # day_cum[d]: mass of phases [0, 24d)
+        return masses[::-1]  # day k back is phase day 6 - k
 
-    def _sigma(self, actual: list[int], expected: list[float], keep: list[float] | None) -> float:
+    def _sigma(self, actual: list[int], expected: list[float], ratios: list[float],
+               keep: list[float] | None) -> float:
         """The log-spread of a week's bytes around the level known a week before (grown as now): the
         device's own errors at 7, 14 and 21 days back, pooled with the prior (wider for a short
         history)."""
@@ -190,7 +194,7 @@ class Learnt:
         for origin in (7, 14, 21):
             if days - origin < 5:
                 break
-            lvl = _level(actual, expected, keep, origin)
+            lvl = _level(actual, expected, ratios, keep, origin)
             want = sum(actual[origin - 7:origin])
             got = lvl * sum(expected[origin - 7:origin]) * math.exp(self.growth * (self.age + 3.5))
             floor = 0.02 * (want + got) + 1e6
@@ -221,18 +225,28 @@ class Learnt:
                                      for extra in (rest, hi_rest, lo_rest))
         return {"period_end_bytes": int(used + rest), "low": int(used + lo_rest), "high": int(used + hi_rest),
                 "cap_hit_at": hit, "cap_hit_earliest": earliest, "cap_hit_latest": latest,
-                "rate": level * self.profile[0] / HOUR, "basis": self.basis,
+                "rate": level * self._at(0) / HOUR, "basis": self.basis,
                 "history_days": self.history_days}
 
     def mass(self, a: float, b: float) -> float:
         """Profile mass from `a` to `b` seconds after the current hour's start."""
         return self._upto(b) - self._upto(a)
 
+    def _at(self, j: int) -> float:
+        """The profile at phase j (0 <= j < 168)."""
+        d, h = divmod(j, DAY_H)
+        return self.days[d] * self.hod[h] + self.flat
+
+    def _cum(self, j: int) -> float:
+        """The profile's mass over phases [0, j), 0 <= j < 168."""
+        d, h = divmod(j, DAY_H)
+        return self.day_cum[d] + self.days[d] * self.hod_cum[h] + self.flat * h
+
     def _upto(self, t: float) -> float:
         h = t / HOUR
         whole = int(h)
         weeks, j = divmod(whole, WEEK_H)
-        return weeks * self.cum[WEEK_H] + self.cum[j] + (h - whole) * self.profile[j]
+        return weeks * self.day_cum[7] + self._cum(j) + (h - whole) * self._at(j)
 
     def reach(self, need: float, level: float, now: float, end: float) -> float | None:
         """When `need` more bytes are used from `now` at `level`; None if not before `end`."""
@@ -242,11 +256,16 @@ class Learnt:
             return None
         cur = now // HOUR * HOUR
         target = self._upto(now - cur) + need / level  # in profile mass from the current hour's start
-        per_week = self.cum[WEEK_H]
+        per_week = self.day_cum[7]
         weeks = int(target // per_week)
         left = target - weeks * per_week
-        j = min(WEEK_H - 1, bisect_right(self.cum, left, 0, WEEK_H + 1) - 1)
-        frac = (left - self.cum[j]) / self.profile[j] if self.profile[j] > 0 else 0.0
+        d = min(6, bisect_right(self.day_cum, left) - 1)
+        k, f, hc = self.days[d], self.flat, self.hod_cum
+        within = left - self.day_cum[d]
+        h = min(DAY_H - 1, bisect_right(range(DAY_H + 1), within, key=lambda i: k * hc[i] + f * i) - 1)
+        j = DAY_H * d + h
+        p = self._at(j)
+        frac = (left - self._cum(j)) / p if p > 0 else 0.0
         t = cur + (weeks * WEEK_H + j + min(1.0, frac)) * HOUR
         return t if t < end else None
 
@@ -289,7 +308,8 @@ def _without_trips(actual: list[int]) -> list[float] | None:
     return keep
 
 
-def _level(actual: list[int], expected: list[float], keep: list[float] | None, origin: int) -> float:
+def _level(actual: list[int], expected: list[float], ratios: list[float], keep: list[float] | None,
+           origin: int) -> float:
     """Bytes per profile unit over days origin.. (0 = the most recent), each weighted by recency,
     a day far above the usual (a binge, a backup) clipped to BURST times the median day."""
     a, e = actual[origin:origin + 28], expected[origin:origin + 28]
@@ -297,7 +317,7 @@ def _level(actual: list[int], expected: list[float], keep: list[float] | None, o
     we = sum(map(mul, w, e))
     if we <= 0:
         return 0.0
-    usual = sorted(map(truediv, a, e))[len(a) // 2]  # the median day: a binge cannot move it
+    usual = sorted(ratios[origin:origin + 28])[len(a) // 2]  # the median day: a binge cannot move it
     clipped = map(min, a, map(mul, e, repeat(BURST * usual)))
     return sum(map(mul, w, clipped)) / we
 
@@ -328,6 +348,8 @@ def _growth(actual: list[int], expected: list[float], keep: list[float] | None, 
     w = _DECAY[:n] if keep is None else list(map(mul, _DECAY, keep))
     w = [0.0 if c < a else x for x, a, c in zip(w, actual, clipped)]  # a binge day says nothing here
     sw = sum(w)
+    if sw <= 0:
+        return 0.0
     xm = sum(map(mul, w, _AGES)) / sw
     ym = sum(map(mul, w, ys)) / sw
     dx = [xm - x for x in _AGES[:n]]  # time runs towards now: day k is k + 0.5 days back
