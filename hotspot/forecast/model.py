@@ -58,22 +58,30 @@ def forecast(hours, now: float, start: float, end: float, cap: int | None = None
     when the history begins (default: the first bucket). Returns {"period_end_bytes", "low", "high",
     "cap_hit_at", "cap_hit_earliest", "cap_hit_latest" (unix times or None), "rate" (bytes/s now),
     "basis" ("week", "day", "flat" or "none": the profile used), "history_days"}."""
-    learnt = learn(hours, now, since)
+    y, cur = _window(hours, now, since)
     if used is None:
-        used = learnt.since(start) if start >= learnt.cur - len(learnt.y) * HOUR else None
-        i = bisect_left(hours, learnt.cur if used is not None else start, key=_hour)
-        used = (used or 0) + _bytes(hours, i, bisect_left(hours, now, i, key=_hour))
-    return learnt.project(now, start, end, cap, used)
+        base = cur - len(y) * HOUR
+        used = sum(y[int(len(y) - (cur - start) // HOUR):]) if base <= start < cur else 0
+        i = bisect_left(hours, cur if base <= start else start, key=_hour)
+        used += _bytes(hours, i, bisect_left(hours, now, i, key=_hour))  # the current hour's so far
+    return Learnt(y, cur).project(now, start, end, cap, used)
 
 
 def learn(hours, now: float, since: float | None = None) -> Learnt:
-    """What the complete hours before `now` say (it changes only when an hour ends)."""
+    """What the complete hours before `now` say (it changes only when an hour ends): project() it
+    for a forecast at any moment of the current hour."""
+    return Learnt(*_window(hours, now, since))
+
+
+def _window(hours, now: float, since: float | None) -> tuple[list[int], int]:
+    """The bytes of each complete hour learnt from (up to four weeks, oldest first), and the
+    current hour."""
     cur = int(now // HOUR) * HOUR  # the current hour: not complete, so not learnt from
     first = since if since is not None else (hours[0][0] if hours else cur)
     first = int(-(-first // HOUR)) * HOUR
     n = max(0, min(LOOKBACK_H, (cur - first) // HOUR))
     lo = bisect_left(hours, cur - n * HOUR, key=_hour)
-    return Learnt(_dense(hours, lo, bisect_left(hours, cur, lo, key=_hour), cur - n * HOUR, n), cur)
+    return _dense(hours, lo, bisect_left(hours, cur, lo, key=_hour), cur - n * HOUR, n), cur
 
 
 def _bytes(rows, i: int, j: int) -> int:
@@ -134,7 +142,7 @@ class Learnt:
 
     def __init__(self, y: list[int], cur: int) -> None:
         n = len(y)
-        self.y, self.cur = y, cur
+        self.cur = cur
         self.basis = "week" if n >= 2 * WEEK_H else "day" if n >= DAY_H else "flat" if n else "none"
         self.history_days = round(n / DAY_H, 1)
         days = n // DAY_H
@@ -158,10 +166,6 @@ class Learnt:
         self.age = _age(keep, expected)
         self.growth = _growth(actual, expected, keep, self.level) if days >= 21 and self.level > 0 else 0.0
         self.sigma = self._sigma(actual, expected, ratios, keep)
-
-    def since(self, start: float) -> int:
-        """The learnt hours' bytes from `start` (within them) to the current hour."""
-        return sum(self.y[len(self.y) - int((self.cur - start) // HOUR):]) if start < self.cur else 0
 
     def _shape(self, hod: list[int], dow: list[float] | None) -> list[float]:
         """Sets the profile: the value of phase j = 24d + h is days[d] * hod[h] + flat (weekday x

@@ -265,3 +265,36 @@ def test_back_from_a_trip_the_pace_is_the_usual_one():
     at the trip's (which would be about 45 % short)."""
     away = lambda d: 0.01 if 30 <= d < 40 else 25  # noqa: E731
     assert abs(_mid_period_error(away, 6)) < 0.08
+
+
+def test_a_clients_learnt_hours_are_kept_for_the_hour(cfg):
+    """A client's forecast again within the hour reads no hours and learns nothing again, and says
+    what the forecaster says from its hours; the next hour reads them again."""
+    from hotspot.core.store import Store
+    from hotspot.forecast import from_history
+
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    c = store.add_client("aa:bb:cc:dd:ee:02", NOW - 21 * 86400)
+    with store.transaction():
+        store.db.executemany("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?)",
+                             [(c.id, NOW - k * H, 10**6, (k % 24) * 10**6) for k in range(1, 20 * 24)])
+    reads = []
+    history = store.history
+    store.history = lambda *a: reads.append(a) or history(*a)
+    period = {"used": 10**9, "cap": 5 * 10**9, "start": NOW - 5 * 86400, "end": NOW + 25 * 86400,
+              "since": NOW - 21 * 86400}
+    first = from_history.of_client(store, c.id, now=NOW + 60, **period)
+    again = from_history.of_client(store, c.id, now=NOW + 1800, **period)
+    assert len(reads) == 1
+    rows = history(c.id, from_history.lookback(NOW, period["start"]))
+    for t, got in ((NOW + 60, first), (NOW + 1800, again)):
+        want = forecast(rows, t, period["start"], period["end"], period["cap"], used=period["used"],
+                        since=period["since"])
+        assert got == want
+    with store.transaction():
+        store.db.execute("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, 0, ?)", (c.id, NOW, 10**10))
+    assert from_history.of_client(store, c.id, now=NOW + 3000, **period) == forecast(
+        rows, NOW + 3000, period["start"], period["end"], period["cap"], used=10**9, since=period["since"])
+    later = from_history.of_client(store, c.id, now=NOW + H + 60, **period)
+    assert len(reads) == 2 and later["period_end_bytes"] > first["period_end_bytes"]  # the big hour learnt
+    store.close()
