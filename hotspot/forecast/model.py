@@ -147,7 +147,8 @@ class Learnt:
         self.history_days = round(n / DAY_H, 1)
         days = n // DAY_H
         # the day sums, the most recent first (day k: phases -24(k+1) .. -24k-1 mod 168)
-        actual = list(map(sum, zip(*[iter(y[n - days * DAY_H:])] * DAY_H)))[::-1]
+        whole = list(zip(*[iter(y[n - days * DAY_H:])] * DAY_H))  # the whole days, oldest first
+        actual = list(map(sum, reversed(whole)))
         if days == 0:
             self._shape([0] * DAY_H, None)  # flat
             self.level = self.average = sum(y) / max(1, n)
@@ -155,17 +156,19 @@ class Learnt:
             self.growth = self.age = 0.0
             return
         keep = _without_trips(actual)
-        recent = y[n - min(days, 14) * DAY_H:]  # whole days, the last one ending now
-        hod = [sum(recent[j::DAY_H]) for j in range(DAY_H)]  # phase j: the hours recent[j::24]
+        hod = list(map(sum, zip(*whole[-14:])))  # phase j: hour j of each of the last two weeks' days
         dow = _weekdays(actual, keep) if self.basis == "week" else None
         expected = self._shape(hod, dow)
         expected = (expected * 5)[:days]
-        ratios = list(map(truediv, actual, expected))  # each day per profile unit
-        self.level = _level(actual, expected, ratios, keep, 0)
+        # a day far above the usual (a binge, a backup) counts as BURST times the median day
+        usual = sorted(map(truediv, actual, expected))[days // 2]
+        clipped = list(map(min, actual, map(mul, expected, repeat(BURST * usual))))
+        self.level = _level(clipped, expected, keep, 0)
         self.average = sum(actual) / max(1e-9, sum(expected))
         self.age = _age(keep, expected)
-        self.growth = _growth(actual, expected, keep, self.level) if days >= 21 and self.level > 0 else 0.0
-        self.sigma = self._sigma(actual, expected, ratios, keep)
+        self.growth = _growth(actual, clipped, expected, keep, self.level) if days >= 21 and self.level \
+            else 0.0
+        self.sigma = self._sigma(actual, clipped, expected, keep)
 
     def _shape(self, hod: list[int], dow: list[float] | None) -> list[float]:
         """Sets the profile: the value of phase j = 24d + h is days[d] * hod[h] + flat (weekday x
@@ -187,7 +190,7 @@ class Learnt:
         self.day_cum = list(accumulate(masses, initial=0.0))  # day_cum[d]: mass of phases [0, 24d)
         return masses[::-1]  # day k back is phase day 6 - k
 
-    def _sigma(self, actual: list[int], expected: list[float], ratios: list[float],
+    def _sigma(self, actual: list[int], clipped: list[float], expected: list[float],
                keep: list[float] | None) -> float:
         """The log-spread of a week's bytes around the level known a week before (grown as now): the
         device's own errors at 7, 14 and 21 days back, pooled with the prior (wider for a short
@@ -195,12 +198,12 @@ class Learnt:
         days = len(actual)
         errors = 0.0
         count = 0
+        grown = WEEK_H * math.exp(self.growth * (self.age + 3.5))  # a week's mass, grown
         for origin in (7, 14, 21):
             if days - origin < 5:
                 break
-            lvl = _level(actual, expected, ratios, keep, origin)
             want = sum(actual[origin - 7:origin])
-            got = lvl * sum(expected[origin - 7:origin]) * math.exp(self.growth * (self.age + 3.5))
+            got = _level(clipped, expected, keep, origin) * grown
             floor = 0.02 * (want + got) + 1e6
             errors += math.log((want + floor) / (got + floor)) ** 2
             count += 1
@@ -224,9 +227,12 @@ class Learnt:
         hi_rest = max(rest, base) * spread
         hit = earliest = latest = None
         if cap is not None:
-            pace = (lambda extra: extra / mass) if mass > 0 else (lambda extra: 0.0)
-            hit, earliest, latest = (self.reach(cap - used, pace(extra), now, end)
-                                     for extra in (rest, hi_rest, lo_rest))
+            need = cap - used
+            # from inside the period, at a pace that brings `extra` by its end: reached before the
+            # end only if need < extra
+            hit, earliest, latest = (
+                now if need <= 0 else None if mass <= 0 or (now >= start and extra <= need) else
+                self.reach(need, extra / mass, now, end) for extra in (rest, hi_rest, lo_rest))
         return {"period_end_bytes": int(used + rest), "low": int(used + lo_rest), "high": int(used + hi_rest),
                 "cap_hit_at": hit, "cap_hit_earliest": earliest, "cap_hit_latest": latest,
                 "rate": level * self._at(0) / HOUR, "basis": self.basis,
@@ -264,9 +270,9 @@ class Learnt:
         weeks = int(target // per_week)
         left = target - weeks * per_week
         d = min(6, bisect_right(self.day_cum, left) - 1)
-        k, f, hc = self.days[d], self.flat, self.hod_cum
-        within = left - self.day_cum[d]
-        h = min(DAY_H - 1, bisect_right(range(DAY_H + 1), within, key=lambda i: k * hc[i] + f * i) - 1)
+        k, f = self.days[d], self.flat
+        hours = [k * c + f * i for i, c in enumerate(self.hod_cum)]  # the mass before each hour of day d
+        h = min(DAY_H - 1, bisect_right(hours, left - self.day_cum[d]) - 1)
         j = DAY_H * d + h
         p = self._at(j)
         frac = (left - self._cum(j)) / p if p > 0 else 0.0
@@ -312,18 +318,13 @@ def _without_trips(actual: list[int]) -> list[float] | None:
     return keep
 
 
-def _level(actual: list[int], expected: list[float], ratios: list[float], keep: list[float] | None,
-           origin: int) -> float:
-    """Bytes per profile unit over days origin.. (0 = the most recent), each weighted by recency,
-    a day far above the usual (a binge, a backup) clipped to BURST times the median day."""
-    a, e = actual[origin:origin + 28], expected[origin:origin + 28]
+def _level(clipped: list[float], expected: list[float], keep: list[float] | None, origin: int) -> float:
+    """Bytes per profile unit over days origin.. (0 = the most recent), binges clipped, each day
+    weighted by recency."""
+    e = expected[origin:origin + 28]
     w = _DECAY if keep is None else list(map(mul, _DECAY, keep[origin:origin + 28]))
     we = sum(map(mul, w, e))
-    if we <= 0:
-        return 0.0
-    usual = sorted(ratios[origin:origin + 28])[len(a) // 2]  # the median day: a binge cannot move it
-    clipped = map(min, a, map(mul, e, repeat(BURST * usual)))
-    return sum(map(mul, w, clipped)) / we
+    return sum(map(mul, w, clipped[origin:origin + 28])) / we if we > 0 else 0.0
 
 
 def _age(keep: list[float] | None, expected: list[float]) -> float:
@@ -335,18 +336,19 @@ def _age(keep: list[float] | None, expected: list[float]) -> float:
     return sum(map(mul, we, _AGES)) / total if total > 0 else 0.0
 
 
-def _growth(actual: list[int], expected: list[float], keep: list[float] | None, level: float) -> float:
+def _growth(actual: list[int], clipped: list[float], expected: list[float], keep: list[float] | None,
+            level: float) -> float:
     """Growth per day when the days grew (or shrank) steadily: the recency-weighted trend of the
-    days' log usage, binges clipped, far beyond noise (T_MIN standard errors), and each complete
-    week above the one before (or each below); else 0 (a week away, a binge, noise, a pace that
-    stopped growing are not trends)."""
+    days' log usage, far beyond noise (T_MIN standard errors), and each complete week above the one
+    before (or each below), binges clipped; else 0 (a week away, a binge, noise, a pace that
+    stopped growing are not trends). A day above GROWTH_BURST times the level says nothing here."""
     n = len(actual)
-    top = GROWTH_BURST * level
-    clipped = list(map(min, actual, map(mul, expected, repeat(top))))
     weeks = [sum(clipped[7 * w:7 * w + 7]) for w in range(n // 7)]
     steps = list(map(sub, weeks, weeks[1:]))  # the most recent first
     if not (all(x > 0 for x in steps) or all(x < 0 for x in steps)):
         return 0.0
+    top = GROWTH_BURST * level
+    clipped = list(map(min, actual, map(mul, expected, repeat(top))))
     floor = 0.05 * sum(clipped) / n + 1.0
     ys = [math.log((a + floor) / (e * level + floor)) for a, e in zip(clipped, expected)]
     w = _DECAY[:n] if keep is None else list(map(mul, _DECAY, keep))

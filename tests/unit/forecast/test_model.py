@@ -292,9 +292,17 @@ def test_a_clients_learnt_hours_are_kept_for_the_hour(cfg):
                         since=period["since"])
         assert got == want
     with store.transaction():
-        store.db.execute("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, 0, ?)", (c.id, NOW, 10**10))
+        store.db.execute("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, 0, ?)",
+                         (c.id, NOW, 10**10))
     assert from_history.of_client(store, c.id, now=NOW + 3000, **period) == forecast(
         rows, NOW + 3000, period["start"], period["end"], period["cap"], used=10**9, since=period["since"])
     later = from_history.of_client(store, c.id, now=NOW + H + 60, **period)
     assert len(reads) == 2 and later["period_end_bytes"] > first["period_end_bytes"]  # the big hour learnt
     store.close()
+
+
+def test_cap_already_reached_with_nothing_left_of_the_period():
+    hours = [(NOW - k * H, 10**6) for k in range(48, 0, -1)]
+    f = forecast(hours, NOW, NOW - 86400, NOW, cap=10**6, used=2 * 10**6)  # the period ends now
+    assert (f["cap_hit_at"], f["cap_hit_earliest"], f["cap_hit_latest"]) == (NOW, NOW, NOW)
+    assert forecast(hours, NOW, NOW - 86400, NOW, cap=10**9, used=2 * 10**6)["cap_hit_latest"] is None
