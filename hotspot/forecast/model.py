@@ -163,12 +163,19 @@ class Learnt:
         # a day far above the usual (a binge, a backup) counts as BURST times the median day
         usual = sorted(map(truediv, actual, expected))[days // 2]
         clipped = list(map(min, actual, map(mul, expected, repeat(BURST * usual))))
-        self.level = _level(clipped, expected, keep, 0)
+        # the level from day `origin` back, each day weighted by recency (a geometric decay, so the
+        # sums from each origin on, taken once, give every origin's level)
+        w = _DECAY[:days] if keep is None else list(map(mul, _DECAY, keep))
+        we = list(map(mul, w, expected))
+        from_c = list(accumulate(map(mul, reversed(w), reversed(clipped))))[::-1]
+        from_e = list(accumulate(reversed(we)))[::-1]
+        levels = [c / e if e > 0 else 0.0 for c, e in zip(from_c[::7], from_e[::7])]  # origins 0, 7, ..
+        self.level = levels[0]
         self.average = sum(actual) / max(1e-9, sum(expected))
-        self.age = _age(keep, expected)
+        self.age = sum(map(mul, we, _AGES)) / from_e[0] if from_e[0] > 0 else 0.0  # the level's, in days
         self.growth = _growth(actual, clipped, expected, keep, self.level) if days >= 21 and self.level \
             else 0.0
-        self.sigma = self._sigma(actual, clipped, expected, keep)
+        self.sigma = self._sigma(actual, levels)
 
     def _shape(self, hod: list[int], dow: list[float] | None) -> list[float]:
         """Sets the profile: the value of phase j = 24d + h is days[d] * hod[h] + flat (weekday x
@@ -190,8 +197,7 @@ class Learnt:
         self.day_cum = list(accumulate(masses, initial=0.0))  # day_cum[d]: mass of phases [0, 24d)
         return masses[::-1]  # day k back is phase day 6 - k
 
-    def _sigma(self, actual: list[int], clipped: list[float], expected: list[float],
-               keep: list[float] | None) -> float:
+    def _sigma(self, actual: list[int], levels: list[float]) -> float:
         """The log-spread of a week's bytes around the level known a week before (grown as now): the
         device's own errors at 7, 14 and 21 days back, pooled with the prior (wider for a short
         history)."""
@@ -199,11 +205,11 @@ class Learnt:
         errors = 0.0
         count = 0
         grown = WEEK_H * math.exp(self.growth * (self.age + 3.5))  # a week's mass, grown
-        for origin in (7, 14, 21):
+        for origin, level in zip((7, 14, 21), levels[1:]):
             if days - origin < 5:
                 break
             want = sum(actual[origin - 7:origin])
-            got = _level(clipped, expected, keep, origin) * grown
+            got = level * grown
             floor = 0.02 * (want + got) + 1e6
             errors += math.log((want + floor) / (got + floor)) ** 2
             count += 1
@@ -316,24 +322,6 @@ def _without_trips(actual: list[int]) -> list[float] | None:
             keep[k - run:k] = [0.0] * run
         run = 0
     return keep
-
-
-def _level(clipped: list[float], expected: list[float], keep: list[float] | None, origin: int) -> float:
-    """Bytes per profile unit over days origin.. (0 = the most recent), binges clipped, each day
-    weighted by recency."""
-    e = expected[origin:origin + 28]
-    w = _DECAY if keep is None else list(map(mul, _DECAY, keep[origin:origin + 28]))
-    we = sum(map(mul, w, e))
-    return sum(map(mul, w, clipped[origin:origin + 28])) / we if we > 0 else 0.0
-
-
-def _age(keep: list[float] | None, expected: list[float]) -> float:
-    """The level's weighted age in days (day k is k + 0.5 days old)."""
-    we = list(map(mul, _DECAY, expected))
-    if keep is not None:
-        we = list(map(mul, we, keep))
-    total = sum(we)
-    return sum(map(mul, we, _AGES)) / total if total > 0 else 0.0
 
 
 def _growth(actual: list[int], clipped: list[float], expected: list[float], keep: list[float] | None,
