@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, repeat
-from operator import itemgetter, mul, sub, truediv
+from operator import itemgetter, mul, truediv
 
 HOUR = 3600
 DAY_H, WEEK_H = 24, 168
@@ -87,9 +87,7 @@ def _window(hours, now: float, since: float | None) -> tuple[list[int], int]:
 def _bytes(rows, i: int, j: int) -> int:
     """The bytes of rows[i:j], (hour, bytes) or (hour, up, down)."""
     part = rows[i:j]
-    if not part:
-        return 0
-    return sum(sum(map(itemgetter(k), part)) for k in range(1, len(part[0])))
+    return sum(map(sum, part)) - sum(map(_hour, part))
 
 
 def _dense(rows, lo: int, hi: int, base: int, n: int) -> list[int]:
@@ -161,8 +159,9 @@ class Learnt:
         expected = self._shape(hod, dow)
         expected = (expected * 5)[:days]
         # a day far above the usual (a binge, a backup) counts as BURST times the median day
-        usual = sorted(map(truediv, actual, expected))[days // 2]
-        clipped = list(map(min, actual, map(mul, expected, repeat(BURST * usual))))
+        ratios = list(map(truediv, actual, expected))
+        top = BURST * sorted(ratios)[days // 2]
+        clipped = list(map(min, actual, map(mul, expected, repeat(top)))) if max(ratios) > top else actual
         # the level from day `origin` back, each day weighted by recency (a geometric decay, so the
         # sums from each origin on, taken once, give every origin's level)
         w = _DECAY[:days] if keep is None else list(map(mul, _DECAY, keep))
@@ -290,14 +289,12 @@ def _weekdays(actual: list[int], keep: list[float] | None) -> list[float]:
     """Phase day d's share of a week (hours 24d .. 24d+23 after now: day 7 - d, 14 - d, ... back),
     each week's days as shares of its total, recent weeks weighing more; a week away, or with days
     of a trip, says nothing."""
-    dow = [0.0] * 7
+    weeks = []
     for w, k in zip(range(len(actual) // 7), WEEK_WEIGHTS):
-        week = actual[7 * w:7 * w + 7]
-        total = sum(week)
+        total = sum(actual[7 * w:7 * w + 7])
         if total > 0 and (keep is None or all(keep[7 * w:7 * w + 7])):
-            f = k / total
-            dow = [d + f * x for d, x in zip(dow, reversed(week))]
-    return dow
+            weeks.append((7 * w + 6, k / total))
+    return [sum(f * actual[last - d] for last, f in weeks) for d in range(7)]
 
 
 def _without_trips(actual: list[int]) -> list[float] | None:
@@ -331,9 +328,9 @@ def _growth(actual: list[int], clipped: list[float], expected: list[float], keep
     before (or each below), binges clipped; else 0 (a week away, a binge, noise, a pace that
     stopped growing are not trends). A day above GROWTH_BURST times the level says nothing here."""
     n = len(actual)
-    weeks = [sum(clipped[7 * w:7 * w + 7]) for w in range(n // 7)]
-    steps = list(map(sub, weeks, weeks[1:]))  # the most recent first
-    if not (all(x > 0 for x in steps) or all(x < 0 for x in steps)):
+    w0, w1, w2 = (sum(clipped[k:k + 7]) for k in (0, 7, 14))  # the most recent first
+    w3 = sum(clipped[21:28]) if n >= 28 else None
+    if not (w0 > w1 > w2 and (w3 is None or w2 > w3) or w0 < w1 < w2 and (w3 is None or w2 < w3)):
         return 0.0
     top = GROWTH_BURST * level
     clipped = list(map(min, actual, map(mul, expected, repeat(top))))
