@@ -7,11 +7,12 @@ four weeks it learns:
   more; the hour of day from the last two weeks); with under two weeks, the hour of day alone; with
   under a day, flat;
 - the level: bytes per profile unit over the recent days, each day weighted by its recency (half-life
-  HALF_LIFE days) and clipped at BURST times the level, so one binge does not become the new pace; a
-  week or more away (every day near nothing) is left out once the device is back;
-- the growth: when each of the last complete weeks is well above the one before (or well below), by
-  similar factors, the level is carried forward at that rate (TREND of it): from the level's own
-  weighted age to now, and on through the rest of the period.
+  HALF_LIFE days) and clipped at BURST times the median day, so one binge does not become the new
+  pace; a week or more away (every day near nothing) is left out once the device is back;
+- the growth: when the days grew (or shrank) steadily -- the recency-weighted trend of their log
+  usage at least T_MIN standard errors from none, and each complete week above the one before (or
+  each below) -- the level is carried at that rate (TREND of it) from its own weighted age to now,
+  and on through the rest of the period.
 
 The rest of the period is the level times the profile's mass over the hours left. The range comes
 from the device's own past errors: the same level (grown the same way), estimated at one, two and
@@ -21,8 +22,9 @@ takes in the device's four-week average where its recent days left it (a holiday
 nominal coverage is 80 %. Buckets are the store's: unix hours (multiples of 3600), sorted; hours
 before the first bucket are unknown, missing hours after it are zero.
 
-Pure and fast: one pass over the buckets into a dense list of hours, then sums of slices (C loops),
-and a few dozen values of arithmetic per device; tests/bench/forecast.py measures it.
+Pure and fast: one pass over the buckets into a dense list of hours, then sums over whole lists (C
+loops) and a few dozen values of arithmetic per device; learn() is what changes once an hour, and
+Learnt.project() the forecast at any moment of that hour. tests/bench/forecast.py measures it.
 """
 
 from __future__ import annotations
