@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from functools import lru_cache
 from itertools import accumulate, repeat
 from operator import itemgetter, mul, truediv
 
@@ -122,6 +123,16 @@ def _dense(rows, lo: int, hi: int, base: int, n: int) -> list[int]:
     return y
 
 
+@lru_cache(maxsize=8)
+def _slices(n: int) -> tuple[list[slice], list[slice]]:
+    """For `n` hours ending now: each whole day's, the most recent first (day k: phases -24(k+1) ..
+    -24k-1 mod 168), and each hour of day's (phase j) over the last whole days, two weeks at most."""
+    days = n // DAY_H
+    first = n - min(days, 14) * DAY_H
+    return ([slice(i - DAY_H, i) for i in range(n, n - days * DAY_H, -DAY_H)],
+            [slice(first + j, None, DAY_H) for j in range(DAY_H)])
+
+
 _indices: dict = {}
 
 
@@ -147,8 +158,8 @@ class Learnt:
         self.history_days = round(n / DAY_H, 1)
         days = n // DAY_H
         # the day sums, the most recent first (day k: phases -24(k+1) .. -24k-1 mod 168)
-        whole = list(zip(*[iter(y[n - days * DAY_H:])] * DAY_H))  # the whole days, oldest first
-        actual = list(map(sum, reversed(whole)))
+        days_back, hours_of_day = _slices(n)
+        actual = list(map(sum, map(y.__getitem__, days_back)))
         if days == 0:
             self._shape([0] * DAY_H, None)  # flat
             self.level = self.average = sum(y) / max(1, n)
@@ -156,7 +167,7 @@ class Learnt:
             self.growth = self.age = 0.0
             return
         keep = _without_trips(actual)
-        hod = list(map(sum, zip(*whole[-14:])))  # phase j: hour j of each of the last two weeks' days
+        hod = list(map(sum, map(y.__getitem__, hours_of_day)))  # phase j: hour j of the last 14 days
         dow = _weekdays(actual, keep) if self.basis == "week" else None
         expected = self._shape(hod, dow)
         expected = (expected * 5)[:days]
