@@ -151,6 +151,9 @@ class Learnt:
     at profile 1, as of the learnt days' weighted age), the growth per day and the log-spread, from
     `y`: the complete hours before the current hour `cur`, oldest first."""
 
+    __slots__ = ("cur", "basis", "history_days", "level", "average", "age", "growth", "sigma", "flat", "days",
+                 "hod", "hod_cum", "day_cum")  # kept for the hour (from_history), small
+
     def __init__(self, y: list[int], cur: int) -> None:
         n = len(y)
         self.cur = cur
