@@ -1,6 +1,7 @@
 """The forecaster (hotspot.forecast.model) fed from the store: a client's and the plan's forecast as the
 views show them. Only complete hours are learnt from and they change once an hour, so the plan's
-hourly sums (a query over every client's buckets) are read once an hour and kept."""
+hourly sums (a query over every client's buckets) are read once an hour and kept, and what a
+client's hours say is kept for the hour too."""
 
 from __future__ import annotations
 
@@ -15,28 +16,45 @@ def lookback(now: float, start: float) -> int:
     return int(min(start, now - fc.LOOKBACK_H * HOUR)) // HOUR * HOUR
 
 
+CACHED = 1024  # clients whose learnt hours are kept (a few kB each)
+_learnt: dict = {}  # the current hour -> {(database, client, first hour read, since): Learnt}
+
+
 def of_client(store, cid: int, *, used: int, cap: int | None, now: float, start: float, end: float,
               since: float | None = None, rows: list | None = None) -> dict:
     """A client's forecast (unix times); `used`: its bytes this period, up to this instant; `rows`:
-    its hours from `lookback(now, start)` on, if the caller has read them already."""
-    if rows is None:
-        rows = store.history(cid, lookback(now, start))
-    return fc.forecast(rows, now, start, end, cap, used=used, since=since)
+    its hours from `lookback(now, start)` on, if the caller has read them already.
+
+    What its complete hours say is kept for the rest of the hour (a page opened again, an alert
+    after a page: no hours read, nothing learnt again): they are taken as they stood at the hour's
+    first forecast, which the poll that closes the hour may still add its last seconds to."""
+    cur = int(now) // HOUR * HOUR
+    kept = _learnt.get(cur)
+    if kept is None or len(kept) >= CACHED:
+        _learnt.clear()
+        kept = _learnt[cur] = {}
+    key = (str(getattr(store, "path", id(store))), cid, lookback(now, start), since)
+    learnt = kept.get(key)
+    if learnt is None:
+        if rows is None:
+            rows = store.history(cid, key[2], cur)
+        learnt = kept[key] = fc.learn(rows, now, since)
+    return learnt.project(now, start, end, cap, used)
 
 
-_plan_cache: dict = {}  # (database, hour, since) -> the plan's complete hours
+_plan_cache: dict = {}  # (database, hour, since) -> what the plan's complete hours say
 
 
 def of_plan(store, *, used: int, limit: int | None, now: float, start: float, end: float) -> dict:
     """The plan's forecast (unix times); `limit`: its allowance (cap_hit_at is when it runs out)."""
     cur = int(now) // HOUR * HOUR
     key = (str(getattr(store, "path", id(store))), cur, lookback(now, start))
-    rows = _plan_cache.get(key)
-    if rows is None:
-        rows = store.plan_history(key[2], cur)
+    learnt = _plan_cache.get(key)
+    if learnt is None:
+        learnt = fc.learn(store.plan_history(key[2], cur), now)
         _plan_cache.clear()
-        _plan_cache[key] = rows
-    return fc.forecast(rows, now, start, end, limit, used=used)
+        _plan_cache[key] = learnt
+    return learnt.project(now, start, end, limit, used)
 
 
 def as_view(f: dict | None) -> dict | None:

@@ -65,6 +65,43 @@ def growing(rng):
         yield t, 6 * MB * math.exp(days * 0.018) * shape[t.hour] * rng.lognormvariate(0, 0.5)
 
 
+def growth_linear(rng):
+    """Each week about 3.5 MB/h more than the last: +60 % a week at first, +10 % by November."""
+    shape = _shape([(9, 2, 0.5), (20, 3, 1.0)])
+    for t in _hours():
+        days = (t - START).total_seconds() / 86400
+        yield t, (5 + 0.5 * days) * MB * shape[t.hour] * rng.lognormvariate(0, 0.5)
+
+
+def growth_compound(rng):
+    """30 % more every week, with a weekend lift."""
+    shape = _shape([(13, 3, 0.7), (21, 2, 1.0)])
+    for t in _hours():
+        days = (t - START).total_seconds() / 86400
+        lift = 1.4 if t.weekday() >= 5 else 1.0
+        yield t, 2 * MB * 1.3 ** (days / 7) * lift * shape[t.hour] * rng.lognormvariate(0, 0.5)
+
+
+def growth_binge(rng):
+    """15 % more every week, and a binge weekend of six times the usual in early October (in the
+    history of the October forecasts: it must not become the new pace)."""
+    shape = _shape([(19, 3, 1.0)])
+    binge = (datetime(2026, 10, 3, tzinfo=timezone.utc), datetime(2026, 10, 5, tzinfo=timezone.utc))
+    for t in _hours():
+        days = (t - START).total_seconds() / 86400
+        level = 8 * MB * 1.15 ** (days / 7) * (6 if binge[0] <= t < binge[1] else 1)
+        yield t, level * shape[t.hour] * rng.lognormvariate(0, 0.5)
+
+
+def growth_then_flat(rng):
+    """25 % more every week until November, then the same every week."""
+    shape = _shape([(8, 2, 0.6), (21, 2, 1.0)])
+    stop = (datetime(2026, 11, 1, tzinfo=timezone.utc) - START).total_seconds() / 86400
+    for t in _hours():
+        days = min(stop, (t - START).total_seconds() / 86400)
+        yield t, 5 * MB * 1.25 ** (days / 7) * shape[t.hour] * rng.lognormvariate(0, 0.5)
+
+
 def holiday_gap(rng):
     shape = _shape([(9, 2, 0.7), (20, 2, 1.0)])
     away = (datetime(2026, 10, 20, tzinfo=timezone.utc), datetime(2026, 10, 30, tzinfo=timezone.utc))
@@ -124,7 +161,8 @@ def shop_plan(rng):
 
 
 TRACES = {f.__name__: f for f in (steady_phone, office_laptop, weekend_binge, growing, holiday_gap,
-                                   bursty_video, new_device, new_tablet, night_backup, camera, shop_plan)}
+                                   bursty_video, new_device, new_tablet, night_backup, camera, shop_plan,
+                                   growth_linear, growth_compound, growth_binge, growth_then_flat)}
 
 
 def _stamp(t: datetime) -> str:

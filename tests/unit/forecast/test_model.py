@@ -203,3 +203,106 @@ def test_alerts_say_when_the_plan_likely_runs_out():
     c = {"mac": "aa:bb:cc:dd:ee:01", "name": "phone", "used": 8 * 10**8, "cap": 10**9,
          "forecast": {"end_bytes": 9 * 10**8, "low": 8.5e8, "high": 9.8e8, "runs_out_at": None}}
     assert "At this pace about 900 MB by the period's end (850 MB to 980 MB)." in client_message(80, c).text
+
+
+def _user(days: int, pace, seed: int, noise: float = 0.4) -> list[tuple[int, int]]:
+    """`days` days of hourly buckets ending at NOW, an evening-heavy shape, `pace(day)` MB an hour on
+    average (day 0 the first), lognormal noise."""
+    import math
+    import random
+
+    rng = random.Random(seed)
+    shape = [0.3 + math.exp(-0.5 * ((h - 20) / 3) ** 2) * 2 for h in range(24)]
+    mean = sum(shape) / 24
+    first = NOW - days * 86400
+    return [(first + k * H, int(10**6 * pace(k / 24) * shape[k % 24] / mean * rng.lognormvariate(0, noise)))
+            for k in range(days * 24)]
+
+
+def _mid_period_error(pace, seed: int, **kw) -> float:
+    """The forecast at the middle of a 30-day period (six weeks of history before) against the truth."""
+    rows = _user(57, pace, seed, **kw)
+    now = NOW - 15 * 86400
+    start, end = now - 15 * 86400, NOW
+    f = forecast([r for r in rows if r[0] < now], now, start, end)
+    truth = sum(b for h, b in rows if start <= h < end)
+    return (f["period_end_bytes"] - truth) / truth
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_steady_growth_is_followed(seed):
+    """30 % more every week: the mid-period forecast lands within 5 % of the truth (following only
+    part of the growth, or none when the weeks' steps are uneven, left it 6-27 % short)."""
+    assert abs(_mid_period_error(lambda d: 2 * 1.3 ** (d / 7), seed)) < 0.05
+
+
+def test_linear_growth_is_followed_without_overshooting():
+    """Each week 4 MB/h above the last (+10 % a week by the forecast): within 5 %."""
+    assert abs(_mid_period_error(lambda d: 20 + 4 * d / 7, 4)) < 0.05
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_noisy_steady_user_is_not_taken_for_growth(seed):
+    """Heavy hour-to-hour noise around a steady pace: no trend, no over-forecast."""
+    from hotspot.forecast.model import learn
+
+    rows = _user(42, lambda d: 30, seed, noise=1.0)
+    assert learn(rows, NOW).growth == 0.0
+    assert _mid_period_error(lambda d: 30, seed, noise=1.0) < 0.12
+
+
+def test_a_binge_among_growth_is_still_clipped():
+    """Growing 20 % a week, and a day of ten times the usual three days ago: it moves the forecast
+    by a fraction of what it would unclipped (nine more days' worth in a period of 30)."""
+    growth = lambda d: 3 * 1.2 ** (d / 7)  # noqa: E731
+    binge = lambda d: growth(d) * (10 if 39 <= d < 40 else 1)  # noqa: E731
+    assert abs(_mid_period_error(growth, 5)) < 0.06
+    assert _mid_period_error(binge, 5) < 0.25
+
+
+def test_back_from_a_trip_the_pace_is_the_usual_one():
+    """Ten days away (nothing used), back for two: the rest of the period goes at the usual pace, not
+    at the trip's (which would be about 45 % short)."""
+    away = lambda d: 0.01 if 30 <= d < 40 else 25  # noqa: E731
+    assert abs(_mid_period_error(away, 6)) < 0.08
+
+
+def test_a_clients_learnt_hours_are_kept_for_the_hour(cfg):
+    """A client's forecast again within the hour reads no hours and learns nothing again, and says
+    what the forecaster says from its hours; the next hour reads them again."""
+    from hotspot.core.store import Store
+    from hotspot.forecast import from_history
+
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    c = store.add_client("aa:bb:cc:dd:ee:02", NOW - 21 * 86400)
+    with store.transaction():
+        store.db.executemany("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?)",
+                             [(c.id, NOW - k * H, 10**6, (k % 24) * 10**6) for k in range(1, 20 * 24)])
+    reads = []
+    history = store.history
+    store.history = lambda *a: reads.append(a) or history(*a)
+    period = {"used": 10**9, "cap": 5 * 10**9, "start": NOW - 5 * 86400, "end": NOW + 25 * 86400,
+              "since": NOW - 21 * 86400}
+    first = from_history.of_client(store, c.id, now=NOW + 60, **period)
+    again = from_history.of_client(store, c.id, now=NOW + 1800, **period)
+    assert len(reads) == 1
+    rows = history(c.id, from_history.lookback(NOW, period["start"]))
+    for t, got in ((NOW + 60, first), (NOW + 1800, again)):
+        want = forecast(rows, t, period["start"], period["end"], period["cap"], used=period["used"],
+                        since=period["since"])
+        assert got == want
+    with store.transaction():
+        store.db.execute("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, 0, ?)",
+                         (c.id, NOW, 10**10))
+    assert from_history.of_client(store, c.id, now=NOW + 3000, **period) == forecast(
+        rows, NOW + 3000, period["start"], period["end"], period["cap"], used=10**9, since=period["since"])
+    later = from_history.of_client(store, c.id, now=NOW + H + 60, **period)
+    assert len(reads) == 2 and later["period_end_bytes"] > first["period_end_bytes"]  # the big hour learnt
+    store.close()
+
+
+def test_cap_already_reached_with_nothing_left_of_the_period():
+    hours = [(NOW - k * H, 10**6) for k in range(48, 0, -1)]
+    f = forecast(hours, NOW, NOW - 86400, NOW, cap=10**6, used=2 * 10**6)  # the period ends now
+    assert (f["cap_hit_at"], f["cap_hit_earliest"], f["cap_hit_latest"]) == (NOW, NOW, NOW)
+    assert forecast(hours, NOW, NOW - 86400, NOW, cap=10**9, used=2 * 10**6)["cap_hit_latest"] is None
