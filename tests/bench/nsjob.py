@@ -209,6 +209,8 @@ def poll(args: dict) -> dict:
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(8)
     print(out.getvalue(), file=sys.stderr)
 
+    parsers = _parser_ratio()
+
     # The daemon's whole poll (table check, accounting, discovery, period, shaping), same load.
     daemon = Daemon(hs)
     daemon.start()
@@ -222,7 +224,47 @@ def poll(args: dict) -> dict:
     rows = hs.store.db.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
     hs.close()
     return {"first": polls[0], "polls": polls[1:], "daemon_polls": daemon_polls, "register_s": register_s,
-            "kernel_s": kernel_s, "objects": len(hs.nft.read_objects()), "usage_rows": rows}
+            "kernel_s": kernel_s, "objects": len(hs.nft.read_objects()), "usage_rows": rows, **parsers}
+
+
+def _old_dump_counters(table: str) -> dict[str, int]:
+    """The counter dump as it was: messages() and rule_counter() called for each rule (the baseline)."""
+    from hotspot.kernel import dumps
+
+    result: dict[str, int] = {}
+
+    def parse(buf, start, end):
+        found = dumps.rule_counter(buf, start, end)
+        if found:
+            result[found[0]] = found[1]
+
+    dumps._dump(dumps.NFT_MSG_GETRULE, dumps._name(dumps.NFTA_RULE_TABLE, table), parse)
+    return result
+
+
+def _parser_ratio(rounds: int = 10) -> dict:
+    """The new counter dump against the old in alternating rounds, same table: CPU time (user, and
+    system: the kernel's dump runs in the reader's recv) and wall time, medians."""
+    import resource
+    import statistics
+
+    from hotspot.kernel.dumps import dump_counters
+    from hotspot.kernel.rules import TABLE
+
+    out: dict[str, list] = {"new_user": [], "new_sys": [], "new_wall": [], "old_user": [], "old_sys": [],
+                            "old_wall": []}
+    for _ in range(rounds):
+        for name, fn in (("old", _old_dump_counters), ("new", dump_counters)):
+            r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            found = fn(TABLE)
+            wall = time.perf_counter() - t
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            out[f"{name}_user"].append(r1.ru_utime - r0.ru_utime)
+            out[f"{name}_sys"].append(r1.ru_stime - r0.ru_stime)
+            out[f"{name}_wall"].append(wall)
+        if found != _old_dump_counters(TABLE) and found.keys() != _old_dump_counters(TABLE).keys():
+            raise RuntimeError("the two parsers disagree")
+    return {f"parse_{k}_ms": round(statistics.median(v) * 1000, 2) for k, v in out.items()}
 
 
 # -- the rebuild after `nft flush ruleset` ------------------------------------------------------------

@@ -32,7 +32,13 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
          python_loop_ms=parts["other"], kernel_objects=r["objects"],
          daemon_poll_ms=_ms(median(r["daemon_polls"])), daemon_poll_max_ms=_ms(max(r["daemon_polls"])),
          register_5000_s=rnd(r["register_s"], 2), loadavg=loadavg(),
-         note=("Counting.account() in one store transaction, in the lab router's namespace, 5,000 clients "
+         dump={k[len("parse_"):]: v for k, v in r.items() if k.startswith("parse_")},
+         dump_user_ratio=rnd(r["parse_new_user_ms"] / max(r["parse_old_user_ms"], 0.01), 3),
+         dump_wall_ratio=rnd(r["parse_new_wall_ms"] / r["parse_old_wall_ms"], 3),
+         note=("dump: Nft.read_counters' dump of every counter rule, the current parser (new_) against the "
+               "previous one (old_: messages() and rule_counter() per rule) in 10 alternating rounds on the "
+               "same table, medians of user and system CPU (getrusage) and wall time. "
+               "Counting.account() in one store transaction, in the lab router's namespace, 5,000 clients "
                "each with a cap (so 15,002 kernel objects: the counter rules of its up and down chains + "
                "1 quota each), every client with new bytes in both directions (counter rules created "
                "with bytes, database baselines below them), so every client row and hourly bucket is "
