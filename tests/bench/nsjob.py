@@ -622,7 +622,77 @@ def churn(args: dict) -> dict:
             "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
-JOBS = {"load_ours": load_ours, "make_db": make_db, "poll": poll, "flush_rebuild": flush_rebuild,
+def counter_shapes(args: dict) -> dict:
+    """What reading every client's counter costs as today (a counter in each chain's last rule: one dump
+    of every rule of the table) against named counter objects (`counter name "u5"` in that rule: one
+    dump of the table's counter objects, filtered by type in the kernel). Two scratch tables of
+    `clients` clients, each chain with a quota rule and its counter rule; both read in alternating
+    rounds, the objects with a parser as lean as rule_dump_counters. Medians in ms."""
+    import resource
+    import statistics
+    import struct
+    import subprocess
+
+    from hotspot.kernel import dumps
+    from hotspot.kernel.netlink import pack_attr
+
+    cmds = []
+    for t in ("hs_anon", "hs_named"):
+        cmds.append(f"add table inet {t}")
+        for i in range(2, args["clients"] + 2):
+            cmds.append(f"add quota inet {t} q{i} over 10000000000 bytes")
+            for chain in (f"up{i}", f"down{i}"):
+                counter = "counter" if t == "hs_anon" else f"counter name {chain[0]}{i}"
+                if t == "hs_named":
+                    cmds.append(f"add counter inet {t} {chain[0]}{i}")
+                cmds += [f"add chain inet {t} {chain}", f"add rule inet {t} {chain} quota name q{i} drop",
+                         f"add rule inet {t} {chain} {counter} accept"]
+    subprocess.run(["nft", "-f", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
+    nla = struct.Struct("=HH").unpack_from
+
+    def named(table: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+
+        def parse(buf, pos, end):
+            name = data = None
+            while pos + 4 <= end:
+                length, kind = nla(buf, pos)
+                kind &= 0x3FFF
+                if kind == dumps.NFTA_OBJ_NAME:
+                    name = buf[pos + 4:pos + length - 1]
+                elif kind == dumps.NFTA_OBJ_DATA:
+                    data = pos + 4
+                pos += (length + 3) & ~3
+            if name is not None and data is not None and nla(buf, data)[1] & 0x3FFF == 1:
+                out[name.decode()] = struct.unpack_from(">Q", buf, data + 4)[0]
+
+        attributes = dumps._name(dumps.NFTA_OBJ_TABLE, table)
+        attributes += pack_attr(dumps.NFTA_OBJ_TYPE, struct.pack(">I", 1))  # NFT_OBJECT_COUNTER
+        dumps._dump(dumps.NFT_MSG_GETOBJ, attributes, parse)
+        return out
+
+    times: dict[str, list] = {}
+    try:
+        for _ in range(args.get("rounds", 10)):
+            for name, fn in (("rules", lambda: dumps.dump_counters("hs_anon")),
+                             ("named", lambda: named("hs_named"))):
+                r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                found = fn()
+                wall = time.perf_counter() - t
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                if len(found) != 2 * args["clients"]:
+                    raise RuntimeError(f"{name}: {len(found)} counters read")
+                for k, v in (("wall", wall), ("user", r1.ru_utime - r0.ru_utime),
+                             ("sys", r1.ru_stime - r0.ru_stime)):
+                    times.setdefault(f"{name}_{k}_ms", []).append(v * 1000)
+    finally:
+        for t in ("hs_anon", "hs_named"):
+            subprocess.run(["nft", "delete", "table", "inet", t], capture_output=True)
+    return {k: round(statistics.median(v), 2) for k, v in times.items()}
+
+
+JOBS = {"counter_shapes": counter_shapes, "load_ours": load_ours, "make_db": make_db, "poll": poll,
+        "flush_rebuild": flush_rebuild,
         "rebuild_profile": rebuild_profile, "churn": churn}
 
 if __name__ == "__main__":

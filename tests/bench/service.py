@@ -23,6 +23,7 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
     with Lab(clients=()) as lab:
         r = nsjob(lab, "poll", clients=clients, polls=polls, lan=lab.lan_device, wan=lab.wan_device,
                   dir=f"{lab.dir}/poll", cap=10**10)
+        shapes = nsjob(lab, "counter_shapes", clients=clients, timeout=600)
     totals = [p["total"] for p in r["polls"]]
     parts = {k: _ms(median([p[k] for p in r["polls"]])) for k in ("read", "record", "commit", "other")}
     log(f"poll of {clients} clients: median {_ms(median(totals))} ms, max {_ms(max(totals))} ms; {parts}")
@@ -35,9 +36,14 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
          dump={k[len("parse_"):]: v for k, v in r.items() if k.startswith("parse_")},
          dump_user_ratio=rnd(r["parse_new_user_ms"] / max(r["parse_old_user_ms"], 0.01), 3),
          dump_wall_ratio=rnd(r["parse_new_wall_ms"] / r["parse_old_wall_ms"], 3),
+         named_counters=shapes,
+         named_counters_wall_ratio=rnd(shapes["named_wall_ms"] / shapes["rules_wall_ms"], 3),
          note=("dump: Nft.read_counters' dump of every counter rule, the current parser (new_) against the "
                "previous one (old_: messages() and rule_counter() per rule) in 10 alternating rounds on the "
-               "same table, medians of user and system CPU (getrusage) and wall time. "
+               "same table, medians of user and system CPU (getrusage) and wall time. named_counters: two "
+               "scratch tables of as many clients (a quota rule and a counter rule per chain), the counters "
+               "read from the rule dump as today (rules_) and as named counter objects (named_), "
+               "alternating. "
                "Counting.account() in one store transaction, in the lab router's namespace, 5,000 clients "
                "each with a cap (so 15,002 kernel objects: the counter rules of its up and down chains + "
                "1 quota each), every client with new bytes in both directions (counter rules created "
