@@ -36,11 +36,15 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
          dump={k[len("parse_"):]: v for k, v in r.items() if k.startswith("parse_")},
          dump_user_ratio=rnd(r["parse_new_user_ms"] / max(r["parse_old_user_ms"], 0.01), 3),
          dump_wall_ratio=rnd(r["parse_new_wall_ms"] / r["parse_old_wall_ms"], 3),
+         tenth_moved_ms=_ms(median([p["total"] for p in r["few"]])),
+         tenth_moved_record_ms=_ms(median([p["record"] for p in r["few"]])),
+         tenth_moved_read_ms=_ms(median([p["read"] for p in r["few"]])),
          named_counters=shapes,
          named_counters_wall_ratio=rnd(shapes["named_wall_ms"] / shapes["rules_wall_ms"], 3),
          note=("dump: Nft.read_counters' dump of every counter rule, the current parser (new_) against the "
                "previous one (old_: messages() and rule_counter() per rule) in 10 alternating rounds on the "
-               "same table, medians of user and system CPU (getrusage) and wall time. named_counters: two "
+               "same table, medians of user and system CPU (getrusage) and wall time. tenth_moved: the same "
+               "poll with only every tenth client's counters ahead of the database. named_counters: two "
                "scratch tables of as many clients (a quota rule and a counter rule per chain), the counters "
                "read from the rule dump as today (rules_) and as named counter objects (named_), "
                "alternating. "
