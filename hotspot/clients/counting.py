@@ -92,6 +92,8 @@ class Counting(Keeper):
             ku, kd = objs.get(up), objs.get(down)
             if ku is None or kd is None:
                 continue
+            if ku == seen_up and kd == seen_down:
+                continue  # nothing moved: no row to write (most clients at most polls)
             du, dd = _delta(ku, seen_up), _delta(kd, seen_down)
             rows.append((cid, du, dd, ku, kd))
             if du or dd:

@@ -359,7 +359,8 @@ class Store:
         delta = 0 if seen is None and not first_counts else counted_since(raw, int(seen or 0))
         if delta:
             self.set(name, int(self.get(name, "0")) + delta)
-        self.set(f"{name}_seen", raw)
+        if seen is None or int(seen) != raw:
+            self.set(f"{name}_seen", raw)
         return delta
 
     # -- clients ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import selectors
 import socket
 import socketserver
 import struct
@@ -162,10 +163,28 @@ class IpcServer(socketserver.UnixStreamServer):
         return op.who not in (ADMIN, METRICS)
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self.serve_forever, name="ipc", daemon=True)
+        self._wake_r, self._wake_w = os.pipe()
+        self.thread = threading.Thread(target=self._accept_until_closed, name="ipc", daemon=True)
         self.thread.start()
 
+    def _accept_until_closed(self) -> None:
+        """socketserver's serve_forever wakes every half second to look for a shutdown; this thread
+        sleeps until a connection or close() comes (a router on a battery idles better)."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = [key.fileobj for key, _ in sel.select()]
+                if self._wake_r in ready:
+                    return
+                self._handle_request_noblock()
+
     def close(self) -> None:
-        self.shutdown()
+        if self.thread is not None:
+            os.write(self._wake_w, b"x")
+            self.thread.join(5)
+            for fd in (self._wake_r, self._wake_w):
+                os.close(fd)
+            self.thread = None
         self.server_close()
         self.path.unlink(missing_ok=True)

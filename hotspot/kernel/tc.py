@@ -13,6 +13,7 @@ so the switch at the cap happens in the kernel, at the byte, with no poll.
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,9 @@ class Shaper:
             raise ShaperError(f"tc: {msg[:300]}")
 
     def present(self) -> list[str]:
-        """The devices that exist now (an LTE device comes and goes)."""
-        out = subprocess.run(["ip", "-o", "link", "show"], text=True, capture_output=True).stdout
-        names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
+        """The devices that exist now (an LTE device comes and goes). hotspotd asks at every poll:
+        one netlink dump of the links (if_nameindex), not an `ip` process each time."""
+        names = {name for _index, name in socket.if_nameindex()}
         return [d for d in self.devices if d in names]
 
     def setup(self) -> list[str]:

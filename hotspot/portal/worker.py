@@ -56,7 +56,8 @@ BODY_DEADLINE = 10.0  # s from the head to the end of its body
 WRITE_DEADLINE = 30.0  # s for the client to take the whole answer
 LINGER = 2.0  # s reading (and dropping) what a client still sends after an answer it did not wait for
 SPARE_FILES = 64  # descriptors besides connections: listeners, the app's sockets to hotspotd, files
-TICK = 0.5  # s between deadline checks (and heartbeats to gunicorn's master)
+TICK = 0.5  # s between deadline checks while connections are open
+IDLE_BEAT = 10.0  # s at most between heartbeats to gunicorn's master (and checks that it is there)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 HANDSHAKE, HEAD, BODY, APP, WRITE, DRAIN = "handshake", "head", "body", "app", "write", "drain"
@@ -157,25 +158,37 @@ class PortalWorker(Worker):
             self.listeners.append((sock, sock.getsockname()))
         self._listen(True)
         self.sel.register(self.PIPE[0], selectors.EVENT_READ, None)  # signals, and the pool's answers
-        next_tick = 0.0
+        beat = self._heartbeat()
+        next_tick = next_beat = 0.0
         while self.alive:
-            for key, _ in self.sel.select(TICK):
+            now = time.monotonic()
+            if now >= next_beat:
+                next_beat = now + beat
+                self.notify()
+                if self.ppid != os.getppid():
+                    self.log.info("Parent changed, shutting down: %s", self)
+                    break
+            if now >= next_tick:
+                next_tick = now + TICK
+                self._expire(now)
+                self._listen(True)
+            # With no connection open and the listeners on, nothing has a deadline: sleep until a
+            # connection, a signal or the next heartbeat, not every TICK.
+            wake = min(next_beat, next_tick) if self.conns or not self.accepting else next_beat
+            for key, _ in self.sel.select(max(0.0, wake - now)):
                 if key.data is None:
                     self._wake()
                 elif isinstance(key.data, tuple):
                     self._accept(*key.data)
                 else:
                     self._step(key.data)
-            now = time.monotonic()
-            if now >= next_tick:
-                next_tick = now + TICK
-                self.notify()
-                self._expire(now)
-                self._listen(True)
-                if self.ppid != os.getppid():
-                    self.log.info("Parent changed, shutting down: %s", self)
-                    break
         self._shut_down()
+
+    def _heartbeat(self) -> float:
+        """How often to tell gunicorn's master the worker lives: well within its --timeout (after
+        which the master kills the worker), at most IDLE_BEAT apart."""
+        timeout = self.cfg.timeout
+        return min(IDLE_BEAT, timeout / 3) if timeout and timeout > 0 else IDLE_BEAT
 
     def _listen(self, on: bool) -> None:
         if on == self.accepting:

@@ -209,6 +209,23 @@ def poll(args: dict) -> dict:
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(8)
     print(out.getvalue(), file=sys.stderr)
 
+    parsers = _parser_ratio()
+
+    # A tenth of the clients with new bytes, the rest idle (a poll every 2 s rarely finds them all
+    # moving): the same poll, only their rows and hours written.
+    few = []
+    for i in range(args["polls"]):
+        with hs.store.transaction():
+            hs.store.db.execute("UPDATE clients SET seen_up = seen_up - 1000 - ?, "
+                                "seen_down = seen_down - 30000 WHERE id % 10 = 0", (i,))
+        parts.clear()
+        t = time.perf_counter()
+        with hs.store.transaction():
+            moved = hs.counting.account()
+        few.append({"total": time.perf_counter() - t, "read": parts["read"], "record": parts["record"]})
+        if len(moved) - (ROUTER in moved) != len(clients) // 10:
+            raise RuntimeError(f"{len(moved)} clients moved, {len(clients) // 10} expected")
+
     # The daemon's whole poll (table check, accounting, discovery, period, shaping), same load.
     daemon = Daemon(hs)
     daemon.start()
@@ -222,7 +239,48 @@ def poll(args: dict) -> dict:
     rows = hs.store.db.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
     hs.close()
     return {"first": polls[0], "polls": polls[1:], "daemon_polls": daemon_polls, "register_s": register_s,
-            "kernel_s": kernel_s, "objects": len(hs.nft.read_objects()), "usage_rows": rows}
+            "kernel_s": kernel_s, "objects": len(hs.nft.read_objects()), "usage_rows": rows, "few": few,
+            **parsers}
+
+
+def _old_dump_counters(table: str) -> dict[str, int]:
+    """The counter dump as it was: messages() and rule_counter() called for each rule (the baseline)."""
+    from hotspot.kernel import dumps
+
+    result: dict[str, int] = {}
+
+    def parse(buf, start, end):
+        found = dumps.rule_counter(buf, start, end)
+        if found:
+            result[found[0]] = found[1]
+
+    dumps._dump(dumps.NFT_MSG_GETRULE, dumps._name(dumps.NFTA_RULE_TABLE, table), parse)
+    return result
+
+
+def _parser_ratio(rounds: int = 10) -> dict:
+    """The new counter dump against the old in alternating rounds, same table: CPU time (user, and
+    system: the kernel's dump runs in the reader's recv) and wall time, medians."""
+    import resource
+    import statistics
+
+    from hotspot.kernel.dumps import dump_counters
+    from hotspot.kernel.rules import TABLE
+
+    out: dict[str, list] = {"new_user": [], "new_sys": [], "new_wall": [], "old_user": [], "old_sys": [],
+                            "old_wall": []}
+    for _ in range(rounds):
+        for name, fn in (("old", _old_dump_counters), ("new", dump_counters)):
+            r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            found = fn(TABLE)
+            wall = time.perf_counter() - t
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            out[f"{name}_user"].append(r1.ru_utime - r0.ru_utime)
+            out[f"{name}_sys"].append(r1.ru_stime - r0.ru_stime)
+            out[f"{name}_wall"].append(wall)
+        if found != _old_dump_counters(TABLE) and found.keys() != _old_dump_counters(TABLE).keys():
+            raise RuntimeError("the two parsers disagree")
+    return {f"parse_{k}_ms": round(statistics.median(v) * 1000, 2) for k, v in out.items()}
 
 
 # -- the rebuild after `nft flush ruleset` ------------------------------------------------------------
@@ -580,7 +638,77 @@ def churn(args: dict) -> dict:
             "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
-JOBS = {"load_ours": load_ours, "make_db": make_db, "poll": poll, "flush_rebuild": flush_rebuild,
+def counter_shapes(args: dict) -> dict:
+    """What reading every client's counter costs as today (a counter in each chain's last rule: one dump
+    of every rule of the table) against named counter objects (`counter name "u5"` in that rule: one
+    dump of the table's counter objects, filtered by type in the kernel). Two scratch tables of
+    `clients` clients, each chain with a quota rule and its counter rule; both read in alternating
+    rounds, the objects with a parser as lean as rule_dump_counters. Medians in ms."""
+    import resource
+    import statistics
+    import struct
+    import subprocess
+
+    from hotspot.kernel import dumps
+    from hotspot.kernel.netlink import pack_attr
+
+    cmds = []
+    for t in ("hs_anon", "hs_named"):
+        cmds.append(f"add table inet {t}")
+        for i in range(2, args["clients"] + 2):
+            cmds.append(f"add quota inet {t} q{i} over 10000000000 bytes")
+            for chain in (f"up{i}", f"down{i}"):
+                counter = "counter" if t == "hs_anon" else f"counter name {chain[0]}{i}"
+                if t == "hs_named":
+                    cmds.append(f"add counter inet {t} {chain[0]}{i}")
+                cmds += [f"add chain inet {t} {chain}", f"add rule inet {t} {chain} quota name q{i} drop",
+                         f"add rule inet {t} {chain} {counter} accept"]
+    subprocess.run(["nft", "-f", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
+    nla = struct.Struct("=HH").unpack_from
+
+    def named(table: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+
+        def parse(buf, pos, end):
+            name = data = None
+            while pos + 4 <= end:
+                length, kind = nla(buf, pos)
+                kind &= 0x3FFF
+                if kind == dumps.NFTA_OBJ_NAME:
+                    name = buf[pos + 4:pos + length - 1]
+                elif kind == dumps.NFTA_OBJ_DATA:
+                    data = pos + 4
+                pos += (length + 3) & ~3
+            if name is not None and data is not None and nla(buf, data)[1] & 0x3FFF == 1:
+                out[name.decode()] = struct.unpack_from(">Q", buf, data + 4)[0]
+
+        attributes = dumps._name(dumps.NFTA_OBJ_TABLE, table)
+        attributes += pack_attr(dumps.NFTA_OBJ_TYPE, struct.pack(">I", 1))  # NFT_OBJECT_COUNTER
+        dumps._dump(dumps.NFT_MSG_GETOBJ, attributes, parse)
+        return out
+
+    times: dict[str, list] = {}
+    try:
+        for _ in range(args.get("rounds", 10)):
+            for name, fn in (("rules", lambda: dumps.dump_counters("hs_anon")),
+                             ("named", lambda: named("hs_named"))):
+                r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                found = fn()
+                wall = time.perf_counter() - t
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                if len(found) != 2 * args["clients"]:
+                    raise RuntimeError(f"{name}: {len(found)} counters read")
+                for k, v in (("wall", wall), ("user", r1.ru_utime - r0.ru_utime),
+                             ("sys", r1.ru_stime - r0.ru_stime)):
+                    times.setdefault(f"{name}_{k}_ms", []).append(v * 1000)
+    finally:
+        for t in ("hs_anon", "hs_named"):
+            subprocess.run(["nft", "delete", "table", "inet", t], capture_output=True)
+    return {k: round(statistics.median(v), 2) for k, v in times.items()}
+
+
+JOBS = {"counter_shapes": counter_shapes, "load_ours": load_ours, "make_db": make_db, "poll": poll,
+        "flush_rebuild": flush_rebuild,
         "rebuild_profile": rebuild_profile, "churn": churn}
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal portal_slow page_weight
                 admit plan_overshoot alert_latency ghost categories forecast history dns_snoop register churn
+                idle busy  (--quick: shorter windows)
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -27,6 +28,7 @@ from tests.bench import (
     enforcement,
     ghost,
     history,
+    idle,
     lookups,
     plan,
     portal,
@@ -63,6 +65,8 @@ GROUPS = {
     "history": (history.run, [("history_db_mb_5000x13mo", "MB"), ("compaction_ms", "ms")]),
     "dns_snoop": (snoop.run_snoop, [("dns_snoop_cpu_pct", "%")]),
     "churn": (churn.run, [("churn_ids_max", "ids"), ("churn_db_mb", "MB")]),
+    "idle": (idle.run_idle, [("idle_cpu_pct", "%")]),
+    "busy": (idle.run_busy, [("busy_cpu_pct", "%")]),
 }
 
 
@@ -70,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tests.bench.run", description=__doc__.splitlines()[0])
     p.add_argument("groups", nargs="*", metavar="GROUP",
                    help=f"run only these ({', '.join(GROUPS)}); default all")
+    p.add_argument("--quick", action="store_true",
+                   help=f"shorter windows for trying (idle: {idle.QUICK_WINDOW:g} s, not {idle.WINDOW:g})")
     args = p.parse_args(argv)
+    idle.QUICK = args.quick
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
         p.error(f"unknown group {', '.join(unknown)} (choose from {', '.join(GROUPS)})")

@@ -23,6 +23,7 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
     with Lab(clients=()) as lab:
         r = nsjob(lab, "poll", clients=clients, polls=polls, lan=lab.lan_device, wan=lab.wan_device,
                   dir=f"{lab.dir}/poll", cap=10**10)
+        shapes = nsjob(lab, "counter_shapes", clients=clients, timeout=600)
     totals = [p["total"] for p in r["polls"]]
     parts = {k: _ms(median([p[k] for p in r["polls"]])) for k in ("read", "record", "commit", "other")}
     log(f"poll of {clients} clients: median {_ms(median(totals))} ms, max {_ms(max(totals))} ms; {parts}")
@@ -32,7 +33,22 @@ def run_poll(clients: int = CLIENTS, polls: int = POLLS) -> None:
          python_loop_ms=parts["other"], kernel_objects=r["objects"],
          daemon_poll_ms=_ms(median(r["daemon_polls"])), daemon_poll_max_ms=_ms(max(r["daemon_polls"])),
          register_5000_s=rnd(r["register_s"], 2), loadavg=loadavg(),
-         note=("Counting.account() in one store transaction, in the lab router's namespace, 5,000 clients "
+         dump={k[len("parse_"):]: v for k, v in r.items() if k.startswith("parse_")},
+         dump_user_ratio=rnd(r["parse_new_user_ms"] / max(r["parse_old_user_ms"], 0.01), 3),
+         dump_wall_ratio=rnd(r["parse_new_wall_ms"] / r["parse_old_wall_ms"], 3),
+         tenth_moved_ms=_ms(median([p["total"] for p in r["few"]])),
+         tenth_moved_record_ms=_ms(median([p["record"] for p in r["few"]])),
+         tenth_moved_read_ms=_ms(median([p["read"] for p in r["few"]])),
+         named_counters=shapes,
+         named_counters_wall_ratio=rnd(shapes["named_wall_ms"] / shapes["rules_wall_ms"], 3),
+         note=("dump: Nft.read_counters' dump of every counter rule, the current parser (new_) against the "
+               "previous one (old_: messages() and rule_counter() per rule) in 10 alternating rounds on the "
+               "same table, medians of user and system CPU (getrusage) and wall time. tenth_moved: the same "
+               "poll with only every tenth client's counters ahead of the database. named_counters: two "
+               "scratch tables of as many clients (a quota rule and a counter rule per chain), the counters "
+               "read from the rule dump as today (rules_) and as named counter objects (named_), "
+               "alternating. "
+               "Counting.account() in one store transaction, in the lab router's namespace, 5,000 clients "
                "each with a cap (so 15,002 kernel objects: the counter rules of its up and down chains + "
                "1 quota each), every client with new bytes in both directions (counter rules created "
                "with bytes, database baselines below them), so every client row and hourly bucket is "

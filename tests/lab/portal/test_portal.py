@@ -56,9 +56,15 @@ def test_portal_holds_no_root_and_always_comes_back(lab, start_hotspotd):
     assert len(pids) == 2  # gunicorn's master and its worker
     for pid in pids:
         assert 0 not in _uids(pid), f"portal process {pid} holds root"
-    # A crashed worker: gunicorn brings it back.
     master = min(pids)
     worker = max(pids)
+    # With no connection open, the worker sleeps (it wakes only to tell the master it lives, every
+    # few seconds), rather than every half second: a router on a battery.
+    time.sleep(0.5)
+    before = _switches(worker)
+    time.sleep(2.5)
+    assert _switches(worker) - before <= 1, "the idle portal worker keeps waking up"
+    # A crashed worker: gunicorn brings it back.
     os.kill(worker, signal.SIGKILL)
     lab.wait_for(lambda: len(d.portal_pids()) == 2 and worker not in d.portal_pids(), 10,
                  "a new worker")
@@ -78,6 +84,15 @@ def test_portal_holds_no_root_and_always_comes_back(lab, start_hotspotd):
     d.wait_portal()
     assert time.monotonic() - started < 10
     assert _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
+
+
+def _switches(pid: int) -> int:
+    """Context switches of every thread of a process so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        total += sum(int(line.split()[1]) for line in status.read_text().splitlines()
+                     if "ctxt_switches:" in line)
+    return total
 
 
 def _memory_files(pid: int, name: str) -> list[os.stat_result]:

@@ -300,3 +300,27 @@ def test_an_other_user_gets_nothing_at_all():
     finally:
         server.close()
         d.rmdir()
+
+
+def _switches(tid: int) -> int:
+    """Context switches of one of this process's threads so far."""
+    lines = Path(f"/proc/self/task/{tid}/status").read_text().splitlines()
+    return sum(int(line.split()[1]) for line in lines if "ctxt_switches:" in line)
+
+
+def test_an_idle_server_sleeps_until_a_request_or_close(tmp_path):
+    """No wake-up every half second to look for a shutdown (a router on a battery): the accepting
+    thread sleeps until a connection comes, and close() still ends it at once."""
+    _target, server = serve(tmp_path / "s.sock")
+    try:
+        tid = server.thread.native_id
+        time.sleep(0.2)
+        before = _switches(tid)
+        time.sleep(1.6)
+        assert _switches(tid) - before == 0
+        assert IpcBackend(server.path).me("10.0.0.2")["mac"] == "02:00:00:00:00:01"  # still answers
+    finally:
+        started = time.monotonic()
+        server.close()
+    assert time.monotonic() - started < 1
+    assert not server.path.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 
-from hotspot.kernel.dumps import _parse_elems, rule_counter
+from hotspot.kernel.dumps import _parse_elems, rule_counter, rule_dump_counters
 from hotspot.kernel.netlink import pack_attr
 
 
@@ -48,6 +48,29 @@ def test_rules_without_a_counter_or_not_ours_are_skipped():
     assert parse(rule("hotspot", "up5", expr("quota", string(5, "q5")), expr("immediate"))) is None
     assert parse(rule("hotspot", "forward", counter(5))) is None
     assert parse(rule("hotspot", "up5", expr("counter"))) is None  # no data: not a counter we can read
+
+
+def message(kind: int, body: bytes) -> bytes:
+    """A netlink message as a dump's answer carries it: header, nfgenmsg, the attributes."""
+    payload = struct.pack("=BBH", 1, 0, 0) + body
+    return struct.pack("=IHHII", 16 + len(payload), kind, 2, 1, 0) + payload + b"\0" * (-len(payload) % 4)
+
+
+def test_a_rule_dump_buffer_is_read_as_each_rule_is():
+    rules = [rule("hotspot", "up5", expr("quota", string(5, "q5")), expr("immediate")),
+             rule("hotspot", "up5", CT_SET, counter(123_456_789_012)),
+             rule("hotspot", "down5", counter(2**63 + 5)),
+             rule("hotspot", "forward", counter(5)),
+             rule("hotspot", "up6", expr("counter")),
+             rule("hotspot", "download", expr("ct"), counter(9)),
+             rule("hotspot", "up7x", counter(1)),
+             rule("hotspot", "down8", string(9, "counter"), counter(4))]  # the name before the rule's list
+    buf = b"".join(message(10 << 8 | 6, r) for r in rules)
+    found: dict = {}
+    assert rule_dump_counters(buf, found) is False  # no end of the dump yet
+    assert found == dict(filter(None, map(parse, rules)))
+    assert found == {"u5": 123_456_789_012, "d5": 2**63 + 5, "d1": 9}
+    assert rule_dump_counters(message(3, b""), found) is True  # NLMSG_DONE
 
 
 def element(key: bytes, *exprs: bytes, listed: bool = False) -> bytes:
