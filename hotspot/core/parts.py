@@ -1,7 +1,7 @@
 """The parts of hotspot a router may lack, and where installed files are.
 
-OpenWrt packages the portal (hotspot-portal: Flask, gunicorn) and the DNS snooper (hotspot-snoop:
-scapy) apart from hotspot, so that a small router can run hotspotd alone. hotspotd then counts and
+OpenWrt packages the portal (hotspot-portal: Flask, gunicorn) and the DNS snooper (hotspot-snoop)
+apart from hotspot, so that a small router can run hotspotd alone. hotspotd then counts and
 enforces as ever, says once which parts are off and why, and never starts a process that cannot run;
 `hotspotctl status --json` lists them under `parts`.
 """
@@ -18,7 +18,7 @@ PARTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "portal": ("hotspot-portal", "the client pages and the admin UI",
                ("hotspot.portal.wsgi", "flask", "gunicorn")),
     "dns_snooper": ("hotspot-snoop", "app categories from the DNS snooper",
-                    ("hotspot.apps.snoop.snooper", "scapy")),
+                    ("hotspot.apps.snoop.snooper",)),
 }
 
 

@@ -100,6 +100,27 @@ def measure(d: Hotspotd) -> dict[str, dict[str, int]]:
     return by_part
 
 
+# The snooper captured with scapy's L2ListenSocket until its weight was measured here: kept beside the
+# figure, what importing it would add to the snooper (Debian's scapy, this machine's Python).
+SCAPY_PROBE = """
+import sys, hotspot.apps.snoop.snooper
+if sys.argv[1] == "scapy":
+    import scapy.arch.linux
+print(next(ln.split()[1] for ln in open("/proc/self/smaps_rollup") if ln.startswith("Pss:")))
+"""
+
+
+def scapy_kb(stage, site: Path) -> int:
+    """PSS kB that importing scapy's capture socket adds to a process with the snooper's modules."""
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "PYTHONSAFEPATH": "1"}
+    pss = {}
+    for what in ("alone", "scapy"):
+        done = subprocess.run([stage.PYTHON, "-c", SCAPY_PROBE, what], env=env, capture_output=True,
+                              text=True, check=True, cwd="/")
+        pss[what] = int(done.stdout.split()[-1])
+    return pss["scapy"] - pss["alone"]
+
+
 def run() -> None:
     stage = load("openwrt_stage", OPENWRT / "stage.py")
     staged = stage.stage()
@@ -118,6 +139,7 @@ def run() -> None:
             errors = [ln for ln in d.log().splitlines() if "ERROR" in ln or "Traceback" in ln]
         finally:
             d.stop(timeout=30)
+        scapy = scapy_kb(stage, Path(d.extra_env["PYTHONPATH"]))
     mb = {k: round(v["Pss"] / 1024, 1) for k, v in m.items()}
     log(f"{n} clients: PSS {mb}")
     if errors:
@@ -126,8 +148,10 @@ def run() -> None:
          parts_rss_mb={k: round(v["Rss"] / 1024, 1) for k, v in m.items()},
          parts_private_mb={k: round((v["Private_Clean"] + v["Private_Dirty"]) / 1024, 1)
                            for k, v in m.items()},
-         processes={k: v["processes"] for k, v in m.items()}, errors=len(errors), load=loadavg(),
+         processes={k: v["processes"] for k, v in m.items()}, scapy_capture_pss_mb=round(scapy / 1024, 1),
+         errors=len(errors), load=loadavg(),
          note=("PSS of hotspotd, both portal instances (HTTP and HTTPS: gunicorn master and worker each) "
                "and the DNS snooper, run from the staged OpenWrt packages (bytecode only) with Debian's "
                f"Python 3.11 on x86-64, {n} registered clients, after each instance served /, /api/me "
-               f"and /api/captive and {SETTLE:g} s more; MB = 1024 kB"))
+               f"and /api/captive and {SETTLE:g} s more; MB = 1024 kB. scapy_capture_pss_mb: what importing "
+               "scapy's capture socket (which the snooper used before) would add to the snooper"))
