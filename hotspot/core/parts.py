@@ -28,6 +28,19 @@ def share_dir() -> Path:
     return Path(os.environ.get("HOTSPOT_SHARE") or "/usr/share/hotspot")
 
 
+def web_dir() -> Path:
+    """Templates, static files and translations: $HOTSPOT_WEB, else the repository's web/, else the
+    package's. Here, where hotspotd's portal check and its mail report find it without importing the
+    portal (Flask) or the report (Jinja2)."""
+    env = os.environ.get("HOTSPOT_WEB")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2] / "web"
+    if (repo / "templates").is_dir():
+        return repo
+    return share_dir() / "web"  # installed layout (openwrt/)
+
+
 def module_file(name: str) -> str | None:
     """The file a module would load from (its .py, or on OpenWrt its .pyc: the feed ships bytecode
     only), found without importing anything (the parts run in processes of their own: what they import
