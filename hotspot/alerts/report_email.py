@@ -51,18 +51,16 @@ from __future__ import annotations
 
 import gettext as _gettext
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
 from hotspot.alerts import png
 from hotspot.alerts.message import Message
-from hotspot.core.parts import share_dir
+from hotspot.core.parts import web_dir
 from hotspot.core.units import format_bytes
 
 TOP = 10  # clients listed: each has a bar image, and an email with dozens of images reads badly
@@ -99,19 +97,6 @@ def build_report(data: dict, *, lang: str = "en", now: float | None = None) -> M
 _WEEKDAYS = {"en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
              "zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]}
 _MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def web_dir() -> Path:
-    """Templates and translations: $HOTSPOT_WEB, else the repo's web/, else the installed copy. The
-    portal's rule (hotspot/portal/app.py), repeated here because nothing outside the portal imports it
-    (and it imports Flask, which hotspotd's report sending does not need)."""
-    env = os.environ.get("HOTSPOT_WEB")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2] / "web"
-    if (repo / "templates").is_dir():
-        return repo
-    return share_dir() / "web"
 
 
 @cache

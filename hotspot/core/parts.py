@@ -1,7 +1,7 @@
 """The parts of hotspot a router may lack, and where installed files are.
 
-OpenWrt packages the portal (hotspot-portal: Flask, gunicorn) and the DNS snooper (hotspot-snoop:
-scapy) apart from hotspot, so that a small router can run hotspotd alone. hotspotd then counts and
+OpenWrt packages the portal (hotspot-portal: Flask, gunicorn) and the DNS snooper (hotspot-snoop)
+apart from hotspot, so that a small router can run hotspotd alone. hotspotd then counts and
 enforces as ever, says once which parts are off and why, and never starts a process that cannot run;
 `hotspotctl status --json` lists them under `parts`.
 """
@@ -18,7 +18,7 @@ PARTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "portal": ("hotspot-portal", "the client pages and the admin UI",
                ("hotspot.portal.wsgi", "flask", "gunicorn")),
     "dns_snooper": ("hotspot-snoop", "app categories from the DNS snooper",
-                    ("hotspot.apps.snoop.snooper", "scapy")),
+                    ("hotspot.apps.snoop.snooper",)),
 }
 
 
@@ -26,6 +26,19 @@ def share_dir() -> Path:
     """Where the package puts the ruleset, the categories list and the web files: /usr/share/hotspot,
     or $HOTSPOT_SHARE (a staged copy of the package)."""
     return Path(os.environ.get("HOTSPOT_SHARE") or "/usr/share/hotspot")
+
+
+def web_dir() -> Path:
+    """Templates, static files and translations: $HOTSPOT_WEB, else the repository's web/, else the
+    package's. Here, where hotspotd's portal check and its mail report find it without importing the
+    portal (Flask) or the report (Jinja2)."""
+    env = os.environ.get("HOTSPOT_WEB")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2] / "web"
+    if (repo / "templates").is_dir():
+        return repo
+    return share_dir() / "web"  # installed layout (openwrt/)
 
 
 def module_file(name: str) -> str | None:

@@ -130,12 +130,11 @@ class PortalProcess:
         hotspotd's socket out of its reach), in one line with the fix; None if it can. Asked as that
         user: only the kernel knows what it may reach."""
         import hotspot
-        from hotspot.alerts.report_email import web_dir
 
         package = Path(hotspot.__file__).resolve().parent
         # wsgi.py, or wsgi.pyc where the package is installed as bytecode only (OpenWrt)
         app = parts.module_file("hotspot.portal.wsgi") or str(package / "portal" / "wsgi.py")
-        web = Path(env["HOTSPOT_WEB"]) if env.get("HOTSPOT_WEB") else web_dir()
+        web = Path(env["HOTSPOT_WEB"]) if env.get("HOTSPOT_WEB") else parts.web_dir()
         # Python lists the directory the package is in (an unreadable one holds no modules for it).
         paths = ["dir", str(package.parent), "dir", str(package), "file", app,
                  "dir", str(web / "templates"), "socket", self.socket_path]

@@ -14,12 +14,11 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from pathlib import Path
 
 from flask import Flask
 
 from hotspot.core.contract import Backend
-from hotspot.core.parts import share_dir
+from hotspot.core.parts import web_dir
 from hotspot.portal import (
     admin,
     alerts,
@@ -38,17 +37,6 @@ from hotspot.portal import (
 # The page modules, each with its blueprint. The captive catch-all (a before_app_request) runs after
 # the request rules, as it always has: the order here is the order of the hooks.
 PAGES = (captive, client, admin, vouchers, plan, alerts, history, ghost, metrics)
-
-
-def web_dir() -> Path:
-    """Templates, static files and translations: $HOTSPOT_WEB, else the repo's web/, else the package's."""
-    env = os.environ.get("HOTSPOT_WEB")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parent.parent.parent / "web"
-    if (repo / "templates").is_dir():
-        return repo
-    return share_dir() / "web"  # installed layout (openwrt/)
 
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:

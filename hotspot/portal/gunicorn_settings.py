@@ -14,3 +14,8 @@ logconfig_dict = {
     },
     "root": {"level": "WARNING", "handlers": ["stderr"]},
 }
+
+# gunicorn 25 and later run a control server (a thread and a Unix socket under $HOME for `gunicornc`)
+# in the master: the portal's user has no home to put it in, and hotspotd alone steers the portal.
+# Older gunicorn ignores the name.
+control_socket_disable = True

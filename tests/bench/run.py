@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups cap throttle poll rss rebuild flush_gap portal portal_slow page_weight
                 admit plan_overshoot alert_latency ghost categories forecast history dns_snoop register churn
-                idle busy  (--quick: shorter windows)
+                idle busy weight  (--quick: shorter windows)
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -36,6 +36,7 @@ from tests.bench import (
     register,
     service,
     snoop,
+    weight,
 )
 from tests.bench import forecast as forecast_bench
 from tests.bench.common import emit, log
@@ -67,6 +68,7 @@ GROUPS = {
     "churn": (churn.run, [("churn_ids_max", "ids"), ("churn_db_mb", "MB")]),
     "idle": (idle.run_idle, [("idle_cpu_pct", "%")]),
     "busy": (idle.run_busy, [("busy_cpu_pct", "%")]),
+    "weight": (weight.run, [("router_pss_mb", "MB")]),
 }
 
 

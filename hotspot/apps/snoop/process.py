@@ -1,6 +1,6 @@
 """The DNS snooper's process (hotspot/apps/snoop/snooper.py), started and watched by hotspotd.
 
-It is a child of its own so that a crash, a stall or scapy's memory never touch counting or
+It is a child of its own so that a crash, a stall or its memory never touch counting or
 enforcement: hotspotd only starts it, starts it again with a back-off when it exits, forwards its
 reload (SIGHUP: the categories list again) and stops it. The kernel sends it SIGTERM when hotspotd
 dies, even by kill -9, so a new hotspotd never finds an old snooper still capturing.

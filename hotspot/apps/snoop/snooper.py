@@ -1,12 +1,12 @@
 """The DNS snooper: names for the addresses clients connect to, from the DNS answers they receive.
 
 A process of its own (hotspotd starts and watches it, hotspot/apps/snoop/process.py), so its packet
-capture and its scapy never weigh on counting or enforcement:
+capture never weighs on counting or enforcement:
 
     python3 -m hotspot.apps.snoop.snooper [-c /etc/config/hotspot]
 
-It captures every DNS response the LAN device sends towards a client, with scapy and a BPF filter
-in the kernel, so only those frames ever reach Python. For each A/AAAA record on the question's
+It captures every DNS response the LAN device sends towards a client, on a packet socket with a
+BPF filter in the kernel, so only those frames ever reach Python. For each A/AAAA record on the question's
 CNAME chain whose names (the one asked or any CNAME target) fall in a category of the categories
 list, it puts the address in the kernel's set of that category (c4_/c6_<category>) with the
 answer's TTL as its timeout; every answered name, categorised or not, goes to the names file
@@ -56,14 +56,14 @@ ADDRESSES_SECONDS = 10  # how often the LAN device's own addresses (the router's
 # than wake (and fail a read) for nearly every frame: at 1,000 answers/s the snooper took 12 % of a
 # core without this, 7 % with it (tests/bench/snoop.py).
 COALESCE_SECONDS = 0.02
-EXIT_CANNOT_RUN = 3  # scapy missing or the device not there: hotspotd retries with a back-off
+EXIT_CANNOT_RUN = 3  # the device not there: hotspotd retries with a back-off
 
 # The kernel filter, as classic BPF: an IPv4 (unfragmented or first fragment) or IPv6 UDP datagram
 # from port 53 that the device sends out (PACKET_OUTGOING: towards a client, never a frame a client
 # sent, so a client cannot feed the sets with forged answers of its own). It is written here rather
-# than compiled from "outbound and udp src port 53": scapy compiles filters with libpcap, which an
-# OpenWrt router does not have unless installed for it, and without a live capture handle libpcap
-# cannot compile "outbound" at all. It is libpcap's program for "udp src port 53" (IPv6 without
+# than compiled from "outbound and udp src port 53": that takes libpcap, which an OpenWrt router does
+# not have unless installed for it, and without a live capture handle libpcap cannot compile
+# "outbound" at all. It is libpcap's program for "udp src port 53" (IPv6 without
 # extension headers) behind a check of the packet type. Unit-tested in tests/unit/apps/test_snooper.py.
 _SKF_AD_PKTTYPE = 0xFFFFF000 + 4
 _PACKET_OUTGOING = 4
@@ -89,6 +89,7 @@ BPF_PROGRAM = (  # (code, jt, jf, k); jumps are relative to the next instruction
     (0x06, 0, 0, 0),                     # 17: drop
 )
 _SO_ATTACH_FILTER = 26
+_ETH_P_ALL = 0x0003  # every protocol, the frames the device sends included
 
 
 class Snooper:
@@ -215,21 +216,21 @@ def attach_filter(sock: socket.socket) -> None:
     sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
 
 
-def open_capture(device: str):
-    """A scapy capture socket on `device`, filtered in the kernel, not promiscuous (frames bridged
-    between two clients are not ours to see), non-blocking."""
-    logging.getLogger("scapy.runtime").setLevel(logging.ERROR)  # it cannot name the link type: unused
-    from scapy.arch.linux import L2ListenSocket  # scapy is imported here only
-
-    sock = L2ListenSocket(iface=device, promisc=False, nofilter=1)
-    attach_filter(sock.ins)
-    sock.ins.setblocking(False)
-    while True:  # frames that came in before the filter was on
-        try:
-            sock.ins.recv(1)
-        except BlockingIOError:
-            break
-    sock.ins.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)  # a burst waits in the kernel
+def open_capture(device: str) -> socket.socket:
+    """A packet socket on `device` that the kernel hands only BPF_PROGRAM's frames, not promiscuous
+    (frames bridged between two clients are not ours to see), non-blocking. The filter is on before
+    the socket is bound, so no other frame ever waits in it. The standard library's AF_PACKET does
+    what scapy's L2ListenSocket did here, without scapy's 9 MB of imports (tests/bench/weight.py
+    measures both)."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: nothing until bound
+    try:
+        attach_filter(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)  # a burst waits in the kernel
+        sock.bind((device, _ETH_P_ALL))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -241,9 +242,6 @@ def run(config_path: str) -> int:
     categories = load_categories(cfg.categories_file)
     try:
         sock = open_capture(cfg.lan_device)
-    except ImportError as e:
-        log.error("dns snooper: scapy is missing (%s): install scapy (OpenWrt: hotspot-snoop)", e)
-        return EXIT_CANNOT_RUN
     except OSError as e:
         log.error("dns snooper: cannot capture on %s: %s", cfg.lan_device, e.strerror or e)
         return EXIT_CANNOT_RUN
@@ -262,18 +260,18 @@ def run(config_path: str) -> int:
     signal.signal(signal.SIGHUP, lambda *_: reload.append(1))
     log.info("dns snooper: watching DNS answers on %s (%d categorised domains)", cfg.lan_device,
              len(categories.domains))
-    recv = sock.recv_raw
+    recv = sock.recv
     while not stop:
         now = time.time()
         wait = max(0.0, snooper.next_flush - now) if snooper.next_flush else PRUNE_SECONDS
-        ready, _, _ = select.select([sock.ins, wake_r], [], [], wait)
+        ready, _, _ = select.select([sock, wake_r], [], [], wait)
         if wake_r in ready:
             os.read(wake_r, 64)
-        if sock.ins in ready:
+        if sock in ready:
             now = time.time()
             for _ in range(READ_BURST):
                 try:
-                    _cls, data, _ts = recv()
+                    data = recv(65535)
                 except BlockingIOError:
                     time.sleep(COALESCE_SECONDS)  # all read: let the next frames gather
                     break

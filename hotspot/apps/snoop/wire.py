@@ -1,6 +1,6 @@
 """The addresses a captured DNS answer gives, read from the frame's bytes by hand.
 
-The DNS snooper (hotspot/apps/snoop/snooper.py) captures with scapy but parses here: scapy's own DNS layer
+The DNS snooper (hotspot/apps/snoop/snooper.py) captures the frames; it parses here: scapy's own DNS layer
 took 390-620 us per answer (Ether/IP/UDP/DNS dissection, or DNS alone, a CNAME and two A records,
 x86-64), i.e. 40-60 % of a core at 1,000 answers/s where the goal is 10 %, and a router's
 CPU is several times slower. This reads only what the snooper needs: the question, the CNAME chain
@@ -77,7 +77,7 @@ def udp_payload(frame: bytes) -> tuple[bytes, bytes]:
         _fail("short frame")
     (ethertype,) = _H.unpack_from(frame, off)
     tags = 0
-    while ethertype in _ETH_VLAN:  # a tag scapy put back from the packet's metadata
+    while ethertype in _ETH_VLAN:  # a tag left in the frame (the kernel most often strips it)
         tags += 1
         off += 4
         if tags > MAX_VLAN_TAGS or len(frame) < off + 2:

@@ -29,8 +29,8 @@ EVERYTHING = [*ALONE, "hotspot-portal", "python3-gunicorn", "python3-blinker", "
 PROCESSES = [("gunicorn", "+hotspot-portal"), ("hotspot.apps.snoop.snooper", "+hotspot-snoop"),
              ("", "+hotspot")]
 # What is tried inside try/except and no package here brings, so the router goes without it: shutil's
-# lzma (python3-lzma), scapy's cryptography (its TLS and IPsec layers; the feed's scapy goes without).
-SWALLOWED = {"lzma", "cryptography"}
+# lzma (python3-lzma).
+SWALLOWED = {"lzma"}
 CAP = 1_000_000
 SLACK = 256 * 1024
 
@@ -100,7 +100,7 @@ def test_hotspot_alone_counts_and_caps_and_says_which_parts_are_off(lab, staged)
     d, log = installed(lab, staged, ALONE, "openwrt-24.10")
     count_and_cap(lab, d)
     lines = d.log()
-    # (this machine has Flask, gunicorn and scapy: only the packages' own modules are missing)
+    # (this machine has Flask and gunicorn: only the packages' own modules are missing)
     assert ("portal off: hotspot-portal is not installed (the client pages and the admin UI; no module "
             "hotspot.portal.wsgi)") in lines
     assert ("dns snooper off: hotspot-snoop is not installed (app categories from the DNS snooper; no module "

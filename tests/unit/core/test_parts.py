@@ -29,7 +29,7 @@ def test_a_part_with_a_module_missing_is_off_and_says_which(fake_parts):
 
 
 def test_here_every_part_is_installed():
-    """The development machine has Flask, gunicorn and scapy: both parts run in the lab."""
+    """The development machine has Flask and gunicorn: both parts run in the lab."""
     parts.missing.cache_clear()
     assert all(p["installed"] for p in parts.report().values())
 
