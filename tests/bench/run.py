@@ -40,7 +40,8 @@ from tests.bench.common import emit, log
 
 # group -> (what it runs, the names it emits: reported as null if the group fails)
 GROUPS = {
-    "dataplane": (dataplane.run, [("dataplane_pps_ratio", "ratio"), ("dataplane_scaling", "ratio")]),
+    "dataplane": (dataplane.run, [("dataplane_pps_ratio_empty_hook", "ratio"),
+                                  ("dataplane_pps_ratio", "ratio"), ("dataplane_scaling", "ratio")]),
     "lookups": (lookups.run, [("lookups_per_packet", "lookups")]),
     "cap": (enforcement.run_cap, [("cap_overshoot_bytes", "bytes")]),
     "throttle": (enforcement.run_throttle, [("throttle_error", "ratio")]),
