@@ -43,7 +43,7 @@ from hotspot.kernel.rules import (
     hold_cmds,
     http_cmds,
     interface_cmds,
-    new_clients_cmds,
+    new_clients_text,
     obj,
     policy_cmds,
     policy_needs_handles,
@@ -195,17 +195,14 @@ class Nft:
 
     # -- clients --------------------------------------------------------------------------------
 
-    def add_clients(self, clients: list[ClientElements], chunk: int = 250, *,
+    def add_clients(self, clients: list[ClientElements], *,
                     release: tuple[list[str], list[str]] = ([], [])) -> None:
-        """Create the quotas, chains and map elements of new clients. Batches hold `chunk`
-        clients: libnftables' memory grows with a batch (a 5,000-client one costs a router 180 MB;
-        250 keeps the daemon near 40 MB, and larger batches are no faster). `release`: (MACs,
-        addresses) held while their bytes were read, let go in the batch that registers them."""
-        for i in range(0, len(clients), chunk):
-            cmds = new_clients_cmds(clients[i:i + chunk], self.marks, self.guard)
-            if i + chunk >= len(clients):
-                cmds += hold_cmds("delete", *release)
-            self.batch(cmds)
+        """Create the quotas, chains and map elements of new clients in one transaction, as nft text
+        (rules.new_clients_text: only values our code formatted from parsed types). `release`:
+        (MACs, addresses) held while their bytes were read, let go in the transaction that
+        registers them."""
+        if clients or any(release):
+            self._file(new_clients_text(clients, self.marks, self.guard, release))
         self.forget_unknown([c.mac for c in clients])
 
     def update_client(self, c: ClientElements, *, was: ClientElements) -> None:
