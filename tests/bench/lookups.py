@@ -156,11 +156,13 @@ def run() -> None:
                 emit("lookups_per_packet", max(up["lookups"], down["lookups"]), "lookups", kind=kind,
                      goal=EXPECTED, upload=up["lookups"], download=down["lookups"],
                      set_updates=up["set_updates"] + down["set_updates"],
+                     rules=max(len(up["rules"]), len(down["rules"])),
                      rules_upload=len(up["rules"]), rules_download=len(down["rules"]),
                      path_upload=up["rules"], path_download=down["rules"],
                      note=("rules of table inet hotspot a traced packet was evaluated against (nft monitor "
                            "trace; unmatched rules before a chain's final verdict included), c1 registered "
                            "by hotspotd with this policy; value = the larger of upload (ping) and download "
-                           "(its reply); lookups = @set/@map references and anonymous sets in those rules"))
+                           "(its reply); lookups = @set/@map references and anonymous sets in those "
+                           "rules; rules = the rules evaluated, the larger direction"))
         finally:
             d.stop()
