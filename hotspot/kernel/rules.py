@@ -382,6 +382,7 @@ def new_clients_cmds(clients: list[ClientElements], marks: Marks, guard: Guard) 
             cmds += [{"add": rule(chain, expr)} for expr in rules]
     cmds += [
         {"add": elem("client_up", [[c.mac, _goto(chain_names(c.id)[0])] for c in clients])},
+        {"add": elem("client_up_mark", [[marks.value(c.id), _goto(chain_names(c.id)[0])] for c in clients])},
         {"add": elem("client_down", [[marks.value(c.id), _goto(chain_names(c.id)[1])] for c in clients])},
         {"add": elem("free", [[c.mac, free_verdict(c)] for c in clients])},
     ]
@@ -461,9 +462,10 @@ def http_cmds(clients: list[tuple[str, bool]]) -> list[dict]:
 
 
 def unlink_cmds(clients: list[ClientElements], marks: Marks) -> list[dict]:
-    """Take clients out of every map that reaches their chains (`client_up` by MAC, `client_down` by
-    conntrack mark, `addr4`/`addr6` by address) and out of `http` and `free`."""
+    """Take clients out of every map that reaches their chains (`client_up` by MAC, `client_up_mark`
+    and `client_down` by conntrack mark, `addr4`/`addr6` by address) and out of `http` and `free`."""
     cmds = [{"delete": elem("client_up", [c.mac for c in clients])},
+            {"delete": elem("client_up_mark", [marks.value(c.id) for c in clients])},
             {"delete": elem("client_down", [marks.value(c.id) for c in clients])},
             *http_cmds([(c.mac, False) for c in clients]),
             {"delete": elem("free", [c.mac for c in clients])}]
@@ -667,7 +669,7 @@ def new_clients_text(clients: list[ClientElements], marks: Marks, guard: Guard,
     for c in vouchers.values():
         out.append(_quota_text(voucher_quota_name(_int(c.voucher)), c.voucher_quota,
                                min(c.voucher_used, c.voucher_quota)))
-    up, down, http, free, addr4, addr6 = [], [], [], [], [], []
+    up, up_mark, down, http, free, addr4, addr6 = [], [], [], [], [], [], []
     for c in clients:
         cid, mac = _int(c.id), mac_text(c.mac)
         if c.quota is not None:
@@ -676,13 +678,15 @@ def new_clients_text(clients: list[ClientElements], marks: Marks, guard: Guard,
             out.append(f"add chain {FAMILY} {TABLE} {chain}\n")
             out += [f"add rule {FAMILY} {TABLE} {chain} {' '.join(stmt_text(s) for s in r)}\n" for r in rules]
         up.append(f"{mac} : goto {chain_names(cid)[0]}")
+        up_mark.append(f"{_int(marks.value(cid)):#x} : goto {chain_names(cid)[0]}")
         down.append(f"{_int(marks.value(cid)):#x} : goto {chain_names(cid)[1]}")
         if c.portal:
             http.append(f"{mac} : goto portal")
         free.append(f"{mac} : {_verdict_text(free_verdict(c))}")
         for ip in map(ipaddress.ip_address, c.ips):
             (addr6 if ip.version == 6 else addr4).append(f"{ip} : goto {chain_names(cid)[1]}")
-    for name, items in (("client_up", up), ("client_down", down), ("http", http), ("free", free),
+    for name, items in (("client_up", up), ("client_up_mark", up_mark), ("client_down", down),
+                        ("http", http), ("free", free),
                         ("addr4", addr4), ("addr6", addr6)):
         out.append(_elements_text(name, items))
     macs, addrs = release

@@ -106,6 +106,7 @@ def test_add_clients_batch(nft):
         f'add rule {t} down3 quota name "q3" drop\n'
         f"add rule {t} down3 counter packets 0 bytes 0 goto cat_down\n"
         f"add element {t} client_up {{ {MAC} : goto up2, aa:bb:cc:dd:ee:02 : goto up3 }}\n"
+        f"add element {t} client_up_mark {{ 0x20000 : goto up2, 0x30000 : goto up3 }}\n"
         f"add element {t} client_down {{ 0x20000 : goto down2, 0x30000 : goto down3 }}\n"
         f"add element {t} http {{ aa:bb:cc:dd:ee:02 : goto portal }}\n"
         f"add element {t} free {{ {MAC} : accept, aa:bb:cc:dd:ee:02 : accept }}\n"
@@ -115,15 +116,16 @@ def test_add_clients_batch(nft):
     assert fake.json_batches == [{"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}]
 
 
-def test_add_clients_in_one_transaction(nft):
-    """However many clients: one transaction, so the kernel validates the table once."""
+def test_add_clients_in_transactions_of_a_thousand(nft):
+    """A transaction per 1,000 clients: libnftables holds a whole one in memory. The held devices
+    are let go in the last."""
     fake = FakeNftables()
     nft._nft = fake
     nft.add_clients([ClientElements(id=i, mac=f"aa:bb:cc:dd:{i // 256:02x}:{i % 256:02x}")
-                     for i in range(2, 602)], release=(["aa:bb:cc:dd:ee:09"], ["10.0.0.9"]))
-    assert len(fake.text_commands) == 1
-    text = fake.text_commands[0]
-    assert text.count("add chain") == 1200
+                     for i in range(2, 2602)], release=(["aa:bb:cc:dd:ee:09"], ["10.0.0.9"]))
+    assert [t.count("add chain") for t in fake.text_commands] == [2000, 2000, 1200]
+    assert "unreg_hold" not in "".join(fake.text_commands[:2])
+    text = fake.text_commands[-1]
     assert text.endswith("delete element inet hotspot unreg_hold { aa:bb:cc:dd:ee:09 }\n"
                          "delete element inet hotspot unreg_hold4 { 10.0.0.9 }\n")
 
