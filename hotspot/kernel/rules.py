@@ -8,6 +8,7 @@ into nft syntax. kernel/nft.py sends what this builds.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from hotspot.apps.categories import CATEGORIES
@@ -206,8 +207,11 @@ def _new_voucher_quota(c: ClientElements) -> dict:
 
 
 def http_verdict(portal: bool) -> dict:
-    """A client's verdict in the `http` map: its plain HTTP goes to the portal, or on its way."""
-    return _TO_PORTAL if portal else _PASS
+    """A client's verdict in the `http` map. Only the clients whose plain HTTP goes to the portal
+    have an element there (most need none): the others' HTTP goes on its way."""
+    if not portal:
+        raise ValueError("a client whose HTTP goes on its way has no element in http")
+    return _TO_PORTAL
 
 
 def free_verdict(c: ClientElements) -> dict:
@@ -322,9 +326,10 @@ def gate_unregistered_cmds() -> list[dict]:
     """Auth click or voucher: MACs not registered yet are noted and gated, their plain HTTP goes to
     the portal, and on a free uplink too they meet the gate."""
     ether_saddr = {"payload": {"protocol": "ether", "field": "saddr"}}
+    not_registered = {"match": {"op": "!=", "left": ether_saddr, "right": "@client_up"}}
     return [{"add": rule("unregistered", [{"set": {"op": "add", "elem": ether_saddr, "set": "@unknown"}},
                                           _GATE])},
-            {"add": rule("captive_http", [_TO_PORTAL])},
+            {"add": rule("captive_http", [not_registered, _TO_PORTAL])},
             {"add": rule("free_upload", [_GATE])}]
 
 
@@ -377,10 +382,11 @@ def new_clients_cmds(clients: list[ClientElements], marks: Marks, guard: Guard) 
             cmds += [{"add": rule(chain, expr)} for expr in rules]
     cmds += [
         {"add": elem("client_up", [[c.mac, _goto(chain_names(c.id)[0])] for c in clients])},
+        {"add": elem("client_up_mark", [[marks.value(c.id), _goto(chain_names(c.id)[0])] for c in clients])},
         {"add": elem("client_down", [[marks.value(c.id), _goto(chain_names(c.id)[1])] for c in clients])},
-        {"add": elem("http", [[c.mac, http_verdict(c.portal)] for c in clients])},
         {"add": elem("free", [[c.mac, free_verdict(c)] for c in clients])},
     ]
+    cmds += http_cmds([(c.mac, True) for c in clients if c.portal])
     return cmds + address_cmds("add", [(ip, c.id) for c in clients for ip in c.ips])
 
 
@@ -445,20 +451,23 @@ def address_cmds(op: str, owned: list[tuple[str, int]]) -> list[dict]:
 
 
 def http_cmds(clients: list[tuple[str, bool]]) -> list[dict]:
-    """Replace the `http` elements of registered clients: a map element's verdict cannot be changed
-    in place, so delete it and add it again, in the same transaction."""
+    """Send each (MAC, portal) client's plain HTTP to the portal (an element in `http`) or on its
+    way (none), whatever it did before: every one is added (adding one there already is no error),
+    and those that go on their way deleted again, in the same transaction."""
     if not clients:
         return []
-    return [{"delete": elem("http", [mac for mac, _ in clients])},
-            {"add": elem("http", [[mac, http_verdict(portal)] for mac, portal in clients])}]
+    cmds = [{"add": elem("http", [[mac, _TO_PORTAL] for mac, _ in clients])}]
+    passing = [mac for mac, portal in clients if not portal]
+    return cmds + ([{"delete": elem("http", passing)}] if passing else [])
 
 
 def unlink_cmds(clients: list[ClientElements], marks: Marks) -> list[dict]:
-    """Take clients out of every map that reaches their chains (`client_up` by MAC, `client_down` by
-    conntrack mark, `addr4`/`addr6` by address) and out of `http` and `free`."""
+    """Take clients out of every map that reaches their chains (`client_up` by MAC, `client_up_mark`
+    and `client_down` by conntrack mark, `addr4`/`addr6` by address) and out of `http` and `free`."""
     cmds = [{"delete": elem("client_up", [c.mac for c in clients])},
+            {"delete": elem("client_up_mark", [marks.value(c.id) for c in clients])},
             {"delete": elem("client_down", [marks.value(c.id) for c in clients])},
-            {"delete": elem("http", [c.mac for c in clients])},
+            *http_cmds([(c.mac, False) for c in clients]),
             {"delete": elem("free", [c.mac for c in clients])}]
     return cmds + address_cmds("delete", [(ip, c.id) for c in clients for ip in c.ips])
 
@@ -542,3 +551,149 @@ def category_address_cmds(entries: list[tuple[str, str, int, int]]) -> list[dict
         cmds += [{"add": elem(name, fresh)}, {"delete": elem(name, list(elems))},
                  {"add": elem(name, fresh)}]
     return cmds
+
+
+# -- nft text for a whole batch of new clients ---------------------------------------------------------
+#
+# Adding thousands of clients (the table's build, and its rebuild after `nft flush ruleset`) as nft
+# text costs libnftables about half the CPU of the same commands as JSON, and one transaction instead
+# of one per chunk spares the kernel validating the growing table again at each commit. The text is
+# written here, from the same statement lists client_rules builds, and only from typed values our own
+# code formatted: integers, a MAC and addresses parsed and formatted again, class ids and names made
+# from integers, set names from CATEGORIES. Anything else raises ValueError before nft sees a byte; a
+# hostname or any other string from a user never gets here (ClientElements holds none).
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", re.ASCII)
+_CLASSID = re.compile(r"[0-9a-f]{1,4}:[0-9a-f]{1,4}", re.ASCII)
+_SETS = {f"c{family}_{cat}" for family in (4, 6) for cat in CATEGORIES}
+_TARGETS = {"gate", "portal", "cat_up", "cat_down"}
+_PROTOCOLS = {("ip", "saddr"), ("ip", "daddr"), ("ip6", "saddr"), ("ip6", "daddr")}
+
+
+def mac_text(mac: str) -> str:
+    """A MAC as nft writes it, from its parsed bytes."""
+    if not isinstance(mac, str) or not _MAC.fullmatch(mac):
+        raise ValueError(f"not a MAC address: {mac!r}")
+    return ":".join(f"{int(b, 16):02x}" for b in mac.split(":"))
+
+
+def _int(value) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
+def _target(verdict: dict) -> str:
+    """`goto CHAIN` for one of our chains (a client's, or a fixed one)."""
+    chain = verdict["goto"]["target"]
+    if chain not in _TARGETS and counter_key(chain) is None:
+        raise ValueError(f"not one of hotspot's chains: {chain!r}")
+    return f"goto {chain}"
+
+
+def _quota_ref(name) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"(q|v)[0-9]+|g_(throttle|block|stop)", name, re.ASCII):
+        raise ValueError(f"not one of hotspot's quotas: {name!r}")
+    return f'quota name "{name}"'
+
+
+def _match_text(m: dict) -> str:
+    payload = m["left"]["payload"]
+    where = (payload["protocol"], payload["field"])
+    if m["op"] != "==" or where not in _PROTOCOLS:
+        raise ValueError(f"not a match hotspot writes: {m!r}")
+    right = m["right"]
+    if isinstance(right, str):
+        if right[1:] not in _SETS or right[0] != "@":
+            raise ValueError(f"not one of hotspot's sets: {right!r}")
+        return f"{where[0]} {where[1]} {right}"
+    addrs = [ipaddress.ip_address(a) for a in right["set"]]
+    if any((a.version == 6) != (where[0] == "ip6") for a in addrs):
+        raise ValueError(f"an address of the wrong family for {where[0]}: {right!r}")
+    return f"{where[0]} {where[1]} {{ {', '.join(str(a) for a in addrs)} }}"
+
+
+def _mangle_text(m: dict) -> str:
+    key, value = m["key"], m["value"]
+    if key == {"meta": {"key": "priority"}}:
+        if not isinstance(value, str) or not _CLASSID.fullmatch(value):
+            raise ValueError(f"not a tc class id: {value!r}")
+        return f"meta priority set {value}"
+    if key == {"ct": {"key": "mark"}}:
+        (inner, bits), = [value["|"]]
+        (mark, keep), = [inner["&"]]
+        if mark != key:
+            raise ValueError(f"not a mark hotspot writes: {value!r}")
+        return f"ct mark set ct mark and {_int(keep):#x} or {_int(bits):#x}"
+    raise ValueError(f"not a statement hotspot writes: {m!r}")
+
+
+def stmt_text(s: dict) -> str:
+    """One statement of client_rules as nft text."""
+    if len(s) != 1:
+        raise ValueError(f"not a statement: {s!r}")
+    (kind, arg), = s.items()
+    if kind in ("drop", "accept") and arg is None:
+        return kind
+    if kind == "goto":
+        return _target(s)
+    if kind == "counter":
+        return f"counter packets {_int(arg['packets'])} bytes {_int(arg['bytes'])}"
+    if kind == "quota":
+        return _quota_ref(arg)
+    if kind == "match":
+        return _match_text(arg)
+    if kind == "mangle":
+        return _mangle_text(arg)
+    raise ValueError(f"not a statement hotspot writes: {s!r}")
+
+
+def _quota_text(name: str, nbytes: int, used: int) -> str:
+    return f"add quota {FAMILY} {TABLE} {name} {{ over {_int(nbytes)} bytes used {_int(used)} bytes }}\n"
+
+
+def _elements_text(name: str, items: list[str]) -> str:
+    return f"add element {FAMILY} {TABLE} {name} {{ {', '.join(items)} }}\n" if items else ""
+
+
+def _verdict_text(v: dict) -> str:
+    return stmt_text(v)
+
+
+def new_clients_text(clients: list[ClientElements], marks: Marks, guard: Guard,
+                     release: tuple[list[str], list[str]] = ([], [])) -> str:
+    """new_clients_cmds as nft text: the same objects, rules and elements; `release`: (MACs,
+    addresses) held while their bytes were read, let go in the same transaction (hold_cmds)."""
+    out: list[str] = []
+    vouchers = {c.voucher: c for c in clients if c.voucher is not None and c.voucher_quota is not None}
+    for c in vouchers.values():
+        out.append(_quota_text(voucher_quota_name(_int(c.voucher)), c.voucher_quota,
+                               min(c.voucher_used, c.voucher_quota)))
+    up, up_mark, down, http, free, addr4, addr6 = [], [], [], [], [], [], []
+    for c in clients:
+        cid, mac = _int(c.id), mac_text(c.mac)
+        if c.quota is not None:
+            out.append(_quota_text(quota_name(cid), c.quota, min(c.used, c.quota)))
+        for chain, rules in zip(chain_names(cid), client_rules(c, marks, guard)):
+            out.append(f"add chain {FAMILY} {TABLE} {chain}\n")
+            out += [f"add rule {FAMILY} {TABLE} {chain} {' '.join(stmt_text(s) for s in r)}\n" for r in rules]
+        up.append(f"{mac} : goto {chain_names(cid)[0]}")
+        up_mark.append(f"{_int(marks.value(cid)):#x} : goto {chain_names(cid)[0]}")
+        down.append(f"{_int(marks.value(cid)):#x} : goto {chain_names(cid)[1]}")
+        if c.portal:
+            http.append(f"{mac} : goto portal")
+        free.append(f"{mac} : {_verdict_text(free_verdict(c))}")
+        for ip in map(ipaddress.ip_address, c.ips):
+            (addr6 if ip.version == 6 else addr4).append(f"{ip} : goto {chain_names(cid)[1]}")
+    for name, items in (("client_up", up), ("client_up_mark", up_mark), ("client_down", down),
+                        ("http", http), ("free", free),
+                        ("addr4", addr4), ("addr6", addr6)):
+        out.append(_elements_text(name, items))
+    macs, addrs = release
+    held = [ipaddress.ip_address(a) for a in addrs]
+    for name, items in (("unreg_hold", sorted({mac_text(m) for m in macs})),
+                        ("unreg_hold4", sorted({str(a) for a in held if a.version == 4})),
+                        ("unreg_hold6", sorted({str(a) for a in held if a.version == 6}))):
+        if items:
+            out.append(f"delete element {FAMILY} {TABLE} {name} {{ {', '.join(items)} }}\n")
+    return "".join(out)

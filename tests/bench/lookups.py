@@ -19,8 +19,9 @@ import time
 from lab import Lab
 from tests.bench.common import emit, log, start_hotspotd
 
-# the `paths` vmap, then client_up (by MAC) or client_down (by conntrack mark), then the app
-# categories' union set (cat_up/cat_down: the ping's remote address is in no category)
+# the `paths` vmap, then client_up_mark or client_down (by conntrack mark), then the app categories'
+# union set (cat_up/cat_down: the ping's remote address is in no category); a flow's first upload
+# packet also meets client_up (by MAC), which writes the mark: the trace is of a later packet
 EXPECTED = 3
 KINDS = {  # kind -> hotspotctl commands that give c1 that policy
     "none": [],
@@ -97,7 +98,7 @@ def _trace(lab: Lab, mac: str, tries: int = 3) -> dict[str, list[tuple[str, int,
                         stderr=subprocess.PIPE, text=True)
         try:
             time.sleep(0.5)  # nft subscribes after it has read the ruleset
-            lab.ping("c1", lab.server4)
+            lab.ping("c1", lab.server4, count=2)  # the second ping is a later packet of the same flow
             time.sleep(0.5)
         finally:
             mon.terminate()
@@ -108,7 +109,7 @@ def _trace(lab: Lab, mac: str, tries: int = 3) -> dict[str, list[tuple[str, int,
             if m:
                 packets.setdefault(m.group(1), []).append((m.group(2), int(m.group(4)), m.group(5)))
         found = {}
-        for steps in packets.values():
+        for steps in packets.values():  # in order: the later ping (and reply) wins
             first = steps[0]
             if first[0] == "forward" and "goto upload" in first[2]:
                 found["upload"] = steps
@@ -156,11 +157,13 @@ def run() -> None:
                 emit("lookups_per_packet", max(up["lookups"], down["lookups"]), "lookups", kind=kind,
                      goal=EXPECTED, upload=up["lookups"], download=down["lookups"],
                      set_updates=up["set_updates"] + down["set_updates"],
+                     rules=max(len(up["rules"]), len(down["rules"])),
                      rules_upload=len(up["rules"]), rules_download=len(down["rules"]),
                      path_upload=up["rules"], path_download=down["rules"],
                      note=("rules of table inet hotspot a traced packet was evaluated against (nft monitor "
                            "trace; unmatched rules before a chain's final verdict included), c1 registered "
                            "by hotspotd with this policy; value = the larger of upload (ping) and download "
-                           "(its reply); lookups = @set/@map references and anonymous sets in those rules"))
+                           "(its reply); lookups = @set/@map references and anonymous sets in those "
+                           "rules; rules = the rules evaluated, the larger direction"))
         finally:
             d.stop()

@@ -131,7 +131,7 @@ def _kernel_with_bytes(hs, clients) -> int:
             [c.mac, {"goto": {"target": hr.chain_names(c.id)[0]}}] for c in chunk])})
         cmds.append({"add": obj("element", "client_down", elem=[
             [hs.nft.marks.value(c.id), {"goto": {"target": hr.chain_names(c.id)[1]}}] for c in chunk])})
-        cmds.append({"add": obj("element", "http", elem=[[c.mac, hr.http_verdict(c.portal)] for c in chunk])})
+        cmds += hr.http_cmds([(c.mac, True) for c in chunk if c.portal])
         hs.nft.batch(cmds)
     return handle
 

@@ -86,8 +86,8 @@ def run_rebuild(repeats: int = REPEATS) -> None:
                    "flush command itself; daemon_logged_ms = what hotspotd logged for each rebuild "
                    "(notice read to table back, without the flush and the wake-up). profile_ms: one more "
                    "flush with hotspotd stopped, Counting.ensure_table called directly, each step timed "
-                   "(inclusive wall ms; nft.batch = libnftables JSON batches, split into user-space and "
-                   "kernel CPU time)."))
+                   "(inclusive wall ms; nft.batch = libnftables JSON batches, nft._file = nft text (the "
+                   "ruleset, the clients, the hook), each split into user-space and kernel CPU time)."))
 
 
 def _profile(lab: Lab, d: Hotspotd) -> dict:
@@ -100,12 +100,13 @@ def _profile(lab: Lab, d: Hotspotd) -> dict:
                  "nft._file", "nft.client_rules", "policy.elements"):
         if name in steps:
             out[name] = steps[name]["ms"]
-    batch = steps.get("nft.batch")
-    if batch:
-        out["nft.batch_user_cpu"], out["nft.batch_kernel_cpu"] = batch["user_ms"], batch["sys_ms"]
-        out["nft.batch_calls"] = batch["calls"]
-    if "nft.add_clients" in steps and batch:
-        out["building_json_commands"] = round(steps["nft.add_clients"]["ms"] - batch["ms"], 1)
+    for name in ("nft.batch", "nft._file"):  # libnftables: JSON batches, and nft text
+        if name in steps:
+            step = steps[name]
+            out[f"{name}_user_cpu"], out[f"{name}_kernel_cpu"] = step["user_ms"], step["sys_ms"]
+            out[f"{name}_calls"] = step["calls"]
+    if "nft.add_clients" in steps and "nft._file" in steps:
+        out["nft.add_clients_cpu"] = steps["nft.add_clients"]["user_ms"] + steps["nft.add_clients"]["sys_ms"]
     log(f"rebuild profile: {out}")
     return out
 

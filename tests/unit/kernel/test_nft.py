@@ -8,7 +8,7 @@ import pytest
 
 from hotspot.kernel.dumps import NftError
 from hotspot.kernel.nft import HOOK, RULESET, Nft
-from hotspot.kernel.rules import TAIL, ClientElements, Guard, Marks, client_rules, unregistered_cap_rules
+from hotspot.kernel.rules import TAIL, ClientElements, Guard, Marks, unregistered_cap_rules
 from tests.unit.kernel.test_rules import (
     DROP,
     GATE,
@@ -63,59 +63,71 @@ class FakeNftables:
 
 
 @pytest.mark.parametrize("mac", HOSTILE)
-def test_add_clients_passes_the_mac_as_one_json_value(nft, mac):
+def test_add_clients_refuses_a_mac_it_did_not_format(nft, mac):
+    """New clients go to nft as text, written only from values parsed and formatted again: a MAC
+    that does not parse stops the batch before anything reaches libnftables."""
     fake = FakeNftables()
     nft._nft = fake
-    nft.add_clients([ClientElements(id=3, mac=mac, quota=100, shape="1:6")])
+    with pytest.raises(ValueError, match="not a MAC address"):
+        nft.add_clients([ClientElements(id=2, mac=MAC),
+                         ClientElements(id=3, mac=mac, quota=100, shape="1:6")])
+    assert fake.text_commands == [] and fake.json_batches == []
 
-    assert fake.text_commands == []  # nothing went through the nft-syntax parser
-    batch = fake.json_batches[0]["nftables"]
-    assert all(isinstance(cmd, dict) for cmd in batch)
-    assert {"add": elem("client_up", [[mac, {"goto": {"target": "up3"}}]])} in batch
-    for s in strings(fake.json_batches):
-        assert mac not in s or s == mac, f"{mac!r} pasted into {s!r}"  # the whole value or absent
-    assert sum(s == mac for s in strings(fake.json_batches)) == 3  # client_up, http and free
+
+@pytest.mark.parametrize("field, value", [("ips", ("10.0.0.1; flush ruleset",)),
+                                          ("blocked_dests", ("192.0.2.1 } ; flush ruleset",)),
+                                          ("shape", "1:6 drop"), ("app_guard", ("video; flush",))])
+def test_add_clients_refuses_any_value_it_did_not_format(nft, field, value):
+    fake = FakeNftables()
+    nft._nft = fake
+    with pytest.raises(ValueError):
+        nft.add_clients([ClientElements(id=3, mac=MAC, **{field: value})])
+    assert fake.text_commands == [] and fake.json_batches == []
 
 
 def test_add_clients_batch(nft):
+    """One transaction of nft text: a client's quota before the rules that name it, its chains, then
+    the maps' elements; only a client sent to the portal has an element in `http`."""
     fake = FakeNftables()
     nft._nft = fake
-    other = ClientElements(id=3, mac="aa:bb:cc:dd:ee:02", quota=100, used=7)
-    nft.add_clients([ClientElements(id=2, mac=MAC), other])
-
-    def chains(c):
-        up, down = client_rules(c, Marks())
-        return ([{"add": {"chain": {**T, "name": f"up{c.id}"}}}]
-                + [{"add": {"rule": {**T, "chain": f"up{c.id}", "expr": e}}} for e in up]
-                + [{"add": {"chain": {**T, "name": f"down{c.id}"}}}]
-                + [{"add": {"rule": {**T, "chain": f"down{c.id}", "expr": e}}} for e in down])
-
-    assert fake.json_batches[0] == {"nftables": [
-        *chains(ClientElements(id=2, mac=MAC)),
-        {"add": quota(3, bytes=100, used=7, inv=True)},  # before the rules that name it
-        *chains(other),
-        {"add": elem("client_up", [[MAC, {"goto": {"target": "up2"}}],
-                                   ["aa:bb:cc:dd:ee:02", {"goto": {"target": "up3"}}]])},
-        {"add": elem("client_down", [[2 << 16, {"goto": {"target": "down2"}}],
-                                     [3 << 16, {"goto": {"target": "down3"}}]])},
-        {"add": elem("http", [[MAC, {"accept": None}], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
-        {"add": elem("free", [[MAC, {"accept": None}], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
-    ]}
+    nft.add_clients([ClientElements(id=2, mac=MAC.upper(), ips=("10.0.0.2", "fd00::2")),
+                     ClientElements(id=3, mac="aa:bb:cc:dd:ee:02", quota=100, used=7, portal=True)])
+    t = "inet hotspot"
+    assert fake.text_commands == [
+        f"add chain {t} up2\n"
+        f"add rule {t} up2 counter packets 0 bytes 0 ct mark set ct mark and 0xffff or 0x20000 goto cat_up\n"
+        f"add chain {t} down2\n"
+        f"add rule {t} down2 counter packets 0 bytes 0 goto cat_down\n"
+        f"add quota {t} q3 {{ over 100 bytes used 7 bytes }}\n"
+        f"add chain {t} up3\n"
+        f'add rule {t} up3 quota name "q3" drop\n'
+        f"add rule {t} up3 counter packets 0 bytes 0 ct mark set ct mark and 0xffff or 0x30000 goto cat_up\n"
+        f"add chain {t} down3\n"
+        f'add rule {t} down3 quota name "q3" drop\n'
+        f"add rule {t} down3 counter packets 0 bytes 0 goto cat_down\n"
+        f"add element {t} client_up {{ {MAC} : goto up2, aa:bb:cc:dd:ee:02 : goto up3 }}\n"
+        f"add element {t} client_up_mark {{ 0x20000 : goto up2, 0x30000 : goto up3 }}\n"
+        f"add element {t} client_down {{ 0x20000 : goto down2, 0x30000 : goto down3 }}\n"
+        f"add element {t} http {{ aa:bb:cc:dd:ee:02 : goto portal }}\n"
+        f"add element {t} free {{ {MAC} : accept, aa:bb:cc:dd:ee:02 : accept }}\n"
+        f"add element {t} addr4 {{ 10.0.0.2 : goto down2 }}\n"
+        f"add element {t} addr6 {{ fd00::2 : goto down2 }}\n"]
     # then it reads the unknown set, to drop the MACs it just registered
-    assert fake.json_batches[1] == {"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}
+    assert fake.json_batches == [{"nftables": [{"list": {"set": {**T, "name": "unknown"}}}]}]
 
 
-def test_add_clients_in_chunks(nft):
-    """A batch per 250 clients: libnftables' memory grows with the batch."""
+def test_add_clients_in_transactions_of_a_thousand(nft):
+    """A transaction per 1,000 clients: libnftables holds a whole one in memory. The held devices
+    are let go in the last."""
     fake = FakeNftables()
     nft._nft = fake
     nft.add_clients([ClientElements(id=i, mac=f"aa:bb:cc:dd:{i // 256:02x}:{i % 256:02x}")
-                     for i in range(2, 602)])
-    adds = [b for b in fake.json_batches if any("add" in c for c in b["nftables"])]
-    assert len(adds) == 3
-    ids = [e[0] >> 16 for b in adds for c in b["nftables"] if c.get("add", {}).get("element", {}).get("name")
-           == "client_down" for e in c["add"]["element"]["elem"]]
-    assert ids == list(range(2, 602))
+                     for i in range(2, 2602)], release=(["aa:bb:cc:dd:ee:09"], ["10.0.0.9"]))
+    assert [t.count("add chain") for t in fake.text_commands] == [2000, 2000, 1200]
+    assert "unreg_hold" not in "".join(fake.text_commands[:2])
+    text = fake.text_commands[-1]
+    assert text.endswith("delete element inet hotspot unreg_hold { aa:bb:cc:dd:ee:09 }\n"
+                         "delete element inet hotspot unreg_hold4 { 10.0.0.9 }\n")
 
 
 def test_add_clients_forgets_registered_macs_that_were_unknown(nft):
@@ -188,9 +200,9 @@ def test_set_http_deletes_then_adds_in_one_batch(nft):
     fake = FakeNftables()
     nft._nft = fake
     nft.set_http([(MAC, True), ("aa:bb:cc:dd:ee:02", False)])
-    assert fake.json_batches == [{"nftables": [
-        {"delete": elem("http", [MAC, "aa:bb:cc:dd:ee:02"])},
-        {"add": elem("http", [[MAC, TO_PORTAL], ["aa:bb:cc:dd:ee:02", {"accept": None}]])},
+    assert fake.json_batches == [{"nftables": [  # adding one there is no error; deleting one absent is
+        {"add": elem("http", [[MAC, TO_PORTAL], ["aa:bb:cc:dd:ee:02", TO_PORTAL]])},
+        {"delete": elem("http", ["aa:bb:cc:dd:ee:02"])},
     ]}]
 
 

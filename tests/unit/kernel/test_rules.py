@@ -201,12 +201,12 @@ def test_admitting_replaces_the_gate_and_the_http_verdict():
     cmds = policy(base(), was=was, handles=HANDLES)
     assert {"delete": {"rule": {**T, "chain": "up5", "handle": 7}}} in cmds
     assert {"delete": {"rule": {**T, "chain": "down5", "handle": 10}}} in cmds
-    assert cmds[-4:-2] == [{"delete": elem("http", [MAC])}, {"add": elem("http", [[MAC, {"accept": None}]])}]
+    assert cmds[-4:-2] == [{"add": elem("http", [[MAC, TO_PORTAL]])}, {"delete": elem("http", [MAC])}]
     assert cmds[-2:] == [{"delete": elem("free", [MAC])}, {"add": elem("free", [[MAC, {"accept": None}]])}]
     back = policy(was, was=base(), handles=HANDLES)
     assert {"insert": {"rule": {**T, "chain": "up5", "handle": 9, "expr": [GATE]}}} in back
     assert {"insert": {"rule": {**T, "chain": "down5", "handle": 11, "expr": [DROP]}}} in back
-    assert back[-3] == {"add": elem("http", [[MAC, TO_PORTAL]])}
+    assert back[-3] == {"add": elem("http", [[MAC, TO_PORTAL]])}  # no delete: it goes to the portal
     assert back[-1] == {"add": elem("free", [[MAC, GATE]])}
 
 
