@@ -92,7 +92,7 @@ OPTIONS = (
            "Snoop the DNS answers the LAN device sends to clients (a kernel filter passes only those): each "
            "address a name of an app category resolves to joins that category's address set until the "
            "answer's TTL runs out (at most a day), and every answered name is kept for naming destinations. "
-           "Needs scapy (on OpenWrt: hotspot-snoop). Encrypted DNS (DoH, DoT, DNS over QUIC) hides the "
+           "On OpenWrt it is the package hotspot-snoop. Encrypted DNS (DoH, DoT, DNS over QUIC) hides the "
            "names: that traffic shows as \"other\". '1' or '0'.", heading=SNOOPER),
     Option("dns_min_ttl", ranged(0, 86400, "a whole number of seconds between 0 and 86400"), 60,
            "Seconds a snooped address stays at least.",
