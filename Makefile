@@ -30,14 +30,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml Makefile openwrt/tools.mk
 lint: setup
 	$(PY) -m ruff check .
 
-# The tests that need no lab (unit, openwrt) run beside the lab's, which mostly wait on traffic and
-# timers: the suite takes the lab's time, not the sum. Their report follows the lab's.
+# Two runs side by side: the lab's tests, which mostly wait on traffic and timers, and the rest (unit,
+# openwrt, then the browser's pages on labs of their own): the suite takes the lab's time, not the
+# sum. The second run's report follows the lab's.
 test: setup lint
 	@mkdir -p .artifacts; \
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/openwrt > .artifacts/test-unit.log 2>&1 & unit=$$!; \
-	$(PY) -m pytest -q --durations=20 tests/lab tests/browser; lab=$$?; \
-	wait $$unit; unit=$$?; echo "--- tests/unit tests/openwrt"; cat .artifacts/test-unit.log; \
-	[ $$lab -eq 0 ] && [ $$unit -eq 0 ]
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests/unit tests/openwrt tests/browser \
+	    > .artifacts/test-other.log 2>&1 & other=$$!; \
+	$(PY) -m pytest -q --durations=20 tests/lab; lab=$$?; \
+	wait $$other; other=$$?; echo "--- tests/unit tests/openwrt tests/browser"; cat .artifacts/test-other.log; \
+	[ $$lab -eq 0 ] && [ $$other -eq 0 ]
 
 demo: setup
 	$(PY) -m lab.demo

@@ -131,6 +131,7 @@ def test_sigterm_commits_to_flash(lab, start_hotspotd):
     saved = Path(d.config.state_dir) / "hotspot.db"
     assert not saved.exists(), "nothing may be written to flash before a commit"
     lab.iperf("c1", bytes=20_000_000, reverse=True)
+    d.wait_polls()  # the flow's last packets (its FIN and ACKs) crossed after iperf returned
     counted = _counted(d, mac)
     assert d.stop(signal.SIGTERM) == 0
     db = sqlite3.connect(saved)
