@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Iterator
@@ -31,7 +32,8 @@ def lab() -> Iterator[Lab]:
 
 @pytest.fixture
 def start_hotspotd(lab):
-    """Start the real hotspotd in the lab's router with config options; stopped at teardown."""
+    """Start the real hotspotd in the lab's router with config options; stopped at teardown (woken
+    first, in case a test that paused it with SIGSTOP failed before it woke it)."""
     from lab.hotspotd import Hotspotd
 
     started = []
@@ -44,6 +46,7 @@ def start_hotspotd(lab):
     yield start
     for d in started:
         if d.proc and d.proc.poll() is None:
+            d.proc.send_signal(signal.SIGCONT)
             d.stop()
 
 

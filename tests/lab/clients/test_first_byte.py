@@ -27,22 +27,6 @@ def lab():
         yield lab
 
 
-@pytest.fixture
-def start(lab):
-    started = []
-
-    def start(**options) -> Hotspotd:
-        d = Hotspotd(lab, **options).start()
-        started.append(d)
-        return d
-
-    yield start
-    for d in started:
-        if d.proc and d.proc.poll() is None:
-            d.proc.send_signal(signal.SIGCONT)
-            d.stop()
-
-
 @contextlib.contextmanager
 def paused(d: Hotspotd):
     """hotspotd stopped: nothing registers, the kernel alone counts and enforces."""
@@ -92,8 +76,8 @@ def _flood(lab, name, **kw) -> None:
 
 
 @pytest.mark.parametrize("reverse", [True, False], ids=["download", "upload"])
-def test_bytes_before_registration_are_the_devices_own(lab, start, reverse):
-    d = start()
+def test_bytes_before_registration_are_the_devices_own(lab, start_hotspotd, reverse):
+    d = start_hotspotd()
     d.wait_client(lab.clients["c1"].mac)
     d.wait_polls()
     plan0 = _plan_used(d)
@@ -115,8 +99,8 @@ def test_bytes_before_registration_are_the_devices_own(lab, start, reverse):
 
 
 @pytest.mark.parametrize("reverse", [True, False], ids=["download", "upload"])
-def test_the_default_cap_holds_from_the_first_byte(lab, start, reverse):
-    d = start(default_cap=CAP)
+def test_the_default_cap_holds_from_the_first_byte(lab, start_hotspotd, reverse):
+    d = start_hotspotd(default_cap=CAP)
     d.wait_client(lab.clients["c1"].mac)
     with paused(d):
         new = lab.add_client("c3")
@@ -136,11 +120,11 @@ def test_the_default_cap_holds_from_the_first_byte(lab, start, reverse):
     assert _delivered(lab, "c3") - before < MAX_OVERSHOOT
 
 
-def test_registration_during_a_flood_keeps_the_cap_exact(lab, start):
+def test_registration_during_a_flood_keeps_the_cap_exact(lab, start_hotspotd):
     """The device is registered while it floods: the quota of its own that takes over must start from
     every byte it used, not from what was read a moment before."""
     cap = 200_000_000
-    d = start(default_cap=cap)
+    d = start_hotspotd(default_cap=cap)
     d.wait_client(lab.clients["c1"].mac)
     with paused(d):
         new = lab.add_client("c3")
@@ -155,8 +139,8 @@ def test_registration_during_a_flood_keeps_the_cap_exact(lab, start):
     assert delivered - cap <= MAX_OVERSHOOT, f"{delivered - cap} bytes past the default cap"
 
 
-def test_kill9_before_registration_loses_and_doubles_nothing(lab, start):
-    d = start()
+def test_kill9_before_registration_loses_and_doubles_nothing(lab, start_hotspotd):
+    d = start_hotspotd()
     d.wait_client(lab.clients["c1"].mac)
     d.wait_polls()
     plan0 = _plan_used(d)
@@ -178,12 +162,12 @@ def test_kill9_before_registration_loses_and_doubles_nothing(lab, start):
     assert d.client(new.mac)["bytes_total"] == counted
 
 
-def test_a_flush_keeps_the_plans_bytes_of_unregistered_devices(lab, start):
+def test_a_flush_keeps_the_plans_bytes_of_unregistered_devices(lab, start_hotspotd):
     """`nft flush ruleset` deletes the table with its per-device tallies: the kernel's notice carries
     the counters of deleted rules (the plan's tally of unregistered devices) but not those of set
     elements. So the plan keeps every byte, and the device loses what was counted for it since
     hotspotd last read the kernel (here: all of it, as hotspotd was paused)."""
-    d = start()
+    d = start_hotspotd()
     d.wait_client(lab.clients["c1"].mac)
     d.wait_polls()
     plan0 = _plan_used(d)
@@ -201,10 +185,10 @@ def test_a_flush_keeps_the_plans_bytes_of_unregistered_devices(lab, start):
     assert "kept" in d.log()
 
 
-def test_a_new_device_is_registered_at_once_not_at_the_next_poll(lab, start):
+def test_a_new_device_is_registered_at_once_not_at_the_next_poll(lab, start_hotspotd):
     """The kernel's notice of a new neighbour on the LAN wakes hotspotd: with a poll every 30 s, a
     device is registered in the moment it joins (its DHCP or its first ARP)."""
-    d = start(poll_interval=30)
+    d = start_hotspotd(poll_interval=30)
     d.wait_client(lab.clients["c1"].mac)
     new = lab.add_client("c3")
     lab.wait_for(lambda: new.mac in d.clients(), 5, "the new device to be registered")
@@ -212,10 +196,10 @@ def test_a_new_device_is_registered_at_once_not_at_the_next_poll(lab, start):
     assert "neighbour notifications" not in d.log()
 
 
-def test_a_hold_left_by_a_crash_is_let_go_at_start(lab, start):
+def test_a_hold_left_by_a_crash_is_let_go_at_start(lab, start_hotspotd):
     """hotspotd holds a device's packets for the milliseconds of its registration with a cap; one
     killed in between leaves the hold in the kernel, and the next one lets it go."""
-    d = start(default_cap=CAP)
+    d = start_hotspotd(default_cap=CAP)
     d.wait_client(lab.clients["c1"].mac)
     with paused(d):
         new = lab.add_client("c3")
