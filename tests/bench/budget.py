@@ -16,8 +16,8 @@ import ipaddress
 import time
 
 from lab import Lab
-from tests.bench.common import emit, loadavg, log, median, rnd
-from tests.bench.dataplane import Flood, _spread
+from tests.bench.common import emit, loadavg, log, median, rnd, spread
+from tests.bench.dataplane import Flood
 from tests.bench.nsjob import synthetic_macs
 
 COPIES = 100
@@ -97,10 +97,10 @@ def run(rounds: int = ROUNDS) -> None:
         took = time.monotonic() - t0
     packet_ns = 1e9 / median(samples["empty"])
     for kind, rule in KINDS.items():
-        spread = _spread(cost_ns[kind])
-        emit("rule_cost_ns", rnd(spread["median"], 1), "ns", kind=kind, rule=rule,
-             iqr=[rnd(x, 1) for x in spread["iqr"]],
-             percent_of_packet=rnd(100 * spread["median"] / packet_ns, 2),
+        sp = spread(cost_ns[kind])
+        emit("rule_cost_ns", rnd(sp["median"], 1), "ns", kind=kind, rule=rule,
+             iqr=[rnd(x, 1) for x in sp["iqr"]],
+             percent_of_packet=rnd(100 * sp["median"] / packet_ns, 2),
              per_round=[rnd(x, 1) for x in cost_ns[kind]], copies=COPIES, rounds=rounds,
              pps_empty=round(median(samples["empty"])), pps_kind=round(median(samples[kind])),
              seconds=round(took), loadavg_before=load_before, loadavg_after=loadavg(),

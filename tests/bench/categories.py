@@ -18,8 +18,8 @@ import time
 
 from hotspot.apps.categories import CATEGORIES
 from lab import Lab
-from tests.bench.common import emit, log, median, rnd
-from tests.bench.dataplane import SECONDS, Configs, Flood, _spread
+from tests.bench.common import emit, log, median, rnd, spread
+from tests.bench.dataplane import SECONDS, Configs, Flood
 
 ADDRESSES = 10_000
 ROUNDS = 12
@@ -80,9 +80,9 @@ def run(rounds: int = ROUNDS, min_rounds: int = MIN_ROUNDS) -> None:
         sw.clear()
     if counted < 0.5 * SECONDS * sum(samples["ours"]):  # the flood's packets met every category set
         raise RuntimeError(f"the last category counted {counted} packets: the flood missed the sets")
-    spread = _spread(paired)
-    emit("dataplane_pps_ratio_categories", spread["median"], "ratio", goal=GOAL, iqr=spread["iqr"],
-         range=spread["range"], pps_none=round(median(samples["none"])),
+    sp = spread(paired)
+    emit("dataplane_pps_ratio_categories", sp["median"], "ratio", goal=GOAL, iqr=sp["iqr"],
+         range=sp["range"], pps_none=round(median(samples["none"])),
          pps_ours=round(median(samples["ours"])), rounds=i, addresses=ADDRESSES,
          categories=len(CATEGORIES) + 1, per_round=[rnd(x, 3) for x in paired],
          category_packets=counted,

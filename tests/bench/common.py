@@ -57,6 +57,16 @@ def rnd(x, digits: int = 4):
     return None if x is None else round(x, digits)
 
 
+def spread(xs: list[float], digits: int = 4) -> dict:
+    """Median, quartiles and range of repeated measurements: every figure is shown with its spread."""
+    if len(xs) >= 2:
+        q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    else:
+        q1 = q3 = xs[0]
+    return {"median": rnd(median(xs), digits), "iqr": [rnd(q1, digits), rnd(q3, digits)],
+            "range": [rnd(min(xs), digits), rnd(max(xs), digits)], "n": len(xs)}
+
+
 def nsjob(lab: Lab, job: str, timeout: float = 300, **args) -> dict:
     """Run a job of nsjob.py in the lab's router namespace; returns its JSON result."""
     p = lab.run(lab.router, sys.executable, NSJOB, job, json.dumps(args), timeout=timeout)

@@ -30,7 +30,7 @@ import time
 
 from hotspot.kernel.nft import HOOK
 from lab import Lab
-from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
+from tests.bench.common import emit, loadavg, log, median, nsjob, rnd, spread
 from tests.bench.nsjob import synthetic_macs
 
 CLIENTS = 5000
@@ -219,15 +219,6 @@ class Flood:
         raise AssertionError("unreachable")
 
 
-def _spread(xs: list[float]) -> dict:
-    """Median, quartiles and range of per-round ratios."""
-    if len(xs) >= 2:
-        q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive")
-    else:
-        q1 = q3 = xs[0]
-    return {"median": rnd(median(xs)), "iqr": [rnd(q1), rnd(q3)], "range": [rnd(min(xs)), rnd(max(xs))]}
-
-
 def run(rounds: int = ROUNDS, peer_rounds: int = PEER_ROUNDS, min_rounds: int = MIN_ROUNDS) -> None:
     configs = ["none", "empty", "ours", "ours10", "peer"]
     samples: dict[str, list[float]] = {c: [] for c in configs}
@@ -280,8 +271,8 @@ def run(rounds: int = ROUNDS, peer_rounds: int = PEER_ROUNDS, min_rounds: int = 
 
     pps = {c: median(v) for c, v in samples.items()}
     cv_none = statistics.stdev(samples["none"]) / statistics.mean(samples["none"])
-    ours, scaling = _spread(paired["ours"]), _spread(paired["scaling"])
-    empty, vs_empty = _spread(paired["empty"]), _spread(paired["ours_vs_empty"])
+    ours, scaling = spread(paired["ours"]), spread(paired["scaling"])
+    empty, vs_empty = spread(paired["empty"]), spread(paired["ours_vs_empty"])
     load_after = loadavg()
     emit("dataplane_pps_ratio_empty_hook", empty["median"], "ratio", iqr=empty["iqr"], range=empty["range"],
          pps_none=round(pps["none"]), pps_empty=round(pps["empty"]), rounds=i,
@@ -297,7 +288,7 @@ def run(rounds: int = ROUNDS, peer_rounds: int = PEER_ROUNDS, min_rounds: int = 
          pps_none=round(pps["none"]), pps_ours=round(pps["ours"]), pps_peer=round(pps["peer"]),
          clients=CLIENTS, payload_bytes=PAYLOAD, rounds=i, peer_rounds=len(paired["peer"]),
          seconds_per_run=SECONDS, seconds=round(took), pinned_cpus=flood.cpus, cv_none=rnd(cv_none, 3),
-         per_round=[rnd(x, 3) for x in paired["ours"]], sent_ratio=_spread(paired_sent),
+         per_round=[rnd(x, 3) for x in paired["ours"]], sent_ratio=spread(paired_sent),
          loadavg_before=load_before, loadavg_after=load_after,
          samples={c: [round(x) for x in samples[c]] for c in ("none", "empty", "ours", "peer")},
          pps_sent_median={c: round(median(sent[c])) for c in ("none", "empty", "ours", "peer")},
@@ -319,7 +310,7 @@ def run(rounds: int = ROUNDS, peer_rounds: int = PEER_ROUNDS, min_rounds: int = 
     emit("dataplane_scaling", scaling["median"], "ratio", goal=SCALING_GOAL, iqr=scaling["iqr"],
          range=scaling["range"], ratio_of_medians=rnd(pps["ours"] / pps["ours10"]),
          pps_ours_10=round(pps["ours10"]), pps_ours_5000=round(pps["ours"]),
-         ours10_vs_none=_spread(paired["ours10"]), rounds=i,
+         ours10_vs_none=spread(paired["ours10"]), rounds=i,
          per_round=[rnd(x, 3) for x in paired["scaling"]],
          samples_10=[round(x) for x in samples["ours10"]],
          note=("ours at 5,000 clients / ours at 10 clients (a second table, `hotspot10`, the same build "

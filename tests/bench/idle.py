@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lab import Lab
 from lab.hotspotd import Hotspotd
-from tests.bench.common import emit, loadavg, log, nsjob
+from tests.bench.common import emit, loadavg, log, nsjob, spread
 
 CLIENTS = 50
 GOAL = 1.0  # % of one core, idle
@@ -55,22 +55,29 @@ def _processes(d: Hotspotd) -> dict[str, list[int]]:
     return {"hotspotd": [d.proc.pid], "portal": d.portal_pids(), "snooper": d.snoop_pids()}
 
 
-def _measure(d: Hotspotd, seconds: float) -> dict:
-    """CPU % of one core and wake-ups per second of each part over `seconds`."""
+def _snapshot(procs: dict[str, list[int]]) -> tuple[float, dict, dict]:
+    return (time.monotonic(), {k: sum(_cpu(p) for p in ps) for k, ps in procs.items()},
+            {k: sum(_switches(p) for p in ps) for k, ps in procs.items()})
+
+
+def _measure(d: Hotspotd, seconds: float, parts: int = 5) -> dict:
+    """CPU % of one core and wake-ups per second of each part over `seconds`, and the spread of the
+    total over `parts` equal stretches of it."""
     procs = _processes(d)
-    c0 = {k: sum(_cpu(p) for p in ps) for k, ps in procs.items()}
-    s0 = {k: sum(_switches(p) for p in ps) for k, ps in procs.items()}
-    t0 = time.monotonic()
-    time.sleep(seconds)
-    wall = time.monotonic() - t0
-    c1 = {k: sum(_cpu(p) for p in ps) for k, ps in procs.items()}
-    s1 = {k: sum(_switches(p) for p in ps) for k, ps in procs.items()}
+    snaps = [_snapshot(procs)]
+    for _ in range(parts):
+        time.sleep(seconds / parts)
+        snaps.append(_snapshot(procs))
     if _processes(d) != procs:
         raise RuntimeError(f"a process was started again during the window: {procs} -> {_processes(d)}")
+    (t0, c0, s0), (t1, c1, s1) = snaps[0], snaps[-1]
+    wall = t1 - t0
+    stretches = [100 * sum(b[1][k] - a[1][k] for k in procs) / (b[0] - a[0])
+                 for a, b in zip(snaps, snaps[1:])]
     return {"cpu_pct": {k: round(100 * (c1[k] - c0[k]) / wall, 3) for k in procs},
             "wakeups_per_s": {k: round((s1[k] - s0[k]) / wall, 1) for k in procs},
             "total": 100 * sum(c1[k] - c0[k] for k in procs) / wall, "window_s": round(wall, 1),
-            "pids": procs}
+            "spread": spread(stretches, 3), "stretch_s": round(wall / parts, 1), "pids": procs}
 
 
 def _started(lab: Lab, clients: int = CLIENTS) -> Hotspotd:
@@ -103,6 +110,7 @@ def run_idle() -> None:
     if errors:
         log("errors:\n" + "\n".join(errors[-10:]))
     emit("idle_cpu_pct", round(m["total"], 3), "%", goal=GOAL, clients=n, window_s=m["window_s"],
+         spread=m["spread"], stretch_s=m["stretch_s"],
          parts_pct=m["cpu_pct"], wakeups_per_s=m["wakeups_per_s"], poll_interval_s=d.config.poll_interval,
          errors=len(errors), load=loadavg(),
          note="hotspotd + gunicorn (master, worker) + dns snooper, user + system, % of one core; no traffic")
@@ -131,7 +139,8 @@ def run_busy() -> None:
     log(f"busy, {n} clients, {mbit:.0f} Mbit/s: {m['total']:.2f} % of a core; {m['cpu_pct']}; "
         f"wake-ups/s {m['wakeups_per_s']}")
     emit("busy_cpu_pct", round(m["total"], 2), "%", clients=n, active_clients=BUSY_CLIENTS,
-         mbit_per_s=round(mbit, 1), window_s=m["window_s"], parts_pct=m["cpu_pct"],
+         mbit_per_s=round(mbit, 1), window_s=m["window_s"], spread=m["spread"], stretch_s=m["stretch_s"],
+         parts_pct=m["cpu_pct"],
          wakeups_per_s=m["wakeups_per_s"], poll_interval_s=d.config.poll_interval, errors=len(errors),
          load=loadavg(),
          note=(f"{BUSY_CLIENTS} lab clients each downloading {each // 1_000_000} Mbit/s (iperf3 -R -b) and "
