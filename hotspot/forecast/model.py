@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
-from itertools import accumulate, repeat
+from itertools import accumulate, islice, repeat
 from operator import add, itemgetter, mul, truediv
 
 HOUR = 3600
@@ -61,11 +61,11 @@ def forecast(hours, now: float, start: float, end: float, cap: int | None = None
     when the history begins (default: the first bucket). Returns {"period_end_bytes", "low", "high",
     "cap_hit_at", "cap_hit_earliest", "cap_hit_latest" (unix times or None), "rate" (bytes/s now),
     "basis" ("week", "day", "flat" or "none": the profile used), "history_days"}."""
-    y, cur = _window(hours, now, since)
+    y, cur, hi = _window(hours, now, since)
     if used is None:
         base = cur - len(y) * HOUR
         used = sum(y[int(len(y) - (cur - start) // HOUR):]) if base <= start < cur else 0
-        i = bisect_left(hours, cur if base <= start else start, key=_hour)
+        i = hi if base <= start else bisect_left(hours, start, key=_hour)  # hi: the first row from cur
         used += _bytes(hours, i, bisect_left(hours, now, i, key=_hour))  # the current hour's so far
     return Learnt(*sums(y), cur).project(now, start, end, cap, used)
 
@@ -73,7 +73,7 @@ def forecast(hours, now: float, start: float, end: float, cap: int | None = None
 def learn(hours, now: float, since: float | None = None) -> Learnt:
     """What the complete hours before `now` say (it changes only when an hour ends): project() it
     for a forecast at any moment of the current hour."""
-    y, cur = _window(hours, now, since)
+    y, cur, _ = _window(hours, now, since)
     return Learnt(*sums(y), cur)
 
 
@@ -88,15 +88,20 @@ def sums(y: list[int]) -> tuple[int, list[int], list[int], int | None]:
             list(map(sum, map(y.__getitem__, hours_of_day))), sum(y) if n < DAY_H else None)
 
 
-def _window(hours, now: float, since: float | None) -> tuple[list[int], int]:
-    """The bytes of each complete hour learnt from (up to four weeks, oldest first), and the
-    current hour."""
+def _window(hours, now: float, since: float | None) -> tuple[list[int], int, int]:
+    """The bytes of each complete hour learnt from (up to four weeks, oldest first), the current
+    hour, and the index of the first row from it on."""
     cur = int(now // HOUR) * HOUR  # the current hour: not complete, so not learnt from
     first = since if since is not None else (hours[0][0] if hours else cur)
     first = int(-(-first // HOUR)) * HOUR
     n = max(0, min(LOOKBACK_H, (cur - first) // HOUR))
-    lo = bisect_left(hours, cur - n * HOUR, key=_hour)
-    return _dense(hours, lo, bisect_left(hours, cur, lo, key=_hour), cur - n * HOUR, n), cur
+    base = cur - n * HOUR
+    # searched only when not at the ends (the history's first hour, the current hour's last row)
+    lo = 0 if not hours or hours[0][0] >= base else bisect_left(hours, base, key=_hour)
+    hi = len(hours)
+    if hi > lo and hours[-1][0] >= cur:
+        hi = hi - 1 if hi - 1 == lo or hours[-2][0] < cur else bisect_left(hours, cur, lo, key=_hour)
+    return _dense(hours, lo, hi, base, n), cur, hi
 
 
 def _bytes(rows, i: int, j: int) -> int:
@@ -107,31 +112,24 @@ def _bytes(rows, i: int, j: int) -> int:
 
 def _dense(rows, lo: int, hi: int, base: int, n: int) -> list[int]:
     """The bytes of the `n` hours from `base`, from rows[lo:hi] (all in them), missing hours 0."""
-    part = rows[lo:hi]
-    if not part:
+    if lo >= hi:
         return [0] * n
-    if len(part[0]) == 3:
-        if hi - lo == n:  # every hour has its bucket
-            return [u + d for _, u, d in part]
-        y = [0] * n
-        at = _index(base, n)
-        try:
-            for h, u, d in part:
-                y[at[h]] = u + d
-        except KeyError:  # an hour off the hour: placed by arithmetic
-            for h, u, d in part:
-                y[(h - base) // HOUR] = u + d
-        return y
-    if hi - lo == n:
-        return list(map(itemgetter(1), part))
+    width = len(rows[lo])
+    if hi - lo == n:  # every hour has its bucket
+        part = rows[lo:hi]
+        return list(map(itemgetter(1), part)) if width == 2 else [u + d for _, u, d in part]
     y = [0] * n
     at = _index(base, n)
-    try:
-        for h, b in part:
-            y[at[h]] = b
-    except KeyError:
-        for h, b in part:
-            y[(h - base) // HOUR] = b
+    try:  # each row read once, where it lies (no copy of the rows first)
+        if width == 2:
+            for h, b in islice(rows, lo, hi):
+                y[at[h]] = b
+        else:
+            for h, u, d in islice(rows, lo, hi):
+                y[at[h]] = u + d
+    except KeyError:  # an hour off the hour: placed by arithmetic
+        for r in islice(rows, lo, hi):
+            y[(r[0] - base) // HOUR] = r[1] if width == 2 else r[1] + r[2]
     return y
 
 
