@@ -3,8 +3,9 @@
 forecast_mape: the mean absolute error of the period's end bytes, in percent of the truth, forecast
 at mid-period (monthly periods from the 1st and from the 16th, wherever the trace covers the whole
 period); forecast_coverage: how often the truth lies in [low, high] (the range is meant as 80 %);
-forecast_ms_5000: forecasting 5,000 devices from four weeks of hourly buckets each (wall and CPU time,
-against the forecaster at BASELINE in interleaved rounds of the same run).
+forecast_ms_5000: forecasting 5,000 devices from four weeks of hourly buckets each, (hour, bytes) as the
+forecaster reads them (wall and CPU time, against the forecaster at BASELINE in interleaved rounds of
+the same run; up_down_cpu_ms: from (hour, up, down) rows instead).
 """
 
 from __future__ import annotations
