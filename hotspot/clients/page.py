@@ -8,6 +8,7 @@ then the reason the client is not simply "ok", and until when, are said from all
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -42,9 +43,9 @@ def page(clients, c: Client, objs: dict[str, int], store, *, owner: bool, parts:
     view = clients.view(c, objs, plan)
     view = named(view) if owner else unnamed(view)
     start, end = clients.period(store)
-    learnt = store.history(c.id, forecasts.lookback(now, start))  # the forecaster's hours too
+    learnt = store.hour_totals(c.id, forecasts.lookback(now, start), 2**62)  # the forecaster's hours too
     first = int(start) // 3600 * 3600
-    hours = [(h, u + d) for h, u, d in learnt if h >= first]
+    hours = learnt[bisect_left(learnt, (first,)):]
     up, down = clients.speeds.get(c.id, (0.0, 0.0))
     fc = forecasts.of_client(store, c.id, used=view["bytes_total"], cap=view["cap"], now=now, start=start,
                              end=end, since=c.first_seen, rows=learnt)

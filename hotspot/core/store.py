@@ -585,6 +585,17 @@ class Store:
             "SELECT hour, up, down FROM usage_plan WHERE hour >= ? AND hour < ? ORDER BY hour",
             (since, until))]
 
+    def hour_totals(self, cid: int | None, since: int, until: int) -> list[tuple[int, int]]:
+        """(hour, bytes) of client `cid` (None: the plan) in [since, until), up and down added in
+        SQL, as plain tuples: what the forecaster and the client page read (cheaper to fetch than
+        history()'s three columns, and nothing left to add per row in Python)."""
+        table, where, args = ("usage", "client = ? AND ", (cid, since, until)) if cid is not None else \
+            ("usage_plan", "", (since, until))
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        return cursor.execute(f"SELECT hour, up + down FROM {table} WHERE {where}hour >= ? AND hour < ? "
+                              "ORDER BY hour", args).fetchall()
+
     # -- history beyond the hourly rows (hotspot/history/buckets.py) -------------------------------------
 
     def usage_buckets(self, by: str, cid: int | None, first: int, end: int) -> dict[int, list[int]]:

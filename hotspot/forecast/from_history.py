@@ -23,7 +23,7 @@ _learnt: dict = {}  # the current hour -> {(database, client, first hour read, s
 def of_client(store, cid: int, *, used: int, cap: int | None, now: float, start: float, end: float,
               since: float | None = None, rows: list | None = None) -> dict:
     """A client's forecast (unix times); `used`: its bytes this period, up to this instant; `rows`:
-    its hours from `lookback(now, start)` on, if the caller has read them already.
+    its (hour, bytes) from `lookback(now, start)` on (Store.hour_totals), if the caller has read them.
 
     What its complete hours say is kept for the rest of the hour (a page opened again, an alert
     after a page: no hours read, nothing learnt again): they are taken as they stood at the hour's
@@ -37,7 +37,7 @@ def of_client(store, cid: int, *, used: int, cap: int | None, now: float, start:
     learnt = kept.get(key)
     if learnt is None:
         if rows is None:
-            rows = store.history(cid, key[2], cur)
+            rows = store.hour_totals(cid, key[2], cur)
         learnt = kept[key] = fc.learn(rows, now, since)
     return learnt.project(now, start, end, cap, used)
 
@@ -51,7 +51,7 @@ def of_plan(store, *, used: int, limit: int | None, now: float, start: float, en
     key = (str(getattr(store, "path", id(store))), cur, lookback(now, start))
     learnt = _plan_cache.get(key)
     if learnt is None:
-        learnt = fc.learn(store.plan_history(key[2], cur), now)
+        learnt = fc.learn(store.hour_totals(None, key[2], cur), now)
         _plan_cache.clear()
         _plan_cache[key] = learnt
     return learnt.project(now, start, end, limit, used)

@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
-from itertools import accumulate, repeat
-from operator import itemgetter, mul, truediv
+from itertools import accumulate, islice, repeat
+from operator import add, itemgetter, mul, truediv
 
 HOUR = 3600
 DAY_H, WEEK_H = 24, 168
@@ -61,30 +61,47 @@ def forecast(hours, now: float, start: float, end: float, cap: int | None = None
     when the history begins (default: the first bucket). Returns {"period_end_bytes", "low", "high",
     "cap_hit_at", "cap_hit_earliest", "cap_hit_latest" (unix times or None), "rate" (bytes/s now),
     "basis" ("week", "day", "flat" or "none": the profile used), "history_days"}."""
-    y, cur = _window(hours, now, since)
+    y, cur, hi = _window(hours, now, since)
     if used is None:
         base = cur - len(y) * HOUR
         used = sum(y[int(len(y) - (cur - start) // HOUR):]) if base <= start < cur else 0
-        i = bisect_left(hours, cur if base <= start else start, key=_hour)
+        i = hi if base <= start else bisect_left(hours, start, key=_hour)  # hi: the first row from cur
         used += _bytes(hours, i, bisect_left(hours, now, i, key=_hour))  # the current hour's so far
-    return Learnt(y, cur).project(now, start, end, cap, used)
+    return Learnt(*sums(y), cur).project(now, start, end, cap, used)
 
 
 def learn(hours, now: float, since: float | None = None) -> Learnt:
     """What the complete hours before `now` say (it changes only when an hour ends): project() it
     for a forecast at any moment of the current hour."""
-    return Learnt(*_window(hours, now, since))
+    y, cur, _ = _window(hours, now, since)
+    return Learnt(*sums(y), cur)
 
 
-def _window(hours, now: float, since: float | None) -> tuple[list[int], int]:
-    """The bytes of each complete hour learnt from (up to four weeks, oldest first), and the
-    current hour."""
+def sums(y: list[int]) -> tuple[int, list[int], list[int], int | None]:
+    """All the model reads of the hours `y` (oldest first, ending at the current hour): their
+    count, the whole days' sums (the most recent first: day k is hours -24(k+1) .. -24k-1), the
+    hour-of-day sums over the last whole days, two weeks at most (phase j: the hours at j mod 24
+    from the current one), and, under a day, their total (else None)."""
+    n = len(y)
+    days_back, hours_of_day = _slices(n)
+    return (n, list(map(sum, map(y.__getitem__, days_back))),
+            list(map(sum, map(y.__getitem__, hours_of_day))), sum(y) if n < DAY_H else None)
+
+
+def _window(hours, now: float, since: float | None) -> tuple[list[int], int, int]:
+    """The bytes of each complete hour learnt from (up to four weeks, oldest first), the current
+    hour, and the index of the first row from it on."""
     cur = int(now // HOUR) * HOUR  # the current hour: not complete, so not learnt from
     first = since if since is not None else (hours[0][0] if hours else cur)
     first = int(-(-first // HOUR)) * HOUR
     n = max(0, min(LOOKBACK_H, (cur - first) // HOUR))
-    lo = bisect_left(hours, cur - n * HOUR, key=_hour)
-    return _dense(hours, lo, bisect_left(hours, cur, lo, key=_hour), cur - n * HOUR, n), cur
+    base = cur - n * HOUR
+    # searched only when not at the ends (the history's first hour, the current hour's last row)
+    lo = 0 if not hours or hours[0][0] >= base else bisect_left(hours, base, key=_hour)
+    hi = len(hours)
+    if hi > lo and hours[-1][0] >= cur:
+        hi = hi - 1 if hi - 1 == lo or hours[-2][0] < cur else bisect_left(hours, cur, lo, key=_hour)
+    return _dense(hours, lo, hi, base, n), cur, hi
 
 
 def _bytes(rows, i: int, j: int) -> int:
@@ -95,31 +112,24 @@ def _bytes(rows, i: int, j: int) -> int:
 
 def _dense(rows, lo: int, hi: int, base: int, n: int) -> list[int]:
     """The bytes of the `n` hours from `base`, from rows[lo:hi] (all in them), missing hours 0."""
-    part = rows[lo:hi]
-    if not part:
+    if lo >= hi:
         return [0] * n
-    if len(part[0]) == 3:
-        if hi - lo == n:  # every hour has its bucket
-            return [u + d for _, u, d in part]
-        y = [0] * n
-        at = _index(base, n)
-        try:
-            for h, u, d in part:
-                y[at[h]] = u + d
-        except KeyError:  # an hour off the hour: placed by arithmetic
-            for h, u, d in part:
-                y[(h - base) // HOUR] = u + d
-        return y
-    if hi - lo == n:
-        return list(map(itemgetter(1), part))
+    width = len(rows[lo])
+    if hi - lo == n:  # every hour has its bucket
+        part = rows[lo:hi]
+        return list(map(itemgetter(1), part)) if width == 2 else [u + d for _, u, d in part]
     y = [0] * n
     at = _index(base, n)
-    try:
-        for h, b in part:
-            y[at[h]] = b
-    except KeyError:
-        for h, b in part:
-            y[(h - base) // HOUR] = b
+    try:  # each row read once, where it lies (no copy of the rows first)
+        if width == 2:
+            for h, b in islice(rows, lo, hi):
+                y[at[h]] = b
+        else:
+            for h, u, d in islice(rows, lo, hi):
+                y[at[h]] = u + d
+    except KeyError:  # an hour off the hour: placed by arithmetic
+        for r in islice(rows, lo, hi):
+            y[(r[0] - base) // HOUR] = r[1] if width == 2 else r[1] + r[2]
     return y
 
 
@@ -149,29 +159,25 @@ def _index(base: int, n: int) -> dict[int, int]:
 class Learnt:
     """The profile (168 phases, mean 1, phase 0 = the current hour's), the level (bytes per hour
     at profile 1, as of the learnt days' weighted age), the growth per day and the log-spread, from
-    `y`: the complete hours before the current hour `cur`, oldest first."""
+    the sums() of the `n` complete hours before the current hour `cur`."""
 
     __slots__ = ("cur", "basis", "history_days", "level", "average", "age", "growth", "sigma", "flat", "days",
                  "hod", "hod_cum", "day_cum")  # kept for the hour (from_history), small
 
-    def __init__(self, y: list[int], cur: int) -> None:
-        n = len(y)
+    def __init__(self, n: int, actual: list[int], hod: list[int], total: int | None, cur: int) -> None:
         self.cur = cur
         self.basis = "week" if n >= 2 * WEEK_H else "day" if n >= DAY_H else "flat" if n else "none"
         self.history_days = round(n / DAY_H, 1)
-        days = n // DAY_H
-        # the day sums, the most recent first (day k: phases -24(k+1) .. -24k-1 mod 168)
-        days_back, hours_of_day = _slices(n)
-        actual = list(map(sum, map(y.__getitem__, days_back)))
+        days = n // DAY_H  # actual: the day sums (day k: phases -24(k+1) .. -24k-1 mod 168)
         if days == 0:
             self._shape([0] * DAY_H, None)  # flat
-            self.level = self.average = sum(y) / max(1, n)
+            self.level = self.average = total / max(1, n)
             self.sigma = 1.0 if n else 1.5
             self.growth = self.age = 0.0
             return
         keep = _without_trips(actual)
-        hod = list(map(sum, map(y.__getitem__, hours_of_day)))  # phase j: hour j of the last 14 days
-        dow = _weekdays(actual, keep) if self.basis == "week" else None
+        weeks = list(map(sum, map(actual.__getitem__, _WEEKS[:days // 7])))  # the most recent first
+        dow = _weekdays(actual, weeks, keep) if self.basis == "week" else None
         expected = self._shape(hod, dow)
         expected = (expected * 5)[:days]
         # a day far above the usual (a binge, a backup) counts as BURST times the median day
@@ -188,9 +194,9 @@ class Learnt:
         self.level = levels[0]
         self.average = sum(actual) / max(1e-9, sum(expected))
         self.age = sum(map(mul, we, _AGES)) / from_e[0] if from_e[0] > 0 else 0.0  # the level's, in days
-        self.growth = _growth(actual, clipped, expected, keep, self.level) if days >= 21 and self.level \
-            else 0.0
-        self.sigma = self._sigma(actual, levels)
+        self.growth = _growth(actual, clipped, expected, keep, self.level,
+                              weeks if clipped is actual else None) if days >= 21 and self.level else 0.0
+        self.sigma = self._sigma(days, weeks, levels)
 
     def _shape(self, hod: list[int], dow: list[float] | None) -> list[float]:
         """Sets the profile: the value of phase j = 24d + h is days[d] * hod[h] + flat (weekday x
@@ -212,18 +218,16 @@ class Learnt:
         self.day_cum = list(accumulate(masses, initial=0.0))  # day_cum[d]: mass of phases [0, 24d)
         return masses[::-1]  # day k back is phase day 6 - k
 
-    def _sigma(self, actual: list[int], levels: list[float]) -> float:
+    def _sigma(self, days: int, weeks: list[int], levels: list[float]) -> float:
         """The log-spread of a week's bytes around the level known a week before (grown as now): the
         device's own errors at 7, 14 and 21 days back, pooled with the prior (wider for a short
-        history)."""
-        days = len(actual)
+        history). weeks: the whole weeks' sums, the most recent first."""
         errors = 0.0
         count = 0
         grown = WEEK_H * math.exp(self.growth * (self.age + 3.5))  # a week's mass, grown
-        for origin, level in zip((7, 14, 21), levels[1:]):
+        for origin, level, want in zip((7, 14, 21), levels[1:], weeks):
             if days - origin < 5:
                 break
-            want = sum(actual[origin - 7:origin])
             got = level * grown
             floor = 0.02 * (want + got) + 1e6
             errors += math.log((want + floor) / (got + floor)) ** 2
@@ -301,16 +305,16 @@ class Learnt:
         return t if t < end else None
 
 
-def _weekdays(actual: list[int], keep: list[float] | None) -> list[float]:
+def _weekdays(actual: list[int], weeks: list[int], keep: list[float] | None) -> list[float]:
     """Phase day d's share of a week (hours 24d .. 24d+23 after now: day 7 - d, 14 - d, ... back),
-    each week's days as shares of its total, recent weeks weighing more; a week away, or with days
-    of a trip, says nothing."""
-    weeks = []
-    for w, k in zip(range(len(actual) // 7), WEEK_WEIGHTS):
-        total = sum(actual[7 * w:7 * w + 7])
+    each week's days as shares of its total (`weeks`), recent weeks weighing more; a week away, or
+    with days of a trip, says nothing."""
+    dow = [0] * 7
+    for w, total, k in zip(range(4), weeks, WEEK_WEIGHTS):
         if total > 0 and (keep is None or all(keep[7 * w:7 * w + 7])):
-            weeks.append((7 * w + 6, k / total))
-    return [sum(f * actual[last - d] for last, f in weeks) for d in range(7)]
+            week = actual[7 * w + 6:7 * w - 1 if w else None:-1]  # day 7w + 6 first: phase day 0
+            dow = list(map(add, dow, map(mul, repeat(k / total), week)))
+    return dow
 
 
 def _without_trips(actual: list[int]) -> list[float] | None:
@@ -338,14 +342,15 @@ def _without_trips(actual: list[int]) -> list[float] | None:
 
 
 def _growth(actual: list[int], clipped: list[float], expected: list[float], keep: list[float] | None,
-            level: float) -> float:
+            level: float, weeks: list[int] | None) -> float:
     """Growth per day when the days grew (or shrank) steadily: the recency-weighted trend of the
     days' log usage, far beyond noise (T_MIN standard errors), and each complete week above the one
     before (or each below), binges clipped; else 0 (a week away, a binge, noise, a pace that
-    stopped growing are not trends). A day above GROWTH_BURST times the level says nothing here."""
+    stopped growing are not trends). A day above GROWTH_BURST times the level says nothing here.
+    weeks: the whole weeks' sums of `clipped` if it is `actual` (None: summed here)."""
     n = len(actual)
-    w0, w1, w2 = (sum(clipped[k:k + 7]) for k in (0, 7, 14))  # the most recent first
-    w3 = sum(clipped[21:28]) if n >= 28 else None
+    weeks = weeks or list(map(sum, map(clipped.__getitem__, _WEEKS[:n // 7])))
+    w0, w1, w2, w3 = [*weeks, None][:4]  # the most recent first
     if not (w0 > w1 > w2 and (w3 is None or w2 > w3) or w0 < w1 < w2 and (w3 is None or w2 < w3)):
         return 0.0
     top = GROWTH_BURST * level
@@ -375,3 +380,4 @@ def _growth(actual: list[int], clipped: list[float], expected: list[float], keep
 
 _DECAY = [0.5 ** (k / HALF_LIFE) for k in range(LOOKBACK_H // DAY_H)]
 _AGES = [k + 0.5 for k in range(LOOKBACK_H // DAY_H)]
+_WEEKS = [slice(7 * w, 7 * w + 7) for w in range(LOOKBACK_H // WEEK_H)]

@@ -150,6 +150,20 @@ def test_record_adds_deltas_to_period_totals_and_hourly_buckets(store):
     assert store.history(b.id) == []  # and no empty bucket
 
 
+def test_hour_totals_add_up_and_down_in_sql_for_a_client_and_the_plan(store):
+    """What the forecaster and the client page read: (hour, up + down), plain tuples, in [since, until)."""
+    a = store.add_client(MAC, 1.0)
+    b = store.add_client("aa:bb:cc:dd:ee:02", 1.0)
+    store.record([(a.id, 100, 1000, 100, 1000), (b.id, 7, 9, 7, 9)], HOUR, 50.0)
+    store.record([(a.id, 1, 2, 101, 1002)], HOUR + 3600, 3700.0)
+    store.record([(a.id, 3, 4, 104, 1006)], HOUR + 7200, 7300.0)
+    got = store.hour_totals(a.id, HOUR, HOUR + 7200)
+    assert got == [(HOUR, 1100), (HOUR + 3600, 3)] and all(type(r) is tuple for r in got)
+    assert store.hour_totals(b.id, 0, 2**62) == [(HOUR, 16)]
+    assert store.hour_totals(None, HOUR, 2**62) == [(HOUR, 1116), (HOUR + 3600, 3), (HOUR + 7200, 7)]
+    assert store.hour_totals(a.id, HOUR + 1, HOUR + 3600) == []
+
+
 def test_reset_seen_zeroes_only_the_kernel_baselines(store):
     a = store.add_client(MAC, 1.0)
     store.record([(a.id, 10, 20, 10, 20)], HOUR, 2.0)

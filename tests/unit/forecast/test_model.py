@@ -279,8 +279,9 @@ def test_a_clients_learnt_hours_are_kept_for_the_hour(cfg):
         store.db.executemany("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?)",
                              [(c.id, NOW - k * H, 10**6, (k % 24) * 10**6) for k in range(1, 20 * 24)])
     reads = []
-    history = store.history
-    store.history = lambda *a: reads.append(a) or history(*a)
+    read = store.hour_totals
+    store.hour_totals = lambda *a: reads.append(a) or read(*a)
+    history = store.history  # the forecast from (hour, up, down) rows: the same as from the totals read
     period = {"used": 10**9, "cap": 5 * 10**9, "start": NOW - 5 * 86400, "end": NOW + 25 * 86400,
               "since": NOW - 21 * 86400}
     first = from_history.of_client(store, c.id, now=NOW + 60, **period)
@@ -306,3 +307,37 @@ def test_cap_already_reached_with_nothing_left_of_the_period():
     f = forecast(hours, NOW, NOW - 86400, NOW, cap=10**6, used=2 * 10**6)  # the period ends now
     assert (f["cap_hit_at"], f["cap_hit_earliest"], f["cap_hit_latest"]) == (NOW, NOW, NOW)
     assert forecast(hours, NOW, NOW - 86400, NOW, cap=10**9, used=2 * 10**6)["cap_hit_latest"] is None
+
+
+def test_the_forecast_from_the_stores_totals_is_the_one_from_its_rows(cfg):
+    """A shipped trace in the store as up and down: a client's and the plan's forecasts, read as
+    (hour, up + down) summed in SQL (Store.hour_totals), are exactly the forecasts from the
+    (hour, up, down) rows, and what is learnt from them the same."""
+    from hotspot.core.store import Store
+    from hotspot.forecast import from_history, trace
+    from hotspot.forecast.model import learn
+
+    rows = trace.read(str(TRACES / "growth_then_flat.csv"))
+    now = rows[len(rows) // 2][0] + 1234  # mid-trace, within an hour
+    start, end = now - 30 * 86400, now + 1 * 86400  # the period begins before the four weeks learnt
+    store = Store.open(cfg.run_dir, cfg.state_dir)
+    c = store.add_client("aa:bb:cc:dd:ee:03", rows[0][0])
+    with store.transaction():
+        store.db.executemany("INSERT INTO usage (client, hour, up, down) VALUES (?, ?, ?, ?)",
+                             [(c.id, h, b // 7, b - b // 7) for h, b in rows])
+        store.db.executemany("INSERT INTO usage_plan (hour, up, down) VALUES (?, ?, ?)",
+                             [(h, b // 3, b - b // 3) for h, b in rows])
+    first = from_history.lookback(now, start)
+    cur = int(now) // H * H
+    per_row = store.history(c.id, first, cur)
+    totals = store.hour_totals(c.id, first, cur)
+    assert len(per_row) > 24 * 28 and totals == [(h, u + d) for h, u, d in per_row]
+    learnt = learn(totals, now, since=rows[0][0])
+    assert learnt.__getstate__() == learn(per_row, now, since=rows[0][0]).__getstate__()
+    got = from_history.of_client(store, c.id, used=10**9, cap=6 * 10**10, now=now, start=start, end=end,
+                                 since=rows[0][0])
+    assert got == forecast(per_row, now, start, end, 6 * 10**10, used=10**9, since=rows[0][0])
+    plan = from_history.of_plan(store, used=10**9, limit=6 * 10**10, now=now, start=start, end=end)
+    assert plan == forecast(store.plan_history(first, cur), now, start, end, 6 * 10**10, used=10**9)
+    assert plan == got  # the same trace
+    store.close()
