@@ -1,0 +1,86 @@
+"""What the kernel's sets and the names file hold, and until when, so that an answer which only pushes
+an expiry further on is written once, shortly before the held one runs out, rather than each time
+a client asks again.
+
+At 1,000 answers/s the same addresses come back every few seconds: writing each answer cost the
+snooper a third of its CPU in libnftables and SQLite (tests/bench/snoop.py). Nothing is lost: an
+entry is never left to expire while a later answer keeps it alive; it is rewritten with that
+answer's TTL and deadline before it goes. What changes at once: a new entry, a new value (another
+name for the address), an expiry brought forward (the latest answer's TTL rules, as before), and
+anything held for less than AHEAD seconds more.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable
+
+AHEAD = 5.0  # a deferred answer is written this long before the held entry would expire
+ROUNDING = 0.5  # an expiry moved by less than this is the same one (nft keeps whole seconds)
+
+
+class Held:
+    """Entries written to one store, key -> (deadline, value, payload), and answers deferred, key ->
+    (deadline, payload). `value` is what must match for an answer to wait (the kernel: nothing; the
+    names file: the name and category); `payload` is what a write needs."""
+
+    def __init__(self, ahead: float = AHEAD) -> None:
+        self.ahead = ahead
+        self.held: dict[Hashable, tuple[float, object, object]] = {}
+        self.later: dict[Hashable, tuple[float, object]] = {}
+        # (when to look at key again, key, the held deadline it was for): an entry whose key was
+        # written again since is stale and skipped
+        self._due: list[tuple[float, Hashable, float]] = []
+
+    def wait(self, key: Hashable, value, deadline: float, payload, now: float) -> bool:
+        """Whether this answer can wait (kept for later: True) or must be written now (False)."""
+        held = self.held.get(key)
+        if (held is None or held[1] != value or held[0] - now <= self.ahead
+                or deadline < held[0] - ROUNDING):
+            return False
+        if deadline - held[0] >= ROUNDING:
+            self.later[key] = (deadline, payload)
+        return True
+
+    def written(self, key: Hashable, value, deadline: float, payload) -> None:
+        self.held[key] = (deadline, value, payload)
+        self.later.pop(key, None)
+        heapq.heappush(self._due, (deadline - self.ahead, key, deadline))
+        if len(self._due) > 2 * len(self.held) + 1024:  # keys written many times: drop the stale
+            self._due = [(d - self.ahead, k, d) for k, (d, _v, _p) in self.held.items()]
+            heapq.heapify(self._due)
+
+    def due(self, now: float) -> list[tuple[Hashable, object]]:
+        """(key, payload) of the deferred answers whose held entry expires within AHEAD seconds
+        (the caller writes them); entries that expired with no later answer are forgotten."""
+        out = []
+        due = self._due
+        while due and due[0][0] <= now:
+            _when, key, deadline = heapq.heappop(due)
+            held = self.held.get(key)
+            if held is None or held[0] != deadline:
+                continue
+            later = self.later.pop(key, None)
+            if later is not None:
+                out.append((key, later[1]))
+            elif deadline <= now:
+                del self.held[key]
+            else:
+                heapq.heappush(due, (deadline, key, deadline))  # look again when it expires
+        return out
+
+    def next_due(self) -> float | None:
+        return self._due[0][0] if self._due else None
+
+    def forget(self) -> list[tuple[Hashable, object]]:
+        """The store lost what it held (nft's table rebuilt): (key, payload) of everything to write
+        again, the latest answer's for each key; nothing is held any more."""
+        out = {key: payload for key, (_d, _v, payload) in self.held.items()}
+        out.update((key, payload) for key, (_d, payload) in self.later.items())
+        self.held.clear()
+        self.later.clear()
+        self._due.clear()
+        return list(out.items())
+
+    def __len__(self) -> int:
+        return len(self.held)
