@@ -2,8 +2,8 @@
 an expiry further on is written once, shortly before the held one runs out, rather than each time
 a client asks again.
 
-At 1,000 answers/s the same addresses come back every few seconds: writing each answer cost the
-snooper a third of its CPU in libnftables and SQLite (tests/bench/snoop.py). Nothing is lost: an
+At 1,000 answers/s the same addresses come back every few seconds: writing each answer took more than
+half of the snooper's CPU, in libnftables and SQLite (tests/bench/snoop.py). Nothing is lost: an
 entry is never left to expire while a later answer keeps it alive; it is rewritten with that
 answer's TTL and deadline before it goes. What changes at once: a new entry, a new value (another
 name for the address), an expiry brought forward (the latest answer's TTL rules, as before), and
@@ -17,6 +17,7 @@ from collections.abc import Hashable
 
 AHEAD = 5.0  # a deferred answer is written this long before the held entry would expire
 ROUNDING = 0.5  # an expiry moved by less than this is the same one (nft keeps whole seconds)
+BATCH = 1.0  # deferred answers due this soon after one being written go with it: one wake-up
 
 
 class Held:
@@ -28,7 +29,8 @@ class Held:
         self.ahead = ahead
         self.held: dict[Hashable, tuple[float, object, object]] = {}
         self.later: dict[Hashable, tuple[float, object]] = {}
-        # (when to look at key again, key, the held deadline it was for): an entry whose key was
+        # (when a deferred answer is due, its key, the held deadline it waits for): only keys with a
+        # later answer are here, so nothing wakes for an entry left to expire; one whose key was
         # written again since is stale and skipped
         self._due: list[tuple[float, Hashable, float]] = []
 
@@ -39,38 +41,40 @@ class Held:
                 or deadline < held[0] - ROUNDING):
             return False
         if deadline - held[0] >= ROUNDING:
+            if key not in self.later:
+                heapq.heappush(self._due, (held[0] - self.ahead, key, held[0]))
             self.later[key] = (deadline, payload)
         return True
 
     def written(self, key: Hashable, value, deadline: float, payload) -> None:
         self.held[key] = (deadline, value, payload)
         self.later.pop(key, None)
-        heapq.heappush(self._due, (deadline - self.ahead, key, deadline))
-        if len(self._due) > 2 * len(self.held) + 1024:  # keys written many times: drop the stale
-            self._due = [(d - self.ahead, k, d) for k, (d, _v, _p) in self.held.items()]
+        if len(self._due) > 2 * len(self.later) + 1024:  # keys written again since: drop the stale
+            self._due = [(self.held[k][0] - self.ahead, k, self.held[k][0]) for k in self.later]
             heapq.heapify(self._due)
 
     def due(self, now: float) -> list[tuple[Hashable, object]]:
-        """(key, payload) of the deferred answers whose held entry expires within AHEAD seconds
-        (the caller writes them); entries that expired with no later answer are forgotten."""
+        """(key, payload) of the deferred answers whose held entry expires within AHEAD seconds, and
+        of those due within BATCH seconds more, written with them: the caller writes them."""
         out = []
         due = self._due
-        while due and due[0][0] <= now:
+        while due and due[0][0] <= now + BATCH:
             _when, key, deadline = heapq.heappop(due)
             held = self.held.get(key)
-            if held is None or held[0] != deadline:
-                continue
-            later = self.later.pop(key, None)
-            if later is not None:
-                out.append((key, later[1]))
-            elif deadline <= now:
-                del self.held[key]
-            else:
-                heapq.heappush(due, (deadline, key, deadline))  # look again when it expires
+            if held is not None and held[0] == deadline and key in self.later:
+                out.append((key, self.later.pop(key)[1]))
         return out
 
     def next_due(self) -> float | None:
+        """When due has something (or nothing: an entry written again since), None for never."""
         return self._due[0][0] if self._due else None
+
+    def expire(self, now: float) -> None:
+        """Forget what expired with no later answer (it only costs memory: nothing wakes for it)."""
+        gone = [key for key, (deadline, _v, _p) in self.held.items() if deadline <= now]
+        for key in gone:
+            if key not in self.later:
+                del self.held[key]
 
     def forget(self) -> list[tuple[Hashable, object]]:
         """The store lost what it held (nft's table rebuilt): (key, payload) of everything to write

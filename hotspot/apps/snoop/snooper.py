@@ -207,6 +207,8 @@ class Snooper:
             self._guard("names file", lambda: self._to_names(rows, names))
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_SECONDS
+            self.kernel_held.expire(now)
+            self.names_held.expire(now)
             self._guard("names file pruning", lambda: dnsnames.prune(self.db, now))
 
     def _check_table(self) -> None:
