@@ -20,7 +20,7 @@ from hotspot.apps.snoop.held import AHEAD
 from hotspot.apps.snoop.snooper import BPF_PROGRAM, MAX_TTL, Snooper
 from hotspot.apps.snoop.wire import Answer, DnsError, frame_answers
 from hotspot.kernel.dumps import NftError
-from hotspot.kernel.rules import category_address_cmds
+from hotspot.kernel.rules import category_address_text
 
 CATS = parse("[video]\nvideo.test\n[updates]\nupdates.test\n")
 
@@ -414,23 +414,37 @@ def test_answers_whose_ttl_ran_out_are_pruned(db, tmp_path):
 # -- the nft commands ---------------------------------------------------------------------------------
 
 def test_each_address_is_added_deleted_and_added_again_in_its_set_and_the_union():
-    cmds = category_address_cmds([("video", "192.0.2.1", 30, 29), ("video", "2001:DB8::1", 5, 5)])
-    elem = {"elem": {"val": "192.0.2.1", "timeout": 30, "expires": 29}}
-    for name in ("c4_video", "c4_any"):
-        ops = [(op, body["element"]["elem"]) for c in cmds for op, body in c.items()
-               if body["element"]["name"] == name]
-        assert ops == [("add", [elem]), ("delete", ["192.0.2.1"]), ("add", [elem])]
-    assert {c["add"]["element"]["name"] for c in cmds if "add" in c} == {"c4_video", "c4_any", "c6_video",
-                                                                        "c6_any"}
-    assert '2001:db8::1' in str(cmds)
+    text = category_address_text([("video", "192.0.2.1", 30, 29), ("video", "2001:DB8::1", 5, 5),
+                                  ("games", "192.0.2.2", 60, 60)])
+    both = "192.0.2.1 timeout 30s expires 29s, 192.0.2.2 timeout 60s expires 60s"
+    assert text.splitlines() == [
+        "add element inet hotspot c4_video { 192.0.2.1 timeout 30s expires 29s }",
+        "delete element inet hotspot c4_video { 192.0.2.1 }",
+        "add element inet hotspot c4_video { 192.0.2.1 timeout 30s expires 29s }",
+        f"add element inet hotspot c4_any {{ {both} }}",
+        "delete element inet hotspot c4_any { 192.0.2.1, 192.0.2.2 }",
+        f"add element inet hotspot c4_any {{ {both} }}",
+        "add element inet hotspot c6_video { 2001:db8::1 timeout 5s expires 5s }",
+        "delete element inet hotspot c6_video { 2001:db8::1 }",
+        "add element inet hotspot c6_video { 2001:db8::1 timeout 5s expires 5s }",
+        "add element inet hotspot c6_any { 2001:db8::1 timeout 5s expires 5s }",
+        "delete element inet hotspot c6_any { 2001:db8::1 }",
+        "add element inet hotspot c6_any { 2001:db8::1 timeout 5s expires 5s }",
+        "add element inet hotspot c4_games { 192.0.2.2 timeout 60s expires 60s }",
+        "delete element inet hotspot c4_games { 192.0.2.2 }",
+        "add element inet hotspot c4_games { 192.0.2.2 timeout 60s expires 60s }"]
 
 
 @pytest.mark.parametrize("entry", [
     ("ads", "192.0.2.1", 30, 30), ("video", "192.0.2.1; flush ruleset", 30, 30),
-    ("video", "192.0.2.1", 30, 31), ("video", "192.0.2.1", 30, 0)])
+    ("video", "192.0.2.1 }; flush ruleset; add element inet hotspot c4_video { 192.0.2.1", 30, 30),
+    ("video", "::1 } ; flush ruleset", 30, 30), ("video", "fe80::1%eth0", 30, 30),
+    ("video", 3221225985, 30, 30),
+    ("video", "192.0.2.1", 30, 31), ("video", "192.0.2.1", 30, 0), ("video", "192.0.2.1", "30s; flush", 30),
+    ("video", "192.0.2.1", 30, "1; flush ruleset")])
 def test_a_bad_entry_sends_nothing(entry):
     with pytest.raises(ValueError):
-        category_address_cmds([("video", "192.0.2.9", 30, 30), entry])
+        category_address_text([("video", "192.0.2.9", 30, 30), entry])
 
 
 # -- answers that only move an expiry on: written once, before the held one runs out --------------
