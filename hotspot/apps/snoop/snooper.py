@@ -10,7 +10,8 @@ BPF filter in the kernel, so only those frames ever reach Python. For each A/AAA
 CNAME chain whose names (the one asked or any CNAME target) fall in a category of the categories
 list, it puts the address in the kernel's set of that category (c4_/c6_<category>) with the
 answer's TTL as its timeout; every answered name, categorised or not, goes to the names file
-(hotspot/apps/snoop/names.py). Both are written in batches, every FLUSH_SECONDS.
+(hotspot/apps/snoop/names.py). Both are written in batches, every FLUSH_SECONDS; an answer that only
+moves an expiry on waits until shortly before the held entry would expire (hotspot/apps/snoop/held.py).
 
 Answers from the router's own dnsmasq cross the LAN device too and are not skipped: dnsmasq's
 nftset option fills the sets only for the domains its config lists, without their TTL, and never
