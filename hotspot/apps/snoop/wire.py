@@ -2,7 +2,7 @@
 
 The DNS snooper (hotspot/apps/snoop/snooper.py) captures the frames; it parses here: scapy's own DNS layer
 took 390-620 us per answer (Ether/IP/UDP/DNS dissection, or DNS alone, a CNAME and two A records,
-x86-64), i.e. 40-60 % of a core at 1,000 answers/s where the goal is 10 %, and a router's
+x86-64), i.e. 40-60 % of a core at 1,000 answers/s where the goal is 6 %, and a router's
 CPU is several times slower. This reads only what the snooper needs: the question, the CNAME chain
 and the A/AAAA records on it, in ~15 us (tests/bench/snoop.py).
 
