@@ -516,3 +516,15 @@ def test_addresses_are_spelt_as_ipaddress_spells_them():
                                                         "64:ff9b::192.0.2.1", "::ffff:0:0", "1::")]
     for raw in raws:
         assert address_text(raw) == str(ipaddress.ip_address(raw)), raw.hex()
+
+
+def test_past_its_limit_an_entry_is_not_held_and_each_answer_is_written():
+    from hotspot.apps.snoop.held import Held
+
+    held = Held(max_held=2)
+    for i in range(3):
+        held.written(i, None, 1100.0, i)
+    assert len(held) == 2
+    assert held.wait(0, None, 1101.0, "later", 1000.0)  # held: it waits
+    assert not held.wait(2, None, 1101.0, "later", 1000.0)  # not held: written now
+    assert held.due(1095.0) == [(0, "later")]
