@@ -32,7 +32,7 @@ from hotspot.kernel.rules import (
     Marks,
     address_cmds,
     app_counter_set,
-    category_address_cmds,
+    category_address_text,
     chain_names,
     drop_cmds,
     elem,
@@ -348,7 +348,7 @@ class Nft:
         element's timeout is the answer's TTL and it expires `left` seconds from now. An address
         already there gets the new timeout: `add element` keeps an existing element's, so each is
         added, deleted and added again (the first add makes the delete safe for one not there)."""
-        self.batch(category_address_cmds(entries))
+        self._file(category_address_text(entries))
 
     # -- reading (netlink dumps, dumps.py) -------------------------------------------------------
 

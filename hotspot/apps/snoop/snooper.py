@@ -10,7 +10,8 @@ BPF filter in the kernel, so only those frames ever reach Python. For each A/AAA
 CNAME chain whose names (the one asked or any CNAME target) fall in a category of the categories
 list, it puts the address in the kernel's set of that category (c4_/c6_<category>) with the
 answer's TTL as its timeout; every answered name, categorised or not, goes to the names file
-(hotspot/apps/snoop/names.py). Both are written in batches, every FLUSH_SECONDS.
+(hotspot/apps/snoop/names.py). Both are written in batches, every FLUSH_SECONDS; an answer that only
+moves an expiry on waits until shortly before the held entry would expire (hotspot/apps/snoop/held.py).
 
 Answers from the router's own dnsmasq cross the LAN device too and are not skipped: dnsmasq's
 nftset option fills the sets only for the domains its config lists, without their TTL, and never
@@ -42,6 +43,7 @@ from collections.abc import Iterable
 from hotspot.apps.categories import Categories, CategoriesError
 from hotspot.apps.categories import load as load_categories
 from hotspot.apps.snoop import names as dnsnames
+from hotspot.apps.snoop.held import Held
 from hotspot.apps.snoop.wire import DnsError, frame_reply
 
 log = logging.getLogger("hotspot")
@@ -56,6 +58,7 @@ ADDRESSES_SECONDS = 10  # how often the LAN device's own addresses (the router's
 # than wake (and fail a read) for nearly every frame: at 1,000 answers/s the snooper took 12 % of a
 # core without this, 7 % with it (tests/bench/snoop.py).
 COALESCE_SECONDS = 0.02
+CATEGORY_CACHE = 10000  # names whose category is remembered (the list's lookup walks each suffix)
 EXIT_CANNOT_RUN = 3  # the device not there: hotspotd retries with a back-off
 
 # The kernel filter, as classic BPF: an IPv4 (unfragmented or first fragment) or IPv6 UDP datagram
@@ -103,9 +106,13 @@ class Snooper:
         self.nft = nft  # hotspot.kernel.nft.Nft, or a fake
         self.db = db  # the names file (hotspot.apps.snoop.names)
         self.clock = clock
-        self.kernel: dict[tuple[str, str], tuple[int, float]] = {}  # (category, addr) -> (ttl, deadline)
-        # (addr, device: dnsnames.SHARED or a MAC) -> (name, category, deadline)
+        # What waits for the next flush: (category, addr) -> (ttl, deadline) for the kernel's sets,
+        # (addr, device: dnsnames.SHARED or a MAC) -> (name, category, deadline) for the names file
+        self.kernel: dict[tuple[str, str], tuple[int, float]] = {}
         self.names: dict[tuple[str, str], tuple[str, str | None, float]] = {}
+        # What each holds until when: an answer that only moves an expiry on waits (held.py)
+        self.kernel_held, self.names_held = Held(), Held()
+        self.table: int | None = None  # the handle of the table kernel_held is about
         self.next_flush = self.next_prune = 0.0
         self.frames = self.bad = self.dropped = 0
         self.failing: dict[str, str] = {}  # what -> its last error, logged once until it changes
@@ -127,59 +134,118 @@ class Snooper:
             return
         shared = server in self.resolvers  # else one device asked it: its answers are that device's
         device = dnsnames.SHARED if shared else client
-        match = self.categories.match
         category = None
         for i, (addr, ttl, chain) in enumerate(found):
             if not chain[0]:
                 continue  # an answer for the root: nothing to name
             if i == 0 or chain != found[i - 1].chain:
-                category = next((c for c in map(match, chain) if c), None)
+                category = self._category(chain)
             ttl = max(self.min_ttl, min(ttl, MAX_TTL))
             deadline = now + ttl
-            self.names[(addr, device)] = (chain[0], category, deadline)
+            key = (addr, device)  # a newer answer for a key waiting to be written replaces it
+            row = (chain[0], category, deadline)
+            if key in self.names or not self.names_held.wait(key, row[:2], deadline, row, now):
+                self.names[key] = row
             if category and shared:
-                self.kernel[(category, addr)] = (ttl, deadline)  # the latest answer's, refreshed
-        if not self.next_flush:
+                key = (category, addr)
+                if key in self.kernel or not self.kernel_held.wait(key, None, deadline, (ttl, deadline), now):
+                    self.kernel[key] = (ttl, deadline)
+        if not self.next_flush and (self.names or self.kernel):
             self.next_flush = now + FLUSH_SECONDS
 
+    def _category(self, chain: tuple[str, ...]) -> str | None:
+        """The first category a name of the chain falls in; a CDN's names come back every second."""
+        cache = self._categories
+        for name in chain:
+            cat = cache.get(name, "")
+            if cat == "":
+                if len(cache) >= CATEGORY_CACHE:
+                    cache.clear()
+                cat = cache[name] = self.categories.match(name)
+            if cat:
+                return cat
+        return None
+
+    @property
+    def categories(self) -> Categories:
+        return self._categories_list
+
+    @categories.setter
+    def categories(self, categories: Categories) -> None:
+        self._categories_list = categories
+        self._categories: dict[str, str | None] = {}
+
     def due(self, now: float) -> bool:
-        return bool(self.next_flush) and now >= self.next_flush
+        """Whether flush has something to write: a batch, or a deferred answer."""
+        return any(t is not None and now >= t for t in self._writes())
+
+    def wake_at(self) -> float:
+        """When flush has something to do: a batch to write, a deferred answer due, pruning."""
+        return min([self.next_prune] + [t for t in self._writes() if t is not None])
+
+    def _writes(self) -> tuple:
+        return self.next_flush or None, self.kernel_held.next_due(), self.names_held.next_due()
 
     def flush(self, now: float) -> None:
         """The kernel's sets first (what counting uses), then the names file; each failure is logged
         and the batch dropped: an address comes back with its next answer."""
+        self._guard("kernel table", self._check_table)
         kernel, self.kernel = self.kernel, {}
         names, self.names = self.names, {}
         self.next_flush = 0.0
+        for key, payload in self.kernel_held.due(now):
+            kernel.setdefault(key, payload)  # one waiting in the batch is newer
+        for key, payload in self.names_held.due(now):
+            names.setdefault(key, payload)
         # nft takes whole seconds: the element expires within half a second of the answer's TTL.
         entries = [(cat, addr, ttl, max(1, min(ttl, round(deadline - now))))
                    for (cat, addr), (ttl, deadline) in kernel.items() if deadline - now >= 0.5]
         if entries:
-            self._guard("kernel sets", lambda: self._to_kernel(entries))
+            self._guard("kernel sets", lambda: self._to_kernel(entries, kernel))
         if names:
             rows = [(addr, name, cat, deadline, device)
                     for (addr, device), (name, cat, deadline) in names.items()]
-            self._guard("names file", lambda: dnsnames.record(self.db, rows))
+            self._guard("names file", lambda: self._to_names(rows, names))
         if now >= self.next_prune:
             self.next_prune = now + PRUNE_SECONDS
+            self.kernel_held.expire(now)
+            self.names_held.expire(now)
             self._guard("names file pruning", lambda: dnsnames.prune(self.db, now))
 
-    def _to_kernel(self, entries: list) -> None:
+    def _check_table(self) -> None:
+        """A table rebuilt (a new handle) holds none of the addresses: they are all written again."""
+        handle = self.nft.table_handle()
+        if handle != self.table:
+            self.table = handle
+            for key, payload in self.kernel_held.forget():
+                self.kernel.setdefault(key, payload)
+
+    def _to_names(self, rows: list, names: dict) -> None:
+        dnsnames.record(self.db, rows)
+        for key, row in names.items():
+            self.names_held.written(key, row[:2], row[2], row)
+
+    def _to_kernel(self, entries: list, kernel: dict) -> None:
         from hotspot.kernel.dumps import NftError
 
+        failed = None
         try:
             self.nft.add_category_addresses(entries)
-            return
+            done = entries
         except NftError:
-            pass
-        # One set full (65,536 addresses) must not cost the others theirs: a set at a time.
-        failed = None
-        for cat in dict.fromkeys(e[0] for e in entries):
-            try:
-                self.nft.add_category_addresses([e for e in entries if e[0] == cat])
-            except NftError as e:
-                failed = e
-        if failed:
+            # One set full (65,536 addresses) must not cost the others theirs: a set at a time.
+            done = []
+            for cat in dict.fromkeys(e[0] for e in entries):
+                mine = [e for e in entries if e[0] == cat]
+                try:
+                    self.nft.add_category_addresses(mine)
+                    done += mine
+                except NftError as e:
+                    failed = e
+        for cat, addr, _ttl, _left in done:
+            ttl, deadline = kernel[(cat, addr)]
+            self.kernel_held.written((cat, addr), None, deadline, (ttl, deadline))
+        if len(done) < len(entries):
             raise failed
 
     def _guard(self, what: str, fn) -> None:
@@ -263,7 +329,7 @@ def run(config_path: str) -> int:
     recv = sock.recv
     while not stop:
         now = time.time()
-        wait = max(0.0, snooper.next_flush - now) if snooper.next_flush else PRUNE_SECONDS
+        wait = max(0.0, snooper.wake_at() - now)
         ready, _, _ = select.select([sock, wake_r], [], [], wait)
         if wake_r in ready:
             os.read(wake_r, 64)

@@ -16,10 +16,11 @@ from scapy.packet import Raw
 
 from hotspot.apps.categories import parse
 from hotspot.apps.snoop import names as dnsnames
+from hotspot.apps.snoop.held import AHEAD
 from hotspot.apps.snoop.snooper import BPF_PROGRAM, MAX_TTL, Snooper
 from hotspot.apps.snoop.wire import Answer, DnsError, frame_answers
 from hotspot.kernel.dumps import NftError
-from hotspot.kernel.rules import category_address_cmds
+from hotspot.kernel.rules import category_address_text
 
 CATS = parse("[video]\nvideo.test\n[updates]\nupdates.test\n")
 
@@ -304,6 +305,10 @@ def test_the_kernel_filter_passes_only_answers_going_to_clients(frame, pkttype, 
 class FakeNft:
     def __init__(self, refuse=()):
         self.batches, self.refuse = [], set(refuse)
+        self.handle = 1  # the table's: a new one is a rebuilt table
+
+    def table_handle(self):
+        return self.handle
 
     def add_category_addresses(self, entries):
         if {e[0] for e in entries} & self.refuse:
@@ -389,11 +394,11 @@ def test_dns_min_ttl_keeps_short_lived_answers_long_enough_to_count(db):
 def test_a_full_set_costs_only_its_own_category_and_is_logged_once(db, caplog):
     nft = FakeNft(refuse={"video"})
     s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
-    for at in (1000.0, 1001.0):
+    for at, addr in ((1000.0, "192.0.2.2"), (1001.0, "192.0.2.3")):
         s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 30, "192.0.2.1"))), at)
-        s.frame(frame4(dns("b.updates.test", ("b.updates.test", "A", 30, "192.0.2.2"))), at)
+        s.frame(frame4(dns("b.updates.test", ("b.updates.test", "A", 30, addr))), at)
         s.flush(at + 0.5)
-    assert nft.batches == [[("updates", "192.0.2.2", 30, 30)]] * 2
+    assert nft.batches == [[("updates", "192.0.2.2", 30, 30)], [("updates", "192.0.2.3", 30, 30)]]
     assert len([r for r in caplog.records if "kernel sets not updated" in r.message]) == 1
 
 
@@ -409,20 +414,117 @@ def test_answers_whose_ttl_ran_out_are_pruned(db, tmp_path):
 # -- the nft commands ---------------------------------------------------------------------------------
 
 def test_each_address_is_added_deleted_and_added_again_in_its_set_and_the_union():
-    cmds = category_address_cmds([("video", "192.0.2.1", 30, 29), ("video", "2001:DB8::1", 5, 5)])
-    elem = {"elem": {"val": "192.0.2.1", "timeout": 30, "expires": 29}}
-    for name in ("c4_video", "c4_any"):
-        ops = [(op, body["element"]["elem"]) for c in cmds for op, body in c.items()
-               if body["element"]["name"] == name]
-        assert ops == [("add", [elem]), ("delete", ["192.0.2.1"]), ("add", [elem])]
-    assert {c["add"]["element"]["name"] for c in cmds if "add" in c} == {"c4_video", "c4_any", "c6_video",
-                                                                        "c6_any"}
-    assert '2001:db8::1' in str(cmds)
+    text = category_address_text([("video", "192.0.2.1", 30, 29), ("video", "2001:DB8::1", 5, 5),
+                                  ("games", "192.0.2.2", 60, 60)])
+    both = "192.0.2.1 timeout 30s expires 29s, 192.0.2.2 timeout 60s expires 60s"
+    assert text.splitlines() == [
+        "add element inet hotspot c4_video { 192.0.2.1 timeout 30s expires 29s }",
+        "delete element inet hotspot c4_video { 192.0.2.1 }",
+        "add element inet hotspot c4_video { 192.0.2.1 timeout 30s expires 29s }",
+        f"add element inet hotspot c4_any {{ {both} }}",
+        "delete element inet hotspot c4_any { 192.0.2.1, 192.0.2.2 }",
+        f"add element inet hotspot c4_any {{ {both} }}",
+        "add element inet hotspot c6_video { 2001:db8::1 timeout 5s expires 5s }",
+        "delete element inet hotspot c6_video { 2001:db8::1 }",
+        "add element inet hotspot c6_video { 2001:db8::1 timeout 5s expires 5s }",
+        "add element inet hotspot c6_any { 2001:db8::1 timeout 5s expires 5s }",
+        "delete element inet hotspot c6_any { 2001:db8::1 }",
+        "add element inet hotspot c6_any { 2001:db8::1 timeout 5s expires 5s }",
+        "add element inet hotspot c4_games { 192.0.2.2 timeout 60s expires 60s }",
+        "delete element inet hotspot c4_games { 192.0.2.2 }",
+        "add element inet hotspot c4_games { 192.0.2.2 timeout 60s expires 60s }"]
 
 
 @pytest.mark.parametrize("entry", [
     ("ads", "192.0.2.1", 30, 30), ("video", "192.0.2.1; flush ruleset", 30, 30),
-    ("video", "192.0.2.1", 30, 31), ("video", "192.0.2.1", 30, 0)])
+    ("video", "192.0.2.1 }; flush ruleset; add element inet hotspot c4_video { 192.0.2.1", 30, 30),
+    ("video", "::1 } ; flush ruleset", 30, 30), ("video", "fe80::1%eth0", 30, 30),
+    ("video", 3221225985, 30, 30),
+    ("video", "192.0.2.1", 30, 31), ("video", "192.0.2.1", 30, 0), ("video", "192.0.2.1", "30s; flush", 30),
+    ("video", "192.0.2.1", 30, "1; flush ruleset")])
 def test_a_bad_entry_sends_nothing(entry):
     with pytest.raises(ValueError):
-        category_address_cmds([("video", "192.0.2.9", 30, 30), entry])
+        category_address_text([("video", "192.0.2.9", 30, 30), entry])
+
+
+# -- answers that only move an expiry on: written once, before the held one runs out --------------
+
+def test_a_repeated_answer_waits_and_is_written_before_the_held_one_expires(db, tmp_path):
+    nft = FakeNft()
+    s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
+    video = frame4(dns("a.video.test", ("a.video.test", "A", 30, "192.0.2.1")))
+    s.frame(video, 1000.0)
+    s.flush(1000.5)
+    for at in (1002.0, 1010.0, 1020.0):  # the same answer again: nothing to write yet
+        s.frame(video, at)
+        assert not s.due(at + 0.5), at
+        s.flush(at + 0.5)
+    assert nft.batches == [[("video", "192.0.2.1", 30, 30)]]
+    assert db.execute("SELECT expires FROM names").fetchall() == [(1030.0,)]
+    assert s.wake_at() == 1030.0 - AHEAD
+    assert s.due(1025.0)
+    s.flush(1025.0)  # the latest answer's TTL, and the time it has left
+    assert nft.batches[-1] == [("video", "192.0.2.1", 30, 25)]
+    assert db.execute("SELECT expires FROM names").fetchall() == [(1050.0,)]
+    assert dnsnames.names_for(str(tmp_path), ["192.0.2.1"], 1049.0) == {"192.0.2.1": "a.video.test"}
+    assert s.wake_at() == s.next_prune  # no answer since: nothing wakes for it, and it is forgotten
+    s.flush(1045.0)
+    s.next_prune = 0
+    s.flush(1050.0)
+    assert len(nft.batches) == 2 and len(s.kernel_held) == len(s.names_held) == 0
+
+
+def test_what_changes_is_written_at_once(db, tmp_path):
+    nft = FakeNft()
+    s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
+    s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 300, "192.0.2.1"))), 1000.0)
+    s.flush(1000.5)
+    s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 20, "192.0.2.1"))), 1001.0)  # sooner
+    s.frame(frame4(dns("b.updates.test", ("b.updates.test", "A", 300, "192.0.2.1"))), 1001.0)  # renamed
+    s.flush(1001.5)
+    assert nft.batches[-1] == [("updates", "192.0.2.1", 300, 300), ("video", "192.0.2.1", 20, 20)]
+    assert dnsnames.names_for(str(tmp_path), ["192.0.2.1"], 1001.5) == {"192.0.2.1": "b.updates.test"}
+    s.frame(frame4(dns("c.video.test", ("c.video.test", "A", 3, "192.0.2.2"))), 1002.0)
+    s.flush(1002.5)
+    s.frame(frame4(dns("c.video.test", ("c.video.test", "A", 3, "192.0.2.2"))), 1003.0)  # held < 5 s
+    s.flush(1003.5)
+    assert nft.batches[-2:] == [[("video", "192.0.2.2", 3, 2)], [("video", "192.0.2.2", 3, 2)]]
+
+
+def test_a_rebuilt_table_gets_every_held_address_again(db):
+    nft = FakeNft()
+    s = Snooper(CATS, nft, db, resolvers=RESOLVERS)
+    s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 60, "192.0.2.1"))), 1000.0)
+    s.frame(frame4(dns("b.updates.test", ("b.updates.test", "A", 60, "192.0.2.2"))), 1000.0)
+    s.flush(1000.5)
+    s.frame(frame4(dns("a.video.test", ("a.video.test", "A", 60, "192.0.2.1"))), 1010.0)  # waits
+    nft.handle = 2  # hotspotd rebuilt the table: its sets are empty
+    s.flush(1010.5)
+    assert nft.batches[-1] == [("updates", "192.0.2.2", 60, 50), ("video", "192.0.2.1", 60, 60)]
+
+
+def test_addresses_are_spelt_as_ipaddress_spells_them():
+    import ipaddress
+
+    from hotspot.apps.snoop.wire import address_text
+
+    rng = random.Random(5)
+    hextets = (0, 0, 0, 1, 0xFFFF, 0xDB8, 0x2001, 0xABCD)  # zero runs of every length and place
+    raws = [bytes(rng.getrandbits(8) for _ in range(4)) for _ in range(200)]
+    raws += [struct.pack(">8H", *(rng.choice(hextets) for _ in range(8))) for _ in range(3000)]
+    raws += [ipaddress.IPv6Address(a).packed for a in ("::", "::1", "::ffff:192.0.2.1", "::192.0.2.1",
+                                                        "64:ff9b::192.0.2.1", "::ffff:0:0", "1::")]
+    for raw in raws:
+        assert address_text(raw) == str(ipaddress.ip_address(raw)), raw.hex()
+
+
+def test_past_its_limit_an_entry_is_not_held_and_each_answer_is_written():
+    from hotspot.apps.snoop.held import Held
+
+    held = Held(max_held=2)
+    for i in range(3):
+        held.written(i, None, 1100.0, i)
+    assert len(held) == 2
+    assert held.wait(0, None, 1101.0, "later", 1000.0)  # held: it waits
+    assert not held.wait(2, None, 1101.0, "later", 1000.0)  # not held: written now
+    assert held.due(1095.0) == [(0, "later")]
