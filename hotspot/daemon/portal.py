@@ -185,8 +185,16 @@ class PortalProcess:
         problem = self.probe(user, env)
         if problem:
             return self._cannot(problem)
-        fds = self._tls_files(user) if self.tls else []
-        https = len(fds) == 2
+        tls = self._read_tls() if self.tls else None
+        fds: list[int] = []
+        try:
+            for data, what in zip(tls or (), ("tls_cert", "tls_key")):
+                fds.append(_memory_file(data, user, what))
+        except OSError as e:
+            for fd in fds:
+                os.close(fd)
+            return self._cannot(f"cannot hand the portal its certificate and key: {e}")
+        https = bool(fds)
         if https:
             env.update({TLS_PORT: str(self.tls_port), TLS_CERT: f"/proc/self/fd/{fds[0]}",
                         TLS_KEY: f"/proc/self/fd/{fds[1]}"})
@@ -204,46 +212,27 @@ class PortalProcess:
         log.info("portal on %s%s (gunicorn pid %d, user %s)", ", ".join(self.binds),
                  f", HTTPS on {', '.join(self.tls_binds)}" if https else "", self.proc.pid, user.pw_name)
 
-    def _tls_files(self, user: pwd.struct_passwd) -> list[int]:
-        """The certificate and key as memory files for gunicorn, or none (HTTPS then waits, plain HTTP
-        does not): said once, tried again later."""
-        fds: list[int] = []
-        problem = None
+    def _read_tls(self) -> list[bytes] | None:
+        """The certificate and key; None if root cannot read them safely: said once, and tried again
+        later with a back-off (HTTPS then waits, plain HTTP does not)."""
+        found = []
         for path, what in zip(self.tls, ("tls_cert", "tls_key")):
             try:
-                fds.append(_memory_file(path, user, what))
+                found.append(read_trusted(path, what))
+                continue
             except UnsafePath as e:
                 problem = f"no HTTPS: {e}"
             except OSError as e:
                 problem = f"no HTTPS: cannot read {what} {path}: {e.strerror}"
-            if problem:
-                for fd in fds:
-                    os.close(fd)
-                self._tls_cannot(problem)
-                return []
+            if problem != self.tls_problem:
+                log.error("portal: %s", problem)
+                self.tls_problem = problem
+            self.next_tls_try = time.monotonic() + RESTART_DELAYS[min(self.tls_failures,
+                                                                      len(RESTART_DELAYS) - 1)]
+            self.tls_failures += 1
+            return None
         self.tls_problem, self.tls_failures = None, 0
-        return fds
-
-    def _tls_cannot(self, problem: str) -> None:
-        if problem != self.tls_problem:
-            log.error("portal: %s", problem)
-            self.tls_problem = problem
-        delay = RESTART_DELAYS[min(self.tls_failures, len(RESTART_DELAYS) - 1)]
-        self.tls_failures += 1
-        self.next_tls_try = time.monotonic() + delay
-
-    def _tls_readable(self) -> bool:
-        """Whether the certificate and key can be read now (as they are read to start gunicorn)."""
-        for path, what in zip(self.tls, ("tls_cert", "tls_key")):
-            try:
-                read_trusted(path, what)
-            except UnsafePath as e:
-                self._tls_cannot(f"no HTTPS: {e}")
-                return False
-            except OSError as e:
-                self._tls_cannot(f"no HTTPS: cannot read {what} {path}: {e.strerror}")
-                return False
-        return True
+        return found
 
     def _cannot(self, problem: str) -> None:
         if problem != self.problem:
@@ -262,7 +251,7 @@ class PortalProcess:
         if self.proc is not None:
             if self.proc.poll() is None:
                 if self.tls and not self.https and time.monotonic() >= self.next_tls_try and \
-                        self._tls_readable():
+                        self._read_tls() is not None:
                     log.info("portal: the certificate and key can be read now: restarting it with HTTPS")
                     self.stop()
                     self.start()
@@ -289,11 +278,10 @@ class PortalProcess:
         self.proc = None
 
 
-def _memory_file(path: str, user: pwd.struct_passwd, what: str) -> int:
-    """A file in memory with `path`'s content (the TLS key), that only `user` may read: gunicorn, as
-    that user, opens it as /proc/self/fd/N. No copy on disk, and no directory of the portal's user
-    in which root would have to write."""
-    data = read_trusted(path, what)
+def _memory_file(data: bytes, user: pwd.struct_passwd, what: str) -> int:
+    """A file in memory with `data` (the TLS key), that only `user` may read: gunicorn, as that user,
+    opens it as /proc/self/fd/N. No copy on disk, and no directory of the portal's user in which root
+    would have to write."""
     fd = os.memfd_create(f"hotspot-{what}", os.MFD_CLOEXEC)
     try:
         os.write(fd, data)

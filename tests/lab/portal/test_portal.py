@@ -7,6 +7,7 @@ import os
 import pwd
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -287,3 +288,28 @@ def test_one_gunicorn_serves_both_ports_and_a_stalled_handshake_holds_up_no_one(
     # the stalled handshake: closed, with nothing said, at the head deadline
     assert got == "0" and HEAD_DEADLINE - 0.5 <= float(lived) <= HEAD_DEADLINE + 4, (lived, got)
     assert "Traceback" not in d.log()
+
+
+def test_plain_http_never_waits_for_https_which_comes_once_its_key_can_be_read(lab, start_hotspotd):
+    """A key hotspotd cannot read (not there yet, as before a certificate's first renewal) costs
+    HTTPS only: plain HTTP is served at once, and HTTPS is added once the key is there."""
+    pki = _lab_ca(Path(lab.dir))
+    key = Path(lab.dir) / "later.key"
+    d = start_hotspotd(portal_name=PORTAL_NAME, tls_cert=pki["cert"], tls_key=str(key), tls_port=8443)
+    register(lab, d, "c1")
+    d.wait_portal()
+    https = f"https://{PORTAL_NAME}:8443/api/captive"
+
+    def https_up() -> bool:
+        return lab.curl("c1", https, "--cacert", pki["ca"], "-o", "/dev/null", check=False,
+                        timeout=2).returncode == 0
+
+    assert f"portal: no HTTPS: cannot read tls_key {key}: No such file or directory" in d.log()
+    assert not https_up()
+    shutil.copy(pki["key"], key)
+    os.chmod(key, 0o600)
+    lab.wait_for(https_up, 30, "HTTPS, once the key is there")
+    assert "the certificate and key can be read now" in d.log()
+    assert len(d.portal_pids()) == 2  # the same one gunicorn, started again with HTTPS
+    assert _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
+    assert d.log().count("no HTTPS") == 1  # said once, however often it was tried
