@@ -37,6 +37,10 @@ OLD_PIDFILES = ("tls-portal.pid",)  # the HTTPS portal's, when it was a gunicorn
 # not imported from there: hotspotd would load gunicorn)
 TLS_PORT, TLS_CERT, TLS_KEY = "HOTSPOT_TLS_PORT", "HOTSPOT_TLS_CERT", "HOTSPOT_TLS_KEY"
 RESTART_DELAYS = (0.5, 1, 2, 5, 10, 30)  # back-off for a gunicorn that keeps dying
+# What each TLS file must hold: PEM of its kind (whether they belong together only OpenSSL can tell, in
+# the portal's worker; importing ssl here would weigh on hotspotd)
+PEM = {"tls_cert": (b"-----BEGIN CERTIFICATE-----", "a PEM certificate"),
+       "tls_key": (b"PRIVATE KEY-----", "a PEM private key")}
 
 
 def _drop_to(uid: int, gid: int):
@@ -217,9 +221,13 @@ class PortalProcess:
         later with a back-off (HTTPS then waits, plain HTTP does not)."""
         found = []
         for path, what in zip(self.tls, ("tls_cert", "tls_key")):
+            mark, kind = PEM[what]
             try:
-                found.append(read_trusted(path, what))
-                continue
+                data = read_trusted(path, what)
+                if mark in data:
+                    found.append(data)
+                    continue
+                problem = f"no HTTPS: {what} {path} is not {kind}"
             except UnsafePath as e:
                 problem = f"no HTTPS: {e}"
             except OSError as e:

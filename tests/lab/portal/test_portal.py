@@ -306,10 +306,14 @@ def test_plain_http_never_waits_for_https_which_comes_once_its_key_can_be_read(l
 
     assert f"portal: no HTTPS: cannot read tls_key {key}: No such file or directory" in d.log()
     assert not https_up()
-    shutil.copy(pki["key"], key)
+    shutil.copy(pki["cert"], key)  # the wrong file: no key in it
     os.chmod(key, 0o600)
-    lab.wait_for(https_up, 30, "HTTPS, once the key is there")
+    lab.wait_for(lambda: f"portal: no HTTPS: tls_key {key} is not a PEM private key" in d.log(), 15,
+                 "hotspotd to find no key in it")
+    assert not https_up() and _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
+    shutil.copy(pki["key"], key)
+    lab.wait_for(https_up, 40, "HTTPS, once the key is there")
     assert "the certificate and key can be read now" in d.log()
     assert len(d.portal_pids()) == 2  # the same one gunicorn, started again with HTTPS
     assert _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
-    assert d.log().count("no HTTPS") == 1  # said once, however often it was tried
+    assert d.log().count("no HTTPS") == 2  # each problem said once, however often it was tried
