@@ -29,7 +29,7 @@ hands over the certificate and key (HOTSPOT_TLS_CERT, HOTSPOT_TLS_KEY: /proc/sel
 only the portal's user may read). Only that port's connections are wrapped in TLS, and the app sees
 wsgi.url_scheme https on it and http on the other, from the port alone (never from a header): the
 session cookie's Secure flag, HSTS and the admin UI's redirect to HTTPS follow from it. One master and
-one worker instead of two of each: 35 MB less on the router. (With gunicorn's --certfile, as in a
+one worker instead of two of each: about 34 MB less on the router. (With gunicorn's --certfile, as in a
 test of the worker alone, every port is TLS.)
 
 The client is the TCP peer, always: no forwarded-for or PROXY header is read. Works with gunicorn
