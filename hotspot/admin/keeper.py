@@ -20,8 +20,8 @@ class Admin(Keeper):
         self.limiter = auth.LoginLimiter()
         self.sessions = auth.Sessions(core.cfg.state_dir)
         self._hashing = threading.Lock()  # one scrypt (16 MiB) at a time, however many try at once
-        # Signs the portal's cookies (CSRF tokens, language): made here, in memory, so both portal
-        # processes and every worker share it while hotspotd runs. It makes no one admin.
+        # Signs the portal's cookies (CSRF tokens, language): made here, in memory, so every portal
+        # worker (and one gunicorn brings back) shares it while hotspotd runs. It makes no one admin.
         self.cookie_key = secrets.token_hex(32)
         self.ask_rpcd = luci.may_admin  # (sid, ubus socket) -> does rpcd vouch for the LuCI session?
 

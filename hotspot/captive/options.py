@@ -88,4 +88,12 @@ def https_takes_both(c: Given) -> Iterator[tuple[str, str]]:
         yield given, f"needs {needed} too (HTTPS takes a certificate and its key)"
 
 
-CHECKS = (https_takes_both,)
+def https_port_of_its_own(c: Given) -> Iterator[tuple[str, str]]:
+    """One port cannot be plain HTTP (where the kernel sends captive clients) and HTTPS at once."""
+    if not c.refused("portal_port", "tls_port", "tls_cert", "tls_key") and c["tls_cert"] and c["tls_key"] \
+            and c["tls_port"] == c["portal_port"]:
+        key, other = ("tls_port", "portal_port") if c.in_file("tls_port") else ("portal_port", "tls_port")
+        yield key, f"is {other} too ({c[key]}): plain HTTP and HTTPS need a port each"
+
+
+CHECKS = (https_takes_both, https_port_of_its_own)

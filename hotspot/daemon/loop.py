@@ -52,8 +52,7 @@ class Daemon:
         self.poll_seconds = 0.0
         self.rebuilds = 0
         self.ipc: IpcServer | None = None
-        self.portal: PortalProcess | None = None
-        self.portal_tls: PortalProcess | None = None  # HTTPS, when the config gives a certificate
+        self.portal: PortalProcess | None = None  # HTTP, and HTTPS when the config gives a certificate
         self.config_mtime: int | None = None
         house.health = self.health
         house.portal_url = self.portal_url
@@ -259,19 +258,13 @@ class Daemon:
             found = addresses(self.cfg.lan_device)
             if not found:
                 return  # the LAN has no address yet: the next poll tries again
-            self.portal = self._portal_process(bind_addresses(found, self.cfg.portal_port))
-            if self.cfg.tls_cert and self.cfg.tls_key:
-                self.portal_tls = self._portal_process(bind_addresses(found, self.cfg.tls_port),
-                                                       tls=(self.cfg.tls_cert, self.cfg.tls_key))
-        for p in (self.portal, self.portal_tls):
-            if p is not None:
-                p.check()  # started, or started again (with a back-off), or told why it cannot be
-
-    def _portal_process(self, binds: list[str], tls: tuple[str, str] | None = None) -> PortalProcess:
-        p = PortalProcess(user=self.cfg.portal_user, run_dir=self.cfg.run_dir, binds=binds,
-                          socket_path=str(self.ipc.path), tls=tls)
-        p.kill_leftover()
-        return p
+            tls = (self.cfg.tls_cert, self.cfg.tls_key) if self.cfg.tls_cert and self.cfg.tls_key else None
+            self.portal = PortalProcess(user=self.cfg.portal_user, run_dir=self.cfg.run_dir,
+                                        binds=bind_addresses(found, self.cfg.portal_port),
+                                        socket_path=str(self.ipc.path), tls=tls, tls_port=self.cfg.tls_port,
+                                        tls_binds=bind_addresses(found, self.cfg.tls_port) if tls else [])
+            self.portal.kill_leftover()
+        self.portal.check()  # started, or started again (with a back-off), or told why it cannot be
 
     def portal_url(self) -> str | None:
         """The portal's address for clients: its HTTPS name when it has one (RFC 8908 wants HTTPS),
@@ -293,9 +286,8 @@ class Daemon:
                 socket.gethostname()]
 
     def stop_portal(self) -> None:
-        for p in (self.portal, self.portal_tls):
-            if p:
-                self.step("portal stop", p.stop)
+        if self.portal:
+            self.step("portal stop", self.portal.stop)
         if self.ipc:
             self.step("ipc stop", self.ipc.close)
 

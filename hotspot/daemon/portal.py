@@ -5,6 +5,11 @@ gunicorn gets a session and process group of its own and drops to `portal_user` 
 (the master too: nothing in the portal holds root). The kernel sends it SIGTERM if hotspotd dies,
 even by kill -9, and a new hotspotd first ends any group an old one left behind, so the port is
 always taken back. gunicorn itself brings back a worker that crashed; hotspotd brings back gunicorn.
+
+One gunicorn serves both ports, plain HTTP (where the kernel sends captive clients) and HTTPS: its
+worker wraps only the HTTPS port's connections in TLS, with the certificate and key hotspotd hands
+over as memory files only the portal's user may read. If hotspotd cannot read them, plain HTTP is
+served alone, and hotspotd tries them again (with a back-off) until HTTPS can be added.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ log = logging.getLogger("hotspot")
 
 PR_SET_PDEATHSIG = 1
 PIDFILE = "portal.pid"
+OLD_PIDFILES = ("tls-portal.pid",)  # the HTTPS portal's, when it was a gunicorn of its own
+# The worker's word for the HTTPS port, the certificate and the key (hotspot.portal.worker reads them;
+# not imported from there: hotspotd would load gunicorn)
+TLS_PORT, TLS_CERT, TLS_KEY = "HOTSPOT_TLS_PORT", "HOTSPOT_TLS_CERT", "HOTSPOT_TLS_KEY"
 RESTART_DELAYS = (0.5, 1, 2, 5, 10, 30)  # back-off for a gunicorn that keeps dying
+# What each TLS file must hold: PEM of its kind (whether they belong together only OpenSSL can tell, in
+# the portal's worker; importing ssl here would weigh on hotspotd)
+PEM = {"tls_cert": (b"-----BEGIN CERTIFICATE-----", "a PEM certificate"),
+       "tls_key": (b"PRIVATE KEY-----", "a PEM private key")}
 
 
 def _drop_to(uid: int, gid: int):
@@ -75,22 +88,27 @@ for kind, path in zip(sys.argv[1::2], sys.argv[2::2]):
 
 class PortalProcess:
     def __init__(self, *, user: str, binds: list[str], socket_path: str, run_dir: str,
-                 threads: int = 4, connections: int = 512, tls: tuple[str, str] | None = None) -> None:
-        """`tls`: (certificate, key) to serve HTTPS with: a second gunicorn, as one cannot serve
-        plain HTTP (where the kernel sends captive clients) and HTTPS side by side."""
+                 threads: int = 4, connections: int = 512, tls: tuple[str, str] | None = None,
+                 tls_port: int = 0, tls_binds: list[str] = ()) -> None:
+        """`tls`: (certificate, key) to serve HTTPS with on `tls_binds`, whose port is `tls_port`."""
         self.user_name = user
         self.binds = binds
         self.socket_path = socket_path
-        self.tls = tls
-        self.pidfile = Path(run_dir) / (f"tls-{PIDFILE}" if tls else PIDFILE)
+        self.tls, self.tls_port, self.tls_binds = tls, tls_port, list(tls_binds)
+        self.run_dir = Path(run_dir)
+        self.pidfile = self.run_dir / PIDFILE
         self.threads = threads  # run the app; requests reach them only once whole
         self.connections = connections  # open at once, slow ones included (each up to 24 KiB buffered)
         self.proc: subprocess.Popen | None = None
         self.failures = 0
         self.next_start = 0.0
         self.problem: str | None = None  # why it could not start, as last logged
+        self.https = False  # the running gunicorn serves HTTPS too
+        self.tls_problem: str | None = None  # why it does not, as last logged
+        self.tls_failures = 0
+        self.next_tls_try = 0.0
 
-    def argv(self, tls_files: list[str] = ()) -> list[str]:
+    def argv(self, https: bool = False) -> list[str]:
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:hotspot.portal.gunicorn_settings",
                 # an event loop that reads each request whole, then threads that run the app: a slow
                 # or idle guest costs a descriptor and a buffer, never a thread (hotspot.portal.worker)
@@ -106,24 +124,23 @@ class PortalProcess:
                 "--limit-request-line", "4094", "--limit-request-fields", "50",
                 "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
                 "--log-level", "warning"]
-        for b in self.binds:
+        for b in [*self.binds, *(self.tls_binds if https else ())]:
             argv += ["--bind", b]
-        if tls_files:
-            argv += ["--certfile", tls_files[0], "--keyfile", tls_files[1]]
         return argv + ["hotspot.portal.wsgi:app"]
 
     def kill_leftover(self) -> None:
-        """End the process group a previous hotspotd left (it was killed before it could)."""
-        try:
-            pgid = int(self.pidfile.read_text())
-        except (FileNotFoundError, ValueError):
-            return
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-            log.info("ended the portal (process group %d) a previous hotspotd left running", pgid)
-        except ProcessLookupError:
-            pass
-        self.pidfile.unlink(missing_ok=True)
+        """End the process groups a previous hotspotd left (it was killed before it could)."""
+        for pidfile in (self.pidfile, *(self.run_dir / name for name in OLD_PIDFILES)):
+            try:
+                pgid = int(pidfile.read_text())
+            except (FileNotFoundError, ValueError):
+                continue
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                log.info("ended the portal (process group %d) a previous hotspotd left running", pgid)
+            except ProcessLookupError:
+                pass
+            pidfile.unlink(missing_ok=True)
 
     def probe(self, user: pwd.struct_passwd, env: dict) -> str | None:
         """Why the portal's user cannot start the portal (the interpreter, the code, the templates or
@@ -163,8 +180,7 @@ class PortalProcess:
         """Start gunicorn as the portal's user, or say once why it cannot and try again later."""
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "HOTSPOT_WEB",
                                                                  "HOTSPOT_SHARE")}
-        env.update(HOTSPOT_SOCKET=self.socket_path, HOME="/", PYTHONDONTWRITEBYTECODE="1",
-                   HOTSPOT_TLS="1" if self.tls else "0")
+        env.update(HOTSPOT_SOCKET=self.socket_path, HOME="/", PYTHONDONTWRITEBYTECODE="1")
         try:
             user = pwd.getpwnam(self.user_name)
         except KeyError:
@@ -173,28 +189,58 @@ class PortalProcess:
         problem = self.probe(user, env)
         if problem:
             return self._cannot(problem)
+        tls = self._read_tls() if self.tls else None
         fds: list[int] = []
         try:
-            for path, what in zip(self.tls or (), ("tls_cert", "tls_key")):
-                try:
-                    fds.append(_memory_file(path, user, what))
-                except UnsafePath as e:
-                    return self._cannot(f"no HTTPS: {e}")
-                except OSError as e:
-                    return self._cannot(f"no HTTPS: cannot read {what} {path}: {e.strerror}")
-            try:
-                self.proc = subprocess.Popen(self.argv([f"/proc/self/fd/{fd}" for fd in fds]), env=env,
-                                             cwd="/", stdin=subprocess.DEVNULL, start_new_session=True,
-                                             pass_fds=fds, preexec_fn=_drop_to(user.pw_uid, user.pw_gid))
-            except OSError as e:
-                return self._cannot(f"cannot start gunicorn: {e}")
+            for data, what in zip(tls or (), ("tls_cert", "tls_key")):
+                fds.append(_memory_file(data, user, what))
+        except OSError as e:
+            for fd in fds:
+                os.close(fd)
+            return self._cannot(f"cannot hand the portal its certificate and key: {e}")
+        https = bool(fds)
+        if https:
+            env.update({TLS_PORT: str(self.tls_port), TLS_CERT: f"/proc/self/fd/{fds[0]}",
+                        TLS_KEY: f"/proc/self/fd/{fds[1]}"})
+        try:
+            self.proc = subprocess.Popen(self.argv(https), env=env, cwd="/", stdin=subprocess.DEVNULL,
+                                         start_new_session=True, pass_fds=fds,
+                                         preexec_fn=_drop_to(user.pw_uid, user.pw_gid))
+        except OSError as e:
+            return self._cannot(f"cannot start gunicorn: {e}")
         finally:
             for fd in fds:
                 os.close(fd)
-        self.problem = None
+        self.problem, self.https = None, https
         write_atomic(self.pidfile, f"{self.proc.pid}\n", 0o600, keep=False)
         log.info("portal on %s%s (gunicorn pid %d, user %s)", ", ".join(self.binds),
-                 " (HTTPS)" if self.tls else "", self.proc.pid, user.pw_name)
+                 f", HTTPS on {', '.join(self.tls_binds)}" if https else "", self.proc.pid, user.pw_name)
+
+    def _read_tls(self) -> list[bytes] | None:
+        """The certificate and key; None if root cannot read them safely: said once, and tried again
+        later with a back-off (HTTPS then waits, plain HTTP does not)."""
+        found = []
+        for path, what in zip(self.tls, ("tls_cert", "tls_key")):
+            mark, kind = PEM[what]
+            try:
+                data = read_trusted(path, what)
+                if mark in data:
+                    found.append(data)
+                    continue
+                problem = f"no HTTPS: {what} {path} is not {kind}"
+            except UnsafePath as e:
+                problem = f"no HTTPS: {e}"
+            except OSError as e:
+                problem = f"no HTTPS: cannot read {what} {path}: {e.strerror}"
+            if problem != self.tls_problem:
+                log.error("portal: %s", problem)
+                self.tls_problem = problem
+            self.next_tls_try = time.monotonic() + RESTART_DELAYS[min(self.tls_failures,
+                                                                      len(RESTART_DELAYS) - 1)]
+            self.tls_failures += 1
+            return None
+        self.tls_problem, self.tls_failures = None, 0
+        return found
 
     def _cannot(self, problem: str) -> None:
         if problem != self.problem:
@@ -212,6 +258,11 @@ class PortalProcess:
         keeps exiting or cannot start."""
         if self.proc is not None:
             if self.proc.poll() is None:
+                if self.tls and not self.https and time.monotonic() >= self.next_tls_try and \
+                        self._read_tls() is not None:
+                    log.info("portal: the certificate and key can be read now: restarting it with HTTPS")
+                    self.stop()
+                    self.start()
                 return
             log.error("the portal exited with status %s", self.proc.returncode)
             self.proc = None
@@ -235,11 +286,10 @@ class PortalProcess:
         self.proc = None
 
 
-def _memory_file(path: str, user: pwd.struct_passwd, what: str) -> int:
-    """A file in memory with `path`'s content (the TLS key), that only `user` may read: gunicorn, as
-    that user, opens it as /proc/self/fd/N. No copy on disk, and no directory of the portal's user
-    in which root would have to write."""
-    data = read_trusted(path, what)
+def _memory_file(data: bytes, user: pwd.struct_passwd, what: str) -> int:
+    """A file in memory with `data` (the TLS key), that only `user` may read: gunicorn, as that user,
+    opens it as /proc/self/fd/N. No copy on disk, and no directory of the portal's user in which root
+    would have to write."""
     fd = os.memfd_create(f"hotspot-{what}", os.MFD_CLOEXEC)
     try:
         os.write(fd, data)

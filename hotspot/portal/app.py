@@ -11,11 +11,12 @@ comes from hotspotd and makes no one admin.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 
+import flask
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from hotspot.core.contract import Backend
 from hotspot.core.parts import web_dir
@@ -49,18 +50,14 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
         static_url_path="/static",
     )
     ps = backend.portal_settings()
-    tls = os.environ.get("HOTSPOT_TLS") == "1"  # hotspotd sets it for the process that serves HTTPS
+    app.session_interface = PortSessions()
     app.config.from_mapping(
-        # hotspotd's key for this run: both portal processes and every worker share it, so a form
-        # made by one is accepted by another
+        # hotspotd's key for this run: every worker, and a worker gunicorn brings back, shares it, so a
+        # form made by one is accepted by another
         SECRET_KEY=bytes.fromhex(ps["cookie_key"]) if ps.get("cookie_key") else secrets.token_bytes(32),
         TESTING=testing,
-        # Secure, and a name of its own, only in the HTTPS process: the plain HTTP portal (captive
-        # sign-in, the guests' pages) must keep its cookies too, and cannot overwrite a Secure one.
-        SESSION_COOKIE_NAME="__Host-hotspot" if tls else "hotspot",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=tls,
         MAX_CONTENT_LENGTH=16 * 1024,
         MAX_FORM_MEMORY_SIZE=16 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
@@ -78,3 +75,19 @@ def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask
         app.register_blueprint(page.bp)
     errors.init_app(app)
     return app
+
+
+class PortSessions(SecureCookieSessionInterface):
+    """The session cookie of the port the request came in on: over HTTPS Secure, with a name of its
+    own, over plain HTTP neither. The plain HTTP portal (captive sign-in, the guests' pages) must keep
+    its cookie too, and could not overwrite a Secure one. request.is_secure is the port's (the worker
+    sets wsgi.url_scheme from the listener, never from a header)."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return SECURE_COOKIE if flask.request.is_secure else PLAIN_COOKIE
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return flask.request.is_secure
+
+
+SECURE_COOKIE, PLAIN_COOKIE = "__Host-hotspot", "hotspot"

@@ -9,10 +9,10 @@ More threads only raise the number of guests needed: 256 threads held off 200 su
 fell to 300. Here a slow or idle connection costs a file descriptor and a buffer in the loop, never
 a thread:
 
-- the loop (selectors: epoll) accepts, does the TLS handshake non-blocking, and reads until the
-  request is complete: head within HEAD_DEADLINE of the connection (handshake included) and at most
-  HEAD_MAX bytes, a body of up to BODY_MAX bytes (the app's own cap) within BODY_DEADLINE after;
-  a request that misses its deadline gets a 408 and the connection is closed;
+- the loop (selectors: epoll) accepts, does the TLS handshake non-blocking (on the HTTPS port), and
+  reads until the request is complete: head within HEAD_DEADLINE of the connection (handshake
+  included) and at most HEAD_MAX bytes, a body of up to BODY_MAX bytes (the app's own cap) within
+  BODY_DEADLINE after; a request that misses its deadline gets a 408 and the connection is closed;
 - one address holds at most PER_ADDRESS open connections and the worker at most
   `--worker-connections` (the open-files limit is raised to fit): past either, the oldest connection
   still reading its request is shed for the new one (a slow guest pushes out its own connections,
@@ -23,6 +23,14 @@ a thread:
   alive (a connection the kernel redirected here in another site's name must not be reused).
   A body longer than BODY_MAX is never read: the app sees the declared length and refuses it (413)
   with its own page. A chunked request body, which no browser sends, gets 411.
+
+One worker serves both of the portal's ports: hotspotd names the HTTPS port (HOTSPOT_TLS_PORT) and
+hands over the certificate and key (HOTSPOT_TLS_CERT, HOTSPOT_TLS_KEY: /proc/self/fd/N, memory files
+only the portal's user may read). Only that port's connections are wrapped in TLS, and the app sees
+wsgi.url_scheme https on it and http on the other, from the port alone (never from a header): the
+session cookie's Secure flag, HSTS and the admin UI's redirect to HTTPS follow from it. One master and
+one worker instead of two of each: about 34 MB less on the router. (With gunicorn's --certfile, as in a
+test of the worker alone, every port is TLS.)
 
 The client is the TCP peer, always: no forwarded-for or PROXY header is read. Works with gunicorn
 20.1 (Debian 12) to 26; no runtime dependency beyond gunicorn and the standard library (gevent is
@@ -60,16 +68,21 @@ TICK = 0.5  # s between deadline checks while connections are open
 IDLE_BEAT = 10.0  # s at most between heartbeats to gunicorn's master (and checks that it is there)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
+# hotspotd's word to the worker (hotspot.daemon.portal): the HTTPS port, the certificate and the key
+TLS_PORT, TLS_CERT, TLS_KEY = "HOTSPOT_TLS_PORT", "HOTSPOT_TLS_CERT", "HOTSPOT_TLS_KEY"
+
 HANDSHAKE, HEAD, BODY, APP, WRITE, DRAIN = "handshake", "head", "body", "app", "write", "drain"
 READING = (HANDSHAKE, HEAD, BODY, DRAIN)  # what may be shed for a new connection
 
 
 class _Conn:
-    __slots__ = ("sock", "peer", "server", "state", "deadline", "buf", "req", "head_len", "need", "body",
-                 "out", "sent", "linger", "events")
+    __slots__ = ("sock", "peer", "server", "secure", "state", "deadline", "buf", "req", "head_len", "need",
+                 "body", "out", "sent", "linger", "events")
 
-    def __init__(self, sock: socket.socket, peer: tuple, server: tuple, state: str, deadline: float) -> None:
-        self.sock, self.peer, self.server, self.state, self.deadline = sock, peer, server, state, deadline
+    def __init__(self, sock: socket.socket, peer: tuple, server: tuple, secure: bool,
+                 deadline: float) -> None:
+        self.sock, self.peer, self.server, self.secure, self.deadline = sock, peer, server, secure, deadline
+        self.state = HANDSHAKE if secure else HEAD
         self.buf = bytearray()
         self.req = None
         self.head_len = self.need = self.sent = 0
@@ -124,7 +137,7 @@ class PortalWorker(Worker):
         self.conns: dict[_Conn, None] = {}  # every open connection, oldest first
         self.by_addr: dict[str, dict[_Conn, None]] = {}
         self.max_conns = self._raise_file_limit(self.cfg.worker_connections)
-        self.tls = self._tls_context() if self.cfg.is_ssl else None
+        self.tls_port, self.tls = self._tls()
         self.accepting = False
         super().init_process()  # loads the app, then run()
 
@@ -138,12 +151,25 @@ class PortalWorker(Worker):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         return max(16, min(wanted, soft - SPARE_FILES))
 
-    def _tls_context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cfg.certfile, self.cfg.keyfile)
-        if self.cfg.ciphers:
-            ctx.set_ciphers(self.cfg.ciphers)
-        return ctx
+    def _tls(self) -> tuple[int | None, ssl.SSLContext | None]:
+        """The port whose connections are TLS (None: every port, 0: none) and the context to wrap them
+        in. A certificate or key it cannot use costs HTTPS only: that port's connections are closed,
+        plain HTTP (where the kernel sends captive clients) is served all the same."""
+        if self.cfg.is_ssl:
+            port, files = None, (self.cfg.certfile, self.cfg.keyfile)
+        elif os.environ.get(TLS_PORT):
+            port, files = int(os.environ[TLS_PORT]), (os.environ.get(TLS_CERT), os.environ.get(TLS_KEY))
+        else:
+            return 0, None
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*files)
+            if self.cfg.ciphers:
+                ctx.set_ciphers(self.cfg.ciphers)
+        except (OSError, TypeError, ValueError) as e:  # ssl.SSLError is an OSError
+            self.log.error("no HTTPS: cannot use the certificate and key: %s", e)
+            return port, None
+        return port, ctx
 
     def handle_quit(self, sig, frame) -> None:
         self.pool.shutdown(wait=False)
@@ -155,7 +181,8 @@ class PortalWorker(Worker):
         self.listeners = []
         for sock in self.sockets:
             sock.setblocking(False)
-            self.listeners.append((sock, sock.getsockname()))
+            server = sock.getsockname()
+            self.listeners.append((sock, server, self.tls_port is None or server[1] == self.tls_port))
         self._listen(True)
         self.sel.register(self.PIPE[0], selectors.EVENT_READ, None)  # signals, and the pool's answers
         beat = self._heartbeat()
@@ -193,14 +220,15 @@ class PortalWorker(Worker):
     def _listen(self, on: bool) -> None:
         if on == self.accepting:
             return
-        for sock, server in self.listeners:
+        for listener in self.listeners:
+            sock = listener[0]
             if on:
-                self.sel.register(sock, selectors.EVENT_READ, (sock, server))
+                self.sel.register(sock, selectors.EVENT_READ, listener)
             else:
                 self.sel.unregister(sock)
         self.accepting = on
 
-    def _accept(self, listener: socket.socket, server: tuple) -> None:
+    def _accept(self, listener: socket.socket, server: tuple, secure: bool) -> None:
         for _ in range(64):  # then the others get a turn
             try:
                 sock, peer = listener.accept()
@@ -214,20 +242,23 @@ class PortalWorker(Worker):
                 if e.errno == errno.ECONNABORTED:
                     continue
                 raise
+            if secure and self.tls is None:  # no usable certificate: said once, at the start
+                sock.close()
+                continue
             sock.setblocking(False)
             mine = self.by_addr.get(peer[0], {})
             if (len(mine) >= PER_ADDRESS and not self._shed(mine)) or \
                     (len(self.conns) >= self.max_conns and not self._shed(self.conns)):
                 sock.close()
                 continue
-            deadline = time.monotonic() + HEAD_DEADLINE
-            if self.tls:
+            deadline = time.monotonic() + HEAD_DEADLINE  # the TLS handshake included
+            if secure:
                 try:
                     sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
                 except OSError:  # the client is gone already
                     sock.close()
                     continue
-            conn = _Conn(sock, peer, server, HANDSHAKE if self.tls else HEAD, deadline)
+            conn = _Conn(sock, peer, server, secure, deadline)
             self.conns[conn] = None
             self.by_addr.setdefault(peer[0], {})[conn] = None
             self._step(conn)
@@ -282,7 +313,7 @@ class PortalWorker(Worker):
                 self._close(conn)
                 return
             conn.buf += data
-            if self._complete(conn) or not (self.tls and conn.sock.pending()):
+            if self._complete(conn) or not (conn.secure and conn.sock.pending()):
                 break
         if conn.state in (HEAD, BODY):
             self._want(conn, selectors.EVENT_READ)
@@ -307,6 +338,7 @@ class PortalWorker(Worker):
                 self.handle_error(None, out, conn.peer, e)
                 self._answer(conn, out.bytes(), linger=True)
                 return True
+            conn.req.scheme = "https" if conn.secure else "http"  # the port's, whatever a header says
             reader = conn.req.body.reader
             if isinstance(reader, ChunkedReader):
                 self._answer(conn, CHUNKED, linger=True)
@@ -416,7 +448,7 @@ class PortalWorker(Worker):
     def _shut_down(self) -> None:
         """Stop taking connections, let the answers under way finish (up to the graceful timeout)."""
         self._listen(False)
-        for sock, _ in self.listeners:
+        for sock, *_ in self.listeners:
             sock.close()
         for conn in [c for c in self.conns if c.state in READING]:
             self._close(conn)
@@ -438,6 +470,7 @@ class PortalWorker(Worker):
         out, resp = _Answer(), None
         try:
             resp, environ = wsgi.create(conn.req, out, conn.peer, conn.server, self.cfg)
+            environ["wsgi.url_scheme"] = conn.req.scheme
             environ["wsgi.input"] = io.BytesIO(conn.body)
             environ["wsgi.multithread"] = True
             resp.force_close()

@@ -1,8 +1,8 @@
 """What hotspot weighs on a router: `router_pss_mb`, the proportional set size of hotspotd, the portal
-(gunicorn's master and worker of the HTTP instance and of the HTTPS one) and the DNS snooper
-together, run as installed by the OpenWrt packages (openwrt/stage.py: bytecode only, the staged
-tree, Debian's Python 3.11 as OpenWrt 24.10's), with 50 registered clients, after each portal
-instance has served its pages.
+(gunicorn's master and its worker, serving plain HTTP and HTTPS) and the DNS snooper together, run
+as installed by the OpenWrt packages (openwrt/stage.py: bytecode only, the staged tree, Debian's
+Python 3.11 as OpenWrt 24.10's), with 50 registered clients, after the portal has served its pages
+over each port.
 
 PSS (/proc/PID/smaps_rollup) counts a page shared by n processes 1/n in each, so the sum is what
 the processes take together; RSS, which counts a shared page in every process, is reported beside
@@ -67,23 +67,21 @@ def _installed(lab: Lab, staged: Path, stage) -> Hotspotd:
 
 
 def parts(d: Hotspotd) -> dict[str, list[int]]:
-    """The processes of each part: hotspotd, each portal instance's master and workers, the snooper."""
+    """The processes of each part: hotspotd, the portal's master (gunicorns, if ever more than one)
+    and workers, the snooper."""
     out: dict[str, list[int]] = {"hotspotd": [d.proc.pid]}
     for pid in d.portal_pids():
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (FileNotFoundError, ProcessLookupError):
             continue
-        instance = "portal_https" if b"--certfile" in cmdline else "portal_http"
-        role = "master" if ppid == d.proc.pid else "workers"
-        out.setdefault(f"{instance}_{role}", []).append(pid)
+        out.setdefault("portal_master" if ppid == d.proc.pid else "portal_workers", []).append(pid)
     out["snooper"] = d.snoop_pids()
     return out
 
 
 def _served(lab: Lab, d: Hotspotd) -> None:
-    """The client page and the API from each instance, so each worker has rendered what guests ask."""
+    """The client page and the API over each port, so the worker has rendered what guests ask."""
     https = f"https://{lab.router4}:{d.config.tls_port}"
     for path in ("/", "/api/me", "/api/captive"):
         for url in (d.portal(path), https + path):
@@ -129,8 +127,8 @@ def run() -> None:
         try:
             lab.ping("c1", lab.server4)
             d.wait_client(lab.clients["c1"].mac, timeout=10)
-            lab.wait_for(lambda: "dns snooper: watching" in d.log() and len(d.portal_pids()) >= 4, 60,
-                         "both portal instances and the dns snooper")
+            lab.wait_for(lambda: "dns snooper: watching" in d.log() and len(d.portal_pids()) >= 2, 60,
+                         "the portal and the dns snooper")
             d.wait_portal("c1")
             _served(lab, d)
             time.sleep(SETTLE)
@@ -150,8 +148,9 @@ def run() -> None:
                            for k, v in m.items()},
          processes={k: v["processes"] for k, v in m.items()}, scapy_capture_pss_mb=round(scapy / 1024, 1),
          errors=len(errors), load=loadavg(),
-         note=("PSS of hotspotd, both portal instances (HTTP and HTTPS: gunicorn master and worker each) "
+         note=("PSS of hotspotd, the portal (one gunicorn master and its worker, serving HTTP and HTTPS) "
                "and the DNS snooper, run from the staged OpenWrt packages (bytecode only) with Debian's "
-               f"Python 3.11 on x86-64, {n} registered clients, after each instance served /, /api/me "
-               f"and /api/captive and {SETTLE:g} s more; MB = 1024 kB. scapy_capture_pss_mb: what importing "
-               "scapy's capture socket (which the snooper used before) would add to the snooper"))
+               f"Python 3.11 on x86-64, {n} registered clients, after the portal served /, /api/me "
+               f"and /api/captive over each port and {SETTLE:g} s more; MB = 1024 kB. scapy_capture_pss_mb: "
+               "what importing scapy's capture socket (which the snooper used before) would add to the "
+               "snooper"))

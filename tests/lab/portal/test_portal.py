@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
+import select
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+from hotspot.portal.worker import HEAD_DEADLINE
 from lab import PORTAL_NAME, Lab
 from lab.hotspotd import Hotspotd
 from tests.lab.conftest import register
+
+PROMPT = 2.0  # s: what "answers at once" means here; a functional check, not a benchmark
 
 
 def _me(lab, d, client, *args, ipv6=False) -> dict:
@@ -192,3 +199,121 @@ def test_dates_at_the_edges_are_a_clean_4xx_or_a_line_on_the_card_never_a_500(la
         assert (r.returncode, r.stdout) == (2, "") and r.stderr.count("\n") == 1, (at, r)
         assert r.stderr.startswith("hotspotctl: invalid --at"), r.stderr
     assert "Traceback" not in d.log()
+
+
+# A client stalled in the middle of its TLS handshake: it sends the first half of a real ClientHello,
+# says so, and waits for the server to close; then prints how long that took and what came.
+STALLED_HELLO = r"""
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+tls = ctx.wrap_bio(ssl.MemoryBIO(), out := ssl.MemoryBIO(), server_hostname=sys.argv[1])
+try:
+    tls.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+started = time.monotonic()
+s.sendall(hello[:len(hello) // 2])
+print("stalled", flush=True)
+got = s.recv(100)
+print(round(time.monotonic() - started, 1), len(got), flush=True)
+"""
+
+
+def _socket_pids(lab: Lab, d: Hotspotd, port: int, state: str) -> set[int]:
+    """The processes that hold a TCP socket of the router's on `port` in `state` (ss -l: listening)."""
+    args = ["-Hltnp"] if state == "listening" else ["-Htnp", "state", state]
+    out = d.lab.run(lab.router, "ss", *args, f"( sport = :{port} )").stdout
+    return {int(p) for p in re.findall(r"pid=(\d+)", out)}
+
+
+def _head(out: str) -> str:
+    return out.partition("\n\n")[0].lower()  # curl -i; text mode turned CRLF into LF
+
+
+def test_one_gunicorn_serves_both_ports_and_a_stalled_handshake_holds_up_no_one(lab, start_hotspotd):
+    """With a certificate, plain HTTP and HTTPS come from one gunicorn (one master, one worker, one
+    process group), each port with its own scheme: the session cookie, HSTS and the admin UI's
+    redirect follow the port, never a header. A client stalled halfway through its TLS handshake
+    waits in that worker's loop, not in a thread: another client's HTTP and HTTPS requests are
+    answered at once, and the stalled one is cut off at the head deadline."""
+    pki = _lab_ca(Path(lab.dir))
+    d = start_hotspotd(auth="click", portal_name=PORTAL_NAME, tls_cert=pki["cert"], tls_key=pki["key"],
+                       tls_port=8443)
+    register(lab, d, "c1", "c2")
+    d.wait_portal()
+    https = f"https://{PORTAL_NAME}:8443"
+    lab.wait_for(lambda: lab.curl("c1", https + "/api/captive", "--cacert", pki["ca"], "-o", "/dev/null",
+                                  check=False, timeout=2).returncode == 0, 15, "the HTTPS portal")
+    pids = d.portal_pids()
+    assert len(pids) == 2, pids  # one master and its worker serve both ports
+    parent = {pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in pids}
+    [master] = [pid for pid in pids if parent[pid] == d.proc.pid]
+    [worker] = [pid for pid in pids if parent[pid] == master]
+    assert {os.getpgid(pid) for pid in pids} == {master}
+    port = d.config.portal_port
+    assert _socket_pids(lab, d, port, "listening") == {master, worker}
+    assert _socket_pids(lab, d, 8443, "listening") == {master, worker}
+    assert "tls-portal.pid" not in os.listdir(d.config.run_dir)
+
+    stalled = lab.popen("c2", sys.executable, "-c", STALLED_HELLO, PORTAL_NAME, "8443",
+                        stdout=subprocess.PIPE, text=True)
+    try:
+        assert select.select([stalled.stdout], [], [], 10)[0] and stalled.stdout.readline() == "stalled\n"
+        lab.wait_for(lambda: worker in _socket_pids(lab, d, 8443, "established"), 5,
+                     "the worker to hold the stalled handshake")
+        # Meanwhile another client, over both ports, each claiming the other's scheme in a header
+        t0 = time.monotonic()
+        plain = _head(lab.curl("c1", d.portal("/"), "-i", "-H", "X-Forwarded-Proto: https",
+                               "-H", "X-Forwarded-Ssl: on", timeout=PROMPT).stdout)
+        secure = _head(lab.curl("c1", https + "/", "--cacert", pki["ca"], "-i",
+                                "-H", "X-Forwarded-Proto: http", timeout=PROMPT).stdout)
+        admin = lab.curl("c1", d.portal("/admin/login"), "-o", "/dev/null", "-w", "%{redirect_url}",
+                         "-H", "X-Forwarded-Proto: https", timeout=PROMPT).stdout
+        took = time.monotonic() - t0
+        assert stalled.poll() is None  # still stalled, still held
+        lived, got = stalled.communicate(timeout=HEAD_DEADLINE + 10)[0].split()
+    finally:
+        stalled.kill()
+    assert took < 3 * PROMPT, f"three requests took {took:.1f} s beside a stalled handshake"
+    assert plain.startswith("http/1.1 200") and "strict-transport-security" not in plain, plain
+    [cookie] = re.findall(r"^set-cookie: (.*)$", plain, re.M)
+    assert cookie.startswith("hotspot=") and "secure" not in cookie, plain
+    assert secure.startswith("http/1.1 200") and "strict-transport-security: max-age=" in secure, secure
+    [cookie] = re.findall(r"^set-cookie: (.*)$", secure, re.M)
+    assert cookie.startswith("__host-hotspot=") and "; secure" in cookie, secure
+    assert admin == https + "/admin/login"  # plain HTTP, whatever the header claims
+    # the stalled handshake: closed, with nothing said, at the head deadline
+    assert got == "0" and HEAD_DEADLINE - 0.5 <= float(lived) <= HEAD_DEADLINE + 4, (lived, got)
+    assert "Traceback" not in d.log()
+
+
+def test_plain_http_never_waits_for_https_which_comes_once_its_key_can_be_read(lab, start_hotspotd):
+    """A key hotspotd cannot read (not there yet, as before a certificate's first renewal) costs
+    HTTPS only: plain HTTP is served at once, and HTTPS is added once the key is there."""
+    pki = _lab_ca(Path(lab.dir))
+    key = Path(lab.dir) / "later.key"
+    d = start_hotspotd(portal_name=PORTAL_NAME, tls_cert=pki["cert"], tls_key=str(key), tls_port=8443)
+    register(lab, d, "c1")
+    d.wait_portal()
+    https = f"https://{PORTAL_NAME}:8443/api/captive"
+
+    def https_up() -> bool:
+        return lab.curl("c1", https, "--cacert", pki["ca"], "-o", "/dev/null", check=False,
+                        timeout=2).returncode == 0
+
+    assert f"portal: no HTTPS: cannot read tls_key {key}: No such file or directory" in d.log()
+    assert not https_up()
+    shutil.copy(pki["cert"], key)  # the wrong file: no key in it
+    os.chmod(key, 0o600)
+    lab.wait_for(lambda: f"portal: no HTTPS: tls_key {key} is not a PEM private key" in d.log(), 15,
+                 "hotspotd to find no key in it")
+    assert not https_up() and _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
+    shutil.copy(pki["key"], key)
+    lab.wait_for(https_up, 40, "HTTPS, once the key is there")
+    assert "the certificate and key can be read now" in d.log()
+    assert len(d.portal_pids()) == 2  # the same one gunicorn, started again with HTTPS
+    assert _me(lab, d, "c1")["mac"] == lab.clients["c1"].mac
+    assert d.log().count("no HTTPS") == 2  # each problem said once, however often it was tried

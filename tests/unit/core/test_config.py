@@ -655,6 +655,14 @@ def test_https_needs_both_certificate_and_key(write):
     assert (c.tls_cert, c.tls_key, c.tls_port) == ("/a.pem", "/a.key", 8443)
     assert c.portal_name == "portal.example.com"
     assert "is not a DNS name" in error_of(write, "config hotspot\n\toption portal_name 'my_router'\n")
+    # one port cannot serve plain HTTP and HTTPS both (without a certificate, tls_port is unused)
+    err = error_of(write, "config hotspot\n\toption tls_cert '/a.pem'\n\toption tls_key '/a.key'\n"
+                          "\toption portal_port '8443'\n")
+    assert err == "4: option portal_port: is tls_port too (8443): plain HTTP and HTTPS need a port each"
+    err = error_of(write, "config hotspot\n\toption tls_cert '/a.pem'\n\toption tls_key '/a.key'\n"
+                          "\toption tls_port '8080'\n")
+    assert err == "4: option tls_port: is portal_port too (8080): plain HTTP and HTTPS need a port each"
+    assert load(write("config hotspot\n\toption portal_port '8443'\n")).tls_port == 8443
 
 
 # -- the DNS snooper ------------------------------------------------------------------------------

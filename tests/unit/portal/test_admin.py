@@ -170,16 +170,21 @@ def test_csv_export_is_injection_safe(admin, backend):
     assert len(rows) == 1 + len(backend.by_ip)
 
 
-def test_secure_cookie_flags(monkeypatch):
+def test_secure_cookie_flags():
+    """One app serves both ports: each request gets the cookie of the scheme it came in by."""
     from hotspot.portal.app import create_app
 
     b = FakeBackend()
     b._portal["tls"] = True
-    app = create_app(b, testing=True)  # the plain-HTTP process keeps its cookies over HTTP...
-    assert not app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
-    assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
-    monkeypatch.setenv("HOTSPOT_TLS", "1")  # ...the one hotspotd starts for HTTPS marks them Secure
-    assert create_app(b, testing=True).config["SESSION_COOKIE_SECURE"]
+    c = create_app(b, testing=True).test_client()
+    # plain HTTP keeps a cookie of its own (the captive sign-in, the guests' pages)...
+    plain = c.get("/", base_url="http://localhost:8080").headers.getlist("Set-Cookie")
+    assert len(plain) == 1 and plain[0].startswith("hotspot="), plain
+    assert "; HttpOnly" in plain[0] and "; SameSite=Strict" in plain[0] and "Secure" not in plain[0]
+    # ...HTTPS its own, Secure, which plain HTTP can neither read nor overwrite
+    secure = c.get("/", base_url="https://localhost:8443").headers.getlist("Set-Cookie")
+    assert len(secure) == 1 and secure[0].startswith("__Host-hotspot="), secure
+    assert "; Secure" in secure[0] and "; Path=/" in secure[0] and "Domain" not in secure[0]
 
 
 def test_forget_asks_to_confirm_then_erases_the_device(admin, backend):

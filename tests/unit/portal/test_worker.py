@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspot.portal.worker import BODY_MAX, HEAD_MAX
+from hotspot.portal.worker import BODY_MAX, HEAD_DEADLINE, HEAD_MAX
 
 APP = '''
 import hashlib, json, time
@@ -46,25 +46,39 @@ def app(environ, start_response):
 '''
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Server:
-    def __init__(self, tmp: Path, tls: bool = False) -> None:
+    """`tls`: every port TLS, as gunicorn's --certfile makes it; `https_port`: a second port that is,
+    the first staying plain HTTP, as hotspotd runs the portal (HOTSPOT_TLS_*)."""
+
+    def __init__(self, tmp: Path, tls: bool = False, https_port: bool = False,
+                 trust_forwarded: bool = False) -> None:
         (tmp / "echo_app.py").write_text(APP)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = _free_port()
         argv = [sys.executable, "-m", "gunicorn", "--worker-class", "hotspot.portal.worker.PortalWorker",
                 "--workers", "1", "--threads", "2", "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout",
-                "5", "--forwarded-allow-ips", "", "--log-level", "warning", "echo_app:app"]
-        self.tls = None
-        if tls:
+                "5", "--forwarded-allow-ips", "*" if trust_forwarded else "", "--log-level", "warning",
+                "echo_app:app"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")])}
+        self.tls = self.https_port = None
+        if tls or https_port:
             cert, key = str(tmp / "cert.pem"), str(tmp / "key.pem")
             subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
                             "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
-            argv += ["--certfile", cert, "--keyfile", key]
             self.tls = ssl.create_default_context(cafile=cert)
             self.tls.check_hostname = False
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")])}
+            if https_port:
+                self.https_port = _free_port()
+                argv[-1:-1] = ["--bind", f"127.0.0.1:{self.https_port}"]
+                env.update(HOTSPOT_TLS_PORT=str(self.https_port), HOTSPOT_TLS_CERT=cert, HOTSPOT_TLS_KEY=key)
+            else:
+                argv[-1:-1] = ["--certfile", cert, "--keyfile", key]
         self.log = tmp / "gunicorn.log"
         self.proc = subprocess.Popen(argv, cwd=tmp, env=env, stdout=self.log.open("w"),
                                      stderr=subprocess.STDOUT)
@@ -79,13 +93,16 @@ class Server:
                 raise RuntimeError(f"the worker did not start: {self.log.read_text()[-2000:]}")
             time.sleep(0.1)
 
-    def connect(self) -> socket.socket:
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        return self.tls.wrap_socket(s) if self.tls else s
+    def connect(self, https: bool | None = None) -> socket.socket:
+        """To the port (the HTTPS one if `https`); over TLS if that port speaks it."""
+        https = self.https_port is None and self.tls is not None if https is None else https
+        s = socket.create_connection(("127.0.0.1", self.https_port or self.port if https else self.port),
+                                     timeout=10)
+        return self.tls.wrap_socket(s) if https else s
 
-    def request(self, raw: bytes, *, pieces: int = 1) -> bytes:
+    def request(self, raw: bytes, *, pieces: int = 1, https: bool | None = None) -> bytes:
         """Send raw bytes (in `pieces` writes, a little apart), read until the server closes."""
-        with self.connect() as s:
+        with self.connect(https) as s:
             step = -(-len(raw) // pieces)
             for i in range(0, len(raw), step):
                 s.sendall(raw[i:i + step])
@@ -190,3 +207,43 @@ def test_tls_handshakes_never_wait_for_a_silent_client(tmp_path):
             s.close()
     finally:
         server.stop()
+
+
+def test_one_worker_serves_http_and_https_each_on_its_port(tmp_path):
+    """As hotspotd runs the portal: one gunicorn, TLS on the port it names only. The scheme the app
+    sees is the port's, whatever a header says, even from an address gunicorn was told to trust."""
+    server = Server(tmp_path, https_port=True, trust_forwarded=True)
+    try:
+        claims = b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\nX-Forwarded-Protocol: ssl\r\n"
+        got = _json(server.request(b"GET /plain HTTP/1.1\r\nHost: x\r\n" + claims + b"\r\n", https=False))
+        assert got["scheme"] == "http" and got["path"] == "/plain"
+        got = _json(server.request(b"GET /tls HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: http\r\n\r\n",
+                                   https=True))
+        assert got["scheme"] == "https" and got["path"] == "/tls"
+        # plain HTTP to the TLS port is no request
+        with socket.create_connection(("127.0.0.1", server.https_port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = _read_all(s)
+            except ConnectionResetError:  # the TLS layer's alert, or a reset
+                answer = b""
+            assert b"HTTP/1.1 200" not in answer
+        # A client stalled mid-handshake (its hello half sent) or silent holds up neither port.
+        stalled = []
+        for _ in range(10):
+            s = socket.create_connection(("127.0.0.1", server.https_port))
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # the start of a ClientHello
+            stalled.append(s)
+        stalled += [socket.create_connection(("127.0.0.1", server.https_port)) for _ in range(10)]
+        time.sleep(0.2)
+        for https in (False, True):
+            t0 = time.monotonic()
+            assert _json(server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", https=https))["scheme"] == \
+                ("https" if https else "http")
+            # far within HEAD_DEADLINE: a worker that waited on a handshake would answer only after it
+            assert time.monotonic() - t0 < HEAD_DEADLINE / 3, "a stalled TLS client held up another's request"
+        for s in stalled:
+            s.close()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
