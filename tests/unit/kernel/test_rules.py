@@ -16,6 +16,7 @@ from hotspot.kernel.rules import (
     counter_names,
     forget_unregistered_cmds,
     guard_chain_rules,
+    guard_cmds,
     hold_cmds,
     new_clients_text,
     policy_cmds,
@@ -313,3 +314,13 @@ def test_the_text_of_new_clients_jumps_only_to_the_guards_chains():
     for chain in ("up6", "gate", "guard_up; flush ruleset"):
         with pytest.raises(ValueError):
             stmt_text({"jump": {"target": chain}})
+
+
+def test_the_guards_shared_chains_are_filled_with_the_table_and_stay_empty_without_a_guard():
+    tails = {"upload": 7, "download": 9}
+    cmds = guard_cmds(GUARD, {"throttle": 10, "block": 20, "stop": 30}, 0, tails)
+    shared = {chain: [c["add"]["rule"]["expr"] for c in cmds
+                      if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == chain]
+              for chain in ("guard_up", "guard_down")}
+    assert (shared["guard_up"], shared["guard_down"]) == guard_chain_rules(GUARD)
+    assert not [c for c in guard_cmds(Guard(), {}, 0, tails) if "guard_" in json.dumps(c)]
