@@ -2,15 +2,20 @@
 
 `python -m tests.bench.plainexp [CLIENTS]` makes a network namespace of its own (a veth pair),
 builds hotspot's real frame (Nft.build with the plan guard's three levels, or none with
-PLAIN_GUARD=0, and no client) and then adds
-CLIENTS clients with no policy in three shapes, in alternating rounds:
+PLAIN_GUARD=0, and no client) and then adds CLIENTS clients with no policy in each shape, in
+alternating rounds:
 
-  today    each client its chains up<id>/down<id> (Nft.add_clients, nft text, 1,000 a transaction)
+  today    each client its chains up<id>/down<id> (Nft.add_clients, nft text, 1,000 a transaction):
+           since the plan guard's shared chains, what jumpguard builds
+  guardconst  the same chains as text, the guard's rules as constants in each (as before)
+  jumpguard   the same chains as text, one `jump guard_up` (guard_down) for the guard's rules
+  onebatch the today shape in one transaction
   objref   named counters u<id>/d<id> reached from shared chains plain_up/plain_down by an objref map
            (`counter name ct mark and $ID_MASK map @cnt_up`); a one-rule chain new<id> per client
            writes the mark at a connection's first packet (see _shared_text)
   setelem  sets with a counter per element keyed by the id (`update @n_up { ct mark and $ID_MASK }`)
 
+PLAIN_SHAPES picks the shapes (comma-separated), PLAIN_DUMPS=0 skips the dump and flush parts.
 For each it reports the build's wall time and CPU (user = libnftables, sys = the kernel's commit),
 the dump of every client counter (time and bytes), and what the kernel says when the table goes
 (`nft flush ruleset`): which notices carry each client's bytes. One JSON object per line on stdout.
@@ -114,27 +119,21 @@ def _clients_text(shape: str, ids: list[int], seed: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _jumpguard_shared(guard) -> str:
-    """The guard's rules once, in guard_up and guard_down, which each client's chain jumps to."""
-    t = "inet hotspot"
-    out = []
-    for chain, hold in (("guard_up", "gate"), ("guard_down", "drop")):
-        out.append(f"add chain {t} {chain}")
-        out += [f"add rule {t} {chain} {r}" for r in _guard_text(guard, hold)]
-    return "\n".join(out) + "\n"
-
-
-def _jumpguard_text(ids: list[int], guarded: bool) -> str:
-    """Today's chains up<id>/down<id>, the guard's rules replaced by one jump to the shared chain."""
+def _jumpguard_text(ids: list[int], guard, inline: bool = False) -> str:
+    """Chains up<id>/down<id> with the guard's rules as one jump to the shared chain, or (`inline`) as
+    constants in each chain, as every client's chain held them before the shared chains."""
     t = "inet hotspot"
     mac = dict(zip(ids, macs(max(ids) + 1)[min(ids):]))
     out = []
+    constants = {"guard_up": _guard_text(guard, "gate"), "guard_down": _guard_text(guard, "drop")}
     for i in ids:
         mark = f"ct mark set ct mark and {KEEP:#x} or {i << 16:#x}"
         for chain, shared, count in ((f"up{i}", "guard_up", f"counter packets 0 bytes 0 {mark} goto cat_up"),
                                      (f"down{i}", "guard_down", "counter packets 0 bytes 0 goto cat_down")):
             out.append(f"add chain {t} {chain}")
-            if guarded:
+            if inline:
+                out += [f"add rule {t} {chain} {r}" for r in constants[shared]]
+            elif guard.levels:
                 out.append(f"add rule {t} {chain} jump {shared}")
             out.append(f"add rule {t} {chain} {count}")
     elems = {"client_up": [f"{mac[i]} : goto up{i}" for i in ids],
@@ -165,11 +164,10 @@ def build(shape: str, n: int, seed: int = 1000, chunk: int = 1000) -> dict:
 
         def add():
             nft.add_clients(clients, chunk=n if shape == "onebatch" else chunk)
-    elif shape == "jumpguard":
+    elif shape in ("jumpguard", "guardconst"):
         def add():
-            nft._file(_jumpguard_shared(guard))
             for k in range(0, n, chunk):
-                nft._file(_jumpguard_text(ids[k:k + chunk], bool(guard.levels)))
+                nft._file(_jumpguard_text(ids[k:k + chunk], guard, inline=shape == "guardconst"))
     else:
         def add():
             nft._file(_shared_text(shape, guard, seed))
@@ -177,7 +175,7 @@ def build(shape: str, n: int, seed: int = 1000, chunk: int = 1000) -> dict:
                 nft._file(_clients_text(shape, ids[k:k + chunk], seed))
         return _timed(add)
     got = _timed(add)
-    if shape in ("today", "onebatch", "jumpguard"):  # every counter, read as the poll reads it
+    if shape in ("today", "onebatch", "jumpguard", "guardconst"):  # every counter, read as the poll reads it
         from hotspot.kernel.dumps import dump_counters
 
         dumps = []
