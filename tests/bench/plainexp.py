@@ -15,7 +15,8 @@ alternating rounds:
            writes the mark at a connection's first packet (see _shared_text)
   setelem  sets with a counter per element keyed by the id (`update @n_up { ct mark and $ID_MASK }`)
 
-PLAIN_SHAPES picks the shapes (comma-separated), PLAIN_DUMPS=0 skips the dump and flush parts.
+PLAIN_SHAPES picks the shapes (comma-separated), PLAIN_DUMPS=0 skips the dump and flush parts;
+PLAIN_ADDRESSES=1 times only the addresses a build adds after its hook (see addresses()).
 For each it reports the build's wall time and CPU (user = libnftables, sys = the kernel's commit),
 the dump of every client counter (time and bytes), and what the kernel says when the table goes
 (`nft flush ruleset`): which notices carry each client's bytes. One JSON object per line on stdout.
@@ -338,8 +339,38 @@ def notices(shape: str, n: int, seed: int = 1000) -> None:
                       "client_counters_wanted": len(want)}), flush=True)
 
 
+def addresses(n: int, rounds: int = 4) -> None:
+    """The addresses a build adds once the hook is in (Nft.build): in transactions of 2,000 and in one,
+    alternating, on the same table of n clients (each with one IPv4 address)."""
+    import dataclasses
+
+    from hotspot.kernel import rules as hr
+    from hotspot.kernel.nft import Nft
+
+    clients = [hr.ClientElements(id=i + 2, mac=m, ips=(f"10.{64 + (i >> 16)}.{i >> 8 & 0xFF}.{i & 0xFF}",))
+               for i, m in enumerate(macs(n))]
+    owned = [(c.ips[0], c.id) for c in clients]
+    nft = Nft()
+    nft.delete_table()
+    nft.build(["lan0"], ["wan0"], [dataclasses.replace(c, ips=()) for c in clients])
+    got: dict[str, list] = {"per_2000": [], "per_10000": []}
+    for r in range(rounds):
+        for name in (list(got) if r % 2 == 0 else list(got)[::-1]):
+            step = int(name.split("_")[1])
+
+            def add(step=step):
+                for i in range(0, len(owned), step):
+                    nft.batch(hr.address_cmds("add", owned[i:i + step]))
+            got[name].append({k: round(v, 1) for k, v in _timed(add).items()})
+            nft.batch(hr.address_cmds("delete", owned))
+    print(json.dumps({"what": "addresses", "clients": n, **got}), flush=True)
+
+
 def inner(n: int) -> None:
     subprocess.run(["ip", "link", "add", "lan0", "type", "veth", "peer", "name", "wan0"], check=True)
+    if os.environ.get("PLAIN_ADDRESSES") == "1":
+        addresses(n)
+        return
     rounds: dict[str, list[dict]] = {s: [] for s in SHAPES}
     for r in range(3):
         for shape in (SHAPES if r % 2 == 0 else SHAPES[::-1]):
