@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from hotspot.kernel.rules import (
     ClientElements,
     Guard,
@@ -13,10 +15,14 @@ from hotspot.kernel.rules import (
     counter_key,
     counter_names,
     forget_unregistered_cmds,
+    guard_chain_rules,
+    guard_cmds,
     hold_cmds,
+    new_clients_text,
     policy_cmds,
     quota_name,
     router_rules,
+    stmt_text,
     unregistered_cap_rules,
     unregistered_key,
 )
@@ -228,9 +234,20 @@ def q(name):
 
 
 def test_guard_rules_count_every_packet_once_before_the_counter():
+    # a client that sets no throttle class of its own meets the guard in its shared chains, whose
+    # rules are the ones its own chains would hold, in the same order
     up, down = client_rules(base(), Marks(), GUARD)
-    assert up == [[q("g_block"), GATE], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")], UP]
-    assert down == [[q("g_block"), DROP], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")], DOWN]
+    assert up == [[{"jump": {"target": "guard_up"}}], UP]
+    assert down == [[{"jump": {"target": "guard_down"}}], DOWN]
+    assert guard_chain_rules(GUARD) == (
+        [[q("g_block"), GATE], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")]],
+        [[q("g_block"), DROP], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")]])
+    # one that does holds them as constants, its own class among them
+    up, down = client_rules(base(shape="1:a", shape_rate=256_000), Marks(), GUARD)
+    assert up == [[q("g_block"), GATE], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")],
+                  [prio("1:a")], UP]
+    # no guard, no jump
+    assert client_rules(base(), Marks(), Guard()) == ([UP], [DOWN])
     # the owner's device only counts, but stops at the hard ceiling
     up, _ = client_rules(base(exempt=True), Marks(), GUARD)
     assert up == [[q("g_throttle")], [q("g_block")], [q("g_stop"), DROP], UP]
@@ -246,7 +263,9 @@ def test_the_strictest_throttle_class_is_set_last():
     assert fast[-3:] == [[prio("1:a")], [q("g_throttle"), prio("1:2")], UP]
     # a cap's drop comes before the guard's quotas: a packet it drops counts nowhere
     capped, _ = client_rules(base(quota=10), Marks(), GUARD)
-    assert capped[0] == [q("q5"), DROP]
+    assert capped == [[q("q5"), DROP], [{"jump": {"target": "guard_up"}}], UP]
+    after_cap, _ = client_rules(base(quota=10, shape_capped="1:b", capped_rate=64_000), Marks(), GUARD)
+    assert after_cap[:3] == [[q("g_block"), GATE], [q("g_stop"), DROP], [q("g_throttle"), prio("1:2")]]
 
 
 def test_the_routers_chains_count_and_stop_only():
@@ -286,3 +305,22 @@ def test_unregistered_keys_read_as_hotspot_writes_them():
     assert unregistered_key(bytes.fromhex("aabbccddee01")) == MAC
     assert unregistered_key(bytes([10, 0, 0, 2])) == "10.0.0.2"
     assert unregistered_key(bytes.fromhex("20010db8" + "0" * 22 + "02")) == "2001:db8::2"
+
+
+def test_the_text_of_new_clients_jumps_only_to_the_guards_chains():
+    text = new_clients_text([base()], Marks(), GUARD)
+    assert "add rule inet hotspot up5 jump guard_up\n" in text
+    assert "add rule inet hotspot down5 jump guard_down\n" in text
+    for chain in ("up6", "gate", "guard_up; flush ruleset"):
+        with pytest.raises(ValueError):
+            stmt_text({"jump": {"target": chain}})
+
+
+def test_the_guards_shared_chains_are_filled_with_the_table_and_stay_empty_without_a_guard():
+    tails = {"upload": 7, "download": 9}
+    cmds = guard_cmds(GUARD, {"throttle": 10, "block": 20, "stop": 30}, 0, tails)
+    shared = {chain: [c["add"]["rule"]["expr"] for c in cmds
+                      if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == chain]
+              for chain in ("guard_up", "guard_down")}
+    assert (shared["guard_up"], shared["guard_down"]) == guard_chain_rules(GUARD)
+    assert not [c for c in guard_cmds(Guard(), {}, 0, tails) if "guard_" in json.dumps(c)]
