@@ -17,7 +17,7 @@ from lab.hotspotd import Hotspotd
 from tests.bench.common import emit, loadavg, log, median, nsjob, rnd
 
 REPEATS = 5
-GOALS_MS = {10: 100, 5000: 1000}
+GOALS_MS = {10: 50, 5000: 500}
 GAP_RUNS = 3
 GAP_CLIENTS = 10  # registered: c1, c2 and synthetic ones
 PROFILE_FROM = 1000  # clients: break the rebuild down where it takes long enough to matter

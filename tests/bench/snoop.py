@@ -23,10 +23,11 @@ from hotspot.apps.categories import load
 from hotspot.apps.snoop import names as dnsnames
 from lab import Lab
 from lab.hotspotd import Hotspotd
-from tests.bench.common import cpu_split, emit, loadavg, log, proc_vm
+from tests.bench.common import cpu_split, emit, loadavg, log, proc_vm, spread
 from tests.lab.conftest import RESOLVER4, router_resolver
 
 GOAL = 6.0  # % of one core
+STRETCHES = 5
 RATE = 1000  # answers/s
 WARMUP, WINDOW = 2.0, 10.0
 DISTINCT = 2000  # different answers, so addresses are refreshed as well as added
@@ -113,9 +114,12 @@ def run_snoop() -> None:
         sender = lab.popen("c1", sys.executable, "-c", SENDER, RATE, seconds, RESOLVER4, path,
                            stdout=-1, text=True)
         time.sleep(WARMUP)
-        (u0, s0), t0 = cpu_split(pid), time.monotonic()
-        time.sleep(WINDOW)
-        (u1, s1), t1 = cpu_split(pid), time.monotonic()
+        marks = [(cpu_split(pid), time.monotonic())]
+        for _ in range(STRETCHES):  # the whole window's figure, and its spread over equal stretches
+            time.sleep(WINDOW / STRETCHES)
+            marks.append((cpu_split(pid), time.monotonic()))
+        ((u0, s0), t0), ((u1, s1), t1) = marks[0], marks[-1]
+        stretches = [100 * (sum(b[0]) - sum(a[0])) / (b[1] - a[1]) for a, b in zip(marks, marks[1:])]
         rss_mb = proc_vm(pid)["VmRSS"] / 1024
         out, _ = sender.communicate(timeout=30)
         sent, took = out.split()
@@ -132,7 +136,8 @@ def run_snoop() -> None:
     if not alive:
         raise RuntimeError("the dns snooper restarted during the run")
     emit("dns_snoop_cpu_pct", round(pct, 1), "%", goal=GOAL, rate=round(int(sent) / float(took)),
-         window_s=WINDOW, distinct_answers=DISTINCT, addresses_named=named, addresses_in_sets=kernel,
+         window_s=WINDOW, spread=spread(stretches, 1), stretch_s=WINDOW / STRETCHES,
+         distinct_answers=DISTINCT, addresses_named=named, addresses_in_sets=kernel,
          user_pct=round(user_pct, 1), system_pct=round(sys_pct, 1),
          scapy_parse_us=round(scapy_us), dnswire_parse_us=round(ours_us, 1), rss_mb=round(rss_mb, 1),
          load=loadavg())
