@@ -34,7 +34,9 @@ while True:
     pos = 0
     while pos + 16 <= len(d):
         ln, kind = struct.unpack_from("=IH", d, pos)
-        if kind == (10 << 8 | 12) and b"client_up" in d[pos:pos + ln]:  # NEWSETELEM
+        # NEWSETELEM of the set client_up itself (its name ends in NUL; client_up_mark's notice too
+        # holds b"client_up", but no MAC)
+        if kind == (10 << 8 | 12) and b"client_up\x00" in d[pos:pos + ln]:
             print(t, d[pos:pos + ln].hex(), flush=True)
         pos += (ln + 3) & ~3
 """
