@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -30,14 +31,15 @@ def test_opts_text_is_one_dnsmasq_option_line_or_nothing():
 @pytest.fixture
 def fake_dnsmasq(tmp_path):
     """Start a process named "dnsmasq" (a copy of sleep: SIGHUP ends it) with its pid file; return a
-    function that starts one and gives (process, pid file)."""
+    function that starts one and gives (process, pid file). SIGHUP is set back to its default in the
+    child: a test run started under nohup would pass on an ignored SIGHUP through exec."""
     exe = tmp_path / "bin" / "dnsmasq"
     exe.parent.mkdir()
     shutil.copy(shutil.which("sleep"), exe)
     procs = []
 
     def start(pidfile="dnsmasq.pid", name=str(exe)):
-        p = subprocess.Popen([name, "30"])
+        p = subprocess.Popen([name, "30"], preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
         procs.append(p)
         deadline = time.monotonic() + 5
         while _comm(p.pid) != os.path.basename(name):  # until exec'd: before, it is a python
