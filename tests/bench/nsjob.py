@@ -16,6 +16,38 @@ def synthetic_macs(n: int) -> list[str]:
     return [f"02:bb:00:{i >> 16 & 0xFF:02x}:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}" for i in range(n)]
 
 
+def named_counters(table: str) -> tuple[dict[str, int], int]:
+    """({name: bytes} of every named counter object of `table`, the dump's size in bytes): one dump of
+    the table's counter objects, filtered by type in the kernel, parsed as leanly as the rule dump."""
+    import struct
+
+    from hotspot.kernel import dumps
+    from hotspot.kernel.netlink import pack_attr
+
+    nla = struct.Struct("=HH").unpack_from
+    out: dict[str, int] = {}
+    size = [0]
+
+    def parse(buf, pos, end):
+        size[0] += end - pos
+        name = data = None
+        while pos + 4 <= end:
+            length, kind = nla(buf, pos)
+            kind &= 0x3FFF
+            if kind == dumps.NFTA_OBJ_NAME:
+                name = buf[pos + 4:pos + length - 1]
+            elif kind == dumps.NFTA_OBJ_DATA:
+                data = pos + 4
+            pos += (length + 3) & ~3
+        if name is not None and data is not None and nla(buf, data)[1] & 0x3FFF == 1:  # NFTA_COUNTER_BYTES
+            out[name.decode()] = struct.unpack_from(">Q", buf, data + 4)[0]
+
+    attributes = dumps._name(dumps.NFTA_OBJ_TABLE, table)
+    attributes += pack_attr(dumps.NFTA_OBJ_TYPE, struct.pack(">I", 1))  # NFT_OBJECT_COUNTER
+    dumps._dump(dumps.NFT_MSG_GETOBJ, attributes, parse)
+    return out, size[0]
+
+
 def load_ours(args: dict) -> dict:
     """Build hotspot's real table (Nft.build) with `clients` clients: synthetic ones plus the real MACs
     (last ids), each with a quota (never reached) so every packet also passes a quota rule, and the
@@ -646,11 +678,9 @@ def counter_shapes(args: dict) -> dict:
     rounds, the objects with a parser as lean as rule_dump_counters. Medians in ms."""
     import resource
     import statistics
-    import struct
     import subprocess
 
     from hotspot.kernel import dumps
-    from hotspot.kernel.netlink import pack_attr
 
     cmds = []
     for t in ("hs_anon", "hs_named"):
@@ -664,34 +694,11 @@ def counter_shapes(args: dict) -> dict:
                 cmds += [f"add chain inet {t} {chain}", f"add rule inet {t} {chain} quota name q{i} drop",
                          f"add rule inet {t} {chain} {counter} accept"]
     subprocess.run(["nft", "-f", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
-    nla = struct.Struct("=HH").unpack_from
-
-    def named(table: str) -> dict[str, int]:
-        out: dict[str, int] = {}
-
-        def parse(buf, pos, end):
-            name = data = None
-            while pos + 4 <= end:
-                length, kind = nla(buf, pos)
-                kind &= 0x3FFF
-                if kind == dumps.NFTA_OBJ_NAME:
-                    name = buf[pos + 4:pos + length - 1]
-                elif kind == dumps.NFTA_OBJ_DATA:
-                    data = pos + 4
-                pos += (length + 3) & ~3
-            if name is not None and data is not None and nla(buf, data)[1] & 0x3FFF == 1:
-                out[name.decode()] = struct.unpack_from(">Q", buf, data + 4)[0]
-
-        attributes = dumps._name(dumps.NFTA_OBJ_TABLE, table)
-        attributes += pack_attr(dumps.NFTA_OBJ_TYPE, struct.pack(">I", 1))  # NFT_OBJECT_COUNTER
-        dumps._dump(dumps.NFT_MSG_GETOBJ, attributes, parse)
-        return out
-
     times: dict[str, list] = {}
     try:
         for _ in range(args.get("rounds", 10)):
             for name, fn in (("rules", lambda: dumps.dump_counters("hs_anon")),
-                             ("named", lambda: named("hs_named"))):
+                             ("named", lambda: named_counters("hs_named")[0])):
                 r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
                 found = fn()
                 wall = time.perf_counter() - t

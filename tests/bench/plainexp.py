@@ -33,15 +33,13 @@ import subprocess
 import sys
 import time
 
+from tests.bench.nsjob import named_counters, synthetic_macs
+
 ID_MASK, KEEP = 0xFFFF0000, 0x0000FFFF
 SHAPES = tuple(os.environ.get("PLAIN_SHAPES", "today,objref,setelem").split(","))
 NFT_MSG_NEWOBJ, NFT_MSG_DELOBJ = 18, 20
 NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_DELRULE = 11, 14, 8
 NFT_OBJECT_COUNTER = 1
-
-
-def macs(n: int) -> list[str]:
-    return [f"02:bb:00:{i >> 16 & 0xFF:02x}:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}" for i in range(n)]
 
 
 def _frame():
@@ -95,7 +93,7 @@ def _shared_text(shape: str, guard, seed: int) -> str:
 
 def _clients_text(shape: str, ids: list[int], seed: int) -> str:
     t = "inet hotspot"
-    mac = dict(zip(ids, macs(max(ids) + 1)[min(ids):]))
+    mac = dict(zip(ids, synthetic_macs(max(ids) + 1)[min(ids):]))
     out = []
     for i in ids:  # a connection's first upload packet: the id into the mark, as a constant
         out += [f"add chain {t} new{i}",
@@ -124,7 +122,7 @@ def _jumpguard_text(ids: list[int], guard, inline: bool = False) -> str:
     """Chains up<id>/down<id> with the guard's rules as one jump to the shared chain, or (`inline`) as
     constants in each chain, as every client's chain held them before the shared chains."""
     t = "inet hotspot"
-    mac = dict(zip(ids, macs(max(ids) + 1)[min(ids):]))
+    mac = dict(zip(ids, synthetic_macs(max(ids) + 1)[min(ids):]))
     out = []
     constants = {"guard_up": _guard_text(guard, "gate"), "guard_down": _guard_text(guard, "drop")}
     for i in ids:
@@ -161,7 +159,7 @@ def build(shape: str, n: int, seed: int = 1000, chunk: int = 1000) -> dict:
     nft, guard = _frame()
     ids = list(range(2, n + 2))
     if shape in ("today", "onebatch"):
-        clients = [hr.ClientElements(id=i, mac=m) for i, m in zip(ids, macs(n + 2)[2:])]
+        clients = [hr.ClientElements(id=i, mac=m) for i, m in zip(ids, synthetic_macs(n + 2)[2:])]
 
         def add():
             nft.add_clients(clients, chunk=n if shape == "onebatch" else chunk)
@@ -193,31 +191,7 @@ def build(shape: str, n: int, seed: int = 1000, chunk: int = 1000) -> dict:
 
 
 def dump_objref() -> tuple[dict, int]:
-    from hotspot.kernel import dumps
-    from hotspot.kernel.netlink import pack_attr
-
-    nla = struct.Struct("=HH").unpack_from
-    out: dict[str, int] = {}
-    size = [0]
-
-    def parse(buf, pos, end):
-        size[0] += end - pos
-        name = data = None
-        while pos + 4 <= end:
-            length, kind = nla(buf, pos)
-            kind &= 0x3FFF
-            if kind == dumps.NFTA_OBJ_NAME:
-                name = buf[pos + 4:pos + length - 1]
-            elif kind == dumps.NFTA_OBJ_DATA:
-                data = pos + 4
-            pos += (length + 3) & ~3
-        if name is not None and data is not None and nla(buf, data)[1] & 0x3FFF == 1:
-            out[name.decode()] = struct.unpack_from(">Q", buf, data + 4)[0]
-
-    attributes = dumps._name(dumps.NFTA_OBJ_TABLE, "hotspot")
-    attributes += pack_attr(dumps.NFTA_OBJ_TYPE, struct.pack(">I", NFT_OBJECT_COUNTER))
-    dumps._dump(dumps.NFT_MSG_GETOBJ, attributes, parse)
-    return out, size[0]
+    return named_counters("hotspot")
 
 
 def dump_setelem() -> tuple[dict, int]:
@@ -251,7 +225,7 @@ def all_three(n: int, seed: int = 1000) -> None:
 
     nft, guard = _frame()
     ids = list(range(2, n + 2))
-    nft.add_clients([hr.ClientElements(id=i, mac=m) for i, m in zip(ids, macs(n + 2)[2:])])
+    nft.add_clients([hr.ClientElements(id=i, mac=m) for i, m in zip(ids, synthetic_macs(n + 2)[2:])])
     # the shapes' objects beside them (their map elements would collide with today's: leave them out)
     for shape in ("objref", "setelem"):
         nft._file(_shared_text(shape, guard, seed).replace("plain_", shape + "_"))
@@ -348,7 +322,7 @@ def addresses(n: int, rounds: int = 4) -> None:
     from hotspot.kernel.nft import Nft
 
     clients = [hr.ClientElements(id=i + 2, mac=m, ips=(f"10.{64 + (i >> 16)}.{i >> 8 & 0xFF}.{i & 0xFF}",))
-               for i, m in enumerate(macs(n))]
+               for i, m in enumerate(synthetic_macs(n))]
     owned = [(c.ips[0], c.id) for c in clients]
     nft = Nft()
     nft.delete_table()
