@@ -296,11 +296,16 @@ def test_two_workers_never_send_the_same_row(store, outboxes, receiver):
     a, b = outboxes(channels, clock=time.time), outboxes(channels, clock=time.time)
     ids = [queue(store, Message(f"n{i}", "t"), now=time.time())[0] for i in range(40)]
     counts = {}
-    both = threading.Barrier(2)  # on a busy machine, one thread could else drain all before the other starts
+    # each round both start together: on a busy machine one thread could else drain all before the
+    # other starts (seen in CI: 40 and 0)
+    both = threading.Barrier(2)
 
     def run(ob):
-        both.wait(10)
-        counts[ob.token] = sum(ob.deliver_due(limit=5) for _ in range(20))
+        n = 0
+        for _ in range(20):
+            both.wait(10)
+            n += ob.deliver_due(limit=5)
+        counts[ob.token] = n
 
     threads = [threading.Thread(target=run, args=(ob,)) for ob in (a, b)]
     for t in threads:
