@@ -421,8 +421,9 @@ class House:
     def metrics(self) -> dict:
         with self.core.lock:
             counts = self.alerts.counts()
+            plans = self.plans()
         return {"status": self.status_op(), "clients": self.clients.clients(), "health": self.health(),
-                "alerts": counts, "apps": self.apps.apps()["clients"]}
+                "alerts": counts, "apps": self.apps.apps()["clients"], "plans": plans}
 
     def answers(self) -> SimpleNamespace:
         """What hotspotd's socket serves: every operation by name, and whether an admin session or the

@@ -621,6 +621,8 @@ class FakeBackend:
         found = {"plan": status["plan"], "uplink": status["uplink"],
                  "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt],
                  "plans": self.plans_list()}
+        active = [p for p in found["plans"] if p["active"]]
+        found["plan"] = {**found["plan"], "calibrations": active[0]["calibrations"] if active else []}
         if "modem" in status:
             found["modem"] = status["modem"]
         return found
@@ -637,7 +639,11 @@ class FakeBackend:
         self.plan_state.topup += n
         return self.plan_state.view()
 
+    sim_plans: list[dict] | None = None  # the SIMs' plans a test or a screenshot sets
+
     def plans_list(self) -> list[dict]:
+        if self.sim_plans is not None:
+            return self.sim_plans
         v = self.plan_state.view()
         return [{"iccid": None, "name": None, "active": True, "used": v["used"], "quota": v["quota"],
                  "topup": v["topup"], "allowance": v["allowance"], "percent": v["percent"],
@@ -646,8 +652,11 @@ class FakeBackend:
                  "sim_type": None, "first_seen": None, "last_seen": None, "settings": {}, "calibrations": []}]
 
     def plan_set(self, sim, values, *, session) -> list[dict]:
+        """As hotspotd: the plan used without a modem is the config file's."""
         self._owner(session)
         self.calls.append(("plan_set", sim, values))
+        if sim == "":
+            self.set_settings(values, session=session)
         return self.plans_list()
 
     def plan_name(self, sim, name, *, session) -> list[dict]:
@@ -764,7 +773,8 @@ class FakeBackend:
                 "health": {"last_poll": iso(NOW), "poll_seconds": 0.0042, "rebuilds": 3,
                            "uptime_seconds": 86400.0},
                 "alerts": {"fired": {"plan": 1, "client": 3},
-                           "deliveries": {"pending": 1, "sent": 3, "failed": 1}}}
+                           "deliveries": {"pending": 1, "sent": 3, "failed": 1}},
+                "plans": self.plans_list()}
 
 
 check_backend(FakeBackend)  # the socket's declared operations, exactly

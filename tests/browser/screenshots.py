@@ -121,7 +121,26 @@ def admin_persona() -> Persona:
                        "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
                        "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
     blocked_by_both(p.backend)
+    p.backend.sim_plans = [sim_plan("8944110000000000016", "Home", "Vodafone DE", "physical", True,
+                                    18_400_000_000, 20_000_000_000, "monthly"),
+                           sim_plan("89860012345678901238", "Japan pass", "China Mobile", "esim", False,
+                                    3_100_000_000, 5_000_000_000, "pass"),
+                           sim_plan("89882110000001234567", None, None, "esim", False, 0, None, "monthly")]
+    p.backend.sim_plans[0]["calibrations"] = [
+        {"at": "2026-12-01T09:30:00", "made": "2026-12-01T09:31:00", "theirs": 2_450_000_000,
+         "ours": 2_380_000_000, "gap": 70_000_000, "source": "ussd", "text": "Used 2.45GB of 20GB"},
+        {"at": "2026-11-20T18:00:00", "made": "2026-11-20T18:02:00", "theirs": 9_000_000_000,
+         "ours": 0, "gap": 9_000_000_000, "source": "owner", "text": None}]
     return p
+
+
+def sim_plan(iccid, name, operator, sim_type, active, used, quota, cycle) -> dict:
+    return {"iccid": iccid, "name": name, "active": active, "used": used, "quota": quota, "topup": 0,
+            "allowance": quota, "percent": None if not quota else round(used * 100 / quota, 1),
+            "cycle": cycle,
+            "cycle_start": None, "cycle_end": None, "operator": operator, "sim_type": sim_type,
+            "first_seen": "2026-11-01T10:00:00", "last_seen": "2026-12-06T22:15:00", "settings": {},
+            "calibrations": []}
 
 
 def main(outdir: str, only: str | None = None) -> None:
@@ -163,11 +182,14 @@ def main(outdir: str, only: str | None = None) -> None:
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
                                        ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
+                                       ("admin-plan-other-sim", "/admin/plan?sim=89860012345678901238"),
                                        ("admin-apps", "/admin/apps"),
                                        ("admin-vouchers-print", "/admin/vouchers/print/1")):
                         if only and only not in name:
                             continue
-                        shoot(d, f"{admin.url}{path}?lang={lang}", out / f"{name}-{size}-{lang}.png", size)
+                        sep = "&" if "?" in path else "?"
+                        shoot(d, f"{admin.url}{path}{sep}lang={lang}", out / f"{name}-{size}-{lang}.png",
+                              size)
                     d.delete_all_cookies()
         finally:
             d.quit()

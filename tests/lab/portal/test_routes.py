@@ -134,6 +134,10 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     assert "option plan_quota '20GB'" in d.config_path.read_text()
     o.go("/admin/plan/topup", form={"size": "1GB"}, want=303)
     assert d.json("plan", "show")["topup"] == 10**9
+    o.go("/admin/plan/used", form={"used": "5GB", "at": ""}, want=303)
+    assert 5 * 10**9 <= d.json("plan", "show")["used"] < 5 * 10**9 + 10**7
+    o.go("/admin/plan/name", form={"sim": "", "name": "Travel"}, want=303)
+    assert d.json("plan", "list")[0]["name"] == "Travel"
 
     o.go("/admin/vouchers", form={"count": "2", "data": "1GB", "valid": "1d", "devices": "1"}, want=303)
     made = d.json("voucher", "list")
