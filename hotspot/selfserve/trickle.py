@@ -34,7 +34,8 @@ def quiet_hours(rows: list[tuple[int, int]], *, first_seen: float, today: int,
     """The local hours of the day (0-23) the device is usually idle in, how they were found ("history"
     or "night") and over how many whole days. `rows`: (hour start, bytes) of its hourly history, any
     order; `today`: the start of the local day the figures are for (its own hours are not learnt from)."""
-    start = max(today - WINDOW_DAYS * DAY, local_midnight(first_seen, offset) + DAY if first_seen else 0)
+    first_whole = -int(-(first_seen + offset) // DAY) * DAY - offset  # its first whole local day
+    start = max(today - WINDOW_DAYS * DAY, first_whole if first_seen else 0)
     days = max(0, (today - start) // DAY)
     if days < MIN_DAYS:
         return NIGHT, "night", days
