@@ -96,7 +96,7 @@ def fake_selfserve(cap, seed: int) -> dict:
     set up, and a small nightly trickle learnt from four weeks."""
     from hotspot.selfserve.asking import proposed_topup
 
-    days = [{"day": f"2026-11-{d:02d}", "bytes": 600_000 + (d * 7919 * (seed + 1)) % 1_400_000}
+    days = [{"day": f"2026-11-{d:02d}", "bytes": 300_000 + (d * 2_654_435_761 * (seed + 1)) % 1_500_000}
             for d in range(9, 23)]
     avg = sum(d["bytes"] for d in days[:-1]) // 13
     return {"ask": {"asked_at": None, "next_at": None, "told": True, "topup": proposed_topup(cap)},
