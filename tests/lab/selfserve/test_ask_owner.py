@@ -76,6 +76,10 @@ def test_an_ask_reaches_the_owners_webhook_once_an_hour(lab, start_hotspotd):
         d.clock_file.write_text(str(HOUR + 60))
         d.wait_polls()
         assert "Ask the owner for more</button>" in guest.request("/")[2]
+
+        # a device forgotten: its asks go with it
+        d.ctl("forget", mac)
+        assert not [x for x in d.json("alerts")["deliveries"] if x["kind"] == "ask"]
     finally:
         web.kill()
 
