@@ -60,6 +60,8 @@ def _refusal(text: str) -> str:
             _("The owner cannot be told from here (no alert channel is set up): ask them in person."),
         "You asked less than an hour ago; the owner was told.":
             _("You asked less than an hour ago; the owner was told."),
+        "Many devices asked the owner within the hour; try again later.":
+            _("Many devices asked the owner within the hour; try again later."),
     }.get(text, text)
 
 

@@ -13,6 +13,7 @@ from hotspot.core.config import N_
 from hotspot.core.units import format_bytes
 
 INTERVAL = 3600  # a device asks at most once an hour
+MAX_PER_INTERVAL = 10  # and all devices together at most this many times an hour
 STEP = 100_000_000  # a proposed top-up is a whole number of 100 MB
 MIN_TOPUP = 100_000_000
 

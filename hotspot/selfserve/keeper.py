@@ -90,6 +90,11 @@ class SelfServe(Keeper):
             last = self.store.get(ASKED + c.mac)
             if asking.next_ask(float(last) if last else None, now) is not None:
                 raise BackendError("You asked less than an hour ago; the owner was told.")
+            recent = self.store.db.execute(
+                "SELECT COUNT(*) FROM meta WHERE key LIKE ? AND CAST(value AS REAL) > ?",
+                (ASKED + "%", now - asking.INTERVAL)).fetchone()[0]
+            if recent >= asking.MAX_PER_INTERVAL:  # new MACs each time would flood the owner
+                raise BackendError("Many devices asked the owner within the hour; try again later.")
             m = asking.message(mac=c.mac, name=c.alias or c.hostname, used=view["bytes_total"],
                                cap=view["cap"], size=size,
                                link=asking.approve_url(self.portal_url(), c.mac, size))
