@@ -112,6 +112,21 @@ def ghost_persona() -> Persona:
     return p
 
 
+def selfserve_persona(told: bool = True) -> Persona:
+    """The phone turned its data off and asked the owner for more (or its owner has no alert channel)."""
+    p = Persona("10.0.0.10")
+    c = p.backend.by_ip["10.0.0.10"]
+    c.update(blocked=True, self_paused=True, state="blocked", reason="paused")
+    c["ghost"].update(events=[], self_paused=True)
+    c["ask"].update(asked_at="2026-11-22T14:05:00", next_at="2026-11-22T15:05:00", told=told)
+    if not told:
+        c["ask"]["asked_at"] = c["ask"]["next_at"] = None
+        c.update(self_paused=False, owner_blocked=True, reason="blocked")
+        c["trickle"].update(basis="night", quiet_hours=[0, 1, 2, 3, 4, 5], learnt_days=3,
+                            days=c["trickle"]["days"][-4:])
+    return p
+
+
 def admin_persona() -> Persona:
     """The owner, with the plan past its throttle point and a modem that reports its figures."""
     p = Persona("10.0.0.10")
@@ -159,6 +174,8 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
         "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
         "client-ghost-paused": (ghost_persona(), "/"),
+        "client-selfserve-off": (selfserve_persona(), "/"),
+        "client-selfserve-nochannel": (selfserve_persona(told=False), "/"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()
@@ -179,6 +196,7 @@ def main(outdir: str, only: str | None = None) -> None:
                     for name, path in (("admin-dashboard", "/admin"), ("admin-clients", "/admin/clients"),
                                        ("admin-client", f"/admin/clients/{mac}"),
                                        ("admin-client-ghost", "/admin/clients/a4:5e:60:11:22:33"),
+                                       ("admin-approve", f"/admin/clients/{mac}/approve?size=500000000"),
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
                                        ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
