@@ -49,7 +49,6 @@ cleaned the same way, so no header can be injected.
 
 from __future__ import annotations
 
-import gettext as _gettext
 import math
 import time
 from dataclasses import dataclass
@@ -59,10 +58,13 @@ from functools import cache
 import jinja2
 
 from hotspot.alerts import png
+from hotspot.alerts.language import Words
 from hotspot.alerts.message import Message
 from hotspot.core.parts import web_dir
 from hotspot.core.units import format_bytes
+from hotspot.ghost.watch import kind_text
 
+APPS = 8  # app categories listed (there are seven and "other")
 TOP = 10  # clients listed: each has a bar image, and an email with dozens of images reads badly
 NAME_LIMIT = 40  # characters of a client's name shown (DHCP allows 63, and phones make long ones)
 
@@ -92,78 +94,7 @@ def build_report(data: dict, *, lang: str = "en", now: float | None = None) -> M
                    data=view["data"])
 
 
-# -- language -----------------------------------------------------------------------------------------------
-
-_WEEKDAYS = {"en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-             "zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]}
-_MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-@cache
-def _catalogue(lang: str, directory: str) -> _gettext.NullTranslations:
-    """The portal's compiled catalogue, read with the stdlib as the portal reads it (English: none)."""
-    if lang == "en":
-        return _gettext.NullTranslations()
-    return _gettext.translation("messages", directory, languages=["zh_CN"], fallback=True)
-
-
-class Words:
-    """One language's translations and date formats (the portal's style: '3 Dec' / '12月3日')."""
-
-    def __init__(self, lang: str = "en") -> None:
-        self.lang = "zh" if str(lang).lower().replace("_", "-").split("-")[0] == "zh" else "en"
-        self.catalogue = _catalogue(self.lang, str(web_dir() / "translations"))
-
-    def _(self, message: str, **variables) -> str:
-        text = self.catalogue.gettext(message)
-        return text % variables if variables else text
-
-    def ngettext(self, singular: str, plural: str, n: int, **variables) -> str:
-        variables.setdefault("num", n)
-        return self.catalogue.ngettext(singular, plural, n) % variables
-
-    @staticmethod
-    def local(ts: float) -> datetime:
-        return datetime.fromtimestamp(ts)
-
-    def day(self, ts: float) -> str:
-        """'3 Dec' / '12月3日'."""
-        t = self.local(ts)
-        return f"{t.month}月{t.day}日" if self.lang == "zh" else f"{t.day} {_MONTHS_EN[t.month - 1]}"
-
-    def weekday(self, ts: float) -> str:
-        return _WEEKDAYS[self.lang][self.local(ts).weekday()]
-
-    def weekday_day(self, ts: float) -> str:
-        """'Mon 3 Dec' / '12月3日 周一'."""
-        if self.lang == "zh":
-            return f"{self.day(ts)} {self.weekday(ts)}"
-        return f"{self.weekday(ts)} {self.day(ts)}"
-
-    def when(self, ts: float) -> str:
-        """'3 Dec, 14:00' / '12月3日 14:00'."""
-        return f"{self.day(ts)}{' ' if self.lang == 'zh' else ', '}{self.local(ts):%H:%M}"
-
-    def until(self, end: float) -> str:
-        """The last moment of [.., end): the last day when `end` is a midnight ('30 Nov' for 1 Dec
-        00:00, which people read as including 1 Dec), else the end itself ('1 Dec, 06:00')."""
-        t = self.local(end)
-        if (t.hour, t.minute, t.second) == (0, 0, 0):
-            return self.day(end - 1)
-        return self.when(end)
-
-    def span(self, start: float, end: float) -> str:
-        """[start, end) as days: '24–30 Nov', '28 Nov – 4 Dec', '3 Dec' / '11月24日–30日'."""
-        first, last = self.local(start), self.local(max(start, end - 1))
-        if first.date() == last.date():
-            return self.day(start)
-        if self.lang == "zh":
-            if first.month == last.month:
-                return f"{first.month}月{first.day}日–{last.day}日"
-            return f"{self.day(start)} – {self.day(end - 1)}"
-        if first.month == last.month:
-            return f"{first.day}–{last.day} {_MONTHS_EN[last.month - 1]}"
-        return f"{self.day(start)} – {self.day(end - 1)}"
+# -- language: hotspot.alerts.language's Words (the owner's catalogue and date formats) ---------------------
 
 
 # -- the view: every finished string and figure the templates, the subject and the JSON use ------------------
@@ -274,6 +205,30 @@ def _unusual(w: Words, u: dict) -> dict:
     return {"name": name or mac, "mac": mac if name else "", "detail": detail}
 
 
+def category_label(w: Words, category: str) -> str:
+    """An app category's name, as the portal's apps card says it."""
+    return {"video": w._("Video"), "social": w._("Social"), "messaging": w._("Messaging"),
+            "maps": w._("Maps"), "backup": w._("Cloud backup"), "updates": w._("Updates"),
+            "games": w._("Games"), "other": w._("Other")}.get(category, clean(category, 20))
+
+
+def _app(w: Words, a: dict) -> dict:
+    """One app category of the range: its name, bytes, and the devices that used it most."""
+    devices = [f"{clean(d.get('name')) or clean(d.get('mac'), 17)} {format_bytes(_int(d.get('bytes')) or 0)}"
+               for d in a.get("devices") or []]
+    return {"label": category_label(w, str(a.get("category"))),
+            "bytes": format_bytes(_int(a.get("bytes")) or 0), "devices": w.list(devices)}
+
+
+def _ghost(w: Words, e: dict) -> dict:
+    """One ghost-traffic event of the range: who, when, how much, what, and where to."""
+    mac, name = clean(e.get("mac"), 17), clean(e.get("name"))
+    dests = w.list(clean(d, 60) for d in e.get("destinations") or [])
+    return {"name": name or mac, "mac": mac if name else "", "when": w.when(e["start"]),
+            "bytes": format_bytes(_int(e.get("bytes")) or 0), "what": kind_text(w, e.get("kind") or ""),
+            "destinations": dests}
+
+
 def _modem(w: Words, m: dict | None) -> list[str]:
     """The uplink in a few short parts (operator, technology, signal, roaming), each kept on one line."""
     if not m:
@@ -345,7 +300,7 @@ def figures(data: dict) -> Figures:
     in_range = [d for d in days if start <= d[0] < end]
     up, down = sum(d[1] or 0 for d in in_range), sum(d[2] or 0 for d in in_range)
     return Figures(
-        period=data.get("period") if data.get("period") in ("daily", "weekly") else "weekly",
+        period=data.get("period") if data.get("period") in ("daily", "weekly", "monthly") else "weekly",
         start=start, end=end, router=clean(data.get("router")) or "hotspot", plan=plan,
         quota=quota, used=used, left=left, percent=percent(used, quota), guard=plan.get("guard") or "ok",
         days=days, up=up, down=down,
@@ -379,7 +334,8 @@ def _subject(w: Words, f: Figures) -> tuple[str, str]:
         summary = w._("plan used up")
     else:
         summary = w._("plan %(pct)s%% used, %(left)s left", pct=f.percent, left=format_bytes(f.left or 0))
-    report = w._("daily report") if f.period == "daily" else w._("weekly report")
+    report = {"daily": w._("daily report"), "monthly": w._("monthly report")}.get(f.period) or \
+        w._("weekly report")
     subject = w._("%(router)s: %(report)s — %(summary)s", router=f.router, report=report, summary=summary)
     return subject, summary
 
@@ -394,7 +350,8 @@ def _view(f: Figures, data: dict, w: Words, now: float) -> dict:
     view = {
         "lang": w.lang, "html_lang": "zh-CN" if w.lang == "zh" else "en",
         "router": f.router, "subject": subject, "preheader": forecast or summary,
-        "title": w._("Daily report") if f.period == "daily" else w._("Weekly report"),
+        "title": {"daily": w._("Daily report"), "monthly": w._("Monthly report")}.get(f.period,
+                                                                                     w._("Weekly report")),
         "range": w.span(f.start, f.end), "span": (f.start, f.end),
         "plan": {
             "known": bool(plan), "has_quota": f.quota is not None,
@@ -417,6 +374,8 @@ def _view(f: Figures, data: dict, w: Words, now: float) -> dict:
         "router_share": percent(f.router_bytes, f.range_bytes)
         if f.router_bytes is not None and f.range_bytes else None,
         "modem": _modem(w, data.get("modem")),
+        "apps": [_app(w, a) for a in (data.get("apps") or [])[:APPS]],
+        "ghost": [_ghost(w, e) for e in data.get("ghost") or []],
         "generated": w.when(now),
         "sizes": {"chart": (CHART_WIDTH, CHART_HEIGHT), "gauge": (CHART_WIDTH, GAUGE_HEIGHT),
                   "client": (CHART_WIDTH, CLIENT_BAR_HEIGHT)},
@@ -451,6 +410,13 @@ def _data(f: Figures, data: dict, view: dict, w: Words) -> dict:
         "unusual": [{"name": clean(u.get("name")) or None, "mac": clean(u.get("mac"), 17),
                      "bytes": _int(u.get("bytes")) or 0, "usual_bytes": _int(u.get("usual_bytes")),
                      "why": clean(u.get("why"), 80) or None} for u in data.get("unusual") or []],
+        "apps": [{"category": clean(a.get("category"), 20), "bytes": _int(a.get("bytes")) or 0,
+                  "devices": [{"name": clean(d.get("name")) or None, "mac": clean(d.get("mac"), 17),
+                               "bytes": _int(d.get("bytes")) or 0} for d in a.get("devices") or []]}
+                 for a in (data.get("apps") or [])[:APPS]],
+        "ghost": [{"name": clean(e.get("name")) or None, "mac": clean(e.get("mac"), 17),
+                   "kind": clean(e.get("kind"), 20), "start": _iso(e.get("start")),
+                   "bytes": _int(e.get("bytes")) or 0} for e in data.get("ghost") or []],
     }
 
 
