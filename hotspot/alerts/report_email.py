@@ -486,8 +486,10 @@ def _text_tables(w: Words, view: dict, days: list) -> dict:
         other.append([w._("The router itself"), view["router_bytes"] + share])
     if view["modem"]:
         other.append([w._("Uplink"), " · ".join(view["modem"])])
+    apps = [[a["label"], a["bytes"], a["devices"]] for a in view["apps"]]
     return {
         "facts": align(facts),
+        "apps": align(apps, right={1}),
         "days": align(rows, right={1, 2, 3}) if len(rows) > 1 else [],
         "clients": align(clients, right={0, 3}) if len(clients) > 1 else [],
         "other": align(other),
