@@ -145,8 +145,8 @@ def _forecast(w: Words, plan: dict, quota: int | None, used: int) -> str:
     text = _forecast_point(w, plan, quota, used)
     low, high, total = (_int(plan.get(k)) for k in ("forecast_low", "forecast_high", "forecast_end_bytes"))
     if text and None not in (low, high, total) and not (quota is not None and used >= quota):
-        text += " " + w._("Likely %(total)s in all (%(range)s).", total=format_bytes(total),
-                          range=_size_range(low, high))
+        text = w.sentence(text, w._("Likely %(total)s in all (%(range)s).", total=format_bytes(total),
+                                    range=_size_range(low, high)))
     return text
 
 
@@ -217,7 +217,8 @@ def _app(w: Words, a: dict) -> dict:
     devices = [f"{clean(d.get('name')) or clean(d.get('mac'), 17)} {format_bytes(_int(d.get('bytes')) or 0)}"
                for d in a.get("devices") or []]
     return {"label": category_label(w, str(a.get("category"))),
-            "bytes": format_bytes(_int(a.get("bytes")) or 0), "devices": w.list(devices)}
+            "bytes": format_bytes(_int(a.get("bytes")) or 0), "devices": devices,
+            "separator": w.list(["", ""])}
 
 
 def _ghost(w: Words, e: dict) -> dict:
@@ -486,7 +487,7 @@ def _text_tables(w: Words, view: dict, days: list) -> dict:
         other.append([w._("The router itself"), view["router_bytes"] + share])
     if view["modem"]:
         other.append([w._("Uplink"), " · ".join(view["modem"])])
-    apps = [[a["label"], a["bytes"], a["devices"]] for a in view["apps"]]
+    apps = [[a["label"], a["bytes"], a["separator"].join(a["devices"])] for a in view["apps"]]
     return {
         "facts": align(facts),
         "apps": align(apps, right={1}),
