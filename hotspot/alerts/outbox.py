@@ -128,9 +128,9 @@ def make_test_message(now: float | None = None, lang: str = "en") -> Message:
     stamp = when.isoformat(timespec="seconds")
     said = w._("Test notification from hotspot on %(host)s at %(time)s.", host=host,
                time=w.when(when.timestamp()))
-    reach = w._("Alerts and reports reach you here.")
+    reach, square = w._("Alerts and reports reach you here."), w._("a green square")
     html = (f"<p>{escape(said)}</p>"
-            f'<p><img src="cid:test-image" alt="{escape(w._("a green square"))}" width="16" height="16"> '
+            f'<p><img src="cid:test-image" alt="{escape(square)}" width="16" height="16"> '
             f"{escape(reach)}</p>")
     return Message(subject=PREFIX + w._("test notification from %(host)s", host=host),
                    text=w.sentence(said, reach), html=html,

@@ -1,5 +1,6 @@
-"""The usage report the owner gets by email, daily or weekly: plan used and left, where it is heading,
-the days as a chart, the top clients, unusual usage, the router's own traffic.
+"""The usage report the owner gets by email, daily, weekly or monthly: plan used and left, where it is
+heading, the days as a chart, the top clients, unusual usage, the apps and the ghost traffic of its
+range, the router's own traffic.
 
 `build_report(data)` turns figures the caller read from the database into a `Message`: an HTML body
 (tables and inline styles only, because that is all email clients agree on), a plain-text part with the
@@ -12,7 +13,7 @@ are bytes; every key but "range" may be left out):
 
     {
       "router": "Van 1",                  # the hotspot's name (config venue); "hotspot" if missing
-      "period": "weekly",                 # "daily" | "weekly": which report this is
+      "period": "weekly",                 # "daily" | "weekly" | "monthly": which report this is
       "range": (start, end),              # what the report covers, [start, end)
       "range_bytes": 7_200_000_000,       # metered bytes in range; default: the sum of "days" in range
       "plan": {                           # the uplink's data plan this cycle (None: no plan known)
@@ -37,6 +38,14 @@ are bytes; every key but "range" may be left out):
       "unusual": [                        # clients whose usage stood out in range
         {"name": "tablet", "mac": "...", "bytes": 2_100_000_000, "usual_bytes": 300_000_000,
          "why": "spike"},                 # spike | new | night, or a short text shown as given
+      ],
+      "apps": [                           # app categories used in range, most first (hotspot.apps)
+        {"category": "video", "bytes": 5_200_000_000,
+         "devices": [{"name": "anna-phone", "mac": "...", "bytes": 4_000_000_000}]},
+      ],
+      "ghost": [                          # ghost-traffic events that began in range (hotspot.ghost)
+        {"name": "tablet", "mac": "...", "kind": "idle", "start": ts, "bytes": 210_000_000,
+         "destinations": ["backup.example.com"]},
       ],
       "modem": {"operator": "Vodafone", "technology": "LTE", "signal": 72,   # signal: percent
                 "signal_dbm": -85, "roaming": False},                       # (all optional)
@@ -81,7 +90,8 @@ CHART_WIDTH, CHART_HEIGHT, GAUGE_HEIGHT, CLIENT_BAR_HEIGHT = 560, 140, 12, 8
 
 
 def build_report(data: dict, *, lang: str = "en", now: float | None = None) -> Message:
-    """The report for `data` (shape in the module docstring) in `lang` ("en" or "zh"; others: English).
+    """The report for `data` (shape in the module docstring) in `lang` ("en", or "zh-Hans"/"zh";
+    others: English).
     `now` is when it is made (default: the clock), shown in the footer."""
     words = Words(lang)
     now = time.time() if now is None else now

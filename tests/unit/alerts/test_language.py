@@ -272,3 +272,24 @@ def test_next_monthly_without_a_plan_cycle_is_the_calendar_month():
     due, _, _ = reports.next_monthly(0, (ts("2026-11-01"), ts("2026-12-01 10:00")), 8)
     assert due == ts("2026-12-02 08:00")  # the cycle ends after the hour: the next morning
     assert reports.span(ts("2026-12-01 08:00"), "monthly") == (ts("2026-11-01"), ts("2026-12-01"))
+
+
+def test_the_outboxs_test_message_is_in_the_owners_language(tmp_path):
+    got = []
+
+    class Channel:
+        name = "webhook"
+
+        def send(self, message, delivery_id=None):
+            got.append(message)
+            return "HTTP 204"
+
+    box = outbox.Outbox(tmp_path / "db.sqlite", {"webhook": Channel()}, lang="zh-Hans")
+    try:
+        assert box.test("webhook") == "HTTP 204"
+        box.lang = "en"  # the owner changed the setting (Alerts.config_changed)
+        box.test("webhook")
+    finally:
+        box.close()
+    assert "测试通知" in got[0].subject and got[0].data["lang"] == "zh-Hans"
+    assert "test notification" in got[1].subject and got[1].data["lang"] == "en"
