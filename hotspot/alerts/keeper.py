@@ -159,18 +159,18 @@ class Alerts(Keeper):
         cover), or 'sent END' until the next cycle is known."""
         now = self.core.clock()
         kept = (self.store.get("report_monthly") or "").split()
-        cycle = self.plan.cycle()
-        if not kept or kept[0] == "sent":
-            after = float(kept[1]) if len(kept) == 2 else 0.0
-            due, start, end = reports.next_monthly(now, cycle, self.cfg.report_hour)
+        if len(kept) == 3:
+            due, start, end = (float(x) for x in kept)
+            # A schedule made on a wrong clock (a router without a real-time clock before NTP): for a
+            # cycle that ended a month ago, or that ends further off than a cycle lasts, made anew.
+            if now > end + 31 * 86400 or due > now + (end - start) + 2 * 86400:
+                kept = []
+        if len(kept) != 3:
+            after = float(kept[1]) if len(kept) == 2 and kept[0] == "sent" else 0.0
+            due, start, end = reports.next_monthly(now, self.plan.cycle(), self.cfg.report_hour)
             if end > after:
                 with self.core.transaction():
                     self.store.set("report_monthly", f"{due} {start} {end}")
-            return False
-        due, start, end = (float(x) for x in kept)
-        if due > now + 40 * 86400:  # the clock went back
-            with self.core.transaction():
-                self.store.set("report_monthly", "")
             return False
         if now < due:
             return False

@@ -293,3 +293,12 @@ def test_the_outboxs_test_message_is_in_the_owners_language(tmp_path):
         box.close()
     assert "测试通知" in got[0].subject and got[0].data["lang"] == "zh-Hans"
     assert "test notification" in got[1].subject and got[1].data["lang"] == "en"
+
+
+def test_a_monthly_schedule_made_on_a_wrong_clock_is_made_anew_not_sent(hs):
+    hs.plan.rollover_step()
+    with hs.store.transaction():  # made at boot, before NTP: the router thought it was 1970
+        hs.store.set("report_monthly", f"{86400 * 31 + 8 * 3600} 0 {86400 * 31}")
+    assert hs.alerts.report_if_due(["email"]) is False
+    assert not outbox.log_entries(hs.store.db)
+    assert hs.store.get("report_monthly").split()[1:] == [str(ts("2026-11-01")), str(ts("2026-12-01"))]
