@@ -58,12 +58,22 @@ class Words:
         return LANGUAGES[self.lang == "zh"]
 
     def _(self, message: str, **variables) -> str:
+        """`message` translated, its %(name)s filled from `variables`; a translation whose placeholders
+        do not match (a slip in the .po) falls back to the English, so an alert still goes out."""
         text = self.catalogue.gettext(message)
-        return text % variables if variables else text
+        if not variables:
+            return text
+        try:
+            return text % variables
+        except (KeyError, ValueError, TypeError):
+            return message % variables
 
     def ngettext(self, singular: str, plural: str, n: int, **variables) -> str:
         variables.setdefault("num", n)
-        return self.catalogue.ngettext(singular, plural, n) % variables
+        try:
+            return self.catalogue.ngettext(singular, plural, n) % variables
+        except (KeyError, ValueError, TypeError):
+            return (singular if n == 1 else plural) % variables
 
     def list(self, items) -> str:
         """'a, b, c' / 'a、b、c'."""

@@ -302,3 +302,19 @@ def test_a_monthly_schedule_made_on_a_wrong_clock_is_made_anew_not_sent(hs):
     assert hs.alerts.report_if_due(["email"]) is False
     assert not outbox.log_entries(hs.store.db)
     assert hs.store.get("report_monthly").split()[1:] == [str(ts("2026-11-01")), str(ts("2026-12-01"))]
+
+
+def test_a_translation_with_a_wrong_placeholder_falls_back_to_english():
+    import gettext
+
+    class Slip(gettext.NullTranslations):
+        def gettext(self, message):
+            return "已用 %(wrong)s"
+
+        def ngettext(self, singular, plural, n):
+            return "%(num)d 台设备 %(x"
+
+    w = Words("zh")
+    w.catalogue = Slip()
+    assert w._("%(name)s used up its %(cap)s cap", name="tablet", cap="1 GB") == "tablet used up its 1 GB cap"
+    assert w.ngettext("%(num)d device", "%(num)d devices", 2) == "2 devices"
