@@ -131,7 +131,7 @@ OPTIONS = (
            "The language alerts (webhook, email, SMS) and usage reports are written in: 'en' (English) or "
            "'zh-Hans' (Simplified Chinese), from the web UI's own translations.", heading=HEADING,
            admin=Field(N_("Language of alerts and reports"), "settings",
-                       choices=(("en", "English"), ("zh-Hans", "简体中文")),
+                       choices=(("en", N_("English")), ("zh-Hans", N_("Simplified Chinese"))),
                        hint=N_("Alerts by email, webhook and SMS, and the usage reports."))),
     Option("report", report_text, "none", "Usage reports by email: none, daily or weekly, and/or monthly.",
            "Usage reports by email: 'none', 'daily' or 'weekly' (on Mondays), and 'monthly' (at the end of "
