@@ -96,12 +96,15 @@ def _cut(text: str, budgets: list[int], gsm7: bool, whole: bool = True) -> list[
 def _break(text: str, end: int) -> int:
     """Where to end a part that could hold text[:end]: after the last sentence in its last third, else
     the last clause there, else the last space in its second half, else at `end`."""
-    def after(i: int, marks) -> bool:
+    def ends(i: int, marks: frozenset) -> bool:
+        """text[i] ends a sentence or a clause: CJK punctuation anywhere, ASCII only before a space."""
         c = text[i]
-        return c in marks and (not c.isascii() or c == "\n" or text[i + 1:i + 2] in (" ", "\n", ""))
+        return c in marks and (not c.isascii() or c == "\n" or text[i + 1:i + 2] in (" ", "\n"))
 
-    for marks, first in ((_SENTENCE, end * 2 // 3), (_CLAUSE, end * 2 // 3), (" \t", end // 2)):
-        found = [i + 1 for i in range(first, end) if after(i, marks) or (marks == " \t" and text[i] in marks)]
+    third, half = end * 2 // 3, end // 2
+    for found in ([i for i in range(third, end) if ends(i, _SENTENCE)],
+                  [i for i in range(third, end) if ends(i, _CLAUSE)],
+                  [i for i in range(half, end) if text[i] in " \t"]):
         if found:
-            return found[-1]
+            return found[-1] + 1
     return end
