@@ -213,7 +213,8 @@ class House:
         with self.core.transaction():
             adopted = self.sims.active() == ""
             if sims.meet(self.store.db, self.base_cfg, iccid, self.core.clock(), operator, sim_type):
-                self.alerts.notify(events.new_sim(iccid, operator, sim_type, adopted), channels, kind="sim")
+                self.alerts.notify(events.new_sim(self.cfg.owner_language, iccid, operator, sim_type,
+                                                   adopted), channels, kind="sim")
                 log.warning("plan: SIM %s met for the first time; %s", iccid,
                             "the plan counted so far is its plan" if adopted else "it gets the default plan")
         if self.sims.active() == iccid:
@@ -251,7 +252,8 @@ class House:
         channels = self.alerts.channel_names()
         with self.core.transaction():
             limits = self.plan.limits()
-            self.alerts.notify(events.roaming(roaming, operator, limits, self.plan.guarded(),
+            self.alerts.notify(events.roaming(self.cfg.owner_language, roaming, operator, limits,
+                                              self.plan.guarded(),
                                               self.cfg.roaming_quota if self.plan.roaming_bucket()
                                               else self.plan.allowance()), channels, kind="roaming")
         self.alerts.wake()

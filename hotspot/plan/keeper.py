@@ -15,8 +15,8 @@ from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
 from hotspot.plan import calibration, sims
-from hotspot.plan import roaming as roaming_spans
 from hotspot.plan import model as plan
+from hotspot.plan import roaming as roaming_spans
 
 log = logging.getLogger("hotspot")
 

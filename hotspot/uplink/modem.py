@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass
 
 from hotspot.core.units import InvalidValue, quote
+from hotspot.uplink import sms
+from hotspot.uplink.sms import GSM7_LIMIT
 
 SYSTEM_BUS = "unix:path=/var/run/dbus/system_bus_socket"  # Debian's and OpenWrt's
 MM = "org.freedesktop.ModemManager1"
@@ -231,23 +233,16 @@ def watch(stop, changed, bus: str | None = None) -> None:
 
 # -- SMS ------------------------------------------------------------------------------------------------
 
-# One SMS, never a concatenated one: an alert is one message, charged once, arriving whole (parts are
-# billed each and some networks deliver them late or out of order). ModemManager would split a long
-# text itself; send_sms refuses it instead, and fit_sms() cuts a text to fit.
-GSM7_LIMIT, UCS2_LIMIT = 160, 70  # septets in GSM 7-bit; UTF-16 code units in UCS-2
-# 3GPP TS 23.038: the default alphabet (one septet) and its extension table (escape + one septet).
-_GSM7 = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-_GSM7_EXT = frozenset("\f^{}\\[~]|€")
+# One SMS per call, never a concatenated one: ModemManager would split a long text itself; send_sms
+# refuses it instead. A long alert goes as several SMS, each labelled (hotspot.uplink.sms.split), and
+# fit_sms() cuts a text to one.
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
 
 
 def sms_length(text: str) -> tuple[int, int]:
     """(length, limit) of `text` in one SMS, in the encoding ModemManager will choose: GSM 7-bit
     septets (an extension character counts two) when every character has one, else UCS-2 units."""
-    if all(c in _GSM7 or c in _GSM7_EXT for c in text):
-        return sum(2 if c in _GSM7_EXT else 1 for c in text), GSM7_LIMIT
-    return len(text.encode("utf-16-le")) // 2, UCS2_LIMIT
+    return sms.length(text)
 
 
 def _fits(text: str) -> bool:

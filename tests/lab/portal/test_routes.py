@@ -136,9 +136,10 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     assert d.json("ghost", victim)["blocked"][victim] == []
 
     settings = {"default_cap": "3GB", "period": "monthly", "period_start": "1", "after_cap": "block",
-                "after_cap_rate": "256kbit", "auth": "click"}
+                "after_cap_rate": "256kbit", "auth": "click", "owner_language": "zh-Hans"}
     o.go("/admin/settings", form=settings, want=303)
     assert "option default_cap '3GB'" in d.config_path.read_text()
+    assert "option owner_language 'zh-Hans'" in d.config_path.read_text()
     cycle = {"form": "cycle", "plan_quota": "20GB", "plan_period": "monthly", "plan_period_start": "1",
              "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": ""}
     o.go("/admin/plan", form=cycle, want=303)
