@@ -33,6 +33,7 @@ from hotspot.history.keeper import History
 from hotspot.kernel.nft import Nft
 from hotspot.kernel.rules import Marks
 from hotspot.plan.keeper import PlanKeeper, guard_of
+from hotspot.uplink.esim import Esim
 from hotspot.uplink.keeper import Uplink
 
 log = logging.getLogger("hotspot")
@@ -64,6 +65,7 @@ class House:
         self.captive = Captive(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan)
+        self.esim = Esim(core)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
@@ -318,6 +320,7 @@ class House:
             (self.forgetting, ("forget",)),
             (self.captive, ("captive", "admit", "vouchers", "create_vouchers", "revoke_voucher")),
             (self.plan, ("plan_topup",)),
+            (self.esim, ("esim", "esim_enable", "esim_nickname")),
             (self.history, ("me_history", "history")),
             (self.ghost, ("ghost_act", "ghost_admin")),
             (self.apps, ("set_update_guard", "apps")),

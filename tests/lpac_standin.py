@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""A stand-in for lpac (no eUICC exists here): its command line and its JSON as lpac's docs/USAGE.md
+and its sources print them, an eUICC's profiles kept in a JSON state file that the test names in
+LPAC_STANDIN_STATE. Only the standard library: hotspotd runs it as it would run lpac.
+
+The state: {"eid": str, "profiles": [profile as `lpac profile list` prints it], and optionally
+"fail": {"profile enable": [message, detail]} (answer that command with lpac's error), "garbage":
+text to print instead of JSON, "exit": status, "sleep": seconds before answering}; every call is
+appended to "calls" as [argv..., LPAC_APDU]. tests/unit/uplink/test_lpac.py runs it too.
+"""
+
+import json
+import os
+import sys
+import time
+
+
+def lpa(code: int, message: str, data) -> None:
+    print(json.dumps({"type": "lpa", "payload": {"code": code, "message": message, "data": data}}))
+
+
+def error(function: str, detail: str) -> int:
+    lpa(-1, function, detail)
+    return 255  # lpac's main returns -1
+
+
+def main(argv: list[str]) -> int:
+    path = os.environ["LPAC_STANDIN_STATE"]
+    with open(path) as f:
+        state = json.load(f)
+    state.setdefault("calls", []).append([*argv, os.environ.get("LPAC_APDU")])
+    try:
+        return answer(state, argv)
+    finally:
+        with open(path + ".tmp", "w") as f:
+            json.dump(state, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+
+def answer(state: dict, argv: list[str]) -> int:
+    time.sleep(state.get("sleep", 0))
+    if "garbage" in state:
+        sys.stdout.write(state["garbage"])
+        return state.get("exit", 0)
+    command = " ".join(argv[:2])
+    if command in state.get("fail", {}):
+        return error(*state["fail"][command])
+    by_iccid = {p["iccid"]: p for p in state["profiles"]}
+    if command == "chip info":
+        lpa(0, "success", {"eidValue": state["eid"], "EuiccConfiguredAddresses": {
+            "defaultDpAddress": None, "rootDsAddress": "testrootsmds.gsma.com"}, "EUICCInfo2": {}})
+    elif command == "profile list":
+        lpa(0, "success", state["profiles"])
+    elif command in ("profile enable", "profile disable") and len(argv) >= 3:
+        profile = by_iccid.get(argv[2])
+        enable = argv[1] == "enable"
+        if profile is None:
+            return error(f"es10c_{argv[1]}_profile", "iccid or aid not found")
+        if profile["profileState"] != ("disabled" if enable else "enabled"):
+            wanted = "disabled" if enable else "enabled"
+            return error(f"es10c_{argv[1]}_profile", f"profile not in {wanted} state")
+        if enable:  # one profile is enabled at a time
+            for p in state["profiles"]:
+                p["profileState"] = "disabled"
+        profile["profileState"] = "enabled" if enable else "disabled"
+        lpa(0, "success", None)
+    elif command == "profile nickname" and len(argv) >= 3:
+        profile = by_iccid.get(argv[2])
+        if profile is None:
+            return error("es10c_set_nickname", "iccid not found")
+        profile["profileNickname"] = argv[3] if len(argv) > 3 else ""
+        lpa(0, "success", None)
+    else:
+        print(f"Usage: lpac {' '.join(argv)} ...")
+        return 255
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
