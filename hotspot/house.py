@@ -68,6 +68,7 @@ class House:
         self.esim = Esim(core)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
+        self.uplink.tell = self.alerts.tell
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
@@ -157,6 +158,7 @@ class House:
             Step("metered hint", self.uplink.metered_hint),
             Step("dnsmasq", self.uplink.watch_dnsmasq),
             Step("modem", self.uplink.use_modem),
+            Step("next sim", self.uplink.next_sim, commit=True),  # after the modem's reading
             Step("uplink meters", self.uplink.meters),
             Step("shaping", self.clients.reshape_step),
             Step("app categories", self.apps.read),

@@ -120,6 +120,16 @@ class Alerts(Keeper):
                     "runs_out_at": f["cap_hit_at"], "runs_out_earliest": f["cap_hit_earliest"]}
         return forecast
 
+    def tell(self, message, kind: str = "alert") -> bool:
+        """A message to the owner that no alert point makes (another capability's), queued to every
+        alert channel; True when queued (the caller's poll step puts it on flash at once)."""
+        channels = self.channel_names()
+        if channels:
+            with self.core.transaction():
+                outbox.enqueue(self.store.db, message, channels, kind=kind, now=self.core.clock())
+            self.wake()
+        return bool(channels)
+
     def report_step(self) -> None:
         if self.report_if_due([c for c in ("email",) if c in self.outbox.channels]):
             self.wake()
