@@ -89,10 +89,15 @@ class Uplink(Keeper):
         m = self.last_modem
         if m is None or (self._slot_switch and self._slot_switch.is_alive()) or not self.cfg.plan_next_sim:
             return told
+        if len(m.sim_slots) < 2:
+            return told  # one SIM: nothing to switch to (and no kernel read)
         cycle = self.plan.cycle()
-        mark = next_sim.mark(m.sim_iccid, cycle[0] if cycle else None)
+        mark = next_sim.mark(cycle[0] if cycle else None)
         marks = json.loads(self.store.get("next_sim_switched", "[]"))
-        new = next_sim.next_slot(enabled=self.cfg.plan_next_sim, guard=self.plan.state(),
+        # the kernel's guard quotas: the stop point's drops the packet that reaches it, so the database's
+        # count stays one packet short of it
+        guard = self.plan.state(objs=self.core.nft.read_quotas() if self.core.table_is_ours() else {})
+        new = next_sim.next_slot(enabled=self.cfg.plan_next_sim, guard=guard,
                                  primary=m.primary_sim_slot, slots=m.sim_slots, switched=mark in marks)
         if new is None:
             return told

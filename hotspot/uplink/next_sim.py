@@ -1,14 +1,14 @@
 """plan_next_sim: on a dual-SIM modem, when the plan's stop point is reached, the other slot's SIM is
-made primary (ModemManager's Modem.SetPrimarySimSlot) and the owner is told. Each SIM is switched
-away from once a cycle of its plan at most, so two SIMs that both reached their stop point never
-swap back and forth."""
+made primary (ModemManager's Modem.SetPrimarySimSlot) and the owner is told. A cycle of a plan
+makes one switch at most, so two SIMs that both reached their stop point never swap back and
+forth, nor does a SIM that shares the plan switch back."""
 
 from __future__ import annotations
 
 from hotspot.alerts.message import Message
 from hotspot.core.config import N_
 
-KEEP = 8  # the SIMs and cycles already switched away from, remembered
+KEEP = 8  # the plans' cycles that made a switch, remembered
 
 SUBJECT = N_("hotspot: switched to SIM slot %(new)d")
 SWITCHED = N_("The data plan reached its stop point on SIM slot %(old)d (%(iccid)s): the modem now uses "
@@ -20,7 +20,7 @@ FAILED = N_("The data plan reached its stop point on SIM slot %(old)d (%(iccid)s
 def next_slot(*, enabled: bool, guard: str, primary: int | None, slots: tuple[int, ...],
               switched: bool) -> int | None:
     """The slot to make primary now, or None: only with the option on, the guard at "stop", a
-    multi-SIM modem with another slot holding a SIM, and no switch away from this SIM this cycle.
+    multi-SIM modem with another slot holding a SIM, and no switch in this cycle of the plan.
     With more than two slots, the next one after the primary, round."""
     if not enabled or guard != "stop" or switched or not primary:
         return None
@@ -28,14 +28,14 @@ def next_slot(*, enabled: bool, guard: str, primary: int | None, slots: tuple[in
     return others[0] if others else None
 
 
-def mark(iccid: str | None, cycle_start: float | None) -> str:
-    """What is remembered of a switch: this SIM, this cycle of its plan."""
-    return f"{iccid or '-'}@{cycle_start or 0:.0f}"
+def mark(cycle_start: float | None) -> str:
+    """What is remembered of a switch: the cycle of the plan that made it."""
+    return f"{cycle_start or 0:.0f}"
 
 
 def message(old: int, new: int, iccid: str | None, error: str | None = None) -> Message:
     facts = {"old": old, "new": new, "iccid": iccid or "?", "error": error}
     text = (FAILED if error else SWITCHED) % facts
     return Message(subject=SUBJECT % facts, text=text,
-                   data={"kind": "next_sim", "from_slot": old, "to_slot": new, "iccid": iccid,
+                   data={"event": "next_sim", "from_slot": old, "to_slot": new, "iccid": iccid,
                          "switched": error is None, "error": error})
