@@ -43,8 +43,15 @@ def render_plan(error: str | None = None, where: str | None = None, status: int 
     page = render_template("admin/plan.html", p=plan_summary(found.get("plan") or {}), s=s,
                            f=option_fields.fields(*FORMS.values(), values=s),
                            uplink=found.get("uplink") or [], exempt=found.get("exempt") or [],
-                           modem=modem_facts(found.get("modem")), error=error, where=where, topup=topup)
+                           modem=modem_facts(found.get("modem")), error=error, where=where, topup=topup,
+                           esim=esim_listing())
     return page, status
+
+
+def esim_listing() -> dict | None:
+    """The eSIM's profiles (their forms: hotspot/portal/esim.py), or None without lpac: no section."""
+    found = owner().esim()
+    return found if found.get("available") else None
 
 
 @bp.route("/plan", methods=["GET", "POST"])
