@@ -14,6 +14,25 @@ import os
 import sys
 import time
 
+HOME, TRAVEL = "8988211000000123458", "89444765000012345673"  # valid ICCIDs (Luhn)
+EID = "89049032000001000000012345678901"
+
+
+def profile(iccid: str, state: str, name: str, provider: str, **more) -> dict:
+    """A profile as `lpac profile list` prints it."""
+    return {"iccid": iccid, "isdpAid": "A0000005591010FFFFFFFF89000010" + iccid[-2:], "profileState": state,
+            "profileNickname": None, "serviceProviderName": provider, "profileName": name,
+            "iconType": "none", "icon": None, "profileClass": "operational", **more}
+
+
+def sample(path: str) -> str:
+    """A state file at `path` for the tests: an eUICC with the home profile enabled and a travel pass."""
+    with open(path, "w") as f:
+        profiles = [profile(HOME, "enabled", "Home 20GB", "Example Home"),
+                    profile(TRAVEL, "disabled", "Japan 7 days 5GB", "Tokyo Pass")]
+        json.dump({"eid": EID, "profiles": profiles}, f)
+    return path
+
 
 def lpa(code: int, message: str, data) -> None:
     print(json.dumps({"type": "lpa", "payload": {"code": code, "message": message, "data": data}}))
