@@ -60,4 +60,9 @@ def free_uplinks_are_not_metered_nor_the_lan(c: Given) -> Iterator[tuple[str, st
         yield key, f"{quote(c['lan_device'])} is both the lan_device and an unmetered_device"
 
 
-CHECKS = (free_uplinks_are_not_metered_nor_the_lan,)
+def next_sim_needs_the_modem(c: Given) -> Iterator[tuple[str, str]]:
+    if c["plan_next_sim"] and not c["modem"] and not c.refused("plan_next_sim", "modem"):
+        yield "plan_next_sim", "needs modem '1': the SIM slots are switched through ModemManager"
+
+
+CHECKS = (free_uplinks_are_not_metered_nor_the_lan, next_sim_needs_the_modem)

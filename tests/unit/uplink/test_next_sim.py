@@ -90,3 +90,20 @@ def test_a_single_slot_modem_has_no_slots_and_refuses(bus, mm):
 def test_no_modemmanager_is_one_line(tmp_path):
     with pytest.raises(modem.ModemError, match="no system bus"):
         modem.set_primary_sim_slot(2, bus=f"unix:path={tmp_path}/none")
+
+
+def test_the_option_needs_the_modem(tmp_path):
+    from hotspot.config import ConfigError, load
+
+    path = tmp_path / "hotspot"
+    path.write_text("config hotspot 'main'\n\toption plan_next_sim '1'\n")
+    assert load(path).plan_next_sim is True and load(path).modem is True
+    path.write_text("config hotspot 'main'\n\toption plan_next_sim '1'\n\toption modem '0'\n")
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    assert e.value.errors == [f"{path}:2: option plan_next_sim: needs modem '1': the SIM slots are "
+                              "switched through ModemManager"]
+    path.write_text("config hotspot 'main'\n\toption esim_apdu 'qmi; reboot'\n\toption esim_lpac 'lpac'\n")
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    assert len(e.value.errors) == 2 and "esim_apdu" in e.value.errors[0] and "esim_lpac" in e.value.errors[1]
