@@ -50,7 +50,10 @@ def render_plan(error: str | None = None, where: str | None = None, status: int 
 
 def esim_listing() -> dict | None:
     """The eSIM's profiles (their forms: hotspot/portal/esim.py), or None without lpac: no section."""
-    found = owner().esim()
+    try:
+        found = owner().esim()
+    except BackendError as e:  # hotspotd busy or gone: the rest of the page still shows
+        return {"available": True, "eid": None, "profiles": [], "error": str(e)}
     return found if found.get("available") else None
 
 

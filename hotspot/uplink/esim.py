@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from hotspot.core.contract import BackendError
 from hotspot.core.engine import Keeper
 from hotspot.core.units import InvalidValue
-from hotspot.uplink.lpac import Lpac, LpacError
+from hotspot.uplink.lpac import TIMEOUT, Lpac, LpacError
 
 log = logging.getLogger("hotspot")
 
 FRESH = 30.0  # seconds a listing serves the Plan page before lpac is asked again
+LIST_TIMEOUT = 15.0  # seconds for each lpac run of a listing: the Plan page waits for it
 
 
 class Esim(Keeper):
@@ -30,8 +31,8 @@ class Esim(Keeper):
         self._lock = threading.Lock()
         self._listed: tuple[float, dict] | None = None  # (monotonic time, the listing)
 
-    def lpac(self) -> Lpac:
-        return Lpac(self.cfg.esim_lpac, self.cfg.esim_apdu)
+    def lpac(self, timeout: float = TIMEOUT) -> Lpac:
+        return Lpac(self.cfg.esim_lpac, self.cfg.esim_apdu, timeout)
 
     @contextmanager
     def _one_at_a_time(self):
@@ -51,7 +52,7 @@ class Esim(Keeper):
     def listing(self) -> dict:
         """{"available": lpac is installed, "eid", "profiles": [Profile.as_dict()], "error": one line
         or None}, read now."""
-        lpac = self.lpac()
+        lpac = self.lpac(LIST_TIMEOUT)
         if not lpac.available():
             return {"available": False, "eid": None, "profiles": [], "error": None}
         try:

@@ -9,11 +9,11 @@ from hotspot.core.contract import ADMIN, op
 
 OPERATIONS = (
     op("esim", ADMIN, "", "esim listing", "The eUICC's EID and profiles, 30 s old at most.",
-       wait=130.0),  # two lpac runs, each up to its timeout
+       wait=40.0),  # two lpac runs of at most 15 s each
     op("esim_enable", ADMIN, "iccid", "esim listing",
        "Enable the profile: the modem switches to it. BackendError with a bad ICCID or lpac's one line.",
-       wait=190.0),
+       wait=130.0),
     op("esim_nickname", ADMIN, "iccid, name", "esim listing",
        "Set the profile's nickname (1 to 64 bytes, printable); BackendError with lpac's one line.",
-       wait=190.0),
+       wait=130.0),
 )
