@@ -1,11 +1,14 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A stand-in for lpac (no eUICC exists here): its command line and its JSON as lpac's docs/USAGE.md
 and its sources print them, an eUICC's profiles kept in a JSON state file that the test names in
-LPAC_STANDIN_STATE. Only the standard library: hotspotd runs it as it would run lpac.
+LPAC_STANDIN_STATE. It runs on Debian's python3 (its python3-dbus for "modem"), by path, as hotspotd
+runs lpac.
 
 The state: {"eid": str, "profiles": [profile as `lpac profile list` prints it], and optionally
 "fail": {"profile enable": [message, detail]} (answer that command with lpac's error), "garbage":
-text to print instead of JSON, "exit": status, "sleep": seconds before answering}; every call is
+text to print instead of JSON, "exit": status, "sleep": seconds before answering, "modem": {"bus":
+a D-Bus address, "sim": a SIM's object path} of tests/modem_mock.py's ModemManager, whose SIM then
+takes the ICCID of the profile enabled, as a modem's SIM does after its refresh}; every call is
 appended to "calls" as [argv..., LPAC_APDU]. tests/unit/uplink/test_lpac.py runs it too.
 """
 
@@ -82,6 +85,8 @@ def answer(state: dict, argv: list[str]) -> int:
             for p in state["profiles"]:
                 p["profileState"] = "disabled"
         profile["profileState"] = "enabled" if enable else "disabled"
+        if enable and state.get("modem"):
+            refresh(state["modem"], profile)
         lpa(0, "success", None)
     elif command == "profile nickname" and len(argv) >= 3:
         profile = by_iccid.get(argv[2])
@@ -93,6 +98,19 @@ def answer(state: dict, argv: list[str]) -> int:
         print(f"Usage: lpac {' '.join(argv)} ...")
         return 255
     return 0
+
+
+def refresh(modem: dict, profile: dict) -> None:
+    """The modem's SIM now answers with the enabled profile (python3-dbus, as the mock's side uses)."""
+    import dbus
+
+    conn = dbus.bus.BusConnection(modem["bus"])
+    sim = dbus.Interface(conn.get_object("org.freedesktop.ModemManager1", modem["sim"]),
+                         "org.freedesktop.DBus.Mock")
+    sim.UpdateProperties("org.freedesktop.ModemManager1.Sim", dbus.Dictionary({
+        "SimIdentifier": dbus.String(profile["iccid"]),
+        "OperatorName": dbus.String(profile["serviceProviderName"] or "")}, signature="sv"))
+    conn.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """hotspotctl esim with the real hotspotd running, lpac being the stand-in (tests/lpac_standin.py, no
 eUICC here): list, enable, nickname, lpac's errors, bad input refused before lpac runs; hotspotd's
-socket answers the listing (the admin Plan page's) and sees the enabled profile at once."""
+socket answers the listing (the admin Plan page's) and sees the enabled profile at once; with the
+ModemManager mock, hotspotd reads the enabled profile's ICCID from the modem."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 from tests.lpac_standin import EID, HOME, TRAVEL, sample
+from tests.modem_mock import Bus, MockModemManager
 
 STANDIN = str(Path(__file__).resolve().parents[2] / "lpac_standin.py")
 
@@ -68,3 +70,32 @@ def test_esim_through_hotspotctl_and_hotspotd(lab):
         assert r.returncode == 1 and r.stderr == "hotspotctl: lpac: euicc_init (code -1)\n"
     finally:
         d.stop()
+
+
+def test_an_enabled_profile_is_the_sim_hotspotd_reads(lab):
+    from lab.hotspotd import Hotspotd
+
+    bus = Bus()
+    mm = MockModemManager(bus)
+    try:
+        path = mm.add_modem(0, Iccid=HOME)
+        state = sample(str(Path(lab.dir) / "euicc-mm.json"))
+        card = json.loads(Path(state).read_text())
+        card["modem"] = {"bus": bus.address, "sim": path.replace("/Modem/", "/SIM/")}
+        Path(state).write_text(json.dumps(card))
+        d = Hotspotd(lab, esim_lpac=STANDIN)
+        d.extra_env = {"LPAC_STANDIN_STATE": state, "DBUS_SYSTEM_BUS_ADDRESS": bus.address,
+                       "HOTSPOT_MODEM_INTERVAL": "0.3"}
+        d.start()
+        try:
+            lab.wait_for(lambda: (d.json("status")["modem"] or {}).get("sim_iccid") == HOME, 5,
+                         "the home SIM")
+            d.ctl("esim", "enable", TRAVEL)
+            modem = lab.wait_for(lambda: (m := d.json("status")["modem"])["sim_iccid"] == TRAVEL and m, 5,
+                                 "hotspotd to read the travel profile's ICCID")
+            assert modem["sim_operator_name"] == "Tokyo Pass" and modem["sim_type"] == "esim"
+        finally:
+            d.stop()
+    finally:
+        mm.stop()
+        bus.stop()
