@@ -90,7 +90,7 @@ class Uplink(Keeper):
         if m is None or (self._slot_switch and self._slot_switch.is_alive()) or not self.cfg.plan_next_sim:
             return told
         if len(m.sim_slots) < 2:
-            return told  # one SIM: nothing to switch to (and no kernel read)
+            return told  # one SIM: nothing to switch to (and no kernel read each poll)
         cycle = self.plan.cycle()
         mark = next_sim.mark(cycle[0] if cycle else None)
         marks = json.loads(self.store.get("next_sim_switched", "[]"))
