@@ -94,11 +94,13 @@ class Uplink(Keeper):
         cycle = self.plan.cycle()
         mark = next_sim.mark(cycle[0] if cycle else None)
         marks = json.loads(self.store.get("next_sim_switched", "[]"))
+        if mark in marks:
+            return told  # this cycle made its switch
         # the kernel's guard quotas: the stop point's drops the packet that reaches it, so the database's
         # count stays one packet short of it
         guard = self.plan.state(objs=self.core.nft.read_quotas() if self.core.table_is_ours() else {})
         new = next_sim.next_slot(enabled=self.cfg.plan_next_sim, guard=guard,
-                                 primary=m.primary_sim_slot, slots=m.sim_slots, switched=mark in marks)
+                                 primary=m.primary_sim_slot, slots=m.sim_slots, switched=False)
         if new is None:
             return told
         with self.core.transaction():
