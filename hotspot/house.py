@@ -37,6 +37,7 @@ from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.plan.per_sim import SimPlans
 from hotspot.selfserve.keeper import SelfServe
+from hotspot.uplink.esim import Esim
 from hotspot.uplink.keeper import Uplink
 
 log = logging.getLogger("hotspot")
@@ -71,8 +72,10 @@ class House:
         self.captive = Captive(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
+        self.esim = Esim(core)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
+        self.uplink.tell = self.alerts.tell
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
@@ -165,6 +168,7 @@ class House:
             Step("metered hint", self.uplink.metered_hint),
             Step("dnsmasq", self.uplink.watch_dnsmasq),
             Step("modem", self.uplink.use_modem),
+            Step("next sim", self.uplink.next_sim, commit=True),  # after the modem's reading
             Step("uplink meters", self.uplink.meters),
             Step("shaping", self.clients.reshape_step),
             Step("app categories", self.apps.read),
@@ -447,6 +451,7 @@ class House:
             (self.forgetting, ("forget",)),
             (self.captive, ("captive", "admit", "vouchers", "create_vouchers", "revoke_voucher")),
             (self.plan, ("plan_topup",)),
+            (self.esim, ("esim", "esim_enable", "esim_nickname")),
             (self.history, ("me_history", "history")),
             (self.ghost, ("ghost_act", "ghost_admin")),
             (self.apps, ("set_update_guard", "apps")),

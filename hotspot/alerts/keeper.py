@@ -127,6 +127,16 @@ class Alerts(Keeper):
         which records what the alert is about, so it goes once); True when a channel takes it."""
         if channels:
             outbox.enqueue(self.store.db, message, channels, kind=kind, now=self.core.clock())
+
+    def tell(self, message, kind: str = "alert") -> bool:
+        """A message to the owner that no alert point makes (another capability's), queued to every
+        alert channel in a transaction of its own; True when queued (the caller's poll step puts it on
+        flash at once)."""
+        channels = self.channel_names()
+        with self.core.transaction():
+            queued = self.notify(message, channels, kind)
+        if queued:
+            self.wake()
         return bool(channels)
 
     def report_step(self) -> None:

@@ -99,6 +99,8 @@ class Modem:
     sim_eid: str | None  # the eUICC's EID: an eSIM
     sim_type: str  # "physical", "esim" or "unknown"
     sim_operator_name: str | None  # the SIM's home operator
+    primary_sim_slot: int | None = None  # 1, 2: the slot in use on a multi-SIM modem; None: one slot
+    sim_slots: tuple[int, ...] = ()  # the slots (1, 2, ...) that hold a SIM, on a multi-SIM modem
 
     @property
     def mcc(self) -> str | None:
@@ -112,6 +114,7 @@ class Modem:
         """For JSON (hotspotctl status --json, /metrics): every field, and mcc/mnc."""
         d = dataclasses.asdict(self)
         d["access_technologies"] = list(self.access_technologies)
+        d["sim_slots"] = list(self.sim_slots)
         d["mcc"], d["mnc"] = self.mcc, self.mnc
         return d
 
@@ -192,6 +195,8 @@ def _modem(path: str, ifaces: dict, bearers: list[dict], sim: dict) -> Modem:
         sim_eid=_text(sim.get("Eid")),
         sim_type=SIM_TYPES.get(sim.get("SimType", 0), "unknown"),
         sim_operator_name=_text(sim.get("OperatorName")),
+        primary_sim_slot=modem.get("PrimarySimSlot") or None,  # 0: not a multi-SIM modem
+        sim_slots=tuple(n for n, slot in enumerate(modem.get("SimSlots", []), 1) if _object(slot)),
     )
 
 
@@ -309,6 +314,30 @@ def send_sms(number: str, text: str, timeout: float = 30.0, bus: str | None = No
         if e.name in _ABSENT:
             raise ModemError("cannot send SMS: ModemManager is not running") from None
         raise ModemError(f"cannot send SMS: {e}") from None
+
+
+# -- SIM slots ------------------------------------------------------------------------------------------
+
+
+def set_primary_sim_slot(slot: int, timeout: float = 10.0, bus: str | None = None) -> None:
+    """Make SIM slot `slot` (1, 2, ...) the modem's primary: Modem.SetPrimarySimSlot. ModemManager
+    then probes the modem again (it goes away and comes back, some seconds) with the other SIM.
+    ModemError when there is no modem or it refuses (a single-slot modem, no such slot)."""
+    if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot <= 8:
+        raise InvalidValue(f"invalid SIM slot {quote(slot)}: expected 1, 2, ...")
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None:
+                raise ModemError("cannot switch SIM slots: ModemManager has no modem")
+            conn.call(MM, found[0], MODEM, "SetPrimarySimSlot", "u", slot)
+    except _NoBus:
+        raise ModemError("cannot switch SIM slots: no system bus (ModemManager is not running)") from None
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            raise ModemError("cannot switch SIM slots: ModemManager is not running") from None
+        raise ModemError(f"cannot switch to SIM slot {slot}: {e}") from None
 
 
 # -- without a modem ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from hotspot.core.config import ConfigError
-from hotspot.core.units import InvalidValue, parse_iccid
+from hotspot.core.units import InvalidValue, check_iccid
 from hotspot.house import House
 from hotspot.plan import calibration
 from hotspot.plan.model import Threshold
@@ -46,7 +46,7 @@ def queued(h) -> list[dict]:
 
 
 def test_the_iccids_in_this_file_are_valid():
-    assert parse_iccid(HOME) == HOME and parse_iccid(PASS) == PASS
+    assert check_iccid(HOME) == HOME and check_iccid(PASS) == PASS
 
 
 def test_without_a_modem_the_one_plan_goes_on(hs):
