@@ -72,7 +72,7 @@ class House:
         self.captive = Captive(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
-        self.esim = Esim(core)
+        self.esim = Esim(core, enabled=self.uplink.read_now)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
         self.uplink.tell = self.alerts.tell

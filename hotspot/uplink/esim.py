@@ -26,8 +26,11 @@ LIST_TIMEOUT = 15.0  # seconds for each lpac run of a listing: the Plan page wai
 
 
 class Esim(Keeper):
-    def __init__(self, core) -> None:
+    """`enabled()`: what follows a profile enabled (the house wakes the modem thread)."""
+
+    def __init__(self, core, enabled=lambda: None) -> None:
         super().__init__(core)
+        self.enabled = enabled
         self._lock = threading.Lock()
         self._listed: tuple[float, dict] | None = None  # (monotonic time, the listing)
 
@@ -69,6 +72,7 @@ class Esim(Keeper):
         with self._one_at_a_time():
             lpac.enable(iccid)
         self._listed = None
+        self.enabled()  # the modem thread reads now: the plan follows as soon as ModemManager says so
         log.info("esim: profile %s enabled; the modem switches to it", iccid)
 
     def nickname(self, iccid: str, name: str) -> None:

@@ -53,6 +53,10 @@ class Uplink(Keeper):
         self._stop.set()
         self._wake.set()
 
+    def read_now(self) -> None:
+        """Read the modem at once (another eSIM profile was enabled)."""
+        self._wake.set()
+
     def _watch_modem(self) -> None:
         """ModemManager's signals wake the modem thread (a SIM swapped, roaming begun, a modem gone)."""
         from hotspot.uplink import modem
