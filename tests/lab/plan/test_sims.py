@@ -121,3 +121,27 @@ def test_roaming_start_and_end_reach_webhook_and_email_once(lab, modem):
         d.stop()
         web.kill()
         smtp.kill()
+
+
+def test_set_used_takes_the_carriers_figure_and_counts_on_from_it(lab, start_hotspotd):
+    d = start_hotspotd(plan_quota=2_000 * MB)
+    register(lab, d, "c1")
+    lab.iperf("c1", bytes=4 * MB, reverse=True)
+    d.wait_polls()
+    ours = d.json("plan")["used"]
+    p = d.json("plan", "set-used", "1GB")
+    assert 1_000 * MB <= p["used"] < 1_000 * MB + MB
+    (c,) = p["calibrations"]
+    assert c["theirs"] == 1_000 * MB and c["source"] == "owner" and abs(c["ours"] - ours) < MB
+    assert c["gap"] == c["theirs"] - c["ours"]
+    lab.iperf("c1", bytes=3 * MB, reverse=True)
+    d.wait_polls()
+    assert 1_003 * MB <= d.json("plan")["used"] < 1_005 * MB
+    # bad input: a one-line error, nothing changed
+    before = d.json("plan")["used"]
+    for args, status, says in ((("lots",), 2, "invalid size"),
+                               (("2GB", "--at", "2099-01-01 00:00"), 1, "in the future"),
+                               (("2GB", "--at", "2026-01-01 00:00"), 1, "before this cycle began")):
+        r = d.ctl("plan", "set-used", *args, check=False)
+        assert r.returncode == status and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
+    assert d.json("plan")["used"] - before < MB
