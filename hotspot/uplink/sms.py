@@ -98,8 +98,10 @@ def _break(text: str, end: int) -> int:
     the last clause there, else the last space in its second half, else at `end`."""
     def ends(i: int, marks: frozenset) -> bool:
         """text[i] ends a sentence or a clause: CJK punctuation anywhere, ASCII only before a space."""
-        c = text[i]
-        return c in marks and (not c.isascii() or c == "\n" or text[i + 1:i + 2] in (" ", "\n"))
+        c, after = text[i], text[i + 1:i + 2]
+        if after and (after in _SENTENCE or after in _CLAUSE) and after != "\n":
+            return False  # "）。": the marks that follow go with it, never alone into the next part
+        return c in marks and (not c.isascii() or c == "\n" or after in (" ", "\n"))
 
     third, half = end * 2 // 3, end // 2
     for found in ([i for i in range(third, end) if ends(i, _SENTENCE)],

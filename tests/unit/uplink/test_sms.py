@@ -121,3 +121,14 @@ def test_every_length_gives_sendable_parts_that_keep_the_text(n):
         assert_sendable(parts, 160 if gsm else 70)
         if not parts[-1].endswith("...") or len(parts) < 4:
             assert "".join(body(p) for p in parts).replace(" ", "") == text.replace(" ", "")
+
+
+def test_closing_marks_stay_together_and_no_part_is_only_punctuation():
+    from hotspot.uplink.sms import split
+
+    text = ("本周期已用 6.05 MB，套餐共 100 MB（已达 5% 提醒点）；到 1月1日 00:00 还剩 94.0 MB。"
+            "按目前速度，到周期结束约用 6.05 MB（6.05 MB 至 6.05 MB）。")
+    for n in range(len(text) - 30, len(text) + 1):
+        for part in split(text[:n]):
+            body = part.split(") ", 1)[1] if part.startswith("(") else part
+            assert body.strip("。，；：、）」』.,;:!?") != "", (n, part)
