@@ -277,6 +277,38 @@ class PlanKeeper(Keeper):
             self.add_topup(size)
         return self.view_now()
 
+    def active_iccid(self) -> str | None:
+        """The ICCID of the active plan's SIM; None while the router knows one plan for any SIM."""
+        return None
+
+    def calibrate(self, used: int, at: float | None, source: str, text: str | None = None) -> dict:
+        """Set this cycle's used bytes to the carrier's figure `used` as of `at` (None: now), adding what
+        was counted since; the gap between our count and the carrier's is kept (meta plan_gap). The
+        guard's points move at once. ValueError (one line) for a figure or a time that makes no sense."""
+        now = self.core.clock()
+        at = now if at is None else float(at)
+        if not isinstance(used, int) or used < 0:
+            raise ValueError(f"the carrier's figure must be a size of at least 0 bytes, not {used!r}")
+        if at > now + 60:
+            raise ValueError(f"{iso(at)} is in the future")
+        bounds = self.cycle()
+        if bounds and at < bounds[0]:
+            raise ValueError(f"{iso(at)} is before this cycle began ({iso(bounds[0])})")
+        with self.core.transaction():
+            if self.core.table_is_ours():
+                self.counting.account()
+            hour = int(at // 3600 * 3600)
+            since = 0
+            for h, n in self.store.hour_totals(None, hour, 2**62):
+                since += n if h > hour else int(n * max(0.0, min(1.0, (h + 3600 - at) / 3600)))
+            ours = self.used()
+            figure = used + min(since, ours)
+            self.store.set("plan_used", figure)
+            self.store.set("plan_gap", figure - ours)
+            self._push_limits()
+        log.info("plan: calibrated by %s to %d bytes as of %s (ours was %d)", source, used, iso(at), ours)
+        return self.view_now()
+
     def view_now(self, objs: dict[str, int] | None = None, clients=None) -> dict:
         """The plan as `hotspotctl plan` shows it, with the bytes the kernel counted since the last
         poll; `clients`: the rows the caller read already."""
