@@ -19,6 +19,7 @@ from hotspot.admin.keeper import Admin
 from hotspot.alerts.keeper import Alerts
 from hotspot.apps.keeper import Apps
 from hotspot.captive.keeper import Captive
+from hotspot.carrier.keeper import Carrier
 from hotspot.clients import policy
 from hotspot.clients.counting import Counting
 from hotspot.clients.discovery import Discovery
@@ -64,6 +65,7 @@ class House:
         self.captive = Captive(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan)
+        self.carrier = Carrier(core, self.plan)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
@@ -155,6 +157,7 @@ class House:
             Step("metered hint", self.uplink.metered_hint),
             Step("dnsmasq", self.uplink.watch_dnsmasq),
             Step("modem", self.uplink.use_modem),
+            Step("carrier", self.carrier.take, commit=True),  # the carrier's figure, read by its thread
             Step("uplink meters", self.uplink.meters),
             Step("shaping", self.clients.reshape_step),
             Step("app categories", self.apps.read),
@@ -271,7 +274,8 @@ class House:
             for mac in self.cfg.plan_exempt:
                 c = self.store.client(mac)
                 exempt.append({"mac": mac, "name": None if c is None else c.alias or c.hostname})
-        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt}
+            carrier = self.carrier.last()
+        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt, "carrier": carrier}
         if isinstance(status.get("modem"), dict):
             found["modem"] = status["modem"]
         return found

@@ -1,9 +1,10 @@
-"""hotspotctl's commands for the data plan: plan show|set|topup."""
+"""hotspotctl's commands for the data plan: plan show|set|topup|query."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from hotspot.carrier import commands as carrier
 from hotspot.core.command import Command, ExitStatus, Parser, UsageError, fail, say
 from hotspot.core.text import forecast, printable, rate, size, write_json
 from hotspot.core.units import parse_cap, parse_size
@@ -57,7 +58,7 @@ def modem_lines(m: dict | None, plan: dict) -> list[str]:
 
 
 def _args(p) -> None:
-    sub = p.add_subparsers(dest="plan_command", metavar="show|set|topup", parser_class=Parser)
+    sub = p.add_subparsers(dest="plan_command", metavar="show|set|topup|query", parser_class=Parser)
     sub.add_parser("show", help="used, left, forecast, the guard (the default)")
     pp = sub.add_parser("set", help="set the plan's quota (SIZE or none), its cycle, its guard")
     pp.add_argument("size", nargs="?")
@@ -76,6 +77,7 @@ def _args(p) -> None:
     pp.add_argument("--throttle-rate", metavar="RATE", help="what the throttled devices share, e.g. 2mbit")
     sub.add_parser("topup", help="add SIZE to this cycle (an add-on bought from the carrier)"
                    ).add_argument("size")
+    carrier.add_query(sub)
 
 
 def _when(text: str | None) -> str | None:
@@ -106,6 +108,8 @@ def _value(ns):
 def _plan(house, ns, value, env):
     from hotspot.config import ConfigError, write_settings
 
+    if ns.plan_command == "query":
+        return carrier.run_query(house, ns, env)
     if ns.plan_command == "topup":
         p = house.plan.topup_plan(value)
     elif ns.plan_command == "set":
@@ -120,8 +124,9 @@ def _plan(house, ns, value, env):
     else:
         p = house.plan.view_now()
     if ns.json:
-        return write_json(env.stdout, p)
-    say(env, *plan_lines({**p, **{f"plan_{k}": p[k] for k in ("quota", "topup", "used", "left", "percent")}}))
+        return write_json(env.stdout, {**p, "carrier": house.carrier.last()})
+    say(env, *plan_lines({**p, **{f"plan_{k}": p[k] for k in ("quota", "topup", "used", "left", "percent")}}),
+        *carrier.show_lines(house))
 
 
-COMMANDS = [Command("plan", "the uplink's data plan: show, set, topup", _plan, _args, _value)]
+COMMANDS = [Command("plan", "the uplink's data plan: show, set, topup, query", _plan, _args, _value)]
