@@ -300,7 +300,8 @@ class PlanKeeper(Keeper):
             hour = int(at // 3600 * 3600)
             since = 0
             for h, n in self.store.hour_totals(None, hour, 2**62):
-                since += n if h > hour else int(n * max(0.0, min(1.0, (h + 3600 - at) / 3600)))
+                end = min(now, h + 3600)  # the hour of `at`: its bytes spread over what it has run
+                since += n if h > hour else int(n * max(0.0, min(1.0, (end - at) / max(1.0, end - h))))
             ours = self.used()
             figure = used + min(since, ours)
             self.store.set("plan_used", figure)
