@@ -360,6 +360,7 @@ class FakeBackend:
         self.plan_state = FakePlan(self._settings)
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
+        self.carrier: dict | None = None  # the carrier's last reading (plan()["carrier"]) once set
         self._portal = {"cookie_key": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
                         "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url,
                         "retention": {"client_days": 90, "hourly_days": 30, "daily_months": 13}}
@@ -622,6 +623,7 @@ class FakeBackend:
                  "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt]}
         if "modem" in status:
             found["modem"] = status["modem"]
+        found["carrier"] = self.carrier
         return found
 
     def plan_topup(self, size, *, session) -> dict:

@@ -12,6 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue, parse_size
 from hotspot.portal import option_fields
+from hotspot.portal.carrier_text import carrier_facts
 from hotspot.portal.i18n import _, format_size
 from hotspot.portal.owner import login_required, owner
 from hotspot.portal.plan_text import modem_facts, plan_summary
@@ -43,7 +44,8 @@ def render_plan(error: str | None = None, where: str | None = None, status: int 
     page = render_template("admin/plan.html", p=plan_summary(found.get("plan") or {}), s=s,
                            f=option_fields.fields(*FORMS.values(), values=s),
                            uplink=found.get("uplink") or [], exempt=found.get("exempt") or [],
-                           modem=modem_facts(found.get("modem")), error=error, where=where, topup=topup)
+                           modem=modem_facts(found.get("modem")), error=error, where=where, topup=topup,
+                           carrier=carrier_facts(found.get("carrier")))
     return page, status
 
 

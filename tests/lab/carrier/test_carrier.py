@@ -15,6 +15,7 @@ import pytest
 
 from hotspot.carrier.model import parse_pattern, parse_ussd
 from tests.lab.conftest import register
+from tests.lab.portal.test_security import Browser
 from tests.modem_mock import Bus, MockModemManager
 
 GB, MB = 10**9, 10**6
@@ -147,5 +148,20 @@ def test_the_carriers_sms_calibrates_and_what_is_not_its_figure_changes_nothing(
         time.sleep(1)
         assert used(d) == int(2.5 * 2**30)
         assert d.log().count("您当月通用流量已使用8GB") == 1
+
+        # the owner sees the last reading on the Plan page, through the real portal and socket; the
+        # carrier's text, whatever it holds, is text there
+        mm.deliver_sms("10086", "<script>alert(1)</script> 已使用 lots", stamp)
+        lab.wait_for(lambda: "alert(1)" in d.log(), 10, "the last SMS read")
+        d.ctl("passwd", input="owner-secret-1\n")
+        d.wait_portal()
+        register(lab, d, "c1")
+        owner = Browser(lab, d, "c1")
+        assert owner.post("/admin/login", {"password": "owner-secret-1"})[0] == 303
+        status, _, page = owner.request("/admin/plan")
+        assert status == 200 and '<dl class="facts" id="carrier">' in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; 已使用 lots" in page and "<script>alert" not in page
+        assert "Not taken" in page and "the text matches no carrier_pattern of this SIM" in page
+        assert used(d) >= int(2.5 * 2**30)
     finally:
         d.stop()
