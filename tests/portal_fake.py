@@ -620,7 +620,8 @@ class FakeBackend:
         status = self.status(session=session)
         names = {c["mac"]: c["hostname"] for c in self.by_ip.values()}
         found = {"plan": status["plan"], "uplink": status["uplink"],
-                 "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt]}
+                 "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt],
+                 "plans": self.plans_list()}
         if "modem" in status:
             found["modem"] = status["modem"]
         found["carrier"] = self.carrier
@@ -636,6 +637,33 @@ class FakeBackend:
         if self.plan_state.allowance is None:
             raise BackendError("the plan has no quota to top up; set one with 'hotspotctl plan set SIZE'")
         self.plan_state.topup += n
+        return self.plan_state.view()
+
+    def plans_list(self) -> list[dict]:
+        v = self.plan_state.view()
+        return [{"iccid": None, "name": None, "active": True, "used": v["used"], "quota": v["quota"],
+                 "topup": v["topup"], "allowance": v["allowance"], "percent": v["percent"],
+                 "cycle": v["cycle"],
+                 "cycle_start": v["cycle_start"], "cycle_end": v["cycle_end"], "operator": None,
+                 "sim_type": None, "first_seen": None, "last_seen": None, "settings": {}, "calibrations": []}]
+
+    def plan_set(self, sim, values, *, session) -> list[dict]:
+        self._owner(session)
+        self.calls.append(("plan_set", sim, values))
+        return self.plans_list()
+
+    def plan_name(self, sim, name, *, session) -> list[dict]:
+        self._owner(session)
+        self.calls.append(("plan_name", sim, name))
+        return self.plans_list()
+
+    def plan_calibrate(self, used, at=None, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("plan_calibrate", used, at))
+        try:
+            self.plan_state.used = parse_size(used)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
         return self.plan_state.view()
 
     def alerts(self, *, session) -> dict:

@@ -120,6 +120,13 @@ class Alerts(Keeper):
                     "runs_out_at": f["cap_hit_at"], "runs_out_earliest": f["cap_hit_earliest"]}
         return forecast
 
+    def notify(self, message, channels: list[str], kind: str = "event") -> bool:
+        """Queue an owner's alert to `channels` (channel_names(), taken before the caller's transaction,
+        which records what the alert is about, so it goes once); True when a channel takes it."""
+        if channels:
+            outbox.enqueue(self.store.db, message, channels, kind=kind, now=self.core.clock())
+        return bool(channels)
+
     def report_step(self) -> None:
         if self.report_if_due([c for c in ("email",) if c in self.outbox.channels]):
             self.wake()

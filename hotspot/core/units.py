@@ -107,6 +107,28 @@ def parse_mac(text: str) -> str:
     return mac
 
 
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check (ISO/IEC 7812) over a string of digits, its check digit last."""
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def parse_iccid(text: str) -> str:
+    """A SIM's or eSIM profile's ICCID (ITU-T E.118): 19 or 20 digits whose last is the Luhn check
+    digit. ModemManager and lpac give it as digits; a trailing 'F' pad (BCD filler) is dropped."""
+    value = _as_text(text, "ICCID").strip()
+    if value[-1:] in ("F", "f"):
+        value = value[:-1]
+    if not (value.isascii() and value.isdigit() and 19 <= len(value) <= 20):
+        raise InvalidValue(f"invalid ICCID {quote(text)}: expected 19 or 20 digits")
+    if not luhn_ok(value):
+        raise InvalidValue(f"invalid ICCID {quote(text)}: its check digit is wrong (a digit mistyped?)")
+    return value
+
+
 def _is_none(text: object) -> bool:
     return isinstance(text, str) and text.strip().lower() == "none"
 

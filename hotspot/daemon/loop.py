@@ -232,7 +232,7 @@ class Daemon:
         except ConfigError as e:
             log.error("config not reloaded: %s", e.errors[0])
             return
-        if cfg != self.cfg:
+        if cfg != self.house.base_cfg:
             self.apply_config(cfg)
 
     def reload(self) -> None:

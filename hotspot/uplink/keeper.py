@@ -23,9 +23,12 @@ DNSMASQ_WATCH = 5.0
 
 
 class Uplink(Keeper):
-    def __init__(self, core, plan) -> None:
+    def __init__(self, core, plan, *, sim_seen=lambda iccid, operator, sim_type: False,
+                 roamed=lambda roaming, operator: None) -> None:
         super().__init__(core)
         self.plan = plan
+        self.sim_seen = sim_seen  # the SIM read now: its plan comes in force (the house's use_sim)
+        self.roamed = roamed  # roaming began or ended: the owner is told
         self.info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self._reading: tuple | None = None  # (the modem thread's last reading, a Modem or None)
         self._used: tuple | None = None  # the reading the poll last took in
@@ -69,10 +72,13 @@ class Uplink(Keeper):
         self.info = m.as_dict() if m else None
         if m is None:
             return
+        self.sim_seen(m.sim_iccid, m.sim_operator_name, m.sim_type)
         with self.core.transaction():
-            self.plan.set_roaming(m.roaming)
+            roamed = self.plan.set_roaming(m.roaming)
             if m.rx_bytes is not None and m.tx_bytes is not None:
                 self.plan.meter("modem", m.rx_bytes + m.tx_bytes)
+        if roamed:
+            self.roamed(m.roaming, m.operator_name)
 
     def meters(self) -> None:
         """The other counts of the plan's bytes, for comparing with ours: the metered uplinks'

@@ -167,7 +167,7 @@ GOOD_CYCLE = {"form": "cycle", "plan_quota": "20GB", "plan_period": "monthly", "
               "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": "7d"}
 GOOD_GUARD = {"form": "guard", "plan_throttle_at": "90%", "plan_throttle_rate": "1mbit",
               "plan_block_at": "100%", "plan_stop_at": "", "roaming_throttle_at": "",
-              "roaming_block_at": "50%", "roaming_stop_at": "", "alert_at": "80 95 100"}
+              "roaming_block_at": "50%", "roaming_stop_at": "", "roaming_quota": "", "alert_at": "80 95 100"}
 
 
 @pytest.mark.parametrize("form,field,bad,reason", [
