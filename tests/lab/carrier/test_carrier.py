@@ -62,6 +62,10 @@ def test_plan_query_calibrates_and_counting_goes_on_from_the_carriers_figure(lab
         assert 2_500_000_000 <= calibrated < 2_500_010_000
         plan = d.json("plan")
         assert plan["carrier"]["taken"] and plan["carrier"]["source"] == "ussd"
+        assert plan["sim"] == ICCID  # the active plan is the SIM's that answered
+        (cal,) = plan["calibrations"]  # kept with the plan's calibrations: the gap to our count
+        assert (cal["source"], cal["theirs"], cal["text"]) == ("ussd", 2_500_000_000,
+                                                               "You have used 2.5 GB of 10 GB this month.")
         assert "carrier:   2.50 GB used by ussd *100#" in d.ctl("plan").stdout
 
         # what the router counts from here adds to the carrier's figure, byte for byte
