@@ -40,7 +40,9 @@ LAST = "carrier_last:"  # meta key prefix: the last reading of each SIM, by ICCI
 @dataclass(frozen=True)
 class Finding:
     """A text the carrier sent: `source` "ussd" (`by`: the code) or "sms" (`by`: the sender), to the SIM
-    `iccid`, at `at` (epoch seconds: the reply's arrival, or the network's time of the SMS)."""
+    `iccid`, at `at` (epoch seconds: the reply's arrival, or the network's time of the SMS), and what
+    the SIM's patterns found in it. The patterns are the owner's and the text anyone's: they run where
+    the text is found (the carrier's thread, or hotspotctl), never in hotspotd's poll."""
 
     source: str
     by: str
@@ -48,6 +50,15 @@ class Finding:
     text: str
     at: float
     key: str = ""  # an SMS's identity among those handled
+    patterns: bool = False  # the SIM has patterns
+    reading: model.Reading | None = None
+
+
+def finding(cfg, source: str, by: str, iccid: str | None, text, at: float, key: str = "") -> Finding:
+    """A text read with its SIM's patterns of `cfg`."""
+    patterns = model.for_sim(cfg.carrier_pattern, iccid)
+    reading = model.read(text, patterns) if patterns else None
+    return Finding(source, by, iccid, text if isinstance(text, str) else "", at, key, bool(patterns), reading)
 
 
 def sms_key(m) -> str:
@@ -118,7 +129,7 @@ class Carrier(Keeper):
         for m in new:
             self._handed.add(sms_key(m))
             at = now if m.at is None or m.at > now else m.at
-            self._hand(Finding("sms", m.number, iccid, m.text, at, sms_key(m)))
+            self._hand(finding(cfg, "sms", m.number, iccid, m.text, at, sms_key(m)))
 
     def ask(self, cfg=None) -> Finding:
         """Ask the carrier by USSD now (the SIM in the modem, its code in carrier_ussd); its answer.
@@ -126,6 +137,8 @@ class Carrier(Keeper):
         from hotspot.uplink import modem
 
         cfg = cfg or self.cfg
+        if not cfg.modem:
+            raise ValueError("the modem is not read (option modem '0'): no USSD")
         m = modem.read()
         if m is None:
             raise modem.ModemError("cannot ask the carrier: no modem (no ModemManager, or no modem in it)")
@@ -134,7 +147,7 @@ class Carrier(Keeper):
             raise ValueError(f"no carrier_ussd for the SIM {m.sim_iccid or '(no ICCID)'}: add a line such as "
                              f"list carrier_ussd '{(m.sim_iccid or '*')[:6]} *100#'")
         reply = modem.ussd(code)
-        return Finding("ussd", code, m.sim_iccid, reply, time.time())
+        return finding(cfg, "ussd", code, m.sim_iccid, reply, time.time())
 
     # -- hotspotd: the poll ---------------------------------------------------------------------------
 
@@ -151,10 +164,8 @@ class Carrier(Keeper):
     # -- what a reading does (the caller holds the core's lock where there is one) --------------------
 
     def apply(self, f: Finding) -> dict:
-        """Read `f` with its SIM's patterns and, where it gives a figure that may be taken, calibrate the
-        active plan (in the plan's own transaction); keep it as its SIM's last reading and log it. The
-        record (see last())."""
-        cfg = self.cfg
+        """Where `f`'s reading gives a figure that may be taken, calibrate the active plan (in the plan's
+        own transaction); keep it as its SIM's last reading and log it. The record (see last())."""
         record = {"iccid": f.iccid, "source": f.source, "from": f.by, "at": iso(f.at),
                   "text": kept_text(f.text), "kind": None,
                   "amount": None, "used": None, "taken": False, "why": None, "why_args": {}}
@@ -164,14 +175,13 @@ class Carrier(Keeper):
             return record
 
         active = self.plan.active_iccid()
-        patterns = model.for_sim(cfg.carrier_pattern, f.iccid)
-        reading = model.read(f.text, patterns) if patterns else None
+        reading = f.reading
         if reading:
             record.update(kind=reading.kind, amount=reading.amount, matched=reading.matched,
                           pattern=reading.pattern)
         if active is not None and f.iccid != active:
             refuse(N_("the SIM that answered (%(iccid)s) is not the active plan's"), iccid=f.iccid or "-")
-        elif not patterns:
+        elif not f.patterns:
             refuse(N_("no carrier_pattern for this SIM"))
         elif reading is None:
             refuse(N_("the text matches no carrier_pattern of this SIM"))

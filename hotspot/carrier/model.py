@@ -86,8 +86,8 @@ def parse_pattern(line: str) -> Pattern:
     (e.g. '8986 used:1024 已使用(?P<amount>[\\d.]+[GM]B)'). PatternError names what is wrong."""
     parts = line.strip().split(None, 2)
     if len(parts) < 3:
-        raise PatternError("expected 'ICCID_PREFIX used|left REGEX', e.g. "
-                           "'8986 used 已使用(?P<amount>[\\d.]+ ?[GM]B)'")
+        raise PatternError("expected 'ICCID_PREFIX used|left REGEX' (one 'list carrier_pattern' line "
+                           "each), e.g. '8986 used 已使用(?P<amount>[\\d.]+ ?[GM]B)'")
     prefix, kind, regex = _prefix(parts[0]), parts[1].lower(), parts[2]
     kind, _, base = kind.partition(":")
     if kind not in KINDS or base not in ("", "1000", "1024"):

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from hotspot.carrier.keeper import Finding, carrier_line, is_sender
+from hotspot.carrier.keeper import carrier_line, finding, is_sender
 from hotspot.carrier.model import parse_pattern, parse_ussd
 from hotspot.house import House
 from tests.conftest import Clock
@@ -33,7 +33,7 @@ def house(cfg):
 
 
 def found(house, text, iccid=SIM, source="sms", at=None):
-    return house.carrier.apply(Finding(source, "10086", iccid, text, at or house.clock()))
+    return house.carrier.apply(finding(house.cfg, source, "10086", iccid, text, at or house.clock()))
 
 
 def test_a_used_figure_calibrates_the_plan_and_is_kept(house, caplog):
