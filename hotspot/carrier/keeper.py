@@ -78,7 +78,7 @@ class Carrier(Keeper):
         self._stop = threading.Event()
         self._next_query = 0.0  # epoch seconds of the next USSD query
         self._handed: set[str] = set()  # SMS keys handed to the poll (or handled before a restart)
-        self._failing: str | None = None
+        self._failing: dict[str, str] = {}  # what fails now ("sms", "ussd") and how
 
     # -- hotspotd: the thread ------------------------------------------------------------------------
 
@@ -97,24 +97,31 @@ class Carrier(Keeper):
         """Look at the modem's messages every LOOK_INTERVAL seconds, and ask by USSD when it is due."""
         while not self._stop.is_set():
             cfg = self.cfg
-            try:
-                if cfg.carrier_sms_from:
-                    self._look_at_sms(cfg)
-                if cfg.carrier_query_interval and time.time() >= self._next_query:
-                    self._next_query = time.time() + min(RETRY, cfg.carrier_query_interval)
-                    finding = self.ask(cfg)
-                    self._next_query = finding.at + cfg.carrier_query_interval
-                    self._hand(finding)
-                self._failing = None
-            except Exception as e:  # contained: the next round tries again
-                if str(e) != self._failing:
-                    log.warning("carrier: %s", e)
-                self._failing = str(e)
+            if cfg.carrier_sms_from:
+                self._contained("sms", self._look_at_sms, cfg)
+            if cfg.carrier_query_interval and time.time() >= self._next_query:
+                self._next_query = time.time() + min(RETRY, cfg.carrier_query_interval)  # if it fails
+                self._contained("ussd", self._query, cfg)
             self._stop.wait(LOOK_INTERVAL)
 
-    def _hand(self, finding: Finding) -> None:
+    def _contained(self, what: str, fn, cfg) -> None:
+        """One round of `what`: a failure is logged (once while it repeats) and the next round tries again."""
+        try:
+            fn(cfg)
+            self._failing.pop(what, None)
+        except Exception as e:
+            if str(e) != self._failing.get(what):
+                log.warning("carrier: %s", e)
+            self._failing[what] = str(e)
+
+    def _query(self, cfg) -> None:
+        asked = self.ask(cfg)
+        self._next_query = asked.at + cfg.carrier_query_interval
+        self._hand(asked)
+
+    def _hand(self, f: Finding) -> None:
         with self._lock:
-            self._found.append(finding)
+            self._found.append(f)
 
     def _look_at_sms(self, cfg) -> None:
         from hotspot.uplink import modem
@@ -157,8 +164,8 @@ class Carrier(Keeper):
         with self._lock:
             found, self._found = self._found, []
         taken = False
-        for finding in found:
-            taken |= self.apply(finding)["taken"]
+        for f in found:
+            taken |= self.apply(f)["taken"]
         return taken
 
     # -- what a reading does (the caller holds the core's lock where there is one) --------------------
