@@ -37,6 +37,7 @@ from hotspot.kernel.rules import Marks
 from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.plan.per_sim import SimPlans
+from hotspot.selfserve.keeper import SelfServe
 from hotspot.uplink.keeper import Uplink
 
 log = logging.getLogger("hotspot")
@@ -77,9 +78,11 @@ class House:
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
+        self.selfserve = SelfServe(core, self.clients, self.alerts, portal_url=lambda: self.portal_url())
         # a client's page: each capability's part of it, in this order
         self.clients.parts = [self.captive.client_part, self.plan.client_part, self.alerts.client_part,
                               self.ghost.client_part, self.apps.client_part]
+        self.clients.parts.append(self.selfserve.client_part)
         self.last_poll = time.time()  # when the kernel's bytes were last moved into the database
         # what hotspotd knows that the house does not (set by hotspotd)
         self.health: Callable[[], dict] = dict
@@ -142,7 +145,7 @@ class House:
             keeper.table_built()
 
     def erasers(self) -> list:
-        return [self.ghost.erase, self.alerts.erase]
+        return [self.ghost.erase, self.alerts.erase, self.selfserve.erase]
 
     def steps(self) -> list[Step]:
         """hotspotd's poll, in order. Counting first (the kernel's bytes into the database), then what
@@ -426,8 +429,9 @@ class House:
     def metrics(self) -> dict:
         with self.core.lock:
             counts = self.alerts.counts()
+            plans = self.plans()
         return {"status": self.status_op(), "clients": self.clients.clients(), "health": self.health(),
-                "alerts": counts, "apps": self.apps.apps()["clients"]}
+                "alerts": counts, "apps": self.apps.apps()["clients"], "plans": plans}
 
     def answers(self) -> SimpleNamespace:
         """What hotspotd's socket serves: every operation by name, and whether an admin session or the
@@ -451,6 +455,7 @@ class House:
             (self.apps, ("set_update_guard", "apps")),
             (self.alerts, ("alerts", "test_channel")),
             (self.admin, ("login", "admin_from_luci", "logout", "end_sessions")),
+            (self.selfserve, ("data_off", "ask_owner")),
         ) for name in names}
         found.update(plan_set=self.plan_set, plan_name=self.plan_name, plan_calibrate=self.plan_calibrate)
         found.update(portal_settings=self.portal_settings, status=self.status_op, plan=self.plan_page,

@@ -32,12 +32,13 @@ from hotspot.portal import (
     metrics,
     plan,
     request,
+    selfserve,
     vouchers,
 )
 
 # The page modules, each with its blueprint. The captive catch-all (a before_app_request) runs after
 # the request rules, as it always has: the order here is the order of the hooks.
-PAGES = (captive, client, admin, vouchers, plan, alerts, history, ghost, metrics)
+PAGES = (captive, client, admin, vouchers, plan, alerts, history, ghost, metrics, selfserve)
 
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:

@@ -33,6 +33,7 @@ class Uplink(Keeper):
         self._reading: tuple | None = None  # (the modem thread's last reading, a Modem or None)
         self._used: tuple | None = None  # the reading the poll last took in
         self._stop = threading.Event()
+        self._wake = threading.Event()  # read the modem now: ModemManager signalled a change
         self.dnsmasq_seen: tuple[float, bool | None] = (0.0, None)  # (when looked, running then)
 
 
@@ -41,9 +42,22 @@ class Uplink(Keeper):
     def start(self) -> None:
         if self.cfg.modem:
             threading.Thread(target=self._read_modem, name="modem", daemon=True).start()
+            threading.Thread(target=self._watch_modem, name="modem-signals", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def _watch_modem(self) -> None:
+        """ModemManager's signals wake the modem thread (a SIM swapped, roaming begun, a modem gone)."""
+        from hotspot.uplink import modem
+
+        while not self._stop.is_set():
+            try:
+                modem.watch(self._stop, self._wake.set)
+            except Exception as e:  # contained: watched again shortly; the interval reads go on
+                log.debug("modem signals: %s", e)
+            self._stop.wait(MODEM_INTERVAL)
 
     def _read_modem(self) -> None:
         """The modem thread: read ModemManager every MODEM_INTERVAL seconds and leave the reading for
@@ -59,7 +73,8 @@ class Uplink(Keeper):
                 if str(e) != failed:
                     log.warning("modem: %s", e)
                 failed = str(e)
-            self._stop.wait(MODEM_INTERVAL)
+            self._wake.wait(MODEM_INTERVAL)
+            self._wake.clear()
 
     def use_modem(self) -> None:
         """The poll takes the modem thread's last reading: status and metrics show it, its roaming

@@ -212,6 +212,29 @@ def _index(path: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
+def watch(stop, changed, bus: str | None = None) -> None:
+    """Call `changed()` whenever ModemManager signals a change (a property of a modem, its SIM or its
+    bearer; a modem added or removed), until the Event `stop` is set: the modem thread reads at once
+    instead of at its next interval, so a SIM swap or another eSIM profile switches plans within a poll.
+    Returns when there is no bus or ModemManager drops us (the caller watches again later)."""
+    try:
+        with _Connection(bus, 5.0) as conn:
+            conn.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch",
+                      "s", f"type='signal',sender='{MM}'")
+            while not stop.is_set():
+                conn.deadline = time.monotonic() + 1.0  # a second at a time, to see `stop`
+                try:
+                    kind, _fields, _values = conn._message()
+                except ModemError as e:
+                    if "did not answer" in str(e):
+                        continue
+                    raise
+                if kind == SIGNAL_MESSAGE:
+                    changed()
+    except (_NoBus, _DBusError):
+        return
+
+
 # -- SMS ------------------------------------------------------------------------------------------------
 
 # One SMS, never a concatenated one: an alert is one message, charged once, arriving whole (parts are
@@ -460,7 +483,7 @@ _FIXED = {"y": ("B", 1), "b": ("I", 4), "n": ("h", 2), "q": ("H", 2), "i": ("i",
           "x": ("q", 8), "t": ("Q", 8), "d": ("d", 8), "h": ("I", 4)}
 _ALIGN = {**{k: v[1] for k, v in _FIXED.items()}, "s": 4, "o": 4, "g": 1, "v": 1, "a": 4, "(": 8, "{": 8}
 _MAX_MESSAGE = 1 << 24  # a reading is a few kB; the protocol's own limit is 128 MiB
-METHOD_CALL, METHOD_RETURN, ERROR = 1, 2, 3
+METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL_MESSAGE = 1, 2, 3, 4
 NO_AUTO_START = 0x2  # never let the bus start ModemManager for us
 PATH, INTERFACE, MEMBER, ERROR_NAME, REPLY_SERIAL, DESTINATION, _SENDER, SIGNATURE = range(1, 9)
 

@@ -112,6 +112,21 @@ def ghost_persona() -> Persona:
     return p
 
 
+def selfserve_persona(told: bool = True) -> Persona:
+    """The phone turned its data off and asked the owner for more (or its owner has no alert channel)."""
+    p = Persona("10.0.0.10")
+    c = p.backend.by_ip["10.0.0.10"]
+    c.update(blocked=True, self_paused=True, state="blocked", reason="paused")
+    c["ghost"].update(events=[], self_paused=True)
+    c["ask"].update(asked_at="2026-11-22T14:05:00", next_at="2026-11-22T15:05:00", told=told)
+    if not told:
+        c["ask"]["asked_at"] = c["ask"]["next_at"] = None
+        c.update(self_paused=False, owner_blocked=True, reason="blocked")
+        c["trickle"].update(basis="night", quiet_hours=[0, 1, 2, 3, 4, 5], learnt_days=3,
+                            days=c["trickle"]["days"][-4:])
+    return p
+
+
 def admin_persona() -> Persona:
     """The owner, with the plan past its throttle point and a modem that reports its figures."""
     p = Persona("10.0.0.10")
@@ -129,7 +144,26 @@ def admin_persona() -> Persona:
                          "text": "尊敬的客户，截至12月08日09时，您当月套餐内通用流量已使用18.00GB，"
                                  "剩余2.00GB。【中国移动】"}
     blocked_by_both(p.backend)
+    p.backend.sim_plans = [sim_plan("8944110000000000016", "Home", "Vodafone DE", "physical", True,
+                                    18_400_000_000, 20_000_000_000, "monthly"),
+                           sim_plan("89860012345678901238", "Japan pass", "China Mobile", "esim", False,
+                                    3_100_000_000, 5_000_000_000, "pass"),
+                           sim_plan("89882110000001234567", None, None, "esim", False, 0, None, "monthly")]
+    p.backend.sim_plans[0]["calibrations"] = [
+        {"at": "2026-12-01T09:30:00", "made": "2026-12-01T09:31:00", "theirs": 2_450_000_000,
+         "ours": 2_380_000_000, "gap": 70_000_000, "source": "ussd", "text": "Used 2.45GB of 20GB"},
+        {"at": "2026-11-20T18:00:00", "made": "2026-11-20T18:02:00", "theirs": 9_000_000_000,
+         "ours": 0, "gap": 9_000_000_000, "source": "owner", "text": None}]
     return p
+
+
+def sim_plan(iccid, name, operator, sim_type, active, used, quota, cycle) -> dict:
+    return {"iccid": iccid, "name": name, "active": active, "used": used, "quota": quota, "topup": 0,
+            "allowance": quota, "percent": None if not quota else round(used * 100 / quota, 1),
+            "cycle": cycle,
+            "cycle_start": None, "cycle_end": None, "operator": operator, "sim_type": sim_type,
+            "first_seen": "2026-11-01T10:00:00", "last_seen": "2026-12-06T22:15:00", "settings": {},
+            "calibrations": []}
 
 
 def main(outdir: str, only: str | None = None) -> None:
@@ -148,6 +182,8 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
         "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
         "client-ghost-paused": (ghost_persona(), "/"),
+        "client-selfserve-off": (selfserve_persona(), "/"),
+        "client-selfserve-nochannel": (selfserve_persona(told=False), "/"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()
@@ -168,14 +204,18 @@ def main(outdir: str, only: str | None = None) -> None:
                     for name, path in (("admin-dashboard", "/admin"), ("admin-clients", "/admin/clients"),
                                        ("admin-client", f"/admin/clients/{mac}"),
                                        ("admin-client-ghost", "/admin/clients/a4:5e:60:11:22:33"),
+                                       ("admin-approve", f"/admin/clients/{mac}/approve?size=500000000"),
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
                                        ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
+                                       ("admin-plan-other-sim", "/admin/plan?sim=89860012345678901238"),
                                        ("admin-apps", "/admin/apps"),
                                        ("admin-vouchers-print", "/admin/vouchers/print/1")):
                         if only and only not in name:
                             continue
-                        shoot(d, f"{admin.url}{path}?lang={lang}", out / f"{name}-{size}-{lang}.png", size)
+                        sep = "&" if "?" in path else "?"
+                        shoot(d, f"{admin.url}{path}{sep}lang={lang}", out / f"{name}-{size}-{lang}.png",
+                              size)
                     d.delete_all_cookies()
         finally:
             d.quit()

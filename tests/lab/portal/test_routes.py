@@ -95,6 +95,14 @@ def _as_guest(lab, d, g: Visitor) -> None:
     assert d.client(mac)["update_guard_choice"] is True
     g.go("/ghost", form={"action": "block", "destination": SERVER4}, want=303)
     assert [b["addr"] for b in d.json("ghost", mac)["blocked"][mac]] == [SERVER4]
+    # Its own choices: data off and back on, and asking the owner for more (a cap of its own first).
+    g.go("/data-off", form={"off": "1"}, want=303)
+    assert d.client(mac)["self_paused"] is True
+    g.go("/data-off", form={"off": "0"}, want=303)
+    assert d.client(mac)["self_paused"] is False
+    d.ctl("cap", mac, "2GB")
+    g.go("/ask-owner", form={}, want=303)
+    assert d.client(mac)["ask"]["asked_at"] is not None
     # Not the owner: the admin pages send it to the login page, /metrics says 401.
     g.go("/metrics", want=401)
 
@@ -120,6 +128,9 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
 
     o.go("/admin/clients/<mac>/act", f"/admin/clients/{victim}/act", {"action": "cap", "value": "1GB"}, 303)
     assert d.client(victim)["cap"] == 10**9
+    assert 'value="300MB"' in o.go("/admin/clients/<mac>/approve", f"/admin/clients/{victim}/approve")[1]
+    o.go("/admin/clients/<mac>/approve", f"/admin/clients/{victim}/approve", {"size": "300MB"}, 303)
+    assert d.client(victim)["cap"] == 13 * 10**8  # a quarter of its cap, in 100 MB steps
     o.go("/admin/clients/<mac>/ghost", f"/admin/clients/{victim}/ghost",
          {"action": "unblock", "destination": SERVER4}, 303)
     assert d.json("ghost", victim)["blocked"][victim] == []
@@ -134,6 +145,10 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     assert "option plan_quota '20GB'" in d.config_path.read_text()
     o.go("/admin/plan/topup", form={"size": "1GB"}, want=303)
     assert d.json("plan", "show")["topup"] == 10**9
+    o.go("/admin/plan/used", form={"used": "5GB", "at": ""}, want=303)
+    assert 5 * 10**9 <= d.json("plan", "show")["used"] < 5 * 10**9 + 10**7
+    o.go("/admin/plan/name", form={"sim": "", "name": "Travel"}, want=303)
+    assert d.json("plan", "list")[0]["name"] == "Travel"
 
     o.go("/admin/vouchers", form={"count": "2", "data": "1GB", "valid": "1d", "devices": "1"}, want=303)
     made = d.json("voucher", "list")
