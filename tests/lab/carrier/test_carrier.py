@@ -47,6 +47,11 @@ def used(d) -> int:
     return d.json("plan")["used"]
 
 
+def near(n: int, figure: int) -> bool:
+    """`n` is `figure` and the lab's own few bytes (neighbour discovery) counted since."""
+    return figure <= n < figure + 10_000
+
+
 def test_plan_query_calibrates_and_counting_goes_on_from_the_carriers_figure(lab, modem):
     bus, mm = modem
     mm.set_ussd("You have used 2.5 GB of 10 GB this month.")
@@ -84,7 +89,7 @@ def test_plan_query_calibrates_and_counting_goes_on_from_the_carriers_figure(lab
         q = json.loads(run.stdout)
         assert q["reply"] == "Your balance is 3.20 EUR. Reply 1 for offers" and q["iccid"] == ICCID
         assert q["reading"]["taken"] is False and "matches no carrier_pattern" in q["reading"]["why"]
-        assert used(d) == now
+        assert near(used(d), now)
         assert "carrier: ussd *100#: reading refused, the text matches no carrier_pattern of this SIM " \
             "(text: Your balance is 3.20 EUR. Reply 1 for offers)" in run.stderr
         # a USSD error is one line on stderr, exit 1, nothing changed
@@ -92,7 +97,7 @@ def test_plan_query_calibrates_and_counting_goes_on_from_the_carriers_figure(lab
         r = d.ctl("plan", "query", check=False)
         assert r.returncode == 1 and r.stderr.strip() == "hotspotctl: USSD *100#: not supported " \
             "(org.freedesktop.ModemManager1.Error.Core.Unsupported)"
-        assert used(d) == now
+        assert near(used(d), now)
     finally:
         d.stop()
 
@@ -102,9 +107,9 @@ def test_the_query_every_interval_follows_the_carrier_and_a_slow_answer_never_ho
     mm.set_ussd("您当月通用流量已使用1GB，剩余9GB")
     d = carrier_hotspotd(lab, bus, carrier_query_interval=2)
     try:
-        lab.wait_for(lambda: used(d) == 2**30, 10, "the first query's figure")
+        lab.wait_for(lambda: near(used(d), 2**30), 10, "the first query's figure")
         mm.set_ussd("您当月通用流量已使用1.5GB，剩余8.5GB")
-        lab.wait_for(lambda: used(d) == int(1.5 * 2**30), 10, "the next query's figure")
+        lab.wait_for(lambda: near(used(d), int(1.5 * 2**30)), 10, "the next query's figure")
         assert mm.ussd_calls()[:2] == ["*100#", "*100#"]
 
         # the network takes 10 s to answer (the mock, busy, answers nothing else meanwhile): hotspotd's
@@ -143,14 +148,14 @@ def test_the_carriers_sms_calibrates_and_what_is_not_its_figure_changes_nothing(
         assert last["taken"] is False and last["from"] == "10086" and "carrier_max_jump" in last["why"]
 
         mm.deliver_sms("10086", "尊敬的客户，您当月套餐内通用流量已使用２．５ＧＢ，剩余７．５ＧＢ。", stamp)
-        lab.wait_for(lambda: used(d) == int(2.5 * 2**30), 10, "the carrier's SMS figure")
+        lab.wait_for(lambda: near(used(d), int(2.5 * 2**30)), 10, "the carrier's SMS figure")
         last = d.json("plan")["carrier"]
         assert last["taken"] and last["source"] == "sms" and last["kind"] == "used"
         # each SMS is read once, a restart included
         d.stop()
         d.start()
         time.sleep(1)
-        assert used(d) == int(2.5 * 2**30)
+        assert near(used(d), int(2.5 * 2**30))
         assert d.log().count("您当月通用流量已使用8GB") == 1
 
         # the owner sees the last reading on the Plan page, through the real portal and socket; the
