@@ -21,6 +21,7 @@ from hotspot.ghost import ops as ghost
 from hotspot.history import ops as history
 from hotspot.plan import ops as plan
 from hotspot.selfserve import ops as selfserve
+from hotspot.uplink import ops as uplink
 
 # hotspotd's own: what the portal needs to run, and what spans every capability.
 HOTSPOTD = (
@@ -42,7 +43,7 @@ HOTSPOTD = (
 )
 
 OPERATIONS: tuple[Operation, ...] = gather(
-    HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, history.OPERATIONS,
+    HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, uplink.OPERATIONS, history.OPERATIONS,
     ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, selfserve.OPERATIONS)
 OPS = {o.name: o for o in OPERATIONS}
 

@@ -38,6 +38,7 @@ from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.plan.per_sim import SimPlans
 from hotspot.selfserve.keeper import SelfServe
+from hotspot.uplink.esim import Esim
 from hotspot.uplink.keeper import Uplink
 
 log = logging.getLogger("hotspot")
@@ -72,9 +73,11 @@ class House:
         self.captive = Captive(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
+        self.esim = Esim(core, enabled=self.uplink.read_now)
         self.carrier = Carrier(core, self.plan)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
+        self.uplink.tell = self.alerts.tell
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
@@ -168,6 +171,7 @@ class House:
             Step("dnsmasq", self.uplink.watch_dnsmasq),
             Step("modem", self.uplink.use_modem),
             Step("carrier", self.carrier.take, commit=True),  # the carrier's figure, read by its thread
+            Step("next sim", self.uplink.next_sim, commit=True),  # after the modem's reading
             Step("uplink meters", self.uplink.meters),
             Step("shaping", self.clients.reshape_step),
             Step("app categories", self.apps.read),
@@ -216,7 +220,8 @@ class House:
         with self.core.transaction():
             adopted = self.sims.active() == ""
             if sims.meet(self.store.db, self.base_cfg, iccid, self.core.clock(), operator, sim_type):
-                self.alerts.notify(events.new_sim(iccid, operator, sim_type, adopted), channels, kind="sim")
+                self.alerts.notify(events.new_sim(self.cfg.owner_language, iccid, operator, sim_type,
+                                                   adopted), channels, kind="sim")
                 log.warning("plan: SIM %s met for the first time; %s", iccid,
                             "the plan counted so far is its plan" if adopted else "it gets the default plan")
         if self.sims.active() == iccid:
@@ -254,7 +259,8 @@ class House:
         channels = self.alerts.channel_names()
         with self.core.transaction():
             limits = self.plan.limits()
-            self.alerts.notify(events.roaming(roaming, operator, limits, self.plan.guarded(),
+            self.alerts.notify(events.roaming(self.cfg.owner_language, roaming, operator, limits,
+                                              self.plan.guarded(),
                                               self.cfg.roaming_quota if self.plan.roaming_bucket()
                                               else self.plan.allowance()), channels, kind="roaming")
         self.alerts.wake()
@@ -450,6 +456,7 @@ class House:
             (self.forgetting, ("forget",)),
             (self.captive, ("captive", "admit", "vouchers", "create_vouchers", "revoke_voucher")),
             (self.plan, ("plan_topup",)),
+            (self.esim, ("esim", "esim_enable", "esim_nickname")),
             (self.history, ("me_history", "history")),
             (self.ghost, ("ghost_act", "ghost_admin")),
             (self.apps, ("set_update_guard", "apps")),

@@ -95,16 +95,21 @@ def load(mock, parameters):
 @dbus.service.method(MOCK_IFACE, in_signature="ua{sv}", out_signature="o")
 def AddModem(self, index, parameters):
     """A modem at /Modem/<index> with its bearer (/Bearer/<index>) and SIM (/SIM/<index>), from
-    DEFAULTS overridden by `parameters`; NoBearer, NoStats, NoSim (true) leave those out."""
+    DEFAULTS overridden by `parameters`; NoBearer, NoStats, NoSim (true) leave those out. SecondIccid
+    makes it a dual-SIM modem: a physical SIM of that ICCID in slot 2 (/SIM/<index + 100>), slot 1
+    primary."""
     p = dict(DEFAULTS, **{str(k): v for k, v in parameters.items()})
     modem_path, bearer_path, sim_path = (f"{MAIN_OBJ}/{kind}/{index}" for kind in ("Modem", "Bearer", "SIM"))
     u, s = dbus.UInt32, dbus.String
+    second = p.get("SecondIccid")
+    slots = [dbus.ObjectPath("/" if p.get("NoSim") else sim_path),
+             dbus.ObjectPath(f"{MAIN_OBJ}/SIM/{index + 100}")] if second else []
 
     bearers = dbus.Array([] if p.get("NoBearer") else [dbus.ObjectPath(bearer_path)], signature="o")
     modem_props = {
         "Sim": dbus.ObjectPath("/" if p.get("NoSim") else sim_path),
-        "SimSlots": dbus.Array([], signature="o"),
-        "PrimarySimSlot": u(0),
+        "SimSlots": dbus.Array(slots, signature="o"),
+        "PrimarySimSlot": u(1 if second else 0),
         "Bearers": bearers,
         "SupportedCapabilities": dbus.Array([u(4)], signature="u"),
         "CurrentCapabilities": u(4),  # LTE
@@ -140,6 +145,7 @@ def AddModem(self, index, parameters):
     }
     self.AddObject(modem_path, MODEM, modem_props, [])
     modem = mockobject.objects[modem_path]
+    modem.AddMethods(MODEM, [("SetPrimarySimSlot", "u", "", set_primary_sim_slot)])
     modem.AddProperties(MODEM_3GPP, {
         "Imei": s("860000000000001"),
         "RegistrationState": u(p["RegistrationState"]),
@@ -215,6 +221,22 @@ def AddModem(self, index, parameters):
             "EsimStatus": u(2 if p["SimType"] == 2 else 0),  # with profiles
             "Removability": u(2 if p["SimType"] == 2 else 1),
         }, [("SendPin", "s", "", ""), ("SendPuk", "ss", "", "")])
+    if second:
+        self.AddObject(str(slots[1]), SIM, {
+            "Active": dbus.Boolean(False),
+            "SimIdentifier": s(second),
+            "Imsi": s("001020987654321"),
+            "Eid": s(""),
+            "OperatorIdentifier": s("00102"),
+            "OperatorName": s("Example Travel"),
+            "EmergencyNumbers": dbus.Array([], signature="s"),
+            "PreferredNetworks": dbus.Array([], signature="(su)"),
+            "Gid1": dbus.Array([], signature="y"),
+            "Gid2": dbus.Array([], signature="y"),
+            "SimType": u(1),  # physical
+            "EsimStatus": u(0),
+            "Removability": u(1),
+        }, [("SendPin", "s", "", ""), ("SendPuk", "ss", "", "")])
 
     mockobject.objects[MAIN_OBJ].EmitSignal(OBJECT_MANAGER_IFACE, "InterfacesAdded", "oa{sa{sv}}",
                                             [dbus.ObjectPath(modem_path), modem.props])
@@ -286,6 +308,28 @@ def ussd_initiate(self, command):
 def ussd_cancel(self):
     _manager().ussd_calls.append("cancel")
     self.UpdateProperties(USSD, {"State": dbus.UInt32(USSD_IDLE)})
+
+
+def set_primary_sim_slot(self, slot):
+    """Modem.SetPrimarySimSlot as ModemManager answers it; once it has probed the modem again, the
+    modem's Sim is the SIM in that slot (the real daemon re-creates the modem object; the mock
+    changes its properties)."""
+    slots = list(self.props[MODEM]["SimSlots"])
+    if not slots:
+        raise dbus.exceptions.DBusException(
+            "Cannot switch sim: operation not supported",
+            name="org.freedesktop.ModemManager1.Error.Core.Unsupported")
+    if not 1 <= slot <= len(slots):
+        raise dbus.exceptions.DBusException(
+            f"SIM slot {slot} out of range", name="org.freedesktop.ModemManager1.Error.Core.InvalidArgs")
+    for n, path in enumerate(slots, 1):
+        if path != "/":
+            mockobject.objects[path].UpdateProperties(SIM, {"Active": dbus.Boolean(n == slot)})
+    # Debian's dbusmock cannot wrap an object path in UpdateProperties: the Sim is set, then announced
+    self.props[MODEM]["Sim"] = slots[slot - 1]
+    self.UpdateProperties(MODEM, {"PrimarySimSlot": dbus.UInt32(slot)})
+    self.EmitSignal(dbus.PROPERTIES_IFACE, "PropertiesChanged", "sa{sv}as", [
+        MODEM, {"Sim": dbus.ObjectPath(slots[slot - 1], variant_level=1)}, []])
 
 
 def _manager():

@@ -376,6 +376,7 @@ class FakeBackend:
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
         self.carrier: dict | None = None  # the carrier's last reading (plan()["carrier"]) once set
+        self.esim_listing: dict | None = None  # the eSIM's `esim` listing once set (None: no lpac)
         self._portal = {"cookie_key": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
                         "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url,
                         "retention": {"client_days": 90, "hourly_days": 30, "daily_months": 13}}
@@ -715,6 +716,47 @@ class FakeBackend:
         except InvalidValue as e:
             raise BackendError(str(e)) from None
         return self.plan_state.view()
+
+    def esim(self, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("esim",))
+        if self.esim_listing is None:
+            return {"available": False, "eid": None, "profiles": [], "error": None}
+        return copy.deepcopy(self.esim_listing)
+
+    def _profile(self, iccid) -> dict:
+        from hotspot.core.units import check_iccid
+
+        try:
+            iccid = check_iccid(iccid)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        found = [p for p in (self.esim_listing or {}).get("profiles", []) if p["iccid"] == iccid]
+        if not found:
+            raise BackendError("lpac: es10c_enable_profile: iccid or aid not found (code -1)")
+        return found[0]
+
+    def esim_enable(self, iccid, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("esim_enable", iccid))
+        profile = self._profile(iccid)
+        if profile["state"] == "enabled":
+            raise BackendError("lpac: es10c_enable_profile: profile not in disabled state (code -1)")
+        for p in self.esim_listing["profiles"]:
+            p["state"] = "enabled" if p is profile else "disabled"
+        return self.esim(session=session)
+
+    def esim_nickname(self, iccid, name, *, session) -> dict:
+        from hotspot.uplink.lpac import check_nickname
+
+        self._owner(session)
+        self.calls.append(("esim_nickname", iccid, name))
+        profile = self._profile(iccid)
+        try:
+            profile["nickname"] = check_nickname(name)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        return self.esim(session=session)
 
     def alerts(self, *, session) -> dict:
         self._owner(session)

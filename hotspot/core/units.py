@@ -1,4 +1,4 @@
-"""Parse and format the values people type: sizes, rates, MAC addresses.
+"""Parse and format the values people type: sizes, rates, MAC addresses, ICCIDs.
 
 Every parser turns text into a plain typed value or raises InvalidValue with a one-line reason, so nothing
 a user typed ever reaches nftables as text (DESIGN principle 7).
@@ -31,6 +31,7 @@ RATE_UNITS = {"bit": 1, "kbit": 10**3, "mbit": 10**6, "gbit": 10**9}
 # Anything else -- signs, exponents, nan/inf, nft syntax -- does not match.
 _NUMBER_UNIT = re.compile(r"(\d+(?:\.\d*)?|\.\d+) *([a-z]*(?:/s)?)", re.ASCII | re.IGNORECASE)
 _MAC = re.compile(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}", re.ASCII | re.IGNORECASE)
+_ICCID = re.compile(r"[0-9]{19,20}", re.ASCII)
 _SIZE_HINT = "use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
 _RATE_HINT = "use a number with bit, kbit, mbit or gbit, e.g. 256kbit"
 
@@ -107,26 +108,27 @@ def parse_mac(text: str) -> str:
     return mac
 
 
-def luhn_ok(digits: str) -> bool:
-    """The Luhn check (ISO/IEC 7812) over a string of digits, its check digit last."""
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check of a string of ASCII digits, its last digit the check digit."""
     total = 0
-    for i, d in enumerate(reversed(digits)):
-        n = int(d) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
+    for i, c in enumerate(reversed(digits)):
+        d = ord(c) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
     return total % 10 == 0
 
 
-def parse_iccid(text: str) -> str:
-    """A SIM's or eSIM profile's ICCID (ITU-T E.118): 19 or 20 digits whose last is the Luhn check
-    digit. ModemManager and lpac give it as digits; a trailing 'F' pad (BCD filler) is dropped."""
-    value = _as_text(text, "ICCID").strip()
-    if value[-1:] in ("F", "f"):
-        value = value[:-1]
-    if not (value.isascii() and value.isdigit() and 19 <= len(value) <= 20):
+def check_iccid(text: str) -> str:
+    """A SIM's ICCID (ITU-T E.118): 19 or 20 ASCII digits, the last a Luhn check digit;
+    spaces and dashes people copy from a SIM card's print are dropped. InvalidValue otherwise."""
+    text = _as_text(text, "ICCID")
+    s = text.strip().replace(" ", "").replace("-", "")
+    if not _ICCID.fullmatch(s):
         raise InvalidValue(f"invalid ICCID {quote(text)}: expected 19 or 20 digits")
-    if not luhn_ok(value):
+    if not luhn_valid(s):
         raise InvalidValue(f"invalid ICCID {quote(text)}: its check digit is wrong (a digit mistyped?)")
-    return value
+    return s
 
 
 def _is_none(text: object) -> bool:

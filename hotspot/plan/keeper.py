@@ -16,6 +16,7 @@ from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
 from hotspot.plan import calibration, sims
 from hotspot.plan import model as plan
+from hotspot.plan import roaming as roaming_spans
 
 log = logging.getLogger("hotspot")
 
@@ -236,6 +237,7 @@ class PlanKeeper(Keeper):
         if roaming == self.roaming():
             return False
         self.store.set("plan_roaming", "1" if roaming else "0")
+        (roaming_spans.began if roaming else roaming_spans.ended)(self.store.db, self.core.clock())
         self._push_limits()
         log.warning("plan: %s; the guard's points are now %s", "roaming" if roaming else "back home",
                     ", ".join(f"{k} at {v}" for k, v in self.limits().items() if v is not None) or "none")

@@ -12,7 +12,7 @@ import logging
 
 from hotspot.core.config import ConfigError
 from hotspot.core.engine import Keeper
-from hotspot.core.units import InvalidValue, iso, parse_iccid
+from hotspot.core.units import InvalidValue, check_iccid, iso
 from hotspot.plan import calibration, sims
 from hotspot.plan import model as plan
 
@@ -61,7 +61,7 @@ class SimPlans(Keeper):
             if sims.row(self.db, text) is None:
                 raise InvalidValue("no plan without a modem: every plan now belongs to a SIM")
             return text
-        iccid = parse_iccid(text)
+        iccid = check_iccid(text)
         if sims.row(self.db, iccid) is None:
             raise InvalidValue(f"no SIM {iccid} has been seen here (hotspotctl plan list shows them)")
         return iccid

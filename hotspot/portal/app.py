@@ -26,6 +26,7 @@ from hotspot.portal import (
     captive,
     client,
     errors,
+    esim,
     ghost,
     history,
     i18n,
@@ -38,7 +39,7 @@ from hotspot.portal import (
 
 # The page modules, each with its blueprint. The captive catch-all (a before_app_request) runs after
 # the request rules, as it always has: the order here is the order of the hooks.
-PAGES = (captive, client, admin, vouchers, plan, alerts, history, ghost, metrics, selfserve)
+PAGES = (captive, client, admin, vouchers, plan, esim, alerts, history, ghost, metrics, selfserve)
 
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:

@@ -78,9 +78,18 @@ def render_plan(error: str | None = None, where: str | None = None, status: int 
                            sims=sim_rows(plans), editing={**editing, "sim": editing.get("iccid") or ""},
                            calibrations=calibration_rows(found.get("plan") or {}),
                            used_form={k: request.form.get(k, "") for k in ("used", "at")} if where == "used"
-                           else {},
+                           else {}, esim=esim_listing(),
                            carrier=carrier_facts(found.get("carrier")))
     return page, status
+
+
+def esim_listing() -> dict | None:
+    """The eSIM's profiles (their forms: hotspot/portal/esim.py), or None without lpac: no section."""
+    try:
+        found = owner().esim()
+    except BackendError as e:  # hotspotd busy or gone: the rest of the page still shows
+        return {"available": True, "eid": None, "profiles": [], "error": str(e)}
+    return found if found.get("available") else None
 
 
 @bp.route("/plan", methods=["GET", "POST"])

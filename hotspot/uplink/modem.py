@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from hotspot.core.units import InvalidValue, quote
+from hotspot.uplink import sms
+from hotspot.uplink.sms import GSM7_LIMIT
 
 SYSTEM_BUS = "unix:path=/var/run/dbus/system_bus_socket"  # Debian's and OpenWrt's
 MM = "org.freedesktop.ModemManager1"
@@ -103,6 +105,8 @@ class Modem:
     sim_eid: str | None  # the eUICC's EID: an eSIM
     sim_type: str  # "physical", "esim" or "unknown"
     sim_operator_name: str | None  # the SIM's home operator
+    primary_sim_slot: int | None = None  # 1, 2: the slot in use on a multi-SIM modem; None: one slot
+    sim_slots: tuple[int, ...] = ()  # the slots (1, 2, ...) that hold a SIM, on a multi-SIM modem
 
     @property
     def mcc(self) -> str | None:
@@ -116,6 +120,7 @@ class Modem:
         """For JSON (hotspotctl status --json, /metrics): every field, and mcc/mnc."""
         d = dataclasses.asdict(self)
         d["access_technologies"] = list(self.access_technologies)
+        d["sim_slots"] = list(self.sim_slots)
         d["mcc"], d["mnc"] = self.mcc, self.mnc
         return d
 
@@ -196,6 +201,8 @@ def _modem(path: str, ifaces: dict, bearers: list[dict], sim: dict) -> Modem:
         sim_eid=_text(sim.get("Eid")),
         sim_type=SIM_TYPES.get(sim.get("SimType", 0), "unknown"),
         sim_operator_name=_text(sim.get("OperatorName")),
+        primary_sim_slot=modem.get("PrimarySimSlot") or None,  # 0: not a multi-SIM modem
+        sim_slots=tuple(n for n, slot in enumerate(modem.get("SimSlots", []), 1) if _object(slot)),
     )
 
 
@@ -237,23 +244,16 @@ def watch(stop, changed, bus: str | None = None) -> None:
 
 # -- SMS ------------------------------------------------------------------------------------------------
 
-# One SMS, never a concatenated one: an alert is one message, charged once, arriving whole (parts are
-# billed each and some networks deliver them late or out of order). ModemManager would split a long
-# text itself; send_sms refuses it instead, and fit_sms() cuts a text to fit.
-GSM7_LIMIT, UCS2_LIMIT = 160, 70  # septets in GSM 7-bit; UTF-16 code units in UCS-2
-# 3GPP TS 23.038: the default alphabet (one septet) and its extension table (escape + one septet).
-_GSM7 = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-_GSM7_EXT = frozenset("\f^{}\\[~]|€")
+# One SMS per call, never a concatenated one: ModemManager would split a long text itself; send_sms
+# refuses it instead. A long alert goes as several SMS, each labelled (hotspot.uplink.sms.split), and
+# fit_sms() cuts a text to one.
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
 
 
 def sms_length(text: str) -> tuple[int, int]:
     """(length, limit) of `text` in one SMS, in the encoding ModemManager will choose: GSM 7-bit
     septets (an extension character counts two) when every character has one, else UCS-2 units."""
-    if all(c in _GSM7 or c in _GSM7_EXT for c in text):
-        return sum(2 if c in _GSM7_EXT else 1 for c in text), GSM7_LIMIT
-    return len(text.encode("utf-16-le")) // 2, UCS2_LIMIT
+    return sms.length(text)
 
 
 def _fits(text: str) -> bool:
@@ -320,6 +320,30 @@ def send_sms(number: str, text: str, timeout: float = 30.0, bus: str | None = No
         if e.name in _ABSENT:
             raise ModemError("cannot send SMS: ModemManager is not running") from None
         raise ModemError(f"cannot send SMS: {e}") from None
+
+
+# -- SIM slots ------------------------------------------------------------------------------------------
+
+
+def set_primary_sim_slot(slot: int, timeout: float = 10.0, bus: str | None = None) -> None:
+    """Make SIM slot `slot` (1, 2, ...) the modem's primary: Modem.SetPrimarySimSlot. ModemManager
+    then probes the modem again (it goes away and comes back, some seconds) with the other SIM.
+    ModemError when there is no modem or it refuses (a single-slot modem, no such slot)."""
+    if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot <= 8:
+        raise InvalidValue(f"invalid SIM slot {quote(slot)}: expected 1, 2, ...")
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None:
+                raise ModemError("cannot switch SIM slots: ModemManager has no modem")
+            conn.call(MM, found[0], MODEM, "SetPrimarySimSlot", "u", slot)
+    except _NoBus:
+        raise ModemError("cannot switch SIM slots: no system bus (ModemManager is not running)") from None
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            raise ModemError("cannot switch SIM slots: ModemManager is not running") from None
+        raise ModemError(f"cannot switch to SIM slot {slot}: {e}") from None
 
 
 # -- USSD and received SMS: the carrier's own words ------------------------------------------------------

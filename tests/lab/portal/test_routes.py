@@ -13,6 +13,7 @@ from lab import SERVER4
 from tests.lab.alerts.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 from tests.lab.conftest import register
 from tests.lab.portal.test_security import Browser
+from tests.lpac_standin import HOME, TRAVEL, sample
 
 PASSWORD = "owner-secret-1"
 
@@ -52,12 +53,15 @@ class Visitor(Browser):
         return re.search(r'<meta name="csrf" content="([^"]+)"', page).group(1)
 
 
-def test_every_portal_route_through_the_real_socket(lab, start_hotspotd):
+def test_every_portal_route_through_the_real_socket(lab, start_hotspotd, monkeypatch):
     hooks = Path(lab.dir) / "route-hooks.jsonl"
     receiver = _serve(lab, RECEIVER, WEBHOOK_PORT, hooks)
+    # the eSIM's lpac: the stand-in, its eUICC in a file
+    monkeypatch.setenv("LPAC_STANDIN_STATE", sample(str(Path(lab.dir) / "euicc.json")))
     try:
         d = start_hotspotd(auth="click", alert_webhook=f"http://127.0.0.1:{WEBHOOK_PORT}/hook",
-                           plan_quota=10 * 10**9)
+                           plan_quota=10 * 10**9,
+                           esim_lpac=str(Path(__file__).resolve().parents[2] / "lpac_standin.py"))
         register(lab, d, "c1", "c2")
         d.ctl("passwd", input=PASSWORD + "\n")
         d.ctl("admit", lab.clients["c2"].mac)  # the owner's device
@@ -136,9 +140,10 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     assert d.json("ghost", victim)["blocked"][victim] == []
 
     settings = {"default_cap": "3GB", "period": "monthly", "period_start": "1", "after_cap": "block",
-                "after_cap_rate": "256kbit", "auth": "click"}
+                "after_cap_rate": "256kbit", "auth": "click", "owner_language": "zh-Hans"}
     o.go("/admin/settings", form=settings, want=303)
     assert "option default_cap '3GB'" in d.config_path.read_text()
+    assert "option owner_language 'zh-Hans'" in d.config_path.read_text()
     cycle = {"form": "cycle", "plan_quota": "20GB", "plan_period": "monthly", "plan_period_start": "1",
              "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": ""}
     o.go("/admin/plan", form=cycle, want=303)
@@ -149,6 +154,12 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     assert 5 * 10**9 <= d.json("plan", "show")["used"] < 5 * 10**9 + 10**7
     o.go("/admin/plan/name", form={"sim": "", "name": "Travel"}, want=303)
     assert d.json("plan", "list")[0]["name"] == "Travel"
+    assert "Japan 7 days 5GB" in o.go("/admin/plan")[1]
+    o.go("/admin/plan/esim/enable", form={"iccid": TRAVEL}, want=303)
+    o.go("/admin/plan/esim/nickname", form={"iccid": HOME, "nickname": "家 <i>Home</i>"}, want=303)
+    assert [(p["state"], p["nickname"]) for p in d.json("esim", "list")["profiles"]] == [
+        ("disabled", "家 <i>Home</i>"), ("enabled", None)]
+    assert "家 &lt;i&gt;Home&lt;/i&gt;" in o.go("/admin/plan")[1]
 
     o.go("/admin/vouchers", form={"count": "2", "data": "1GB", "valid": "1d", "devices": "1"}, want=303)
     made = d.json("voucher", "list")

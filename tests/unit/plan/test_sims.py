@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from hotspot.core.config import ConfigError
-from hotspot.core.units import InvalidValue, parse_iccid
+from hotspot.core.units import InvalidValue, check_iccid
 from hotspot.house import House
 from hotspot.plan import calibration
 from hotspot.plan.model import Threshold
@@ -46,7 +46,7 @@ def queued(h) -> list[dict]:
 
 
 def test_the_iccids_in_this_file_are_valid():
-    assert parse_iccid(HOME) == HOME and parse_iccid(PASS) == PASS
+    assert check_iccid(HOME) == HOME and check_iccid(PASS) == PASS
 
 
 def test_without_a_modem_the_one_plan_goes_on(hs):
@@ -163,3 +163,28 @@ def test_a_roaming_allowance_counts_only_roaming_bytes(hs):
     with hs.store.transaction():
         hs.plan.set_roaming(False)
     assert hs.plan.limits()["block"] == 20 * GB
+
+
+def test_roaming_days_are_marked_in_the_plans_history_and_calendar(hs):
+    from datetime import date
+
+    from hotspot.portal.history_card import history_card
+
+    hs.clock.now = ts("2026-12-03 20:00")
+    with hs.store.transaction():
+        hs.plan.set_roaming(True)
+    hs.clock.now = ts("2026-12-05 08:00")
+    with hs.store.transaction():
+        hs.plan.set_roaming(False)
+    found = hs.history.query("plan", "day", "2026-12-01", "2026-12-07")
+    assert [(s["from"][:13], s["to"][:13]) for s in found["roaming"]] == [("2026-12-03T20", "2026-12-05T08")]
+
+    def fetch(by, since, until):
+        return hs.history.query("plan", by, since, until)
+    from hotspot.portal.app import create_app
+    from tests.portal_fake import FakeBackend
+
+    with create_app(FakeBackend(), testing=True).test_request_context("/"):
+        card = history_card(fetch, {"month": "2026-12"}, today=date(2026, 12, 5))
+    marked = [d["num"] for week in card["calendar"]["weeks"] for d in week if d["roaming"]]
+    assert marked == [3, 4, 5] and card["roaming"]
