@@ -20,6 +20,7 @@ from hotspot.alerts import events
 from hotspot.alerts.keeper import Alerts
 from hotspot.apps.keeper import Apps
 from hotspot.captive.keeper import Captive
+from hotspot.carrier.keeper import Carrier
 from hotspot.clients import policy
 from hotspot.clients.counting import Counting
 from hotspot.clients.discovery import Discovery
@@ -73,6 +74,7 @@ class House:
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
         self.esim = Esim(core, enabled=self.uplink.read_now)
+        self.carrier = Carrier(core, self.plan)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
         self.uplink.tell = self.alerts.tell
@@ -168,6 +170,7 @@ class House:
             Step("metered hint", self.uplink.metered_hint),
             Step("dnsmasq", self.uplink.watch_dnsmasq),
             Step("modem", self.uplink.use_modem),
+            Step("carrier", self.carrier.take, commit=True),  # the carrier's figure, read by its thread
             Step("next sim", self.uplink.next_sim, commit=True),  # after the modem's reading
             Step("uplink meters", self.uplink.meters),
             Step("shaping", self.clients.reshape_step),
@@ -403,7 +406,9 @@ class House:
                 c = self.store.client(mac)
                 exempt.append({"mac": mac, "name": None if c is None else c.alias or c.hostname})
             plans = self.plans()
-        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt, "plans": plans}
+            carrier = self.carrier.last()
+        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt, "plans": plans,
+                 "carrier": carrier}
         if isinstance(status.get("modem"), dict):
             found["modem"] = status["modem"]
         return found

@@ -375,6 +375,7 @@ class FakeBackend:
         self.plan_state = FakePlan(self._settings)
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
+        self.carrier: dict | None = None  # the carrier's last reading (plan()["carrier"]) once set
         self.esim_listing: dict | None = None  # the eSIM's `esim` listing once set (None: no lpac)
         self._portal = {"cookie_key": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
                         "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url,
@@ -667,6 +668,7 @@ class FakeBackend:
         found["plan"] = {**found["plan"], "calibrations": active[0]["calibrations"] if active else []}
         if "modem" in status:
             found["modem"] = status["modem"]
+        found["carrier"] = self.carrier
         return found
 
     def plan_topup(self, size, *, session) -> dict:

@@ -1,9 +1,11 @@
-"""hotspotctl's commands for the data plan: plan show|set|topup|list|name|set-used, each SIM's plan."""
+"""hotspotctl's commands for the data plan: plan show|set|topup|list|name|set-used|query, each SIM's
+plan."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from hotspot.carrier import commands as carrier
 from hotspot.core.command import Command, ExitStatus, Parser, UsageError, fail, say
 from hotspot.core.config import Bad
 from hotspot.core.text import forecast, printable, rate, size, write_json
@@ -72,7 +74,7 @@ def list_lines(plans: list[dict]) -> list[str]:
 
 
 def _args(p) -> None:
-    sub = p.add_subparsers(dest="plan_command", metavar="show|set|topup|list|name|set-used",
+    sub = p.add_subparsers(dest="plan_command", metavar="show|set|topup|list|name|set-used|query",
                            parser_class=Parser)
     sim_help = "the SIM's ICCID (default: the plan in force)"
     sub.add_parser("show", help="used, left, forecast, the guard (the default)"
@@ -106,6 +108,7 @@ def _args(p) -> None:
     pt = sub.add_parser("topup", help="add SIZE to this cycle (an add-on bought from the carrier)")
     pt.add_argument("size")
     pt.add_argument("--sim", metavar="ICCID", help=sim_help)
+    carrier.add_query(sub)
 
 
 def _when(text: str | None) -> str | None:
@@ -147,6 +150,8 @@ def _at(text: str | None) -> float | None:
 def _plan(house, ns, value, env):
     from hotspot.config import ConfigError
 
+    if ns.plan_command == "query":
+        return carrier.run_query(house, ns, env)
     try:
         sim = house.sims.resolve(getattr(ns, "sim", None))
     except InvalidValue as e:
@@ -186,9 +191,11 @@ def _plan(house, ns, value, env):
         (entry,) = [e for e in house.plans() if (e["iccid"] or "") == sim]
         return write_json(env.stdout, entry) if ns.json else say(env, *list_lines([entry]))
     if ns.json:
-        return write_json(env.stdout, p)
-    say(env, *plan_lines({**p, **{f"plan_{k}": p[k] for k in ("quota", "topup", "used", "left", "percent")}}))
+        return write_json(env.stdout, {**p, "carrier": house.carrier.last()})
+    say(env, *plan_lines({**p, **{f"plan_{k}": p[k] for k in ("quota", "topup", "used", "left", "percent")}}),
+        *carrier.show_lines(house))
 
 
-COMMANDS = [Command("plan", "the uplink's data plan, one per SIM: show, set, topup, list, name, set-used",
+COMMANDS = [Command("plan", "the uplink's data plan, one per SIM: show, set, topup, list, name, set-used, "
+                   "query",
                    _plan, _args, _value)]

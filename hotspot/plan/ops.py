@@ -13,7 +13,9 @@ The plan (`plan`): {"plan": status()["plan"], "uplink": status()["uplink"], "exe
 allowance, percent, cycle, cycle_start, cycle_end, operator, sim_type, first_seen, last_seen, settings:
 {option: text}, calibrations: [{at, made, theirs, ours, gap, source, text}]),
 "modem": status()["modem"] (only when hotspotd reads a modem: hotspot.uplink.modem.Modem.as_dict() or
-{"error": one line})}. status()["plan"] holds the plan's fields flattened: plan_quota, plan_topup,
+{"error": one line}), "carrier": the carrier's last reading of the active plan's SIM or None
+(hotspot.carrier.keeper.Carrier.last(): "amount", "kind", "source", "from", "at", "text", "taken",
+"why", "why_args", ...)}. status()["plan"] holds the plan's fields flattened: plan_quota, plan_topup,
 allowance, plan_used, plan_left, plan_percent, cycle, cycle_start, cycle_end, expired,
 forecast_end_bytes, forecast_low, forecast_high (its 80 % range), runs_out_at, runs_out_earliest (when
 the allowance is likely used up, and at the range's high; None: it lasts), router_bytes, router_up,

@@ -13,6 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from hotspot.core.contract import BackendError
 from hotspot.core.units import InvalidValue, parse_size
 from hotspot.portal import option_fields
+from hotspot.portal.carrier_text import carrier_facts
 from hotspot.portal.i18n import _, format_datetime, format_size
 from hotspot.portal.owner import login_required, owner
 from hotspot.portal.plan_text import cycle_label, modem_facts, plan_summary
@@ -77,7 +78,8 @@ def render_plan(error: str | None = None, where: str | None = None, status: int 
                            sims=sim_rows(plans), editing={**editing, "sim": editing.get("iccid") or ""},
                            calibrations=calibration_rows(found.get("plan") or {}),
                            used_form={k: request.form.get(k, "") for k in ("used", "at")} if where == "used"
-                           else {}, esim=esim_listing())
+                           else {}, esim=esim_listing(),
+                           carrier=carrier_facts(found.get("carrier")))
     return page, status
 
 

@@ -135,6 +135,14 @@ def admin_persona() -> Persona:
     p.backend.modem = {"state": "connected", "access_technologies": ["lte"], "operator_name": "Vodafone DE",
                        "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
                        "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
+    p.backend.carrier = {"iccid": "8986001234567890123", "source": "sms", "from": "10086",
+                         "at": "2026-12-08T09:10:00+08:00", "kind": "used", "amount": 19_327_352_832,
+                         "used": 19_327_352_832, "taken": False,
+                         "why": "it would move the plan's figure from %(now)s to %(used)s, more than "
+                                "carrier_max_jump (%(max)s)",
+                         "why_args": {"now": "18.40 GB", "used": "19.33 GB", "max": "500 MB"},
+                         "text": "尊敬的客户，截至12月08日09时，您当月套餐内通用流量已使用18.00GB，"
+                                 "剩余2.00GB。【中国移动】"}
     blocked_by_both(p.backend)
     p.backend.sim_plans = [sim_plan("8944110000000000016", "Home", "Vodafone DE", "physical", True,
                                     18_400_000_000, 20_000_000_000, "monthly"),
