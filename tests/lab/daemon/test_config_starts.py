@@ -73,6 +73,16 @@ def _values(lab, d: Hotspotd, pki: dict) -> dict:
         "roaming_throttle_at": pick(*thresholds),
         "roaming_block_at": pick(*thresholds),
         "roaming_stop_at": pick(*thresholds),
+        "roaming_quota": pick(*sizes),
+        "carrier_query_interval": pick("none", "6h", "1d"),
+        "carrier_ussd": some("8944 *100#", "* *121#"),
+        "carrier_sms_from": some("10086", "+8613800138000"),
+        "carrier_pattern": some("898600 used:1024 已使用(?P<amount>[\\d.]+ ?[GMK]B)",
+                                "* left (?P<amount>[\\d.]+ ?GB) left"),
+        "carrier_max_jump": pick("500MB", "2GB"),
+        "esim_lpac": pick("/usr/bin/lpac", str(home / "no-lpac")),
+        "esim_apdu": pick("", "qmi", "mbim"),
+        "plan_next_sim": pick("0"),  # '1' needs modem '1': a config error otherwise (its own test)
         "plan_exempt": some("02:00:00:00:00:01", "aa:bb:cc:dd:ee:ff"),
         "alert_at": pick("80 95 100", "50", "1,100", "90% 100%"),
         "alert_clients": pick("0", "1"),
@@ -124,7 +134,7 @@ def _config(r: random.Random, values: dict, tls_key: str) -> str:
     for key in _OPTIONS:
         value = chosen[key]
         if key in _LISTS:
-            if r.random() < 0.5:
+            if r.random() < 0.5 or key in ("carrier_ussd", "carrier_pattern"):  # items with spaces
                 lines += [f"\tlist {key} {_quote(v)}" for v in value]
             else:
                 lines.append(f"\toption {key} {_quote(' '.join(value))}")
