@@ -19,6 +19,7 @@ from hotspot.core import contract
 from hotspot.core.contract import ADMIN, METRICS, PORTAL, Operation, gather, op
 from hotspot.ghost import ops as ghost
 from hotspot.history import ops as history
+from hotspot.ownlimits import ops as ownlimits
 from hotspot.plan import ops as plan
 
 # hotspotd's own: what the portal needs to run, and what spans every capability.
@@ -42,7 +43,7 @@ HOTSPOTD = (
 
 OPERATIONS: tuple[Operation, ...] = gather(
     HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, history.OPERATIONS,
-    ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS)
+    ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, ownlimits.OPERATIONS)
 OPS = {o.name: o for o in OPERATIONS}
 
 

@@ -32,6 +32,7 @@ from hotspot.ghost.keeper import Ghost
 from hotspot.history.keeper import History
 from hotspot.kernel.nft import Nft
 from hotspot.kernel.rules import Marks
+from hotspot.ownlimits.keeper import OwnLimits
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.uplink.keeper import Uplink
 
@@ -69,6 +70,7 @@ class House:
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
+        self.ownlimits = OwnLimits(core, self.clients)
         # a client's page: each capability's part of it, in this order
         self.clients.parts = [self.captive.client_part, self.plan.client_part, self.alerts.client_part,
                               self.ghost.client_part, self.apps.client_part]
@@ -143,6 +145,7 @@ class House:
             Step("credited", self.counting.forget_credited),
             Step("sessions", self.captive.expire_sessions),
             Step("captive verdicts", self.captive.refresh_portal),
+            Step("ask points", self.ownlimits.refresh_asking),
             Step("forgotten", self.discovery.notice_forgotten),  # before discovery: it may find them again
             Step("discovery", self.discovery.discover),
             Step("period", self.counting.rollover_if_due, commit=True),  # a period's final figures
@@ -323,6 +326,7 @@ class House:
             (self.apps, ("set_update_guard", "apps")),
             (self.alerts, ("alerts", "test_channel")),
             (self.admin, ("login", "admin_from_luci", "logout", "end_sessions")),
+            (self.ownlimits, ("set_own_limits", "answer_ask")),
         ) for name in names}
         found.update(portal_settings=self.portal_settings, status=self.status_op, plan=self.plan_page,
                      settings=self.settings, set_settings=self.set_settings, metrics=self.metrics)

@@ -112,6 +112,23 @@ def ghost_persona() -> Persona:
     return p
 
 
+def own_limits_persona() -> Persona:
+    """Anna's phone with its own warning passed, an ask point and a limit of its own."""
+    p = Persona("10.0.0.10")
+    p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_warn=500_000_000, own_ask=1_000_000_000,
+                                        own_limit=1_500_000_000, cap=1_500_000_000, own_warned=True,
+                                        ask_point=1_000_000_000, state="warned", reason="warned")
+    return p
+
+
+def asking_persona() -> Persona:
+    """Anna's phone held at its own ask point, waiting for an answer."""
+    p = Persona("10.0.0.10")
+    p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_ask=600_000_000, ask_point=600_000_000,
+                                        asking=True, state="capped", reason="ask")
+    return p
+
+
 def admin_persona() -> Persona:
     """The owner, with the plan past its throttle point and a modem that reports its figures."""
     p = Persona("10.0.0.10")
@@ -121,6 +138,8 @@ def admin_persona() -> Persona:
                        "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
                        "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
     blocked_by_both(p.backend)
+    p.backend.by_ip["10.0.0.11"].update(own_limit=1_800_000_000, own_warn=1_500_000_000, ask_at=1_000_000_000,
+                                        ask_point=1_000_000_000, asking=True)
     return p
 
 
@@ -140,6 +159,9 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
         "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
         "client-ghost-paused": (ghost_persona(), "/"),
+        "client-own-limits": (own_limits_persona(), "/"),
+        "client-ask-banner": (asking_persona(), "/"),
+        "client-ask": (asking_persona(), "/ask?url=http%3A%2F%2Fexample.com%2F"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()
