@@ -95,6 +95,11 @@ def _as_guest(lab, d, g: Visitor) -> None:
     assert d.client(mac)["update_guard_choice"] is True
     g.go("/ghost", form={"action": "block", "destination": SERVER4}, want=303)
     assert [b["addr"] for b in d.json("ghost", mac)["blocked"][mac]] == [SERVER4]
+    # Its own limits, and the page that asks (not held: back to its page; an answer refused).
+    g.go("/own-limits", form={"limit": "", "warn": "5GB", "ask": ""}, want=303)
+    assert d.client(mac)["own_warn"] == 5 * 10**9
+    g.go("/ask", want=303)
+    g.go("/ask", form={"answer": "continue"}, want=303)
     # Not the owner: the admin pages send it to the login page, /metrics says 401.
     g.go("/metrics", want=401)
 
@@ -120,6 +125,8 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
 
     o.go("/admin/clients/<mac>/act", f"/admin/clients/{victim}/act", {"action": "cap", "value": "1GB"}, 303)
     assert d.client(victim)["cap"] == 10**9
+    o.go("/admin/clients/<mac>/ask", f"/admin/clients/{victim}/ask", {"value": "700MB"}, 303)
+    assert d.client(victim)["ask_at"] == 700 * 10**6
     o.go("/admin/clients/<mac>/ghost", f"/admin/clients/{victim}/ghost",
          {"action": "unblock", "destination": SERVER4}, 303)
     assert d.json("ghost", victim)["blocked"][victim] == []
