@@ -58,8 +58,6 @@ def own_text(me: dict) -> dict:
         "warned": (_("You passed your own warning point, %(size)s: this device used %(used)s this period.",
                      size=format_size(me.get("own_warn")), used=format_size(used))
                    if me.get("own_warned") else None),
-        "stopped": (_("Stopped at your own limit, %(size)s. Raise or clear it below to go on.",
-                      size=format_size(me.get("own_limit"))) if me.get("own_stopped") else None),
     }
 
 

@@ -121,6 +121,14 @@ def own_limits_persona() -> Persona:
     return p
 
 
+def own_stopped_persona() -> Persona:
+    """Anna's phone stopped at its own limit ("stop here")."""
+    p = Persona("10.0.0.10")
+    p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_limit=620_000_000, cap=620_000_000,
+                                        remaining=0, own_stopped=True, state="capped", reason="own_limit")
+    return p
+
+
 def asking_persona() -> Persona:
     """Anna's phone held at its own ask point, waiting for an answer."""
     p = Persona("10.0.0.10")
@@ -160,7 +168,7 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
         "client-ghost-paused": (ghost_persona(), "/"),
         "client-own-limits": (own_limits_persona(), "/"),
-        "client-ask-banner": (asking_persona(), "/"),
+        "client-own-stopped": (own_stopped_persona(), "/"),
         "client-ask": (asking_persona(), "/ask?url=http%3A%2F%2Fexample.com%2F"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
