@@ -19,6 +19,7 @@ from hotspot.core.contract import BackendError, text
 from hotspot.core.engine import Keeper
 from hotspot.core.store import Client
 from hotspot.core.units import InvalidValue, parse_cap
+from hotspot.kernel.rules import ask_quota_name
 from hotspot.ownlimits import model as own
 
 log = logging.getLogger("hotspot")
@@ -44,6 +45,12 @@ class OwnLimits(Keeper):
         before = self.clients.find(mac)
         self.store.update(before.id, **fields)
         self.clients.apply(before, self.clients.find(mac))
+
+    def _ask_used(self, c: Client) -> int | None:
+        """What the device's kernel ask quota counted (it holds the device before the poll knows)."""
+        if not self.core.table_is_ours():
+            return None
+        return self.core.nft.read_quotas().get(ask_quota_name(c.id))
 
     def live(self, c: Client) -> Client:
         """The client with the bytes the kernel counted since the last poll."""
@@ -71,8 +78,8 @@ class OwnLimits(Keeper):
         with self.core.transaction():
             c = self.live(self.clients.find(mac))
             point = policy.ask_point(c, self.cfg)
-            if point is None:
-                return own.Refusal("not_asked")
+            if not own.holding(point, c.period_total, self._ask_used(c)):
+                return own.Refusal("not_asked")  # only a device held there answers, never ahead of it
             if answer == "continue":
                 self._write(mac, ask_done=point)
             else:
