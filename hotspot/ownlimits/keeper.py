@@ -101,7 +101,7 @@ class OwnLimits(Keeper):
             with self.core.transaction():
                 c = self.live(self.clients.find(mac))
                 point = policy.ask_point(c, self.cfg)
-                if point is None:
+                if not own.holding(point, c.period_total, self._ask_used(c)):
                     raise BackendError(f"client {mac} is not waiting at an ask point")
                 self._write(mac, ask_done=point)
             return self.clients.detail(mac)
