@@ -554,13 +554,16 @@ class Store:
 
     def near_ask(self, margin: int, default: int | None) -> list[Client]:
         """Clients whose usage this period is within `margin` bytes of an ask point (their own, the
-        owner's for them, or `default`; 0: none), or past it (answered or not)."""
+        owner's for them, or `default`; 0: none), or past it, with a point not answered yet."""
         far = 2**62
+        owners = ("CASE WHEN clients.ask_at IS NULL THEN COALESCE(?, {none}) "
+                  "WHEN clients.ask_at = 0 THEN {none} ELSE clients.ask_at END")
         return [_row(r) for r in self.db.execute(
-            f"{CLIENTS} WHERE clients.period_up + clients.period_down + ? >= MIN("
-            "COALESCE(clients.own_ask, ?), CASE WHEN clients.ask_at IS NULL THEN COALESCE(?, ?) "
-            "WHEN clients.ask_at = 0 THEN ? ELSE clients.ask_at END) ORDER BY clients.id",
-            (margin, far, default, far, far))]
+            f"{CLIENTS} WHERE clients.period_up + clients.period_down + ? >= "
+            f"MIN(COALESCE(clients.own_ask, ?), {owners.format(none='?')}) "  # near or past its lowest point
+            f"AND (clients.ask_done IS NULL OR clients.ask_done < "  # and one point not answered yet
+            f"MAX(COALESCE(clients.own_ask, 0), {owners.format(none='0')})) ORDER BY clients.id",
+            (margin, far, default, far, far, default))]
 
     def near_voucher(self, margin: int) -> list[Client]:
         """Clients whose voucher's data is within `margin` bytes of its end, or used up."""

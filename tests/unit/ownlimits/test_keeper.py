@@ -101,3 +101,21 @@ def test_the_owners_ask_point_and_release(hs):
     assert hs.ownlimits.owner_ask(GUEST, "continue")["asking"] is False
     assert hs.ownlimits.owner_ask(GUEST, "none")["ask_off"] is True
     assert hs.ownlimits.owner_ask(GUEST, "default")["ask_at"] is None
+
+
+def test_the_poll_looks_only_at_devices_near_a_point_they_have_not_answered():
+    from hotspot.core.store import Store
+
+    s = Store(":memory:")
+    with s.transaction():
+        for n, fields in enumerate([
+            {"own_ask": 100, "period_down": 150},  # past its point: held
+            {"own_ask": 100, "period_down": 150, "ask_done": 100},  # answered
+            {"own_ask": 100, "ask_at": 300, "period_down": 150, "ask_done": 100},  # the owner's still to come
+            {"period_down": 450},  # past the default
+            {"period_down": 450, "ask_at": 0},  # the owner said never
+            {"period_down": 10, "own_ask": 100},  # far from its point
+        ], start=1):
+            s.add_client(f"aa:00:00:00:00:0{n}", 0, **fields)
+    assert [c.mac[-1] for c in s.near_ask(5, None)] == ["1", "3"]
+    assert [c.mac[-1] for c in s.near_ask(5, 400)] == ["1", "2", "3", "4"]
