@@ -119,3 +119,24 @@ def test_stop_here_keeps_it_stopped_until_it_changes_its_mind(web, start_hotspot
     assert status == 303
     assert lab.ping("c1", lab.server4, timeout=1) and lab.ping("c1", lab.server6, timeout=1)
     assert d.client(c1)["own_limit"] is None
+
+
+def test_the_owners_default_asks_every_device_but_one_it_exempts(web, start_hotspotd):
+    lab = web
+    d = start_hotspotd(ask_default=6 * MB)
+    register(lab, d, "c1", "c2")
+    c1, c2 = lab.clients["c1"].mac, lab.clients["c2"].mac
+    assert d.client(c1)["ask_point"] == 6 * MB
+    assert d.json("ask", c2, "none")["ask_point"] is None  # never for this one
+    for name in ("c1", "c2"):
+        _flood(lab, name, seconds=2, reverse=True)
+    lab.wait_for(lambda: d.client(c1)["asking"], 10, "c1 held at the default point")
+    total = d.client(c1)["bytes_total"]
+    assert 6 * MB - MAX_OVERSHOOT <= total <= 6 * MB + MAX_OVERSHOOT, total
+    assert d.client(c2)["bytes_total"] > 6 * MB and not d.client(c2)["asking"]
+    d.wait_polls()
+    assert _captive(lab, "c1", d) and not _captive(lab, "c2", d)
+    assert lab.ping("c2", lab.server6) and not lab.ping("c1", lab.server6, timeout=1)
+    # the owner releases it from hotspotctl: at once
+    assert d.json("ask", c1, "continue")["asking"] is False
+    assert lab.ping("c1", lab.server6, timeout=1)
