@@ -8,7 +8,7 @@ APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iprou
                 python3-flask gunicorn python3-dbusmock dbus-daemon \
                 chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk \
                 python3-aiosmtpd python3-scapy isc-dhcp-client $(OPENWRT_APT_PACKAGES)
-PIP_PACKAGES := pytest ruff $(OPENWRT_PIP_PACKAGES)
+PIP_PACKAGES := pytest pytest-xdist ruff $(OPENWRT_PIP_PACKAGES)
 
 .PHONY: setup demo test lint bench clean translations web-vendor uci-sample
 
@@ -37,7 +37,7 @@ test: setup lint
 	@mkdir -p .artifacts; \
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests/unit tests/openwrt tests/browser \
 	    > .artifacts/test-other.log 2>&1 & other=$$!; \
-	$(PY) -m pytest -q --durations=20 tests/lab; lab=$$?; \
+	$(PY) -m pytest -q --durations=20 -n 2 --dist loadfile tests/lab; lab=$$?; \
 	wait $$other; other=$$?; echo "--- tests/unit tests/openwrt tests/browser"; cat .artifacts/test-other.log; \
 	[ $$lab -eq 0 ] && [ $$other -eq 0 ]
 

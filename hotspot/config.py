@@ -17,6 +17,7 @@ from hotspot.admin import options as admin
 from hotspot.alerts import options as alerts
 from hotspot.apps import options as apps
 from hotspot.captive import options as captive
+from hotspot.carrier import options as carrier
 from hotspot.clients import options as clients
 from hotspot.core import config as machinery
 from hotspot.core import options as core
@@ -33,7 +34,7 @@ __all__ = ["DEFAULT_PATH", "OPTIONS", "SETTABLE", "Config", "ConfigError", "chec
 
 DEFAULT_PATH = "/etc/config/hotspot"
 SECTION_TYPE = "hotspot"
-CAPABILITIES = (clients, ownlimits, core, captive, admin, uplink, plan, alerts, ghost, apps, history)
+CAPABILITIES = (clients, ownlimits, core, captive, admin, uplink, plan, carrier, alerts, ghost, apps, history)
 OPTIONS = tuple(o for c in CAPABILITIES for o in c.OPTIONS)
 
 Config = machinery.make_config(OPTIONS, section=SECTION_TYPE, default_path=DEFAULT_PATH,

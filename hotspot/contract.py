@@ -21,6 +21,8 @@ from hotspot.ghost import ops as ghost
 from hotspot.history import ops as history
 from hotspot.ownlimits import ops as ownlimits
 from hotspot.plan import ops as plan
+from hotspot.selfserve import ops as selfserve
+from hotspot.uplink import ops as uplink
 
 # hotspotd's own: what the portal needs to run, and what spans every capability.
 HOTSPOTD = (
@@ -42,8 +44,9 @@ HOTSPOTD = (
 )
 
 OPERATIONS: tuple[Operation, ...] = gather(
-    HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, history.OPERATIONS,
-    ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, ownlimits.OPERATIONS)
+    HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, uplink.OPERATIONS, history.OPERATIONS,
+    ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, selfserve.OPERATIONS,
+    ownlimits.OPERATIONS)
 OPS = {o.name: o for o in OPERATIONS}
 
 

@@ -16,9 +16,11 @@ from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
 from hotspot.admin.keeper import Admin
+from hotspot.alerts import events
 from hotspot.alerts.keeper import Alerts
 from hotspot.apps.keeper import Apps
 from hotspot.captive.keeper import Captive
+from hotspot.carrier.keeper import Carrier
 from hotspot.clients import policy
 from hotspot.clients.counting import Counting
 from hotspot.clients.discovery import Discovery
@@ -27,13 +29,17 @@ from hotspot.clients.keeper import Clients
 from hotspot.core import parts
 from hotspot.core.clock import default_clock
 from hotspot.core.engine import Core
-from hotspot.core.units import iso
+from hotspot.core.units import InvalidValue, iso
 from hotspot.ghost.keeper import Ghost
 from hotspot.history.keeper import History
 from hotspot.kernel.nft import Nft
 from hotspot.kernel.rules import Marks
 from hotspot.ownlimits.keeper import OwnLimits
+from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
+from hotspot.plan.per_sim import SimPlans
+from hotspot.selfserve.keeper import SelfServe
+from hotspot.uplink.esim import Esim
 from hotspot.uplink.keeper import Uplink
 
 log = logging.getLogger("hotspot")
@@ -54,6 +60,9 @@ def _kernel(cfg) -> Nft:
 class House:
     def __init__(self, cfg, *, clock=default_clock, nft: Nft | None = None) -> None:
         self.core = core = Core(cfg, clock=clock, nft=nft, kernel=_kernel, built_for=self.built_for)
+        self.base_cfg = cfg  # the config file's settings; the core holds those in force (the SIM's plan)
+        self.sims = SimPlans(core, cfg)
+        core.cfg = self.sims.in_force(cfg)
         self.plan = PlanKeeper(core)
         self.clients = Clients(core, self.plan)
         self.counting = Counting(core, self.clients, self.plan, table_options=self.table_options,
@@ -64,16 +73,21 @@ class House:
         self.discovery = Discovery(core, self.counting, self.forgetting, forgotten=self.forgotten)
         self.captive = Captive(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
-        self.uplink = Uplink(core, self.plan)
+        self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
+        self.esim = Esim(core, enabled=self.uplink.read_now)
+        self.carrier = Carrier(core, self.plan)
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
+        self.uplink.tell = self.alerts.tell
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
         self.ownlimits = OwnLimits(core, self.clients)
+        self.selfserve = SelfServe(core, self.clients, self.alerts, portal_url=lambda: self.portal_url())
         # a client's page: each capability's part of it, in this order
         self.clients.parts = [self.captive.client_part, self.plan.client_part, self.alerts.client_part,
                               self.ghost.client_part, self.apps.client_part]
+        self.clients.parts.append(self.selfserve.client_part)
         self.last_poll = time.time()  # when the kernel's bytes were last moved into the database
         # what hotspotd knows that the house does not (set by hotspotd)
         self.health: Callable[[], dict] = dict
@@ -90,7 +104,8 @@ class House:
     @cfg.setter
     def cfg(self, cfg) -> None:
         """New settings for what follows, nothing moved (set_config moves the kernel to them)."""
-        self.core.cfg = cfg
+        self.base_cfg = self.sims.base = cfg
+        self.core.cfg = self.sims.in_force(cfg)
 
     @property
     def store(self):
@@ -135,7 +150,7 @@ class House:
             keeper.table_built()
 
     def erasers(self) -> list:
-        return [self.ghost.erase, self.alerts.erase]
+        return [self.ghost.erase, self.alerts.erase, self.selfserve.erase]
 
     def steps(self) -> list[Step]:
         """hotspotd's poll, in order. Counting first (the kernel's bytes into the database), then what
@@ -158,6 +173,8 @@ class House:
             Step("metered hint", self.uplink.metered_hint),
             Step("dnsmasq", self.uplink.watch_dnsmasq),
             Step("modem", self.uplink.use_modem),
+            Step("carrier", self.carrier.take, commit=True),  # the carrier's figure, read by its thread
+            Step("next sim", self.uplink.next_sim, commit=True),  # after the modem's reading
             Step("uplink meters", self.uplink.meters),
             Step("shaping", self.clients.reshape_step),
             Step("app categories", self.apps.read),
@@ -185,7 +202,8 @@ class House:
     def set_config(self, cfg) -> None:
         """Move everything from the current settings to `cfg`'s (the admin UI or an edit changed them
         while hotspotd runs); counters and quotas carry on."""
-        old, self.core.cfg = self.core.cfg, cfg
+        self.base_cfg = self.sims.base = cfg
+        old, self.core.cfg = self.core.cfg, self.sims.in_force(cfg)
         with self.core.transaction():
             if self.core.table_is_ours():
                 self.counting.account()
@@ -193,6 +211,122 @@ class House:
         self.clients.set_config(old)
         for keeper in (self.alerts, self.ghost, self.apps):
             keeper.config_changed(old)
+
+    # -- a plan per SIM ------------------------------------------------------------------------------
+
+    def use_sim(self, iccid: str | None, operator: str | None = None, sim_type: str | None = None) -> bool:
+        """The modem's SIM as read now (hotspotd's poll): a SIM never met gets its plan and the owner an
+        alert; another SIM than the active plan's brings its plan in force. True when plans switched."""
+        if not iccid:
+            return False  # no SIM, or one ModemManager cannot read (locked): the plan in force stays
+        channels = self.alerts.channel_names()
+        with self.core.transaction():
+            adopted = self.sims.active() == ""
+            if sims.meet(self.store.db, self.base_cfg, iccid, self.core.clock(), operator, sim_type):
+                self.alerts.notify(events.new_sim(self.cfg.owner_language, iccid, operator, sim_type,
+                                                   adopted), channels, kind="sim")
+                log.warning("plan: SIM %s met for the first time; %s", iccid,
+                            "the plan counted so far is its plan" if adopted else "it gets the default plan")
+        if self.sims.active() == iccid:
+            if adopted:
+                self.core.cfg = self.sims.in_force(self.base_cfg)
+            self.alerts.wake()
+            return False
+        self.switch_sim(iccid)
+        self.alerts.wake()
+        return True
+
+    def switch_sim(self, iccid: str) -> None:
+        """Bring `iccid`'s plan in force: the kernel's bytes so far filed to the plan that was, the plans'
+        state swapped, the guard's points moved to the new plan's in the same step (a new set of levels
+        rebuilds the table at the next poll)."""
+        core = self.core
+        with core.transaction():
+            if core.table_is_ours():
+                self.counting.account()
+            was = sims.swap(self.store.db, iccid)
+        old, core.cfg = core.cfg, self.sims.in_force(self.base_cfg)
+        with core.transaction():
+            ours = core.table_is_ours()
+            self.plan.rollover_if_due(core.trusted_time(), ours)
+            self.plan._push_limits(ours)
+        if guard_of(old) != guard_of(core.cfg):
+            self.clients.set_config(old)
+        for keeper in (self.alerts, self.ghost, self.apps):
+            keeper.config_changed(old)
+        log.warning("plan: SIM %s is in use: its plan is in force (was %s)", iccid,
+                    was or "the plan without a modem")
+
+    def roamed(self, roaming: bool, operator: str | None) -> None:
+        """The modem began or stopped roaming (the guard switched already): the owner is told, once."""
+        channels = self.alerts.channel_names()
+        with self.core.transaction():
+            limits = self.plan.limits()
+            self.alerts.notify(events.roaming(self.cfg.owner_language, roaming, operator, limits,
+                                              self.plan.guarded(),
+                                              self.cfg.roaming_quota if self.plan.roaming_bucket()
+                                              else self.plan.allowance()), channels, kind="roaming")
+        self.alerts.wake()
+
+    def set_plan(self, iccid: str, values: dict[str, str]) -> None:
+        """A plan's settings: the config file's for the plan used without a modem, the SIM's own for a
+        SIM; the kernel follows when it is the plan in force. ConfigError: nothing changed."""
+        from hotspot.config import write_settings
+
+        if iccid == "":
+            self.set_config(write_settings(self.base_cfg.path, values))
+            return
+        self.sims.set_settings(iccid, values)
+        if iccid == self.sims.active():
+            self.set_config(self.base_cfg)
+
+    def plans(self) -> list[dict]:
+        """`hotspotctl plan list`: every SIM's plan."""
+        return self.sims.listing(self.plan.view_now())
+
+    def plan_set(self, sim, values) -> list[dict]:
+        """The socket's: set a SIM's plan options (the admin Plan page)."""
+        from hotspot.config import ConfigError
+        from hotspot.core.contract import BackendError, text
+
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise BackendError("plan settings must be a form of fields")
+        with self.core.lock:
+            try:
+                self.set_plan(self.sims.resolve(text(sim)), values)
+            except ConfigError as e:
+                raise BackendError(e.errors[0]) from None
+            except OSError as e:
+                raise BackendError(str(e)) from None
+            except InvalidValue as e:
+                raise BackendError(str(e)) from None
+            return self.plans()
+
+    def plan_name(self, sim, name) -> list[dict]:
+        from hotspot.core.contract import BackendError, text
+
+        with self.core.lock:
+            try:
+                self.sims.name(self.sims.resolve(text(sim)), text(name) or None)
+            except InvalidValue as e:
+                raise BackendError(str(e)) from None
+            return self.plans()
+
+    def plan_calibrate(self, used, at=None) -> dict:
+        from hotspot.core.contract import BackendError, text
+        from hotspot.core.units import parse_size
+        from hotspot.plan.options import local_time
+
+        try:
+            n = parse_size(text(used))
+            when = None if at in (None, "") else local_time(text(at))
+        except (InvalidValue, ValueError) as e:
+            raise BackendError(str(e).splitlines()[0]) from None
+        with self.core.lock:
+            try:
+                return self.plan.calibrate(n, when, "owner")
+            except ValueError as e:
+                raise BackendError(str(e)) from None
 
     # -- what belongs to no one capability ------------------------------------------------------------
 
@@ -274,7 +408,10 @@ class House:
             for mac in self.cfg.plan_exempt:
                 c = self.store.client(mac)
                 exempt.append({"mac": mac, "name": None if c is None else c.alias or c.hostname})
-        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt}
+            plans = self.plans()
+            carrier = self.carrier.last()
+        found = {"plan": status["plan"], "uplink": status["uplink"], "exempt": exempt, "plans": plans,
+                 "carrier": carrier}
         if isinstance(status.get("modem"), dict):
             found["modem"] = status["modem"]
         return found
@@ -282,7 +419,7 @@ class House:
     def settings(self) -> dict:
         from hotspot.config import settings_text
 
-        return settings_text(self.cfg)
+        return settings_text(self.base_cfg)
 
     def set_settings(self, values) -> dict:
         from hotspot.config import ConfigError, settings_text, write_settings
@@ -301,8 +438,9 @@ class House:
     def metrics(self) -> dict:
         with self.core.lock:
             counts = self.alerts.counts()
+            plans = self.plans()
         return {"status": self.status_op(), "clients": self.clients.clients(), "health": self.health(),
-                "alerts": counts, "apps": self.apps.apps()["clients"]}
+                "alerts": counts, "apps": self.apps.apps()["clients"], "plans": plans}
 
     def answers(self) -> SimpleNamespace:
         """What hotspotd's socket serves: every operation by name, and whether an admin session or the
@@ -321,13 +459,16 @@ class House:
             (self.forgetting, ("forget",)),
             (self.captive, ("captive", "admit", "vouchers", "create_vouchers", "revoke_voucher")),
             (self.plan, ("plan_topup",)),
+            (self.esim, ("esim", "esim_enable", "esim_nickname")),
             (self.history, ("me_history", "history")),
             (self.ghost, ("ghost_act", "ghost_admin")),
             (self.apps, ("set_update_guard", "apps")),
             (self.alerts, ("alerts", "test_channel")),
             (self.admin, ("login", "admin_from_luci", "logout", "end_sessions")),
             (self.ownlimits, ("set_own_limits", "answer_ask")),
+            (self.selfserve, ("data_off", "ask_owner")),
         ) for name in names}
+        found.update(plan_set=self.plan_set, plan_name=self.plan_name, plan_calibrate=self.plan_calibrate)
         found.update(portal_settings=self.portal_settings, status=self.status_op, plan=self.plan_page,
                      settings=self.settings, set_settings=self.set_settings, metrics=self.metrics)
         return found

@@ -3,8 +3,10 @@
 - The dbusmock template (`load` and the functions marked with MOCK_IFACE): python-dbusmock's server
   loads it by path (`python3 -m dbusmock --system --template tests/modem_mock.py`). Debian 12's
   python3-dbusmock (0.28.7) has no ModemManager template, and upstream's (2024) has a manager and a
-  bare modem but no bearer, stats, SIM details or messaging, so this one is ours. It is shaped like the
-  real daemon, names and D-Bus types as in ModemManager's introspection XML: the manager's
+  bare modem but no bearer, stats, SIM details, messaging or USSD, so this one is ours. A test sets
+  what the network answers a USSD code (SetUssd: a reply, an error, a slow answer, a menu left open)
+  and delivers an SMS from the network (DeliverSms), as the real daemon shows a received one. It is
+  shaped like the real daemon, names and D-Bus types as in ModemManager's introspection XML: the manager's
   ObjectManager lists only the modems (/Modem/N); bearers (/Bearer/N), SIMs (/SIM/N) and messages
   (/SMS/N) are separate objects that a client reads with Properties.GetAll, as it must on a real modem.
 - The test side (`MockModemManager`): its own dbus-daemon on a socket in a temporary directory, the
@@ -37,12 +39,15 @@ MODEM = MAIN_IFACE + ".Modem"
 MODEM_3GPP = MODEM + ".Modem3gpp"
 SIGNAL = MODEM + ".Signal"
 MESSAGING = MODEM + ".Messaging"
+USSD = MODEM_3GPP + ".Ussd"
 SIMPLE = MODEM + ".Simple"
 BEARER = MAIN_IFACE + ".Bearer"
 SIM = MAIN_IFACE + ".Sim"
 SMS = MAIN_IFACE + ".Sms"
 
-SMS_STATE_STORED, SMS_STATE_SENT = 1, 5
+SMS_STATE_STORED, SMS_STATE_RECEIVED, SMS_STATE_SENT = 1, 3, 5
+SMS_PDU_DELIVER, SMS_PDU_SUBMIT = 1, 2
+USSD_IDLE, USSD_ACTIVE, USSD_USER_RESPONSE = 1, 2, 3
 
 # What AddModem builds when the test says nothing else: an LTE modem with an eSIM, registered on its
 # home network, one connected bearer on wwan0.
@@ -80,21 +85,31 @@ def load(mock, parameters):
                    f"if k.startswith('{MAIN_OBJ}/Modem/')}}")
     mock.sms_error = None  # (D-Bus error name, message) that the next Sms.Send raises
     mock.sent = []  # (number, text) of each message sent
+    # what Ussd.Initiate does: (reply, D-Bus error name or "", its message, seconds before answering,
+    # the session's state after the answer: USSD_IDLE, or USSD_USER_RESPONSE for a menu left open)
+    mock.ussd = ("", "org.freedesktop.ModemManager1.Error.Core.Unsupported", "no USSD reply set", 0.0,
+                 USSD_IDLE)
+    mock.ussd_calls = []  # each code sent, and "cancel" for each Cancel
 
 
 @dbus.service.method(MOCK_IFACE, in_signature="ua{sv}", out_signature="o")
 def AddModem(self, index, parameters):
     """A modem at /Modem/<index> with its bearer (/Bearer/<index>) and SIM (/SIM/<index>), from
-    DEFAULTS overridden by `parameters`; NoBearer, NoStats, NoSim (true) leave those out."""
+    DEFAULTS overridden by `parameters`; NoBearer, NoStats, NoSim (true) leave those out. SecondIccid
+    makes it a dual-SIM modem: a physical SIM of that ICCID in slot 2 (/SIM/<index + 100>), slot 1
+    primary."""
     p = dict(DEFAULTS, **{str(k): v for k, v in parameters.items()})
     modem_path, bearer_path, sim_path = (f"{MAIN_OBJ}/{kind}/{index}" for kind in ("Modem", "Bearer", "SIM"))
     u, s = dbus.UInt32, dbus.String
+    second = p.get("SecondIccid")
+    slots = [dbus.ObjectPath("/" if p.get("NoSim") else sim_path),
+             dbus.ObjectPath(f"{MAIN_OBJ}/SIM/{index + 100}")] if second else []
 
     bearers = dbus.Array([] if p.get("NoBearer") else [dbus.ObjectPath(bearer_path)], signature="o")
     modem_props = {
         "Sim": dbus.ObjectPath("/" if p.get("NoSim") else sim_path),
-        "SimSlots": dbus.Array([], signature="o"),
-        "PrimarySimSlot": u(0),
+        "SimSlots": dbus.Array(slots, signature="o"),
+        "PrimarySimSlot": u(1 if second else 0),
         "Bearers": bearers,
         "SupportedCapabilities": dbus.Array([u(4)], signature="u"),
         "CurrentCapabilities": u(4),  # LTE
@@ -130,6 +145,7 @@ def AddModem(self, index, parameters):
     }
     self.AddObject(modem_path, MODEM, modem_props, [])
     modem = mockobject.objects[modem_path]
+    modem.AddMethods(MODEM, [("SetPrimarySimSlot", "u", "", set_primary_sim_slot)])
     modem.AddProperties(MODEM_3GPP, {
         "Imei": s("860000000000001"),
         "RegistrationState": u(p["RegistrationState"]),
@@ -165,6 +181,9 @@ def AddModem(self, index, parameters):
     modem.AddMethods(MESSAGING, [("Create", "a{sv}", "o", sms_create), ("Delete", "o", "", sms_delete),
                                  ("List", "", "ao", f"ret = self.props['{MESSAGING}']['Messages']")])
     modem.AddMethods(SIMPLE, [("GetStatus", "", "a{sv}", "ret = {}")])
+    modem.AddProperties(USSD, {"State": u(USSD_IDLE), "NetworkNotification": s(""), "NetworkRequest": s("")})
+    modem.AddMethods(USSD, [("Initiate", "s", "s", ussd_initiate), ("Respond", "s", "s", ussd_initiate),
+                            ("Cancel", "", "", ussd_cancel)])
 
     if not p.get("NoBearer"):
         stats = {} if p.get("NoStats") else {
@@ -202,6 +221,22 @@ def AddModem(self, index, parameters):
             "EsimStatus": u(2 if p["SimType"] == 2 else 0),  # with profiles
             "Removability": u(2 if p["SimType"] == 2 else 1),
         }, [("SendPin", "s", "", ""), ("SendPuk", "ss", "", "")])
+    if second:
+        self.AddObject(str(slots[1]), SIM, {
+            "Active": dbus.Boolean(False),
+            "SimIdentifier": s(second),
+            "Imsi": s("001020987654321"),
+            "Eid": s(""),
+            "OperatorIdentifier": s("00102"),
+            "OperatorName": s("Example Travel"),
+            "EmergencyNumbers": dbus.Array([], signature="s"),
+            "PreferredNetworks": dbus.Array([], signature="(su)"),
+            "Gid1": dbus.Array([], signature="y"),
+            "Gid2": dbus.Array([], signature="y"),
+            "SimType": u(1),  # physical
+            "EsimStatus": u(0),
+            "Removability": u(1),
+        }, [("SendPin", "s", "", ""), ("SendPuk", "ss", "", "")])
 
     mockobject.objects[MAIN_OBJ].EmitSignal(OBJECT_MANAGER_IFACE, "InterfacesAdded", "oa{sa{sv}}",
                                             [dbus.ObjectPath(modem_path), modem.props])
@@ -220,6 +255,83 @@ def SentMessages(self):
     return dbus.Array(self.sent, signature="(ss)")
 
 
+@dbus.service.method(MOCK_IFACE, in_signature="sssdu", out_signature="")
+def SetUssd(self, reply, error_name, error_message, delay, state_after):
+    """What every Ussd.Initiate does from now on: wait `delay` seconds (the whole mock waits, as a
+    busy modem does), then fail with `error_name` (when not empty) or answer `reply`, and leave the
+    session in `state_after`."""
+    self.ussd = (str(reply), str(error_name), str(error_message), float(delay), int(state_after))
+
+
+@dbus.service.method(MOCK_IFACE, in_signature="", out_signature="as")
+def UssdCalls(self):
+    """Each code Initiate was given and "cancel" for each Cancel, oldest first."""
+    return dbus.Array(self.ussd_calls, signature="s")
+
+
+@dbus.service.method(MOCK_IFACE, in_signature="osss", out_signature="o")
+def DeliverSms(self, modem_path, number, text, timestamp):
+    """A message arrives from the network as ModemManager shows one: received whole, a deliver PDU,
+    stored at /SMS/N, listed in the modem's Messages, announced by Messaging.Added (received: true).
+    `timestamp`: ModemManager's ISO 8601 text ('' for none). Returns its path."""
+    modem = mockobject.objects[modem_path]
+    path = _new_sms(modem, {
+        "State": dbus.UInt32(SMS_STATE_RECEIVED),
+        "PduType": dbus.UInt32(SMS_PDU_DELIVER),
+        "Number": dbus.String(number),
+        "Text": dbus.String(text),
+        "SMSC": dbus.String("+8613800100500"),
+        "Timestamp": dbus.String(timestamp),
+        "Storage": dbus.UInt32(2),  # ME
+    }, received=True)
+    return dbus.ObjectPath(path)
+
+
+def ussd_initiate(self, command):
+    manager = _manager()
+    manager.ussd_calls.append(str(command))
+    if self.props[USSD]["State"] != USSD_IDLE:
+        raise dbus.exceptions.DBusException(
+            "Cannot initiate USSD: there is already an ongoing USSD session",
+            name="org.freedesktop.ModemManager1.Error.Core.WrongState")
+    reply, error, message, delay, after = manager.ussd
+    self.UpdateProperties(USSD, {"State": dbus.UInt32(USSD_ACTIVE)})
+    if delay:
+        time.sleep(delay)
+    if error:
+        self.UpdateProperties(USSD, {"State": dbus.UInt32(USSD_IDLE)})
+        raise dbus.exceptions.DBusException(message, name=error)
+    self.UpdateProperties(USSD, {"State": dbus.UInt32(after)})
+    return dbus.String(reply)
+
+
+def ussd_cancel(self):
+    _manager().ussd_calls.append("cancel")
+    self.UpdateProperties(USSD, {"State": dbus.UInt32(USSD_IDLE)})
+
+
+def set_primary_sim_slot(self, slot):
+    """Modem.SetPrimarySimSlot as ModemManager answers it; once it has probed the modem again, the
+    modem's Sim is the SIM in that slot (the real daemon re-creates the modem object; the mock
+    changes its properties)."""
+    slots = list(self.props[MODEM]["SimSlots"])
+    if not slots:
+        raise dbus.exceptions.DBusException(
+            "Cannot switch sim: operation not supported",
+            name="org.freedesktop.ModemManager1.Error.Core.Unsupported")
+    if not 1 <= slot <= len(slots):
+        raise dbus.exceptions.DBusException(
+            f"SIM slot {slot} out of range", name="org.freedesktop.ModemManager1.Error.Core.InvalidArgs")
+    for n, path in enumerate(slots, 1):
+        if path != "/":
+            mockobject.objects[path].UpdateProperties(SIM, {"Active": dbus.Boolean(n == slot)})
+    # Debian's dbusmock cannot wrap an object path in UpdateProperties: the Sim is set, then announced
+    self.props[MODEM]["Sim"] = slots[slot - 1]
+    self.UpdateProperties(MODEM, {"PrimarySimSlot": dbus.UInt32(slot)})
+    self.EmitSignal(dbus.PROPERTIES_IFACE, "PropertiesChanged", "sa{sv}as", [
+        MODEM, {"Sim": dbus.ObjectPath(slots[slot - 1], variant_level=1)}, []])
+
+
 def _manager():
     return mockobject.objects[MAIN_OBJ]
 
@@ -231,15 +343,21 @@ def sms_create(self, properties):
         raise dbus.exceptions.DBusException(
             "Invalid SMS properties: missing number or text",
             name="org.freedesktop.ModemManager1.Error.Core.InvalidArgs")
+    path = _new_sms(self, {
+        "State": dbus.UInt32(SMS_STATE_STORED),
+        "PduType": dbus.UInt32(SMS_PDU_SUBMIT),
+        "Number": dbus.String(properties["number"]),
+        "Text": dbus.String(properties["text"]),
+    }, received=False)
+    return dbus.ObjectPath(path)
+
+
+def _new_sms(modem, props, received):
     n = 0
     while f"{MAIN_OBJ}/SMS/{n}" in mockobject.objects:
         n += 1
     path = f"{MAIN_OBJ}/SMS/{n}"
-    self.AddObject(path, SMS, {
-        "State": dbus.UInt32(SMS_STATE_STORED),
-        "PduType": dbus.UInt32(2),  # submit
-        "Number": dbus.String(properties["number"]),
-        "Text": dbus.String(properties["text"]),
+    modem.AddObject(path, SMS, {
         "Data": dbus.Array([], signature="y"),
         "SMSC": dbus.String(""),
         "Validity": dbus.Struct((dbus.UInt32(0), dbus.UInt32(0, variant_level=1)), signature="uv"),
@@ -250,11 +368,12 @@ def sms_create(self, properties):
         "DischargeTimestamp": dbus.String(""),
         "DeliveryState": dbus.UInt32(0x100),  # unknown
         "Storage": dbus.UInt32(0),  # unknown: not stored
+        **props,
     }, [("Send", "", "", sms_send), ("Store", "u", "", "")])
-    messages = list(self.props[MESSAGING]["Messages"]) + [dbus.ObjectPath(path)]
-    self.UpdateProperties(MESSAGING, {"Messages": dbus.Array(messages, signature="o")})
-    self.EmitSignal(MESSAGING, "Added", "ob", [dbus.ObjectPath(path), False])
-    return dbus.ObjectPath(path)
+    messages = list(modem.props[MESSAGING]["Messages"]) + [dbus.ObjectPath(path)]
+    modem.UpdateProperties(MESSAGING, {"Messages": dbus.Array(messages, signature="o")})
+    modem.EmitSignal(MESSAGING, "Added", "ob", [dbus.ObjectPath(path), received])
+    return path
 
 
 def sms_send(self):
@@ -341,6 +460,19 @@ class MockModemManager:
 
     def add_modem(self, index: int = 0, **parameters) -> str:
         return str(self.manager.AddModem(dbus.UInt32(index), dbus.Dictionary(parameters, signature="sv")))
+
+    def set_ussd(self, reply: str = "", *, error: str = "", message: str = "", delay: float = 0.0,
+                 state_after: int = USSD_IDLE) -> None:
+        """What the network answers every USSD code from now on (see SetUssd)."""
+        self.manager.SetUssd(reply, error, message, dbus.Double(delay), dbus.UInt32(state_after))
+
+    def ussd_calls(self) -> list[str]:
+        return [str(c) for c in self.manager.UssdCalls()]
+
+    def deliver_sms(self, number: str, text: str, timestamp: str = "", modem: int = 0) -> str:
+        """An SMS from `number` arrives at modem `modem`; its path."""
+        return str(self.manager.DeliverSms(dbus.ObjectPath(f"{MAIN_OBJ}/Modem/{modem}"), number, text,
+                                           timestamp))
 
     def update(self, path: str, interface: str, **props) -> None:
         """Change properties the way the daemon does: new values and PropertiesChanged."""

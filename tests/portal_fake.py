@@ -86,7 +86,22 @@ def make_client(i: int, mac: str, ip: str, hostname, used: int, cap, state="ok",
         "apps": fake_apps(up, used - up, i),
         "update_guard": i % 2 == 0, "update_guard_choice": None,
         "update_guard_categories": ["updates", "backup"],
+        "cap_base": cap,
+        **fake_selfserve(cap, i),
     }
+
+
+def fake_selfserve(cap, seed: int) -> dict:
+    """The guest's own choices' part of a view (hotspot/selfserve/ops.py): never asked yet, a channel
+    set up, and a small nightly trickle learnt from four weeks."""
+    from hotspot.selfserve.asking import proposed_topup
+
+    days = [{"day": f"2026-11-{d:02d}", "bytes": 300_000 + (d * 2_654_435_761 * (seed + 1)) % 1_500_000}
+            for d in range(9, 23)]
+    avg = sum(d["bytes"] for d in days[:-1]) // 13
+    return {"ask": {"asked_at": None, "next_at": None, "told": True, "topup": proposed_topup(cap)},
+            "trickle": {"quiet_hours": [0, 1, 2, 3, 4, 5, 6, 23], "basis": "history", "learnt_days": 28,
+                        "days": days, "per_day": avg, "per_month": avg * 30}}
 
 
 def fake_apps(up: int, down: int, seed: int) -> list[dict]:
@@ -360,6 +375,8 @@ class FakeBackend:
         self.plan_state = FakePlan(self._settings)
         self.alert_log = sample_alerts()
         self.modem: dict | None = None  # status()["modem"] once set
+        self.carrier: dict | None = None  # the carrier's last reading (plan()["carrier"]) once set
+        self.esim_listing: dict | None = None  # the eSIM's `esim` listing once set (None: no lpac)
         self._portal = {"cookie_key": "00" * 31 + "2a", "auth": auth, "portal_port": 8080, "tls": False,
                         "tls_port": 8443, "venue": "Café Sunrise", "portal_url": portal_url,
                         "retention": {"client_days": 90, "hourly_days": 30, "daily_months": 13}}
@@ -611,6 +628,32 @@ class FakeBackend:
         self._ghost(self._by_mac(parse_mac(mac)), action, destination, False)
         return self.client(mac, session=session)
 
+    # -- a guest's own choices (hotspot/selfserve) --------------------------------------------------
+
+    def data_off(self, ip: str, off) -> dict:
+        self.calls.append(("data_off", ip, off))
+        c = self._me(ip)
+        if not isinstance(off, bool):
+            raise BackendError("off is true or false")
+        if not off and not c["self_paused"]:
+            raise BackendError("This device's data was not turned off from its page; only the hotspot's "
+                               "owner can let it back on.")
+        self._ghost(c, "pause" if off else "resume", None, True)
+        return self.me(ip)
+
+    def ask_owner(self, ip: str) -> dict:
+        self.calls.append(("ask_owner", ip))
+        c = self._me(ip)
+        ask = c["ask"]
+        if ask["topup"] is None:
+            raise BackendError("This device has no cap of its own to top up.")
+        if not ask["told"]:
+            raise BackendError("The hotspot's owner has set up no alert channel: ask them in person.")
+        if ask["next_at"] is not None:
+            raise BackendError("You asked less than an hour ago; the owner was told.")
+        ask["asked_at"], ask["next_at"] = iso(NOW), iso(NOW + timedelta(hours=1))
+        return self.me(ip)
+
     def settings(self, *, session) -> dict:
         self._owner(session)
         return dict(self._settings)
@@ -627,9 +670,13 @@ class FakeBackend:
         status = self.status(session=session)
         names = {c["mac"]: c["hostname"] for c in self.by_ip.values()}
         found = {"plan": status["plan"], "uplink": status["uplink"],
-                 "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt]}
+                 "exempt": [{"mac": m, "name": names.get(m)} for m in self.plan_state.exempt],
+                 "plans": self.plans_list()}
+        active = [p for p in found["plans"] if p["active"]]
+        found["plan"] = {**found["plan"], "calibrations": active[0]["calibrations"] if active else []}
         if "modem" in status:
             found["modem"] = status["modem"]
+        found["carrier"] = self.carrier
         return found
 
     def plan_topup(self, size, *, session) -> dict:
@@ -643,6 +690,81 @@ class FakeBackend:
             raise BackendError("the plan has no quota to top up; set one with 'hotspotctl plan set SIZE'")
         self.plan_state.topup += n
         return self.plan_state.view()
+
+    sim_plans: list[dict] | None = None  # the SIMs' plans a test or a screenshot sets
+
+    def plans_list(self) -> list[dict]:
+        if self.sim_plans is not None:
+            return self.sim_plans
+        v = self.plan_state.view()
+        return [{"iccid": None, "name": None, "active": True, "used": v["used"], "quota": v["quota"],
+                 "topup": v["topup"], "allowance": v["allowance"], "percent": v["percent"],
+                 "cycle": v["cycle"],
+                 "cycle_start": v["cycle_start"], "cycle_end": v["cycle_end"], "operator": None,
+                 "sim_type": None, "first_seen": None, "last_seen": None, "settings": {}, "calibrations": []}]
+
+    def plan_set(self, sim, values, *, session) -> list[dict]:
+        """As hotspotd: the plan used without a modem is the config file's."""
+        self._owner(session)
+        self.calls.append(("plan_set", sim, values))
+        if sim == "":
+            self.set_settings(values, session=session)
+        return self.plans_list()
+
+    def plan_name(self, sim, name, *, session) -> list[dict]:
+        self._owner(session)
+        self.calls.append(("plan_name", sim, name))
+        return self.plans_list()
+
+    def plan_calibrate(self, used, at=None, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("plan_calibrate", used, at))
+        try:
+            self.plan_state.used = parse_size(used)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        return self.plan_state.view()
+
+    def esim(self, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("esim",))
+        if self.esim_listing is None:
+            return {"available": False, "eid": None, "profiles": [], "error": None}
+        return copy.deepcopy(self.esim_listing)
+
+    def _profile(self, iccid) -> dict:
+        from hotspot.core.units import check_iccid
+
+        try:
+            iccid = check_iccid(iccid)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        found = [p for p in (self.esim_listing or {}).get("profiles", []) if p["iccid"] == iccid]
+        if not found:
+            raise BackendError("lpac: es10c_enable_profile: iccid or aid not found (code -1)")
+        return found[0]
+
+    def esim_enable(self, iccid, *, session) -> dict:
+        self._owner(session)
+        self.calls.append(("esim_enable", iccid))
+        profile = self._profile(iccid)
+        if profile["state"] == "enabled":
+            raise BackendError("lpac: es10c_enable_profile: profile not in disabled state (code -1)")
+        for p in self.esim_listing["profiles"]:
+            p["state"] = "enabled" if p is profile else "disabled"
+        return self.esim(session=session)
+
+    def esim_nickname(self, iccid, name, *, session) -> dict:
+        from hotspot.uplink.lpac import check_nickname
+
+        self._owner(session)
+        self.calls.append(("esim_nickname", iccid, name))
+        profile = self._profile(iccid)
+        try:
+            profile["nickname"] = check_nickname(name)
+        except InvalidValue as e:
+            raise BackendError(str(e)) from None
+        return self.esim(session=session)
 
     def alerts(self, *, session) -> dict:
         self._owner(session)
@@ -777,7 +899,8 @@ class FakeBackend:
                 "health": {"last_poll": iso(NOW), "poll_seconds": 0.0042, "rebuilds": 3,
                            "uptime_seconds": 86400.0},
                 "alerts": {"fired": {"plan": 1, "client": 3},
-                           "deliveries": {"pending": 1, "sent": 3, "failed": 1}}}
+                           "deliveries": {"pending": 1, "sent": 3, "failed": 1}},
+                "plans": self.plans_list()}
 
 
 check_backend(FakeBackend)  # the socket's declared operations, exactly

@@ -277,48 +277,47 @@ def _reply(reply) -> str:
 # -- SMS ----------------------------------------------------------------------------------------
 
 
-def shorten(text: str, limit: int = 160) -> str:
-    """At most `limit` characters, cut after a whole word; "..." (in the GSM alphabet, unlike "…")."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 3]
-    space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space > limit // 2:  # else one long word (or CJK text without spaces): cut inside it
-        cut = cut[:space]
-    return cut.rstrip(" \n,;:.-") + "..."
-
-
 class SmsChannel:
-    """The message's subject, then its text, shortened to one SMS, to each number through the modem's
-    send_sms: on a phone's lock screen the subject says what happened."""
+    """The message's subject, then its text on the next line, to each number through the modem's
+    send_sms: one SMS when it fits, else up to four labelled parts sent in order
+    (hotspot.uplink.sms.split: GSM 7-bit or UCS-2, so Chinese arrives as written). On a phone's lock
+    screen the subject says what happened."""
 
     name = "sms"
 
-    def __init__(self, send_sms, numbers, limit: int = 160) -> None:
+    def __init__(self, send_sms, numbers, max_parts: int | None = None) -> None:
+        from hotspot.uplink import sms
+
         self.send_sms = send_sms
         self.numbers = [check_phone(n) for n in numbers]
         if not self.numbers:
             raise ValueError("sms needs at least one number")
-        self.limit = limit
+        self.max_parts = max_parts or sms.MAX_PARTS
 
     def __repr__(self) -> str:
         return f"SmsChannel({', '.join(self.numbers)})"
 
-    def send(self, message: Message, delivery_id: str | None = None) -> str:
+    def parts(self, message: Message) -> list[str]:
+        from hotspot.uplink import sms
+
         subject = message.subject.removeprefix("hotspot: ")
-        text = shorten(f"{subject}. {message.text}" if subject else message.text, self.limit)
+        return sms.split(f"{subject}\n{message.text}" if subject else message.text, self.max_parts)
+
+    def send(self, message: Message, delivery_id: str | None = None) -> str:
+        parts = self.parts(message)
         failed = []
         for number in self.numbers:
             try:
-                self.send_sms(number, text)
+                for part in parts:
+                    self.send_sms(number, part)
             except Exception as e:  # the modem's failure, whatever its type, is this number's reason
                 failed.append(f"{number}: {_one_line(e, 100) or type(e).__name__}")
         if len(failed) == len(self.numbers):
             raise DeliveryError(f"SMS not sent: {'; '.join(failed)}")
         # A partial success is not retried: the numbers that got it would get it again.
         sent = len(self.numbers) - len(failed)
-        return _one_line("; ".join([f"sent to {sent} of {len(self.numbers)}", *failed]))
+        count = f" in {len(parts)} parts" if len(parts) > 1 else ""
+        return _one_line("; ".join([f"sent to {sent} of {len(self.numbers)}{count}", *failed]))
 
 
 # -- validation (for the config parser) ---------------------------------------------------------

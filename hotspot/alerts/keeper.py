@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from hotspot.alerts import outbox, reports
 from hotspot.alerts import points as alerts
 from hotspot.alerts.channels import DeliveryError
+from hotspot.alerts.options import editions
 from hotspot.clients import policy
 from hotspot.clients.keeper import NEAR_CAP
 from hotspot.core.contract import BackendError
@@ -44,7 +45,7 @@ class Alerts(Keeper):
         HOTSPOT_RETRY_DELAY: the first retry's delay (tests shorten the default 30 s)."""
         if self._outbox is None:
             self._outbox = outbox.Outbox(self.store.path, alerts.channels_of(self.cfg, self.send_sms),
-                                         clock=self.core.clock,
+                                         clock=self.core.clock, lang=self.cfg.owner_language,
                                          base_delay=float(os.environ.get("HOTSPOT_RETRY_DELAY", "30")))
         return self._outbox
 
@@ -66,6 +67,7 @@ class Alerts(Keeper):
     def config_changed(self, old) -> None:
         if self._outbox is not None:
             self._outbox.channels = alerts.channels_of(self.cfg, self.send_sms)
+            self._outbox.lang = self.cfg.owner_language
 
     # -- hotspotd's poll -------------------------------------------------------------------------------
 
@@ -120,38 +122,94 @@ class Alerts(Keeper):
                     "runs_out_at": f["cap_hit_at"], "runs_out_earliest": f["cap_hit_earliest"]}
         return forecast
 
+    def notify(self, message, channels: list[str], kind: str = "event") -> bool:
+        """Queue an owner's alert to `channels` (channel_names(), taken before the caller's transaction,
+        which records what the alert is about, so it goes once); True when a channel takes it."""
+        if channels:
+            outbox.enqueue(self.store.db, message, channels, kind=kind, now=self.core.clock())
+
+    def tell(self, message, kind: str = "alert") -> bool:
+        """A message to the owner that no alert point makes (another capability's), queued to every
+        alert channel in a transaction of its own; True when queued (the caller's poll step puts it on
+        flash at once)."""
+        channels = self.channel_names()
+        with self.core.transaction():
+            queued = self.notify(message, channels, kind)
+        if queued:
+            self.wake()
+        return bool(channels)
+
     def report_step(self) -> None:
         if self.report_if_due([c for c in ("email",) if c in self.outbox.channels]):
             self.wake()
 
     def report_if_due(self, channels: list[str]) -> bool:
-        """Queue the daily or weekly usage report to `channels` when its time came
+        """Queue each usage report (daily or weekly, and monthly) whose time came to `channels`
         (hotspot.alerts.reports); True if one was queued."""
+        queued = False
+        for edition in self.editions():
+            if edition == "monthly":
+                queued |= self._monthly_if_due(channels)
+            else:
+                queued |= self._periodic_if_due(edition, channels)
+        return queued
+
+    def editions(self) -> tuple[str, ...]:
+        """The report editions the config asks for: daily or weekly, and monthly."""
+        return editions(self.cfg.report)
+
+    def _periodic_if_due(self, edition: str, channels: list[str]) -> bool:
         cfg = self.cfg
-        if cfg.report == "none":
-            return False
         now = self.core.clock()
         due = self.store.get("report_next")
         if due is None or float(due) > now + 8 * 86400:  # first run, or the clock went back
             with self.core.transaction():
-                self.store.set("report_next", reports.next_time(now, cfg.report, cfg.report_hour))
+                self.store.set("report_next", reports.next_time(now, edition, cfg.report_hour))
             return False
         if now < float(due):
             return False
-        message = self.report(float(due))
+        return self._queue(self.report(float(due), edition), channels,
+                           ("report_next", reports.next_time(now, edition, cfg.report_hour)))
+
+    def _monthly_if_due(self, channels: list[str]) -> bool:
+        """The end-of-cycle report: kept in meta `report_monthly` as 'DUE START END' (the cycle it will
+        cover), or 'sent END' until the next cycle is known."""
+        now = self.core.clock()
+        kept = (self.store.get("report_monthly") or "").split()
+        if len(kept) == 3:
+            due, start, end = (float(x) for x in kept)
+            # A schedule made on a wrong clock (a router without a real-time clock before NTP): for a
+            # cycle that ended a month ago, or that ends further off than a cycle lasts, made anew.
+            if now > end + 31 * 86400 or due > now + (end - start) + 2 * 86400:
+                kept = []
+        if len(kept) != 3:
+            after = float(kept[1]) if len(kept) == 2 and kept[0] == "sent" else 0.0
+            due, start, end = reports.next_monthly(now, self.plan.cycle(), self.cfg.report_hour)
+            if end > after:
+                with self.core.transaction():
+                    self.store.set("report_monthly", f"{due} {start} {end}")
+            return False
+        if now < due:
+            return False
+        return self._queue(self.report(due, "monthly", span=(start, end)), channels,
+                           ("report_monthly", f"sent {end}"))
+
+    def _queue(self, message, channels: list[str], schedule: tuple[str, object]) -> bool:
         with self.core.transaction():
             if channels:
-                outbox.enqueue(self.store.db, message, channels, kind="report", now=now)
-            self.store.set("report_next", reports.next_time(now, cfg.report, cfg.report_hour))
+                outbox.enqueue(self.store.db, message, channels, kind="report", now=self.core.clock())
+            self.store.set(*schedule)
         log.info("usage report queued: %s", message.subject)
         return bool(channels)
 
-    def report(self, at: float):
-        """The usage report for the day or week before `at`, as a Message (with the modem as
-        hotspotd last read it)."""
+    def report(self, at: float, edition: str | None = None, span: tuple[float, float] | None = None):
+        """The usage report `edition` (daily, weekly or monthly: default the config's first) for the
+        range before `at` (or `span`), as a Message in the owner's language, with the modem as hotspotd
+        last read it."""
         from hotspot.alerts.report_email import build_report
 
-        start, end = reports.span(at, self.cfg.report)
+        edition = edition or (self.editions() or ("daily",))[0]
+        start, end = span or reports.span(at, edition)
         objs = self.core.live_objects()
         plan = self.plan.snapshot(objs)
         names = {}
@@ -160,13 +218,13 @@ class Alerts(Keeper):
             names[c.id] = {"name": c.alias or c.hostname, "mac": c.mac, "cap": v["cap"], "state": v["state"],
                            "first_seen": c.first_seen}
         data = reports.gather(self.store.db, self.cfg, start=start, end=end, names=names,
-                              plan=self.plan.figures(objs=objs))
+                              plan=self.plan.figures(objs=objs), edition=edition)
         m = self.modem()
         if m and "error" not in m:
             data["modem"] = {"operator": m["operator_name"], "roaming": m["roaming"],
                              "technology": "/".join(m["access_technologies"]).upper() or None,
                              "signal": m["signal_quality"], "signal_dbm": m["rsrp"]}
-        return build_report(data, now=self.core.clock())
+        return build_report(data, lang=self.cfg.owner_language, now=self.core.clock())
 
     # -- what hotspotctl and the admin UI show ----------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hotspot.alerts.channels import check_email, check_phone, check_url
+from hotspot.alerts.language import LANGUAGES
 from hotspot.core.config import (
     N_,
     Bad,
@@ -34,6 +35,38 @@ def percents(v: str) -> tuple[int, ...]:
             raise Bad(f"{quote(word)} is not a percentage between 1 and 100")
         found.append(int(n))
     return tuple(sorted(set(found)))
+
+
+EDITIONS = ("daily", "weekly", "monthly")
+
+
+def editions(v: str) -> tuple[str, ...]:
+    """The report editions, in their order ('weekly monthly'); 'none' or '' for none; daily or weekly, not
+    both (a daily report already covers the week)."""
+    words = v.replace(",", " ").lower().split()
+    if words in ([], ["none"]):
+        return ()
+    for word in words:
+        if word not in EDITIONS:
+            raise Bad(f"{quote(word)} is not a report: none, daily, weekly or monthly")
+    if "daily" in words and "weekly" in words:
+        raise Bad("choose daily or weekly, not both (add monthly to either)")
+    return tuple(e for e in EDITIONS if e in words)
+
+
+def language(v: str) -> str:
+    """'en' or 'zh-Hans'; '' (an empty field) is the default, English."""
+    if v == "":
+        return "en"
+    if v not in LANGUAGES:
+        raise Bad(f"{quote(v)} is not a language: en or zh-Hans")
+    return v
+
+
+def report_text(v: str) -> str:
+    """The report option's value as one text, its editions in order ('weekly monthly', 'none'), so a
+    config that says 'daily' still reads 'daily'."""
+    return " ".join(editions(v)) or "none"
 
 
 def _checked(check, v: str) -> str:
@@ -93,9 +126,17 @@ OPTIONS = (
     Option("alert_sms", phone, (), "Phone numbers (E.164) texted through the modem.",
            "Phone numbers (E.164, e.g. '+491701234567') that get alerts by SMS through the modem.",
            list=True, heading=HEADING, example="+491701234567"),
-    Option("report", choice("none", "daily", "weekly"), "none",
-           "A usage report by email: none, daily or weekly.",
-           "A usage report by email: 'none', 'daily' or 'weekly' (on Mondays), at report_hour local time.",
+    Option("owner_language", language, "en",
+           "The language of alerts, SMS and reports: en (English) or zh-Hans (Simplified Chinese).",
+           "The language alerts (webhook, email, SMS) and usage reports are written in: 'en' (English) or "
+           "'zh-Hans' (Simplified Chinese), from the web UI's own translations.", heading=HEADING,
+           admin=Field(N_("Language of alerts and reports"), "settings",
+                       choices=(("en", N_("English")), ("zh-Hans", N_("Simplified Chinese"))),
+                       hint=N_("Alerts by email, webhook and SMS, and the usage reports."))),
+    Option("report", report_text, "none", "Usage reports by email: none, daily or weekly, and/or monthly.",
+           "Usage reports by email: 'none', 'daily' or 'weekly' (on Mondays), and 'monthly' (at the end of "
+           "each plan cycle, or of each calendar month without a plan cycle), e.g. 'weekly monthly'; each "
+           "at report_hour local time. Each report lists the apps and the ghost traffic of its range.",
            heading=HEADING),
     Option("report_hour", ranged(0, 23, "an hour between 0 and 23"), 8,
            "The hour (local time) the report goes out.",

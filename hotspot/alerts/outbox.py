@@ -30,6 +30,7 @@ import zlib
 from datetime import datetime, timezone
 
 from hotspot.alerts.channels import DeliveryError
+from hotspot.alerts.language import PREFIX, words
 from hotspot.alerts.message import Message
 
 log = logging.getLogger("hotspot")
@@ -116,18 +117,25 @@ def log_entries(db: sqlite3.Connection, limit: int = 100) -> list[dict]:
     return [dict(zip(LOG_FIELDS, row)) for row in rows]
 
 
-def make_test_message(now: float | None = None) -> Message:
-    """What `hotspotctl alerts test CHANNEL` sends: every part a real notification has, a tiny image too."""
+def make_test_message(now: float | None = None, lang: str = "en") -> Message:
+    """What `hotspotctl alerts test CHANNEL` sends, in `lang` (owner_language): every part a real
+    notification has, a tiny image too."""
+    from html import escape
+
+    w = words(lang)
     when = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).astimezone()
-    host = socket.gethostname() or "the router"
+    host = socket.gethostname() or "hotspot"
     stamp = when.isoformat(timespec="seconds")
-    text = f"Test notification from hotspot on {host} at {stamp}. Alerts and reports reach you here."
-    html = (f"<p>Test notification from hotspot on <b>{host}</b> at {stamp}.</p>"
-            '<p><img src="cid:test-image" alt="a green square" width="16" height="16"> '
-            "Alerts and reports reach you here.</p>")
-    return Message(subject=f"hotspot: test notification from {host}", text=text, html=html,
+    said = w._("Test notification from hotspot on %(host)s at %(time)s.", host=host,
+               time=w.when(when.timestamp()))
+    reach, square = w._("Alerts and reports reach you here."), w._("a green square")
+    html = (f"<p>{escape(said)}</p>"
+            f'<p><img src="cid:test-image" alt="{escape(square)}" width="16" height="16"> '
+            f"{escape(reach)}</p>")
+    return Message(subject=PREFIX + w._("test notification from %(host)s", host=host),
+                   text=w.sentence(said, reach), html=html,
                    images=(("test-image", _png(16, 16, (46, 160, 67))),),
-                   data={"kind": "test", "host": host, "time": stamp})
+                   data={"kind": "test", "host": host, "time": stamp, "lang": w.tag})
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -168,7 +176,8 @@ class Outbox:
 
     def __init__(self, db_path, channels: dict, *, clock=time.time, base_delay: float = 30,
                  max_delay: float = 3600, give_up_after: float = 2 * DAY, lease: float = 600,
-                 keep: int = 500, idle: float = 30, rng: random.Random | None = None) -> None:
+                 keep: int = 500, idle: float = 30, rng: random.Random | None = None,
+                 lang: str = "en") -> None:
         self.db_path = str(db_path)
         self.channels = channels
         self.clock = clock
@@ -177,6 +186,7 @@ class Outbox:
         self.keep = keep  # finished rows kept for the log
         self.idle = idle  # the longest sleep: rows queued by another process are seen within it
         self.rng = rng or random.Random()
+        self.lang = lang  # owner_language: the test message's
         self.token = f"{os.getpid()}:{secrets.token_hex(4)}"
         # Its own connection, autocommit: each statement is its own short transaction.
         self.db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -373,7 +383,8 @@ class Outbox:
         if channel is None:
             have = ", ".join(sorted(self.channels)) or "none"
             raise DeliveryError(f"no channel {channel_name!r} is configured (configured: {have})")
-        return channel.send(make_test_message(self.clock()), delivery_id=f"test-{secrets.token_hex(8)}")
+        return channel.send(make_test_message(self.clock(), self.lang),
+                            delivery_id=f"test-{secrets.token_hex(8)}")
 
     def close(self) -> None:
         """Close the connection (after stop(), or when no thread was started)."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import datetime
 
 from hotspot.alerts import outbox
+from hotspot.alerts.language import PREFIX, Words, words
 from hotspot.alerts.message import Message
-from hotspot.core.config import Config
+from hotspot.core.config import N_, Config
 from hotspot.core.units import format_bytes, iso
 from hotspot.plan.model import crossed
 
@@ -93,18 +93,18 @@ def check(db: sqlite3.Connection, cfg: Config, *, plan: dict | None, clients: li
     `plan`: {"used", "allowance", "cycle_start" (unix), "cycle_end"} or None; `clients`: dicts with
     "mac", "name", "used", "cap", "period_start" for clients with a cap. Returns the messages queued."""
     schema(db)
-    queued = []
+    queued, lang = [], cfg.owner_language
     if plan and plan.get("allowance") and plan.get("cycle_start") is not None:
         done = fired(db, "plan", plan["cycle_start"]).get("plan", set())
         for point in crossed(plan["used"], plan["allowance"], cfg.alert_at, done):
             queued.append(_fire(db, "plan", "plan", plan["cycle_start"], point, plan["used"],
-                                plan["allowance"], plan_message(point, plan), channels, now))
+                                plan["allowance"], plan_message(point, plan, lang), channels, now))
     if cfg.alert_clients and clients:
         done = fired(db, "client", clients[0]["period_start"])  # one period for every client
         for c in clients:
             for point in crossed(c["used"], c["cap"], cfg.alert_at, done.get(c["mac"], set())):
                 queued.append(_fire(db, "client", c["mac"], c["period_start"], point, c["used"], c["cap"],
-                                    client_message(point, c), channels, now))
+                                    client_message(point, c, lang), channels, now))
     return queued
 
 
@@ -117,20 +117,31 @@ def _fire(db, kind, subject, period, point, used, allowance, message, channels, 
     return message
 
 
-def plan_message(point: int, plan: dict) -> Message:
+def plan_message(point: int, plan: dict, lang: str = "en") -> Message:
+    w = words(lang)
     left = max(0, plan["allowance"] - plan["used"])
-    subject = (f"hotspot: the data plan is used up ({format_bytes(plan['allowance'])})" if point >= 100 else
-               f"hotspot: {point}% of the data plan used, {format_bytes(left)} left")
-    text = (f"{format_bytes(plan['used'])} of the plan's {format_bytes(plan['allowance'])} used this cycle "
-            f"({point}% point reached); {format_bytes(left)} left until {iso(plan.get('cycle_end')) or '-'}.")
+    quota, used, rest = format_bytes(plan["allowance"]), format_bytes(plan["used"]), format_bytes(left)
+    subject = (w._("the data plan is used up (%(quota)s)", quota=quota) if point >= 100 else
+               w._("%(point)s%% of the data plan used, %(left)s left", point=point, left=rest))
+    text = w._("%(used)s of the plan's %(quota)s used this cycle (%(point)s%% point reached); %(left)s left "
+               "until %(end)s.", used=used, quota=quota, point=point, left=rest,
+               end=w.when(plan.get("cycle_end")))
     data = {"event": "plan", "point": point, "used": plan["used"], "allowance": plan["allowance"],
-            "left": left, "cycle_start": iso(plan["cycle_start"]), "cycle_end": iso(plan.get("cycle_end"))}
+            "left": left, "cycle_start": iso(plan["cycle_start"]), "cycle_end": iso(plan.get("cycle_end")),
+            "lang": w.tag}
     if point < 100:
-        text, data = _with_forecast(text, data, plan.get("forecast"), "the plan runs out")
-    return Message(subject=subject, text=text, data=data)
+        text, data = _with_forecast(w, text, data, plan.get("forecast"), _PLAN_RUNS_OUT)
+    return Message(subject=PREFIX + subject, text=text, data=data)
 
 
-def _with_forecast(text: str, data: dict, forecast, runs_out: str) -> tuple[str, dict]:
+# When the allowance likely runs out, said of the plan and of a client: (around, as early as).
+_PLAN_RUNS_OUT = (N_("At this pace the plan runs out around %(date)s."),
+                  N_("At this pace the plan runs out around %(date)s (perhaps as early as %(earliest)s)."))
+_CAP_RUNS_OUT = (N_("At this pace it reaches its cap around %(date)s."),
+                 N_("At this pace it reaches its cap around %(date)s (perhaps as early as %(earliest)s)."))
+
+
+def _with_forecast(w: Words, text: str, data: dict, forecast, runs_out: tuple[str, str]) -> tuple[str, dict]:
     """The forecast's sentence (hotspot.forecast.model) added to an alert: when the allowance likely runs
     out and how early it could, else the likely total and its range by the period's end.
     `forecast`: {"end_bytes", "low", "high", "runs_out_at", "runs_out_earliest"} (unix times), or a
@@ -138,33 +149,32 @@ def _with_forecast(text: str, data: dict, forecast, runs_out: str) -> tuple[str,
     f = forecast() if callable(forecast) else forecast
     if not f or f.get("end_bytes") is None:
         return text, data
-    def day(t):
-        d = datetime.fromtimestamp(t)
-        return f"{d.day} {d:%b}, {d:%H:%M}"
-
     if f.get("runs_out_at"):
-        text += f" At this pace {runs_out} around {day(f['runs_out_at'])}"
         if f.get("runs_out_earliest") and f["runs_out_earliest"] < f["runs_out_at"] - 3600:
-            text += f" (perhaps as early as {day(f['runs_out_earliest'])})"
-        text += "."
+            said = w._(runs_out[1], date=w.when(f["runs_out_at"]), earliest=w.when(f["runs_out_earliest"]))
+        else:
+            said = w._(runs_out[0], date=w.when(f["runs_out_at"]))
     else:
-        text += (f" At this pace about {format_bytes(f['end_bytes'])} by the period's end "
-                 f"({format_bytes(f['low'])} to {format_bytes(f['high'])}).")
+        said = w._("At this pace about %(total)s by the period's end (%(low)s to %(high)s).",
+                   total=format_bytes(f["end_bytes"]), low=format_bytes(f["low"]),
+                   high=format_bytes(f["high"]))
     data = {**data, "forecast_end_bytes": f["end_bytes"], "forecast_low": f["low"],
             "forecast_high": f["high"],
             "runs_out_at": iso(f.get("runs_out_at")), "runs_out_earliest": iso(f.get("runs_out_earliest"))}
-    return text, data
+    return w.sentence(text, said), data
 
 
-def client_message(point: int, c: dict) -> Message:
+def client_message(point: int, c: dict, lang: str = "en") -> Message:
+    w = words(lang)
     name = c.get("name") or c["mac"]
     left = max(0, c["cap"] - c["used"])
-    subject = (f"hotspot: {name} used up its {format_bytes(c['cap'])} cap" if point >= 100 else
-               f"hotspot: {name} used {point}% of its {format_bytes(c['cap'])} cap")
-    text = (f"{name} ({c['mac']}) used {format_bytes(c['used'])} of its {format_bytes(c['cap'])} cap this "
-            f"period; {format_bytes(left)} left.")
+    cap = format_bytes(c["cap"])
+    subject = (w._("%(name)s used up its %(cap)s cap", name=name, cap=cap) if point >= 100 else
+               w._("%(name)s used %(point)s%% of its %(cap)s cap", name=name, point=point, cap=cap))
+    text = w._("%(name)s (%(mac)s) used %(used)s of its %(cap)s cap this period; %(left)s left.",
+               name=name, mac=c["mac"], used=format_bytes(c["used"]), cap=cap, left=format_bytes(left))
     data = {"event": "client", "point": point, "mac": c["mac"], "name": c.get("name"), "used": c["used"],
-            "cap": c["cap"], "left": left}
+            "cap": c["cap"], "left": left, "lang": w.tag}
     if point < 100:
-        text, data = _with_forecast(text, data, c.get("forecast"), "it reaches its cap")
-    return Message(subject=subject, text=text, data=data)
+        text, data = _with_forecast(w, text, data, c.get("forecast"), _CAP_RUNS_OUT)
+    return Message(subject=PREFIX + subject, text=text, data=data)

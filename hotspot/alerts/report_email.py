@@ -1,5 +1,6 @@
-"""The usage report the owner gets by email, daily or weekly: plan used and left, where it is heading,
-the days as a chart, the top clients, unusual usage, the router's own traffic.
+"""The usage report the owner gets by email, daily, weekly or monthly: plan used and left, where it is
+heading, the days as a chart, the top clients, unusual usage, the apps and the ghost traffic of its
+range, the router's own traffic.
 
 `build_report(data)` turns figures the caller read from the database into a `Message`: an HTML body
 (tables and inline styles only, because that is all email clients agree on), a plain-text part with the
@@ -12,7 +13,7 @@ are bytes; every key but "range" may be left out):
 
     {
       "router": "Van 1",                  # the hotspot's name (config venue); "hotspot" if missing
-      "period": "weekly",                 # "daily" | "weekly": which report this is
+      "period": "weekly",                 # "daily" | "weekly" | "monthly": which report this is
       "range": (start, end),              # what the report covers, [start, end)
       "range_bytes": 7_200_000_000,       # metered bytes in range; default: the sum of "days" in range
       "plan": {                           # the uplink's data plan this cycle (None: no plan known)
@@ -38,6 +39,14 @@ are bytes; every key but "range" may be left out):
         {"name": "tablet", "mac": "...", "bytes": 2_100_000_000, "usual_bytes": 300_000_000,
          "why": "spike"},                 # spike | new | night, or a short text shown as given
       ],
+      "apps": [                           # app categories used in range, most first (hotspot.apps)
+        {"category": "video", "bytes": 5_200_000_000,
+         "devices": [{"name": "anna-phone", "mac": "...", "bytes": 4_000_000_000}]},
+      ],
+      "ghost": [                          # ghost-traffic events that began in range (hotspot.ghost)
+        {"name": "tablet", "mac": "...", "kind": "idle", "start": ts, "bytes": 210_000_000,
+         "destinations": ["backup.example.com"]},
+      ],
       "modem": {"operator": "Vodafone", "technology": "LTE", "signal": 72,   # signal: percent
                 "signal_dbm": -85, "roaming": False},                       # (all optional)
     }
@@ -49,7 +58,6 @@ cleaned the same way, so no header can be injected.
 
 from __future__ import annotations
 
-import gettext as _gettext
 import math
 import time
 from dataclasses import dataclass
@@ -59,10 +67,13 @@ from functools import cache
 import jinja2
 
 from hotspot.alerts import png
+from hotspot.alerts.language import Words
 from hotspot.alerts.message import Message
 from hotspot.core.parts import web_dir
 from hotspot.core.units import format_bytes
+from hotspot.ghost.watch import kind_text
 
+APPS = 8  # app categories listed (there are seven and "other")
 TOP = 10  # clients listed: each has a bar image, and an email with dozens of images reads badly
 NAME_LIMIT = 40  # characters of a client's name shown (DHCP allows 63, and phones make long ones)
 
@@ -79,7 +90,8 @@ CHART_WIDTH, CHART_HEIGHT, GAUGE_HEIGHT, CLIENT_BAR_HEIGHT = 560, 140, 12, 8
 
 
 def build_report(data: dict, *, lang: str = "en", now: float | None = None) -> Message:
-    """The report for `data` (shape in the module docstring) in `lang` ("en" or "zh"; others: English).
+    """The report for `data` (shape in the module docstring) in `lang` ("en", or "zh-Hans"/"zh";
+    others: English).
     `now` is when it is made (default: the clock), shown in the footer."""
     words = Words(lang)
     now = time.time() if now is None else now
@@ -92,78 +104,7 @@ def build_report(data: dict, *, lang: str = "en", now: float | None = None) -> M
                    data=view["data"])
 
 
-# -- language -----------------------------------------------------------------------------------------------
-
-_WEEKDAYS = {"en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-             "zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]}
-_MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-@cache
-def _catalogue(lang: str, directory: str) -> _gettext.NullTranslations:
-    """The portal's compiled catalogue, read with the stdlib as the portal reads it (English: none)."""
-    if lang == "en":
-        return _gettext.NullTranslations()
-    return _gettext.translation("messages", directory, languages=["zh_CN"], fallback=True)
-
-
-class Words:
-    """One language's translations and date formats (the portal's style: '3 Dec' / '12月3日')."""
-
-    def __init__(self, lang: str = "en") -> None:
-        self.lang = "zh" if str(lang).lower().replace("_", "-").split("-")[0] == "zh" else "en"
-        self.catalogue = _catalogue(self.lang, str(web_dir() / "translations"))
-
-    def _(self, message: str, **variables) -> str:
-        text = self.catalogue.gettext(message)
-        return text % variables if variables else text
-
-    def ngettext(self, singular: str, plural: str, n: int, **variables) -> str:
-        variables.setdefault("num", n)
-        return self.catalogue.ngettext(singular, plural, n) % variables
-
-    @staticmethod
-    def local(ts: float) -> datetime:
-        return datetime.fromtimestamp(ts)
-
-    def day(self, ts: float) -> str:
-        """'3 Dec' / '12月3日'."""
-        t = self.local(ts)
-        return f"{t.month}月{t.day}日" if self.lang == "zh" else f"{t.day} {_MONTHS_EN[t.month - 1]}"
-
-    def weekday(self, ts: float) -> str:
-        return _WEEKDAYS[self.lang][self.local(ts).weekday()]
-
-    def weekday_day(self, ts: float) -> str:
-        """'Mon 3 Dec' / '12月3日 周一'."""
-        if self.lang == "zh":
-            return f"{self.day(ts)} {self.weekday(ts)}"
-        return f"{self.weekday(ts)} {self.day(ts)}"
-
-    def when(self, ts: float) -> str:
-        """'3 Dec, 14:00' / '12月3日 14:00'."""
-        return f"{self.day(ts)}{' ' if self.lang == 'zh' else ', '}{self.local(ts):%H:%M}"
-
-    def until(self, end: float) -> str:
-        """The last moment of [.., end): the last day when `end` is a midnight ('30 Nov' for 1 Dec
-        00:00, which people read as including 1 Dec), else the end itself ('1 Dec, 06:00')."""
-        t = self.local(end)
-        if (t.hour, t.minute, t.second) == (0, 0, 0):
-            return self.day(end - 1)
-        return self.when(end)
-
-    def span(self, start: float, end: float) -> str:
-        """[start, end) as days: '24–30 Nov', '28 Nov – 4 Dec', '3 Dec' / '11月24日–30日'."""
-        first, last = self.local(start), self.local(max(start, end - 1))
-        if first.date() == last.date():
-            return self.day(start)
-        if self.lang == "zh":
-            if first.month == last.month:
-                return f"{first.month}月{first.day}日–{last.day}日"
-            return f"{self.day(start)} – {self.day(end - 1)}"
-        if first.month == last.month:
-            return f"{first.day}–{last.day} {_MONTHS_EN[last.month - 1]}"
-        return f"{self.day(start)} – {self.day(end - 1)}"
+# -- language: hotspot.alerts.language's Words (the owner's catalogue and date formats) ---------------------
 
 
 # -- the view: every finished string and figure the templates, the subject and the JSON use ------------------
@@ -214,8 +155,8 @@ def _forecast(w: Words, plan: dict, quota: int | None, used: int) -> str:
     text = _forecast_point(w, plan, quota, used)
     low, high, total = (_int(plan.get(k)) for k in ("forecast_low", "forecast_high", "forecast_end_bytes"))
     if text and None not in (low, high, total) and not (quota is not None and used >= quota):
-        text += " " + w._("Likely %(total)s in all (%(range)s).", total=format_bytes(total),
-                          range=_size_range(low, high))
+        text = w.sentence(text, w._("Likely %(total)s in all (%(range)s).", total=format_bytes(total),
+                                    range=_size_range(low, high)))
     return text
 
 
@@ -272,6 +213,31 @@ def _unusual(w: Words, u: dict) -> dict:
         if reason:
             detail += " · " + reason
     return {"name": name or mac, "mac": mac if name else "", "detail": detail}
+
+
+def category_label(w: Words, category: str) -> str:
+    """An app category's name, as the portal's apps card says it."""
+    return {"video": w._("Video"), "social": w._("Social"), "messaging": w._("Messaging"),
+            "maps": w._("Maps"), "backup": w._("Cloud backup"), "updates": w._("Updates"),
+            "games": w._("Games"), "other": w._("Other")}.get(category, clean(category, 20))
+
+
+def _app(w: Words, a: dict) -> dict:
+    """One app category of the range: its name, bytes, and the devices that used it most."""
+    devices = [f"{clean(d.get('name')) or clean(d.get('mac'), 17)} {format_bytes(_int(d.get('bytes')) or 0)}"
+               for d in a.get("devices") or []]
+    return {"label": category_label(w, str(a.get("category"))),
+            "bytes": format_bytes(_int(a.get("bytes")) or 0), "devices": devices,
+            "separator": w.list(["", ""])}
+
+
+def _ghost(w: Words, e: dict) -> dict:
+    """One ghost-traffic event of the range: who, when, how much, what, and where to."""
+    mac, name = clean(e.get("mac"), 17), clean(e.get("name"))
+    dests = w.list(clean(d, 60) for d in e.get("destinations") or [])
+    return {"name": name or mac, "mac": mac if name else "", "when": w.when(e["start"]),
+            "bytes": format_bytes(_int(e.get("bytes")) or 0), "what": kind_text(w, e.get("kind") or ""),
+            "destinations": dests}
 
 
 def _modem(w: Words, m: dict | None) -> list[str]:
@@ -345,7 +311,7 @@ def figures(data: dict) -> Figures:
     in_range = [d for d in days if start <= d[0] < end]
     up, down = sum(d[1] or 0 for d in in_range), sum(d[2] or 0 for d in in_range)
     return Figures(
-        period=data.get("period") if data.get("period") in ("daily", "weekly") else "weekly",
+        period=data.get("period") if data.get("period") in ("daily", "weekly", "monthly") else "weekly",
         start=start, end=end, router=clean(data.get("router")) or "hotspot", plan=plan,
         quota=quota, used=used, left=left, percent=percent(used, quota), guard=plan.get("guard") or "ok",
         days=days, up=up, down=down,
@@ -379,7 +345,8 @@ def _subject(w: Words, f: Figures) -> tuple[str, str]:
         summary = w._("plan used up")
     else:
         summary = w._("plan %(pct)s%% used, %(left)s left", pct=f.percent, left=format_bytes(f.left or 0))
-    report = w._("daily report") if f.period == "daily" else w._("weekly report")
+    report = {"daily": w._("daily report"), "monthly": w._("monthly report")}.get(f.period) or \
+        w._("weekly report")
     subject = w._("%(router)s: %(report)s — %(summary)s", router=f.router, report=report, summary=summary)
     return subject, summary
 
@@ -394,7 +361,8 @@ def _view(f: Figures, data: dict, w: Words, now: float) -> dict:
     view = {
         "lang": w.lang, "html_lang": "zh-CN" if w.lang == "zh" else "en",
         "router": f.router, "subject": subject, "preheader": forecast or summary,
-        "title": w._("Daily report") if f.period == "daily" else w._("Weekly report"),
+        "title": {"daily": w._("Daily report"), "monthly": w._("Monthly report")}.get(f.period,
+                                                                                     w._("Weekly report")),
         "range": w.span(f.start, f.end), "span": (f.start, f.end),
         "plan": {
             "known": bool(plan), "has_quota": f.quota is not None,
@@ -417,6 +385,8 @@ def _view(f: Figures, data: dict, w: Words, now: float) -> dict:
         "router_share": percent(f.router_bytes, f.range_bytes)
         if f.router_bytes is not None and f.range_bytes else None,
         "modem": _modem(w, data.get("modem")),
+        "apps": [_app(w, a) for a in (data.get("apps") or [])[:APPS]],
+        "ghost": [_ghost(w, e) for e in data.get("ghost") or []],
         "generated": w.when(now),
         "sizes": {"chart": (CHART_WIDTH, CHART_HEIGHT), "gauge": (CHART_WIDTH, GAUGE_HEIGHT),
                   "client": (CHART_WIDTH, CLIENT_BAR_HEIGHT)},
@@ -451,6 +421,13 @@ def _data(f: Figures, data: dict, view: dict, w: Words) -> dict:
         "unusual": [{"name": clean(u.get("name")) or None, "mac": clean(u.get("mac"), 17),
                      "bytes": _int(u.get("bytes")) or 0, "usual_bytes": _int(u.get("usual_bytes")),
                      "why": clean(u.get("why"), 80) or None} for u in data.get("unusual") or []],
+        "apps": [{"category": clean(a.get("category"), 20), "bytes": _int(a.get("bytes")) or 0,
+                  "devices": [{"name": clean(d.get("name")) or None, "mac": clean(d.get("mac"), 17),
+                               "bytes": _int(d.get("bytes")) or 0} for d in a.get("devices") or []]}
+                 for a in (data.get("apps") or [])[:APPS]],
+        "ghost": [{"name": clean(e.get("name")) or None, "mac": clean(e.get("mac"), 17),
+                   "kind": clean(e.get("kind"), 20), "start": _iso(e.get("start")),
+                   "bytes": _int(e.get("bytes")) or 0} for e in data.get("ghost") or []],
     }
 
 
@@ -520,8 +497,10 @@ def _text_tables(w: Words, view: dict, days: list) -> dict:
         other.append([w._("The router itself"), view["router_bytes"] + share])
     if view["modem"]:
         other.append([w._("Uplink"), " · ".join(view["modem"])])
+    apps = [[a["label"], a["bytes"], a["separator"].join(a["devices"])] for a in view["apps"]]
     return {
         "facts": align(facts),
+        "apps": align(apps, right={1}),
         "days": align(rows, right={1, 2, 3}) if len(rows) > 1 else [],
         "clients": align(clients, right={0, 3}) if len(clients) > 1 else [],
         "other": align(other),

@@ -28,7 +28,8 @@ bytes and bits/s as integers, None where nothing applies:
         "cap_hit_latest": the same at the range's high and low} (hotspot.forecast.model)
     cap_alert: the highest alert point (alert_at, percent) of its own cap it passed, or None
 and what the other capabilities add: captive/ops.py (admitted, auth, voucher...), plan/ops.py
-(plan_guard, plan), ghost/ops.py (ghost), apps/ops.py (apps, update_guard...).
+(plan_guard, plan), ghost/ops.py (ghost), apps/ops.py (apps, update_guard...), selfserve/ops.py (ask,
+trickle).
 `client` adds history: [{"hour", "up", "down"}] for the last 7 days.
 """
 

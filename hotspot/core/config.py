@@ -226,11 +226,16 @@ def make_config(options: Iterable[Option], *, section: str, default_path: str, c
 def load(path: str | os.PathLike, config: type) -> Any:
     """Read and check the file into a `config` (a class from make_config); a file without our section
     gives all defaults. Raises ConfigError listing every problem in the file, not just the first."""
-    schema: Schema = config.schema
     path = os.fspath(path)
     errors: uci.Errors = []
-    settings = uci.section_settings(uci.read_text(path, errors, ConfigError), schema.section, schema.judge,
-                                    errors)
+    return from_text(uci.read_text(path, errors, ConfigError), config, path, errors)
+
+
+def from_text(text: str, config: type, path: str, errors: uci.Errors | None = None) -> Any:
+    """As load(), for UCI text already read; `path` names it in the errors ("PATH:LINE: ...")."""
+    schema: Schema = config.schema
+    errors = [] if errors is None else errors
+    settings = uci.section_settings(text, schema.section, schema.judge, errors)
     values: dict[str, Any] = {}
     refused: set[str] = set()
     lines: dict[str, int] = {}  # each option's last line in the file

@@ -1,4 +1,4 @@
-"""Parse and format the values people type: sizes, rates, MAC addresses.
+"""Parse and format the values people type: sizes, rates, MAC addresses, ICCIDs.
 
 Every parser turns text into a plain typed value or raises InvalidValue with a one-line reason, so nothing
 a user typed ever reaches nftables as text (DESIGN principle 7).
@@ -31,6 +31,7 @@ RATE_UNITS = {"bit": 1, "kbit": 10**3, "mbit": 10**6, "gbit": 10**9}
 # Anything else -- signs, exponents, nan/inf, nft syntax -- does not match.
 _NUMBER_UNIT = re.compile(r"(\d+(?:\.\d*)?|\.\d+) *([a-z]*(?:/s)?)", re.ASCII | re.IGNORECASE)
 _MAC = re.compile(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}", re.ASCII | re.IGNORECASE)
+_ICCID = re.compile(r"[0-9]{19,20}", re.ASCII)
 _SIZE_HINT = "use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
 _RATE_HINT = "use a number with bit, kbit, mbit or gbit, e.g. 256kbit"
 
@@ -105,6 +106,29 @@ def parse_mac(text: str) -> str:
     if mac == "00:00:00:00:00:00":
         raise InvalidValue(f"invalid MAC address {quote(text)}: all zeros is not a device")
     return mac
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check of a string of ASCII digits, its last digit the check digit."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = ord(c) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def check_iccid(text: str) -> str:
+    """A SIM's ICCID (ITU-T E.118): 19 or 20 ASCII digits, the last a Luhn check digit;
+    spaces and dashes people copy from a SIM card's print are dropped. InvalidValue otherwise."""
+    text = _as_text(text, "ICCID")
+    s = text.strip().replace(" ", "").replace("-", "")
+    if not _ICCID.fullmatch(s):
+        raise InvalidValue(f"invalid ICCID {quote(text)}: expected 19 or 20 digits")
+    if not luhn_valid(s):
+        raise InvalidValue(f"invalid ICCID {quote(text)}: its check digit is wrong (a digit mistyped?)")
+    return s
 
 
 def _is_none(text: object) -> bool:

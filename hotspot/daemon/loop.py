@@ -91,7 +91,7 @@ class Daemon:
             log.warning("no neighbour notifications (%s): new devices are registered at the next poll", e)
         house.counting.rollover_if_due()
         self.say_parts_off()
-        for keeper in (house.ghost, house.discovery, house.alerts, house.uplink, house.admin):
+        for keeper in (house.ghost, house.discovery, house.alerts, house.uplink, house.carrier, house.admin):
             keeper.start()
 
     def say_parts_off(self) -> None:
@@ -232,7 +232,7 @@ class Daemon:
         except ConfigError as e:
             log.error("config not reloaded: %s", e.errors[0])
             return
-        if cfg != self.cfg:
+        if cfg != self.house.base_cfg:
             self.apply_config(cfg)
 
     def reload(self) -> None:
@@ -324,6 +324,7 @@ class Daemon:
         self.step("dns snooper stop", house.apps.stop)
         self.step("outbox stop", house.alerts.stop)
         house.uplink.stop()
+        house.carrier.stop()
         with self.lock:
             self.step("accounting", house.account)
             self.step("app categories", lambda: house.apps.read(now=True))

@@ -64,7 +64,8 @@ class Ghost(Keeper):
         if not found:
             return False
         with self.core.transaction():
-            queued = self.watch.save(self.store.db, found, now, self.alerts.channel_names(), self.cfg.run_dir)
+            queued = self.watch.save(self.store.db, found, now, self.alerts.channel_names(), self.cfg.run_dir,
+                                     self.cfg.owner_language)
         if queued:
             self.alerts.wake()
         return bool(queued)

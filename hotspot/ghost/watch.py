@@ -21,6 +21,7 @@ import time
 from collections import deque
 
 from hotspot.alerts import outbox
+from hotspot.alerts.language import PREFIX, Words, words
 from hotspot.alerts.message import Message
 from hotspot.core.units import InvalidValue, format_bytes, iso
 from hotspot.ghost import detector as ghost
@@ -145,22 +146,31 @@ def view(db: sqlite3.Connection, c, now: float) -> dict:
             "self_paused": c.paused}
 
 
-def message(e: dict, name: str | None) -> Message:
-    """The owner's alert for an event (dict with mac, kind, start, end, bytes_up/down, destinations)."""
+def kind_text(w: Words, kind: str) -> str:
+    """What an event's kind was, in the owner's words."""
+    return {"upload": w._("a sudden sustained upload"),
+            "unusual_hour": w._("traffic at an hour unusual for it"),
+            "idle": w._("steady background traffic while idle")}.get(kind, kind)
+
+
+def message(e: dict, name: str | None, lang: str = "en") -> Message:
+    """The owner's alert for an event (dict with mac, kind, start, end, bytes_up/down, destinations), in
+    `lang` (owner_language)."""
+    w = words(lang)
     who = name or e["mac"]
     total = e["bytes_up"] + e["bytes_down"]
-    what = {"upload": "a sudden sustained upload", "unusual_hour": "traffic at an hour unusual for it",
-            "idle": "steady background traffic while idle"}[e["kind"]]
-    dests = ", ".join(f"{d['name'] or d['addr']} ({format_bytes(d['up'] + d['down'])})"
-                      for d in e["destinations"]) or "unknown (no connection counters)"
-    subject = f"hotspot: ghost traffic on {who}: {format_bytes(total)}"
-    text = (f"{who} ({e['mac']}) used {format_bytes(total)} ({format_bytes(e['bytes_up'])} up, "
-            f"{format_bytes(e['bytes_down'])} down) since {e['start']}: {what}. Destinations: {dests}. "
-            "Block a destination or pause the device on its page or in the admin UI.")
+    dests = w.list(f"{d['name'] or d['addr']} ({format_bytes(d['up'] + d['down'])})"
+                   for d in e["destinations"]) or w._("unknown (no connection counters)")
+    subject = w._("ghost traffic on %(name)s: %(size)s", name=who, size=format_bytes(total))
+    text = w._("%(name)s (%(mac)s) used %(total)s (%(up)s up, %(down)s down) since %(start)s: %(what)s. "
+               "Destinations: %(destinations)s. Block a destination or pause the device on its page or in "
+               "the admin UI.", name=who, mac=e["mac"], total=format_bytes(total),
+               up=format_bytes(e["bytes_up"]), down=format_bytes(e["bytes_down"]), start=w.when(e["start"]),
+               what=kind_text(w, e["kind"]), destinations=dests)
     data = {"event": "ghost", "kind": e["kind"], "mac": e["mac"], "name": name, "start": e["start"],
             "end": e["end"], "bytes_up": e["bytes_up"], "bytes_down": e["bytes_down"], "bytes_total": total,
-            "destinations": e["destinations"]}
-    return Message(subject=subject, text=text, data=data)
+            "destinations": e["destinations"], "lang": w.tag}
+    return Message(subject=PREFIX + subject, text=text, data=data)
 
 
 class GhostWatch:
@@ -273,9 +283,9 @@ class GhostWatch:
         return out
 
     def save(self, db: sqlite3.Connection, found: list[tuple[dict, bool]], now: float, channels: list[str],
-             run_dir: str) -> list[Message]:
+             run_dir: str, lang: str = "en") -> list[Message]:
         """Store new events and grow open ones (the caller holds a transaction); queue the owner's
-        alert for each new one. Destinations get their DNS names here."""
+        alert for each new one, in `lang`. Destinations get their DNS names here."""
         from hotspot.apps.snoop.names import names_for
 
         schema(db)
@@ -298,7 +308,7 @@ class GhostWatch:
             self.open[cid] = eid
             view = {"mac": e["mac"], "kind": e["kind"], "start": iso(e["start"]), "end": iso(e["end"]),
                     "bytes_up": e["up"], "bytes_down": e["down"], "destinations": e["destinations"]}
-            m = message(view, e["name"])
+            m = message(view, e["name"], lang)
             if channels:
                 outbox.enqueue(db, m, channels, kind="ghost", now=now)
             log.warning("ghost traffic: %s", m.subject.removeprefix("hotspot: "))

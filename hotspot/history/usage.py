@@ -18,6 +18,7 @@ from hotspot.core.clock import trusted_now
 from hotspot.core.store import Store
 from hotspot.core.units import InvalidValue, check_timestamp, iso
 from hotspot.history import buckets as hist
+from hotspot.plan import roaming
 
 
 @dataclass
@@ -66,10 +67,13 @@ class UsageHistory:
         rows = [{"start": iso(hist.start_of(by, k)), "end": iso(hist.start_of(by, hist.next_key(by, k))),
                  "bytes_up": up, "bytes_down": down, "bytes_total": up + down}
                 for k, (up, down) in sorted(found.items()) if up or down]
-        return {"by": by, "now": iso(self.now), "from": iso(hist.start_of(by, first)),
-                "to": iso(hist.start_of(by, end)),
-                "hourly_from": iso(hour_cut), "daily_from": iso(hist.start_of("day", day_cut)),
-                "rows": rows}
+        found = {"by": by, "now": iso(self.now), "from": iso(hist.start_of(by, first)),
+                 "to": iso(hist.start_of(by, end)),
+                 "hourly_from": iso(hour_cut), "daily_from": iso(hist.start_of("day", day_cut)),
+                 "rows": rows}
+        if cid is None:  # the plan's: when the modem roamed, for the calendar to mark
+            found["roaming"] = roaming.spans(self.store.db, hist.start_of(by, first), hist.start_of(by, end))
+        return found
 
     def compact(self, state: Compaction | None, budget: float = 0.05, limit: int = 2000,
                 stats: Stats | None = None) -> Compaction:

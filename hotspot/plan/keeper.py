@@ -14,7 +14,9 @@ from hotspot.core.engine import Keeper
 from hotspot.core.units import iso
 from hotspot.forecast import from_history as forecasts
 from hotspot.kernel.rules import GUARD_CLASS, Guard, guard_quota_name
+from hotspot.plan import calibration, sims
 from hotspot.plan import model as plan
+from hotspot.plan import roaming as roaming_spans
 
 log = logging.getLogger("hotspot")
 
@@ -83,14 +85,31 @@ class PlanKeeper(Keeper):
         end = self.store.get("plan_end")
         return self.cfg.plan_period == "pass" and end is not None and self.core.clock() >= float(end)
 
+    def roaming_bucket(self) -> bool:
+        """Roaming on a plan with a roaming_quota: the guard counts the roaming bytes against it."""
+        return self.cfg.roaming_quota is not None and self.roaming()
+
+    def roaming_used(self) -> int:
+        return self._int("plan_roaming_used")
+
+    def guarded(self, used: int | None = None) -> int:
+        """The bytes the guard's points are measured against, for the plan's bytes `used`: those, or
+        while roaming on a roaming_quota, the roaming bytes (with the same bytes since the last poll)."""
+        used = self.used() if used is None else used
+        if not self.roaming_bucket():
+            return used
+        return self.roaming_used() + max(0, used - self.used())
+
     def limits(self) -> dict[str, int | None]:
+        if self.roaming_bucket():
+            return plan.guard_limits(self.cfg, self.cfg.roaming_quota, True)
         return plan.guard_limits(self.cfg, self.allowance(), self.roaming())
 
     def state(self, used: int | None = None, objs: dict[str, int] | None = None) -> str:
         """The guard's level reached: "ok", "throttle", "block" or "stop". A level's kernel quota
         (in `objs`, counting from guard_base) may have passed its point when the database has not:
         it also counts the packet it dropped, and the bytes delivered stop one packet short of it."""
-        used = self.used() if used is None else used
+        used = self.guarded(used)
         limits, base = self.limits(), self.guard_base()
         for level in reversed(plan.LEVELS):
             point = limits.get(level)
@@ -107,7 +126,7 @@ class PlanKeeper(Keeper):
         points = [p for p in points if p is not None]
         if not points:
             return None
-        return max(0, min(points) - (self.used() if used is None else used))
+        return max(0, min(points) - self.guarded(used))
 
     def snapshot(self, objs: dict[str, int] | None = None) -> dict:
         """What a client's view needs of the plan: the guard's level, and the bytes left before it
@@ -143,6 +162,8 @@ class PlanKeeper(Keeper):
             self._start_cycle(now)
             log.info("plan: the pass starts now")
         self.store.set("plan_used", self.used() + nbytes)
+        if self.roaming():
+            self.store.set("plan_roaming_used", self.roaming_used() + nbytes)
 
     def _start_cycle(self, now: float) -> bool:
         bounds = plan.cycle(now, self.cfg, self.activated())
@@ -172,7 +193,7 @@ class PlanKeeper(Keeper):
     def _new_cycle(self, now: float, ours: bool) -> None:
         """Start the cycle containing `now` from zero: no bytes, no top-up, the guard's quotas reset."""
         meters = [f"meter_{m}{part}" for m in self.meters() for part in ("", "_from")]
-        for key in ("plan_used", "plan_topup", "router_up", "router_down", *meters):
+        for key in ("plan_used", "plan_topup", "plan_roaming_used", "router_up", "router_down", *meters):
             self.store.set(key, 0)
         self._start_cycle(now)
         self._push_limits(ours)
@@ -216,6 +237,7 @@ class PlanKeeper(Keeper):
         if roaming == self.roaming():
             return False
         self.store.set("plan_roaming", "1" if roaming else "0")
+        (roaming_spans.began if roaming else roaming_spans.ended)(self.store.db, self.core.clock())
         self._push_limits()
         log.warning("plan: %s; the guard's points are now %s", "roaming" if roaming else "back home",
                     ", ".join(f"{k} at {v}" for k, v in self.limits().items() if v is not None) or "none")
@@ -227,7 +249,7 @@ class PlanKeeper(Keeper):
         if ours is None:
             ours = self.core.table_is_ours()
         if ours:
-            base = self.used()
+            base = self.guarded()
             self.core.nft.set_guard_limits(self.limits(), base)
             self.store.set("guard_base", base)
 
@@ -239,7 +261,8 @@ class PlanKeeper(Keeper):
         """The plan's bytes: the database's (to the last poll), or the guard's kernel quotas' where
         they are ahead (they count between polls, and the packet a point dropped)."""
         kernel = [v for k, v in objs.items() if k.startswith("g_")]
-        return max(self.used(), self.guard_base() + max(kernel)) if kernel else self.used()
+        used = self.used()
+        return used + max(0, self.guard_base() + max(kernel) - self.guarded(used)) if kernel else used
 
     def config_changed(self, old: Config) -> None:
         """New plan settings (the levels themselves stay: a new set of levels rebuilds the table). A
@@ -298,16 +321,46 @@ class PlanKeeper(Keeper):
             except ValueError as e:
                 raise BackendError(str(e).splitlines()[0]) from None
 
+    def active_iccid(self) -> str | None:
+        """The ICCID of the SIM whose plan is in force; None for the plan used without a modem."""
+        return self.store.get(sims.ACTIVE) or None
+
+    def calibrate(self, theirs: int, at: float | None = None, source: str = "owner",
+                  text: str | None = None) -> dict:
+        """The carrier counted `theirs` bytes of this cycle by `at` (default now): the plan's bytes
+        become that plus what was counted since; the gap to ours then is kept. ValueError (one line)
+        for a figure that cannot be."""
+        if source not in calibration.SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        with self.core.transaction():
+            if self.core.table_is_ours():
+                self.counting.account()  # our figure up to this instant
+            now = self.core.clock()
+            at = now if at is None else float(at)
+            why = calibration.check(theirs, at, now, self.cycle())
+            if why:
+                raise ValueError(why)
+            first = int(at // 3600 * 3600)
+            since = calibration.counted_since(self.store.hour_totals(None, first, int(now) + 3600), at, now)
+            used = self.used()
+            ours = max(0, used - since)
+            self.store.set("plan_used", theirs + (used - ours))
+            calibration.record(self.store.db, self.active_iccid() or "", at, now, theirs, ours, source, text)
+            self._push_limits()
+        log.warning("plan: calibrated to the carrier's %d bytes at %s (ours then %d, gap %+d), from %s",
+                    theirs, iso(at), ours, theirs - ours, source)
+        return self.view_now()
+
     # -- the kernel's part ---------------------------------------------------------------------------
 
     def table_options(self) -> dict:
-        return {"guard": guard_of(self.cfg), "guard_limits": self.limits(), "plan_used": self.used()}
+        return {"guard": guard_of(self.cfg), "guard_limits": self.limits(), "plan_used": self.guarded()}
 
     def built_for(self, cfg: Config) -> str:
         return "+".join(guard_of(cfg).levels) or "noguard"
 
     def table_built(self) -> None:
-        self.store.set("guard_base", self.used())  # the guard's quotas count from here
+        self.store.set("guard_base", self.guarded())  # the guard's quotas count from here
 
     # -- a client's page -------------------------------------------------------------------------------
 
@@ -396,6 +449,10 @@ class PlanKeeper(Keeper):
             "router_up": self._int("router_up"),
             "router_down": self._int("router_down"),
             "roaming": self.roaming(),
+            "roaming_quota": self.cfg.roaming_quota,
+            "roaming_used": self.roaming_used(),
+            "sim": self.active_iccid(),
+            "calibrations": calibration.recent(self.store.db, self.active_iccid() or "", 5),
             "meters": self.meter_views(used),
             "guard": {"state": f["guard"], "limits": f["limits"],
                       "throttle_rate": self.cfg.plan_throttle_rate if f["limits"].get("throttle") else None,

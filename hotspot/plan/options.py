@@ -151,6 +151,12 @@ OPTIONS = (
            joined=True,
            admin=Field(N_("Stop at"), "plan-guard", hint=_ROAMING_HINT, maxlength=20,
                        alone=N_("Roaming: stop at"))),
+    Option("roaming_quota", size_or_none, None, "A separate allowance for the bytes used while roaming.",
+           "A roaming allowance of its own, e.g. '1GB', counted only while the modem roams (ModemManager "
+           "says so); while roaming, the roaming points above are measured against it instead of the plan. "
+           "'' for none: roaming bytes count against the plan.", heading=HEADING, spell=size_text,
+           admin=Field(N_("Roaming allowance"), "plan-guard", placeholder="1GB", maxlength=20,
+                       hint=N_("Counted only while roaming; empty: roaming counts against the plan."))),
     Option("plan_exempt", mac, (), "MACs of the owner's devices: never throttled or blocked by the plan.",
            "The owner's devices, by MAC: the plan guard counts their bytes but never throttles or blocks "
            "them (only plan_stop_at stops them). One line per device.", list=True, heading=HEADING,
@@ -160,7 +166,7 @@ OPTIONS = (
 
 def percent_needs_a_quota(c: Given) -> Iterator[tuple[str, str]]:
     if c["plan_quota"] is None and not c.refused("plan_quota"):
-        for key in POINTS:
+        for key in POINTS[:3] if c["roaming_quota"] is not None else POINTS:
             t = c[key]
             if t is not None and t.percent is not None:
                 yield key, f"{t} of what? set plan_quota, or give a size such as '18GB'"

@@ -23,7 +23,7 @@ from hotspot.core.units import (
 from hotspot.portal import option_fields
 from hotspot.portal.client_text import admin_row, state_label
 from hotspot.portal.i18n import _, format_datetime, format_rate, format_size
-from hotspot.portal.owner import csv_download, login_required, owner
+from hotspot.portal.owner import after_login, csv_download, login_required, owner
 from hotspot.portal.plan_text import plan_summary
 from hotspot.portal.request import backend, wants_json
 
@@ -49,8 +49,9 @@ def login():
         return render_template("admin/login.html", error=str(e)), 429
     if not token:
         return render_template("admin/login.html", error=_("Wrong password.")), 403
+    then = after_login()
     start_session(token)  # a fresh session (and CSRF token) on every login
-    return redirect(url_for("admin.dashboard"), 303)
+    return redirect(then, 303)
 
 
 @bp.route("/luci", methods=["POST"])

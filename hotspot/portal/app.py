@@ -26,6 +26,7 @@ from hotspot.portal import (
     captive,
     client,
     errors,
+    esim,
     ghost,
     history,
     i18n,
@@ -33,12 +34,14 @@ from hotspot.portal import (
     own_limits,
     plan,
     request,
+    selfserve,
     vouchers,
 )
 
 # The page modules, each with its blueprint. The captive catch-all (a before_app_request) runs after
 # the request rules, as it always has: the order here is the order of the hooks.
-PAGES = (captive, client, admin, vouchers, plan, alerts, history, ghost, metrics, own_limits)
+PAGES = (captive, client, admin, vouchers, plan, esim, alerts, history, ghost, metrics, selfserve,
+         own_limits)
 
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:

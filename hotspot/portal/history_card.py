@@ -121,6 +121,7 @@ class Page:
         self.today = today
         self.first, self.last = self._range()
         self.hourly_from = self.daily_from = None
+        self.roaming_days: set[date] = set()  # the plan's: days the modem roamed on
 
     # -- the page's parameters -----------------------------------------------------------------
 
@@ -159,6 +160,11 @@ class Page:
             return None
         self.hourly_from = _local(found["hourly_from"]).date()
         self.daily_from = _local(found["daily_from"]).date()
+        for span in found.get("roaming") or ():  # the plan's: the days the modem roamed on
+            d, last = _local(span["from"]).date(), _local(span["to"] or found["now"]).date()
+            while d <= last:
+                self.roaming_days.add(d)
+                d += timedelta(days=1)
         return found
 
     # -- the sections ----------------------------------------------------------------------------
@@ -197,6 +203,7 @@ class Page:
             "presets": [self._preset(key, n) for key, n in PRESETS],
             "trend": trend,
             "calendar": calendar,
+            "roaming": bool(self.roaming_days),
             "heatmap": hours["heatmap"],
             "day": hours["day"],
         }
@@ -259,7 +266,9 @@ class Page:
                 hours = inside and not future and self.hourly_from is not None and d >= self.hourly_from
                 week.append({"date": d.isoformat(), "num": d.day, "inside": inside, "future": future,
                              "level": level(n, top) if inside else 0, "text": short_size(n) if inside else "",
-                             "title": f"{format_date(d)}: {format_size(n)}",
+                             "title": f"{format_date(d)}: {format_size(n)}"
+                             + (f" · {_('roaming')}" if d in self.roaming_days else ""),
+                             "roaming": inside and d in self.roaming_days,
                              "href": self.link(day=d.isoformat(), month=f"{month:%Y-%m}") if hours else None,
                              "selected": d == selected, "today": d == self.today})
                 d += timedelta(days=1)

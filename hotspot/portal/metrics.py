@@ -84,7 +84,8 @@ def render(m: dict) -> str:
     if health.get("uptime_seconds") is not None:
         family("hotspot_uptime_seconds", "gauge", "Seconds since hotspotd started.",
                [("", float(health["uptime_seconds"]))])
-    out += plan_families(plan) + alert_families(m.get("alerts") or {}) + modem_families(status.get("modem"))
+    out += plan_families(plan) + sim_plan_families(m.get("plans") or [])
+    out += alert_families(m.get("alerts") or {}) + modem_families(status.get("modem"))
     out += app_families(m.get("apps") or [])
     return "\n".join(out) + "\n"
 
@@ -141,6 +142,23 @@ def plan_families(plan: dict) -> list[str]:
     out += _family("hotspot_plan_roaming", "gauge", "1 while the modem roams (the roaming points apply).",
                    [("", int(bool(plan.get("roaming"))))])
     return out
+
+
+def sim_plan_families(plans: list[dict]) -> list[str]:
+    """Each SIM's plan by its ICCID ("" for the plan used without a modem): the one in force, each one's
+    bytes this cycle and its allowance."""
+    if not plans:
+        return []
+
+    def label(p: dict) -> str:
+        return _labels(iccid=p.get("iccid") or "", name=p.get("name") or "")
+    allowed = [(label(p), p["allowance"]) for p in plans if p.get("allowance") is not None]
+    return (_family("hotspot_sim_plan_active", "gauge", "1 for the SIM whose plan is in force, 0 for the "
+                    "others.", [(label(p), int(bool(p.get("active")))) for p in plans])
+            + _family("hotspot_sim_plan_bytes_used", "gauge", "Bytes each SIM's plan used in its cycle.",
+                      [(label(p), p.get("used") or 0) for p in plans])
+            + (_family("hotspot_sim_plan_bytes_allowed", "gauge", "Bytes each SIM's plan allows in its "
+                       "cycle, top-ups included.", allowed) if allowed else []))
 
 
 def alert_families(alerts: dict) -> list[str]:

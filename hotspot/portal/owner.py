@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from functools import wraps
+from urllib.parse import urlencode
 
 from flask import Response, jsonify, redirect, request, session, url_for
 
 from hotspot.contract import OPS
 from hotspot.core.contract import ADMIN, METRICS, Backend
-from hotspot.portal.i18n import _
+from hotspot.portal.i18n import _, local_path
 from hotspot.portal.request import backend
 
 
@@ -54,7 +55,21 @@ def not_logged_in():
     session.pop("admin", None)
     if request.path.startswith("/admin/api/"):
         return jsonify(error=_("Log in first.")), 401
+    if request.method == "GET" and request.path.startswith("/admin/"):
+        # an alert's link lands there after login (re-encoded: nothing the request said but a path of ours)
+        query = urlencode(list(request.args.items(multi=True)))
+        session["after_login"] = local_path(request.path) + (f"?{query}" if query else "")
     return redirect(url_for("admin.login"))
+
+
+def after_login() -> str:
+    """Where a login goes: the owner's page that sent to it (kept in the signed cookie by
+    not_logged_in, so only a path of ours), else the dashboard."""
+    path = session.pop("after_login", None)
+    if isinstance(path, str) and path.startswith("/admin/") and not path.startswith(("//", "/\\")) \
+            and "\\" not in path and len(path) < 512:
+        return path
+    return url_for("admin.dashboard")
 
 
 def csv_cell(value) -> str:

@@ -1,5 +1,6 @@
-"""The LTE/5G modem, read through ModemManager: bearer bytes, signal, operator, roaming, SIM/eSIM; and
-SMS sent through it. Without ModemManager, read() is None and interface_bytes() is the fallback.
+"""The LTE/5G modem, read through ModemManager: bearer bytes, signal, operator, roaming, SIM/eSIM; SMS
+sent through it and the SMS it received; USSD (the carrier's `*100#`). Without ModemManager, read() is
+None and interface_bytes() is the fallback.
 
 Access path: the D-Bus wire protocol, spoken here over the system bus's Unix socket (stdlib only).
 - On the router Python has only what OpenWrt's feed carries: no dbus-python there (only the asyncio
@@ -33,14 +34,18 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from hotspot.core.units import InvalidValue, quote
+from hotspot.uplink import sms
+from hotspot.uplink.sms import GSM7_LIMIT
 
 SYSTEM_BUS = "unix:path=/var/run/dbus/system_bus_socket"  # Debian's and OpenWrt's
 MM = "org.freedesktop.ModemManager1"
 MM_PATH = "/org/freedesktop/ModemManager1"
 MODEM = MM + ".Modem"
 MODEM_3GPP, SIGNAL, MESSAGING = MODEM + ".Modem3gpp", MODEM + ".Signal", MODEM + ".Messaging"
+USSD = MODEM_3GPP + ".Ussd"
 BEARER, SIM, SMS = MM + ".Bearer", MM + ".Sim", MM + ".Sms"
 OBJECT_MANAGER, PROPERTIES = "org.freedesktop.DBus.ObjectManager", "org.freedesktop.DBus.Properties"
 # What a bus says when nobody owns the name: ModemManager is not running (we never ask to start it).
@@ -62,6 +67,9 @@ ACCESS_TECHNOLOGIES = ("pots", "gsm", "gsm-compact", "gprs", "edge", "umts", "hs
                        "lte-nb-iot")  # bit 0, 1, 2, ...
 SIM_TYPES = {1: "physical", 2: "esim"}  # 0, or no SimType before ModemManager 1.20: "unknown"
 STATE_CONNECTED = 11
+USSD_ACTIVE, USSD_USER_RESPONSE = 2, 3  # a session open: waiting for the network, or for us
+SMS_RECEIVED = 3  # MMSmsState: received whole (not "receiving": parts still missing)
+SMS_DELIVER = {1, 32}  # MMSmsPduType: deliver, cdma-deliver (what another sends us)
 
 
 class ModemError(RuntimeError):
@@ -97,6 +105,8 @@ class Modem:
     sim_eid: str | None  # the eUICC's EID: an eSIM
     sim_type: str  # "physical", "esim" or "unknown"
     sim_operator_name: str | None  # the SIM's home operator
+    primary_sim_slot: int | None = None  # 1, 2: the slot in use on a multi-SIM modem; None: one slot
+    sim_slots: tuple[int, ...] = ()  # the slots (1, 2, ...) that hold a SIM, on a multi-SIM modem
 
     @property
     def mcc(self) -> str | None:
@@ -110,6 +120,7 @@ class Modem:
         """For JSON (hotspotctl status --json, /metrics): every field, and mcc/mnc."""
         d = dataclasses.asdict(self)
         d["access_technologies"] = list(self.access_technologies)
+        d["sim_slots"] = list(self.sim_slots)
         d["mcc"], d["mnc"] = self.mcc, self.mnc
         return d
 
@@ -190,6 +201,8 @@ def _modem(path: str, ifaces: dict, bearers: list[dict], sim: dict) -> Modem:
         sim_eid=_text(sim.get("Eid")),
         sim_type=SIM_TYPES.get(sim.get("SimType", 0), "unknown"),
         sim_operator_name=_text(sim.get("OperatorName")),
+        primary_sim_slot=modem.get("PrimarySimSlot") or None,  # 0: not a multi-SIM modem
+        sim_slots=tuple(n for n, slot in enumerate(modem.get("SimSlots", []), 1) if _object(slot)),
     )
 
 
@@ -206,25 +219,41 @@ def _index(path: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
+def watch(stop, changed, bus: str | None = None) -> None:
+    """Call `changed()` whenever ModemManager signals a change (a property of a modem, its SIM or its
+    bearer; a modem added or removed), until the Event `stop` is set: the modem thread reads at once
+    instead of at its next interval, so a SIM swap or another eSIM profile switches plans within a poll.
+    Returns when there is no bus or ModemManager drops us (the caller watches again later)."""
+    try:
+        with _Connection(bus, 5.0) as conn:
+            conn.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch",
+                      "s", f"type='signal',sender='{MM}'")
+            while not stop.is_set():
+                conn.deadline = time.monotonic() + 1.0  # a second at a time, to see `stop`
+                try:
+                    kind, _fields, _values = conn._message()
+                except ModemError as e:
+                    if "did not answer" in str(e):
+                        continue
+                    raise
+                if kind == SIGNAL_MESSAGE:
+                    changed()
+    except (_NoBus, _DBusError):
+        return
+
+
 # -- SMS ------------------------------------------------------------------------------------------------
 
-# One SMS, never a concatenated one: an alert is one message, charged once, arriving whole (parts are
-# billed each and some networks deliver them late or out of order). ModemManager would split a long
-# text itself; send_sms refuses it instead, and fit_sms() cuts a text to fit.
-GSM7_LIMIT, UCS2_LIMIT = 160, 70  # septets in GSM 7-bit; UTF-16 code units in UCS-2
-# 3GPP TS 23.038: the default alphabet (one septet) and its extension table (escape + one septet).
-_GSM7 = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-_GSM7_EXT = frozenset("\f^{}\\[~]|€")
+# One SMS per call, never a concatenated one: ModemManager would split a long text itself; send_sms
+# refuses it instead. A long alert goes as several SMS, each labelled (hotspot.uplink.sms.split), and
+# fit_sms() cuts a text to one.
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
 
 
 def sms_length(text: str) -> tuple[int, int]:
     """(length, limit) of `text` in one SMS, in the encoding ModemManager will choose: GSM 7-bit
     septets (an extension character counts two) when every character has one, else UCS-2 units."""
-    if all(c in _GSM7 or c in _GSM7_EXT for c in text):
-        return sum(2 if c in _GSM7_EXT else 1 for c in text), GSM7_LIMIT
-    return len(text.encode("utf-16-le")) // 2, UCS2_LIMIT
+    return sms.length(text)
 
 
 def _fits(text: str) -> bool:
@@ -293,6 +322,154 @@ def send_sms(number: str, text: str, timeout: float = 30.0, bus: str | None = No
         raise ModemError(f"cannot send SMS: {e}") from None
 
 
+# -- SIM slots ------------------------------------------------------------------------------------------
+
+
+def set_primary_sim_slot(slot: int, timeout: float = 10.0, bus: str | None = None) -> None:
+    """Make SIM slot `slot` (1, 2, ...) the modem's primary: Modem.SetPrimarySimSlot. ModemManager
+    then probes the modem again (it goes away and comes back, some seconds) with the other SIM.
+    ModemError when there is no modem or it refuses (a single-slot modem, no such slot)."""
+    if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot <= 8:
+        raise InvalidValue(f"invalid SIM slot {quote(slot)}: expected 1, 2, ...")
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None:
+                raise ModemError("cannot switch SIM slots: ModemManager has no modem")
+            conn.call(MM, found[0], MODEM, "SetPrimarySimSlot", "u", slot)
+    except _NoBus:
+        raise ModemError("cannot switch SIM slots: no system bus (ModemManager is not running)") from None
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            raise ModemError("cannot switch SIM slots: ModemManager is not running") from None
+        raise ModemError(f"cannot switch to SIM slot {slot}: {e}") from None
+
+
+# -- USSD and received SMS: the carrier's own words ------------------------------------------------------
+
+# A USSD code (3GPP TS 22.030): digits, '*' and '#', ending in '#'. Nothing else goes to the network.
+_USSD_CODE = re.compile(r"[0-9*#+]{1,62}#", re.ASCII)
+
+
+def check_ussd(code: str) -> str:
+    """A USSD code such as '*100#'; InvalidValue otherwise."""
+    if not isinstance(code, str) or not _USSD_CODE.fullmatch(code):
+        raise InvalidValue(f"invalid USSD code {quote(code)}: digits, '*' and '#', ending in '#', "
+                           "e.g. *100#")
+    return code
+
+
+def ussd(code: str, timeout: float = 40.0, bus: str | None = None) -> str:
+    """Send a USSD code and return the network's reply, as ModemManager decoded it (any text: the caller
+    trusts none of it). A session left open, by another client or by a menu that waits for an answer,
+    is cancelled before and after. A network takes seconds to answer, some half a minute: call this
+    from a thread of its own. InvalidValue for a bad code; ModemError for no modem, no USSD, a refusal
+    or no answer within `timeout` seconds (the session is then cancelled, as far as it can be)."""
+    check_ussd(code)
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None:
+                raise ModemError("cannot ask the carrier: ModemManager has no modem")
+            modem, ifaces = found
+            if USSD not in ifaces:
+                raise ModemError(f"cannot ask the carrier: modem {_index(modem)} has no USSD "
+                                 "(is it enabled, and on a 3GPP network?)")
+            if ifaces[USSD].get("State") in (USSD_ACTIVE, USSD_USER_RESPONSE):
+                _cancel(conn, modem)
+            try:
+                (reply,) = conn.call(MM, modem, USSD, "Initiate", "s", code)
+            except ModemError:
+                _cancel_later(bus, modem)  # no answer in time: the session may be stuck open
+                raise
+            if conn.get_all(modem, USSD).get("State") in (USSD_ACTIVE, USSD_USER_RESPONSE):
+                _cancel(conn, modem)  # a menu waits for a choice we never make
+    except _NoBus:
+        raise ModemError("cannot ask the carrier: no system bus (ModemManager is not running)") from None
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            raise ModemError("cannot ask the carrier: ModemManager is not running") from None
+        raise ModemError(f"USSD {code}: {e}") from None
+    if not isinstance(reply, str):
+        raise ModemError(f"USSD {code}: the reply is not text")
+    return reply
+
+
+def _cancel(conn: _Connection, modem: str) -> None:
+    try:
+        conn.call(MM, modem, USSD, "Cancel")
+    except _DBusError:
+        pass  # nothing open any more
+
+
+def _cancel_later(bus: str | None, modem: str) -> None:
+    try:
+        with _Connection(bus, 5.0) as conn:
+            _cancel(conn, modem)
+    except (ModemError, _NoBus, _DBusError):
+        pass
+
+
+@dataclass(frozen=True)
+class Sms:
+    """One message the modem received whole. `number` is the sender as the network gave it: a number
+    ('+8613800000000'), a short code ('10086') or a name ('Vodafone'); `at`: when the network says
+    it was sent (epoch seconds), None when it does not say or says it in a form we do not know."""
+
+    path: str
+    number: str
+    text: str
+    at: float | None
+    timestamp: str  # as ModemManager gave it
+
+
+def received_sms(timeout: float = 5.0, bus: str | None = None) -> list[Sms]:
+    """The messages the modem holds that it received whole (not those sent, nor half-arrived parts),
+    oldest first; [] without ModemManager or a modem, or without messaging. ModemError when a call
+    fails. A message that goes away between the list and its reading is left out."""
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None or MESSAGING not in found[1]:
+                return []
+            (paths,) = conn.call(MM, found[0], MESSAGING, "List")
+            found = [(p, conn.get_all(p, SMS)) for p in paths if isinstance(p, str)]
+    except _NoBus:
+        return []
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            return []
+        raise ModemError(f"ModemManager: {e}") from None
+    messages = []
+    for path, props in found:
+        if props.get("State") != SMS_RECEIVED or props.get("PduType") not in SMS_DELIVER:
+            continue
+        number, text, stamp = props.get("Number"), props.get("Text"), props.get("Timestamp")
+        if not isinstance(number, str) or not isinstance(text, str):
+            continue
+        stamp = stamp if isinstance(stamp, str) else ""
+        messages.append(Sms(path, number, text, _sms_time(stamp), stamp))
+    return sorted(messages, key=lambda m: (m.at is None, m.at or 0, _index(m.path)))
+
+
+def _sms_time(stamp: str) -> float | None:
+    """ModemManager's Timestamp, ISO 8601 with the network's offset ('2026-12-08T09:10:11+08:00');
+    one without an offset is read as UTC, anything else as unknown."""
+    try:
+        when = datetime.fromisoformat(stamp.strip())
+    except (ValueError, TypeError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 # -- without a modem ----------------------------------------------------------------------------------
 
 _IFNAME = re.compile(r"[^/:\s\0]{1,15}", re.ASCII)  # what the kernel's dev_valid_name() takes
@@ -330,7 +507,7 @@ _FIXED = {"y": ("B", 1), "b": ("I", 4), "n": ("h", 2), "q": ("H", 2), "i": ("i",
           "x": ("q", 8), "t": ("Q", 8), "d": ("d", 8), "h": ("I", 4)}
 _ALIGN = {**{k: v[1] for k, v in _FIXED.items()}, "s": 4, "o": 4, "g": 1, "v": 1, "a": 4, "(": 8, "{": 8}
 _MAX_MESSAGE = 1 << 24  # a reading is a few kB; the protocol's own limit is 128 MiB
-METHOD_CALL, METHOD_RETURN, ERROR = 1, 2, 3
+METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL_MESSAGE = 1, 2, 3, 4
 NO_AUTO_START = 0x2  # never let the bus start ModemManager for us
 PATH, INTERFACE, MEMBER, ERROR_NAME, REPLY_SERIAL, DESTINATION, _SENDER, SIGNATURE = range(1, 9)
 

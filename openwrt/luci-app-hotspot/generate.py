@@ -32,7 +32,8 @@ TABS = (("settings", "Caps and sign-in"), ("plan-cycle", "Data plan"), ("plan-gu
 def check_of(parse) -> dict:
     """What an option's parser accepts, for the view to check a field as the parser would before it is
     saved (hotspotd's own check on save is the authority: `hotspotctl settings check`)."""
-    from hotspot.alerts.options import percents
+    from hotspot.alerts.language import LANGUAGES
+    from hotspot.alerts.options import language, percents
     from hotspot.core import config as c
     from hotspot.plan.options import local_time, threshold, timezone
 
@@ -41,7 +42,8 @@ def check_of(parse) -> dict:
         return {"kind": "by", "option": parse.option, "by": by, "otherwise": check_of(parse.otherwise)}
     known = {c.size_or_none: {"kind": "size", "empty": True}, c.size: {"kind": "size"},
              c.rate: {"kind": "rate"}, c.duration: {"kind": "duration"}, threshold: {"kind": "threshold"},
-             timezone: {"kind": "timezone"}, local_time: {"kind": "datetime"}, percents: {"kind": "percents"}}
+             timezone: {"kind": "timezone"}, local_time: {"kind": "datetime"}, percents: {"kind": "percents"},
+             language: {"kind": "choice", "values": list(LANGUAGES)}}
     if parse in known:
         return known[parse]
     made_by = parse.__qualname__.split(".<locals>")[0]

@@ -3,6 +3,7 @@ pulling at line rate get, and how soon an alert point's webhook arrives after th
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -120,3 +121,59 @@ def run_alert_latency() -> None:
                "receiver's clock at the POST - the download's end (crossing happens just before it, so "
                "this is within milliseconds of crossing-to-receipt); max over runs; goal 2 x "
                "poll_interval"))
+
+
+SWITCHES = 6
+
+
+def run_sim_switch(switches: int = SWITCHES) -> None:
+    """How soon the plan guard in the kernel follows another SIM: ModemManager (the D-Bus mock on a
+    private bus) says another ICCID, as it does when another eSIM profile is enabled, and the time runs
+    until the kernel's block quota holds that SIM's plan's point."""
+    from tests.modem_mock import MAIN_OBJ, SIM, Bus, MockModemManager
+
+    first, other = "8988211000000123456", "89860012345678901238"
+    bus = Bus()
+    mm = MockModemManager(bus)
+    mm.add_modem(0)
+    times = []
+    try:
+        with Lab(clients=("c1",)) as lab:
+            d = Hotspotd(lab, plan_quota=100_000_000, plan_block_at=Threshold(bytes=50_000_000))
+            d.extra_env = {"DBUS_SYSTEM_BUS_ADDRESS": bus.address, "HOTSPOT_MODEM_INTERVAL": "60"}
+            d.start()
+            try:
+                def block_quota() -> int | None:
+                    out = lab.run(lab.router, "nft", "-j", "list", "quota", "inet", "hotspot", "g_block")
+                    found = [o["quota"] for o in json.loads(out.stdout)["nftables"] if "quota" in o]
+                    return found[0]["bytes"] if found else None
+
+                def switch(iccid: str) -> float:
+                    was = block_quota()
+                    t0 = time.monotonic()
+                    mm.update(f"{MAIN_OBJ}/SIM/0", SIM, SimIdentifier=iccid)
+                    lab.wait_for(lambda: block_quota() != was, 30, f"the guard to follow SIM {iccid}")
+                    return (time.monotonic() - t0) * 1000
+
+                lab.wait_for(lambda: d.json("plan")["sim"] == first, 20, "the first SIM's plan")
+                mm.update(f"{MAIN_OBJ}/SIM/0", SIM, SimIdentifier=other)  # met: the same template's points
+                lab.wait_for(lambda: d.json("plan")["sim"] == other, 20, "the other SIM's plan")
+                d.ctl("plan", "set", "--sim", other, "--block-at", "2MB")
+                d.wait_polls(2)
+                for i in range(switches):
+                    times.append(switch(first if i % 2 == 0 else other))
+                    log(f"sim switch {i + 1}: {times[-1]:.0f} ms")
+                    d.wait_polls(2)
+                poll = d.config.poll_interval
+            finally:
+                d.stop()
+    finally:
+        mm.stop()
+        bus.stop()
+    spread = sorted(times)
+    emit("sim_switch_ms", round(spread[len(spread) // 2], 1), "ms", goal=round(2 * poll * 1000),
+         max=round(max(times), 1), runs=[round(t, 1) for t in times], poll_interval=poll,
+         note=("the mock ModemManager's SIM object says another ICCID (an eSIM profile switch); time until "
+               "the kernel's g_block quota holds the new plan's point, by nft; hotspotd hears ModemManager's "
+               "signal, reads the modem and switches plans at its next poll; goal 2 x poll_interval; "
+               "the median of the switches, both ways"))

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
         groups: dataplane lookups budget cap ask_overshoot throttle poll rss rebuild flush_gap portal
-                portal_slow page_weight admit plan_overshoot alert_latency ghost categories forecast history
-                dns_snoop register churn idle busy weight  (--quick: shorter windows)
+                portal_slow page_weight admit plan_overshoot alert_latency sim_switch ghost categories
+                forecast history dns_snoop register churn idle busy weight  (--quick: shorter windows)
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -63,6 +63,7 @@ GROUPS = {
     "register": (register.run_register, [("register_ms", "ms")]),
     "plan_overshoot": (plan.run_overshoot, [("plan_overshoot_bytes", "bytes")]),
     "alert_latency": (plan.run_alert_latency, [("alert_latency_ms", "ms")]),
+    "sim_switch": (plan.run_sim_switch, [("sim_switch_ms", "ms")]),
     "ghost": (ghost.run_ghost, [("ghost_false_alarms_per_client_month", "alarms"),
                                 ("ghost_detection_rate", "ratio")]),
     "categories": (categories.run, [("dataplane_pps_ratio_categories", "ratio")]),

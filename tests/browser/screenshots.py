@@ -134,6 +134,18 @@ def asking_persona() -> Persona:
     p = Persona("10.0.0.10")
     p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_ask=600_000_000, ask_point=600_000_000,
                                         asking=True, state="capped", reason="ask")
+def selfserve_persona(told: bool = True) -> Persona:
+    """The phone turned its data off and asked the owner for more (or its owner has no alert channel)."""
+    p = Persona("10.0.0.10")
+    c = p.backend.by_ip["10.0.0.10"]
+    c.update(blocked=True, self_paused=True, state="blocked", reason="paused")
+    c["ghost"].update(events=[], self_paused=True)
+    c["ask"].update(asked_at="2026-11-22T14:05:00", next_at="2026-11-22T15:05:00", told=told)
+    if not told:
+        c["ask"]["asked_at"] = c["ask"]["next_at"] = None
+        c.update(self_paused=False, owner_blocked=True, reason="blocked")
+        c["trickle"].update(basis="night", quiet_hours=[0, 1, 2, 3, 4, 5], learnt_days=3,
+                            days=c["trickle"]["days"][-4:])
     return p
 
 
@@ -145,10 +157,37 @@ def admin_persona() -> Persona:
     p.backend.modem = {"state": "connected", "access_technologies": ["lte"], "operator_name": "Vodafone DE",
                        "registration": "home", "roaming": False, "signal_quality": 72, "rsrp": -95.0,
                        "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000, "sim_type": "esim"}
+    p.backend.carrier = {"iccid": "8986001234567890123", "source": "sms", "from": "10086",
+                         "at": "2026-12-08T09:10:00+08:00", "kind": "used", "amount": 19_327_352_832,
+                         "used": 19_327_352_832, "taken": False,
+                         "why": "it would move the plan's figure from %(now)s to %(used)s, more than "
+                                "carrier_max_jump (%(max)s)",
+                         "why_args": {"now": "18.40 GB", "used": "19.33 GB", "max": "500 MB"},
+                         "text": "尊敬的客户，截至12月08日09时，您当月套餐内通用流量已使用18.00GB，"
+                                 "剩余2.00GB。【中国移动】"}
     blocked_by_both(p.backend)
     p.backend.by_ip["10.0.0.11"].update(own_limit=1_800_000_000, own_warn=1_500_000_000, ask_at=1_000_000_000,
                                         ask_point=1_000_000_000, asking=True)
+    p.backend.sim_plans = [sim_plan("8944110000000000016", "Home", "Vodafone DE", "physical", True,
+                                    18_400_000_000, 20_000_000_000, "monthly"),
+                           sim_plan("89860012345678901238", "Japan pass", "China Mobile", "esim", False,
+                                    3_100_000_000, 5_000_000_000, "pass"),
+                           sim_plan("89882110000001234567", None, None, "esim", False, 0, None, "monthly")]
+    p.backend.sim_plans[0]["calibrations"] = [
+        {"at": "2026-12-01T09:30:00", "made": "2026-12-01T09:31:00", "theirs": 2_450_000_000,
+         "ours": 2_380_000_000, "gap": 70_000_000, "source": "ussd", "text": "Used 2.45GB of 20GB"},
+        {"at": "2026-11-20T18:00:00", "made": "2026-11-20T18:02:00", "theirs": 9_000_000_000,
+         "ours": 0, "gap": 9_000_000_000, "source": "owner", "text": None}]
     return p
+
+
+def sim_plan(iccid, name, operator, sim_type, active, used, quota, cycle) -> dict:
+    return {"iccid": iccid, "name": name, "active": active, "used": used, "quota": quota, "topup": 0,
+            "allowance": quota, "percent": None if not quota else round(used * 100 / quota, 1),
+            "cycle": cycle,
+            "cycle_start": None, "cycle_end": None, "operator": operator, "sim_type": sim_type,
+            "first_seen": "2026-11-01T10:00:00", "last_seen": "2026-12-06T22:15:00", "settings": {},
+            "calibrations": []}
 
 
 def main(outdir: str, only: str | None = None) -> None:
@@ -170,6 +209,8 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-own-limits": (own_limits_persona(), "/"),
         "client-own-stopped": (own_stopped_persona(), "/"),
         "client-ask": (asking_persona(), "/ask?url=http%3A%2F%2Fexample.com%2F"),
+        "client-selfserve-off": (selfserve_persona(), "/"),
+        "client-selfserve-nochannel": (selfserve_persona(told=False), "/"),
     }
     people = {k: v for k, v in people.items() if not only or only in k}
     admin = admin_persona()
@@ -190,14 +231,18 @@ def main(outdir: str, only: str | None = None) -> None:
                     for name, path in (("admin-dashboard", "/admin"), ("admin-clients", "/admin/clients"),
                                        ("admin-client", f"/admin/clients/{mac}"),
                                        ("admin-client-ghost", "/admin/clients/a4:5e:60:11:22:33"),
+                                       ("admin-approve", f"/admin/clients/{mac}/approve?size=500000000"),
                                        ("admin-settings", "/admin/settings"),
                                        ("admin-vouchers", "/admin/vouchers"),
                                        ("admin-plan", "/admin/plan"), ("admin-alerts", "/admin/alerts"),
+                                       ("admin-plan-other-sim", "/admin/plan?sim=89860012345678901238"),
                                        ("admin-apps", "/admin/apps"),
                                        ("admin-vouchers-print", "/admin/vouchers/print/1")):
                         if only and only not in name:
                             continue
-                        shoot(d, f"{admin.url}{path}?lang={lang}", out / f"{name}-{size}-{lang}.png", size)
+                        sep = "&" if "?" in path else "?"
+                        shoot(d, f"{admin.url}{path}{sep}lang={lang}", out / f"{name}-{size}-{lang}.png",
+                              size)
                     d.delete_all_cookies()
         finally:
             d.quit()

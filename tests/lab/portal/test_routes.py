@@ -13,6 +13,7 @@ from lab import SERVER4
 from tests.lab.alerts.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 from tests.lab.conftest import register
 from tests.lab.portal.test_security import Browser
+from tests.lpac_standin import HOME, TRAVEL, sample
 
 PASSWORD = "owner-secret-1"
 
@@ -52,12 +53,15 @@ class Visitor(Browser):
         return re.search(r'<meta name="csrf" content="([^"]+)"', page).group(1)
 
 
-def test_every_portal_route_through_the_real_socket(lab, start_hotspotd):
+def test_every_portal_route_through_the_real_socket(lab, start_hotspotd, monkeypatch):
     hooks = Path(lab.dir) / "route-hooks.jsonl"
     receiver = _serve(lab, RECEIVER, WEBHOOK_PORT, hooks)
+    # the eSIM's lpac: the stand-in, its eUICC in a file
+    monkeypatch.setenv("LPAC_STANDIN_STATE", sample(str(Path(lab.dir) / "euicc.json")))
     try:
         d = start_hotspotd(auth="click", alert_webhook=f"http://127.0.0.1:{WEBHOOK_PORT}/hook",
-                           plan_quota=10 * 10**9)
+                           plan_quota=10 * 10**9,
+                           esim_lpac=str(Path(__file__).resolve().parents[2] / "lpac_standin.py"))
         register(lab, d, "c1", "c2")
         d.ctl("passwd", input=PASSWORD + "\n")
         d.ctl("admit", lab.clients["c2"].mac)  # the owner's device
@@ -100,6 +104,14 @@ def _as_guest(lab, d, g: Visitor) -> None:
     assert d.client(mac)["own_warn"] == 5 * 10**9
     g.go("/ask", want=303)
     g.go("/ask", form={"answer": "continue"}, want=303)
+    # Its own choices: data off and back on, and asking the owner for more (a cap of its own first).
+    g.go("/data-off", form={"off": "1"}, want=303)
+    assert d.client(mac)["self_paused"] is True
+    g.go("/data-off", form={"off": "0"}, want=303)
+    assert d.client(mac)["self_paused"] is False
+    d.ctl("cap", mac, "2GB")
+    g.go("/ask-owner", form={}, want=303)
+    assert d.client(mac)["ask"]["asked_at"] is not None
     # Not the owner: the admin pages send it to the login page, /metrics says 401.
     g.go("/metrics", want=401)
 
@@ -127,20 +139,34 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
     assert d.client(victim)["cap"] == 10**9
     o.go("/admin/clients/<mac>/ask", f"/admin/clients/{victim}/ask", {"value": "700MB"}, 303)
     assert d.client(victim)["ask_at"] == 700 * 10**6
+    assert 'value="300MB"' in o.go("/admin/clients/<mac>/approve", f"/admin/clients/{victim}/approve")[1]
+    o.go("/admin/clients/<mac>/approve", f"/admin/clients/{victim}/approve", {"size": "300MB"}, 303)
+    assert d.client(victim)["cap"] == 13 * 10**8  # a quarter of its cap, in 100 MB steps
     o.go("/admin/clients/<mac>/ghost", f"/admin/clients/{victim}/ghost",
          {"action": "unblock", "destination": SERVER4}, 303)
     assert d.json("ghost", victim)["blocked"][victim] == []
 
     settings = {"default_cap": "3GB", "period": "monthly", "period_start": "1", "after_cap": "block",
-                "after_cap_rate": "256kbit", "auth": "click"}
+                "after_cap_rate": "256kbit", "auth": "click", "owner_language": "zh-Hans"}
     o.go("/admin/settings", form=settings, want=303)
     assert "option default_cap '3GB'" in d.config_path.read_text()
+    assert "option owner_language 'zh-Hans'" in d.config_path.read_text()
     cycle = {"form": "cycle", "plan_quota": "20GB", "plan_period": "monthly", "plan_period_start": "1",
              "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": ""}
     o.go("/admin/plan", form=cycle, want=303)
     assert "option plan_quota '20GB'" in d.config_path.read_text()
     o.go("/admin/plan/topup", form={"size": "1GB"}, want=303)
     assert d.json("plan", "show")["topup"] == 10**9
+    o.go("/admin/plan/used", form={"used": "5GB", "at": ""}, want=303)
+    assert 5 * 10**9 <= d.json("plan", "show")["used"] < 5 * 10**9 + 10**7
+    o.go("/admin/plan/name", form={"sim": "", "name": "Travel"}, want=303)
+    assert d.json("plan", "list")[0]["name"] == "Travel"
+    assert "Japan 7 days 5GB" in o.go("/admin/plan")[1]
+    o.go("/admin/plan/esim/enable", form={"iccid": TRAVEL}, want=303)
+    o.go("/admin/plan/esim/nickname", form={"iccid": HOME, "nickname": "家 <i>Home</i>"}, want=303)
+    assert [(p["state"], p["nickname"]) for p in d.json("esim", "list")["profiles"]] == [
+        ("disabled", "家 <i>Home</i>"), ("enabled", None)]
+    assert "家 &lt;i&gt;Home&lt;/i&gt;" in o.go("/admin/plan")[1]
 
     o.go("/admin/vouchers", form={"count": "2", "data": "1GB", "valid": "1d", "devices": "1"}, want=303)
     made = d.json("voucher", "list")

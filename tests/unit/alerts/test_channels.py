@@ -25,7 +25,6 @@ from hotspot.alerts.channels import (
     check_email,
     check_phone,
     check_url,
-    shorten,
 )
 from hotspot.alerts.message import Message
 
@@ -402,19 +401,26 @@ def test_email_repr_hides_the_password(certs):
 # -- SMS ----------------------------------------------------------------------------------------------
 
 
-def test_sms_sends_one_short_text_to_each_number():
+def test_sms_sends_a_long_text_in_labelled_parts_to_each_number_in_order():
     sent = []
     ch = SmsChannel(lambda number, text: sent.append((number, text)), ["+49 170 1234567", "0044 7700 900123"])
     long = Message("hotspot: phone used 90% of its cap",
                    "Phone aa:bb:cc:dd:ee:01 used 1.8 GB of its 2 GB cap. " + "More follows. " * 20)
-    assert ch.send(long) == "sent to 2 of 2"
-    assert [n for n, _ in sent] == ["+491701234567", "+447700900123"]
-    text = sent[0][1]
-    assert len(text) <= 160 and text.endswith("...")
-    whole = "phone used 90% of its cap. " + long.text  # the subject first, without "hotspot: "
-    assert text.startswith("phone used 90% of its cap. Phone aa:bb:cc:dd:ee:01 used 1.8 GB")
-    assert whole.startswith(text[:-3])  # cut after a whole word
-    assert whole[len(text) - 3] == " "
+    assert ch.send(long) == "sent to 2 of 2 in 3 parts"
+    assert [n for n, _ in sent] == ["+491701234567"] * 3 + ["+447700900123"] * 3
+    texts = [t for n, t in sent if n == "+491701234567"]
+    assert [t[:6] for t in texts] == ["(1/3) ", "(2/3) ", "(3/3) "]
+    assert all(len(t) <= 160 for t in texts)
+    # the subject first, without "hotspot: ", then the text: nothing lost, nothing cut inside a word
+    assert " ".join(t[6:] for t in texts).replace("\n", " ") == \
+        ("phone used 90% of its cap " + long.text).strip()
+
+
+def test_sms_sends_a_short_text_as_it_is():
+    sent = []
+    SmsChannel(lambda number, text: sent.append(text), ["+491701234567"]).send(
+        Message("hotspot: 流量套餐已用 80%，剩余 1 GB", "本周期已用 4 GB。"))
+    assert sent == ["流量套餐已用 80%，剩余 1 GB\n本周期已用 4 GB。"]
 
 
 def test_sms_failures():
@@ -425,12 +431,6 @@ def test_sms_failures():
     assert SmsChannel(flaky, ["+491701234561", "+491701234562"]).send(MESSAGE).startswith("sent to 1 of 2")
     with pytest.raises(DeliveryError, match=r"\+491701234561: modem: \+CMS ERROR: 500"):
         SmsChannel(flaky, ["+491701234561"]).send(MESSAGE)
-
-
-def test_shorten():
-    assert shorten("short") == "short"
-    assert shorten("a" * 200) == "a" * 157 + "..."  # one long word: cut inside it
-    assert len(shorten("x" * 300, 70)) == 70
 
 
 # -- validation ---------------------------------------------------------------------------------------

@@ -761,7 +761,8 @@ def test_the_owner_may_set_what_the_admin_ui_and_hotspotctl_plan_set_set():
         "default_cap", "period", "period_start", "after_cap", "after_cap_rate", "auth", "plan_quota",
         "plan_period", "plan_period_start", "plan_start_hour", "plan_timezone", "plan_pass_length",
         "plan_activated", "plan_throttle_at", "plan_throttle_rate", "plan_block_at", "plan_stop_at",
-        "roaming_throttle_at", "roaming_block_at", "roaming_stop_at", "alert_at"])
+        "roaming_throttle_at", "roaming_block_at", "roaming_stop_at", "roaming_quota", "alert_at",
+        "owner_language"])
 
 
 def test_a_start_day_is_checked_against_the_period_given_with_it():

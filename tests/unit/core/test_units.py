@@ -5,9 +5,11 @@ import pytest
 from hotspot.core.units import (
     MAX_SIZE,
     InvalidValue,
+    check_iccid,
     format_bytes,
     format_duration,
     format_rate,
+    luhn_valid,
     parse_cap,
     parse_duration,
     parse_mac,
@@ -340,3 +342,44 @@ def test_parse_duration_rejects(text, reason):
 def test_format_duration():
     assert [format_duration(n) for n in (86400, 3600, 5400, 59, 90061)] == [
         "1d", "1h", "1h30m", "59s", "1d1h1m1s"]
+
+
+# -- ICCIDs -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("8988211000000123458", "8988211000000123458"),  # 19 digits
+    ("89444765000012345673", "89444765000012345673"),  # 20 digits
+    (" 8944 4765 0000 1234 5673 ", "89444765000012345673"),  # as printed on the card
+    ("8944-4765-0000-1234-5673", "89444765000012345673"),
+])
+def test_check_iccid(text, expected):
+    assert check_iccid(text) == expected
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("8988211000000123456", "check digit is wrong"),  # one digit off
+    ("89444765000012345674", "check digit is wrong"),
+    ("89444765000012345637", "check digit is wrong"),  # two digits swapped
+    ("898821100000012345", "19 or 20 digits"),  # 18
+    ("894447650000123456735", "19 or 20 digits"),  # 21
+    ("8988211000000123458\n", None),  # stripped: valid
+    ("898821100000012345a", "19 or 20 digits"),
+    ("８９８８２１１０００００００１２３４５８", "19 or 20 digits"),  # full-width digits are not ASCII
+    ("", "19 or 20 digits"),
+    ("8988211000000123458;reboot", "19 or 20 digits"),
+    (None, "expected text"),
+    (["8988211000000123458"], "expected text"),
+])
+def test_check_iccid_refuses(text, reason):
+    if reason is None:
+        assert check_iccid(text) == text.strip()
+        return
+    with pytest.raises(InvalidValue, match=reason) as e:
+        check_iccid(text)
+    assert "\n" not in str(e.value)
+
+
+def test_luhn_matches_the_textbook_examples():
+    assert luhn_valid("79927398713")
+    assert not any(luhn_valid(f"7992739871{d}") for d in "012456789")
+    assert luhn_valid("0") and not luhn_valid("1")

@@ -167,7 +167,7 @@ GOOD_CYCLE = {"form": "cycle", "plan_quota": "20GB", "plan_period": "monthly", "
               "plan_start_hour": "0", "plan_timezone": "", "plan_pass_length": "7d"}
 GOOD_GUARD = {"form": "guard", "plan_throttle_at": "90%", "plan_throttle_rate": "1mbit",
               "plan_block_at": "100%", "plan_stop_at": "", "roaming_throttle_at": "",
-              "roaming_block_at": "50%", "roaming_stop_at": "", "alert_at": "80 95 100"}
+              "roaming_block_at": "50%", "roaming_stop_at": "", "roaming_quota": "", "alert_at": "80 95 100"}
 
 
 @pytest.mark.parametrize("form,field,bad,reason", [
@@ -303,6 +303,22 @@ def test_plan_metrics(client, backend):
         assert (line if line.endswith(" ") else line + "\n") in text, line
     assert 'hotspot_plan_guard_point_bytes{level="stop"}' not in text  # not set: no sample
     assert "hotspot_modem" not in text  # no modem: no modem families at all
+
+
+def test_each_sims_plan_is_a_series_labelled_by_its_iccid(client, backend):
+    from tests.browser.screenshots import sim_plan
+
+    backend.sim_plans = [sim_plan("8944110000000000016", 'Home "A"', None, "physical", True, 5 * GB, 20 * GB,
+                                  "monthly"),
+                         sim_plan("89860012345678901238", None, None, "esim", False, GB, None, "monthly")]
+    text = metrics(client)
+    for line in ('hotspot_sim_plan_active{iccid="8944110000000000016",name="Home \\"A\\""} 1',
+                 'hotspot_sim_plan_active{iccid="89860012345678901238",name=""} 0',
+                 'hotspot_sim_plan_bytes_used{iccid="89860012345678901238",name=""} 1000000000',
+                 'hotspot_sim_plan_bytes_allowed{iccid="8944110000000000016",name="Home \\"A\\""} '
+                 '20000000000'):
+        assert line + "\n" in text, line
+    assert 'hotspot_sim_plan_bytes_allowed{iccid="89860012345678901238"' not in text  # no quota: no sample
 
 
 def test_modem_metrics_when_hotspotd_reads_a_modem(client, backend):

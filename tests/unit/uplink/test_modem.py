@@ -15,7 +15,7 @@ import pytest
 
 from hotspot.core.units import InvalidValue
 from hotspot.uplink import modem
-from tests.modem_mock import MAIN_OBJ, MESSAGING, MODEM, MODEM_3GPP, Bus, MockModemManager
+from tests.modem_mock import MAIN_OBJ, MESSAGING, MODEM, MODEM_3GPP, USSD, Bus, MockModemManager
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +305,67 @@ def test_malformed_input_is_refused():
         modem._Reader(struct.pack("<I", 1000) + b"\0" * 8, "<").read("ai")
     with pytest.raises(ValueError):
         modem._types("a{sz}")
+
+
+# -- USSD and received SMS ------------------------------------------------------------------------------
+
+
+def test_ussd_sends_the_code_and_returns_the_reply(bus, mm):
+    mm.add_modem(0)
+    mm.set_ussd("已使用3.2GB，剩余1.8GB")
+    assert modem.ussd("*100#", bus=bus.address) == "已使用3.2GB，剩余1.8GB"
+    assert mm.ussd_calls() == ["*100#"]
+
+
+def test_ussd_cancels_a_menu_left_open_and_a_stuck_session(bus, mm):
+    path = mm.add_modem(0)
+    mm.set_ussd("1. Balance 2. Data", state_after=3)  # a menu waits for a choice
+    assert modem.ussd("*100#", bus=bus.address) == "1. Balance 2. Data"
+    assert mm.ussd_calls() == ["*100#", "cancel"]
+    mm.update(path, USSD, State=dbus.UInt32(2))  # another client's session, still open
+    mm.set_ussd("ok")
+    assert modem.ussd("*100#", bus=bus.address) == "ok"
+    assert mm.ussd_calls()[2:] == ["cancel", "*100#"]
+
+
+def test_a_ussd_error_or_no_answer_is_one_modem_error(bus, mm):
+    mm.add_modem(0)
+    mm.set_ussd(error="org.freedesktop.ModemManager1.Error.Core.Unsupported", message="USSD not supported")
+    with pytest.raises(modem.ModemError, match="USSD \\*100#: USSD not supported"):
+        modem.ussd("*100#", bus=bus.address)
+    mm.set_ussd("late", delay=1.5)
+    with pytest.raises(modem.ModemError, match="did not answer within 0.5 s"):
+        modem.ussd("*100#", timeout=0.5, bus=bus.address)
+    assert mm.ussd_calls()[-2:] == ["*100#", "cancel"]  # the session it may have left open
+
+
+@pytest.mark.parametrize("code", ["", "100", "*100", "*100#;rm", "*1 00#", "*100#\n", None, "#" * 70])
+def test_ussd_refuses_a_bad_code_before_the_bus(bus, mm, code):
+    with pytest.raises(InvalidValue, match="invalid USSD code"):
+        modem.ussd(code, bus=bus.address)
+    assert mm.ussd_calls() == []
+
+
+def test_ussd_without_a_modem_or_modemmanager(bus, mm, tmp_path):
+    with pytest.raises(modem.ModemError, match="no modem"):
+        modem.ussd("*100#", bus=bus.address)
+    with pytest.raises(modem.ModemError, match="not running"):
+        modem.ussd("*100#", bus=f"unix:path={tmp_path}/none")
+
+
+def test_received_sms_lists_only_messages_received_whole(bus, mm):
+    mm.add_modem(0)
+    assert modem.received_sms(bus=bus.address) == []
+    modem.send_sms("+8613800000000", "sent by us", bus=bus.address)  # a sent one is not received
+    mm.deliver_sms("10086", "later", "2026-12-08T10:00:00+08:00")
+    mm.deliver_sms("Vodafone", "no time", "")
+    mm.deliver_sms("10010", "earlier", "2026-12-08T09:00:00+08:00")
+    got = modem.received_sms(bus=bus.address)
+    assert [(m.number, m.text) for m in got] == [("10010", "earlier"), ("10086", "later"),
+                                                 ("Vodafone", "no time")]
+    assert got[0].at == 1796691600.0 and got[0].timestamp == "2026-12-08T09:00:00+08:00"
+    assert got[2].at is None
+
+
+def test_received_sms_without_modemmanager_is_empty(tmp_path):
+    assert modem.received_sms(bus=f"unix:path={tmp_path}/none") == []
