@@ -19,6 +19,7 @@ from hotspot.core import contract
 from hotspot.core.contract import ADMIN, METRICS, PORTAL, Operation, gather, op
 from hotspot.ghost import ops as ghost
 from hotspot.history import ops as history
+from hotspot.ownlimits import ops as ownlimits
 from hotspot.plan import ops as plan
 from hotspot.selfserve import ops as selfserve
 from hotspot.uplink import ops as uplink
@@ -44,7 +45,8 @@ HOTSPOTD = (
 
 OPERATIONS: tuple[Operation, ...] = gather(
     HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, uplink.OPERATIONS, history.OPERATIONS,
-    ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, selfserve.OPERATIONS)
+    ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, selfserve.OPERATIONS,
+    ownlimits.OPERATIONS)
 OPS = {o.name: o for o in OPERATIONS}
 
 

@@ -34,6 +34,7 @@ from hotspot.ghost.keeper import Ghost
 from hotspot.history.keeper import History
 from hotspot.kernel.nft import Nft
 from hotspot.kernel.rules import Marks
+from hotspot.ownlimits.keeper import OwnLimits
 from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.plan.per_sim import SimPlans
@@ -81,6 +82,7 @@ class House:
         self.ghost = Ghost(core, self.clients, self.counting, self.alerts)
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
+        self.ownlimits = OwnLimits(core, self.clients)
         self.selfserve = SelfServe(core, self.clients, self.alerts, portal_url=lambda: self.portal_url())
         # a client's page: each capability's part of it, in this order
         self.clients.parts = [self.captive.client_part, self.plan.client_part, self.alerts.client_part,
@@ -158,6 +160,7 @@ class House:
             Step("credited", self.counting.forget_credited),
             Step("sessions", self.captive.expire_sessions),
             Step("captive verdicts", self.captive.refresh_portal),
+            Step("ask points", self.ownlimits.refresh_asking),
             Step("forgotten", self.discovery.notice_forgotten),  # before discovery: it may find them again
             Step("discovery", self.discovery.discover),
             Step("period", self.counting.rollover_if_due, commit=True),  # a period's final figures
@@ -462,6 +465,7 @@ class House:
             (self.apps, ("set_update_guard", "apps")),
             (self.alerts, ("alerts", "test_channel")),
             (self.admin, ("login", "admin_from_luci", "logout", "end_sessions")),
+            (self.ownlimits, ("set_own_limits", "answer_ask")),
             (self.selfserve, ("data_off", "ask_owner")),
         ) for name in names}
         found.update(plan_set=self.plan_set, plan_name=self.plan_name, plan_calibrate=self.plan_calibrate)

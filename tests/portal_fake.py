@@ -549,6 +549,14 @@ class FakeBackend:
                 c["cap"] = (c["cap"] or 0) + parse_size(value)
             elif action == "rename":
                 c["hostname"] = value or None
+            elif action == "ask":
+                if value == "continue":
+                    c.update(asking=False, state="ok", reason=None)
+                elif value == "default":
+                    c.update(ask_at=None, ask_off=False)
+                else:
+                    point = parse_cap(value)
+                    c.update(ask_at=point, ask_off=point is None)
             elif action == "guard":
                 if value not in ("on", "off", "default"):
                     raise BackendError("the update guard is on, off or default")
@@ -806,6 +814,39 @@ class FakeBackend:
             raise BackendError(f"unknown voucher {code}")
         v.update(revoked=iso(NOW), state="revoked", devices_used=0)
         return dict(v)
+
+    def set_own_limits(self, ip: str, limit, warn, ask) -> dict:
+        """hotspotd's rules (hotspot.ownlimits.model) on the fake's row; a refusal changes nothing."""
+        from hotspot.ownlimits import model as own
+        from hotspot.ownlimits.keeper import parse_point
+
+        self.calls.append(("set_own_limits", ip, limit, warn, ask))
+        c = self._me(ip)
+        try:
+            points = [parse_point(v) for v in (limit, warn, ask)]
+        except InvalidValue:
+            return {"refused": "invalid", "amount": None}
+        owner_cap = c.get("owner_cap", c["cap"])
+        why = own.check(limit=points[0], warn=points[1], ask=points[2], owner_cap=owner_cap,
+                        used=c["bytes_total"])
+        if why:
+            return {"refused": why.reason, "amount": why.amount}
+        c.update(owner_cap=owner_cap, own_limit=points[0], own_warn=points[1], own_ask=points[2],
+                 cap=own.lower(owner_cap, points[0]), ask_point=points[2],
+                 own_warned=own.warned(points[1], c["bytes_total"]))
+        return {"refused": None, "amount": None}
+
+    def answer_ask(self, ip: str, answer: str) -> dict:
+        self.calls.append(("answer_ask", ip, answer))
+        c = self._me(ip)
+        if answer not in ("continue", "stop"):
+            raise BackendError("the answer is continue or stop")
+        if not c.get("asking"):
+            return {"refused": "not_asked", "amount": None}
+        c.update(asking=False, state="ok", reason=None)
+        if answer == "stop":
+            c.update(own_limit=c["bytes_total"], own_stopped=True, state="capped", reason="own_limit")
+        return {"refused": None, "amount": None}
 
     def set_update_guard(self, ip: str, on: bool) -> dict:
         self.calls.append(("set_update_guard", ip, on))

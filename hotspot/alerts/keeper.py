@@ -100,7 +100,7 @@ class Alerts(Keeper):
                 plan = {"used": used, "allowance": allowance, "cycle_start": bounds[0],
                         "cycle_end": bounds[1], "forecast": lambda: self._plan_forecast(quotas)}
             period_start = float(self.store.get("period_start") or 0)
-            clients = [{"mac": c.mac, "name": c.alias or c.hostname, "cap": policy.effective_cap(c),
+            clients = [{"mac": c.mac, "name": c.alias or c.hostname, "cap": policy.owner_cap(c),
                         "used": max(c.period_total, quotas.get(quota_name(c.id), 0)),
                         "period_start": period_start, "forecast": self._client_forecast(c)}
                        for c in candidates]
@@ -116,7 +116,7 @@ class Alerts(Keeper):
     def _client_forecast(self, c):
         def forecast() -> dict:
             start, end = self.clients.period()
-            f = forecasts.of_client(self.store, c.id, used=c.period_total, cap=policy.effective_cap(c),
+            f = forecasts.of_client(self.store, c.id, used=c.period_total, cap=policy.owner_cap(c),
                                     now=self.core.clock(), start=start, end=end, since=c.first_seen)
             return {"end_bytes": f["period_end_bytes"], "low": f["low"], "high": f["high"],
                     "runs_out_at": f["cap_hit_at"], "runs_out_earliest": f["cap_hit_earliest"]}

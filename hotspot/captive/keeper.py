@@ -158,7 +158,9 @@ class Captive(Keeper):
             if v.first_used is None:
                 expires = now + v.valid_seconds
                 self.store.update_voucher(v.id, first_used=now, expires=expires)
-            self.store.update(before.id, voucher=v.id, admitted_until=expires, admitted_at=now)
+            # the choices its holder made on another device come with the voucher
+            self.store.update(before.id, voucher=v.id, admitted_until=expires, admitted_at=now,
+                              **self.store.voucher_choices(v.id))
             self.clients.apply(before, self.clients.find(mac))
             log.info("client %s: signed in with voucher %s", mac, code)
         return self.clients.detail(mac)
@@ -252,7 +254,7 @@ class Captive(Keeper):
         """RFC 8908's state of the device at `ip`."""
         view = self.clients.me(ip)
         captive = view["reason"] in ("not_admitted", "blocked", "paused", "cap_block", "plan_block",
-                                     "plan_stop") or (
+                                     "plan_stop", "ask", "own_limit") or (
             view["reason"] == "voucher_used" and view["state"] == "capped")
         until = view.get("admitted_until")
         until = None if captive or until is None else datetime.fromisoformat(until).timestamp()

@@ -30,6 +30,7 @@ from hotspot.core.units import InvalidValue, parse_mac
 from hotspot.forecast.commands import COMMANDS as FORECAST
 from hotspot.ghost.commands import COMMANDS as GHOST
 from hotspot.history.commands import COMMANDS as HISTORY
+from hotspot.ownlimits.commands import COMMANDS as OWNLIMITS
 from hotspot.plan.commands import COMMANDS as PLAN
 from hotspot.plan.commands import modem_lines, plan_lines
 from hotspot.uplink.commands import COMMANDS as UPLINK
@@ -120,7 +121,7 @@ def _teardown(house, ns, _v, env):
 # Every command, in the order `hotspotctl --help` lists them.
 COMMANDS: list[Command] = [
     Command("status", "daemon, uplink and plan summary", _status),
-    *CLIENTS, *CAPTIVE, *HISTORY, *PLAN, *UPLINK, *ALERTS, *GHOST, *APPS, *FORECAST,
+    *CLIENTS, *OWNLIMITS, *CAPTIVE, *HISTORY, *PLAN, *UPLINK, *ALERTS, *GHOST, *APPS, *FORECAST,
     Command("teardown", "remove the kernel table (counting stops)", _teardown),
     Command("settings", "the settings the owner may change: show, or check KEY=VALUE ... before a save",
             _settings, _settings_args, _settings_values, house=False),

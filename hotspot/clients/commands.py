@@ -52,6 +52,11 @@ def detail(c: dict) -> str:
     rows.append(("apps", _app_shares(c.get("apps") or [])))
     guard = "on" if c["update_guard"] else "off"
     rows.append(("update guard", guard + (" (default)" if c["update_guard_choice"] is None else "")))
+    if any(c.get(k) is not None for k in ("own_limit", "own_warn", "own_ask")):  # the device's own choices
+        rows.append(("own limits", f"limit {size(c['own_limit'])}, warn at {size(c['own_warn'])}, "
+                     f"ask at {size(c['own_ask'])}"))
+    if c.get("ask_point") is not None:
+        rows.append(("ask at", size(c["ask_point"]) + (" (waiting for its answer)" if c["asking"] else "")))
     return "\n".join(f"{k + ':':<11} {v}" for k, v in rows)
 
 

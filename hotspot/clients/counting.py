@@ -209,7 +209,7 @@ class Counting(Keeper):
         addresses) held. Only for the few milliseconds of one dump and one batch."""
         macs, addrs = [], []
         for c in new:
-            if policy.effective_cap(c) is None:
+            if policy.effective_cap(c) is None and policy.ask_point(c, self.cfg) is None:
                 continue
             if (c.mac, "up") in readings or any((ip, "down") in readings for ip in c.ips):
                 macs.append(c.mac)
@@ -320,13 +320,14 @@ class Counting(Keeper):
                 ours = self.core.table_is_ours()
                 if ours:
                     self.account()
-                topped = [c for c in self.store.clients() if c.topup]
+                # the topped up lose their top-up; those that went on past an ask point are asked again
+                topped = [c for c in self.store.clients() if c.topup or c.ask_done is not None]
                 self.store.new_period()
                 if ours:
                     self.core.nft.reset_quotas()
                     self.clients.set_http(self.store.clients(), {})  # the capped are capped no more
                     for c in topped:
-                        after = dataclasses.replace(c, topup=0, period_up=0, period_down=0)
+                        after = dataclasses.replace(c, topup=0, period_up=0, period_down=0, ask_done=None)
                         now_ = policy.elements(after, self.cfg)
                         self.core.nft.update_client(now_, was=dataclasses.replace(
                             policy.elements(c, self.cfg), portal=now_.portal))  # HTTP: done above

@@ -24,7 +24,15 @@ from hotspot.core.units import InvalidValue, iso, parse_cap, parse_rate_or_none,
 from hotspot.kernel.conntrack import drop_redirected
 from hotspot.kernel.dumps import NftError, client_counters
 from hotspot.kernel.neighbours import mac_of
-from hotspot.kernel.rules import TABLE, counter_names, guard_quota_name, quota_name, voucher_quota_name
+from hotspot.kernel.rules import (
+    TABLE,
+    ask_quota_name,
+    counter_names,
+    guard_quota_name,
+    quota_name,
+    voucher_quota_name,
+)
+from hotspot.ownlimits import model as own
 
 log = logging.getLogger("hotspot")
 
@@ -103,6 +111,10 @@ class Clients(Keeper):
         state = policy.state(live, self.cfg, quota_used)
         if held and state in ("ok", "warned") or held == "capped" and state == "throttled":
             state = held
+        ask_point = policy.ask_point(live, self.cfg)
+        asking = policy.asking(live, self.cfg, objs.get(ask_quota_name(c.id))) and not c.held
+        if asking and state in ("ok", "warned", "throttled"):
+            state = "capped"  # held at its ask point until its user answers
         return {
             "mac": c.mac,
             "id": c.id,
@@ -135,6 +147,17 @@ class Clients(Keeper):
             "voucher_expires": iso(c.voucher_expires),
             "update_guard": policy.update_guarded(c, self.cfg),
             "update_guard_choice": c.update_guard,
+            "owner_cap": policy.owner_cap(live),
+            "own_limit": c.own_limit,
+            "own_warn": c.own_warn,
+            "own_warned": own.warned(c.own_warn, live.period_total),
+            "own_stopped": policy.own_stopped(live, quota_used),
+            "own_ask": c.own_ask,
+            "ask_at": None if c.ask_at == own.OFF else c.ask_at,
+            "ask_off": c.ask_at == own.OFF,
+            "ask_default": self.cfg.ask_default,
+            "ask_point": ask_point,
+            "asking": asking,
         }
 
     def detail(self, mac: str) -> dict:
@@ -160,6 +183,8 @@ class Clients(Keeper):
         it costs the same with 5 clients or 5,000."""
         c = self.at(ip)
         guard = [guard_quota_name(level) for level in self.plan.guard().levels]
+        if policy.ask_point(c, self.cfg) is not None:
+            guard.append(ask_quota_name(c.id))  # where it stands against its ask point
         try:
             objs = client_counters(TABLE, c.id, c.voucher if c.voucher_bytes is not None else None, guard)
         except (NftError, OSError):
@@ -220,9 +245,10 @@ class Clients(Keeper):
         return policy.plan_hold(plan["state"], c.mac in self.cfg.plan_exempt) == "capped"
 
     def decide(self, c: Client, *, used: int | None = None, quota_used: int | None = None,
-               cfg=None) -> ClientState:
+               cfg=None, ask_used: int | None = None) -> ClientState:
         """The client's whole kernel state now (policy.decide, with the plan guard's hold)."""
-        return policy.decide(c, cfg or self.cfg, held=self.held(c), used=used, quota_used=quota_used)
+        return policy.decide(c, cfg or self.cfg, held=self.held(c), used=used, quota_used=quota_used,
+                             ask_used=ask_used)
 
     def apply(self, before: Client, after: Client) -> None:
         """Carry one client's change into the kernel: the decision for its row before and after,
@@ -232,10 +258,13 @@ class Clients(Keeper):
             return  # hotspotd applies everything from the database when it (re)loads the table
         objs = self.core.nft.read_objects()
         pu, pd = self.pending(objs, after)
-        quota_used = objs.get(quota_name(after.id))
+        quota_used, ask_used = objs.get(quota_name(after.id)), objs.get(ask_quota_name(after.id))
+        if policy.ask_point(after, self.cfg) != policy.ask_point(before, self.cfg):
+            ask_used = None  # what the old ask quota counted says nothing of the new point
         now = self.decide(with_voucher_quota(after, objs), used=after.period_total + pu + pd,
-                          quota_used=quota_used)
-        was = self.decide(with_voucher_quota(before, objs), quota_used=quota_used)
+                          quota_used=quota_used, ask_used=ask_used)
+        was = self.decide(with_voucher_quota(before, objs), quota_used=quota_used,
+                          ask_used=objs.get(ask_quota_name(after.id)))
         if self.http.get(after.id, was.elements.portal) != was.elements.portal:
             # this process sent its HTTP elsewhere than the decision says: rewrite the element
             was = dataclasses.replace(was, elements=dataclasses.replace(was.elements,
@@ -269,8 +298,8 @@ class Clients(Keeper):
         elsewhere (or never); returns the clients changed."""
         changed = []
         for c in clients:
-            portal = (policy.to_portal(with_voucher_quota(c, quotas), self.cfg, quotas.get(quota_name(c.id)))
-                      or self.held(c))
+            portal = (policy.to_portal(with_voucher_quota(c, quotas), self.cfg, quotas.get(quota_name(c.id)),
+                                       quotas.get(ask_quota_name(c.id))) or self.held(c))
             if self.http.get(c.id) != portal:
                 changed.append((c, portal))
         if changed:

@@ -104,6 +104,10 @@ def reason(view: dict, cfg) -> tuple[str | None, bool]:
         return "paused", False
     if not view["admitted"]:
         return "not_admitted", False
+    if view.get("asking"):
+        return "ask", False
+    if state == "capped" and view.get("own_stopped") and guard not in ("block", "stop"):
+        return "own_limit", True
     voucher_used = view.get("voucher_remaining") == 0
     if state == "capped" and guard in ("block", "stop"):
         return f"plan_{guard}", False

@@ -13,13 +13,42 @@ from hotspot.core.config import Config
 from hotspot.core.store import Client, Voucher
 from hotspot.kernel.rules import APP_GUARD_CLASS, ClientElements
 from hotspot.kernel.tc import class_id
+from hotspot.ownlimits import model as own
 
 STATES = ("ok", "warned", "capped", "throttled", "blocked")
 
 
-def effective_cap(c: Client) -> int | None:
-    """This period's allowance: the cap plus any top-up."""
+def owner_cap(c: Client) -> int | None:
+    """The owner's allowance for this period: the cap plus any top-up."""
     return None if c.cap is None else c.cap + c.topup
+
+
+def effective_cap(c: Client) -> int | None:
+    """This period's allowance: the owner's, or the device's own limit where that is lower."""
+    return own.lower(owner_cap(c), c.own_limit)
+
+
+def own_binds(c: Client) -> bool:
+    """Is the device's own limit what stops it (not the owner's cap)? Then reaching it stops the
+    device, whatever after_cap says: a guest that set a limit wants its data to stop there."""
+    cap = owner_cap(c)
+    return c.own_limit is not None and (cap is None or c.own_limit <= cap)
+
+
+def own_stopped(c: Client, quota_used: int | None = None) -> bool:
+    """The device reached its own limit (and that limit is what stops it)."""
+    return own_binds(c) and over_cap(c, quota_used)
+
+
+def ask_point(c: Client, cfg: Config) -> int | None:
+    """The point at which the device is held next until its user answers (hotspot.ownlimits)."""
+    return own.ask_point(own_ask=c.own_ask, owner_ask=c.ask_at, default=cfg.ask_default, done=c.ask_done,
+                         cap=effective_cap(c))
+
+
+def asking(c: Client, cfg: Config, ask_used: int | None = None) -> bool:
+    """Is the device held at its ask point now (`ask_used`: what its kernel ask quota counted)?"""
+    return own.holding(ask_point(c, cfg), c.period_total, ask_used)
 
 
 def over_cap(c: Client, quota_used: int | None = None) -> bool:
@@ -37,7 +66,7 @@ def capped(c: Client, quota_used: int | None = None) -> bool:
 def after_cap_rate(c: Client, cfg: Config) -> int | None:
     """The rate a client gets once its cap (or its voucher's data) is used up, or None when it is then
     blocked."""
-    if cfg.after_cap != "throttle" or (c.cap is None and c.voucher_bytes is None):
+    if cfg.after_cap != "throttle" or (c.cap is None and c.voucher_bytes is None) or own_binds(c):
         return None
     return min(cfg.after_cap_rate, c.rate) if c.rate else cfg.after_cap_rate
 
@@ -50,12 +79,15 @@ def rate_limit(c: Client, cfg: Config, quota_used: int | None = None) -> int | N
 def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
     if c.held:
         return "blocked"
+    if own_stopped(c, quota_used):
+        return "capped"
     if capped(c, quota_used):
         return "throttled" if cfg.after_cap == "throttle" else "capped"
     if c.rate:
         return "throttled"
     cap = effective_cap(c)
-    if cap is not None and c.period_total * 100 >= cap * cfg.warn_at:
+    used = c.period_total
+    if own.warned(c.own_warn, used) or cap is not None and used * 100 >= cap * cfg.warn_at:
         return "warned"
     return "ok"
 
@@ -76,11 +108,12 @@ def admitted(c: Client, cfg: Config) -> bool:
     return cfg.auth == "none" or c.admitted_until is not None
 
 
-def to_portal(c: Client, cfg: Config, quota_used: int | None = None) -> bool:
-    """Does the client's plain HTTP go to the portal? When it is blocked, not admitted, or capped
-    (its cap or its voucher's data used up and after_cap is block), so it sees a page saying why
-    instead of a timeout."""
-    if c.held or not admitted(c, cfg):
+def to_portal(c: Client, cfg: Config, quota_used: int | None = None, ask_used: int | None = None) -> bool:
+    """Does the client's plain HTTP go to the portal? When it is blocked, not admitted, capped
+    (its cap or its voucher's data used up and after_cap is block, or its own limit reached), or
+    held at its ask point (`ask_used`: what its kernel ask quota counted), so it sees a page saying
+    why, or asking, instead of a timeout."""
+    if c.held or not admitted(c, cfg) or own_stopped(c, quota_used) or asking(c, cfg, ask_used):
         return True
     return cfg.after_cap == "block" and capped(c, quota_used)
 
@@ -91,12 +124,14 @@ def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
 
 
 def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int | None = None,
-             held: bool = False) -> ClientElements:
+             held: bool = False, ask_used: int | None = None) -> ClientElements:
     """The client's kernel elements; `used` (default: this period's bytes) seeds a new quota;
     `quota_used`: what its kernel quota consumed, if known (a capped client's HTTP goes to the portal);
     `held`: the plan guard blocks or stops it (its HTTP goes to the portal, to say why).
     A client on a voucher with data meets the voucher's quota too, shared with the voucher's other
-    devices and seeded with the voucher's `voucher_used`."""
+    devices and seeded with the voucher's `voucher_used`. A device with an ask point meets a quota
+    of its own up to that point, which holds it (like the gate) from the byte it crosses; `ask_used`:
+    what that quota counted, if known."""
     return ClientElements(
         id=c.id,
         mac=c.mac,
@@ -107,7 +142,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
         ips=tuple(c.ips),
         gated=not admitted(c, cfg),
-        portal=to_portal(c, cfg, quota_used) or held,
+        portal=to_portal(c, cfg, quota_used, ask_used) or held,
         voucher=c.voucher if c.voucher_bytes is not None else None,
         voucher_quota=c.voucher_bytes,
         voucher_used=c.voucher_used,
@@ -117,6 +152,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         blocked_dests=tuple(c.blocked_dests),
         app_guard=cfg.update_guard_categories if update_guarded(c, cfg) else (),
         app_guard_rate=cfg.update_guard_rate if cfg.update_guard_action == "throttle" else None,
+        ask=ask_point(c, cfg),
     )
 
 
@@ -130,10 +166,11 @@ class ClientState:
 
 
 def decide(c: Client, cfg: Config, *, held: bool = False, used: int | None = None,
-           quota_used: int | None = None) -> ClientState:
+           quota_used: int | None = None, ask_used: int | None = None) -> ClientState:
     """The client's whole kernel state from its row, the config and the plan guard (`held`: the guard
-    blocks or stops it); `used` and `quota_used` as for `elements`."""
-    return ClientState(elements(c, cfg, used=used, quota_used=quota_used, held=held), shaping(c, cfg))
+    blocks or stops it); `used`, `quota_used` and `ask_used` as for `elements`."""
+    return ClientState(elements(c, cfg, used=used, quota_used=quota_used, held=held, ask_used=ask_used),
+                       shaping(c, cfg))
 
 
 def update_guarded(c: Client, cfg: Config) -> bool:

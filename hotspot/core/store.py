@@ -48,7 +48,12 @@ CREATE TABLE IF NOT EXISTS clients (
     admitted_until REAL,                      -- captive portal: admitted until then; NULL = not admitted
     admitted_at REAL,                         -- when it was admitted (the idle timeout counts from here too)
     voucher INTEGER,                          -- the voucher it redeemed (vouchers.id), NULL = none
-    update_guard INTEGER                      -- its own choice for the update guard, NULL = the default
+    update_guard INTEGER,                     -- its own choice for the update guard, NULL = the default
+    own_limit INTEGER,                        -- its own limit (bytes this period), at most the owner's cap
+    own_warn INTEGER,                         -- where its own page warns it (bytes this period)
+    own_ask INTEGER,                          -- its own point to be asked before going on (bytes)
+    ask_at INTEGER,                           -- the owner's point to ask it before going on (bytes)
+    ask_done INTEGER                          -- the point it answered "continue" at this period
 );
 CREATE TABLE IF NOT EXISTS vouchers (
     id INTEGER PRIMARY KEY,                   -- names its kernel quota, v<id>
@@ -62,6 +67,12 @@ CREATE TABLE IF NOT EXISTS vouchers (
     expires REAL,                             -- first_used + valid_seconds
     revoked REAL,                             -- when the owner revoked it
     used INTEGER NOT NULL DEFAULT 0           -- bytes its devices used (counted while linked to it)
+);
+CREATE TABLE IF NOT EXISTS voucher_choices (  -- a voucher's holder's own choices, for its next device
+    voucher INTEGER PRIMARY KEY,
+    own_limit INTEGER,
+    own_warn INTEGER,
+    own_ask INTEGER
 );
 CREATE TABLE IF NOT EXISTS usage (
     client INTEGER NOT NULL,
@@ -161,6 +172,11 @@ class Client:
     voucher_used: int = 0
     voucher_expires: float | None = None
     blocked_dests: tuple[str, ...] = ()  # remote addresses its chains drop (table blocked_dests)
+    own_limit: int | None = None  # its own limit, warning point and ask point (hotspot.ownlimits)
+    own_warn: int | None = None
+    own_ask: int | None = None
+    ask_at: int | None = None  # the owner's ask point for it (None: the config's ask_default)
+    ask_done: int | None = None  # the point it answered "continue" at, this period
 
     @property
     def period_total(self) -> int:
@@ -175,10 +191,12 @@ class Client:
 _JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires", "blocked_dests")
 _COLUMNS = [f for f in Client.__dataclass_fields__ if f not in _JOINED]
 POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "paused", "hostname", "alias", "ips", "last_seen",
-                 "admitted_until", "admitted_at", "voucher", "update_guard"}
+                 "admitted_until", "admitted_at", "voucher", "update_guard", "own_limit", "own_warn",
+                 "own_ask", "ask_at", "ask_done"}
 # Columns added after the first release, with their declarations: an older database gets them at open.
 _ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "voucher": "INTEGER",
-          "update_guard": "INTEGER", "paused": "INTEGER NOT NULL DEFAULT 0"}
+          "update_guard": "INTEGER", "paused": "INTEGER NOT NULL DEFAULT 0", "own_limit": "INTEGER",
+          "own_warn": "INTEGER", "own_ask": "INTEGER", "ask_at": "INTEGER", "ask_done": "INTEGER"}
 _ADDED_DESTS = {"by_device": "INTEGER NOT NULL DEFAULT 0"}  # a destination blocked before: the owner's
 # A client with what policy needs of its voucher, in one query (a primary-key join).
 CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, "
@@ -534,6 +552,19 @@ class Store:
             "(clients.period_up + clients.period_down + ?) * 100 >= (clients.cap + clients.topup) * ? "
             "ORDER BY clients.id", (margin, percent))]
 
+    def near_ask(self, margin: int, default: int | None) -> list[Client]:
+        """Clients whose usage this period is within `margin` bytes of an ask point (their own, the
+        owner's for them, or `default`; 0: none), or past it, with a point not answered yet."""
+        far = 2**62
+        owners = ("CASE WHEN clients.ask_at IS NULL THEN COALESCE(?, {none}) "
+                  "WHEN clients.ask_at = 0 THEN {none} ELSE clients.ask_at END")
+        return [_row(r) for r in self.db.execute(
+            f"{CLIENTS} WHERE clients.period_up + clients.period_down + ? >= "
+            f"MIN(COALESCE(clients.own_ask, ?), {owners.format(none='?')}) "  # near or past its lowest point
+            f"AND (clients.ask_done IS NULL OR clients.ask_done < "  # and one point not answered yet
+            f"MAX(COALESCE(clients.own_ask, 0), {owners.format(none='0')})) ORDER BY clients.id",
+            (margin, far, default, far, far, default))]
+
     def near_voucher(self, margin: int) -> list[Client]:
         """Clients whose voucher's data is within `margin` bytes of its end, or used up."""
         return [_row(r) for r in self.db.execute(
@@ -562,7 +593,7 @@ class Store:
         self.db.execute("UPDATE unregistered SET seen = 0")
 
     def new_period(self) -> None:
-        self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0")
+        self.db.execute("UPDATE clients SET period_up = 0, period_down = 0, topup = 0, ask_done = NULL")
         # the bytes of devices never registered whose elements are gone: the plan keeps them
         self.db.execute("DELETE FROM unregistered WHERE seen = 0")
 
@@ -715,6 +746,17 @@ class Store:
             raise ValueError(f"not a voucher field: {sorted(bad)}")
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE vouchers SET {sets} WHERE id = ?", [*fields.values(), vid])
+
+    def voucher_choices(self, vid: int) -> dict:
+        """The own choices a voucher's holder made last ({} if none): its next device gets them."""
+        r = self.db.execute("SELECT own_limit, own_warn, own_ask FROM voucher_choices WHERE voucher = ?",
+                            (vid,)).fetchone()
+        return dict(r) if r else {}
+
+    def set_voucher_choices(self, vid: int, *, own_limit: int | None, own_warn: int | None,
+                            own_ask: int | None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO voucher_choices (voucher, own_limit, own_warn, own_ask) "
+                        "VALUES (?, ?, ?, ?)", (vid, own_limit, own_warn, own_ask))
 
     def voucher_clients(self, vid: int) -> list[Client]:
         """The devices linked to a voucher."""

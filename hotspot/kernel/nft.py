@@ -279,10 +279,10 @@ class Nft:
         """Zero every client's quota at once (period rollover). A voucher's data and the plan's are
         not the period's: when there are such quotas, the clients' are reset one by one, by name."""
         names = list(dump_quotas(TABLE))
-        if all(n.startswith("q") for n in names):
+        if all(n.startswith(("q", "a")) for n in names):  # caps and ask points: the period's
             self.batch([{"reset": {"quotas": {"family": FAMILY, "table": TABLE}}}])
             return
-        mine = [n for n in names if n.startswith("q")]
+        mine = [n for n in names if n.startswith(("q", "a"))]
         for i in range(0, len(mine), 1000):
             self.batch([{"reset": obj("quota", n)} for n in mine[i:i + 1000]])
 

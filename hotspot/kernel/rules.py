@@ -74,6 +74,7 @@ class ClientElements:
     blocked_dests: tuple[str, ...] = ()  # remote addresses (v4, v6) its chains drop (ghost traffic)
     app_guard: tuple[str, ...] = ()  # update guard: app categories held back (only metered pairs get here)
     app_guard_rate: int | None = None  # ... throttled to this rate in a shared class; None = blocked
+    ask: int | None = None  # the point (bytes this period) where its ask quota "a<id>" holds it
 
 
 GUARD_CLASS = "1:2"  # the HTB class the plan guard's throttle shares (client id 1 has no classes)
@@ -122,6 +123,10 @@ def quota_name(cid: int) -> str:
 
 def voucher_quota_name(vid: int) -> str:
     return f"v{vid}"
+
+
+def ask_quota_name(cid: int) -> str:
+    return f"a{cid}"
 
 
 def guard_quota_name(level: str) -> str:
@@ -202,6 +207,12 @@ def _new_quota(c: ClientElements) -> dict:
     return obj("quota", quota_name(c.id), bytes=c.quota, used=min(c.used, c.quota), inv=True)
 
 
+def _new_ask_quota(c: ClientElements) -> dict:
+    """A client's ask quota, seeded with what it used: it holds the device from the byte that crosses
+    its ask point, as a cap's quota drops it, with no poll in between."""
+    return obj("quota", ask_quota_name(c.id), bytes=c.ask, used=min(c.used, c.ask), inv=True)
+
+
 def _new_voucher_quota(c: ClientElements) -> dict:
     """A voucher's quota, shared by its devices. Adding it again when it exists (a second device)
     keeps what it consumed: the kernel updates only the limit of an existing quota."""
@@ -257,6 +268,8 @@ def client_rules(c: ClientElements, marks: Marks, guard: Guard = Guard()) -> tup
             rules.append([hold])
         else:
             drops, setters = _dest_drops(c.blocked_dests, remote), []
+            if c.ask is not None:  # held at its ask point: up to the gate, like a device not admitted
+                drops.append([{"quota": ask_quota_name(c.id)}, hold])
             if c.shape:
                 setters.append((c.shape_rate or 0, [_priority(c.shape)]))
             quotas = []
@@ -402,6 +415,8 @@ def new_clients_cmds(clients: list[ClientElements], marks: Marks, guard: Guard) 
     for c in clients:
         if c.quota is not None:
             cmds.append({"add": _new_quota(c)})
+        if c.ask is not None:
+            cmds.append({"add": _new_ask_quota(c)})
         for chain, rules in zip(chain_names(c.id), client_rules(c, marks, guard)):
             cmds.append({"add": obj("chain", chain)})
             cmds += [{"add": rule(chain, expr)} for expr in rules]
@@ -420,10 +435,16 @@ def _requota(c: ClientElements, was: ClientElements) -> bool:
     return c.quota is not None and was.quota is not None and c.quota != was.quota
 
 
+def _reask(c: ClientElements, was: ClientElements) -> bool:
+    """The client's ask point moved (it has one before and after)."""
+    return c.ask is not None and was.ask is not None and c.ask != was.ask
+
+
 def policy_needs_handles(c: ClientElements, was: ClientElements, marks: Marks, guard: Guard) -> bool:
     """Whether moving a client from `was` to `c` rewrites its chains' rules, for which policy_cmds
     needs their handles."""
-    return client_rules(c, marks, guard) != client_rules(was, marks, guard) or _requota(c, was)
+    return (client_rules(c, marks, guard) != client_rules(was, marks, guard) or _requota(c, was)
+            or _reask(c, was))
 
 
 def policy_cmds(c: ClientElements, *, was: ClientElements, marks: Marks, guard: Guard,
@@ -442,19 +463,28 @@ def policy_cmds(c: ClientElements, *, was: ClientElements, marks: Marks, guard: 
     elif _requota(c, was) and not requota:
         # Re-adding an existing quota changes its limit but keeps what it has consumed.
         cmds.append({"add": obj("quota", q, bytes=c.quota, inv=True)})
+    reask = _reask(c, was) and handles is not None
+    if c.ask is not None and was.ask is None:
+        cmds.append({"add": _new_ask_quota(c)})
+    elif _reask(c, was) and not reask:
+        cmds.append({"add": obj("quota", ask_quota_name(c.id), bytes=c.ask, inv=True)})
     if c.voucher is not None and c.voucher_quota is not None and (
             (c.voucher, c.voucher_quota) != (was.voucher, was.voucher_quota)):
         cmds.append({"add": _new_voucher_quota(c)})  # the first device creates it, others share it
     new = client_rules(c, marks, guard)
-    if handles is not None and (new != client_rules(was, marks, guard) or requota):
+    if handles is not None and (new != client_rules(was, marks, guard) or requota or reask):
         for chain in chain_names(c.id):
             cmds += [{"delete": rule_at(chain, h)} for h in handles[chain][:-1]]
         if requota:
             cmds += [{"delete": obj("quota", q)}, {"add": _new_quota(c)}]
+        if reask:  # anew, seeded with the bytes delivered: the old one counted what it held back
+            cmds += [{"delete": obj("quota", ask_quota_name(c.id))}, {"add": _new_ask_quota(c)}]
         for chain, rules in zip(chain_names(c.id), new):
             cmds += [{"insert": rule_at(chain, handles[chain][-1], expr)} for expr in rules[:-1]]
     if c.quota is None and was.quota is not None:
         cmds.append({"delete": obj("quota", q)})  # after the rules that used it are gone
+    if c.ask is None and was.ask is not None:
+        cmds.append({"delete": obj("quota", ask_quota_name(c.id))})
     if c.portal != was.portal:
         cmds += http_cmds([(c.mac, c.portal)])
     if free_verdict(c) != free_verdict(was):  # a map element's verdict is replaced, not changed
@@ -500,6 +530,7 @@ def unlink_cmds(clients: list[ClientElements], marks: Marks) -> list[dict]:
 def drop_cmds(clients: list[ClientElements]) -> list[dict]:
     """Delete unlinked clients' chains and quotas."""
     cmds = [{"delete": obj("chain", name)} for c in clients for name in chain_names(c.id)]
+    cmds += [{"delete": obj("quota", ask_quota_name(c.id))} for c in clients if c.ask is not None]
     return cmds + [{"delete": obj("quota", quota_name(c.id))} for c in clients if c.quota is not None]
 
 
@@ -623,7 +654,7 @@ def _target(verdict: dict) -> str:
 
 
 def _quota_ref(name) -> str:
-    if not isinstance(name, str) or not re.fullmatch(r"(q|v)[0-9]+|g_(throttle|block|stop)", name, re.ASCII):
+    if not isinstance(name, str) or not re.fullmatch(r"[qva][0-9]+|g_(throttle|block|stop)", name, re.ASCII):
         raise ValueError(f"not one of hotspot's quotas: {name!r}")
     return f'quota name "{name}"'
 
@@ -709,6 +740,8 @@ def new_clients_text(clients: list[ClientElements], marks: Marks, guard: Guard,
         cid, mac = _int(c.id), mac_text(c.mac)
         if c.quota is not None:
             out.append(_quota_text(quota_name(cid), c.quota, min(c.used, c.quota)))
+        if c.ask is not None:
+            out.append(_quota_text(ask_quota_name(cid), c.ask, min(c.used, c.ask)))
         for chain, rules in zip(chain_names(cid), client_rules(c, marks, guard)):
             out.append(f"add chain {FAMILY} {TABLE} {chain}\n")
             out += [f"add rule {FAMILY} {TABLE} {chain} {' '.join(stmt_text(s) for s in r)}\n" for r in rules]

@@ -31,6 +31,7 @@ from hotspot.portal import (
     history,
     i18n,
     metrics,
+    own_limits,
     plan,
     request,
     selfserve,
@@ -39,7 +40,8 @@ from hotspot.portal import (
 
 # The page modules, each with its blueprint. The captive catch-all (a before_app_request) runs after
 # the request rules, as it always has: the order here is the order of the hooks.
-PAGES = (captive, client, admin, vouchers, plan, esim, alerts, history, ghost, metrics, selfserve)
+PAGES = (captive, client, admin, vouchers, plan, esim, alerts, history, ghost, metrics, selfserve,
+         own_limits)
 
 
 def create_app(backend: Backend, *, testing: bool = False, **overrides) -> Flask:

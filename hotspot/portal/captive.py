@@ -22,7 +22,7 @@ bp = Blueprint("captive", __name__)
 
 MAX_URL = 2000
 STOPPED = ("blocked", "paused", "cap_block", "voucher_used", "plan_block",
-           "plan_stop")  # admitted, no traffic goes out
+           "plan_stop", "own_limit")  # admitted, no traffic goes out
 BY_VOUCHER = ("cap_block", "voucher_used")  # of those, what a new voucher code ends
 VOUCHER = re.compile(r"[A-Za-z0-9-]{4,32}")
 
@@ -153,6 +153,8 @@ def signin():
         return render_template("not_client.html"), 200
     kept = safe_url(request.values.get("url"))
     if request.method == "GET":
+        if me.get("reason") == "ask":  # held at its ask point: the page that asks (own_limits.ask)
+            return redirect(portal_base() + "/ask" + ("?url=" + quote(kept, safe="") if kept else ""), 302)
         if me.get("reason") in STOPPED and not (me.get("auth") == "voucher" and me["reason"] in BY_VOUCHER):
             # Blocked or out of data: the kernel sent its HTTP here; its own page says why (and,
             # with vouchers, takes a new code).

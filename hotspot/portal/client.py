@@ -22,6 +22,8 @@ def index():
         return render_template("not_client.html"), 200
     if me.get("reason") == "not_admitted":
         return render_signin(me)
+    if me.get("reason") == "ask":  # held at its ask point: the page that asks (own_limits.ask)
+        return redirect(url_for("own_limits.ask"), 303)
     return render_template("client.html", me=me, text=client_text(me))
 
 

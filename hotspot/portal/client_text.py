@@ -50,6 +50,8 @@ def headline(c: dict) -> str:
         "plan_throttle": _("You're slowed down"),
         "plan_block": _("Your internet is paused"),
         "plan_stop": _("Your internet is paused"),
+        "ask": _("Waiting for your answer"),
+        "own_limit": _("Your internet is paused"),
     }.get(reason, state_label(c.get("state", "")))
 
 
@@ -100,6 +102,12 @@ def explanation(c: dict) -> str:
         )
     if reason == "not_admitted":
         return _("Sign in to use the internet through this hotspot.")
+    if reason == "ask":
+        return _("This device reached %(point)s and is paused until you answer.",
+                 point=format_size(c.get("ask_point")))
+    if reason == "own_limit":
+        return _("Stopped at your own limit, %(size)s. Raise or clear it below to go on.",
+                 size=format_size(c.get("own_limit")))
     on_voucher = c.get("voucher_bytes") is not None
     if on_voucher and (cap is None or c.get("remaining") == c.get("voucher_remaining")):
         return _("%(left)s of your voucher's %(data)s left.", left=format_size(c.get("voucher_remaining")),
@@ -145,7 +153,7 @@ def cap_banner(c: dict) -> tuple[str, str]:
     what the status below does not: the point passed and what happens at the cap, or, at the cap,
     who can add more."""
     point, cap = c.get("cap_alert"), c.get("cap")
-    if point is None or cap is None:
+    if point is None or cap is None or c.get("reason") == "own_limit":  # its own: the status says so
         return "", "warn"
     if point >= 100:
         stopped = c.get("state") in ("capped", "blocked")  # the same colour as the status below

@@ -1,9 +1,9 @@
 """`make bench`: hotspot's benchmarks, one JSON object per line on stdout; progress on stderr.
 
     .venv/bin/python -m tests.bench.run [GROUP ...]
-        groups: dataplane lookups budget cap throttle poll rss rebuild flush_gap portal portal_slow
-                page_weight admit plan_overshoot alert_latency sim_switch ghost categories forecast history
-                dns_snoop register churn idle busy weight  (--quick: shorter windows)
+        groups: dataplane lookups budget cap ask_overshoot throttle poll rss rebuild flush_gap portal
+                portal_slow page_weight admit plan_overshoot alert_latency sim_switch ghost categories
+                forecast history dns_snoop register churn idle busy weight  (--quick: shorter windows)
 
 Every ratio is measured against a baseline taken in the same run and lab, alternating the
 configurations, never against a number from another machine. A figure that misses its goal is
@@ -22,6 +22,7 @@ import traceback
 from lab import cleanup_stale
 from tests.bench import (
     admit,
+    ask,
     budget,
     categories,
     churn,
@@ -49,6 +50,7 @@ GROUPS = {
     "lookups": (lookups.run, [("lookups_per_packet", "lookups")]),
     "budget": (budget.run, [("rule_cost_ns", "ns")]),
     "cap": (enforcement.run_cap, [("cap_overshoot_bytes", "bytes")]),
+    "ask_overshoot": (ask.run_overshoot, [("ask_hold_overshoot_bytes", "bytes")]),
     "throttle": (enforcement.run_throttle, [("throttle_error", "ratio")]),
     "poll": (service.run_poll, [("poll_ms_5000", "ms")]),
     "rss": (service.run_rss, [("daemon_rss_mb_5000", "MB")]),

@@ -112,6 +112,28 @@ def ghost_persona() -> Persona:
     return p
 
 
+def own_limits_persona() -> Persona:
+    """Anna's phone with its own warning passed, an ask point and a limit of its own."""
+    p = Persona("10.0.0.10")
+    p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_warn=500_000_000, own_ask=1_000_000_000,
+                                        own_limit=1_500_000_000, cap=1_500_000_000, own_warned=True,
+                                        ask_point=1_000_000_000, state="warned", reason="warned")
+    return p
+
+
+def own_stopped_persona() -> Persona:
+    """Anna's phone stopped at its own limit ("stop here")."""
+    p = Persona("10.0.0.10")
+    p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_limit=620_000_000, cap=620_000_000,
+                                        remaining=0, own_stopped=True, state="capped", reason="own_limit")
+    return p
+
+
+def asking_persona() -> Persona:
+    """Anna's phone held at its own ask point, waiting for an answer."""
+    p = Persona("10.0.0.10")
+    p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_ask=600_000_000, ask_point=600_000_000,
+                                        asking=True, state="capped", reason="ask")
 def selfserve_persona(told: bool = True) -> Persona:
     """The phone turned its data off and asked the owner for more (or its owner has no alert channel)."""
     p = Persona("10.0.0.10")
@@ -144,6 +166,8 @@ def admin_persona() -> Persona:
                          "text": "尊敬的客户，截至12月08日09时，您当月套餐内通用流量已使用18.00GB，"
                                  "剩余2.00GB。【中国移动】"}
     blocked_by_both(p.backend)
+    p.backend.by_ip["10.0.0.11"].update(own_limit=1_800_000_000, own_warn=1_500_000_000, ask_at=1_000_000_000,
+                                        ask_point=1_000_000_000, asking=True)
     p.backend.sim_plans = [sim_plan("8944110000000000016", "Home", "Vodafone DE", "physical", True,
                                     18_400_000_000, 20_000_000_000, "monthly"),
                            sim_plan("89860012345678901238", "Japan pass", "China Mobile", "esim", False,
@@ -182,6 +206,9 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),
         "client-history-out-of-range": (Persona("10.0.0.10"), "/?to=9999-12-31"),
         "client-ghost-paused": (ghost_persona(), "/"),
+        "client-own-limits": (own_limits_persona(), "/"),
+        "client-own-stopped": (own_stopped_persona(), "/"),
+        "client-ask": (asking_persona(), "/ask?url=http%3A%2F%2Fexample.com%2F"),
         "client-selfserve-off": (selfserve_persona(), "/"),
         "client-selfserve-nochannel": (selfserve_persona(told=False), "/"),
     }

@@ -29,6 +29,10 @@ BAD = [
     ("forget", "{mac}; flush ruleset"),
     ("forget", "aa:bb:cc:dd:ee"),
     ("history", "{mac}", "--by", "week"),
+    ("ask", "{mac}", "lots"),
+    ("ask", "{mac}", "1GB; flush ruleset"),
+    ("ask", "{mac}", "continue"),  # not waiting at an ask point
+    ("ask", "02:00:00:00:00:99", "1GB"),
     ("frobnicate",),
 ]
 
@@ -41,7 +45,8 @@ def _kernel(d) -> str:
 
 def _database(d) -> list:
     db = sqlite3.connect(Path(d.config.run_dir) / "hotspot.db")
-    rows = [r for r in db.execute("SELECT id, mac, cap, topup, rate, blocked FROM clients ORDER BY id")]
+    rows = [r for r in db.execute("SELECT id, mac, cap, topup, rate, blocked, ask_at, ask_done FROM clients "
+                                  "ORDER BY id")]
     return rows
 
 

@@ -74,6 +74,7 @@ def _values(lab, d: Hotspotd, pki: dict) -> dict:
         "roaming_block_at": pick(*thresholds),
         "roaming_stop_at": pick(*thresholds),
         "roaming_quota": pick(*sizes),
+        "ask_default": pick("", "none", "500MB", "2GB"),
         "carrier_query_interval": pick("none", "6h", "1d"),
         "carrier_ussd": some("8944 *100#", "* *121#"),
         "carrier_sms_from": some("10086", "+8613800138000"),

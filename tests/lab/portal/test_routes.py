@@ -99,6 +99,11 @@ def _as_guest(lab, d, g: Visitor) -> None:
     assert d.client(mac)["update_guard_choice"] is True
     g.go("/ghost", form={"action": "block", "destination": SERVER4}, want=303)
     assert [b["addr"] for b in d.json("ghost", mac)["blocked"][mac]] == [SERVER4]
+    # Its own limits, and the page that asks (not held: back to its page; an answer refused).
+    g.go("/own-limits", form={"limit": "", "warn": "5GB", "ask": ""}, want=303)
+    assert d.client(mac)["own_warn"] == 5 * 10**9
+    g.go("/ask", want=303)
+    g.go("/ask", form={"answer": "continue"}, want=303)
     # Its own choices: data off and back on, and asking the owner for more (a cap of its own first).
     g.go("/data-off", form={"off": "1"}, want=303)
     assert d.client(mac)["self_paused"] is True
@@ -132,6 +137,8 @@ def _as_owner(lab, d, o: Visitor, hooks: Path) -> None:
 
     o.go("/admin/clients/<mac>/act", f"/admin/clients/{victim}/act", {"action": "cap", "value": "1GB"}, 303)
     assert d.client(victim)["cap"] == 10**9
+    o.go("/admin/clients/<mac>/ask", f"/admin/clients/{victim}/ask", {"value": "700MB"}, 303)
+    assert d.client(victim)["ask_at"] == 700 * 10**6
     assert 'value="300MB"' in o.go("/admin/clients/<mac>/approve", f"/admin/clients/{victim}/approve")[1]
     o.go("/admin/clients/<mac>/approve", f"/admin/clients/{victim}/approve", {"size": "300MB"}, 303)
     assert d.client(victim)["cap"] == 13 * 10**8  # a quarter of its cap, in 100 MB steps
