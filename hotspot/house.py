@@ -76,6 +76,7 @@ class House:
         self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
         self.esim = Esim(core, enabled=self.uplink.read_now)
         self.carrier = Carrier(core, self.plan)
+        self.uplink.on_signal = self.carrier.look_now  # an SMS the carrier sent is read at once
         self.alerts = Alerts(core, self.clients, self.plan, send_sms=self.uplink.send_sms,
                              modem=self.uplink.modem)
         self.uplink.tell = self.alerts.tell

@@ -76,6 +76,7 @@ class Carrier(Keeper):
         self._found: list[Finding] = []  # the thread's findings, for the poll
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # look now: ModemManager signalled (a message arrived)
         self._next_query = 0.0  # epoch seconds of the next USSD query
         self._handed: set[str] = set()  # SMS keys handed to the poll (or handled before a restart)
         self._failing: dict[str, str] = {}  # what fails now ("sms", "ussd") and how
@@ -92,9 +93,15 @@ class Carrier(Keeper):
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def look_now(self) -> None:
+        """ModemManager signalled a change (Messaging.Added among them): look at the messages now."""
+        self._wake.set()
 
     def _watch(self) -> None:
-        """Look at the modem's messages every LOOK_INTERVAL seconds, and ask by USSD when it is due."""
+        """Look at the modem's messages when ModemManager signals and every LOOK_INTERVAL seconds, and
+        ask by USSD when it is due."""
         while not self._stop.is_set():
             cfg = self.cfg
             if cfg.carrier_sms_from:
@@ -102,7 +109,8 @@ class Carrier(Keeper):
             if cfg.carrier_query_interval and time.time() >= self._next_query:
                 self._next_query = time.time() + min(RETRY, cfg.carrier_query_interval)  # if it fails
                 self._contained("ussd", self._query, cfg)
-            self._stop.wait(LOOK_INTERVAL)
+            self._wake.wait(LOOK_INTERVAL)
+            self._wake.clear()
 
     def _contained(self, what: str, fn, cfg) -> None:
         """One round of `what`: a failure is logged (once while it repeats) and the next round tries again."""

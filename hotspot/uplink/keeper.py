@@ -26,11 +26,12 @@ DNSMASQ_WATCH = 5.0
 
 class Uplink(Keeper):
     def __init__(self, core, plan, *, sim_seen=lambda iccid, operator, sim_type: False,
-                 roamed=lambda roaming, operator: None) -> None:
+                 roamed=lambda roaming, operator: None, on_signal=lambda: None) -> None:
         super().__init__(core)
         self.plan = plan
         self.sim_seen = sim_seen  # the SIM read now: its plan comes in force (the house's use_sim)
         self.roamed = roamed  # roaming began or ended: the owner is told
+        self.on_signal = on_signal  # ModemManager signalled: others look too (the carrier's SMS)
         self.info: dict | None = None  # hotspotd's last reading of the modem (None: none yet)
         self._reading: tuple | None = None  # (the modem thread's last reading, a Modem or None)
         self._used: tuple | None = None  # the reading the poll last took in
@@ -53,6 +54,10 @@ class Uplink(Keeper):
         self._stop.set()
         self._wake.set()
 
+    def _signalled(self) -> None:
+        self._wake.set()
+        self.on_signal()
+
     def read_now(self) -> None:
         """Read the modem at once (another eSIM profile was enabled)."""
         self._wake.set()
@@ -63,7 +68,7 @@ class Uplink(Keeper):
 
         while not self._stop.is_set():
             try:
-                modem.watch(self._stop, self._wake.set)
+                modem.watch(self._stop, self._signalled)
             except Exception as e:  # contained: watched again shortly; the interval reads go on
                 log.debug("modem signals: %s", e)
             self._stop.wait(MODEM_INTERVAL)
