@@ -134,6 +134,9 @@ def asking_persona() -> Persona:
     p = Persona("10.0.0.10")
     p.backend.by_ip["10.0.0.10"].update(owner_cap=2_000_000_000, own_ask=600_000_000, ask_point=600_000_000,
                                         asking=True, state="capped", reason="ask")
+    return p
+
+
 def selfserve_persona(told: bool = True) -> Persona:
     """The phone turned its data off and asked the owner for more (or its owner has no alert channel)."""
     p = Persona("10.0.0.10")
