@@ -30,6 +30,16 @@ def _number(v) -> str:
     return repr(float(v)) if isinstance(v, float) else str(int(v))
 
 
+def _bytes(bits_per_second) -> float:
+    """Prometheus' base unit is the byte: hotspotd's rates are bits/s."""
+    return (bits_per_second or 0) / 8
+
+
+def mac_label(mac) -> str:
+    """The one spelling of a MAC in a label, as `hotspotctl clients --json` has it: lower-case, colons."""
+    return str(mac or "").lower().replace("-", ":")
+
+
 def _timestamp(iso) -> float | None:
     try:
         return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
@@ -49,22 +59,26 @@ def render(m: dict) -> str:
     clients = m.get("clients") or []
     status = m.get("status") or {}
     health = m.get("health") or {}
-    who = [(c, {"mac": c.get("mac"), "hostname": c.get("hostname") or ""}) for c in clients]
+    # Series carry only the MAC: a name the device or the owner changes would start new series.
+    who = [(c, {"mac": mac_label(c.get("mac"))}) for c in clients]
     both = ("up", "down")
+    family("hotspot_client_info", "gauge", "1 per client, naming it: its DHCP hostname and the owner's "
+           "alias (join on mac).", [(_labels(**ids, hostname=c.get("hostname") or "",
+                                            alias=c.get("alias") or ""), 1) for c, ids in who])
     family("hotspot_client_bytes_total", "counter", "Bytes a client moved over the uplink this period.",
            [(_labels(**ids, direction=d), c.get(f"bytes_{d}") or 0) for c, ids in who for d in both])
     family("hotspot_client_cap_bytes", "gauge", "A client's cap this period in bytes (absent: no cap).",
            [(_labels(**ids), c["cap"]) for c, ids in who if c.get("cap") is not None])
     family("hotspot_client_state", "gauge", "1 for the client's current state, 0 for the others.",
            [(_labels(**ids, state=s), int(c.get("state") == s)) for c, ids in who for s in STATES])
-    family("hotspot_client_speed_bits_per_second", "gauge", "A client's recent rate.",
-           [(_labels(**ids, direction=d), c.get(f"speed_{d}") or 0) for c, ids in who for d in both])
+    family("hotspot_client_speed_bytes_per_second", "gauge", "A client's recent rate.",
+           [(_labels(**ids, direction=d), _bytes(c.get(f"speed_{d}"))) for c, ids in who for d in both])
     family("hotspot_plan_bytes_total", "counter", "Bytes all clients moved over the uplink this period.",
            [(_labels(direction=d), status.get(f"bytes_{d}") or 0) for d in ("up", "down")])
     family("hotspot_plan_unregistered_bytes_total", "counter", "Uplink bytes of devices not yet registered.",
            [("", status.get("bytes_unregistered") or 0)])
-    family("hotspot_lan_speed_bits_per_second", "gauge", "The whole LAN's recent rate.",
-           [(_labels(direction=d), status.get(f"speed_{d}") or 0) for d in ("up", "down")])
+    family("hotspot_lan_speed_bytes_per_second", "gauge", "The whole LAN's recent rate.",
+           [(_labels(direction=d), _bytes(status.get(f"speed_{d}"))) for d in ("up", "down")])
     plan = status.get("plan") or {}
     if plan.get("default_cap") is not None:
         family("hotspot_plan_default_cap_bytes", "gauge", "The cap new clients get.",
@@ -93,7 +107,8 @@ def render(m: dict) -> str:
 def app_families(rows: list[dict]) -> list[str]:
     """Which apps use the data: each client's (and the router's, mac "") bytes per category this
     period, "other" included; only categories with bytes, so the series stay few."""
-    samples = [(_labels(mac=r.get("mac") or "", category=cat["category"], direction=d), cat[f"bytes_{d}"])
+    samples = [(_labels(mac=mac_label(r.get("mac")), category=cat["category"], direction=d),
+                cat[f"bytes_{d}"])
                for r in rows for cat in r.get("categories") or [] if cat.get("bytes_total")
                for d in ("up", "down")]
     return _family("hotspot_category_bytes_total", "counter", "Bytes a client moved per app category "
@@ -179,8 +194,8 @@ def modem_families(modem) -> list[str]:
         return []
     out = []
     if m["signal"] is not None:
-        out += _family("hotspot_modem_signal_quality_percent", "gauge", "The modem's signal quality.",
-                       [("", m["signal"])])
+        out += _family("hotspot_modem_signal_quality_ratio", "gauge", "The modem's signal quality "
+                       "(0 to 1).", [("", m["signal"] / 100)])
     if m["rsrp"] is not None:
         out += _family("hotspot_modem_rsrp_dbm", "gauge", "The modem's reference signal received power.",
                        [("", m["rsrp"])])
