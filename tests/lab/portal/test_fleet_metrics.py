@@ -1,12 +1,14 @@
 """Metrics for a fleet: two routers (two labs, each with the real hotspotd) and Debian's real
 Prometheus scraping both portals' /metrics with the bearer token. What a PromQL query over both
-returns is each router's `hotspotctl clients --json`, to the byte; what the real hotspotd serves
-passes `promtool check metrics`."""
+returns is each router's `hotspotctl clients --json`, to the byte; what the real hotspotd serves, and
+the metrics textfile it writes, pass `promtool check metrics`."""
 
 from __future__ import annotations
 
 import contextlib
+import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +47,10 @@ def fleet():
         routers = {}
         for name, traffic in TRAFFIC.items():
             lab = stack.enter_context(Lab(clients=tuple(traffic)))
-            d = Hotspotd(lab, metrics_token=TOKEN).start()
+            # bus2 also writes the textfile node-exporter's collector would read, every second
+            textfile = {"metrics_textfile": str(Path(lab.dir) / "prometheus" / "hotspot.prom"),
+                        "metrics_textfile_interval": 1} if name == "bus2" else {}
+            d = Hotspotd(lab, metrics_token=TOKEN, **textfile).start()
             stack.callback(d.stop)
             register(lab, d, *traffic)
             for client, (down, up) in traffic.items():
@@ -119,3 +124,21 @@ def test_a_query_over_the_fleet_gives_each_clients_bytes(fleet, prometheus):
 
     for _, d, clients in fleet.values():  # nothing moved while Prometheus scraped
         assert _bytes(d.clients()) == _bytes(clients)
+
+
+def test_the_metrics_textfile_holds_the_same_figures(fleet):
+    lab, d, clients = fleet["bus2"]
+    path = Path(d.config.metrics_textfile)
+    settled = time.time()
+    lab.wait_for(lambda: path.exists() and path.stat().st_mtime > settled + 0.5, 10,
+                 "hotspotd to write the textfile after the traffic settled")
+    st = path.lstat()
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644 and st.st_uid == 0
+    text = path.read_text()
+    promtool_check(text)
+    series = samples(text)
+    for mac, c in clients.items():
+        for direction in ("up", "down"):
+            assert series[f'hotspot_client_bytes_total{{mac="{mac}",direction="{direction}"}}'] == \
+                c[f"bytes_{direction}"]
+        assert series[f'hotspot_client_info{{mac="{mac}",hostname="{c["hostname"]}",alias=""}}'] == 1
