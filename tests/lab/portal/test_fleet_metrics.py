@@ -18,6 +18,7 @@ from lab.hotspotd import Hotspotd
 from lab.prometheus import Prometheus
 from tests.lab.conftest import register
 from tests.promtool import promtool_check, samples
+from tests.unit.metrics.test_dashboard import VARIABLE, dashboard_queries
 
 TOKEN = "fleet-metrics-token-0123456789"
 MB = 1_000_000
@@ -50,7 +51,7 @@ def fleet():
             # bus2 also writes the textfile node-exporter's collector would read, every second
             textfile = {"metrics_textfile": str(Path(lab.dir) / "prometheus" / "hotspot.prom"),
                         "metrics_textfile_interval": 1} if name == "bus2" else {}
-            d = Hotspotd(lab, metrics_token=TOKEN, **textfile).start()
+            d = Hotspotd(lab, metrics_token=TOKEN, plan_quota=10_000 * MB, **textfile).start()
             stack.callback(d.stop)
             register(lab, d, *traffic)
             for client, (down, up) in traffic.items():
@@ -142,3 +143,20 @@ def test_the_metrics_textfile_holds_the_same_figures(fleet):
             assert series[f'hotspot_client_bytes_total{{mac="{mac}",direction="{direction}"}}'] == \
                 c[f"bytes_{direction}"]
         assert series[f'hotspot_client_info{{mac="{mac}",hostname="{c["hostname"]}",alias=""}}'] == 1
+
+
+def test_each_query_of_the_dashboard_returns_series(fleet, prometheus):
+    """What docs/grafana/hotspot-fleet.json asks, as Grafana asks it with every router chosen."""
+    routers = Lab.wait_for(lambda: prometheus.api("label/router/values", **{"match[]": "hotspot_clients"}),
+                           10, "the router variable's values")
+    assert sorted(routers) == sorted(fleet)  # what label_values(hotspot_clients, router) gives Grafana
+    assert VARIABLE == "label_values(hotspot_clients, router)"
+    for title, query in dashboard_queries().items():
+        promql = query.replace("$router", ".*").replace("$__rate_interval", "30s")
+        # rate() and increase() need two scrapes in their window: Prometheus scrapes every second
+        rows = Lab.wait_for(lambda q=promql: prometheus.query(q), 15, f"{title!r}: {promql} to return series")
+        assert {r["metric"].get("router") for r in rows} == set(fleet), (title, rows)
+    top = prometheus.query(dashboard_queries()["Top clients this period"].replace("$router", ".*"))
+    assert {(r["metric"]["router"], r["metric"]["hostname"]): int(r["value"][1]) for r in top} == {
+        (name, c["hostname"]): c["bytes_total"] for name, (_, _, clients) in fleet.items()
+        for c in clients.values()}
