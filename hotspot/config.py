@@ -24,6 +24,7 @@ from hotspot.core import options as core
 from hotspot.core.config import ConfigError
 from hotspot.ghost import options as ghost
 from hotspot.history import options as history
+from hotspot.metrics import options as metrics
 from hotspot.ownlimits import options as ownlimits
 from hotspot.plan import model as plan_model
 from hotspot.plan import options as plan
@@ -34,7 +35,8 @@ __all__ = ["DEFAULT_PATH", "OPTIONS", "SETTABLE", "Config", "ConfigError", "chec
 
 DEFAULT_PATH = "/etc/config/hotspot"
 SECTION_TYPE = "hotspot"
-CAPABILITIES = (clients, ownlimits, core, captive, admin, uplink, plan, carrier, alerts, ghost, apps, history)
+CAPABILITIES = (clients, ownlimits, core, captive, admin, metrics, uplink, plan, carrier, alerts, ghost, apps,
+                history)
 OPTIONS = tuple(o for c in CAPABILITIES for o in c.OPTIONS)
 
 Config = machinery.make_config(OPTIONS, section=SECTION_TYPE, default_path=DEFAULT_PATH,

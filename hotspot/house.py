@@ -34,6 +34,7 @@ from hotspot.ghost.keeper import Ghost
 from hotspot.history.keeper import History
 from hotspot.kernel.nft import Nft
 from hotspot.kernel.rules import Marks
+from hotspot.metrics.textfile import Textfile
 from hotspot.ownlimits.keeper import OwnLimits
 from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
@@ -84,6 +85,7 @@ class House:
         self.apps = Apps(core, self.clients)
         self.admin = Admin(core)
         self.ownlimits = OwnLimits(core, self.clients)
+        self.textfile = Textfile(core, lambda: self.metrics())
         self.selfserve = SelfServe(core, self.clients, self.alerts, portal_url=lambda: self.portal_url())
         # a client's page: each capability's part of it, in this order
         self.clients.parts = [self.captive.client_part, self.plan.client_part, self.alerts.client_part,
@@ -180,6 +182,7 @@ class House:
             Step("shaping", self.clients.reshape_step),
             Step("app categories", self.apps.read),
             Step("dnsmasq nftset", self.apps.dnsmasq_sets),
+            Step("metrics textfile", self.textfile.step),  # last: this poll's figures
         ]
 
     def account(self) -> None:

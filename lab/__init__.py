@@ -9,6 +9,7 @@ Lab is the one object tests use; its parts, by what they do:
     processes.py  running things in the namespaces, owning them, removing what dead labs left
     hotspotd.py   the real hotspotd and hotspotctl in the router;  service.py  the house, one call at a time
     forward.py    a localhost port into a client's namespace;  demo.py  `make demo`
+    prometheus.py Debian's Prometheus on loopback scraping lab routers (through forward.py's ports)
 """
 
 from __future__ import annotations

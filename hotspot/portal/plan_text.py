@@ -6,6 +6,7 @@ from __future__ import annotations
 from hotspot.plan.model import LEVELS
 from hotspot.portal import forecast_text
 from hotspot.portal.i18n import _, format_datetime, format_percent, format_rate, format_size
+from hotspot.uplink.facts import MODEM, modem_facts  # noqa: F401  (the pages import them from here)
 
 
 def guard_label(state: str) -> str:
@@ -101,25 +102,3 @@ def plan_forecast(p: dict) -> str:
     return forecast_text.plan_sentence(p)
 
 
-MODEM = ("operator", "technology", "signal", "rsrp", "roaming", "rx_bytes", "tx_bytes", "sim", "error")
-
-
-def modem_facts(m) -> dict | None:
-    """The modem's figures (status()["modem"], hotspot.uplink.modem.Modem.as_dict()) with every key of MODEM
-    present, None where unknown; None when hotspotd reads no modem. Short names are taken too
-    (operator, technology, signal, signal_dbm, a bearer's {"rx_bytes", "tx_bytes"} under "bearer")."""
-    if not isinstance(m, dict):
-        return None
-    bearer = m.get("bearer") if isinstance(m.get("bearer"), dict) else {}
-    radio = m.get("access_technologies")
-    return {
-        "operator": m.get("operator_name", m.get("operator")),
-        "technology": " + ".join(str(t).upper() for t in radio) if radio else m.get("technology"),
-        "signal": m.get("signal_quality", m.get("signal")),
-        "rsrp": m.get("rsrp", m.get("signal_dbm")),
-        "roaming": m.get("roaming"),
-        "rx_bytes": m.get("rx_bytes", bearer.get("rx_bytes")),
-        "tx_bytes": m.get("tx_bytes", bearer.get("tx_bytes")),
-        "sim": m.get("sim_type"),
-        "error": m.get("error"),
-    }

@@ -58,6 +58,8 @@ def _values(lab, d: Hotspotd, pki: dict) -> dict:
         "tls_key": pick(""),  # the certificate's key when there is one: see _config
         "tls_port": pick("8443", "443", "18443"),
         "metrics_token": pick("", "metrics-token-0123456789"),
+        "metrics_textfile": pick("", str(home / "prometheus" / "hotspot.prom")),
+        "metrics_textfile_interval": number(1, 60),
         "venue": pick("", "Café 'Zur Linde'", "旅行路由器", 'a "quoted" #name; really'),
         "plan_quota": pick(*sizes),
         "plan_period": pick("daily", "weekly", "monthly", "pass"),

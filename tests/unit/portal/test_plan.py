@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tests.portal_fake import GB, MB
+from tests.promtool import promtool_check
 from tests.unit.portal.test_admin import ADMIN_IP, login, post
 
 PHONE, LAPTOP, WARNED = "10.0.0.10", "10.0.0.11", "10.0.0.14"  # the phone is the owner's: exempt
@@ -303,6 +304,7 @@ def test_plan_metrics(client, backend):
         assert (line if line.endswith(" ") else line + "\n") in text, line
     assert 'hotspot_plan_guard_point_bytes{level="stop"}' not in text  # not set: no sample
     assert "hotspot_modem" not in text  # no modem: no modem families at all
+    promtool_check(text)
 
 
 def test_each_sims_plan_is_a_series_labelled_by_its_iccid(client, backend):
@@ -319,15 +321,17 @@ def test_each_sims_plan_is_a_series_labelled_by_its_iccid(client, backend):
                  '20000000000'):
         assert line + "\n" in text, line
     assert 'hotspot_sim_plan_bytes_allowed{iccid="89860012345678901238"' not in text  # no quota: no sample
+    promtool_check(text)
 
 
 def test_modem_metrics_when_hotspotd_reads_a_modem(client, backend):
     backend.modem = {"operator": "Vodafone", "signal": 72, "signal_dbm": -85, "roaming": True,
                      "rx_bytes": 3_210_000_000, "tx_bytes": 412_000_000}
     text = metrics(client)
-    for line in ("hotspot_modem_signal_quality_percent 72", "hotspot_modem_rsrp_dbm -85",
+    for line in ("hotspot_modem_signal_quality_ratio 0.72", "hotspot_modem_rsrp_dbm -85",
                  'hotspot_modem_bearer_bytes_total{direction="rx"} 3210000000', "hotspot_modem_roaming 1"):
         assert line + "\n" in text, line
+    promtool_check(text)
     backend.modem = {"technology": "LTE"}  # a modem that says little: no made-up samples
     text = metrics(client)
     assert "hotspot_modem" not in text
@@ -352,7 +356,7 @@ def test_the_modem_as_hotspotd_reads_it(admin, backend):
                  "↓ 1.2 MB · ↑ 300 kB"):
         assert text in html, text
     text = metrics(admin)
-    for line in ("hotspot_modem_signal_quality_percent 58", "hotspot_modem_rsrp_dbm -101.0",
+    for line in ("hotspot_modem_signal_quality_ratio 0.58", "hotspot_modem_rsrp_dbm -101.0",
                  "hotspot_modem_roaming 1", 'hotspot_modem_bearer_bytes_total{direction="tx"} 300000'):
         assert line + "\n" in text, line
     backend.modem = {"error": "ModemManager: no answer within 2 s"}
