@@ -54,7 +54,9 @@ END-VENDOR ChilliSpot
 
 class FreeRadius:
     def __init__(self, lab, ns: str, directory: Path, *, address: str, port: int = 1812,
-                 clients: dict[str, str], users: str) -> None:
+                 clients: dict[str, str], users: str, sign: bool = True) -> None:
+        """`sign`: False for a server that answers without a Message-Authenticator (unpatched for
+        Blast-RADIUS), which hotspot must not believe."""
         self.lab, self.ns, self.address, self.port = lab, ns, address, port
         self.dir = Path(directory)
         self.raddb = self.dir / "raddb"
@@ -68,7 +70,10 @@ class FreeRadius:
         text = "\n".join(lines).replace("run_dir = ${localstatedir}/run/${name}", f"run_dir = {self.dir}")
         text = text.replace("reject_delay = 1", "reject_delay = 0")
         conf.write_text(text.replace("logdir = /var/log/freeradius", f"logdir = {self.dir}"))
-        (self.raddb / "sites-enabled" / "hotspot").write_text(SITE.format(address=address, port=port))
+        site = SITE.format(address=address, port=port)
+        if not sign:
+            site = site.replace("Message-Authenticator := 0x00", "Reply-Message += \"\"")
+        (self.raddb / "sites-enabled" / "hotspot").write_text(site)
         (self.raddb / "clients.conf").write_text("".join(
             f"client c{i} {{\n    ipaddr = {addr}\n    secret = {secret}\n"
             "    require_message_authenticator = yes\n}\n"

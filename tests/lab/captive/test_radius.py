@@ -26,9 +26,10 @@ bob Cleartext-Password := "bob-pw", Auth-Type := Reject
 """
 
 
-def radius(lab, port: int = 1812, secret: str = SECRET, name: str = "radius") -> FreeRadius:
+def radius(lab, port: int = 1812, secret: str = SECRET, name: str = "radius",
+           sign: bool = True) -> FreeRadius:
     return FreeRadius(lab, lab.internet, Path(lab.dir) / name, address=lab.server4, port=port,
-                      clients={lab.wan4: secret}, users=USERS).start()
+                      clients={lab.wan4: secret}, users=USERS, sign=sign).start()
 
 
 def sign_in(lab, d, client: str, username: str, password: str) -> tuple[int, str]:
@@ -122,5 +123,22 @@ def test_failover_to_the_second_server_and_a_wrong_secret_admits_no_one(lab, sta
         assert error_line(page) == "The sign-in server does not answer; please try again later."
         assert server.requests() > seen and "invalid Message-Authenticator" in server.log.read_text()
         assert not d.client(lab.clients["c2"].mac)["admitted"] and not lab.ping("c2", lab.server4)
+    finally:
+        server.stop()
+
+
+def test_an_answer_without_a_message_authenticator_admits_no_one(lab, start_hotspotd):
+    """Blast-RADIUS (CVE-2024-3596): an attacker in the path can forge an Access-Accept's Response
+    Authenticator, not its Message-Authenticator; so an answer without one is never believed."""
+    server = radius(lab, port=1832, name="unsigned", sign=False)
+    try:
+        d = start(lab, start_hotspotd, (f"{lab.server4}:1832",))
+        status, page = sign_in(lab, d, "c1", "alice", "alice-pw")
+        log = server.log.read_text()
+        answer = log.split("Sent Access-Accept")[1]
+        assert "Message-Authenticator" not in answer and "Welcome, alice" in answer
+        assert status == 403, (status, error_line(page))
+        assert error_line(page) == "The sign-in server does not answer; please try again later."
+        assert not d.client(lab.clients["c1"].mac)["admitted"] and not lab.ping("c1", lab.server4)
     finally:
         server.stop()
