@@ -14,7 +14,6 @@ from pathlib import Path
 from hotspot.core.config import N_
 from hotspot.core.contract import VoucherRefused as Refused
 from hotspot.core.engine import Keeper
-from hotspot.radius import exchange
 from hotspot.radius.model import Grant, calling_station, grant, request_attributes
 
 log = logging.getLogger("hotspot")
@@ -63,6 +62,11 @@ class Radius(Keeper):
         attrs = request_attributes(username=username, nas_id=nas_id,
                                    nas_ip=self._nas_ip(first.host, first.auth_port) if first else "0.0.0.0",
                                    called=self._called_station(nas_id), mac=c.mac, ip=ip)
+        try:
+            from hotspot.radius import exchange  # pyrad: only where auth is radius (not in OpenWrt's feed)
+        except ImportError:
+            log.error("auth radius needs pyrad (python3-pyrad), which is not installed")
+            raise Refused(UNREACHABLE, "radius_unreachable") from None
         try:
             answer = exchange.authenticate(tuple(cfg.radius_server), cfg.radius_secret, password, attrs,
                                            timeout=cfg.radius_timeout, retries=cfg.radius_retries)
