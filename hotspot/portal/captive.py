@@ -135,6 +135,7 @@ def refusal(e: VoucherRefused) -> str:
         "used_up": _("This voucher's data is used up."),
         "devices": _("This voucher is already in use on as many devices as it allows."),
         "radius_unreachable": _("The sign-in server does not answer; please try again later."),
+        "radius_denied": _("The user name or password was not accepted."),
     }.get(e.reason, str(e))
 
 
@@ -198,7 +199,7 @@ def radius_signin(ip: str, me: dict, kept: str | None):
     except NotAClient:
         return render_template("not_client.html"), 200
     except VoucherRefused as e:
-        return render_signin(me, refusal(e) if e.reason == "radius_unreachable" else str(e), 403)
+        return render_signin(me, str(e) if e.reason == "radius_reject" else refusal(e), 403)
     except BackendError as e:
         return render_signin(me, str(e), 403)
     return render_template("connected.html", me=view, kept=kept or portal_base() + "/",

@@ -48,7 +48,8 @@ class Radius(Keeper):
 
     def radius_signin(self, ip: str, username: str, password: str) -> dict:
         """The device at `ip` signs in with a user name and password the RADIUS server checks.
-        VoucherRefused ("radius_reject" with the server's Reply-Message, or "radius_unreachable")."""
+        VoucherRefused: "radius_reject" (the message is the server's Reply-Message), "radius_denied" (a
+        reject without one) or "radius_unreachable"."""
         cfg = self.cfg
         if cfg.auth != "radius":
             raise Refused("This hotspot does not sign in with a user name.", "invalid")
@@ -75,7 +76,9 @@ class Radius(Keeper):
         given = grant(answer.attributes)
         if not answer.accepted:
             log.info("client %s: RADIUS rejected user %r", c.mac, username[:64])
-            raise Refused(given.message or REJECTED, "radius_reject")
+            if given.message:  # the server's own words, shown as they are
+                raise Refused(given.message, "radius_reject")
+            raise Refused(REJECTED, "radius_denied")
         with self.core.lock:
             self.admit(c.mac, given)
         log.info("client %s: signed in through RADIUS as %r", c.mac, username[:64])

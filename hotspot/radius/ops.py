@@ -6,5 +6,6 @@ from hotspot.core.contract import GUEST, op
 OPERATIONS = (
     op("radius_signin", GUEST, "ip, username, password", 'client view, plus "radius_message": str|None',
        "Sign the device at `ip` in through the RADIUS servers (auth radius); VoucherRefused with reason "
-       '"radius_reject" (the message is the server\'s Reply-Message) or "radius_unreachable".', wait=60.0),
+       '"radius_reject" (the message is the server\'s Reply-Message), "radius_denied" (a reject without '
+       'one) or "radius_unreachable".', wait=60.0),
 )
