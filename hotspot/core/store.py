@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS vouchers (
     first_used REAL,
     expires REAL,                             -- first_used + valid_seconds
     revoked REAL,                             -- when the owner revoked it
-    used INTEGER NOT NULL DEFAULT 0           -- bytes its devices used (counted while linked to it)
+    used INTEGER NOT NULL DEFAULT 0,          -- bytes its devices used (counted while linked to it)
+    idle_seconds INTEGER                      -- its own idle timeout (a RADIUS session's); NULL: the config
 );
 CREATE TABLE IF NOT EXISTS voucher_choices (  -- a voucher's holder's own choices, for its next device
     voucher INTEGER PRIMARY KEY,
@@ -225,6 +226,7 @@ class Voucher:
     expires: float | None = None
     revoked: float | None = None
     used: int = 0
+    idle_seconds: int | None = None
 
 
 def _sums(rows, key) -> dict[int, list[int]]:
@@ -289,6 +291,8 @@ class Store:
         for column, decl in _ADDED_DESTS.items():
             if column not in have:
                 self.db.execute(f"ALTER TABLE blocked_dests ADD COLUMN {column} {decl}")
+        if "idle_seconds" not in {r[1] for r in self.db.execute("PRAGMA table_info(vouchers)")}:
+            self.db.execute("ALTER TABLE vouchers ADD COLUMN idle_seconds INTEGER")
 
     @classmethod
     def open(cls, run_dir: str, state_dir: str) -> Store:
@@ -538,10 +542,14 @@ class Store:
 
     def expired(self, now: float, idle: float | None) -> list[str]:
         """MACs whose admission ended by `now`: past admitted_until, or no bytes counted for `idle`
-        seconds since the later of their last counted byte and their admission."""
+        seconds (or their voucher's own idle_seconds) since the later of their last counted byte and
+        their admission."""
         return [r[0] for r in self.db.execute(
-            "SELECT mac FROM clients WHERE admitted_until IS NOT NULL AND (admitted_until <= ? OR "
-            "(? IS NOT NULL AND MAX(last_seen, COALESCE(admitted_at, 0)) + ? <= ?)) ORDER BY id",
+            "SELECT c.mac FROM clients AS c LEFT JOIN vouchers AS v ON v.id = c.voucher "
+            "WHERE c.admitted_until IS NOT NULL AND (c.admitted_until <= ? OR "
+            "(COALESCE(v.idle_seconds, ?) IS NOT NULL AND "
+            "MAX(c.last_seen, COALESCE(c.admitted_at, 0)) + COALESCE(v.idle_seconds, ?) <= ?)) "
+            "ORDER BY c.id",
             (now, idle, idle, now))]
 
     def near_cap(self, margin: int, percent: int = 100) -> list[Client]:
@@ -741,7 +749,7 @@ class Store:
         return {r[0] for r in self.db.execute(f"SELECT code FROM vouchers WHERE code IN ({marks})", codes)}
 
     def update_voucher(self, vid: int, **fields) -> None:
-        bad = set(fields) - {"first_used", "expires", "revoked", "used"}
+        bad = set(fields) - {"first_used", "expires", "revoked", "used", "idle_seconds"}
         if bad:
             raise ValueError(f"not a voucher field: {sorted(bad)}")
         sets = ", ".join(f"{k} = ?" for k in fields)

@@ -1,8 +1,8 @@
 """Sign-in through RADIUS: the device's user name and password go to the servers (without hotspotd's
 lock: an exchange takes seconds when a server is down), and what an Access-Accept grants is applied in
 the kernel at once through the captive gate's own mechanisms: the session's end is the admission's, its
-data limit a voucher quota of its own (a voucher no one can type: its code is not a voucher code), its
-rate the client's throttle class."""
+data limit a voucher quota of its own (a voucher no one can type: its code is not a voucher code), which
+also holds its idle timeout, its rate the client's throttle class."""
 
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ class Radius(Keeper):
             before = self.clients.find(mac)
             (v,) = self.store.add_vouchers([CODE_PREFIX + secrets.token_hex(8)], now, bytes=given.total_bytes,
                                            valid_seconds=seconds, devices=1)
-            self.store.update_voucher(v.id, first_used=now, expires=now + seconds)
+            self.store.update_voucher(v.id, first_used=now, expires=now + seconds,
+                                      idle_seconds=given.idle_timeout)
             rate = given.rate_down
             if before.rate is not None and rate is not None:
                 rate = min(rate, before.rate)  # the owner's throttle still holds

@@ -21,6 +21,9 @@ USERS = """alice Cleartext-Password := "alice-pw"
 \tChilliSpot-Bandwidth-Max-Down = 20000,
 \tWISPr-Bandwidth-Max-Down = 90000000
 
+carol Cleartext-Password := "carol-pw"
+\tIdle-Timeout = 2
+
 bob Cleartext-Password := "bob-pw", Auth-Type := Reject
 \tReply-Message = "No credit left, bob"
 """
@@ -101,6 +104,13 @@ def test_accept_applies_its_data_limit_and_rate_in_the_kernel_and_reject_admits_
         assert 12 * MB - 2 * GSO <= counted <= 12 * MB + GSO, counted
         assert rx <= counted, (rx, counted)
         assert d.client(c1)["voucher_remaining"] <= GSO, d.client(c1)
+        assert not lab.ping("c1", lab.server4)
+
+        # the server's Idle-Timeout (2 s), not the config's hour, ends a quiet session
+        status, page = sign_in(lab, d, "c2", "carol", "carol-pw")
+        assert status == 200 and d.client(c2)["admitted"] and lab.ping("c2", lab.server4)
+        lab.wait_for(lambda: not d.client(c2)["admitted"], 10, "carol's idle session to end", interval=0.5)
+        assert not lab.ping("c2", lab.server4)
     finally:
         server.stop()
 
