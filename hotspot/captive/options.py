@@ -54,7 +54,9 @@ OPTIONS = (
            admin=Field(N_("Sign-in"), "settings", radio=True, choices=(
                ("none", N_("None"), N_("Devices get online as soon as they join.")),
                ("click", N_("Accept terms"), N_("Devices accept the terms on the portal first.")),
-               ("voucher", N_("Voucher"), N_("Devices enter a voucher code first."))))),
+               ("voucher", N_("Voucher"), N_("Devices enter a voucher code first.")),
+               ("radius", N_("RADIUS"), N_("Devices sign in with a user name and password the RADIUS server "
+                                           "checks."))))),
     Option("session_timeout", duration, 86400, "The longest an admission lasts (auth click or voucher).",
            "With auth 'click' or 'voucher': the longest an admitted client stays admitted before it sees the "
            "portal again. Whole numbers with s, m, h, d or w (e.g. '30m', '12h', '1d', '1h30m'), 1s..366d.",
