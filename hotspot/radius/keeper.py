@@ -2,7 +2,7 @@
 lock: an exchange takes seconds when a server is down), and what an Access-Accept grants is applied in
 the kernel at once through the captive gate's own mechanisms: the session's end is the admission's, its
 data limit a voucher quota of its own (a voucher no one can type: its code is not a voucher code), which
-also holds its idle timeout, its rate the client's throttle class."""
+also holds its idle timeout and its rate (the client's shaper takes the lower of it and the owner's)."""
 
 from __future__ import annotations
 
@@ -98,10 +98,7 @@ class Radius(Keeper):
             (v,) = self.store.add_vouchers([CODE_PREFIX + secrets.token_hex(8)], now, bytes=given.total_bytes,
                                            valid_seconds=seconds, devices=1)
             self.store.update_voucher(v.id, first_used=now, expires=now + seconds,
-                                      idle_seconds=given.idle_timeout)
-            rate = given.rate_down
-            if before.rate is not None and rate is not None:
-                rate = min(rate, before.rate)  # the owner's throttle still holds
-            self.store.update(before.id, voucher=v.id, admitted_until=now + seconds, admitted_at=now,
-                              rate=rate if rate is not None else before.rate)
+                                      idle_seconds=given.idle_timeout, rate=given.rate_down)
+            # the session's rate is its voucher row's: the owner's throttle, if lower, still holds
+            self.store.update(before.id, voucher=v.id, admitted_until=now + seconds, admitted_at=now)
             self.clients.apply(before, self.clients.find(mac))
