@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import threading
 from pathlib import Path
 
 from hotspot.core.config import N_
@@ -19,6 +20,7 @@ from hotspot.radius.model import Grant, calling_station, grant, request_attribut
 log = logging.getLogger("hotspot")
 CODE_PREFIX = "radius:"  # a RADIUS session's voucher row; parse_code refuses it, so no one can redeem it
 MAX_FIELD = 253  # RADIUS' longest attribute value
+EXCHANGES = 8  # sign-ins waiting on the servers at once: the socket's other requests keep their threads
 REJECTED = N_("The user name or password was not accepted.")
 UNREACHABLE = N_("The sign-in server does not answer; please try again later.")
 
@@ -28,6 +30,7 @@ class Radius(Keeper):
         super().__init__(core)
         self.clients = clients
         self.counting = counting
+        self.exchanges = threading.BoundedSemaphore(EXCHANGES)
 
     def _nas_ip(self, host: str, port: int) -> str:
         """This router's address towards the server (nothing is sent: a UDP connect picks the route)."""
@@ -68,11 +71,15 @@ class Radius(Keeper):
         except ImportError:
             log.error("auth radius needs pyrad (python3-pyrad), which is not installed")
             raise Refused(UNREACHABLE, "radius_unreachable") from None
+        if not self.exchanges.acquire(timeout=cfg.radius_timeout):
+            raise Refused(UNREACHABLE, "radius_unreachable")
         try:
             answer = exchange.authenticate(tuple(cfg.radius_server), cfg.radius_secret, password, attrs,
                                            timeout=cfg.radius_timeout, retries=cfg.radius_retries)
         except exchange.Unreachable:
             raise Refused(UNREACHABLE, "radius_unreachable") from None
+        finally:
+            self.exchanges.release()
         given = grant(answer.attributes)
         if not answer.accepted:
             log.info("client %s: RADIUS rejected user %r", c.mac, username[:64])
