@@ -7,8 +7,9 @@ APT_PACKAGES := nftables python3-nftables python3-venv iperf3 dnsmasq-base iprou
                 iputils-ping curl procps \
                 python3-flask gunicorn python3-dbusmock dbus-daemon \
                 chromium chromium-driver python3-selenium python3-babel openssl fonts-noto-cjk \
-                python3-aiosmtpd python3-scapy isc-dhcp-client prometheus $(OPENWRT_APT_PACKAGES)
-PIP_PACKAGES := pytest pytest-xdist ruff $(OPENWRT_PIP_PACKAGES)
+                python3-aiosmtpd python3-scapy isc-dhcp-client prometheus freeradius freeradius-utils \
+                $(OPENWRT_APT_PACKAGES)
+PIP_PACKAGES := pytest pytest-xdist ruff pyrad==2.6.0 $(OPENWRT_PIP_PACKAGES)
 
 .PHONY: setup demo test lint bench clean translations web-vendor uci-sample
 

@@ -28,6 +28,7 @@ from hotspot.metrics import options as metrics
 from hotspot.ownlimits import options as ownlimits
 from hotspot.plan import model as plan_model
 from hotspot.plan import options as plan
+from hotspot.radius import options as radius
 from hotspot.uplink import options as uplink
 
 __all__ = ["DEFAULT_PATH", "OPTIONS", "SETTABLE", "Config", "ConfigError", "check_setting", "dump", "load",
@@ -35,8 +36,8 @@ __all__ = ["DEFAULT_PATH", "OPTIONS", "SETTABLE", "Config", "ConfigError", "chec
 
 DEFAULT_PATH = "/etc/config/hotspot"
 SECTION_TYPE = "hotspot"
-CAPABILITIES = (clients, ownlimits, core, captive, admin, metrics, uplink, plan, carrier, alerts, ghost, apps,
-                history)
+CAPABILITIES = (clients, ownlimits, core, captive, radius, admin, metrics, uplink, plan, carrier, alerts,
+                ghost, apps, history)
 OPTIONS = tuple(o for c in CAPABILITIES for o in c.OPTIONS)
 
 Config = machinery.make_config(OPTIONS, section=SECTION_TYPE, default_path=DEFAULT_PATH,

@@ -21,6 +21,7 @@ from hotspot.ghost import ops as ghost
 from hotspot.history import ops as history
 from hotspot.ownlimits import ops as ownlimits
 from hotspot.plan import ops as plan
+from hotspot.radius import ops as radius
 from hotspot.selfserve import ops as selfserve
 from hotspot.uplink import ops as uplink
 
@@ -46,7 +47,7 @@ HOTSPOTD = (
 OPERATIONS: tuple[Operation, ...] = gather(
     HOTSPOTD, clients.OPERATIONS, captive.OPERATIONS, plan.OPERATIONS, uplink.OPERATIONS, history.OPERATIONS,
     ghost.OPERATIONS, apps.OPERATIONS, alerts.OPERATIONS, admin.OPERATIONS, selfserve.OPERATIONS,
-    ownlimits.OPERATIONS)
+    ownlimits.OPERATIONS, radius.OPERATIONS)
 OPS = {o.name: o for o in OPERATIONS}
 
 

@@ -39,6 +39,7 @@ from hotspot.ownlimits.keeper import OwnLimits
 from hotspot.plan import sims
 from hotspot.plan.keeper import PlanKeeper, guard_of
 from hotspot.plan.per_sim import SimPlans
+from hotspot.radius.keeper import Radius
 from hotspot.selfserve.keeper import SelfServe
 from hotspot.uplink.esim import Esim
 from hotspot.uplink.keeper import Uplink
@@ -73,6 +74,7 @@ class House:
                                                                  erasers=self.erasers)
         self.discovery = Discovery(core, self.counting, self.forgetting, forgotten=self.forgotten)
         self.captive = Captive(core, self.clients, self.counting)
+        self.radius = Radius(core, self.clients, self.counting)
         self.history = History(core, self.clients, self.plan)
         self.uplink = Uplink(core, self.plan, sim_seen=self.use_sim, roamed=self.roamed)
         self.esim = Esim(core, enabled=self.uplink.read_now)
@@ -471,6 +473,7 @@ class House:
             (self.admin, ("login", "admin_from_luci", "logout", "end_sessions")),
             (self.ownlimits, ("set_own_limits", "answer_ask")),
             (self.selfserve, ("data_off", "ask_owner")),
+            (self.radius, ("radius_signin",)),
         ) for name in names}
         found.update(plan_set=self.plan_set, plan_name=self.plan_name, plan_calibrate=self.plan_calibrate)
         found.update(portal_settings=self.portal_settings, status=self.status_op, plan=self.plan_page,

@@ -431,6 +431,15 @@ class FakeBackend:
         return {"captive": not c["admitted"], "seconds_remaining": None if not c["admitted"] else 86400,
                 "bytes_remaining": c["remaining"], "can_extend": c["auth"] == "voucher"}
 
+    def radius_signin(self, ip: str, username: str, password: str) -> dict:
+        """The fake's RADIUS server knows one user, "alice" with password "alice-pw"."""
+        self.calls.append(("radius_signin", ip, username))
+        c = self._me(ip)
+        if (username, password) != ("alice", "alice-pw"):
+            raise VoucherRefused("No credit left.", "radius_reject")
+        c.update(admitted=True, reason="ok")
+        return {**c, "radius_message": "Welcome, alice"}
+
     def admit(self, ip: str, voucher: str | None = None) -> dict:
         self.calls.append(("admit", ip, voucher))
         c = self._me(ip)

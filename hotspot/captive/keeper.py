@@ -105,7 +105,7 @@ class Captive(Keeper):
                 devices[c.voucher] = devices.get(c.voucher, 0) + 1
                 pending[c.voucher] = pending.get(c.voucher, 0) + sum(self.clients.pending(objs, c))
         return [self.voucher_view(v, objs, devices.get(v.id, 0), pending.get(v.id, 0))
-                for v in self.store.vouchers(batch)]
+                for v in self.store.vouchers(batch) if not v.code.startswith("radius:")]  # RADIUS sessions'
 
     def voucher(self, code: str) -> dict:
         code = parse_code(code)
@@ -270,6 +270,8 @@ class Captive(Keeper):
         c = self.clients.at(ip)
         if self.cfg.auth == "none":
             return self.clients.me(ip)
+        if self.cfg.auth == "radius":  # only the RADIUS server admits (radius_signin)
+            raise Refused("Sign in with your user name and password.", "invalid")
         if voucher is not None or self.cfg.auth == "voucher":
             if not isinstance(voucher, str) or not voucher.strip():
                 raise Refused("A voucher code is needed.", "invalid")

@@ -45,15 +45,18 @@ OPTIONS = (
            "The user the portal's web server runs as: guests on the LAN talk to it, so it holds no root "
            "privilege and asks hotspotd for what needs it. A user of its own (the package creates it), never "
            "root nor one other daemons share such as 'nobody'.", heading=HEADING),
-    Option("auth", choice("none", "click", "voucher"), "none",
-           "How a new client gets online: none, click or voucher.",
+    Option("auth", choice("none", "click", "voucher", "radius"), "none",
+           "How a new client gets online: none, click, voucher or radius.",
            "How a new client gets online: 'none' (at once), 'click' (accept a splash page) or 'voucher' "
-           "(enter a code). Until admitted, a client reaches only the router: its plain HTTP goes to the "
+           "(enter a code) or 'radius' (a user name and password the RADIUS servers check: radius_server). "
+           "Until admitted, a client reaches only the router: its plain HTTP goes to the "
            "portal, everything else fails at once.", heading=HEADING,
            admin=Field(N_("Sign-in"), "settings", radio=True, choices=(
                ("none", N_("None"), N_("Devices get online as soon as they join.")),
                ("click", N_("Accept terms"), N_("Devices accept the terms on the portal first.")),
-               ("voucher", N_("Voucher"), N_("Devices enter a voucher code first."))))),
+               ("voucher", N_("Voucher"), N_("Devices enter a voucher code first.")),
+               ("radius", N_("RADIUS"), N_("Devices sign in with a user name and password the RADIUS server "
+                                           "checks."))))),
     Option("session_timeout", duration, 86400, "The longest an admission lasts (auth click or voucher).",
            "With auth 'click' or 'voucher': the longest an admitted client stays admitted before it sees the "
            "portal again. Whole numbers with s, m, h, d or w (e.g. '30m', '12h', '1d', '1h30m'), 1s..366d.",

@@ -63,17 +63,24 @@ def capped(c: Client, quota_used: int | None = None) -> bool:
     return over_cap(c, quota_used) or over_voucher(c)
 
 
+def rate(c: Client) -> int | None:
+    """The device's rate before its cap (bits/s): the owner's throttle, or its RADIUS session's rate where
+    that is lower."""
+    rates = [r for r in (c.rate, c.voucher_rate) if r]
+    return min(rates) if rates else None
+
+
 def after_cap_rate(c: Client, cfg: Config) -> int | None:
     """The rate a client gets once its cap (or its voucher's data) is used up, or None when it is then
     blocked."""
     if cfg.after_cap != "throttle" or (c.cap is None and c.voucher_bytes is None) or own_binds(c):
         return None
-    return min(cfg.after_cap_rate, c.rate) if c.rate else cfg.after_cap_rate
+    return min(cfg.after_cap_rate, rate(c)) if rate(c) else cfg.after_cap_rate
 
 
 def rate_limit(c: Client, cfg: Config, quota_used: int | None = None) -> int | None:
     """The rate limit in force now (bits/s), if any."""
-    return after_cap_rate(c, cfg) if capped(c, quota_used) and cfg.after_cap == "throttle" else c.rate
+    return after_cap_rate(c, cfg) if capped(c, quota_used) and cfg.after_cap == "throttle" else rate(c)
 
 
 def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
@@ -83,7 +90,7 @@ def state(c: Client, cfg: Config, quota_used: int | None = None) -> str:
         return "capped"
     if capped(c, quota_used):
         return "throttled" if cfg.after_cap == "throttle" else "capped"
-    if c.rate:
+    if rate(c):
         return "throttled"
     cap = effective_cap(c)
     used = c.period_total
@@ -120,7 +127,7 @@ def to_portal(c: Client, cfg: Config, quota_used: int | None = None, ask_used: i
 
 def shaping(c: Client, cfg: Config) -> dict[str, int | None]:
     """The client's two HTB classes and their rates (None: no class)."""
-    return {class_id(c.id): c.rate, class_id(c.id, capped=True): after_cap_rate(c, cfg)}
+    return {class_id(c.id): rate(c), class_id(c.id, capped=True): after_cap_rate(c, cfg)}
 
 
 def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int | None = None,
@@ -138,7 +145,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         quota=effective_cap(c),
         used=c.period_total if used is None else used,
         blocked=c.held,
-        shape=class_id(c.id) if c.rate else None,
+        shape=class_id(c.id) if rate(c) else None,
         shape_capped=class_id(c.id, capped=True) if after_cap_rate(c, cfg) else None,
         ips=tuple(c.ips),
         gated=not admitted(c, cfg),
@@ -146,7 +153,7 @@ def elements(c: Client, cfg: Config, *, used: int | None = None, quota_used: int
         voucher=c.voucher if c.voucher_bytes is not None else None,
         voucher_quota=c.voucher_bytes,
         voucher_used=c.voucher_used,
-        shape_rate=c.rate,
+        shape_rate=rate(c),
         capped_rate=after_cap_rate(c, cfg),
         exempt=c.mac in cfg.plan_exempt,
         blocked_dests=tuple(c.blocked_dests),

@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS vouchers (
     first_used REAL,
     expires REAL,                             -- first_used + valid_seconds
     revoked REAL,                             -- when the owner revoked it
-    used INTEGER NOT NULL DEFAULT 0           -- bytes its devices used (counted while linked to it)
+    used INTEGER NOT NULL DEFAULT 0,          -- bytes its devices used (counted while linked to it)
+    idle_seconds INTEGER,                     -- its own idle timeout (a RADIUS session's); NULL: the config
+    rate INTEGER                              -- its own rate, bits/s (a RADIUS session's); NULL: none
 );
 CREATE TABLE IF NOT EXISTS voucher_choices (  -- a voucher's holder's own choices, for its next device
     voucher INTEGER PRIMARY KEY,
@@ -171,6 +173,7 @@ class Client:
     voucher_bytes: int | None = None
     voucher_used: int = 0
     voucher_expires: float | None = None
+    voucher_rate: int | None = None  # a RADIUS session's rate (bits/s)
     blocked_dests: tuple[str, ...] = ()  # remote addresses its chains drop (table blocked_dests)
     own_limit: int | None = None  # its own limit, warning point and ask point (hotspot.ownlimits)
     own_warn: int | None = None
@@ -188,7 +191,8 @@ class Client:
         return self.blocked or self.paused
 
 
-_JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires", "blocked_dests")
+_JOINED = ("voucher_code", "voucher_bytes", "voucher_used", "voucher_expires", "voucher_rate",
+           "blocked_dests")
 _COLUMNS = [f for f in Client.__dataclass_fields__ if f not in _JOINED]
 POLICY_FIELDS = {"cap", "topup", "rate", "blocked", "paused", "hostname", "alias", "ips", "last_seen",
                  "admitted_until", "admitted_at", "voucher", "update_guard", "own_limit", "own_warn",
@@ -200,7 +204,7 @@ _ADDED = {"alias": "TEXT", "admitted_until": "REAL", "admitted_at": "REAL", "vou
 _ADDED_DESTS = {"by_device": "INTEGER NOT NULL DEFAULT 0"}  # a destination blocked before: the owner's
 # A client with what policy needs of its voucher, in one query (a primary-key join).
 CLIENTS = ("SELECT clients.*, v.code AS voucher_code, v.bytes AS voucher_bytes, "
-           "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires, "
+           "COALESCE(v.used, 0) AS voucher_used, v.expires AS voucher_expires, v.rate AS voucher_rate, "
            "(SELECT group_concat(addr, ' ') FROM blocked_dests AS b WHERE b.client = clients.id) "
            "AS blocked_dests FROM clients LEFT JOIN vouchers AS v ON v.id = clients.voucher")
 
@@ -225,6 +229,8 @@ class Voucher:
     expires: float | None = None
     revoked: float | None = None
     used: int = 0
+    idle_seconds: int | None = None
+    rate: int | None = None
 
 
 def _sums(rows, key) -> dict[int, list[int]]:
@@ -289,6 +295,10 @@ class Store:
         for column, decl in _ADDED_DESTS.items():
             if column not in have:
                 self.db.execute(f"ALTER TABLE blocked_dests ADD COLUMN {column} {decl}")
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(vouchers)")}
+        for column in ("idle_seconds", "rate"):  # a RADIUS session's own
+            if column not in have:
+                self.db.execute(f"ALTER TABLE vouchers ADD COLUMN {column} INTEGER")
 
     @classmethod
     def open(cls, run_dir: str, state_dir: str) -> Store:
@@ -538,10 +548,14 @@ class Store:
 
     def expired(self, now: float, idle: float | None) -> list[str]:
         """MACs whose admission ended by `now`: past admitted_until, or no bytes counted for `idle`
-        seconds since the later of their last counted byte and their admission."""
+        seconds (or their voucher's own idle_seconds) since the later of their last counted byte and
+        their admission."""
         return [r[0] for r in self.db.execute(
-            "SELECT mac FROM clients WHERE admitted_until IS NOT NULL AND (admitted_until <= ? OR "
-            "(? IS NOT NULL AND MAX(last_seen, COALESCE(admitted_at, 0)) + ? <= ?)) ORDER BY id",
+            "SELECT c.mac FROM clients AS c LEFT JOIN vouchers AS v ON v.id = c.voucher "
+            "WHERE c.admitted_until IS NOT NULL AND (c.admitted_until <= ? OR "
+            "(COALESCE(v.idle_seconds, ?) IS NOT NULL AND "
+            "MAX(c.last_seen, COALESCE(c.admitted_at, 0)) + COALESCE(v.idle_seconds, ?) <= ?)) "
+            "ORDER BY c.id",
             (now, idle, idle, now))]
 
     def near_cap(self, margin: int, percent: int = 100) -> list[Client]:
@@ -741,7 +755,7 @@ class Store:
         return {r[0] for r in self.db.execute(f"SELECT code FROM vouchers WHERE code IN ({marks})", codes)}
 
     def update_voucher(self, vid: int, **fields) -> None:
-        bad = set(fields) - {"first_used", "expires", "revoked", "used"}
+        bad = set(fields) - {"first_used", "expires", "revoked", "used", "idle_seconds", "rate"}
         if bad:
             raise ValueError(f"not a voucher field: {sorted(bad)}")
         sets = ", ".join(f"{k} = ?" for k in fields)

@@ -134,6 +134,8 @@ def refusal(e: VoucherRefused) -> str:
         "expired": _("This voucher has expired."),
         "used_up": _("This voucher's data is used up."),
         "devices": _("This voucher is already in use on as many devices as it allows."),
+        "radius_unreachable": _("The sign-in server does not answer; please try again later."),
+        "radius_denied": _("The user name or password was not accepted."),
     }.get(e.reason, str(e))
 
 
@@ -163,6 +165,8 @@ def signin():
             return render_template("connected.html", me=me, kept=kept)
         return render_signin(me)
     auth = me.get("auth") or settings().get("auth", "none")
+    if auth == "radius":
+        return radius_signin(ip, me, kept)
     voucher = None
     if auth == "voucher" or "voucher" in request.form:
         voucher = request.form.get("voucher", "").strip().replace(" ", "")
@@ -182,3 +186,21 @@ def signin():
     except BackendError as e:
         return render_signin(me, str(e), 403)
     return redirect(kept or portal_base() + "/", 303)
+
+
+def radius_signin(ip: str, me: dict, kept: str | None):
+    """A user name and password the RADIUS server checks; its Reply-Message is shown either way."""
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not username or not password:
+        return render_signin(me, _("Please enter your user name and password."), 400)
+    try:
+        view = backend().radius_signin(ip, username, password)
+    except NotAClient:
+        return render_template("not_client.html"), 200
+    except VoucherRefused as e:
+        return render_signin(me, str(e) if e.reason == "radius_reject" else refusal(e), 403)
+    except BackendError as e:
+        return render_signin(me, str(e), 403)
+    return render_template("connected.html", me=view, kept=kept or portal_base() + "/",
+                           reply_message=view.get("radius_message"))

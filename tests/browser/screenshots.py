@@ -204,6 +204,7 @@ def main(outdir: str, only: str | None = None) -> None:
         "client-warned": (Persona("10.0.0.14"), "/"),
         "client-voucher": (voucher_persona(), "/"),
         "client-voucher-signin": (Persona("10.0.0.13", auth="voucher"), "/signin?voucher=C7YF-3GUS"),
+        "client-radius-signin": (Persona("10.0.0.13", auth="radius"), "/signin"),
         "client-plan-alert": (plan_persona(17_100_000_000), "/"),
         "client-plan-paused": (plan_persona(20_000_000_000), "/"),
         "client-history-day": (Persona("10.0.0.10"), "/?day=2026-11-20&month=2026-11"),

@@ -58,6 +58,15 @@ def _values(lab, d: Hotspotd, pki: dict) -> dict:
         "tls_key": pick(""),  # the certificate's key when there is one: see _config
         "tls_port": pick("8443", "443", "18443"),
         "metrics_token": pick("", "metrics-token-0123456789"),
+        "radius_server": some("192.0.2.10", "192.0.2.11:1812:1813/per-server-secret"),
+        "radius_secret": pick("", "s3cret-shared"),
+        "radius_nas_id": pick("", "bus-7"),
+        "radius_timeout": number(1, 30),
+        "radius_retries": number(1, 5),
+        "radius_mac_auth": pick("0"),  # '1' is refused until MAC sign-in exists (its own test)
+        "radius_coa_port": pick("3799", "13799"),
+        "radius_coa_client": some("192.0.2.10", "2001:db8::10"),
+        "radius_coa_secret": pick("", "coa-secret"),
         "metrics_textfile": pick("", str(home / "prometheus" / "hotspot.prom")),
         "metrics_textfile_interval": number(1, 60),
         "venue": pick("", "Café 'Zur Linde'", "旅行路由器", 'a "quoted" #name; really'),

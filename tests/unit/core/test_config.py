@@ -307,8 +307,8 @@ def test_period_start_ok(write, period, start):
         ("portal_port", " 80", "' 80' is not a port number between 1 and 65535 (0: no portal)"),
         ("warn_at", "0", "'0' is not a percentage between 1 and 100"),
         ("warn_at", "101", "'101' is not a percentage between 1 and 100"),
-        ("auth", "password", "'password' is not one of none, click, voucher"),
-        ("auth", "None", "'None' is not one of none, click, voucher"),
+        ("auth", "password", "'password' is not one of none, click, voucher, radius"),
+        ("auth", "None", "'None' is not one of none, click, voucher, radius"),
         ("period", "yearly", "'yearly' is not one of daily, weekly, monthly"),
         ("after_cap", "drop", "'drop' is not one of block, throttle"),
         ("default_cap", "12XB", f"invalid size '12XB': {SIZE_HINT} (or '' for no cap)"),
@@ -476,7 +476,7 @@ def test_lan_wan_clash_is_reported_with_other_errors(write):
     assert errors_of(write, text) == [
         "2: option warn_at: '0' is not a percentage between 1 and 100",
         "3: option wan_device: 'br-lan' is both the lan_device and a wan_device",
-        "4: option auth: 'x' is not one of none, click, voucher",
+        "4: option auth: 'x' is not one of none, click, voucher, radius",
     ]
 
 

@@ -1,0 +1,1 @@
+"""Sign-in through a central RADIUS server (FreeRADIUS or a hosted one), as fleets of hotspots do."""
