@@ -27,6 +27,7 @@ daemon writes big-endian), in the spirit of the hand-written netlink in neighbou
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -289,6 +290,26 @@ def check_sms_text(text: str) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _on_modem(what: str, bus: str | None, timeout: float, failed: str | None = None):
+    """(connection, modem path, its interfaces) of the modem to act on, for an action the errors name
+    ("send SMS"): ModemError, one line, for no system bus, no ModemManager, no modem, or a call that
+    failed (then worded `failed: reason`, by default `cannot <what>: reason`)."""
+    try:
+        with _Connection(bus, timeout) as conn:
+            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
+            found = _pick(objects)
+            if found is None:
+                raise ModemError(f"cannot {what}: ModemManager has no modem")
+            yield conn, *found
+    except _NoBus:
+        raise ModemError(f"cannot {what}: no system bus (ModemManager is not running)") from None
+    except _DBusError as e:
+        if e.name in _ABSENT:
+            raise ModemError(f"cannot {what}: ModemManager is not running") from None
+        raise ModemError(f"{failed or f'cannot {what}'}: {e}") from None
+
+
 def send_sms(number: str, text: str, timeout: float = 30.0, bus: str | None = None) -> None:
     """Send one SMS through the modem's Messaging interface: Create, Send, then Delete (ModemManager
     keeps every message it made until deleted). InvalidValue for a bad number or a text that does not
@@ -296,30 +317,18 @@ def send_sms(number: str, text: str, timeout: float = 30.0, bus: str | None = No
     timeout the modem may still send it: a retry can deliver it twice."""
     check_number(number)
     check_sms_text(text)
-    try:
-        with _Connection(bus, timeout) as conn:
-            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
-            found = _pick(objects)
-            if found is None:
-                raise ModemError("cannot send SMS: ModemManager has no modem")
-            modem, ifaces = found
-            if MESSAGING not in ifaces:
-                raise ModemError(f"cannot send SMS: modem {_index(modem)} has no messaging (is it enabled?)")
-            (sms,) = conn.call(MM, modem, MESSAGING, "Create", "a{sv}",
-                               {"number": ("s", number), "text": ("s", text)})
+    with _on_modem("send SMS", bus, timeout) as (conn, modem, ifaces):
+        if MESSAGING not in ifaces:
+            raise ModemError(f"cannot send SMS: modem {_index(modem)} has no messaging (is it enabled?)")
+        (sms,) = conn.call(MM, modem, MESSAGING, "Create", "a{sv}",
+                           {"number": ("s", number), "text": ("s", text)})
+        try:
+            conn.call(MM, sms, SMS, "Send")
+        finally:
             try:
-                conn.call(MM, sms, SMS, "Send")
-            finally:
-                try:
-                    conn.call(MM, modem, MESSAGING, "Delete", "o", sms)
-                except (_DBusError, ModemError):
-                    pass  # sent or not, a message left in the list is only clutter
-    except _NoBus:
-        raise ModemError("cannot send SMS: no system bus (ModemManager is not running)") from None
-    except _DBusError as e:
-        if e.name in _ABSENT:
-            raise ModemError("cannot send SMS: ModemManager is not running") from None
-        raise ModemError(f"cannot send SMS: {e}") from None
+                conn.call(MM, modem, MESSAGING, "Delete", "o", sms)
+            except (_DBusError, ModemError):
+                pass  # sent or not, a message left in the list is only clutter
 
 
 # -- SIM slots ------------------------------------------------------------------------------------------
@@ -331,19 +340,8 @@ def set_primary_sim_slot(slot: int, timeout: float = 10.0, bus: str | None = Non
     ModemError when there is no modem or it refuses (a single-slot modem, no such slot)."""
     if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot <= 8:
         raise InvalidValue(f"invalid SIM slot {quote(slot)}: expected 1, 2, ...")
-    try:
-        with _Connection(bus, timeout) as conn:
-            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
-            found = _pick(objects)
-            if found is None:
-                raise ModemError("cannot switch SIM slots: ModemManager has no modem")
-            conn.call(MM, found[0], MODEM, "SetPrimarySimSlot", "u", slot)
-    except _NoBus:
-        raise ModemError("cannot switch SIM slots: no system bus (ModemManager is not running)") from None
-    except _DBusError as e:
-        if e.name in _ABSENT:
-            raise ModemError("cannot switch SIM slots: ModemManager is not running") from None
-        raise ModemError(f"cannot switch to SIM slot {slot}: {e}") from None
+    with _on_modem("switch SIM slots", bus, timeout, f"cannot switch to SIM slot {slot}") as (conn, modem, _):
+        conn.call(MM, modem, MODEM, "SetPrimarySimSlot", "u", slot)
 
 
 # -- USSD and received SMS: the carrier's own words ------------------------------------------------------
@@ -367,31 +365,19 @@ def ussd(code: str, timeout: float = 40.0, bus: str | None = None) -> str:
     from a thread of its own. InvalidValue for a bad code; ModemError for no modem, no USSD, a refusal
     or no answer within `timeout` seconds (the session is then cancelled, as far as it can be)."""
     check_ussd(code)
-    try:
-        with _Connection(bus, timeout) as conn:
-            (objects,) = conn.call(MM, MM_PATH, OBJECT_MANAGER, "GetManagedObjects")
-            found = _pick(objects)
-            if found is None:
-                raise ModemError("cannot ask the carrier: ModemManager has no modem")
-            modem, ifaces = found
-            if USSD not in ifaces:
-                raise ModemError(f"cannot ask the carrier: modem {_index(modem)} has no USSD "
-                                 "(is it enabled, and on a 3GPP network?)")
-            if ifaces[USSD].get("State") in (USSD_ACTIVE, USSD_USER_RESPONSE):
-                _cancel(conn, modem)
-            try:
-                (reply,) = conn.call(MM, modem, USSD, "Initiate", "s", code)
-            except ModemError:
-                _cancel_later(bus, modem)  # no answer in time: the session may be stuck open
-                raise
-            if conn.get_all(modem, USSD).get("State") in (USSD_ACTIVE, USSD_USER_RESPONSE):
-                _cancel(conn, modem)  # a menu waits for a choice we never make
-    except _NoBus:
-        raise ModemError("cannot ask the carrier: no system bus (ModemManager is not running)") from None
-    except _DBusError as e:
-        if e.name in _ABSENT:
-            raise ModemError("cannot ask the carrier: ModemManager is not running") from None
-        raise ModemError(f"USSD {code}: {e}") from None
+    with _on_modem("ask the carrier", bus, timeout, f"USSD {code}") as (conn, modem, ifaces):
+        if USSD not in ifaces:
+            raise ModemError(f"cannot ask the carrier: modem {_index(modem)} has no USSD "
+                             "(is it enabled, and on a 3GPP network?)")
+        if ifaces[USSD].get("State") in (USSD_ACTIVE, USSD_USER_RESPONSE):
+            _cancel(conn, modem)
+        try:
+            (reply,) = conn.call(MM, modem, USSD, "Initiate", "s", code)
+        except ModemError:
+            _cancel_later(bus, modem)  # no answer in time: the session may be stuck open
+            raise
+        if conn.get_all(modem, USSD).get("State") in (USSD_ACTIVE, USSD_USER_RESPONSE):
+            _cancel(conn, modem)  # a menu waits for a choice we never make
     if not isinstance(reply, str):
         raise ModemError(f"USSD {code}: the reply is not text")
     return reply
