@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -484,6 +485,21 @@ class MockModemManager:
         except Exception:
             pass
         _end(self.proc)
+
+
+@contextlib.contextmanager
+def running_modem(**parameters):
+    """(bus, mock, modem path): a private bus with the mock on it and one modem (AddModem's parameters),
+    all stopped after."""
+    bus = Bus()
+    try:
+        mm = MockModemManager(bus)
+        try:
+            yield bus, mm, mm.add_modem(0, **parameters)
+        finally:
+            mm.stop()
+    finally:
+        bus.stop()
 
 
 def _end(proc: subprocess.Popen) -> None:

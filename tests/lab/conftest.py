@@ -141,3 +141,13 @@ def router_resolver(lab) -> None:
     serve(lab, lab.router, ROUTER_ECHO, 53, RESOLVER4, RESOLVER6)
     lab.wait_for(lambda: RESOLVER4 in lab.run(lab.router, "ss", "-Hnul", "sport = :53").stdout, 10,
                  "the router's stand-in resolver")
+
+
+@pytest.fixture
+def modem():
+    """(bus, mock, modem path): ModemManager's mock on a private bus with one modem (tests/modem_mock.py);
+    hotspotd reads it when its DBUS_SYSTEM_BUS_ADDRESS is bus.address."""
+    from tests.modem_mock import running_modem
+
+    with running_modem() as found:
+        yield found

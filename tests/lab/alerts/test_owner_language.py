@@ -10,11 +10,8 @@ from email import message_from_string
 from email import policy as email_policy
 from pathlib import Path
 
-import pytest
-
 from tests.lab.alerts.test_alerts import RECEIVER, SMTP, SMTP_PORT, WEBHOOK_PORT, _lines, _serve
 from tests.lab.conftest import register
-from tests.modem_mock import Bus, MockModemManager
 
 SUBJECT = re.compile(r"hotspot: 流量套餐已用 50%，剩余 \d")
 
@@ -54,16 +51,6 @@ def test_a_chinese_alert_reaches_the_smtp_server_and_the_webhook_unmangled(lab, 
     finally:
         web.kill()
         smtp.kill()
-
-
-@pytest.fixture
-def modem():
-    bus = Bus()
-    mm = MockModemManager(bus)
-    path = mm.add_modem(0)
-    yield bus, mm, path
-    mm.stop()
-    bus.stop()
 
 
 def test_a_chinese_alert_goes_by_sms_in_ucs2_parts_in_order(lab, modem):

@@ -11,27 +11,14 @@ import json
 import re
 import time
 
-import pytest
-
 from hotspot.carrier.model import parse_pattern, parse_ussd
 from tests.lab.conftest import register
 from tests.lab.portal.test_security import Browser
-from tests.modem_mock import Bus, MockModemManager
 
 GB, MB = 10**9, 10**6
 ICCID = "8988211000000123456"  # the mock's SIM
 PATTERNS = (parse_pattern(r"898821 used You have used (?P<amount>[\d.,]+ ?[GMK]B) of"),
             parse_pattern(r"898821 used:1024 已使用(?P<amount>[\d.]+ ?[GMK]B)"))
-
-
-@pytest.fixture
-def modem():
-    bus = Bus()
-    mm = MockModemManager(bus)
-    mm.add_modem(0)
-    yield bus, mm
-    mm.stop()
-    bus.stop()
 
 
 def carrier_hotspotd(lab, bus, **options):
@@ -53,7 +40,7 @@ def near(n: int, figure: int) -> bool:
 
 
 def test_plan_query_calibrates_and_counting_goes_on_from_the_carriers_figure(lab, modem):
-    bus, mm = modem
+    bus, mm, _ = modem
     mm.set_ussd("You have used 2.5 GB of 10 GB this month.")
     d = carrier_hotspotd(lab, bus)
     try:
@@ -103,7 +90,7 @@ def test_plan_query_calibrates_and_counting_goes_on_from_the_carriers_figure(lab
 
 
 def test_the_query_every_interval_follows_the_carrier_and_a_slow_answer_never_holds_the_poll(lab, modem):
-    bus, mm = modem
+    bus, mm, _ = modem
     mm.set_ussd("您当月通用流量已使用1GB，剩余9GB")
     d = carrier_hotspotd(lab, bus, carrier_query_interval=2)
     try:
@@ -128,7 +115,7 @@ def test_the_query_every_interval_follows_the_carrier_and_a_slow_answer_never_ho
 
 
 def test_the_carriers_sms_calibrates_and_what_is_not_its_figure_changes_nothing(lab, modem):
-    bus, mm = modem
+    bus, mm, _ = modem
     d = carrier_hotspotd(lab, bus, carrier_sms_from=("10086",))
     try:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())

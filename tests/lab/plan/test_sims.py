@@ -8,27 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import dbus
-import pytest
 
 from hotspot.plan.model import Threshold
 from tests.lab.alerts.test_alerts import RECEIVER, SMTP, _lines, _serve
 from tests.lab.conftest import register
-from tests.modem_mock import MAIN_OBJ, MODEM_3GPP, SIM, Bus, MockModemManager
+from tests.modem_mock import MAIN_OBJ, MODEM_3GPP, SIM
 
 FIRST = "8988211000000123456"  # the mock's default
 ESIM, OTHER = "89860012345678901238", "8944110000000000016"
 MB = 1_000_000
 WEBHOOK_PORT, SMTP_PORT = 18081, 18026
-
-
-@pytest.fixture
-def modem():
-    bus = Bus()
-    mm = MockModemManager(bus)
-    path = mm.add_modem(0)
-    yield bus, mm, path
-    mm.stop()
-    bus.stop()
 
 
 def _plans(d) -> dict[str, dict]:

@@ -4,21 +4,10 @@ and roaming; roaming switches the plan guard to its stricter points, and alerts 
 from __future__ import annotations
 
 import dbus
-import pytest
 
 from hotspot.plan.model import Threshold
 from tests.lab.conftest import register
-from tests.modem_mock import BEARER, BUS_NAME, MODEM_3GPP, Bus, MockModemManager
-
-
-@pytest.fixture
-def modem():
-    bus = Bus()
-    mm = MockModemManager(bus)
-    path = mm.add_modem(0)
-    yield bus, mm, path
-    mm.stop()
-    bus.stop()
+from tests.modem_mock import BEARER, BUS_NAME, MODEM_3GPP
 
 
 def test_the_modem_shows_roaming_tightens_the_guard_and_alerts_go_by_sms(lab, modem, start_hotspotd):

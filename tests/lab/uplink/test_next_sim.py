@@ -15,19 +15,15 @@ from hotspot.plan.model import Threshold
 from lab.processes import CommandError
 from tests.lab.alerts.test_alerts import RECEIVER, WEBHOOK_PORT, _lines, _serve
 from tests.lab.conftest import register
-from tests.modem_mock import BUS_NAME, MODEM, Bus, MockModemManager
+from tests.modem_mock import BUS_NAME, MODEM, MockModemManager, running_modem
 
 HOME, TRAVEL = "8988211000000123458", "89012601234567890121"
 
 
 @pytest.fixture
 def dual_sim():
-    bus = Bus()
-    mm = MockModemManager(bus)
-    path = mm.add_modem(0, Iccid=HOME, SecondIccid=TRAVEL)
-    yield bus, mm, path
-    mm.stop()
-    bus.stop()
+    with running_modem(Iccid=HOME, SecondIccid=TRAVEL) as found:
+        yield found
 
 
 def _told(hooks: Path) -> list[dict]:

@@ -15,21 +15,7 @@ import pytest
 
 from hotspot.core.units import InvalidValue
 from hotspot.uplink import modem
-from tests.modem_mock import MAIN_OBJ, MESSAGING, MODEM, MODEM_3GPP, USSD, Bus, MockModemManager
-
-
-@pytest.fixture(scope="module")
-def bus():
-    b = Bus()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def mm(bus):
-    m = MockModemManager(bus)
-    yield m
-    m.stop()
+from tests.modem_mock import MAIN_OBJ, MESSAGING, MODEM, MODEM_3GPP, USSD
 
 
 def read(bus, **kw):

@@ -8,7 +8,6 @@ import pytest
 from hotspot.core.units import InvalidValue
 from hotspot.uplink import modem
 from hotspot.uplink.next_sim import FAILED, SUBJECT, SWITCHED, mark, message, next_slot
-from tests.modem_mock import Bus, MockModemManager
 
 ON = {"enabled": True, "guard": "stop", "primary": 1, "slots": (1, 2), "switched": False}
 
@@ -47,20 +46,6 @@ def test_the_owner_s_message():
     assert not failed.data["switched"]
     # the texts are what the catalogues translate: placeholders by name, so a translation may move them
     assert all("%(" in t for t in (SUBJECT, SWITCHED, FAILED))
-
-
-@pytest.fixture(scope="module")
-def bus():
-    b = Bus()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def mm(bus):
-    m = MockModemManager(bus)
-    yield m
-    m.stop()
 
 
 def test_slots_are_read_and_switched(bus, mm):
