@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from lab.processes import stop_processes
+
 _LISTENING = re.compile(r'msg="Listening on" address=127\.0\.0\.1:(\d+)')
 
 
@@ -77,13 +79,7 @@ class Prometheus:
             x["health"] == "up" and _epoch(x["lastScrape"]) > t for x in targets)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_processes([self.proc], grace=15)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

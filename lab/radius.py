@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from lab.processes import stop_processes
+
 DEBIAN_RADDB = Path("/etc/freeradius/3.0")
 
 SITE = """server default {{
@@ -95,13 +97,8 @@ class FreeRadius:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_processes([self.proc], grace=5)
 
     def requests(self) -> int:
         """How many Access-Requests it received (its debug log's count)."""
