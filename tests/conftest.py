@@ -17,6 +17,19 @@ class Clock:
         return self.now
 
 
+def without_kernel(monkeypatch, addresses: dict[str, str]) -> None:
+    """A house's client lookups with no router under them: `addresses` ({ip: mac}) stand for the
+    kernel's neighbour table, and there is no kernel table to read a client's counters from."""
+    from hotspot.clients import keeper as clients_keeper
+    from hotspot.kernel.dumps import NftError
+
+    def no_table(*_args, **_kw):
+        raise NftError("no table")
+
+    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: addresses.get(ip))
+    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
+
+
 # Interface names that exist nowhere, so nothing a unit test does can reach a real device.
 NO_LAN, NO_WAN = "hs-nolan0", "hs-nowan0"
 

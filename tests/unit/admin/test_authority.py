@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.clients import keeper as clients_keeper
 from hotspot.core.contract import BackendError
 from hotspot.house import House
-from hotspot.kernel.dumps import NftError
-from tests.conftest import Clock
+from tests.conftest import Clock, without_kernel
 from tests.portal_fake import FakeBackend
 
 PHONE, OTHER = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
 ADDRESSES = {"10.0.0.2": PHONE, "10.0.0.3": OTHER}
-
-
-def no_table(*_args, **_kw):
-    raise NftError("no table")
 
 
 @pytest.fixture
@@ -28,8 +22,7 @@ def api(cfg, monkeypatch):
     with hs.store.transaction():
         hs.store.add_client(PHONE, hs.clock(), hostname="annas-phone")
         hs.store.add_client(OTHER, hs.clock(), hostname="laptop")
-    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
-    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
+    without_kernel(monkeypatch, ADDRESSES)
     api = hs.answers()  # what hotspotd's socket serves
     api.hs = hs
     yield api

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.clients import keeper as clients_keeper
 from hotspot.house import House
-from hotspot.kernel.dumps import NftError
 from hotspot.portal.app import create_app
-from tests.conftest import Clock
+from tests.conftest import Clock, without_kernel
 
 MB, GB = 10**6, 10**9
 GUEST, OTHER = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
 ADDRESSES = {"10.0.0.2": GUEST, "10.0.0.3": OTHER}
-
-
-def no_table(*_args, **_kw):
-    raise NftError("no table")
 
 
 @pytest.fixture
@@ -27,8 +21,7 @@ def hs(cfg, monkeypatch):
     with h.store.transaction():
         h.store.add_client(GUEST, clock.now, cap=GB, period_down=300 * MB, admitted_until=clock.now + 86400)
         h.store.add_client(OTHER, clock.now, cap=GB)
-    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
-    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
+    without_kernel(monkeypatch, ADDRESSES)
     yield h
     h.close()
 

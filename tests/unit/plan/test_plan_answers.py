@@ -13,10 +13,9 @@ from hotspot.alerts.channels import DeliveryError
 from hotspot.clients import keeper as clients_keeper
 from hotspot.core.contract import BackendError
 from hotspot.house import House
-from hotspot.kernel.dumps import NftError
 from hotspot.plan.model import Threshold
 from hotspot.portal.app import create_app
-from tests.conftest import Clock
+from tests.conftest import Clock, without_kernel
 
 GB, MB = 10**9, 10**6
 GUEST, OWNER = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
@@ -27,10 +26,6 @@ FACTS = {"percent", "guard", "held", "left_for_you", "alert_point", "next_level"
 
 def ts(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
-
-
-def no_table(*_args, **_kw):
-    raise NftError("no table")
 
 
 @pytest.fixture
@@ -46,8 +41,7 @@ def hs(cfg, monkeypatch):
         h.store.add_client(GUEST, clock.now, cap=GB, hostname="<b>guest</b>")
         h.store.add_client(OWNER, clock.now, hostname="owner-phone")
     h.plan.rollover_step()  # the first cycle starts
-    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
-    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
+    without_kernel(monkeypatch, ADDRESSES)
     yield h
     h.close()
 

@@ -8,18 +8,12 @@ import json
 
 import pytest
 
-from hotspot.clients import keeper as clients_keeper
 from hotspot.core.contract import BackendError, NotAClient
 from hotspot.house import House
-from hotspot.kernel.dumps import NftError
-from tests.conftest import Clock
+from tests.conftest import Clock, without_kernel
 
 PHONE, OTHER = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
 ADDRESSES = {"10.0.0.2": PHONE, "10.0.0.3": OTHER}
-
-
-def no_table(*_args, **_kw):
-    raise NftError("no table")
 
 
 def make(cfg, monkeypatch):
@@ -27,8 +21,7 @@ def make(cfg, monkeypatch):
     with hs.store.transaction():
         hs.store.add_client(PHONE, hs.clock(), hostname="annas-phone")
         hs.store.add_client(OTHER, hs.clock(), hostname="laptop")
-    monkeypatch.setattr(clients_keeper, "mac_of", lambda ip, _dev: ADDRESSES.get(ip))
-    monkeypatch.setattr(clients_keeper, "client_counters", no_table)
+    without_kernel(monkeypatch, ADDRESSES)
     hs.portal_url = lambda: "http://10.0.0.1:8080"
     api = hs.answers()
     api.hs = hs
