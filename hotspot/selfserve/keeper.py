@@ -8,6 +8,7 @@ import logging
 import time
 
 from hotspot.alerts import outbox
+from hotspot.alerts.language import words
 from hotspot.core.contract import BackendError
 from hotspot.core.engine import Keeper
 from hotspot.core.units import iso
@@ -97,8 +98,9 @@ class SelfServe(Keeper):
                 raise BackendError("Many devices asked the owner within the hour; try again later.")
             m = asking.message(mac=c.mac, name=c.alias or c.hostname, used=view["bytes_total"],
                                cap=view["cap"], size=size,
-                               link=asking.approve_url(self.portal_url(), c.mac, size))
-            outbox.enqueue(self.store.db, m, channels, kind="ask", now=now)
+                               link=asking.approve_url(self.portal_url(), c.mac, size),
+                               gettext=words(self.cfg.owner_language)._)
+            self.alerts.notify(m, channels, kind="ask")
             self.store.set(ASKED + c.mac, now)
         self.alerts.wake()
         log.info("client %s asked the owner for more data", c.mac)

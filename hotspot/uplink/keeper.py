@@ -11,6 +11,7 @@ import os
 import threading
 import time
 
+from hotspot.alerts.language import words
 from hotspot.core.engine import Keeper
 from hotspot.uplink import next_sim
 from hotspot.uplink.metered import DhcpHint, active_uplink, dnsmasq_pids
@@ -115,7 +116,7 @@ class Uplink(Keeper):
         next_sim). The D-Bus call runs in a thread of its own; the next poll tells the owner (True:
         a message was queued)."""
         done, self._slot_switched = self._slot_switched, None
-        told = bool(done) and self.tell(next_sim.message(*done))
+        told = bool(done) and self.tell(next_sim.message(*done, gettext=words(self.cfg.owner_language)._))
         m = self.last_modem
         if m is None or (self._slot_switch and self._slot_switch.is_alive()) or not self.cfg.plan_next_sim:
             return told

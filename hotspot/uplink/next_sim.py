@@ -33,9 +33,10 @@ def mark(cycle_start: float | None) -> str:
     return f"{cycle_start or 0:.0f}"
 
 
-def message(old: int, new: int, iccid: str | None, error: str | None = None) -> Message:
+def message(old: int, new: int, iccid: str | None, error: str | None = None, gettext=lambda s: s) -> Message:
+    """The owner's alert (`gettext`: the owner's language's, identity by default)."""
     facts = {"old": old, "new": new, "iccid": iccid or "?", "error": error}
-    text = (FAILED if error else SWITCHED) % facts
-    return Message(subject=SUBJECT % facts, text=text,
+    text = gettext(FAILED if error else SWITCHED) % facts
+    return Message(subject=gettext(SUBJECT) % facts, text=text,
                    data={"event": "next_sim", "from_slot": old, "to_slot": new, "iccid": iccid,
                          "switched": error is None, "error": error})

@@ -114,3 +114,13 @@ def test_without_a_channel_nothing_is_queued(cfg, monkeypatch):
         assert asks(api) == [] and api.hs.clients.detail(PHONE)["ask"]["asked_at"] is None
     finally:
         api.hs.close()
+
+
+def test_the_owner_reads_the_ask_in_the_owners_language(cfg, monkeypatch):
+    api = make(cfg.replace(owner_language="zh-Hans", alert_webhook="http://127.0.0.1:9/hook"), monkeypatch)
+    api.act(PHONE, "cap", "2GB")
+    api.ask_owner("10.0.0.2")
+    (m,) = asks(api)
+    assert "annas-phone" in m["subject"] and "asks for more data" not in m["subject"]
+    assert "asks for more" not in m["text"] and PHONE in m["text"]
+    api.hs.close()

@@ -92,3 +92,12 @@ def test_the_option_needs_the_modem(tmp_path):
     with pytest.raises(ConfigError) as e:
         load(path)
     assert len(e.value.errors) == 2 and "esim_apdu" in e.value.errors[0] and "esim_lpac" in e.value.errors[1]
+
+
+def test_the_owner_reads_it_in_the_owners_language():
+    from hotspot.alerts.language import words
+
+    zh = message(1, 2, "8988211000000123458", gettext=words("zh-Hans")._)
+    en = message(1, 2, "8988211000000123458")
+    assert zh.subject != en.subject and zh.text != en.text
+    assert "8988211000000123458" in zh.text and not any(w in zh.text for w in ("slot", "plan", "modem"))
